@@ -1,0 +1,1 @@
+"""The ``temseg`` command line: thin typer commands over the library."""

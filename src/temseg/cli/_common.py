@@ -1,0 +1,57 @@
+"""Shared pieces of the CLI: consoles, progress bars, unit conversion at the edge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+from temseg.errors import ConfigError
+
+T = TypeVar("T")
+
+#: results go to stdout, messages and progress to stderr
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def progress() -> Progress:
+    """A rich progress display on stderr (use as a context manager)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """Iterate with a progress bar."""
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)  # type: ignore[arg-type]
+    with progress() as bar:
+        task = bar.add_task(description, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)
+
+
+def sampling_from_options(sampling: float | None, pixel_size_nm: float | None) -> float | None:
+    """Å/pixel from ``--sampling`` (Å/px) or ``--pixel-size-nm`` (nm/px); at most one may be given."""
+    if sampling is not None and pixel_size_nm is not None:
+        raise ConfigError("give either --sampling (Å/px) or --pixel-size-nm, not both")
+    value = sampling if sampling is not None else (
+        pixel_size_nm * 10.0 if pixel_size_nm is not None else None)
+    if value is not None and not value > 0:
+        raise ConfigError(f"pixel size must be positive, got {value}")
+    return value
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {message}", highlight=False)

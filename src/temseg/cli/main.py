@@ -1,0 +1,81 @@
+"""Entry point of ``temseg`` and ``python -m temseg``.
+
+Commands live in their own modules, each with a ``register(app)`` function,
+grouped as users think: inspect (info, rf), simulate, train/evaluate/segment,
+baselines, analyze, demo. Errors become one line and a non-zero exit;
+``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from temseg import __version__
+from rich.markup import escape
+
+from temseg.cli import _common
+from temseg.errors import TemsegError
+
+app = typer.Typer(
+    name="temseg",
+    help="Neural-network segmentation of (HR)TEM images.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        _common.out.print(f"temseg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback on errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Neural-network segmentation of (HR)TEM images."""
+
+
+def _register() -> None:
+    from temseg.cli import analyze, baseline, demo, info, models, simulate, train
+
+    for module in (demo, info, models, simulate, train, baseline, analyze):
+        module.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit status (0 ok, 1 internal error, 2 bad input/usage)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        app(args=argv, prog_name="temseg")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except KeyboardInterrupt:
+        _common.err.print("interrupted")
+        return 130
+    except TemsegError as exc:
+        if debug:
+            raise
+        _common.err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - last line of defence for users
+        if debug:
+            raise
+        _common.err.print(
+            f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))} "
+            "(run with --debug for the traceback)",
+            highlight=False)
+        return 1
+    return 0

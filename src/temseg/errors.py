@@ -1,0 +1,22 @@
+"""Exception types of temseg.
+
+Every error a user can cause derives from :class:`TemsegError`. The CLI
+prints such an error as one line and exits non-zero; ``--debug`` shows the
+traceback. Messages name the file or field and the problem.
+"""
+
+
+class TemsegError(Exception):
+    """Base class of the errors temseg raises for bad input or configuration."""
+
+
+class InputError(TemsegError, ValueError):
+    """A file or array the user gave cannot be used (missing, corrupt, wrong shape...)."""
+
+
+class ConfigError(TemsegError, ValueError):
+    """A configuration value is invalid; the message names the field."""
+
+
+class ModelFileError(TemsegError, ValueError):
+    """A model file is missing, corrupt, tampered with or does not fit its config."""

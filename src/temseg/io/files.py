@@ -1,0 +1,55 @@
+"""Writing files so that a failure never leaves a half-written one behind."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path beside ``path``; move it into place only on success.
+
+    Writers that take a filename (tifffile, imageio, matplotlib, safetensors)
+    write to the yielded path; if the block raises (or is interrupted), the
+    temporary file is removed and ``path`` is untouched.
+
+    Examples
+    --------
+    >>> with atomic_path("mask.png") as tmp:          # doctest: +SKIP
+    ...     imageio.imwrite(tmp, mask, extension=".png")
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | Path, data) -> Path:
+    """Write ``data`` as indented JSON, atomically. NumPy scalars/arrays are converted."""
+
+    def default(obj):
+        import numpy as np
+
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        if isinstance(obj, Path):
+            return str(obj)
+        raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=default, allow_nan=True) + "\n")
+    return path

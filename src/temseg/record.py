@@ -1,0 +1,42 @@
+"""The JSON record every output folder gets: command, versions, seed and config."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from temseg.io.files import write_json
+
+_PACKAGES = ("temseg", "numpy", "scipy", "scikit-image", "torch", "abtem", "ase", "zarr", "dask")
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the packages that shape temseg's results."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def run_record(*, seed: int | None = None, config: dict | None = None, **extra) -> dict:
+    """A record of how an output was made (the command line, versions, time, seed, config)."""
+    return {
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "versions": versions(),
+        "seed": seed,
+        "config": config,
+        **extra,
+    }
+
+
+def write_record(folder: str | Path, name: str = "record.json", **kwargs) -> Path:
+    """Write :func:`run_record` as ``folder/name`` and return its path."""
+    return write_json(Path(folder) / name, run_record(**kwargs))

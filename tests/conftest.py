@@ -1,0 +1,49 @@
+"""Shared fixtures: the real graphene data (by path, never copied) and the slow marker."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("TEMSEG_SHARED", REPO.parent / "shared"))
+GRAPHENE = SHARED / "data" / "graphene"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow") or os.environ.get("TEMSEG_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow or TEMSEG_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _torch_threads():
+    """Keep torch to the cores we have and deterministic."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def graphene_dir() -> Path:
+    """The labelled graphene folder of Sadre et al. 2021 in ../shared (skip when absent)."""
+    if not GRAPHENE.is_dir():
+        pytest.skip(f"graphene data not found at {GRAPHENE}")
+    return GRAPHENE
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
