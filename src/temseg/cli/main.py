@@ -44,9 +44,9 @@ def _root(
 
 
 def _register() -> None:
-    from temseg.cli import analyze, baseline, demo, info, models, simulate, train
+    from temseg.cli import analyze, baseline, demo, info, models, segment, simulate, train
 
-    for module in (demo, info, models, simulate, train, baseline, analyze):
+    for module in (demo, info, models, simulate, train, segment, baseline, analyze):
         module.register(app)
 
 
