@@ -1,0 +1,148 @@
+"""Dose curves: segmented area against electron dose (Leth Larsen et al., 002 fig. 2–4).
+
+Over a dose series of one particle, the frames of highest dose give a
+pseudo ground truth: their mean segmented area is the full area and their
+min–max the band the area converges into. Two figures summarise a model's
+low-dose performance: the dose at which half the full area is segmented, and
+the dose from which on the area stays inside the band.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from temseg.errors import InputError
+from temseg.io.files import atomic_path
+
+
+@dataclass(frozen=True)
+class DoseCurve:
+    """Summary of a dose series.
+
+    Attributes
+    ----------
+    doses : (N,) ndarray — frame doses in e/Å², sorted ascending
+    areas : (N,) ndarray — segmented area per frame (px or nm², as given)
+    full_area : float — mean area of the reference (highest-dose) frames
+    band : (float, float) — min and max area of the reference frames
+    dose_half : float or None — dose at 50 % of ``full_area`` (log-interpolated)
+    dose_converged : float or None — lowest dose from which every later
+        frame's area lies inside ``band`` (widened by ``tolerance``)
+    """
+
+    doses: np.ndarray
+    areas: np.ndarray
+    full_area: float
+    band: tuple[float, float]
+    dose_half: float | None
+    dose_converged: float | None
+
+    def as_dict(self) -> dict:
+        return {"full_area": self.full_area, "band": list(self.band),
+                "dose_half_e_per_A2": self.dose_half,
+                "dose_converged_e_per_A2": self.dose_converged, "n_frames": int(self.doses.size)}
+
+
+def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
+               tolerance: float = 0.0, smooth: int = 5) -> DoseCurve:
+    """Summarise segmented area against dose.
+
+    Parameters
+    ----------
+    doses : (N,) array_like
+        Dose of each frame in e/Å² (any order; positive).
+    areas : (N,) array_like
+        Segmented area of each frame.
+    reference_fraction : float
+        Fraction of frames, by highest dose, forming the pseudo ground truth
+        (at least 3 frames).
+    tolerance : float
+        Relative widening of the reference band when testing convergence
+        (0: the area must stay inside the reference frames' own min–max).
+    smooth : int
+        Running-median window (frames) used to find the 50 % crossing, so a
+        single noisy frame does not decide it.
+    """
+    doses = np.asarray(doses, dtype=np.float64)
+    areas = np.asarray(areas, dtype=np.float64)
+    if doses.ndim != 1 or doses.shape != areas.shape:
+        raise InputError(f"dose curve: doses {doses.shape} and areas {areas.shape} must be 1-D "
+                         "and of equal length")
+    if doses.size < 6:
+        raise InputError(f"dose curve: need at least 6 frames, got {doses.size}")
+    if not np.all(np.isfinite(doses)) or np.any(doses <= 0):
+        raise InputError("dose curve: doses must be positive and finite")
+    order = np.argsort(doses, kind="stable")
+    doses, areas = doses[order], areas[order]
+    n_ref = max(3, int(round(reference_fraction * doses.size)))
+    ref = areas[-n_ref:]
+    full = float(ref.mean())
+    band = (float(ref.min()), float(ref.max()))
+    if full <= 0:
+        return DoseCurve(doses, areas, full, band, None, None)
+
+    smoothed = _running_median(areas, smooth)
+    above = smoothed >= 0.5 * full
+    dose_half = None
+    if above.any():
+        i = int(np.argmax(above))
+        if i == 0:
+            dose_half = float(doses[0])
+        else:  # interpolate the crossing in log dose
+            a0, a1 = smoothed[i - 1], smoothed[i]
+            t = (0.5 * full - a0) / (a1 - a0) if a1 != a0 else 1.0
+            dose_half = float(np.exp(np.log(doses[i - 1]) + t * np.log(doses[i] / doses[i - 1])))
+
+    low, high = band[0] * (1 - tolerance), band[1] * (1 + tolerance)
+    inside = (areas >= low) & (areas <= high)
+    outside = np.flatnonzero(~inside)
+    dose_conv = float(doses[0]) if outside.size == 0 else (
+        float(doses[outside[-1] + 1]) if outside[-1] + 1 < doses.size else None)
+    return DoseCurve(doses, areas, full, band, dose_half, dose_conv)
+
+
+def _running_median(values: np.ndarray, window: int) -> np.ndarray:
+    if window <= 1:
+        return values
+    from scipy.ndimage import median_filter
+
+    return median_filter(values, size=window, mode="nearest")
+
+
+def plot_dose_curve(path: str | Path, curve: DoseCurve, *, area_unit: str = "px",
+                    title: str | None = None, reference: dict | None = None) -> Path:
+    """Plot area against dose (log axis) with the reference band and the two doses, as PNG.
+
+    ``reference`` maps a label to a dose (e.g. the paper's figures) drawn as dotted lines.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    ax.semilogx(curve.doses, curve.areas, ".", ms=4, color="0.3", label="segmented area")
+    ax.axhspan(*curve.band, color="tab:green", alpha=0.2, label="reference band (highest doses)")
+    ax.axhline(curve.full_area, color="tab:green", lw=1)
+    if curve.dose_half:
+        ax.axvline(curve.dose_half, color="tab:orange", ls="--",
+                   label=f"50 % area at {curve.dose_half:.3g} e/Å²")
+    if curve.dose_converged:
+        ax.axvline(curve.dose_converged, color="k", ls="--",
+                   label=f"converged at {curve.dose_converged:.3g} e/Å²")
+    for name, dose in (reference or {}).items():
+        ax.axvline(dose, color="tab:blue", ls=":", label=name)
+    ax.set_xlabel("frame dose (e/Å²)")
+    ax.set_ylabel(f"segmented area ({area_unit})")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
