@@ -29,8 +29,8 @@ class DoseCurve:
     full_area : float — mean area of the reference (highest-dose) frames
     band : (float, float) — min and max area of the reference frames
     dose_half : float or None — dose at 50 % of ``full_area`` (log-interpolated)
-    dose_converged : float or None — lowest dose from which every later
-        frame's area lies inside ``band`` (widened by ``tolerance``)
+    dose_converged : float or None — lowest dose from which the running
+        median of the area stays inside ``band`` (widened by ``tolerance``)
     """
 
     doses: np.ndarray
@@ -63,8 +63,8 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
         Relative widening of the reference band when testing convergence
         (0: the area must stay inside the reference frames' own min–max).
     smooth : int
-        Running-median window (frames) used to find the 50 % crossing, so a
-        single noisy frame does not decide it.
+        Running-median window (frames) used for the 50 % crossing and the
+        convergence, so a single noisy frame does not decide either.
     """
     doses = np.asarray(doses, dtype=np.float64)
     areas = np.asarray(areas, dtype=np.float64)
@@ -97,7 +97,7 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
             dose_half = float(np.exp(np.log(doses[i - 1]) + t * np.log(doses[i] / doses[i - 1])))
 
     low, high = band[0] * (1 - tolerance), band[1] * (1 + tolerance)
-    inside = (areas >= low) & (areas <= high)
+    inside = (smoothed >= low) & (smoothed <= high)
     outside = np.flatnonzero(~inside)
     dose_conv = float(doses[0]) if outside.size == 0 else (
         float(doses[outside[-1] + 1]) if outside[-1] + 1 < doses.size else None)
