@@ -1,0 +1,186 @@
+"""Checkpoints that resume bit-exactly and never unpickle: safetensors + JSON only.
+
+A checkpoint is a folder::
+
+    model.safetensors, model.json   the model file (temseg.models.save_model)
+    optimizer.safetensors           optimizer tensors (Adam moments, steps)
+    rng.safetensors                 torch RNG states (CPU, and CUDA when used)
+    trainer.json                    epoch, seed, history, early-stopping state,
+                                    optimizer hyper-parameters, grad-scaler state
+
+It is written into a temporary folder and swapped into place, with Ctrl-C
+held back while the swap happens, so a checkpoint on disk is always whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from temseg.errors import InputError, ModelFileError
+from temseg.io.files import write_json
+
+_FILES = ("optimizer.safetensors", "rng.safetensors", "trainer.json")
+
+
+@contextlib.contextmanager
+def hold_interrupts():
+    """Delay Ctrl-C (SIGINT) until the block ends, then raise ``KeyboardInterrupt``.
+
+    Outside the main thread (where signals cannot be handled) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def optimizer_to_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    """Split an optimizer state dict into safetensors tensors and JSON-safe rest."""
+    state = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, entry in state["state"].items():
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"{pid}.{key}"] = value.detach().to("cpu").contiguous()
+            else:
+                scalars.setdefault(str(pid), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                           meta: dict, *, device) -> None:
+    """Load what :func:`optimizer_to_tensors` split back into ``optimizer``."""
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        pid, key = name.split(".", 1)
+        # Adam keeps `step` on the CPU unless capturable/fused; moments live with the params
+        state.setdefault(int(pid), {})[key] = value if key == "step" else value.to(device)
+    for pid, entry in meta.get("scalars", {}).items():
+        state.setdefault(int(pid), {}).update(entry)
+    groups = meta["param_groups"]
+    for group in groups:
+        if isinstance(group.get("betas"), list):
+            group["betas"] = tuple(group["betas"])
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def rng_tensors() -> dict[str, torch.Tensor]:
+    """Current torch RNG states as tensors (CPU, plus every CUDA device in use)."""
+    out = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            out[f"cuda{i}"] = s
+    return out
+
+
+def restore_rng(tensors: dict[str, torch.Tensor]) -> None:
+    """Set the torch RNG states saved by :func:`rng_tensors`."""
+    torch.set_rng_state(tensors["cpu"])
+    cuda = [tensors[k] for k in sorted(tensors) if k.startswith("cuda")]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def _write_model(folder: Path, model: torch.nn.Module, model_config) -> None:
+    if model_config is None:
+        state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(folder / "model.safetensors"))
+    else:
+        from temseg.models import save_model
+
+        save_model(folder / "model", model, model_config)
+
+
+def save_checkpoint(folder: str | Path, *, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer, trainer: dict,
+                    model_config=None) -> Path:
+    """Write a whole checkpoint folder atomically (replacing an older one).
+
+    Parameters
+    ----------
+    folder : path
+        Destination, e.g. ``run/checkpoints/last``.
+    model, optimizer
+        Their states are saved as safetensors.
+    trainer : dict
+        JSON-safe loop state (epoch, seed, history, early stopping...).
+    model_config : temseg.models.ModelConfig, optional
+        When given the weights go through :func:`temseg.models.save_model`
+        (a loadable model file); otherwise a bare ``model.safetensors``.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with hold_interrupts():
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            _write_model(tmp, model, model_config)
+            tensors, meta = optimizer_to_tensors(optimizer)
+            save_file(tensors, str(tmp / "optimizer.safetensors"))
+            save_file(rng_tensors(), str(tmp / "rng.safetensors"))
+            write_json(tmp / "trainer.json", {**trainer, "optimizer": meta})
+            old = folder.with_name(f".{folder.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            if folder.exists():
+                os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return folder
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """The checkpoint folder at ``path``: itself, ``path/checkpoints/last`` or ``path/last``.
+
+    Raises
+    ------
+    InputError
+        No checkpoint there.
+    """
+    path = Path(path)
+    for candidate in (path, path / "last", path / "checkpoints" / "last"):
+        if all((candidate / name).is_file() for name in _FILES):
+            return candidate
+        old = candidate.with_name(f".{candidate.name}.old")  # interrupted mid-swap
+        if not candidate.exists() and all((old / n).is_file() for n in _FILES):
+            return old
+    raise InputError(f"{path}: no checkpoint here (expected {', '.join(_FILES)})")
+
+
+def load_checkpoint(path: str | Path, *, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer, device) -> dict:
+    """Load weights, optimizer and RNG states of a checkpoint; return the trainer state."""
+    import json
+
+    folder = find_checkpoint(path)
+    try:
+        weights = load_file(str(folder / "model.safetensors"), device="cpu")
+        model.load_state_dict(weights, strict=True)
+        trainer = json.loads((folder / "trainer.json").read_text())
+        optimizer_from_tensors(optimizer, load_file(str(folder / "optimizer.safetensors")),
+                               trainer.pop("optimizer"), device=device)
+        restore_rng(load_file(str(folder / "rng.safetensors")))
+    except (RuntimeError, KeyError, ValueError, OSError) as exc:
+        raise ModelFileError(f"{folder}: checkpoint does not fit this model/optimizer "
+                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+    return trainer

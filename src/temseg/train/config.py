@@ -1,0 +1,175 @@
+"""The typed training configuration: one dataclass, YAML one to one, CLI flags on top.
+
+Every field is validated in :meth:`TrainConfig.__post_init__`; a bad value
+raises :class:`~temseg.errors.ConfigError` naming the field. Build one with
+``temseg.config.load_config(TrainConfig, "recipe.yaml", epochs=10)``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from temseg.errors import ConfigError
+
+#: validation scores the loop can monitor for early stopping and the best checkpoint
+MONITORS = ("f1", "dice", "soft_dice", "jaccard", "accuracy", "balanced_accuracy")
+
+
+@dataclass
+class TrainConfig:
+    """How to train a segmentation network.
+
+    Parameters
+    ----------
+    data : list of paths
+        Labelled folders (``NAME.png`` + ``NAME{label_suffix}.png``) or one
+        simulated zarr dataset (``images``/``labels`` arrays, attr ``sampling``).
+    val_data : list of paths
+        Explicit validation folders/datasets; when empty, ``val_fraction`` of
+        the source groups of ``data`` is held out instead.
+    label_suffix : str
+        Suffix of the label file names in labelled folders.
+    multiclass : bool
+        Keep label values as classes (else label > 0 is foreground).
+    group_pattern : str
+        Regular expression removed from an image name to get its source group
+        (frames of one stack, ``..._layer_0031``, stay on one side of a split).
+    architecture : str
+        Registry name of :func:`temseg.models.build_model` (``resunet``, ``unet``, ``msdnet``).
+    model : dict
+        Options of the architecture (features, depth, ...).
+    preprocessing : dict
+        Fields of :class:`temseg.preprocess.Preprocessing`, applied to every
+        image before training and stored in the model file.
+    sampling : float or None
+        Å per pixel of the data; overrides the data's own calibration.
+    loss : {"ce", "dice", "ce+dice"}
+        Pixel-wise cross-entropy, soft dice, or their sum.
+    class_weights : list of float or None
+        Cross-entropy weight per class (background first).
+    amsgrad : bool
+        Adam with the AMSGrad variant.
+    lr, weight_decay : float
+        Adam learning rate and L2 weight decay.
+    lr_schedule : {"constant", "cosine"}
+        Learning rate per epoch; cosine decays to 0 at ``epochs``.
+    batch_size, epochs : int
+    patch_size : int or None
+        Side of the random square crops (pixels); ``None`` trains on whole images
+        (which must then share one shape).
+    patches_per_image : int
+        Random crops drawn from each training image per epoch.
+    dihedral : bool
+        Random rotation by k·90° and flip (8 symmetries of the square).
+    intensity : float
+        Strength of random gain and offset (relative, on standardized images); 0 = off.
+    val_fraction : float
+        Fraction of source groups held out for validation when ``val_data`` is empty
+        (0 = no validation: no early stopping, the last epoch is kept).
+    monitor : str
+        Validation score for early stopping and the best checkpoint (higher is better).
+    patience : int or None
+        Stop after this many epochs without a better ``monitor``; ``None`` = never.
+    threshold : float
+        Probability threshold of the foreground, stored in the model file.
+    seeds : list of int
+        One run per seed; results reported as mean ± std.
+    folds : int
+        ``k`` ≥ 2 runs grouped k-fold cross-validation; 1 = a single split.
+    device : str
+        ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    amp : bool
+        Mixed precision (float16 autocast) when on CUDA; ignored on the CPU.
+    num_threads : int or None
+        ``torch.set_num_threads`` for CPU training.
+    """
+
+    data: list[Path] = field(default_factory=list)
+    val_data: list[Path] = field(default_factory=list)
+    label_suffix: str = "_LABEL"
+    multiclass: bool = False
+    group_pattern: str = r"_layer_\d+$"
+    architecture: str = "resunet"
+    model: dict[str, Any] = field(default_factory=dict)
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    sampling: float | None = None
+    loss: Literal["ce", "dice", "ce+dice"] = "ce"
+    class_weights: list[float] | None = None
+    amsgrad: bool = False
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    batch_size: int = 4
+    epochs: int = 50
+    patch_size: int | None = None
+    patches_per_image: int = 1
+    dihedral: bool = True
+    intensity: float = 0.0
+    val_fraction: float = 0.2
+    monitor: str = "f1"
+    patience: int | None = None
+    threshold: float = 0.5
+    seeds: list[int] = field(default_factory=lambda: [0])
+    folds: int = 1
+    device: str = "auto"
+    amp: bool = True
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        self.data = [Path(p) for p in self.data]
+        self.val_data = [Path(p) for p in self.val_data]
+        if self.loss not in ("ce", "dice", "ce+dice"):
+            raise ConfigError(f"loss: {self.loss!r} is not one of 'ce', 'dice', 'ce+dice'")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ConfigError(f"lr_schedule: {self.lr_schedule!r} is not 'constant' or 'cosine'")
+        for name in ("lr",):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name}: must be a positive number, got {value}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ConfigError(f"weight_decay: must be ≥ 0, got {self.weight_decay}")
+        for name in ("batch_size", "epochs", "patches_per_image", "folds"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be ≥ 1, got {getattr(self, name)}")
+        if self.patch_size is not None and self.patch_size < 1:
+            raise ConfigError(f"patch_size: must be ≥ 1 pixel, got {self.patch_size}")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"patience: must be ≥ 1 epoch, got {self.patience}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction: must be in [0, 1), got {self.val_fraction}")
+        if not 0.0 <= self.intensity < 1.0:
+            raise ConfigError(f"intensity: must be in [0, 1), got {self.intensity}")
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError(f"threshold: must be in (0, 1), got {self.threshold}")
+        if self.sampling is not None and not self.sampling > 0:
+            raise ConfigError(f"sampling: must be a positive Å/px, got {self.sampling}")
+        if self.monitor not in MONITORS:
+            raise ConfigError(f"monitor: {self.monitor!r} is not one of {', '.join(MONITORS)}")
+        if self.class_weights is not None and (
+                len(self.class_weights) < 2 or any(not (w >= 0) for w in self.class_weights)):
+            raise ConfigError("class_weights: give one non-negative weight per class (≥ 2)")
+        if not self.seeds:
+            raise ConfigError("seeds: give at least one seed")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds: repeated seed in {self.seeds}")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ConfigError(f"num_threads: must be ≥ 1, got {self.num_threads}")
+        if self.patience is not None and self.val_fraction == 0 and not self.val_data \
+                and self.folds == 1:
+            raise ConfigError("patience: early stopping needs validation data "
+                              "(val_fraction > 0 or val_data)")
+        try:
+            re.compile(self.group_pattern)
+        except re.error as exc:
+            raise ConfigError(f"group_pattern: not a regular expression ({exc})") from None
+        if not (self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda")):
+            raise ConfigError(f"device: {self.device!r} is not auto, cpu, cuda or cuda:N")
+
+    @property
+    def n_classes(self) -> int | None:
+        """Number of classes given by the class weights, if any."""
+        return len(self.class_weights) if self.class_weights is not None else None

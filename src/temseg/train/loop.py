@@ -1,0 +1,295 @@
+"""The training loop: one model, one seed, one split; logs, checkpoints, early stopping, resume.
+
+:func:`fit` trains any ``torch.nn.Module`` that maps ``(N, 1, H, W)`` images
+to ``(N, C, H, W)`` logits. Each epoch appends a row to ``log.csv`` and
+``log.json`` (loss, validation scores, learning rate, seconds) and rewrites
+``checkpoints/last`` (and ``checkpoints/best`` on a better validation score).
+Ctrl-C during an epoch leaves ``checkpoints/last`` at the previous epoch;
+resuming from it gives the same weights, bit for bit on the CPU, as a run
+that was never stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from temseg.device import from_device, pick_device, to_device
+from temseg.errors import InputError
+from temseg.io.files import atomic_path, write_json
+from temseg.rng import seed_torch
+from temseg.train.checkpoints import find_checkpoint, load_checkpoint, save_checkpoint
+from temseg.train.config import TrainConfig
+from temseg.train.data import TrainingSet, check_shapes, epoch_batches
+from temseg.train.losses import foreground_probability, make_loss
+
+#: validation images are reflect-padded to a multiple of this before the forward pass
+PAD_MULTIPLE = 32
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns.
+
+    Attributes
+    ----------
+    model : torch.nn.Module — with the best weights (the last when there is no validation)
+    history : list of dict — one row per epoch (see ``log.csv``)
+    best_epoch : int or None
+    best_score : float — the best ``monitor`` value (NaN without validation)
+    stopped_early : bool
+    out_dir : path or None
+    """
+
+    model: torch.nn.Module
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_score: float = math.nan
+    stopped_early: bool = False
+    out_dir: Path | None = None
+
+
+def check_model_fits(model: torch.nn.Module, *, tile: int, n_classes: int, device) -> int:
+    """Probe the model with one ``(1, 1, tile, tile)`` image before any training.
+
+    Returns the number of output channels.
+
+    Raises
+    ------
+    InputError
+        The model does not take one-channel images of this size (too small for
+        its pooling, wrong input channels) or its classes do not fit the labels.
+    """
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(1, 1, tile, tile, device=device))
+    except RuntimeError as exc:
+        raise InputError(f"model: does not accept 1-channel {tile}×{tile} images "
+                         f"(too small for its pooling, or wrong input channels): "
+                         f"{str(exc).splitlines()[0][:160]}") from None
+    if out.ndim != 4 or tuple(out.shape[2:]) != (tile, tile):
+        raise InputError(f"model: maps a {tile}×{tile} image to {tuple(out.shape)}; "
+                         f"the tile side must be a multiple of its pooling factor")
+    channels = int(out.shape[1])
+    if not (channels == n_classes or (channels == 1 and n_classes == 2)):
+        raise InputError(f"model: has {channels} output classes but the labels have {n_classes}")
+    return channels
+
+
+def predict_logits(model: torch.nn.Module, image: np.ndarray, *, device,
+                   amp: bool = False) -> torch.Tensor:
+    """Whole-image forward pass of one ``(H, W)`` image → ``(1, C, H, W)`` logits (float32)."""
+    h, w = image.shape
+    ph, pw = (-h) % PAD_MULTIPLE, (-w) % PAD_MULTIPLE
+    padded = np.pad(image, ((0, ph), (0, pw)), mode="reflect") if (ph or pw) else image
+    x = to_device(padded[None, None], device)
+    with torch.autocast(device.type, enabled=amp):
+        logits = model(x)
+    return logits[..., :h, :w].float()
+
+
+def validate(model: torch.nn.Module, data: TrainingSet, *, loss_fn, threshold: float,
+             device, amp: bool = False) -> dict:
+    """Validation loss and pooled scores (``temseg.metrics.score_set``) of ``data``."""
+    from temseg.metrics import score_set
+
+    model.eval()
+    preds, truths, probs, losses = [], [], [], []
+    with torch.no_grad():
+        for image, label in zip(data.images, data.labels):
+            logits = predict_logits(model, image, device=device, amp=amp)
+            target = torch.as_tensor(label.astype(np.int64), device=device)[None]
+            losses.append(float(loss_fn(logits, target)))
+            prob = from_device(foreground_probability(logits)[0]).astype(np.float32)
+            probs.append(prob)
+            preds.append(prob >= threshold)
+            truths.append(label > 0)
+    pooled, _ = score_set(preds, truths, probs=probs)
+    return {"val_loss": float(np.mean(losses)),
+            **{f"val_{k}": float(v) for k, v in pooled.items()}}
+
+
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    """Learning rate of ``epoch`` (1-based): constant, or cosine decay over ``config.epochs``."""
+    if config.lr_schedule == "cosine":
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / config.epochs))
+    return config.lr
+
+
+def write_log(out_dir: Path, history: list[dict]) -> None:
+    """``log.csv`` and ``log.json`` of the epochs so far (atomic)."""
+    write_json(out_dir / "log.json", history)
+    keys: list[str] = []
+    for row in history:
+        keys += [k for k in row if k not in keys]
+    with atomic_path(out_dir / "log.csv") as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | None,
+        config: TrainConfig, *, seed: int, out_dir: str | Path | None = None,
+        resume: str | Path | None = None, model_config=None,
+        callback: Callable[[dict], None] | None = None,
+        batch_callback: Callable[[int, int], None] | None = None) -> FitResult:
+    """Train ``model`` on ``train_set``, validating on ``val_set`` each epoch.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        ``(N, 1, H, W)`` → ``(N, C, H, W)`` logits; ``C = 1`` for a binary sigmoid output.
+        Its initial weights should come from ``seed`` (see :func:`temseg.rng.seed_torch`).
+    train_set, val_set : TrainingSet
+        Preprocessed data; ``val_set`` may be ``None`` (no early stopping).
+    config : TrainConfig
+    seed : int
+        Seeds the batch order, crops and augmentation of every epoch.
+    out_dir : path, optional
+        Where ``log.csv``, ``log.json`` and ``checkpoints/{last,best}`` go.
+    resume : path, optional
+        A checkpoint (or a run folder) to continue from, up to ``config.epochs``.
+    model_config : temseg.models.ModelConfig, optional
+        Makes checkpoints loadable model files.
+    callback : callable(row), optional
+        Called after each epoch with its log row.
+    batch_callback : callable(done, total), optional
+        Called after each batch (for progress bars).
+
+    Raises
+    ------
+    InputError
+        Bad data or a model that does not fit it, before any training.
+    KeyboardInterrupt
+        Re-raised after the log is written; ``checkpoints/last`` holds the last whole epoch.
+    """
+    device = pick_device(config.device)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    if not len(train_set):
+        raise InputError("training set is empty")
+    if train_set.foreground_fraction() == 0.0:
+        raise InputError("training set: every label is background; nothing to learn")
+    tile = check_shapes(train_set, patch_size=config.patch_size, where="training data")
+    square = len({img.shape for img in train_set.images}) == 1 and \
+        train_set.images[0].shape[0] == train_set.images[0].shape[1]
+    patch = config.patch_size if (config.patch_size is not None or not square) else None
+    n_classes = max(train_set.n_classes, config.n_classes or 2)
+    model.to(device)
+    check_model_fits(model, tile=tile, n_classes=n_classes, device=device)
+
+    amp = bool(config.amp and device.type == "cuda")
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, amsgrad=config.amsgrad,
+                                 weight_decay=config.weight_decay)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    loss_fn = make_loss(config.loss, class_weights=config.class_weights)
+    out_dir = Path(out_dir) if out_dir is not None else None
+    ckpt = out_dir / "checkpoints" if out_dir is not None else None
+
+    history: list[dict] = []
+    start, best_score, best_epoch, bad_epochs = 0, -math.inf, None, 0
+    best_state = None
+    if resume is not None:
+        trainer = load_checkpoint(resume, model=model, optimizer=optimizer, device=device)
+        if trainer.get("seed") != seed:
+            raise InputError(f"{resume}: checkpoint was trained with seed {trainer.get('seed')}, "
+                             f"not {seed}")
+        start, history = int(trainer["epoch"]), list(trainer["history"])
+        best_epoch, bad_epochs = trainer["best_epoch"], int(trainer["bad_epochs"])
+        best_score = -math.inf if trainer["best_score"] is None else float(trainer["best_score"])
+        if trainer.get("scaler"):
+            scaler.load_state_dict(trainer["scaler"])
+        best_dir = find_checkpoint(resume).parent / "best"
+        if best_epoch is not None and (best_dir / "model.safetensors").is_file():
+            from safetensors.torch import load_file
+
+            best_state = load_file(str(best_dir / "model.safetensors"))
+
+    def trainer_state(epoch: int) -> dict:
+        return {"epoch": epoch, "seed": seed, "history": history, "best_epoch": best_epoch,
+                "best_score": None if not math.isfinite(best_score) else best_score,
+                "bad_epochs": bad_epochs, "scaler": scaler.state_dict() if amp else None}
+
+    if ckpt is not None and resume is None:
+        save_checkpoint(ckpt / "last", model=model, optimizer=optimizer,
+                        trainer=trainer_state(0), model_config=model_config)
+
+    stopped_early = False
+    n_batches = math.ceil(len(train_set) * config.patches_per_image / config.batch_size)
+    try:
+        for epoch in range(start + 1, config.epochs + 1):
+            t0 = time.perf_counter()
+            lr = learning_rate(config, epoch)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            model.train()
+            total, count = 0.0, 0
+            batches = epoch_batches(train_set, seed=seed, epoch=epoch,
+                                    batch_size=config.batch_size, patch_size=patch,
+                                    patches_per_image=config.patches_per_image,
+                                    dihedral=config.dihedral, intensity=config.intensity)
+            for i, (xb, yb) in enumerate(batches, 1):
+                x = to_device(xb, device)
+                y = torch.from_numpy(yb).to(device)
+                optimizer.zero_grad(set_to_none=True)
+                with torch.autocast(device.type, enabled=amp):
+                    logits = model(x)
+                loss = loss_fn(logits.float(), y)
+                if not torch.isfinite(loss):
+                    raise InputError(f"epoch {epoch}: the loss became {float(loss)}; "
+                                     "lower the learning rate")
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                total += float(loss.detach()) * len(xb)
+                count += len(xb)
+                if batch_callback is not None:
+                    batch_callback(i, n_batches)
+            row = {"epoch": epoch, "train_loss": total / count}
+            if val_set is not None and len(val_set):
+                row.update(validate(model, val_set, loss_fn=loss_fn, threshold=config.threshold,
+                                    device=device, amp=amp))
+            row["lr"] = lr
+            row["seconds"] = time.perf_counter() - t0
+            history.append(row)
+            improved = False
+            score = row.get(f"val_{config.monitor}")
+            if score is not None and math.isfinite(score) and score > best_score:
+                best_score, best_epoch, bad_epochs, improved = score, epoch, 0, True
+                best_state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+            elif score is not None:
+                bad_epochs += 1
+            if ckpt is not None:
+                if improved:
+                    save_checkpoint(ckpt / "best", model=model, optimizer=optimizer,
+                                    trainer=trainer_state(epoch), model_config=model_config)
+                save_checkpoint(ckpt / "last", model=model, optimizer=optimizer,
+                                trainer=trainer_state(epoch), model_config=model_config)
+                write_log(out_dir, history)
+            if callback is not None:
+                callback(row)
+            if config.patience is not None and bad_epochs >= config.patience:
+                stopped_early = True
+                break
+    except KeyboardInterrupt:
+        if out_dir is not None and history:
+            write_log(out_dir, history)
+        raise
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return FitResult(model=model, history=history, best_epoch=best_epoch,
+                     best_score=best_score if math.isfinite(best_score) else math.nan,
+                     stopped_early=stopped_early, out_dir=out_dir)
+
+
+def init_seed(seed: int) -> None:
+    """Seed torch before building a model so its initial weights follow from ``seed``."""
+    seed_torch(int(seed))
