@@ -1,0 +1,11 @@
+"""Inference: tiled prediction with window blending, stacks streamed frame by frame, segmenters.
+
+:func:`predict_tiled` runs a network over an image of any size in blended
+overlapping tiles; :func:`load_segmenter` gives one object for trained
+networks and fitted baselines with ``.predict(image, *, sampling)``.
+"""
+
+from temseg.infer.tiling import count_tiles, predict_tiled, tile_starts
+from temseg.infer.windows import WINDOWS, window_1d, window_2d
+
+__all__ = ["WINDOWS", "count_tiles", "predict_tiled", "tile_starts", "window_1d", "window_2d"]
