@@ -1,0 +1,130 @@
+"""Augmentation: the 8 dihedral symmetries of the square and random intensity changes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from temseg.errors import ConfigError
+from temseg.preprocess._checks import as_image
+from temseg.rng import as_generator
+
+#: number of elements of the dihedral group D4
+N_DIHEDRAL = 8
+
+
+def _check_k(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < N_DIHEDRAL:
+        raise ConfigError(f"k: dihedral index must be an integer in 0..7, got {k!r}")
+    return int(k)
+
+
+def dihedral(array, k: int) -> np.ndarray:
+    """Apply the k-th of the 8 symmetries of the square to the last two axes.
+
+    ``k = 0..3`` rotate by ``k × 90°`` counter-clockwise (``np.rot90``);
+    ``k = 4..7`` rotate by ``(k − 4) × 90°`` and then mirror left–right.
+
+    Parameters
+    ----------
+    array : (..., H, W) array_like
+        Image, label, (C, H, W) channels or (N, C, H, W) batch; NumPy only.
+    k : int
+        Index of the symmetry, 0 (identity) to 7.
+
+    Returns
+    -------
+    (..., H, W) or (..., W, H) ndarray
+        A C-contiguous copy (safe for ``torch.from_numpy``).
+    """
+    k = _check_k(k)
+    array = np.asarray(array)
+    if array.ndim < 2:
+        raise ConfigError(f"array: dihedral needs at least 2 dimensions, got shape {array.shape}")
+    out = np.rot90(array, k % 4, axes=(-2, -1))
+    if k >= 4:
+        out = np.flip(out, axis=-1)
+    return np.ascontiguousarray(out)
+
+
+def dihedral_inverse(k: int) -> int:
+    """Index of the inverse symmetry: ``dihedral(dihedral(a, k), dihedral_inverse(k)) == a``.
+
+    Rotations invert to the opposite rotation; the four mirrors are their own inverse.
+    """
+    k = _check_k(k)
+    return (4 - k) % 4 if k < 4 else k
+
+
+def dihedral_stack(array) -> np.ndarray:
+    """All 8 symmetric copies of a square array, stacked on a new first axis: (8, ..., H, W)."""
+    array = np.asarray(array)
+    if array.shape[-1] != array.shape[-2]:
+        raise ConfigError(f"array: dihedral_stack needs square last axes, got shape {array.shape}")
+    return np.stack([dihedral(array, k) for k in range(N_DIHEDRAL)])
+
+
+def random_dihedral(image, label=None, *, seed: int | np.random.Generator | None):
+    """The same random dihedral symmetry applied to an image and (optionally) its label.
+
+    Returns
+    -------
+    image : ndarray
+    label : ndarray or None
+    k : int
+        The symmetry that was drawn.
+    """
+    k = int(as_generator(seed).integers(N_DIHEDRAL))
+    return dihedral(image, k), (None if label is None else dihedral(label, k)), k
+
+
+def random_intensity(image, *, seed: int | np.random.Generator | None,
+                     gain: tuple[float, float] = (0.8, 1.25),
+                     offset: tuple[float, float] = (-0.2, 0.2),
+                     gamma: tuple[float, float] | None = None,
+                     noise_sigma: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """Random contrast change for training: gamma, then gain/offset, then Gaussian noise.
+
+    Parameters
+    ----------
+    image : (H, W) or (C, H, W) array_like
+        Image (usually standardized: mean 0, std 1).
+    seed : int or Generator
+        Source of randomness (required: every random step takes a seed).
+    gain : (low, high)
+        Multiplier drawn log-uniformly in this range.
+    offset : (low, high)
+        Additive shift drawn uniformly, in units of the image's std.
+    gamma : (low, high), optional
+        Exponent drawn log-uniformly and applied to the image rescaled to
+        [0, 1] (then mapped back to its range); None skips it.
+    noise_sigma : (low, high)
+        Std of added white Gaussian noise, drawn uniformly, in units of the
+        image's std; (0, 0) adds none.
+
+    Returns
+    -------
+    ndarray of float32, same shape as ``image``
+    """
+    rng = as_generator(seed)
+    data = as_image(image, ndim=(2, 3)).astype(np.float64)
+    for name, rng_range, positive in (("gain", gain, True), ("offset", offset, False),
+                                      ("gamma", gamma, True), ("noise_sigma", noise_sigma, False)):
+        if rng_range is None:
+            continue
+        low, high = (float(v) for v in rng_range)
+        if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+            raise ConfigError(f"{name}: expected (low, high) with low <= high, got {rng_range!r}")
+        if (positive and low <= 0) or (name == "noise_sigma" and low < 0):
+            raise ConfigError(f"{name}: range must be positive, got {rng_range!r}")
+    scale = float(data.std()) or 1.0
+    if gamma is not None:
+        lo, hi = float(data.min()), float(data.max())
+        if hi > lo:
+            g = float(np.exp(rng.uniform(np.log(gamma[0]), np.log(gamma[1]))))
+            data = lo + (hi - lo) * ((data - lo) / (hi - lo)) ** g
+    g = float(np.exp(rng.uniform(np.log(gain[0]), np.log(gain[1]))))
+    data = g * data + rng.uniform(*offset) * scale
+    sigma = rng.uniform(*noise_sigma) * scale
+    if sigma > 0:
+        data = data + rng.normal(0.0, sigma, size=data.shape)
+    return data.astype(np.float32)
