@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from temseg.errors import ConfigError, InputError
-from temseg.infer.tiling import count_tiles, model_min_size, predict_tiled, tile_starts
+from temseg.infer.tiling import count_tiles, model_multiple, predict_tiled, tile_starts
 
 
 def small_rf_net(seed=0, classes=2, kernel=3, layers=2):
@@ -121,8 +121,8 @@ def test_callback_counts_tiles_and_training_mode_is_restored(image):
     assert model.training
 
 
-class MinSize(torch.nn.Module):
-    """Refuses inputs smaller than its pooling factor, as a 4-level U-Net would."""
+class Pooling16(torch.nn.Module):
+    """Accepts only sides that are multiples of its pooling factor, as a 4-level U-Net would."""
 
     pooling_factor = 16
 
@@ -131,18 +131,24 @@ class MinSize(torch.nn.Module):
         self.conv = torch.nn.Conv2d(1, 3, 1)
 
     def forward(self, x):
-        assert min(x.shape[2:]) >= 16, x.shape
+        assert x.shape[2] % 16 == 0 and x.shape[3] % 16 == 0, x.shape
         return self.conv(x)
 
 
-def test_image_smaller_than_the_pooling_factor_is_reflect_padded(rng):
-    model = MinSize()
-    assert model_min_size(model) == 16 and model_min_size(small_rf_net()) == 1
+def test_tiles_are_multiples_of_the_pooling_factor(rng):
+    model = Pooling16()
+    assert model_multiple(model) == 16 and model_multiple(small_rf_net()) == 1
     img = rng.standard_normal((9, 30)).astype(np.float32)
     out = predict_tiled(model, img, tile=64, device="cpu")
     assert out.shape == (3, 9, 30)
-    np.testing.assert_allclose(out, whole(model, np.pad(img, ((3, 4), (0, 0)), "reflect"))[:, 3:12],
-                               atol=1e-6)
+    padded = np.pad(img, ((3, 4), (1, 1)), "reflect")  # to 16 × 32, centred
+    np.testing.assert_allclose(out, whole(model, padded)[:, 3:12, 1:31], atol=1e-6)
+    # a tile that is not a multiple is rounded down: 70 → 64, and larger images tile fine
+    big = rng.standard_normal((100, 130)).astype(np.float32)
+    np.testing.assert_allclose(predict_tiled(model, big, tile=70, device="cpu"),
+                               whole(model, np.pad(big, ((6, 6), (7, 7)), "reflect"))[:, 6:106, 7:137],
+                               atol=1e-5)
+    assert count_tiles(big.shape, tile=70, overlap=0.25, multiple=16) == 2 * 3
     with pytest.raises(ConfigError, match="tile"):
         predict_tiled(model, img, tile=8, device="cpu")
 

@@ -21,8 +21,8 @@ import numpy as np
 from temseg.errors import ConfigError, InputError
 from temseg.infer.windows import window_1d
 
-#: attributes a model may carry to say what input sizes it accepts
-_MIN_SIZE_ATTRS = ("min_size", "pooling_factor", "divisor")
+#: attributes a model may carry to say its pooling factor (input sides must be multiples)
+_MULTIPLE_ATTRS = ("pooling_factor", "divisor", "min_size")
 
 
 def tile_starts(length: int, tile: int, overlap: float) -> np.ndarray:
@@ -52,29 +52,30 @@ def tile_starts(length: int, tile: int, overlap: float) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, length - tile, n)).astype(np.int64))
 
 
-def model_min_size(model) -> int:
-    """The smallest input side ``model`` accepts (its pooling factor), 1 if it does not say.
+def model_multiple(model) -> int:
+    """The pooling factor of ``model``: input sides must be multiples of it (1 if it does not say).
 
-    Read from a ``min_size``, ``pooling_factor`` or ``divisor`` attribute.
+    Read from a ``pooling_factor``, ``divisor`` or ``min_size`` attribute.
     """
-    for name in _MIN_SIZE_ATTRS:
+    for name in _MULTIPLE_ATTRS:
         value = getattr(model, name, None)
-        if isinstance(value, (int, np.integer)) and value > 0:
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
             return int(value)
     return 1
 
 
-def _tile_shape(tile, image_shape: tuple[int, int], min_size: int) -> tuple[int, int]:
-    """The tile size actually used: at most the image, at least the model's minimum."""
+def _tile_shape(tile, image_shape: tuple[int, int], multiple: int) -> tuple[int, int]:
+    """The tile size used: a multiple of the pooling factor, no longer than the image needs."""
     if isinstance(tile, (int, np.integer)):
         tile = (int(tile), int(tile))
     tile = tuple(int(t) for t in tile)
     if len(tile) != 2 or min(tile) < 1:
         raise ConfigError(f"tile: must be a positive size in pixels, got {tile}")
-    if min(tile) < min_size:
+    if min(tile) < multiple:
         raise ConfigError(
-            f"tile: {min(tile)} px is smaller than the model's minimum input of {min_size} px")
-    return tuple(max(min(t, n), min_size) for t, n in zip(tile, image_shape))  # type: ignore[return-value]
+            f"tile: {min(tile)} px is smaller than the model's pooling factor of {multiple} px")
+    return tuple(min(t // multiple, -(-n // multiple)) * multiple  # type: ignore[return-value]
+                 for t, n in zip(tile, image_shape))
 
 
 def _validate(overlap: float, batch_size: int) -> None:
@@ -113,17 +114,17 @@ def predict_tiled(
     ----------
     model : torch.nn.Module
         Maps ``(B, C_in, h, w)`` float32 to ``(B, C, h, w)`` logits of the
-        same ``h, w`` (any padding to its pooling factor is its own). It is
-        put in eval mode for the call and moved to ``device``. A
-        ``min_size`` / ``pooling_factor`` / ``divisor`` attribute, if
-        present, is the smallest side it accepts; smaller images are padded
-        by reflection up to it.
+        same ``h, w``. It is put in eval mode for the call and moved to
+        ``device``. A ``pooling_factor`` (or ``divisor``) attribute, if
+        present, makes every tile side a multiple of it: the tile is rounded
+        down to a multiple, and an image side shorter than the tile is
+        reflect-padded up to the next multiple (and cropped back after).
     image : (H, W) or (C_in, H, W) ndarray
         Already preprocessed as the model expects.
     tile : int or (th, tw)
         Tile size in pixels; a side longer than the image shrinks to the
         image, so an image no larger than the tile is one whole-image
-        forward pass (no window, exactly the plain prediction).
+        forward pass (no window: exactly the plain prediction).
     overlap : float
         Fraction of a tile shared with each neighbour, in [0, 1).
     batch_size : int
@@ -154,10 +155,10 @@ def predict_tiled(
     _validate(overlap, batch_size)
     image = _as_channels(image)
     cin, height, width = image.shape
-    min_size = model_min_size(model)
-    th, tw = _tile_shape(tile, (height, width), min_size)
+    th, tw = _tile_shape(tile, (height, width), model_multiple(model))
 
-    # reflect-pad only where the image is smaller than the tile must be
+    # reflect-pad only where the image is smaller than a tile (or not a multiple of the
+    # pooling factor when it is smaller than the tile)
     pad_y, pad_x = max(0, th - height), max(0, tw - width)
     py0, px0 = pad_y // 2, pad_x // 2
     if pad_y or pad_x:
@@ -223,8 +224,11 @@ def predict_tiled(
 
 
 def count_tiles(shape: tuple[int, int], *, tile: int | tuple[int, int] = 512,
-                overlap: float = 0.25, min_size: int = 1) -> int:
-    """Number of tiles :func:`predict_tiled` runs for an image of ``shape`` (for progress bars)."""
-    th, tw = _tile_shape(tile, shape, min_size)
+                overlap: float = 0.25, multiple: int = 1) -> int:
+    """Number of tiles :func:`predict_tiled` runs for an image of ``shape`` (for progress bars).
+
+    ``multiple`` is the model's pooling factor (:func:`model_multiple`).
+    """
+    th, tw = _tile_shape(tile, shape, multiple)
     hp, wp = max(shape[0], th), max(shape[1], tw)
     return len(tile_starts(hp, th, overlap)) * len(tile_starts(wp, tw, overlap))
