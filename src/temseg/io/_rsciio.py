@@ -1,0 +1,108 @@
+"""Microscope formats through RosettaSciIO (private): DM3/DM4, EMD, SER, MRC.
+
+RosettaSciIO returns a list of signal dicts (``data``, ``axes``,
+``metadata``, ``original_metadata``, ``mapping``). We read lazily, pick the
+first image-like signal, take the pixel size from its last (x) axis, apply
+the reader's metadata mapping (which HyperSpy would otherwise do) and keep
+the result flattened.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from temseg.errors import InputError
+from temseg.io._meta import flatten_metadata, get_path, set_path, summarize, to_angstrom
+
+#: suffix → (RosettaSciIO module, format name)
+PLUGINS = {
+    ".dm3": ("rsciio.digitalmicrograph", "DM3"),
+    ".dm4": ("rsciio.digitalmicrograph", "DM4"),
+    ".emd": ("rsciio.emd", "EMD"),
+    ".ser": ("rsciio.tia", "SER"),
+    ".mrc": ("rsciio.mrc", "MRC"),
+}
+
+
+def _reader(path: Path):
+    module_name, _ = PLUGINS[path.suffix.lower()]
+    try:
+        return importlib.import_module(module_name).file_reader
+    except ImportError as exc:  # EMD needs h5py, which RosettaSciIO does not require
+        raise InputError(
+            f"{path}: reading {path.suffix} files needs the package '{exc.name}' "
+            f"(pip install {exc.name})") from None
+
+
+def _is_image(signal: dict) -> bool:
+    """True for 2-D images and stacks of them (two signal axes, at most one navigation axis)."""
+    axes = signal.get("axes") or []
+    n_signal = sum(not ax.get("navigate", False) for ax in axes)
+    return len(axes) in (2, 3) and n_signal == 2
+
+
+def _apply_mapping(signal: dict) -> dict:
+    """The HyperSpy-style metadata with the reader's ``mapping`` applied."""
+    metadata = dict(signal.get("metadata") or {})
+    original = signal.get("original_metadata") or {}
+    for source, (target, function) in (signal.get("mapping") or {}).items():
+        value = get_path(original, source)
+        if value is None:
+            continue
+        try:
+            value = function(value) if function is not None else value
+        except Exception:  # a malformed tag: skip it, never fail a read for metadata
+            continue
+        set_path(metadata, target, value)
+    return metadata
+
+
+def _mrc_uncalibrated(signal: dict) -> bool:
+    """MRC headers with cell length 0 or grid 0 carry no pixel size (RosettaSciIO reports 1 nm)."""
+    header = (signal.get("original_metadata") or {}).get("std_header") or {}
+    try:
+        return not (float(header["Xlen"]) > 0 and float(header["MX"]) > 0)
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def read_rsciio(path: Path):
+    """``(data, sampling, metadata)`` of a DM/EMD/SER/MRC file; data numpy (2-D) or dask (stack)."""
+    reader = _reader(path)
+    logging.getLogger("rsciio").setLevel(logging.ERROR)
+    try:
+        signals = reader(str(path), lazy=True)
+    except InputError:
+        raise
+    except Exception as exc:  # RosettaSciIO raises anything from struct.error to KeyError
+        raise InputError(
+            f"{path}: corrupt or unsupported {path.suffix} file "
+            f"({type(exc).__name__}: {exc})") from None
+    images = [s for s in signals if _is_image(s)]
+    if not images:
+        shapes = ", ".join(str(tuple(s["data"].shape)) for s in signals) or "none"
+        raise InputError(f"{path}: no 2-D image or image stack in the file "
+                         f"(signals of shape {shapes})")
+    signal = images[0]
+    data = signal["data"]
+    x_axis = signal["axes"][-1]
+    sampling = to_angstrom(x_axis.get("scale"), x_axis.get("units"))
+    if path.suffix.lower() == ".mrc" and _mrc_uncalibrated(signal):
+        sampling = None
+    flat = flatten_metadata(_apply_mapping(signal))
+    meta = {**summarize(flat), **flat}
+    if len(signals) > 1:
+        meta["signals_in_file"] = len(signals)
+    if sampling is not None:
+        meta["sampling_source"] = f"{x_axis.get('name') or 'x'} axis ({x_axis.get('units')})"
+    if data.ndim == 2 or (data.ndim == 3 and data.shape[0] == 1):
+        try:
+            data = np.asarray(data.compute() if hasattr(data, "compute") else data)
+        except Exception as exc:
+            raise InputError(f"{path}: corrupt or truncated data ({exc})") from None
+        data = data.reshape(data.shape[-2:])
+    return data, sampling, meta

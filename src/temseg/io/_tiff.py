@@ -1,0 +1,190 @@
+"""TIFF reading through tifffile (private): pixel size from OME, ImageJ, FEI or resolution tags.
+
+Multi-frame TIFFs become dask arrays over tifffile's zarr store, one chunk
+per frame, so a stack is never read whole. The open file is closed when the
+last array that needs it is garbage collected.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+from temseg.errors import InputError
+from temseg.io._meta import angstrom_per_unit, flatten_metadata, to_angstrom
+
+#: plain-TIFF pixel sizes above this (Å) are print resolutions (72 dpi...), not calibrations
+_PRINT_RESOLUTION_A = 1e4
+
+_TAGS = ("Software", "DateTime", "Artist", "Make", "Model", "HostComputer")
+
+
+def _open(path: Path):
+    import tifffile
+
+    try:
+        return tifffile.TiffFile(path)
+    except Exception as exc:  # tifffile raises TiffFileError, ValueError, struct.error...
+        raise InputError(f"{path}: not a readable TIFF file ({exc})") from None
+
+
+def _rational(tag) -> float | None:
+    """Pixels per unit from an X/YResolution tag value (a (num, den) pair)."""
+    if tag is None:
+        return None
+    value = tag.value
+    try:
+        num, den = value if isinstance(value, tuple) else (value, 1)
+        return float(num) / float(den) if den else None
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _ome_sampling(tif) -> float | None:
+    import tifffile
+
+    try:
+        ome = tifffile.xml2dict(tif.ome_metadata)
+    except Exception:  # malformed OME-XML: treat as uncalibrated
+        return None
+    image = ome.get("OME", {}).get("Image", {})
+    if isinstance(image, list):
+        image = image[0] if image else {}
+    pixels = image.get("Pixels", {})
+    return to_angstrom(pixels.get("PhysicalSizeX"), pixels.get("PhysicalSizeXUnit", "µm"))
+
+
+def _calibration(tif) -> tuple[float | None, str | None, dict]:
+    """Å/px, where it came from, and flat metadata of an open TiffFile."""
+    page = tif.pages.first
+    meta: dict = {}
+    for name in _TAGS:
+        tag = page.tags.get(name)
+        if tag is not None and isinstance(tag.value, str):
+            meta[f"tiff.{name}"] = tag.value
+    per_unit = _rational(page.tags.get("XResolution"))
+    sampling = source = None
+
+    if tif.ome_metadata:
+        sampling, source = _ome_sampling(tif), "OME PhysicalSizeX"
+    if sampling is None and tif.imagej_metadata is not None:
+        ij = tif.imagej_metadata
+        flatten_metadata({k: v for k, v in ij.items() if k not in ("Ranges", "LUTs", "Info")},
+                         prefix="imagej", out=meta)
+        if per_unit:
+            sampling, source = to_angstrom(1.0 / per_unit, ij.get("unit")), "ImageJ unit"
+    if sampling is None and tif.fei_metadata:
+        fei = tif.fei_metadata
+        flatten_metadata(fei, prefix="fei", out=meta)
+        for group in ("Scan", "EScan"):
+            width = fei.get(group, {}).get("PixelWidth")
+            if width:
+                sampling, source = to_angstrom(width, "m"), f"FEI {group}.PixelWidth"
+                break
+        hv = fei.get("Beam", {}).get("HV")
+        if isinstance(hv, (int, float)) and hv > 0:
+            meta["voltage_kV"] = hv / 1e3
+    if sampling is None and per_unit:
+        unit = page.tags.get("ResolutionUnit")
+        unit = int(unit.value) if unit is not None else 2  # TIFF default: inch
+        name = {2: "inch", 3: "cm", 4: "mm", 5: "µm"}.get(unit)
+        value = to_angstrom(1.0 / per_unit, name) if name else None
+        if value is not None and value < _PRINT_RESOLUTION_A:
+            sampling, source = value, f"TIFF resolution ({name})"
+        elif value is not None:
+            meta["tiff.resolution_ignored"] = f"{per_unit:g} px/{name} (a print resolution)"
+    return sampling, source, meta
+
+
+def _grey(array, axis: int):
+    """Collapse a samples axis (grey+alpha, RGB, RGBA) into luminance; numpy or dask."""
+    import dask.array as da
+    from skimage.color import rgb2gray
+
+    n = array.shape[axis]
+    array = np.moveaxis(array, axis, -1) if isinstance(array, np.ndarray) else da.moveaxis(
+        array, axis, -1)
+    if n in (1, 2):  # grey (+ alpha)
+        return array[..., 0]
+    if n not in (3, 4):
+        raise ValueError(f"{n} samples per pixel")
+    rgb = array[..., :3].astype(np.float32)
+    if isinstance(rgb, np.ndarray):
+        return rgb2gray(rgb)
+    return rgb.map_blocks(rgb2gray, drop_axis=rgb.ndim - 1, dtype=np.float32)
+
+
+class _TiffFrames:
+    """Array-like over one TIFF series (shape, dtype, ``[]``) for ``dask.array.from_array``.
+
+    Keeps one file handle open, serialises reads with a lock, and closes the
+    file when this object is garbage collected (no leaked handles).
+    """
+
+    def __init__(self, path: Path):
+        import zarr
+
+        self.path = path
+        self._tif = _open(path)
+        self._store = self._tif.series[0].aszarr(level=0)
+        self._array = zarr.open_array(self._store, mode="r")
+        self.shape = tuple(self._array.shape)
+        self.dtype = np.dtype(self._array.dtype)
+        self.ndim = len(self.shape)
+        self._lock = threading.Lock()
+        weakref.finalize(self, _close, self._store, self._tif)
+
+    def __getitem__(self, key):
+        with self._lock:
+            try:
+                return np.asarray(self._array[key])
+            except Exception as exc:
+                raise InputError(f"{self.path}: cannot read frame data ({exc})") from None
+
+
+def _close(store, tif) -> None:
+    store.close()
+    tif.close()
+
+
+def read_tiff(path: Path):
+    """``(data, sampling, metadata)`` of a TIFF; data is numpy (2-D) or dask (stacks)."""
+    import dask.array as da
+
+    with _open(path) as tif:
+        try:
+            series = tif.series[0]
+        except (IndexError, Exception) as exc:  # noqa: B014 - tifffile raises various
+            raise InputError(f"{path}: TIFF has no image data ({exc})") from None
+        axes, shape = series.axes, tuple(series.shape)
+        sampling, source, meta = _calibration(tif)
+        meta["tiff.axes"] = axes
+        meta["dtype"] = str(series.dtype)
+        if source:
+            meta["sampling_source"] = source
+        n_frames = int(np.prod([s for a, s in zip(axes, shape) if a not in "YXS"] or [1]))
+        if n_frames == 1:
+            try:
+                data = series.asarray()
+            except Exception as exc:
+                raise InputError(f"{path}: corrupt or truncated TIFF ({exc})") from None
+    if n_frames > 1:
+        data = da.from_array(_TiffFrames(path), name=f"tiff-{path}-{path.stat().st_mtime_ns}",
+                             chunks=tuple(s if a in "YXS" else 1 for a, s in zip(axes, shape)),
+                             asarray=False, fancy=False)
+    # drop singleton axes, then fold RGB samples into grey
+    keep = tuple(0 if (s == 1 and a not in "YX") else slice(None) for a, s in zip(axes, shape))
+    data = data[keep]
+    axes = "".join(a for a, k in zip(axes, keep) if k != 0)
+    if "S" in axes:
+        try:
+            data = _grey(data, axes.index("S"))
+        except ValueError as exc:
+            raise InputError(f"{path}: unsupported colour TIFF ({exc})") from None
+    return data, sampling, meta
+
+
+__all__ = ["read_tiff", "angstrom_per_unit"]

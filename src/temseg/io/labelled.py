@@ -1,0 +1,205 @@
+"""Labelled folders: image/label pairs matched by file stem (``name.png`` + ``name_LABEL.png``).
+
+This is the layout of the graphene data of Sadre et al. 2021; the label
+suffix is configurable. Binary labels: label > 0 is foreground. With
+``multiclass=True`` labels are integer class ids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from temseg.errors import InputError
+from temseg.io.micrograph import (RASTER, TIFF, check_sampling, read_image, read_raster)
+
+#: file types a labelled folder may hold (single images only)
+IMAGE_SUFFIXES = (*RASTER, *TIFF)
+
+
+@dataclasses.dataclass(eq=False, repr=False)
+class LabelledPair:
+    """One image with its label.
+
+    Attributes
+    ----------
+    name : str
+        The image's file stem.
+    image : (H, W) ndarray of float32
+    label : (H, W) ndarray of uint8 (int32 if class ids exceed 255)
+        0/1 for binary sets, class ids for multi-class ones.
+    sampling : float or None
+        Å per pixel.
+    """
+
+    name: str
+    image: np.ndarray
+    label: np.ndarray
+    sampling: float | None = None
+
+    def __repr__(self) -> str:
+        return f"LabelledPair({self.name!r}, shape={self.image.shape}, sampling={self.sampling})"
+
+
+@dataclasses.dataclass(eq=False, repr=False)
+class LabelledSet(Sequence):
+    """A sequence of :class:`LabelledPair` read from one folder, sorted by name."""
+
+    pairs: list[LabelledPair]
+    folder: Path | None = None
+    label_suffix: str = "_LABEL"
+    multiclass: bool = False
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index):
+        return self.pairs[index]
+
+    def __iter__(self) -> Iterator[LabelledPair]:
+        return iter(self.pairs)
+
+    def __repr__(self) -> str:
+        return f"LabelledSet({len(self)} pairs from {str(self.folder)!r})"
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.pairs]
+
+    @property
+    def n_classes(self) -> int:
+        """2 for binary sets; the largest class id + 1 for multi-class ones."""
+        if not self.multiclass:
+            return 2
+        return int(max(int(p.label.max()) for p in self.pairs)) + 1
+
+    def label_fraction(self) -> float:
+        """Pooled fraction of foreground (label > 0) pixels over all pairs."""
+        fg = sum(int(np.count_nonzero(p.label)) for p in self.pairs)
+        return fg / sum(p.label.size for p in self.pairs)
+
+
+def _read_label(path: Path, *, multiclass: bool) -> np.ndarray:
+    """Label pixels: integer-valued, one channel; binary → 0/1, class ids kept otherwise."""
+    if path.suffix.lower() in TIFF:
+        import tifffile
+
+        try:
+            array = tifffile.imread(path)
+        except Exception as exc:
+            raise InputError(f"{path}: corrupt or truncated label file ({exc})") from None
+    else:
+        array, _ = read_raster(path)
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[-1] in (2, 3, 4):  # grey stored as RGB(A)
+        colour = array[..., :3] if array.shape[-1] >= 3 else array[..., :1]
+        if not (colour == colour[..., :1]).all():
+            raise InputError(f"{path}: label is a colour image; expected one channel of class ids")
+        array = colour[..., 0]
+    if array.ndim != 2:
+        raise InputError(f"{path}: label must be a 2-D image, got shape {array.shape}")
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all() or not np.array_equal(array, np.round(array)):
+            raise InputError(f"{path}: label is not integer-valued (found fractional or NaN values)")
+    elif array.dtype.kind not in "biu":
+        raise InputError(f"{path}: label has unsupported pixel type {array.dtype}")
+    if not multiclass:
+        return (array > 0).astype(np.uint8)
+    if array.min() < 0:
+        raise InputError(f"{path}: label has negative class id {array.min()}")
+    values = np.unique(array)
+    if set(values.tolist()) <= {0, 255}:  # a binary mask saved as 0/255
+        return (array > 0).astype(np.uint8)
+    return array.astype(np.uint8 if values[-1] <= 255 else np.int32)
+
+
+def find_pairs(folder: str | Path, *, label_suffix: str = "_LABEL") -> list[tuple[Path, Path]]:
+    """``(image, label)`` paths in ``folder`` matched by stem, sorted by name.
+
+    Raises
+    ------
+    InputError
+        Folder missing or not a folder, no images in it, an image without a
+        label, a label without an image, or two files with the same stem.
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise InputError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
+    if not label_suffix:
+        raise InputError(f"{folder}: label_suffix must not be empty")
+    images: dict[str, Path] = {}
+    labels: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        stem = path.stem
+        target, key = ((labels, stem[: -len(label_suffix)]) if stem.endswith(label_suffix)
+                       else (images, stem))
+        if key in target:
+            raise InputError(f"{path}: two files with the stem '{path.stem}' "
+                             f"({target[key].name} and {path.name})")
+        target[key] = path
+    if not images and not labels:
+        raise InputError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in the folder")
+    for stem, path in labels.items():
+        if stem not in images:
+            raise InputError(f"{path}: label without an image (no {stem}.* in {folder})")
+    for stem, path in images.items():
+        if stem not in labels:
+            raise InputError(f"{path}: image without a label (no {stem}{label_suffix}.* "
+                             f"in {folder})")
+    return [(images[s], labels[s]) for s in sorted(images)]
+
+
+def read_labelled_folder(folder: str | Path, *, label_suffix: str = "_LABEL",
+                         multiclass: bool = False, sampling: float | None = None,
+                         callback: Callable[[int, int], None] | None = None) -> LabelledSet:
+    """Read all image/label pairs of a folder.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Holds ``NAME.ext`` images and ``NAME{label_suffix}.ext`` labels
+        (PNG, JPEG, BMP or TIFF; the two may differ in format).
+    label_suffix : str
+        Suffix of label stems, ``"_LABEL"`` by default (the graphene data).
+    multiclass : bool
+        False: label > 0 is foreground (labels become 0/1). True: labels are
+        integer class ids (a label holding only 0 and 255 counts as binary).
+    sampling : float, optional
+        Å per pixel for all images; overrides what the files say.
+    callback : callable, optional
+        ``callback(done, total)`` after each pair (progress bars).
+
+    Returns
+    -------
+    LabelledSet
+        Pairs sorted by name; images ``(H, W) float32``, labels uint8.
+
+    Raises
+    ------
+    InputError
+        See :func:`find_pairs`; also a label whose shape differs from its
+        image's, a label that is not integer-valued, an image that is a stack.
+    """
+    sampling = check_sampling(sampling)
+    paths = find_pairs(folder, label_suffix=label_suffix)
+    pairs = []
+    for i, (image_path, label_path) in enumerate(paths):
+        micrograph = read_image(image_path, sampling=sampling)
+        if micrograph.is_stack:
+            raise InputError(f"{image_path}: a stack of {micrograph.n_frames} frames; "
+                             "labelled folders hold single images")
+        label = _read_label(label_path, multiclass=multiclass)
+        if label.shape != micrograph.data.shape:
+            raise InputError(f"{label_path}: label shape {label.shape} differs from image "
+                             f"shape {micrograph.data.shape}")
+        pairs.append(LabelledPair(image_path.stem, micrograph.data, label, micrograph.sampling))
+        if callback is not None:
+            callback(i + 1, len(paths))
+    return LabelledSet(pairs, Path(folder), label_suffix, multiclass)

@@ -1,0 +1,254 @@
+"""Reading micrographs and stacks with their pixel size: :func:`read_image` → :class:`Micrograph`.
+
+Formats: PNG/JPEG (via imageio), TIFF (tifffile; ImageJ, OME, FEI and
+resolution-tag calibrations), and through RosettaSciIO DM3/DM4, EMD (Velox
+and Berkeley), SER and MRC. Single images are read into memory as
+``(H, W) float32``; stacks ``(F, H, W)`` stay lazy (dask arrays) and are read
+frame by frame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from temseg.errors import ConfigError, InputError
+
+#: suffix → format name, for files imageio reads
+RASTER = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP"}
+TIFF = {".tif": "TIFF", ".tiff": "TIFF"}
+
+
+def supported_suffixes() -> tuple[str, ...]:
+    """File suffixes :func:`read_image` understands (lower case, with the dot)."""
+    from temseg.io._rsciio import PLUGINS
+
+    return (*RASTER, *TIFF, *PLUGINS)
+
+
+@dataclasses.dataclass(eq=False, repr=False)
+class Micrograph:
+    """An image or stack with its pixel size and metadata.
+
+    Attributes
+    ----------
+    data : (H, W) ndarray of float32, or (F, H, W) dask array
+        Single images are in memory as float32. Stacks are lazy arrays in the
+        file's dtype; use :meth:`frames` to get float32 frames one at a time.
+    sampling : float or None
+        Å per pixel, or ``None`` when neither the file nor the caller gave one.
+    metadata : dict
+        Flat, JSON-safe: ``format``, ``sampling_source`` and what the file has
+        (``microscope``, ``voltage_kV``, ``exposure_s``, ``dose``... where present).
+    path : Path or None
+        The file it came from.
+    """
+
+    data: Any
+    sampling: float | None = None
+    metadata: dict = dataclasses.field(default_factory=dict)
+    path: Path | None = None
+
+    def __repr__(self) -> str:
+        kind = "stack" if self.is_stack else "image"
+        return (f"Micrograph({kind} {tuple(self.data.shape)} {self.data.dtype}, "
+                f"sampling={self.sampling}, path={str(self.path) if self.path else None!r})")
+
+    @property
+    def is_stack(self) -> bool:
+        """True for a (F, H, W) stack."""
+        return self.data.ndim == 3
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames (1 for a single image)."""
+        return int(self.data.shape[0]) if self.is_stack else 1
+
+    @property
+    def frame_shape(self) -> tuple[int, int]:
+        """(H, W) in pixels."""
+        return tuple(int(s) for s in self.data.shape[-2:])  # type: ignore[return-value]
+
+    @property
+    def format(self) -> str | None:
+        """The file format ('TIFF', 'PNG', 'DM4', ...), if read from a file."""
+        return self.metadata.get("format")
+
+    def frame(self, index: int) -> np.ndarray:
+        """Frame ``index`` as ``(H, W) float32`` (index 0 of a single image is the image)."""
+        if not self.is_stack:
+            if index not in (0, -1):
+                raise IndexError(f"a single image has no frame {index}")
+            return self.data
+        data = self.data[index]
+        frame = np.asarray(data.compute() if hasattr(data, "compute") else data, dtype=np.float32)
+        _check_finite(frame, self.path, f"frame {index}")
+        return frame
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Yield ``(H, W) float32`` frames one by one (only one frame in memory at a time)."""
+        for index in range(self.n_frames):
+            yield self.frame(index)
+
+    def statistics(self, *, callback: Callable[[int, int], None] | None = None) -> dict:
+        """Min, max, mean and std of all pixels, computed frame by frame.
+
+        Parameters
+        ----------
+        callback : callable, optional
+            Called as ``callback(done, total)`` after each frame (progress bars).
+
+        Returns
+        -------
+        dict with ``min``, ``max``, ``mean``, ``std`` (float, in the file's
+        intensity units) and ``n_pixels``.
+        """
+        lo, hi, total, total_sq, count = math.inf, -math.inf, 0.0, 0.0, 0
+        mean_ref = None
+        for i, frame in enumerate(self.frames()):
+            f64 = frame.astype(np.float64)
+            if mean_ref is None:  # shift by the first frame's mean for a stable variance
+                mean_ref = float(f64.mean())
+            shifted = f64 - mean_ref
+            lo, hi = min(lo, float(f64.min())), max(hi, float(f64.max()))
+            total += float(shifted.sum())
+            total_sq += float(np.square(shifted).sum())
+            count += frame.size
+            if callback is not None:
+                callback(i + 1, self.n_frames)
+        mean = total / count
+        var = max(total_sq / count - mean**2, 0.0)
+        return {"min": lo, "max": hi, "mean": mean + mean_ref, "std": math.sqrt(var),
+                "n_pixels": count}
+
+
+def _check_finite(array: np.ndarray, path: Path | None, what: str = "image") -> None:
+    if not np.isfinite(array).all():
+        n_bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        raise InputError(f"{path or 'array'}: {what} has {n_bad} NaN/inf pixel(s)")
+
+
+def check_sampling(sampling: Any, *, name: str = "sampling") -> float | None:
+    """A positive finite float (Å/px) or ``None``; :class:`ConfigError` naming ``name`` otherwise."""
+    if sampling is None:
+        return None
+    try:
+        value = float(sampling)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: {sampling!r} is not a number (Å/px)") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name}: pixel size must be a positive number of Å/px, got {sampling!r}")
+    return value
+
+
+def read_raster(path: Path) -> tuple[np.ndarray, dict]:
+    """PNG/JPEG/BMP pixels as stored (no dtype or colour conversion), and metadata."""
+    import imageio.v3 as iio
+
+    try:
+        array = iio.imread(path)
+    except Exception as exc:  # imageio/pillow raise OSError, ValueError, SyntaxError...
+        raise InputError(f"{path}: corrupt or truncated {path.suffix} file ({exc})") from None
+    return np.asarray(array), {}
+
+
+def _raster_to_grey(array: np.ndarray, path: Path) -> np.ndarray:
+    from temseg.io._tiff import _grey
+
+    if array.ndim == 3 and array.shape[-1] in (1, 2, 3, 4):
+        return _grey(array, -1)
+    return array
+
+
+def _load(path: Path) -> tuple[Any, float | None, dict, str]:
+    suffix = path.suffix.lower()
+    if suffix in RASTER:
+        array, meta = read_raster(path)
+        meta["dtype"] = str(array.dtype)
+        return _raster_to_grey(array, path), None, meta, RASTER[suffix]
+    if suffix in TIFF:
+        from temseg.io._tiff import read_tiff
+
+        return (*read_tiff(path), "TIFF")
+    from temseg.io._rsciio import PLUGINS, read_rsciio
+
+    if suffix in PLUGINS:
+        return (*read_rsciio(path), PLUGINS[suffix][1])
+    known = ", ".join(supported_suffixes())
+    raise InputError(f"{path}: unknown file type '{path.suffix or '(none)'}' (known: {known})")
+
+
+def check_path(path: str | Path) -> Path:
+    """``path`` as a Path that exists, is a file and is readable; :class:`InputError` otherwise."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not an image file")
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return path
+
+
+def read_image(path: str | Path, *, sampling: float | None = None) -> Micrograph:
+    """Read a micrograph or stack with its pixel size.
+
+    Parameters
+    ----------
+    path : str or Path
+        PNG, JPEG, TIFF, DM3/DM4, EMD, SER or MRC file.
+    sampling : float, optional
+        Å per pixel; overrides what the file says (for uncalibrated files).
+
+    Returns
+    -------
+    Micrograph
+        ``data`` is ``(H, W) float32`` for an image (RGB is converted to grey
+        luminance) or a lazy ``(F, H, W)`` dask array for a stack.
+
+    Raises
+    ------
+    InputError
+        Missing/unreadable path, a directory, unknown extension, corrupt or
+        truncated file, data that is not 2-D or 3-D, complex data, or NaN/inf
+        pixels (checked on read for images, per frame for stacks).
+
+    Examples
+    --------
+    >>> mg = read_image("particles.dm4")          # doctest: +SKIP
+    >>> mg.data.shape, mg.sampling                 # doctest: +SKIP
+    ((2048, 2048), 0.52)
+    """
+    override = check_sampling(sampling)
+    path = check_path(path)
+    data, file_sampling, meta, fmt = _load(path)
+    dtype = np.dtype(data.dtype)
+    if data.ndim not in (2, 3):
+        raise InputError(f"{path}: expected a 2-D image or a 3-D stack (frames, H, W), "
+                         f"got a {data.ndim}-D array of shape {tuple(data.shape)}")
+    if data.size == 0:
+        raise InputError(f"{path}: empty image of shape {tuple(data.shape)}")
+    if dtype.kind == "c":
+        raise InputError(f"{path}: complex-valued data (an FFT or exit wave?), expected intensities")
+    if dtype.kind not in "biuf":
+        raise InputError(f"{path}: unsupported pixel type {dtype}")
+    if data.ndim == 3 and data.shape[0] == 1:
+        data = data[0]
+    if data.ndim == 2:
+        data = np.asarray(data.compute() if hasattr(data, "compute") else data,
+                          dtype=np.float32)
+        _check_finite(data, path)
+    meta = {"format": fmt, "dtype": str(dtype), **meta}  # the readers' dtype (before grey) wins
+    if override is not None:
+        meta["sampling_source"] = "given by caller"
+        if file_sampling is not None:
+            meta["sampling_in_file"] = file_sampling
+    return Micrograph(data, override if override is not None else file_sampling, meta, path)
