@@ -1,0 +1,344 @@
+"""Bragg filtering (Sadre et al., paper 004, eq. 4–6, "Segmentation by Fourier Filtering").
+
+1. Pad the (flat-fielded, standardized) image by reflection and taper the
+   padding to zero with a cosine window W(r) that is 1 over the image itself
+   — so one FFT serves both eq. 4 (F{I·W}) and eq. 5 (F{I}) on the image area.
+2. Weighted spectrum G(q) = |q|·|F{I·W}| (eq. 4), smoothed with a Gaussian of
+   σ = ``peak_smooth_px`` FFT bins and divided by its median, so that
+   ``g_thresh`` is dimensionless (multiples of the median weighted amplitude;
+   independent of image size and intensity scale).
+3. Local maxima of G above ``g_thresh``: at most ``max_peaks`` (kept as
+   ``max_peaks // 2`` symmetric pairs ±qₙ, so I_Bragg is real).
+4. Gaussian apertures of width ``sigma`` (px⁻¹) at every ±qₙ, inverse FFT →
+   I_Bragg (eq. 5).
+5. F_LP[|I − I_Bragg|] with a Gaussian of σ = ``lowpass_px`` pixels; pixels
+   above ``m_thresh`` are non-crystalline (eq. 6).
+
+The work is split so that :mod:`temseg.baselines.fit` can cache step 1–3 per
+image: :func:`analyse` (the spectrum and all candidate peaks) and
+:func:`difference_map` (steps 3–5 for given parameters).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft as sfft
+from scipy import ndimage
+
+from temseg.baselines.fourier import (Foreground, NoLatticeWarning, check_foreground,
+                                      check_image, frequency_grid)
+from temseg.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class BraggParams:
+    """Parameters of the Bragg filter.
+
+    sigma : aperture width in px⁻¹ (004: 0.0156 ± 0.0005).
+    g_thresh : peak threshold on G(q) in multiples of its median.
+    m_thresh : threshold on the low-passed difference of the standardized
+        image (units of the image's standard deviation).
+    max_peaks : at most this many peaks (an even number: symmetric pairs; 004: 24).
+    peak_smooth_px : σ of the smoothing of G(q), in FFT bins (004: 2).
+    lowpass_px : σ of the low-pass of |I − I_Bragg| in pixels (004: 5).
+    pad_px : reflection padding on each side, in pixels.
+    flatfield_order : order of the Bézier flat-field (004: 2), ``None`` to skip it.
+    foreground : "amorphous" (contamination is foreground, as graphene in 004)
+        or "crystal" (e.g. nanoparticles).
+    """
+
+    sigma: float = 0.0156
+    g_thresh: float = 8.0
+    m_thresh: float = 0.6
+    max_peaks: int = 24
+    peak_smooth_px: float = 2.0
+    lowpass_px: float = 5.0
+    pad_px: int = 16
+    flatfield_order: int | None = 2
+    foreground: Foreground = "amorphous"
+
+    def __post_init__(self):
+        if not 0.0 < self.sigma < 0.5:
+            raise ConfigError(f"sigma: aperture width must be in (0, 0.5) px⁻¹, got {self.sigma}")
+        if not self.g_thresh > 0.0:
+            raise ConfigError(f"g_thresh: must be > 0, got {self.g_thresh}")
+        if not np.isfinite(self.m_thresh):
+            raise ConfigError(f"m_thresh: must be finite, got {self.m_thresh}")
+        if not (isinstance(self.max_peaks, int) and self.max_peaks >= 2 and self.max_peaks % 2 == 0):
+            raise ConfigError(f"max_peaks: must be an even integer ≥ 2, got {self.max_peaks}")
+        if not self.peak_smooth_px >= 0.0:
+            raise ConfigError(f"peak_smooth_px: must be ≥ 0, got {self.peak_smooth_px}")
+        if not self.lowpass_px >= 0.0:
+            raise ConfigError(f"lowpass_px: must be ≥ 0, got {self.lowpass_px}")
+        if not (isinstance(self.pad_px, int) and self.pad_px >= 0):
+            raise ConfigError(f"pad_px: must be an integer ≥ 0, got {self.pad_px}")
+        if self.flatfield_order is not None and not (
+                isinstance(self.flatfield_order, int) and self.flatfield_order >= 0):
+            raise ConfigError(f"flatfield_order: must be None or an integer ≥ 0, got "
+                              f"{self.flatfield_order}")
+        check_foreground(self.foreground)
+
+
+def prepare(image, *, flatfield_order: int | None = 2) -> np.ndarray:
+    """Flat-field (Bézier, 004 eq. 1–2) and standardize (eq. 3) an image.
+
+    The flat-field divides by the fitted illumination, so it is applied only to
+    images of non-negative intensities (counts, 8-bit images); an image with
+    negative values is taken as already normalized and only standardized.
+
+    Returns
+    -------
+    (H, W) ndarray of float64 with mean 0 and standard deviation 1 (a flat
+    image stays 0).
+    """
+    from temseg.preprocess import flatfield, standardize
+
+    arr = check_image(image)
+    if flatfield_order is not None and arr.min() >= 0 and arr.mean() > 0:
+        arr = np.asarray(flatfield(arr, order=flatfield_order), dtype=np.float64)
+    return np.asarray(standardize(arr), dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=16)
+def _taper(shape: tuple[int, int], pad: tuple[int, int, int, int]) -> np.ndarray:
+    """Window W(r): 1 on the image, a half-cosine to 0 across the padding."""
+    def axis(n, before, after):
+        w = np.ones(n)
+        if before:
+            w[:before] = 0.5 - 0.5 * np.cos(np.pi * np.arange(before) / before)
+        if after:
+            w[n - after:] = 0.5 + 0.5 * np.cos(np.pi * (np.arange(after) + 1) / after)
+        return w
+
+    win = np.outer(axis(shape[0], pad[0], pad[1]), axis(shape[1], pad[2], pad[3]))
+    win.setflags(write=False)
+    return win
+
+
+@functools.lru_cache(maxsize=16)
+def _qabs(shape: tuple[int, int]) -> np.ndarray:
+    """|q| (px⁻¹) on the rfft2 half plane of ``shape``, float32, read-only."""
+    qy, qx = frequency_grid(shape, half=True)
+    q = np.hypot(qy, qx).astype(np.float32)
+    q.setflags(write=False)
+    return q
+
+
+@dataclass
+class Spectrum:
+    """Steps 1–2 of the Bragg filter for one image, reusable for any parameters.
+
+    image : (H, W) standardized image (float32); padded : (P, Q) padded, tapered
+    image; spectrum : its rfft2, shape ``(P, Q // 2 + 1)``; crop : slices of the
+    image inside the padded frame; peaks : (K, 2) candidate maxima as FFT
+    bins (row, column) of the half plane, strongest first; strength : (K,)
+    their G/median(G).
+    """
+
+    image: np.ndarray
+    padded: np.ndarray
+    spectrum: np.ndarray
+    crop: tuple[slice, slice]
+    peaks: np.ndarray
+    strength: np.ndarray
+
+    @property
+    def padded_shape(self) -> tuple[int, int]:
+        return self.padded.shape
+
+
+def analyse(image, *, peak_smooth_px: float = 2.0, pad_px: int = 16,
+            flatfield_order: int | None = 2, prepared: bool = False) -> Spectrum:
+    """Pad, taper, FFT and list every local maximum of the weighted spectrum G(q).
+
+    Parameters
+    ----------
+    image : (H, W) array_like
+    peak_smooth_px, pad_px, flatfield_order
+        See :class:`BraggParams`.
+    prepared : bool
+        ``True`` if ``image`` is already flat-fielded and standardized.
+    """
+    arr = check_image(image) if prepared else prepare(image, flatfield_order=flatfield_order)
+    arr = arr.astype(np.float32)
+    h, w = arr.shape
+    ph, pw = sfft.next_fast_len(h + 2 * pad_px, True), sfft.next_fast_len(w + 2 * pad_px, True)
+    pad = ((ph - h) // 2, ph - h - (ph - h) // 2, (pw - w) // 2, pw - w - (pw - w) // 2)
+    mode = "reflect" if min(h, w) > max(pad) else "symmetric"
+    padded = np.pad(arr, ((pad[0], pad[1]), (pad[2], pad[3])), mode=mode)
+    if max(pad):
+        padded *= _taper((ph, pw), pad)
+    spectrum = sfft.rfft2(padded, workers=1)
+    qabs = _qabs((ph, pw))
+    weighted = qabs * np.abs(spectrum)
+    # extend the half plane by mirrored columns (G(-q) = G(q)) so that smoothing
+    # and the maximum filter see the neighbours across qx = 0
+    m = min(max(3, int(np.ceil(3 * peak_smooth_px))), weighted.shape[1] - 1)
+    mirror = weighted[(-np.arange(ph)) % ph, 1:m + 1][:, ::-1]
+    ext = np.concatenate([mirror, weighted], axis=1)
+    if peak_smooth_px > 0:
+        ext = ndimage.gaussian_filter(ext, peak_smooth_px, mode=("wrap", "nearest"), truncate=3.0)
+    median = float(np.median(ext[::2, m::2]))
+    local_max = ndimage.maximum_filter(ext, size=5, mode=("wrap", "nearest")) == ext
+    g = ext[:, m:] / max(median, np.finfo(np.float32).tiny)
+    is_peak = local_max[:, m:]
+    # one member per symmetric pair: qx > 0, or qx == 0 with qy > 0 (not DC, not Nyquist)
+    is_peak[:, 0] &= (np.arange(ph) > 0) & (np.arange(ph) < (ph + 1) // 2)
+    if pw % 2 == 0:
+        is_peak[:, -1] = False
+    # |q| below two bins of the image is the flat-field residue, not a lattice
+    is_peak &= qabs >= 2.0 / min(h, w)
+    is_peak &= g > 1.0
+    rows, cols = np.nonzero(is_peak)
+    strength = g[rows, cols].astype(np.float64)
+    order = np.argsort(-strength, kind="stable")
+    return Spectrum(image=arr, padded=padded, spectrum=spectrum,
+                    crop=(slice(pad[0], pad[0] + h), slice(pad[2], pad[2] + w)),
+                    peaks=np.stack([rows[order], cols[order]], axis=1), strength=strength[order])
+
+
+def select_peaks(spec: Spectrum, *, g_thresh: float, max_peaks: int = 24) -> np.ndarray:
+    """Peaks above ``g_thresh``, strongest first, one per symmetric pair, as (N, 2) bins."""
+    keep = spec.peaks[spec.strength > g_thresh]
+    return keep[: max_peaks // 2]
+
+
+def peak_frequencies(spec: Spectrum, bins: np.ndarray) -> np.ndarray:
+    """(N, 2) half-plane bins → (2N, 2) frequencies (qy, qx) in px⁻¹, with both pair members."""
+    ph, pw = spec.padded_shape
+    qy = sfft.fftfreq(ph)[bins[:, 0]]
+    qx = bins[:, 1] / pw
+    q = np.stack([qy, qx], axis=1)
+    return np.concatenate([q, -q], axis=0)
+
+
+def aperture(spec: Spectrum, bins: np.ndarray, sigma: float) -> np.ndarray:
+    """Σₙ exp(−|q − qₙ|²/2σ²) over both members of each pair, on the rfft half plane.
+
+    Separable: the sum of outer products of 1-D Gaussians is one matrix product.
+    """
+    qy, qx = frequency_grid(spec.padded_shape, half=True)
+    q = peak_frequencies(spec, bins)
+    ay = np.exp(-((qy[:, 0][None, :] - q[:, :1]) ** 2) / (2 * sigma**2))  # (2N, P)
+    ax = np.exp(-((qx[0][None, :] - q[:, 1:]) ** 2) / (2 * sigma**2))  # (2N, Q')
+    # the qy axis is periodic: also count the images of each Gaussian one period away
+    for shift in (-1.0, 1.0):
+        ay += np.exp(-((qy[:, 0][None, :] + shift - q[:, :1]) ** 2) / (2 * sigma**2))
+    return ay.T @ ax
+
+
+def _inverse(spec: Spectrum, bins: np.ndarray, sigma: float) -> np.ndarray:
+    """I_Bragg on the whole padded frame."""
+    ap = aperture(spec, bins, sigma).astype(np.float32)
+    return sfft.irfft2(spec.spectrum * ap, s=spec.padded_shape, workers=1)
+
+
+def bragg_image(spec: Spectrum, bins: np.ndarray, sigma: float) -> np.ndarray:
+    """I_Bragg on the image area (eq. 5) for the given peaks; zeros when there are none."""
+    if len(bins) == 0:
+        return np.zeros_like(spec.image)
+    return _inverse(spec, bins, sigma)[spec.crop]
+
+
+def difference_map(spec: Spectrum, *, sigma: float, g_thresh: float, max_peaks: int = 24,
+                   lowpass_px: float = 5.0) -> np.ndarray | None:
+    """F_LP[|I − I_Bragg|] on the image area (eq. 6 before the threshold), float32.
+
+    The low-pass is a Gaussian multiplication in Fourier space on the padded
+    frame (the padding keeps the periodic wrap away from the image).
+    Returns ``None`` when no peak exceeds ``g_thresh`` (no lattice).
+    """
+    bins = select_peaks(spec, g_thresh=g_thresh, max_peaks=max_peaks)
+    if len(bins) == 0:
+        return None
+    diff = np.abs(spec.padded - _inverse(spec, bins, sigma))
+    if lowpass_px > 0:
+        ph, pw = spec.padded_shape
+        diff = sfft.irfft2(ndimage.fourier_gaussian(sfft.rfft2(diff, workers=1), lowpass_px,
+                                                    n=pw),
+                           s=spec.padded_shape, workers=1)
+    return diff[spec.crop]
+
+
+def bragg_peaks(image, *, g_thresh: float = 8.0, max_peaks: int = 24,
+                peak_smooth_px: float = 2.0, pad_px: int = 16,
+                flatfield_order: int | None = 2) -> tuple[np.ndarray, np.ndarray]:
+    """The Bragg peaks the filter would use.
+
+    Returns
+    -------
+    q : (2N, 2) ndarray — (qy, qx) in px⁻¹, both members ±qₙ of each pair
+        (the first N rows are one member each, strongest first)
+    strength : (N,) ndarray — G(qₙ) / median G
+    """
+    spec = analyse(image, peak_smooth_px=peak_smooth_px, pad_px=pad_px,
+                   flatfield_order=flatfield_order)
+    bins = select_peaks(spec, g_thresh=g_thresh, max_peaks=max_peaks)
+    return peak_frequencies(spec, bins), spec.strength[: len(bins)]
+
+
+def bragg_difference(image, params: BraggParams | None = None) -> np.ndarray | None:
+    """F_LP[|I − I_Bragg|] of ``image``, ``(H, W)`` float64, or ``None`` without lattice peaks."""
+    p = params or BraggParams()
+    spec = analyse(image, peak_smooth_px=p.peak_smooth_px, pad_px=p.pad_px,
+                   flatfield_order=p.flatfield_order)
+    return difference_map(spec, sigma=p.sigma, g_thresh=p.g_thresh, max_peaks=p.max_peaks,
+                          lowpass_px=p.lowpass_px)
+
+
+def bragg_score(image, params: BraggParams | None = None) -> tuple[np.ndarray, float]:
+    """The difference map oriented so that foreground is high, and the threshold.
+
+    Returns
+    -------
+    score : (H, W) ndarray of float64
+    threshold : float — ``score > threshold`` is the foreground; ``+inf`` (and a
+        :class:`NoLatticeWarning`) when no peak exceeds ``g_thresh``.
+    """
+    p = params or BraggParams()
+    diff = bragg_difference(image, p)
+    if diff is None:
+        warnings.warn("no Bragg peak above g_thresh; returning an all-background mask",
+                      NoLatticeWarning, stacklevel=3)
+        return np.zeros(np.shape(image), dtype=np.float64), np.inf
+    if p.foreground == "crystal":
+        return -diff, -p.m_thresh
+    return diff, p.m_thresh
+
+
+def bragg_filter(image, *, sigma: float = 0.0156, g_thresh: float = 8.0, m_thresh: float = 0.6,
+                 max_peaks: int = 24, peak_smooth_px: float = 2.0, lowpass_px: float = 5.0,
+                 pad_px: int = 16, flatfield_order: int | None = 2,
+                 foreground: Foreground = "amorphous") -> np.ndarray:
+    """Segment an image by Bragg filtering (004 eq. 4–6).
+
+    Parameters
+    ----------
+    image : (H, W) array_like
+        Raw image; it is flat-fielded and standardized here.
+    sigma, g_thresh, m_thresh, max_peaks, peak_smooth_px, lowpass_px, pad_px,
+    flatfield_order, foreground
+        See :class:`BraggParams`.
+
+    Returns
+    -------
+    mask : (H, W) ndarray of bool — the ``foreground`` side ("amorphous": where
+        F_LP|I − I_Bragg| > m_thresh). No peak above ``g_thresh`` gives an
+        all-background mask and a :class:`NoLatticeWarning`.
+
+    Examples
+    --------
+    >>> from temseg.synthetic import particle_image
+    >>> image, crystal = particle_image((128, 128), spacing_px=5.0, seed=0)
+    >>> mask = bragg_filter(image, foreground="crystal")
+    """
+    params = BraggParams(sigma=sigma, g_thresh=g_thresh, m_thresh=m_thresh,
+                         max_peaks=max_peaks, peak_smooth_px=peak_smooth_px,
+                         lowpass_px=lowpass_px, pad_px=pad_px,
+                         flatfield_order=flatfield_order, foreground=foreground)
+    score, threshold = bragg_score(image, params)
+    return score > threshold
