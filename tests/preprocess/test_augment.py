@@ -1,0 +1,79 @@
+"""Dihedral group properties and intensity augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from temseg.errors import ConfigError
+from temseg.preprocess import (dihedral, dihedral_inverse, dihedral_stack, random_dihedral,
+                               random_intensity)
+
+
+def test_eight_distinct_symmetries_forming_a_group(rng):
+    a = rng.standard_normal((5, 5))
+    images = [dihedral(a, k) for k in range(8)]
+    assert len({im.tobytes() for im in images}) == 8
+    keys = {im.tobytes(): k for k, im in enumerate(images)}
+    for i in range(8):
+        for j in range(8):  # closure: composing two symmetries is one of the eight
+            assert dihedral(images[i], j).tobytes() in keys
+        np.testing.assert_array_equal(dihedral(images[i], dihedral_inverse(i)), a)
+    # rotations by 90° generate the cyclic part; mirrors are involutions
+    np.testing.assert_array_equal(dihedral(dihedral(a, 1), 1), dihedral(a, 2))
+    for k in range(4, 8):
+        np.testing.assert_array_equal(dihedral(dihedral(a, k), k), a)
+    np.testing.assert_array_equal(dihedral(a, 1), np.rot90(a))
+    np.testing.assert_array_equal(dihedral(a, 4), a[:, ::-1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(k=st.integers(0, 7), c=st.integers(1, 3), h=st.integers(1, 6), w=st.integers(1, 6))
+def test_channels_transform_like_the_image(k, c, h, w):
+    stack = np.random.default_rng(k).standard_normal((c, h, w))
+    out = dihedral(stack, k)
+    assert out.flags.c_contiguous
+    for i in range(c):
+        np.testing.assert_array_equal(out[i], dihedral(stack[i], k))
+    np.testing.assert_array_equal(dihedral(out, dihedral_inverse(k)), stack)
+    assert out.shape[-2:] == ((h, w) if k in (0, 2, 4, 6) else (w, h))
+
+
+def test_dihedral_stack_and_random_pairing(rng):
+    a = rng.standard_normal((2, 4, 4))
+    assert dihedral_stack(a).shape == (8, 2, 4, 4)
+    image = rng.standard_normal((6, 6))
+    label = (image > 0).astype(np.uint8)
+    out, lab, k = random_dihedral(image, label, seed=7)
+    np.testing.assert_array_equal(lab, (out > 0).astype(np.uint8))
+    assert random_dihedral(image, seed=7)[2] == k
+    draws = {random_dihedral(image, seed=s)[2] for s in range(64)}
+    assert draws == set(range(8))
+
+
+def test_dihedral_errors():
+    with pytest.raises(ConfigError, match="0..7"):
+        dihedral(np.zeros((3, 3)), 8)
+    with pytest.raises(ConfigError, match="2 dimensions"):
+        dihedral(np.zeros(3), 1)
+    with pytest.raises(ConfigError, match="square"):
+        dihedral_stack(np.zeros((3, 4)))
+
+
+def test_random_intensity_is_seeded_and_bounded(rng):
+    image = rng.standard_normal((32, 32)).astype(np.float32)
+    a = random_intensity(image, seed=3, noise_sigma=(0.0, 0.1), gamma=(0.7, 1.4))
+    b = random_intensity(image, seed=3, noise_sigma=(0.0, 0.1), gamma=(0.7, 1.4))
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.float32 and not np.array_equal(a, image)
+    # without gamma and noise it is exactly affine with gain in range
+    out = random_intensity(image, seed=5, gain=(0.5, 2.0), offset=(-1.0, 1.0))
+    slope, intercept = np.polyfit(image.ravel(), out.ravel(), 1)
+    assert 0.5 <= slope <= 2.0 and -1.0 <= intercept / image.std() <= 1.0
+    np.testing.assert_allclose(out, slope * image + intercept, atol=1e-5)
+    with pytest.raises(ConfigError, match="gain"):
+        random_intensity(image, seed=0, gain=(0.0, 1.0))
+    with pytest.raises(ConfigError, match="noise_sigma"):
+        random_intensity(image, seed=0, noise_sigma=(0.2, 0.1))
