@@ -80,6 +80,9 @@ class TrainConfig:
         One run per seed; results reported as mean ± std.
     folds : int
         ``k`` ≥ 2 runs grouped k-fold cross-validation; 1 = a single split.
+    split_seed : int
+        Seed of the validation split and the folds (kept apart from ``seeds`` so
+        that every seed and every recipe sees the same folds).
     device : str
         ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
     amp : bool
@@ -115,6 +118,7 @@ class TrainConfig:
     threshold: float = 0.5
     seeds: list[int] = field(default_factory=lambda: [0])
     folds: int = 1
+    split_seed: int = 0
     device: str = "auto"
     amp: bool = True
     num_threads: int | None = None

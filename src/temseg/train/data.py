@@ -159,23 +159,22 @@ def epoch_rng(seed: int, epoch: int, stream: int = 0) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(epoch), int(stream)])
 
 
-def _dihedral(array: np.ndarray, k: int) -> np.ndarray:
-    """Element ``k`` (0–7) of the dihedral group of the square on the last two axes."""
-    out = np.rot90(array, k % 4, axes=(-2, -1))
-    return np.flip(out, axis=-1) if k >= 4 else out
-
-
 def epoch_batches(data: TrainingSet, *, seed: int, epoch: int, batch_size: int,
                   patch_size: int | None = None, patches_per_image: int = 1,
                   dihedral: bool = True, intensity: float = 0.0
                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Shuffled, cropped and augmented batches of one epoch.
 
+    ``intensity`` = a draws a gain log-uniformly in [1/(1+a), 1+a] and an offset
+    in [−a, a] image standard deviations (:func:`temseg.preprocess.random_intensity`).
+
     Yields
     ------
     x : (B, 1, P, P) ndarray of float32
     y : (B, P, P) ndarray of int64 — class indices
     """
+    from temseg.preprocess import random_dihedral, random_intensity
+
     rng = epoch_rng(seed, epoch)
     order = np.repeat(np.arange(len(data)), patches_per_image)
     rng.shuffle(order)
@@ -190,12 +189,11 @@ def epoch_batches(data: TrainingSet, *, seed: int, epoch: int, batch_size: int,
                 img = img[y0:y0 + patch_size, x0:x0 + patch_size]
                 lab = lab[y0:y0 + patch_size, x0:x0 + patch_size]
             if dihedral:
-                k = int(rng.integers(0, 8))
-                img, lab = _dihedral(img, k), _dihedral(lab, k)
+                img, lab, _ = random_dihedral(img, lab, seed=rng)
             if intensity > 0:
-                gain = 1.0 + rng.uniform(-intensity, intensity)
-                offset = rng.uniform(-intensity, intensity)
-                img = img * np.float32(gain) + np.float32(offset)
+                img = random_intensity(img, seed=rng, gain=(1.0 / (1.0 + intensity),
+                                                            1.0 + intensity),
+                                       offset=(-intensity, intensity))
             xs.append(np.ascontiguousarray(img, dtype=np.float32))
             ys.append(np.ascontiguousarray(lab, dtype=np.int64))
         yield np.stack(xs)[:, None], np.stack(ys)

@@ -30,7 +30,8 @@ from temseg.train.config import TrainConfig
 from temseg.train.data import TrainingSet, check_shapes, epoch_batches
 from temseg.train.losses import foreground_probability, make_loss
 
-#: validation images are reflect-padded to a multiple of this before the forward pass
+#: validation images are reflect-padded to a multiple of this (or of the model's
+#: ``pooling_factor`` attribute) before the forward pass
 PAD_MULTIPLE = 32
 
 
@@ -67,6 +68,10 @@ def check_model_fits(model: torch.nn.Module, *, tile: int, n_classes: int, devic
         The model does not take one-channel images of this size (too small for
         its pooling, wrong input channels) or its classes do not fit the labels.
     """
+    factor = getattr(model, "pooling_factor", None) or getattr(model, "factor", None)
+    if factor and tile < int(factor):
+        raise InputError(f"model: the training images ({tile} px) are smaller than the "
+                         f"network's pooling factor of {int(factor)} px")
     model.eval()
     try:
         with torch.no_grad():
@@ -88,7 +93,9 @@ def predict_logits(model: torch.nn.Module, image: np.ndarray, *, device,
                    amp: bool = False) -> torch.Tensor:
     """Whole-image forward pass of one ``(H, W)`` image → ``(1, C, H, W)`` logits (float32)."""
     h, w = image.shape
-    ph, pw = (-h) % PAD_MULTIPLE, (-w) % PAD_MULTIPLE
+    multiple = int(getattr(model, "pooling_factor", None) or getattr(model, "factor", None)
+                   or PAD_MULTIPLE)
+    ph, pw = (-h) % multiple, (-w) % multiple
     padded = np.pad(image, ((0, ph), (0, pw)), mode="reflect") if (ph or pw) else image
     x = to_device(padded[None, None], device)
     with torch.autocast(device.type, enabled=amp):
@@ -99,7 +106,7 @@ def predict_logits(model: torch.nn.Module, image: np.ndarray, *, device,
 def validate(model: torch.nn.Module, data: TrainingSet, *, loss_fn, threshold: float,
              device, amp: bool = False) -> dict:
     """Validation loss and pooled scores (``temseg.metrics.score_set``) of ``data``."""
-    from temseg.metrics import score_set
+    from temseg.metrics import SCORE_KEYS, score_set
 
     model.eval()
     preds, truths, probs, losses = [], [], [], []
@@ -114,7 +121,7 @@ def validate(model: torch.nn.Module, data: TrainingSet, *, loss_fn, threshold: f
             truths.append(label > 0)
     pooled, _ = score_set(preds, truths, probs=probs)
     return {"val_loss": float(np.mean(losses)),
-            **{f"val_{k}": float(v) for k, v in pooled.items()}}
+            **{f"val_{k}": float(pooled[k]) for k in SCORE_KEYS if pooled.get(k) is not None}}
 
 
 def learning_rate(config: TrainConfig, epoch: int) -> float:

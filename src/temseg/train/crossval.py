@@ -1,0 +1,339 @@
+"""Runs of a training recipe: several seeds, grouped k-fold cross-validation, summaries.
+
+:func:`run_training` is what ``temseg train`` does: read the data once,
+split it by source group, train one model per (fold, seed), score each on its
+held-out data, and write a table of runs with the mean ± std. It also holds
+:func:`evaluate_pairs`, which scores any predictor on labelled images (used
+for held-out folds and by ``temseg evaluate``).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from temseg.config import from_dict, to_dict
+from temseg.errors import InputError
+from temseg.io.files import atomic_path, write_json
+from temseg.record import write_record
+from temseg.train.config import TrainConfig
+from temseg.train.data import TrainingSet, load_training_data
+
+#: the six scores of Sadre et al. 2021 (004) table 1, in its order
+TABLE1 = ("accuracy", "balanced_accuracy", "jaccard", "f1", "precision", "recall")
+
+
+def evaluate_pairs(predict: Callable[[np.ndarray], np.ndarray], images: Sequence[np.ndarray],
+                   labels: Sequence[np.ndarray], *, threshold: float = 0.5,
+                   names: Sequence[str] | None = None,
+                   callback: Callable[[int, int], None] | None = None
+                   ) -> tuple[dict, list[dict], list[np.ndarray]]:
+    """Score a predictor on labelled images, pooled over all pixels and per image.
+
+    Parameters
+    ----------
+    predict : callable (H, W) float32 → (H, W) float32
+        Foreground probability (or score in [0, 1]) of one image.
+    images, labels : sequences of (H, W) arrays
+        Images as the predictor expects them; labels > 0 are foreground.
+    threshold : float
+        Foreground where probability ≥ ``threshold``.
+    names : sequence of str, optional
+        One per image, copied into the per-image rows.
+    callback : callable(done, total), optional
+
+    Returns
+    -------
+    pooled : dict — :func:`temseg.metrics.score_set` over all pixels
+    per_image : list of dict — one row per image (``name`` + scores)
+    probs : list of (H, W) float32 — the predictions
+    """
+    from temseg.metrics import SCORE_KEYS, score_set
+
+    if len(images) != len(labels) or not len(images):
+        raise InputError("evaluate: need the same, non-zero number of images and labels")
+    probs, preds, truths = [], [], []
+    for i, (image, label) in enumerate(zip(images, labels)):
+        prob = np.asarray(predict(image), dtype=np.float32)
+        if prob.shape != np.shape(label):
+            raise InputError(f"evaluate: prediction {prob.shape} and label {np.shape(label)} "
+                             f"of image {names[i] if names else i} differ in shape")
+        probs.append(prob)
+        preds.append(prob >= threshold)
+        truths.append(np.asarray(label) > 0)
+        if callback is not None:
+            callback(i + 1, len(images))
+    pooled, per_image = score_set(preds, truths, probs=probs)
+    names = list(names) if names is not None else [str(i) for i in range(len(images))]
+
+    def numbers(row: dict) -> dict:
+        return {k: float(row[k]) for k in SCORE_KEYS if row.get(k) is not None}
+
+    rows = [{"name": n, **numbers(s)} for n, s in zip(names, per_image)]
+    return numbers(pooled), rows, probs
+
+
+def write_table(path: str | Path, rows: Sequence[dict]) -> Path:
+    """Rows of dicts as a CSV file (atomic); columns in order of first appearance."""
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def mean_std(rows: Sequence[dict], keys: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Mean and sample standard deviation (ddof=1; 0 for one run) of ``keys`` over ``rows``."""
+    out = {}
+    for key in keys:
+        values = np.array([r[key] for r in rows if key in r and r[key] is not None], float)
+        if values.size:
+            out[key] = (float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0)
+    return out
+
+
+@dataclass
+class Run:
+    """One trained model of a recipe: which fold and seed, where it is, its scores."""
+
+    fold: int | None
+    seed: int
+    folder: Path
+    scores: dict = field(default_factory=dict)
+    best_epoch: int | None = None
+    epochs: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class TrainingReport:
+    """All runs of a recipe and their mean ± std (``summary`` maps score → (mean, std))."""
+
+    runs: list[Run]
+    summary: dict[str, tuple[float, float]]
+    out_dir: Path
+    scored_on: str
+
+
+def plan_splits(data: TrainingSet, config: TrainConfig) -> list[tuple[int | None, np.ndarray,
+                                                                    np.ndarray | None,
+                                                                    np.ndarray | None]]:
+    """``(fold, train_idx, val_idx, test_idx)`` per fold, grouped by source group.
+
+    With ``folds = k ≥ 2`` each fold's test part is held out entirely; when
+    ``val_fraction > 0`` a validation part (for early stopping and the best
+    checkpoint) is split off its training groups. With ``folds = 1`` there is
+    no test part; validation is ``val_fraction`` of the groups (or none).
+    The splits depend on ``config.split_seed`` only, so every recipe and seed
+    sees the same folds.
+    """
+    from temseg.preprocess import group_kfold, split_groups
+
+    groups = np.asarray(data.groups)
+    if config.folds >= 2:
+        plans = []
+        for f, (train_idx, test_idx) in enumerate(group_kfold(groups, config.folds,
+                                                              seed=config.split_seed), 1):
+            val_idx = None
+            if config.val_fraction > 0:
+                tr, va = split_groups(groups[train_idx], seed=config.split_seed + f,
+                                      fractions=(1 - config.val_fraction, config.val_fraction))
+                train_idx, val_idx = train_idx[tr], train_idx[va]
+            plans.append((f, train_idx, val_idx, test_idx))
+        return plans
+    all_idx = np.arange(len(data))
+    if config.val_fraction > 0 and not config.val_data:
+        tr, va = split_groups(groups, seed=config.split_seed,
+                              fractions=(1 - config.val_fraction, config.val_fraction))
+        return [(None, tr, va, None)]
+    return [(None, all_idx, None, None)]
+
+
+def model_options(config: TrainConfig, n_classes: int) -> dict:
+    """Options for :func:`temseg.models.build_model`: the recipe's, with the data's classes."""
+    options = dict(config.model)
+    options.setdefault("classes", n_classes)
+    return options
+
+
+def _build(config: TrainConfig, data: TrainingSet, *, seed: int, preprocessing):
+    from temseg.models import ModelConfig, build_model
+    from temseg.train.loop import init_seed
+
+    n_classes = max(data.n_classes, config.n_classes or 2)
+    options = model_options(config, n_classes)
+    init_seed(seed)
+    model = build_model(config.architecture, **options)
+    model_config = ModelConfig(architecture=config.architecture, options=options,
+                               preprocessing=to_dict(preprocessing), sampling=data.sampling,
+                               threshold=config.threshold, training={})
+    return model, model_config
+
+
+def _train_one(config, data, plan, *, seed, folder, preprocessing, resume, callback,
+               batch_callback) -> Run:
+    import json
+    import time
+
+    from temseg.models import save_model
+    from temseg.train.checkpoints import find_checkpoint
+    from temseg.train.loop import fit, predict_logits
+    from temseg.train.losses import foreground_probability
+    from temseg.train.plots import plot_learning_curve
+
+    fold, train_idx, val_idx, test_idx = plan
+    result_path = folder / "result.json"
+    if resume and result_path.is_file():  # finished before the interruption
+        done = json.loads(result_path.read_text())
+        return Run(fold, seed, folder, done["scores"], done["best_epoch"], done["epochs"],
+                   done["seconds"])
+    resume_from = None
+    if resume:
+        try:
+            resume_from = find_checkpoint(folder)
+        except InputError:
+            resume_from = None
+    model, model_config = _build(config, data, seed=seed, preprocessing=preprocessing)
+    train_set = data.subset(train_idx)
+    val_set = data.subset(val_idx) if val_idx is not None else None
+    if config.val_data and fold is None:
+        val_set = _load(config, config.val_data, preprocessing)
+    t0 = time.perf_counter()
+    result = fit(model, train_set, val_set, config, seed=seed, out_dir=folder,
+                 resume=resume_from, model_config=model_config, callback=callback,
+                 batch_callback=batch_callback)
+    seconds = time.perf_counter() - t0 + (sum(r.get("seconds", 0.0) for r in result.history)
+                                          if resume_from is not None else 0.0)
+    if test_idx is not None:
+        test = data.subset(test_idx)
+        device = next(result.model.parameters()).device
+        result.model.eval()
+
+        def predict(image):
+            import torch
+
+            with torch.no_grad():
+                logits = predict_logits(result.model, image, device=device)
+            return foreground_probability(logits)[0].detach().to("cpu").numpy()
+
+        scores, per_image, _ = evaluate_pairs(predict, test.images, test.labels,
+                                              threshold=config.threshold, names=test.names)
+        write_table(folder / "test_per_image.csv", per_image)
+    elif val_set is not None and result.best_epoch is not None:
+        best = result.history[[r["epoch"] for r in result.history].index(result.best_epoch)]
+        scores = {k[4:]: v for k, v in best.items() if k.startswith("val_") and k != "val_loss"}
+    else:
+        scores = {}
+    model_config.training = {
+        "recipe": to_dict(config), "seed": seed, "fold": fold,
+        "train_images": train_set.names,
+        "val_images": val_set.names if val_set is not None else [],
+        "test_images": data.subset(test_idx).names if test_idx is not None else [],
+        "epochs_run": len(result.history), "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early, "scores": scores,
+        "scored_on": "test fold" if test_idx is not None else "validation",
+    }
+    save_model(folder / "model", result.model, model_config)
+    if result.history:
+        plot_learning_curve(result.history, folder / "learning_curve.png", monitor=config.monitor,
+                            best_epoch=result.best_epoch,
+                            title=f"seed {seed}" + (f", fold {fold}" if fold else ""))
+    run = Run(fold, seed, folder, scores, result.best_epoch, len(result.history), seconds)
+    write_json(result_path, {"fold": fold, "seed": seed, "scores": scores,
+                             "best_epoch": result.best_epoch, "epochs": run.epochs,
+                             "seconds": seconds})
+    return run
+
+
+def _preprocessing(config: TrainConfig):
+    from temseg.preprocess import Preprocessing
+
+    return from_dict(Preprocessing, config.preprocessing, prefix="preprocessing.")
+
+
+def _load(config: TrainConfig, paths, preprocessing) -> TrainingSet:
+    return load_training_data(paths, label_suffix=config.label_suffix,
+                              multiclass=config.multiclass, group_pattern=config.group_pattern,
+                              preprocessing=preprocessing, sampling=config.sampling)
+
+
+def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = False,
+                 data: TrainingSet | None = None,
+                 callback: Callable[[str, dict], None] | None = None,
+                 batch_callback: Callable[[str, int, int], None] | None = None
+                 ) -> TrainingReport:
+    """Train the recipe ``config`` for every fold and seed; write models, logs and tables.
+
+    Layout: a single run writes into ``out_dir`` itself; several runs into
+    ``out_dir/fold_F/seed_S`` (or ``out_dir/seed_S``). ``out_dir`` gets
+    ``config.yaml`` (the resolved recipe), ``runs.csv`` (a row per run, with
+    its scores), ``summary.json`` (mean ± std) and ``record.json``.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    out_dir : path
+    resume : bool
+        Continue the runs in ``out_dir`` from their last checkpoints (finished
+        runs are kept as they are).
+    data : TrainingSet, optional
+        Already loaded and preprocessed data (else read from ``config.data``).
+    callback : callable(run_name, epoch_row), optional
+    batch_callback : callable(run_name, done, total), optional
+
+    Raises
+    ------
+    InputError
+        Bad data, a model that does not fit it, or ``resume`` without a checkpoint.
+    """
+    import yaml
+
+    out_dir = Path(out_dir)
+    preprocessing = _preprocessing(config)
+    if data is None:
+        data = _load(config, config.data, preprocessing)
+    plans = plan_splits(data, config)
+    if resume and not (out_dir / "config.yaml").is_file():
+        raise InputError(f"{out_dir}: nothing to resume (no config.yaml from an earlier run)")
+    earlier = [out_dir / "checkpoints", *out_dir.glob("*/checkpoints"),
+               *out_dir.glob("*/*/checkpoints")]
+    if not resume and any(p.exists() for p in earlier):
+        raise InputError(f"{out_dir}: holds an earlier run; resume it or choose another folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / "config.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    many = len(plans) * len(config.seeds) > 1
+    runs = []
+    for plan in plans:
+        for seed in config.seeds:
+            parts = ([f"fold_{plan[0]}"] if plan[0] is not None else []) + (
+                [f"seed_{seed}"] if many else [])
+            folder = out_dir.joinpath(*parts) if parts else out_dir
+            name = "/".join(parts) or "run"
+            run = _train_one(
+                config, data, plan, seed=seed, folder=folder, preprocessing=preprocessing,
+                resume=resume, callback=(lambda row, n=name: callback(n, row)) if callback else None,
+                batch_callback=((lambda d, t, n=name: batch_callback(n, d, t))
+                                if batch_callback else None))
+            runs.append(run)
+    rows = [{"fold": r.fold, "seed": r.seed, "epochs": r.epochs, "best_epoch": r.best_epoch,
+             "seconds": round(r.seconds, 2), **r.scores} for r in runs]
+    write_table(out_dir / "runs.csv", rows)
+    keys = sorted({k for r in runs for k in r.scores})
+    summary = mean_std([r.scores for r in runs], keys)
+    scored_on = "test folds" if config.folds >= 2 else "validation"
+    write_json(out_dir / "summary.json", {
+        "scored_on": scored_on, "n_runs": len(runs),
+        "mean": {k: m for k, (m, _) in summary.items()},
+        "std": {k: s for k, (_, s) in summary.items()}})
+    write_record(out_dir, seed=config.seeds[0], config=to_dict(config),
+                 n_images=len(data), sampling=data.sampling, runs=rows)
+    return TrainingReport(runs, summary, out_dir, scored_on)

@@ -1,0 +1,39 @@
+import pytest
+
+from temseg.config import load_config, to_dict
+from temseg.errors import ConfigError
+from temseg.train.config import TrainConfig
+
+
+def test_yaml_one_to_one_and_overrides(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("data: [a, b]\narchitecture: unet\nmodel: {features: 8}\nlr: 1.0e-4\n"
+                    "class_weights: [1, 2]\nseeds: [0, 1]\nloss: ce+dice\n")
+    cfg = load_config(TrainConfig, path, epochs=3, lr=None)
+    assert cfg.epochs == 3 and cfg.lr == pytest.approx(1e-4) and cfg.seeds == [0, 1]
+    assert [str(p) for p in cfg.data] == ["a", "b"] and cfg.n_classes == 2
+    again = load_config(TrainConfig, to_dict(cfg))
+    assert again == cfg
+
+
+@pytest.mark.parametrize("data, field", [
+    ({"lr": 0}, "lr"), ({"epochs": 0}, "epochs"), ({"loss": "focal"}, "loss"),
+    ({"val_fraction": 1.0}, "val_fraction"), ({"monitor": "loss"}, "monitor"),
+    ({"seeds": []}, "seeds"), ({"seeds": [1, 1]}, "seeds"), ({"class_weights": [1]}, "class_weights"),
+    ({"threshold": 1.0}, "threshold"), ({"device": "tpu"}, "device"), ({"epoch": 3}, "epoch"),
+    ({"patience": 3, "val_fraction": 0.0}, "patience"), ({"group_pattern": "("}, "group_pattern"),
+])
+def test_bad_values_name_the_field(data, field):
+    with pytest.raises(ConfigError, match=field):
+        load_config(TrainConfig, data)
+
+
+def test_recipes_in_configs_are_valid():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "configs"
+    recipes = sorted(folder.glob("graphene_*.yaml"))
+    assert len(recipes) == 2
+    for recipe in recipes:
+        cfg = load_config(TrainConfig, recipe)
+        assert cfg.folds == 5 and cfg.preprocessing.get("standardize", True)

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from temseg.errors import InputError
+from temseg.synthetic import particle_set
+from temseg.train.data import (TrainingSet, check_shapes, epoch_batches, group_of,
+                               load_training_data)
+
+
+def _set(n=5, shape=(24, 24)):
+    rng = np.random.default_rng(0)
+    labels = [(rng.random(shape) > 0.5).astype(np.uint8) for _ in range(n)]
+    # the image equals its label: any crop/rotation must keep them aligned
+    return TrainingSet([lab.astype(np.float32) for lab in labels], labels,
+                       [f"img_{i}" for i in range(n)])
+
+
+def test_batches_are_a_pure_function_of_seed_and_epoch():
+    data = _set()
+    kw = dict(batch_size=2, patch_size=16, dihedral=True, intensity=0.0)
+    a = list(epoch_batches(data, seed=1, epoch=3, **kw))
+    b = list(epoch_batches(data, seed=1, epoch=3, **kw))
+    c = list(epoch_batches(data, seed=1, epoch=4, **kw))
+    assert [x.shape for x, _ in a] == [(2, 1, 16, 16), (2, 1, 16, 16), (1, 1, 16, 16)]
+    assert all(np.array_equal(x, y) for (x, _), (y, _) in zip(a, b))
+    assert not all(np.array_equal(x, y) for (x, _), (y, _) in zip(a, c))
+    for x, y in a:  # augmentation moved image and label together
+        assert y.dtype == np.int64 and np.array_equal(x[:, 0], y.astype(np.float32))
+
+
+def test_intensity_changes_image_not_label():
+    data = _set(2)
+    (x, y), = list(epoch_batches(data, seed=0, epoch=1, batch_size=2, dihedral=False,
+                                 intensity=0.3))
+    assert not np.array_equal(x[:, 0], y.astype(np.float32))
+    assert set(np.unique(y)) == {0, 1}
+
+
+def test_group_of_keeps_stack_frames_together():
+    assert group_of("2014_0601_Gr_FS_029_layer_0011") == "2014_0601_Gr_FS_029"
+    assert group_of("2014_0105_Gr_071") == "2014_0105_Gr_071"
+
+
+def test_check_shapes():
+    data = _set(2)
+    assert check_shapes(data, patch_size=None) == 24
+    with pytest.raises(InputError, match="smaller than patch_size"):
+        check_shapes(data, patch_size=32)
+    mixed = TrainingSet([np.zeros((8, 8)), np.zeros((9, 9))], [np.ones((8, 8)), np.ones((9, 9))],
+                        ["a", "b"])
+    with pytest.raises(InputError, match="differ in shape"):
+        check_shapes(mixed, patch_size=None)
+
+
+def _write_folder(folder, pairs):
+    import imageio.v3 as iio
+
+    folder.mkdir()
+    for i, (img, mask) in enumerate(pairs):
+        u8 = np.clip((img - img.min()) / (np.ptp(img) + 1e-9) * 255, 0, 255).astype(np.uint8)
+        iio.imwrite(folder / f"s{i}_layer_{i:04d}.png", u8)
+        iio.imwrite(folder / f"s{i}_layer_{i:04d}_LABEL.png", (mask * 255).astype(np.uint8))
+
+
+def test_load_folder_preprocesses_and_groups(tmp_path):
+    pairs = particle_set(3, (32, 32), seed=2, radius_px=(6, 9))
+    _write_folder(tmp_path / "d", pairs)
+    from temseg.preprocess import Preprocessing
+
+    data = load_training_data([tmp_path / "d"], preprocessing=Preprocessing(remove_outliers=False))
+    assert len(data) == 3 and data.groups == ["s0", "s1", "s2"]
+    assert all(abs(float(img.mean())) < 1e-4 and abs(float(img.std()) - 1) < 1e-3
+               for img in data.images)
+    assert all(np.array_equal(lab, m) for lab, (_, m) in zip(data.labels, pairs))
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(InputError, match="no such"):
+        load_training_data([tmp_path / "missing"])
+    pairs = [(img, np.zeros_like(m)) for img, m in particle_set(2, (32, 32), seed=0, radius_px=(4, 6))]
+    _write_folder(tmp_path / "bg", pairs)
+    with pytest.raises(InputError, match="background"):
+        load_training_data([tmp_path / "bg"])
+
+
+def test_load_zarr(tmp_path):
+    import zarr
+
+    root = zarr.open_group(str(tmp_path / "sim.zarr"), mode="w")
+    images = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32)
+    labels = (images > 0.5).astype(np.uint8) * 2
+    root.create_array("images", data=images)
+    root.create_array("labels", data=labels)
+    root.attrs["sampling"] = 0.1
+    data = load_training_data([tmp_path / "sim.zarr"])
+    assert len(data) == 3 and data.sampling == pytest.approx(0.1)
+    assert np.array_equal(data.labels[1], (labels[1] > 0).astype(np.uint8))
+    assert len(set(data.groups)) == 3
