@@ -5,7 +5,13 @@ overlapping tiles; :func:`load_segmenter` gives one object for trained
 networks and fitted baselines with ``.predict(image, *, sampling)``.
 """
 
+from temseg.infer.segmenter import (BaselineSegmenter, NetworkSegmenter, Segmenter, foreground,
+                                    load_segmenter, model_json)
 from temseg.infer.tiling import count_tiles, model_multiple, predict_tiled, tile_starts
 from temseg.infer.windows import WINDOWS, window_1d, window_2d
 
-__all__ = ["WINDOWS", "count_tiles", "model_multiple", "predict_tiled", "tile_starts", "window_1d", "window_2d"]
+__all__ = [
+    "WINDOWS", "BaselineSegmenter", "NetworkSegmenter", "Segmenter", "count_tiles", "foreground",
+    "load_segmenter", "model_json", "model_multiple", "predict_tiled", "tile_starts",
+    "window_1d", "window_2d",
+]

@@ -22,7 +22,7 @@ from temseg.errors import ConfigError, InputError
 from temseg.infer.windows import window_1d
 
 #: attributes a model may carry to say its pooling factor (input sides must be multiples)
-_MULTIPLE_ATTRS = ("pooling_factor", "divisor", "min_size")
+_MULTIPLE_ATTRS = ("pooling_factor", "factor", "divisor", "min_size")
 
 
 def tile_starts(length: int, tile: int, overlap: float) -> np.ndarray:
@@ -55,7 +55,7 @@ def tile_starts(length: int, tile: int, overlap: float) -> np.ndarray:
 def model_multiple(model) -> int:
     """The pooling factor of ``model``: input sides must be multiples of it (1 if it does not say).
 
-    Read from a ``pooling_factor``, ``divisor`` or ``min_size`` attribute.
+    Read from a ``pooling_factor``, ``factor``, ``divisor`` or ``min_size`` attribute.
     """
     for name in _MULTIPLE_ATTRS:
         value = getattr(model, name, None)

@@ -1,0 +1,427 @@
+"""One segmenter for trained networks and fitted baselines: :func:`load_segmenter`.
+
+A segmenter turns one ``(H, W)`` micrograph into a foreground probability map
+of the same shape. For a network that means, as its model file says:
+resample to the model's pixel size (when both are known) → preprocess →
+tiled prediction (:func:`~temseg.infer.tiling.predict_tiled`) → resample the
+probabilities back to the input shape. For a baseline (Fourier or Bragg
+filter) it delegates to :func:`temseg.baselines.load_baseline`. ``evaluate``
+and ``segment`` use nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from temseg.errors import ConfigError, InputError, ModelFileError
+from temseg.infer.tiling import _validate, count_tiles, model_multiple, predict_tiled
+from temseg.infer.windows import WINDOWS
+
+Callback = Callable[[int, int], None]
+
+
+def _default_warn(message: str) -> None:
+    warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def _as_image(image, name: str) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 2 or min(image.shape) < 1:
+        raise InputError(f"{name}: expected a 2-D (H, W) image, got shape {image.shape}")
+    if image.dtype.kind not in "biuf":
+        raise InputError(f"{name}: expected real intensities, got dtype {image.dtype}")
+    return image
+
+
+def foreground(proba: np.ndarray) -> np.ndarray:
+    """``(C, H, W)`` class probabilities → ``(H, W)`` probability of any foreground class.
+
+    One channel is already the foreground (sigmoid); otherwise ``1 − p(class 0)``
+    (for two classes, ``p(class 1)``), as :mod:`temseg.train.losses` does.
+    """
+    if proba.shape[0] == 1:
+        return proba[0]
+    if proba.shape[0] == 2:
+        return proba[1]
+    return (1.0 - proba[0]).astype(np.float32)
+
+
+class Segmenter:
+    """What :func:`load_segmenter` returns: shared attributes and the foreground map.
+
+    Attributes
+    ----------
+    kind : {"network", "baseline"}
+    path : Path or None
+        The model file.
+    threshold : float
+        Foreground probability at and above which a pixel is foreground.
+    sampling : float or None
+        Å per pixel the model works at, ``None`` for any.
+    classes : int
+        Number of classes of :meth:`predict_proba`.
+    """
+
+    kind = "segmenter"
+
+    def __init__(self, *, threshold: float = 0.5, sampling: float | None = None,
+                 classes: int = 2, path: str | Path | None = None,
+                 warn: Callable[[str], None] | None = None):
+        if not (isinstance(threshold, (int, float)) and 0.0 <= threshold <= 1.0):
+            raise ConfigError(f"threshold: must be in [0, 1], got {threshold!r}")
+        if sampling is not None and not (math.isfinite(sampling) and sampling > 0):
+            raise ConfigError(f"sampling: must be a positive number of Å/px, got {sampling!r}")
+        self.threshold = float(threshold)
+        self.sampling = None if sampling is None else float(sampling)
+        self.classes = int(classes)
+        self.path = None if path is None else Path(path)
+        self.warn = warn or _default_warn
+
+    def predict_proba(self, image, *, sampling: float | None = None,
+                      callback: Callback | None = None) -> np.ndarray:
+        """``(C, H, W)`` float32 class probabilities of an ``(H, W)`` image."""
+        raise NotImplementedError
+
+    def predict(self, image, *, sampling: float | None = None,
+                callback: Callback | None = None) -> np.ndarray:
+        """Foreground probability of ``image``.
+
+        Parameters
+        ----------
+        image : (H, W) array_like
+            Raw intensities (the segmenter preprocesses as its model says).
+        sampling : float, optional
+            Å per pixel of ``image``; lets a network resample to its own.
+        callback : callable(done, total), optional
+            Progress over tiles.
+
+        Returns
+        -------
+        (H, W) ndarray of float32 in [0, 1]
+        """
+        return np.ascontiguousarray(
+            foreground(self.predict_proba(image, sampling=sampling, callback=callback)),
+            dtype=np.float32)
+
+    def check_image(self, shape: tuple[int, ...], *, sampling: float | None = None,
+                    name: str = "image") -> None:
+        """Raise :class:`InputError` before any work if an image of ``shape`` cannot be segmented."""
+        if len(shape) != 2 or min(shape) < 1:
+            raise InputError(f"{name}: expected a 2-D image, got shape {tuple(shape)}")
+
+    def n_tiles(self, shape: tuple[int, int], *, sampling: float | None = None) -> int:
+        """Forward passes :meth:`predict` makes for an image of ``shape`` (progress bars)."""
+        return 1
+
+    def describe(self) -> dict:
+        """JSON-safe summary for run records."""
+        return {"kind": self.kind, "path": None if self.path is None else str(self.path),
+                "threshold": self.threshold, "sampling": self.sampling, "classes": self.classes}
+
+
+class NetworkSegmenter(Segmenter):
+    """A trained network with its preprocessing, pixel size and tiling settings.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        ``(B, C_in, h, w)`` → ``(B, C, h, w)`` logits.
+    preprocessing : callable (H, W) → (H, W), optional
+        Applied to every image (usually a :class:`temseg.preprocess.Preprocessing`).
+    sampling : float, optional
+        Å per pixel of the training images; images with a known pixel size
+        are resampled to it, and probabilities back to the input shape.
+    threshold, classes, path, warn
+        See :class:`Segmenter`; ``warn(message)`` receives warnings (default
+        :func:`warnings.warn`).
+    tile, overlap, batch_size, window, device, amp
+        As :func:`~temseg.infer.tiling.predict_tiled`; attributes that may be
+        changed after loading.
+    config : object, optional
+        The :class:`temseg.models.ModelConfig` it came from (for records).
+    """
+
+    kind = "network"
+
+    def __init__(self, model, *, preprocessing: Callable | None = None,
+                 sampling: float | None = None, threshold: float = 0.5, classes: int = 2,
+                 path: str | Path | None = None, warn: Callable[[str], None] | None = None,
+                 tile: int = 512, overlap: float = 0.25, batch_size: int = 4,
+                 window: str = "hamming", device=None, amp: bool = False, config: Any = None):
+        super().__init__(threshold=threshold, sampling=sampling, classes=classes, path=path,
+                         warn=warn)
+        self.model = model
+        self.preprocessing = preprocessing
+        self.config = config
+        self.configure(tile=tile, overlap=overlap, batch_size=batch_size, window=window,
+                       device=device, amp=amp)
+
+    @property
+    def multiple(self) -> int:
+        """The network's pooling factor (input sides are padded/tiled to multiples of it)."""
+        return model_multiple(self.model)
+
+    def configure(self, *, tile: int | None = None, overlap: float | None = None,
+                  batch_size: int | None = None, window: str | None = None,
+                  device=None, amp: bool | None = None) -> NetworkSegmenter:
+        """Change tiling settings (``None`` keeps the current value); validated here."""
+        from temseg.device import pick_device
+
+        tile = getattr(self, "tile", 512) if tile is None else int(tile)
+        overlap = getattr(self, "overlap", 0.25) if overlap is None else float(overlap)
+        batch_size = getattr(self, "batch_size", 4) if batch_size is None else int(batch_size)
+        window = getattr(self, "window", "hamming") if window is None else window
+        _validate(overlap, batch_size)
+        if window not in WINDOWS:
+            raise ConfigError(f"window: unknown window {window!r} (use {', '.join(WINDOWS)})")
+        if tile < self.multiple:
+            raise ConfigError(f"tile: {tile} px is smaller than the model's pooling factor "
+                              f"of {self.multiple} px")
+        self.tile, self.overlap, self.batch_size, self.window = tile, overlap, batch_size, window
+        if device is not None or not hasattr(self, "device"):
+            self.device = device if hasattr(device, "type") else pick_device(device or "auto")
+        if amp is not None:
+            self.amp = bool(amp)
+        return self
+
+    def _working_shape(self, shape: tuple[int, int], sampling: float | None) -> tuple[int, int]:
+        if self.sampling is None or sampling is None:
+            return tuple(shape)  # type: ignore[return-value]
+        zoom = sampling / self.sampling
+        return tuple(max(1, int(round(n * zoom))) for n in shape)  # type: ignore[return-value]
+
+    def check_image(self, shape, *, sampling=None, name="image") -> None:
+        super().check_image(shape, name=name)
+        work = self._working_shape(tuple(shape), sampling)
+        if min(work) < self.multiple:
+            at = "" if work == tuple(shape) else f" ({work[0]}×{work[1]} at the model's " \
+                                                 f"{self.sampling:g} Å/px)"
+            raise InputError(f"{name}: image {shape[0]}×{shape[1]}{at} is smaller than the "
+                             f"network's pooling factor of {self.multiple} px")
+
+    def n_tiles(self, shape, *, sampling=None) -> int:
+        return count_tiles(self._working_shape(tuple(shape), sampling), tile=self.tile,
+                           overlap=self.overlap, multiple=self.multiple)
+
+    def predict_proba(self, image, *, sampling=None, callback=None) -> np.ndarray:
+        """Class probabilities ``(C, H, W)`` float32 of an ``(H, W)`` image (softmax over C).
+
+        The image is resampled to the model's pixel size when both are known,
+        preprocessed as the model file says, predicted in tiles, and the
+        probabilities resampled back (bilinear) to ``(H, W)``.
+        """
+        from temseg.preprocess import resample_to
+
+        image = _as_image(image, "image")
+        self.check_image(image.shape, sampling=sampling)
+        input_shape, resampled = image.shape, False
+        if self.sampling is not None and sampling is None:
+            self.warn(f"image has no pixel size: predicting at its own sampling, although the "
+                      f"model was trained at {self.sampling:g} Å/px (give --sampling or "
+                      f"--pixel-size-nm)")
+        elif self.sampling is not None and sampling is not None:
+            work_shape = self._working_shape(image.shape, sampling)
+            if work_shape != image.shape:
+                image, _ = resample_to(image, sampling=float(sampling),
+                                       target_sampling=self.sampling)
+                resampled = True
+        x = image.astype(np.float32, copy=False)
+        if self.preprocessing is not None:
+            x = np.asarray(self.preprocessing(x), dtype=np.float32)
+        proba = predict_tiled(self.model, x, tile=self.tile, overlap=self.overlap,
+                              batch_size=self.batch_size, window=self.window,
+                              device=self.device, amp=self.amp, callback=callback)
+        if resampled:
+            from skimage.transform import resize
+
+            # bilinear weights sum to one: the classes still sum to one
+            proba = resize(proba, (proba.shape[0], *input_shape), order=1,
+                           mode="edge", anti_aliasing=False, preserve_range=True
+                           ).astype(np.float32)
+        return proba
+
+    def describe(self) -> dict:
+        from temseg.config import to_dict
+
+        out = super().describe()
+        out.update(tile=self.tile, overlap=self.overlap, batch_size=self.batch_size,
+                   window=self.window, device=str(self.device), amp=self.amp,
+                   pooling_factor=self.multiple)
+        if self.config is not None:
+            try:
+                out["model_config"] = to_dict(self.config)
+            except TypeError:
+                pass
+        return out
+
+
+class BaselineSegmenter(Segmenter):
+    """A fitted baseline (Fourier or Bragg filter) behind the segmenter interface.
+
+    Parameters
+    ----------
+    baseline : object
+        What :func:`temseg.baselines.load_baseline` returns: ``.predict(image,
+        *, sampling=None) -> (H, W)`` score in [0, 1]; its ``threshold`` and
+        ``sampling`` attributes are used when present.
+    """
+
+    kind = "baseline"
+
+    def __init__(self, baseline, *, path: str | Path | None = None,
+                 warn: Callable[[str], None] | None = None):
+        threshold = getattr(baseline, "threshold", None)
+        sampling = getattr(baseline, "sampling", None)
+        super().__init__(threshold=0.5 if threshold is None else float(threshold),
+                         sampling=None if sampling is None else float(sampling),
+                         classes=2, path=path, warn=warn)
+        self.baseline = baseline
+
+    @property
+    def method(self) -> str | None:
+        return getattr(self.baseline, "method", None)
+
+    def predict(self, image, *, sampling=None, callback=None) -> np.ndarray:
+        image = _as_image(image, "image")
+        score = np.asarray(self.baseline.predict(image, sampling=sampling), dtype=np.float32)
+        if score.shape != image.shape:
+            raise ModelFileError(f"{self.path or 'baseline'}: returned shape {score.shape} "
+                                 f"for an image of shape {image.shape}")
+        if callback is not None:
+            callback(1, 1)
+        return np.clip(score, 0.0, 1.0)
+
+    def predict_proba(self, image, *, sampling=None, callback=None) -> np.ndarray:
+        """``(2, H, W)``: background and foreground score."""
+        fg = self.predict(image, sampling=sampling, callback=callback)
+        return np.stack([1.0 - fg, fg]).astype(np.float32)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "method": self.method}
+
+
+def model_json(path: str | Path) -> Path:
+    """The JSON half of a model given as ``NAME.json``, ``NAME.safetensors``, the stem
+    ``NAME``, or a folder holding ``model.json`` (a checkpoint) or
+    ``checkpoints/best/model.json`` (a training run).
+
+    Raises
+    ------
+    ModelFileError
+        Nothing there, or no model JSON beside/inside it.
+    """
+    p = Path(path).expanduser()
+    if p.is_dir():
+        for candidate in (p / "model.json", p / "checkpoints" / "best" / "model.json"):
+            if candidate.is_file():
+                return candidate
+        raise ModelFileError(f"{p}: folder holds no model.json (nor checkpoints/best/model.json)")
+    suffix = p.suffix.lower()
+    if suffix == ".json":
+        candidate = p
+    elif suffix == ".safetensors":
+        candidate = p.with_suffix(".json")
+    else:
+        candidate = p.with_name(p.name + ".json")
+    if not candidate.is_file():
+        if not p.exists():
+            raise ModelFileError(f"{p}: no such model file")
+        raise ModelFileError(f"{p}: not a temseg model file (no {candidate.name} beside it)")
+    return candidate
+
+
+def _read_kind(json_path: Path) -> str:
+    try:
+        data = json.loads(json_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{json_path}: not a readable model JSON ({exc})") from None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind not in ("network", "baseline"):
+        raise ModelFileError(f"{json_path}: not a temseg model (\"kind\" is {kind!r}; "
+                             "expected 'network' or 'baseline')")
+    return kind
+
+
+def _preprocessing(config, json_path: Path):
+    from temseg.config import from_dict
+    from temseg.preprocess import Preprocessing
+
+    prep = getattr(config, "preprocessing", None)
+    if prep is None or isinstance(prep, Preprocessing):
+        return prep
+    try:
+        return from_dict(Preprocessing, dict(prep), prefix="preprocessing.")
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{json_path}: {exc}") from None
+
+
+def _n_classes(classes) -> int:
+    if isinstance(classes, (list, tuple)):
+        return len(classes)
+    return int(classes) if classes is not None else 2
+
+
+def load_segmenter(path: str | Path, *, tile: int = 512, overlap: float = 0.25,
+                   batch_size: int = 4, window: str = "hamming", device=None,
+                   amp: bool = False, warn: Callable[[str], None] | None = None) -> Segmenter:
+    """Load a trained network or a fitted baseline as a :class:`Segmenter`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A model file (``.json`` / ``.safetensors`` / the stem), a checkpoint
+        folder or a training run folder (its best checkpoint). The JSON's
+        ``"kind"`` says network or baseline.
+    tile, overlap, batch_size, window, device, amp
+        Tiled-prediction settings of a network (ignored for baselines).
+    warn : callable(message), optional
+        Receives warnings (e.g. an image without pixel size); default
+        :func:`warnings.warn`.
+
+    Returns
+    -------
+    NetworkSegmenter or BaselineSegmenter
+        ``.predict(image, *, sampling=None)`` → ``(H, W)`` float32 foreground
+        probability; ``.predict_proba``; ``.threshold``, ``.sampling``, ``.classes``.
+
+    Raises
+    ------
+    ModelFileError
+        Missing file, unreadable JSON, neither a network nor a baseline, or a
+        network that does not take single-channel images.
+
+    Examples
+    --------
+    >>> seg = load_segmenter("runs/graphene/checkpoints/best")     # doctest: +SKIP
+    >>> prob = seg.predict(image, sampling=0.5)                     # doctest: +SKIP
+    >>> mask = prob >= seg.threshold                                # doctest: +SKIP
+    """
+    json_path = model_json(path)
+    kind = _read_kind(json_path)
+    if kind == "baseline":
+        from temseg.baselines import load_baseline
+
+        return BaselineSegmenter(load_baseline(json_path), path=json_path, warn=warn)
+
+    from temseg.models import load_model
+
+    model, config = load_model(json_path)
+    in_channels = int(getattr(config, "in_channels", 1) or 1)
+    if in_channels != 1:
+        raise ModelFileError(f"{json_path}: the network takes {in_channels} input channels; "
+                             "micrographs have one")
+    threshold = getattr(config, "threshold", None)
+    return NetworkSegmenter(
+        model, preprocessing=_preprocessing(config, json_path),
+        sampling=getattr(config, "sampling", None),
+        threshold=0.5 if threshold is None else float(threshold),
+        classes=_n_classes(getattr(config, "classes", 2)), path=json_path, warn=warn,
+        tile=tile, overlap=overlap, batch_size=batch_size, window=window, device=device,
+        amp=amp, config=config)

@@ -1,0 +1,150 @@
+"""Segmenters: preprocessing and pixel size as the model says, baselines behind the same face."""
+
+import json
+
+import numpy as np
+import pytest
+from skimage.transform import resize
+
+from temseg.errors import ConfigError, InputError, ModelFileError
+from temseg.infer.segmenter import (BaselineSegmenter, NetworkSegmenter, foreground,
+                                    load_segmenter, model_json)
+from temseg.infer.tiling import predict_tiled
+from temseg.preprocess import Preprocessing, resample_to
+
+
+@pytest.fixture
+def image(rng):
+    return (100 + 20 * rng.standard_normal((96, 80))).astype(np.float32)
+
+
+def _quiet(messages):
+    return messages.append
+
+
+def test_network_preprocesses_as_configured(net_factory, image):
+    prep = Preprocessing(remove_outliers=False, standardize=True)
+    seg = NetworkSegmenter(net_factory(), preprocessing=prep, tile=32, device="cpu")
+    prob = seg.predict(image)
+    assert prob.shape == image.shape and prob.dtype == np.float32
+    assert 0.0 <= prob.min() and prob.max() <= 1.0
+    expected = predict_tiled(seg.model, prep(image), tile=32, device="cpu")[1]
+    np.testing.assert_array_equal(prob, expected)
+    # standardization makes it blind to gain and offset (it would not be without it)
+    np.testing.assert_allclose(seg.predict(3 * image + 7), prob, atol=1e-5)
+    raw = NetworkSegmenter(net_factory(), tile=32, device="cpu")
+    assert np.abs(raw.predict(image / 100) - raw.predict(image)).max() > 0.05
+
+
+def test_resamples_to_the_model_pixel_size_and_back(net_factory, image):
+    seg = NetworkSegmenter(net_factory(), sampling=1.0, tile=32, device="cpu")
+    messages = []
+    seg.warn = messages.append
+    prob = seg.predict(image, sampling=0.5)  # twice as fine as the model: 48 × 40 inside
+    assert prob.shape == image.shape and not messages
+    small, achieved = resample_to(image, sampling=0.5, target_sampling=1.0)
+    assert small.shape == (48, 40) and achieved == pytest.approx(1.0)
+    inner = predict_tiled(seg.model, small, tile=32, device="cpu")
+    expected = resize(inner, (2, *image.shape), order=1, mode="edge", anti_aliasing=False)[1]
+    np.testing.assert_allclose(prob, expected, atol=1e-6)
+    np.testing.assert_allclose(seg.predict_proba(image, sampling=0.5).sum(0), 1.0, atol=1e-5)
+    # the same pixel size: no resampling at all
+    np.testing.assert_array_equal(seg.predict(image, sampling=1.0),
+                                  predict_tiled(seg.model, image, tile=32, device="cpu")[1])
+
+
+def test_missing_pixel_size_warns_and_predicts_as_is(net_factory, image):
+    seg = NetworkSegmenter(net_factory(), sampling=1.0, tile=32, device="cpu")
+    with pytest.warns(UserWarning, match="no pixel size"):
+        prob = seg.predict(image)
+    np.testing.assert_array_equal(prob, predict_tiled(seg.model, image, tile=32, device="cpu")[1])
+    messages = []
+    NetworkSegmenter(net_factory(), sampling=1.0, tile=32, device="cpu",
+                     warn=messages.append).predict(image)
+    assert len(messages) == 1 and "1 Å/px" in messages[0]
+
+
+def test_image_smaller_than_the_pooling_factor_is_refused(net_factory):
+    model = net_factory()
+    model.pooling_factor = 16
+    seg = NetworkSegmenter(model, sampling=1.0, tile=64, device="cpu")
+    seg.check_image((16, 40), sampling=1.0)
+    with pytest.raises(InputError, match="pooling factor of 16"):
+        seg.check_image((12, 40), sampling=1.0)
+    # 30 px at 0.5 Å/px is 15 px at the model's 1 Å/px: too small after resampling
+    with pytest.raises(InputError, match=r"15×20 at the model's 1 Å/px"):
+        seg.predict(np.zeros((30, 40), np.float32), sampling=0.5)
+    assert seg.n_tiles((200, 100), sampling=1.0) == 4 * 2  # 64-px tiles, 25 % overlap
+
+
+def test_bad_settings_name_the_field(net_factory):
+    with pytest.raises(ConfigError, match="threshold"):
+        NetworkSegmenter(net_factory(), threshold=1.5, device="cpu")
+    with pytest.raises(ConfigError, match="window"):
+        NetworkSegmenter(net_factory(), window="hann", device="cpu")
+    seg = NetworkSegmenter(net_factory(), device="cpu")
+    with pytest.raises(ConfigError, match="overlap"):
+        seg.configure(overlap=-0.1)
+    assert seg.configure(tile=128, batch_size=2).tile == 128 and seg.overlap == 0.25
+    with pytest.raises(InputError, match="2-D"):
+        seg.predict(np.zeros((2, 8, 8), np.float32))
+
+
+def test_foreground_of_one_two_and_three_classes():
+    p = np.random.default_rng(0).dirichlet([1, 1, 1], size=(4, 5)).transpose(2, 0, 1)
+    np.testing.assert_allclose(foreground(p.astype(np.float32)), 1 - p[0], atol=1e-6)
+    np.testing.assert_array_equal(foreground(p[:2]), p[1])
+    np.testing.assert_array_equal(foreground(p[:1]), p[0])
+
+
+class FakeBaseline:
+    method = "fourier"
+    threshold = 0.3
+    sampling = None
+
+    def __init__(self):
+        self.calls = []
+
+    def predict(self, image, *, sampling=None):
+        self.calls.append(sampling)
+        return (np.asarray(image) > 0).astype(np.float32)
+
+
+def test_baseline_behind_the_same_face(image):
+    seg = BaselineSegmenter(FakeBaseline())
+    assert (seg.threshold, seg.sampling, seg.classes, seg.kind) == (0.3, None, 2, "baseline")
+    img = image - 100
+    prob = seg.predict(img, sampling=0.7)
+    np.testing.assert_array_equal(prob, (img > 0).astype(np.float32))
+    assert seg.baseline.calls == [0.7]
+    proba = seg.predict_proba(img)
+    assert proba.shape == (2, *img.shape)
+    np.testing.assert_allclose(proba.sum(0), 1.0)
+    assert seg.describe()["method"] == "fourier"
+
+
+def test_model_paths_that_are_not_models(tmp_path):
+    with pytest.raises(ModelFileError, match="no such model file"):
+        load_segmenter(tmp_path / "missing.json")
+    png = tmp_path / "image.png"
+    png.write_bytes(b"\x89PNG")
+    with pytest.raises(ModelFileError, match="not a temseg model file"):
+        load_segmenter(png)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ModelFileError, match="not a readable model JSON"):
+        load_segmenter(bad)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"kind": "dataset"}))
+    with pytest.raises(ModelFileError, match="expected 'network' or 'baseline'"):
+        load_segmenter(other)
+    with pytest.raises(ModelFileError, match="folder holds no model.json"):
+        load_segmenter(tmp_path)
+    # the JSON is found from the stem, the weights file, a checkpoint and a run folder
+    run = tmp_path / "run" / "checkpoints" / "best"
+    run.mkdir(parents=True)
+    (run / "model.json").write_text("{}")
+    assert model_json(run) == run / "model.json"
+    assert model_json(tmp_path / "run") == run / "model.json"
+    assert model_json(run / "model") == run / "model.json"
+    assert model_json(run / "model.safetensors") == run / "model.json"
