@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -70,18 +71,40 @@ def _mrc_uncalibrated(signal: dict) -> bool:
         return False
 
 
+_MRC_BYTES = {0: 1, 1: 2, 2: 4, 4: 8, 6: 2, 12: 2}
+
+
+def _check_mrc(path: Path) -> None:
+    """Header sanity and file size of an MRC file, before RosettaSciIO maps it."""
+    header = np.fromfile(path, dtype="<i4", count=256)
+    if header.size < 256:
+        raise InputError(f"{path}: truncated MRC file (header shorter than 1024 bytes)")
+    nx, ny, nz, mode = (int(v) for v in header[:4])
+    n_ext = int(header[23])
+    if mode not in _MRC_BYTES or min(nx, ny, nz) < 1 or n_ext < 0:
+        raise InputError(f"{path}: corrupt MRC header (size {nx}×{ny}×{nz}, mode {mode})")
+    expected = 1024 + n_ext + nx * ny * nz * _MRC_BYTES[mode]
+    actual = path.stat().st_size
+    if actual < expected:
+        raise InputError(f"{path}: truncated MRC file ({actual} bytes, header needs {expected})")
+
+
 def read_rsciio(path: Path):
     """``(data, sampling, metadata)`` of a DM/EMD/SER/MRC file; data numpy (2-D) or dask (stack)."""
     reader = _reader(path)
     logging.getLogger("rsciio").setLevel(logging.ERROR)
-    try:
-        signals = reader(str(path), lazy=True)
-    except InputError:
-        raise
-    except Exception as exc:  # RosettaSciIO raises anything from struct.error to KeyError
-        raise InputError(
-            f"{path}: corrupt or unsupported {path.suffix} file "
-            f"({type(exc).__name__}: {exc})") from None
+    if path.suffix.lower() == ".mrc":
+        _check_mrc(path)
+    problem = None
+    # RosettaSciIO's MRC reader never closes its file handle; silence that warning here
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            signals = reader(str(path), lazy=True)
+        except Exception as exc:  # RosettaSciIO raises anything from struct.error to KeyError
+            problem = f"{type(exc).__name__}: {exc}"
+    if problem is not None:
+        raise InputError(f"{path}: corrupt or unsupported {path.suffix} file ({problem})")
     images = [s for s in signals if _is_image(s)]
     if not images:
         shapes = ", ".join(str(tuple(s["data"].shape)) for s in signals) or "none"

@@ -124,29 +124,50 @@ class _TiffFrames:
     file when this object is garbage collected (no leaked handles).
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, per_series: bool = False):
         import zarr
 
         self.path = path
         self._tif = _open(path)
-        self._store = self._tif.series[0].aszarr(level=0)
-        self._array = zarr.open_array(self._store, mode="r")
-        self.shape = tuple(self._array.shape)
-        self.dtype = np.dtype(self._array.dtype)
+        self._per_series = per_series
+        if per_series:  # one 2-D series per frame (pages written one by one by tifffile)
+            self._store = None
+            first = self._tif.series[0]
+            self.shape = (len(self._tif.series), *first.shape)
+            self.dtype = np.dtype(first.dtype)
+        else:
+            self._store = self._tif.series[0].aszarr(level=0)
+            self._array = zarr.open_array(self._store, mode="r")
+            self.shape = tuple(self._array.shape)
+            self.dtype = np.dtype(self._array.dtype)
         self.ndim = len(self.shape)
         self._lock = threading.Lock()
         weakref.finalize(self, _close, self._store, self._tif)
 
+    def _read(self, key):
+        if not self._per_series:
+            return np.asarray(self._array[key])
+        key = key if isinstance(key, tuple) else (key,)
+        first, rest = key[0], key[1:]
+        indices = range(self.shape[0])[first]
+        if isinstance(indices, int):
+            return self._tif.series[indices].asarray()[rest]
+        frames = [self._tif.series[i].asarray()[rest] for i in indices]
+        if not frames:
+            return np.zeros((0, *np.empty(self.shape[1:])[rest].shape), self.dtype)
+        return np.stack(frames)
+
     def __getitem__(self, key):
         with self._lock:
             try:
-                return np.asarray(self._array[key])
+                return self._read(key)
             except Exception as exc:
                 raise InputError(f"{self.path}: cannot read frame data ({exc})") from None
 
 
 def _close(store, tif) -> None:
-    store.close()
+    if store is not None:
+        store.close()
     tif.close()
 
 
@@ -160,8 +181,17 @@ def read_tiff(path: Path):
         except (IndexError, Exception) as exc:  # noqa: B014 - tifffile raises various
             raise InputError(f"{path}: TIFF has no image data ({exc})") from None
         axes, shape = series.axes, tuple(series.shape)
+        others = tif.series[1:]
+        per_series = bool(others) and len(shape) == 2 and all(
+            s.shape == series.shape and s.dtype == series.dtype for s in others)
+        if per_series:  # frames written as separate series: a stack along a new axis
+            axes, shape = "I" + axes, (len(tif.series), *shape)
+        elif others:
+            meta_series = f"{len(tif.series)} series; only the first, {shape}, is read"
         sampling, source, meta = _calibration(tif)
         meta["tiff.axes"] = axes
+        if others and not per_series:
+            meta["tiff.series"] = meta_series
         meta["dtype"] = str(series.dtype)
         if source:
             meta["sampling_source"] = source
@@ -172,7 +202,7 @@ def read_tiff(path: Path):
             except Exception as exc:
                 raise InputError(f"{path}: corrupt or truncated TIFF ({exc})") from None
     if n_frames > 1:
-        data = da.from_array(_TiffFrames(path), name=f"tiff-{path}-{path.stat().st_mtime_ns}",
+        data = da.from_array(_TiffFrames(path, per_series=per_series), name=f"tiff-{path}-{path.stat().st_mtime_ns}",
                              chunks=tuple(s if a in "YXS" else 1 for a, s in zip(axes, shape)),
                              asarray=False, fancy=False)
     # drop singleton axes, then fold RGB samples into grey

@@ -151,7 +151,7 @@ def read_raster(path: Path) -> tuple[np.ndarray, dict]:
     import imageio.v3 as iio
 
     try:
-        array = iio.imread(path)
+        array = iio.imread(path, plugin="pillow")
     except Exception as exc:  # imageio/pillow raise OSError, ValueError, SyntaxError...
         raise InputError(f"{path}: corrupt or truncated {path.suffix} file ({exc})") from None
     return np.asarray(array), {}
