@@ -1,0 +1,110 @@
+"""Building blocks shared by the networks: residual block, conv block, pad-and-crop.
+
+Every block exposes ``rf_path()``: the leaf modules an input pixel passes
+through on the block's longest path, in order. :func:`temseg.models.receptive.
+receptive_field` walks these to compute a network's receptive field.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from temseg.errors import ConfigError
+
+
+def activation(name: str, channels: int) -> nn.Module:
+    """``"relu"`` or ``"prelu"`` (one learned slope per channel)."""
+    if name == "relu":
+        return nn.ReLU(inplace=True)
+    if name == "prelu":
+        return nn.PReLU(channels)
+    raise ConfigError(f"activation: {name!r} is not one of 'relu', 'prelu'")
+
+
+class ResidualBlock(nn.Module):
+    """conv–BN–ReLU–conv–BN, plus a 1×1 conv of the input, then ReLU (paper 000, fig. 1).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int
+        Odd kernel size of both convolutions (3 in paper 000).
+    dilation : int
+        Dilation α of both convolutions; the padding keeps the size.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, *, kernel_size: int = 3,
+                 dilation: int = 1) -> None:
+        super().__init__()
+        pad = dilation * (kernel_size // 2)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size, padding=pad,
+                               dilation=dilation)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size, padding=pad,
+                               dilation=dilation)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut = nn.Conv2d(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + self.shortcut(x))
+
+    def rf_path(self) -> list[nn.Module]:
+        return [self.conv1, self.conv2]
+
+
+class ConvBlock(nn.Module):
+    """``convs`` padded convolutions, each followed by an activation (U-Net block).
+
+    With ``short_skip`` the output of the first convolution is added to the
+    input of the last one (paper 002 supplement: 5 convs, skip 1 → 5).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, *, convs: int = 2,
+                 kernel_size: int = 3, activation_name: str = "relu",
+                 short_skip: bool = False, batch_norm: bool = False) -> None:
+        super().__init__()
+        if convs < 1:
+            raise ConfigError(f"convs_per_block: must be at least 1, got {convs}")
+        if short_skip and convs < 3:
+            raise ConfigError("short_skip: needs convs_per_block >= 3")
+        self.short_skip = short_skip
+        self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        self.acts = nn.ModuleList()
+        for i in range(convs):
+            self.convs.append(nn.Conv2d(in_channels if i == 0 else out_channels, out_channels,
+                                        kernel_size, padding=kernel_size // 2))
+            self.norms.append(nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity())
+            self.acts.append(activation(activation_name, out_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first = None
+        last = len(self.convs) - 1
+        for i, (conv, norm, act) in enumerate(zip(self.convs, self.norms, self.acts)):
+            if i == last and first is not None:
+                x = x + first
+            x = act(norm(conv(x)))
+            if i == 0 and self.short_skip:
+                first = x
+        return x
+
+    def rf_path(self) -> list[nn.Module]:
+        return list(self.convs)
+
+
+def pad_to_multiple(x: torch.Tensor, factor: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad the bottom/right of ``x`` (B, C, H, W) so H and W are multiples of ``factor``.
+
+    Reflection where the image is large enough, else edge replication.
+    Returns the padded tensor and the original (H, W) to crop back to.
+    """
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % factor, (-w) % factor
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)

@@ -1,0 +1,43 @@
+"""Registry of the networks: build any of them by name from plain options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from temseg.errors import ConfigError
+from temseg.models.msdnet import MSDNet
+from temseg.models.resunet import ResUNet
+from temseg.models.unet import UNet
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    "resunet": ResUNet,
+    "unet": UNet,
+    "msdnet": MSDNet,
+}
+
+
+def build_model(architecture: str, **options: Any) -> nn.Module:
+    """Build the network ``architecture`` ("resunet", "unet", "msdnet") with ``options``.
+
+    The options are the keyword arguments of :class:`ResUNet`, :class:`UNet`
+    or :class:`MSDNet`; unknown names raise a ConfigError naming them. The
+    built model's ``options`` attribute holds the full, resolved options
+    (e.g. MSD-net's drawn dilations), enough to rebuild it exactly.
+
+    Examples
+    --------
+    >>> model = build_model("resunet", blocks=2, pool=8)
+    >>> model.options["pool"]
+    8
+    """
+    try:
+        cls = ARCHITECTURES[architecture]
+    except KeyError:
+        raise ConfigError(f"architecture: {architecture!r} is not one of "
+                          f"{', '.join(ARCHITECTURES)}") from None
+    try:
+        return cls(**options)
+    except TypeError as exc:
+        raise ConfigError(f"options: {architecture}: {exc}") from None
