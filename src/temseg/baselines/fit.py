@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,7 +27,8 @@ import numpy as np
 from scipy import optimize
 
 from temseg.baselines.bragg import BraggParams, Spectrum, analyse, difference_map
-from temseg.baselines.fourier import FourierParams, check_image, fourier_score, strongest_ring
+from temseg.baselines.fourier import (FourierParams, NoLatticeWarning, check_image, fourier_score,
+                                      strongest_ring)
 from temseg.errors import ConfigError, InputError
 
 #: objectives the fit can maximise (pooled over pixels)
@@ -243,9 +245,11 @@ class _FourierData:
 
     def predict(self, idx, params: FourierParams):
         out = []
-        for i in idx:
-            score, thr = fourier_score(self.images[i], params, ring=self.rings[i])
-            out.append(score > thr)
+        with warnings.catch_warnings():  # no lattice: all background, silently while fitting
+            warnings.simplefilter("ignore", NoLatticeWarning)
+            for i in idx:
+                score, thr = fourier_score(self.images[i], params, ring=self.rings[i])
+                out.append(score > thr)
         return out
 
 

@@ -78,6 +78,26 @@ def _hann2d(shape: tuple[int, int]) -> np.ndarray:
     return win
 
 
+def _ring_statistics(arr: np.ndarray, smooth_px: float, q_min: float | None):
+    n = min(arr.shape)
+    power = np.abs(sfft.fft2((arr - arr.mean()) * _hann2d(arr.shape), workers=1)) ** 2
+    power = ndimage.gaussian_filter(power, smooth_px, mode="wrap")
+    qy, qx = frequency_grid(arr.shape)
+    qabs = np.hypot(qy, qx)
+    ring = np.rint(qabs * n).astype(np.intp)
+    labels = np.arange(n // 2 + 1)
+    peak = np.asarray(ndimage.maximum(power, ring, labels))
+    median = np.asarray(ndimage.median(power, ring, labels))
+    q = labels / n
+    low = q < (4.0 / n if q_min is None else q_min)
+    # a floor under the median keeps noise-free images (median ≈ 0) from
+    # rating faint leakage rings above the lattice ring
+    floor = 1e-4 * float(peak[~low].max(initial=0.0)) + np.finfo(float).tiny
+    contrast = peak / (median + floor)
+    contrast[low] = 0.0
+    return q, contrast, power, qabs, ring
+
+
 def lattice_rings(image, *, smooth_px: float = 1.5, q_min: float | None = None):
     """Per-ring peak contrast of the power spectrum.
 
@@ -96,18 +116,7 @@ def lattice_rings(image, *, smooth_px: float = 1.5, q_min: float | None = None):
         about 3 for isotropic (amorphous) texture, well above for Bragg spots.
         Rings below ``q_min`` get 0.
     """
-    arr = check_image(image)
-    n = min(arr.shape)
-    power = np.abs(sfft.fft2((arr - arr.mean()) * _hann2d(arr.shape), workers=1)) ** 2
-    power = ndimage.gaussian_filter(power, smooth_px, mode="wrap")
-    qy, qx = frequency_grid(arr.shape)
-    ring = np.rint(np.hypot(qy, qx) * n).astype(np.intp)
-    labels = np.arange(n // 2 + 1)
-    peak = np.asarray(ndimage.maximum(power, ring, labels))
-    median = np.asarray(ndimage.median(power, ring, labels))
-    contrast = peak / np.maximum(median, np.finfo(float).tiny)
-    q = labels / n
-    contrast[q < (4.0 / n if q_min is None else q_min)] = 0.0
+    q, contrast, *_ = _ring_statistics(check_image(image), smooth_px, q_min)
     return q, contrast
 
 
@@ -124,11 +133,16 @@ def strongest_ring(image, *, q_range: tuple[float, float] | None = None,
         A ring counts as a lattice only if its peak power exceeds this multiple
         of its median power (see :func:`lattice_rings`).
     """
-    q, contrast = lattice_rings(image)
+    q, contrast, power, qabs, ring = _ring_statistics(check_image(image), 1.5, None)
     if q_range is not None:
         contrast = np.where((q >= q_range[0]) & (q <= q_range[1]), contrast, 0.0)
     k = int(np.argmax(contrast))
-    return float(q[k]) if contrast[k] >= min_contrast else None
+    if contrast[k] < min_contrast:
+        return None
+    # the contrast favours the ring just outside the peaks (its median is lower):
+    # take |q| of the strongest pixel within ±3 rings instead
+    near = np.abs(ring - k) <= 3
+    return float(qabs[near][np.argmax(power[near])])
 
 
 def find_band(image, *, rel_width: float = 0.2, q_range: tuple[float, float] | None = None,

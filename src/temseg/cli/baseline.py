@@ -1,7 +1,188 @@
-"""CLI commands: baseline (filled in by its issue)."""
+"""CLI commands: ``temseg baseline fit|apply`` — Fourier and Bragg filtering without training."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from pathlib import Path
 
 import typer
 
+from temseg.cli import _common
+
+_GROUP_DEFAULT = r"_layer_\d+$"
+
+
+class Method(str, Enum):
+    bragg = "bragg"
+    fourier = "fourier"
+
+
+class Side(str, Enum):
+    amorphous = "amorphous"
+    crystal = "crystal"
+
+
+def _groups(names: list[str], pattern: str) -> list[str]:
+    from temseg.errors import ConfigError
+
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"--group-by: not a valid regular expression ({exc})") from None
+    return [regex.sub("", name) for name in names]
+
+
+def _band(band, band_nm, sampling):
+    """Pass band in px⁻¹ from ``--band`` (px⁻¹) or ``--band-nm`` (nm⁻¹, needs the sampling)."""
+    from temseg.errors import ConfigError
+
+    if band is not None and band_nm is not None:
+        raise ConfigError("give either --band (px⁻¹) or --band-nm (nm⁻¹), not both")
+    if band_nm is not None:
+        if sampling is None:
+            raise ConfigError("--band-nm needs --sampling or --pixel-size-nm")
+        return (band_nm[0] * sampling / 10.0, band_nm[1] * sampling / 10.0)
+    return tuple(band) if band is not None else None
+
+
+def _fmt(mean: float, std: float) -> str:
+    return f"{mean:.4g} ± {std:.2g}"
+
+
+def fit(
+    data_folder: Path = typer.Argument(..., help="Folder of NAME.png / NAME_LABEL.png pairs."),
+    method: Method = typer.Option(Method.bragg, "--method", help="bragg (004) or fourier (000)."),
+    folds: int = typer.Option(5, "--folds", min=2, help="Folds of the cross-validation."),
+    out: Path = typer.Option(Path("baseline.json"), "--out", help="Model file to write."),
+    foreground: Side | None = typer.Option(
+        None, "--foreground",
+        help="Which side the labels mark: amorphous (default for bragg, e.g. contamination on "
+             "graphene) or crystal (default for fourier, e.g. nanoparticles)."),
+    objective: str = typer.Option("f1", "--objective",
+                                  help="Pooled score to maximise: f1, jaccard, "
+                                       "balanced_accuracy or accuracy."),
+    max_evals: int = typer.Option(60, "--max-evals", min=5,
+                                  help="Bragg: parameter sets tried per fit."),
+    sigma: float | None = typer.Option(None, "--sigma", help="Bragg: start aperture width, px⁻¹."),
+    g_thresh: float | None = typer.Option(None, "--g-thresh",
+                                          help="Bragg: start peak threshold (× median G)."),
+    m_thresh: float | None = typer.Option(None, "--m-thresh", help="Bragg: start mask threshold."),
+    band: tuple[float, float] | None = typer.Option(
+        None, "--band", help="Fourier: fixed pass band LOW HIGH in px⁻¹ (default: per image)."),
+    band_nm: tuple[float, float] | None = typer.Option(
+        None, "--band-nm", help="Fourier: fixed pass band LOW HIGH in nm⁻¹."),
+    group_by: str = typer.Option(
+        _GROUP_DEFAULT, "--group-by",
+        help="Regex removed from image names to get their group (a series); a group never "
+             "spans folds."),
+    label_suffix: str = typer.Option("_LABEL", "--label-suffix"),
+    sampling: float | None = typer.Option(None, "--sampling", help="Å per pixel."),
+    pixel_size_nm: float | None = typer.Option(None, "--pixel-size-nm", help="nm per pixel."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment."),
+) -> None:
+    """Fit a baseline's parameters with k-fold cross-validation, then on all data; save it."""
+    from rich.table import Table
+
+    from temseg.baselines import (BaselineModel, BraggParams, FourierParams, cross_validate,
+                                  save_baseline)
+    from temseg.config import load_config
+    from temseg.io import read_labelled_folder
+    from temseg.record import run_record
+
+    sampling = _common.sampling_from_options(sampling, pixel_size_nm)
+    with _common.progress() as bar:
+        task = bar.add_task("reading", total=None)
+        data = read_labelled_folder(data_folder, label_suffix=label_suffix, sampling=sampling,
+                                    callback=lambda d, t: bar.update(task, completed=d, total=t))
+    samplings = {p.sampling for p in data}
+    sampling = samplings.pop() if len(samplings) == 1 else None
+    side = (foreground.value if foreground is not None
+            else ("amorphous" if method is Method.bragg else "crystal"))
+    if method is Method.bragg:
+        start = load_config(BraggParams, {}, sigma=sigma, g_thresh=g_thresh, m_thresh=m_thresh,
+                            foreground=side)
+    else:
+        start = load_config(FourierParams, {}, band=_band(band, band_nm, sampling),
+                            foreground=side)
+    groups = _groups(data.names, group_by)
+    _common.err.print(f"{len(data)} images in {len(set(groups))} groups, "
+                      f"{folds}-fold cross-validation of the {method.value} filter")
+    with _common.progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        cv = cross_validate([p.image for p in data], [p.label for p in data],
+                            method=method.value, k=folds, groups=groups, seed=seed, start=start,
+                            objective=objective, max_evals=max_evals, progress=report)
+    table = Table(title=f"{method.value} filter, {folds}-fold cross-validation "
+                        f"(foreground: {side})")
+    table.add_column("")
+    table.add_column("mean ± std over folds", justify="right")
+    table.add_column("final fit (all data)", justify="right")
+    final = cv.final.fitted()
+    for name in cv.params_mean:
+        table.add_row(name, _fmt(cv.params_mean[name], cv.params_std[name]), f"{final[name]:.4g}")
+    for name in cv.scores_mean:
+        table.add_row(name, _fmt(cv.scores_mean[name], cv.scores_std[name]),
+                      f"pooled held-out {cv.pooled[name]:.3f}")
+    _common.out.print(table)
+    model = BaselineModel(method.value, cv.final.params, sampling=sampling, cv=cv.summary(),
+                          record=run_record(seed=seed, config={
+                              "data_folder": str(data_folder), "folds": folds,
+                              "objective": objective, "max_evals": max_evals,
+                              "group_by": group_by}))
+    save_baseline(out, model)
+    _common.out.print(f"model written to {out}")
+
+
+def apply(
+    model: Path = typer.Argument(..., help="Baseline model file (temseg baseline fit)."),
+    images: list[Path] = typer.Argument(..., help="Images to segment."),
+    out: Path = typer.Option(..., "--out", help="Folder for masks and overlays."),
+    sampling: float | None = typer.Option(None, "--sampling", help="Å per pixel."),
+    pixel_size_nm: float | None = typer.Option(None, "--pixel-size-nm", help="nm per pixel."),
+    overlay: bool = typer.Option(True, "--overlay/--no-overlay", help="Also write overlays."),
+) -> None:
+    """Segment images with a baseline model: NAME_mask.png (+ NAME_overlay.png) per image."""
+    import warnings
+
+    from temseg.baselines import NoLatticeWarning, load_baseline
+    from temseg.io import read_image, write_mask, write_overlay
+    from temseg.record import write_record
+
+    sampling = _common.sampling_from_options(sampling, pixel_size_nm)
+    baseline = load_baseline(model)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in _common.track(images, "segmenting"):
+        micrograph = read_image(path, sampling=sampling)
+        frames = list(micrograph.frames()) if micrograph.is_stack else [micrograph.data]
+        for i, frame in enumerate(frames):
+            stem = path.stem if len(frames) == 1 else f"{path.stem}_f{i:04d}"
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", NoLatticeWarning)
+                mask = baseline.segment(frame, sampling=micrograph.sampling)
+            for w in caught:
+                _common.warn(f"{path.name}: {w.message}")
+            write_mask(out / f"{stem}_mask.png", mask.astype("uint8"))
+            if overlay:
+                write_overlay(out / f"{stem}_overlay.png", frame, mask)
+            written.append({"image": str(path), "frame": i, "mask": f"{stem}_mask.png",
+                            "foreground_fraction": float(mask.mean())})
+    write_record(out, config={"model": str(model), "method": baseline.method,
+                              "params": baseline.to_dict()["params"]}, outputs=written)
+    _common.out.print(f"{len(written)} masks written to {out}")
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``temseg baseline fit|apply`` to ``app``."""
+    group = typer.Typer(help="Classical baselines: Fourier and Bragg filtering (no training).",
+                        no_args_is_help=True)
+    group.command("fit")(fit)
+    group.command("apply")(apply)
+    app.add_typer(group, name="baseline")
