@@ -47,15 +47,28 @@ def outlier_mask(image, *, threshold: float = 6.0, size: int = 3) -> np.ndarray:
     is 0 and the residual's plain standard deviation is used instead; an image
     with no residual at all has no outliers.
     """
+    return _detect(image, threshold, size)[0]
+
+
+def _work_dtype(array: np.ndarray) -> type:
+    """float32 when it holds the input exactly (float32, 8/16-bit ints), else float64."""
+    exact32 = array.dtype == np.float32 or (array.dtype.kind in "iub" and array.dtype.itemsize <= 2)
+    return np.float32 if exact32 else np.float64
+
+
+def _detect(image, threshold: float, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(outlier mask, neighbour median, data) — the median is computed once."""
     _check_options(threshold, size)
-    data = as_image(image).astype(np.float64, copy=False)
-    residual = data - _neighbour_median(data, size)
+    array = as_image(image)
+    data = array.astype(_work_dtype(array), copy=False)
+    local = _neighbour_median(data, size)
+    residual = (data - local).astype(np.float64)
     spread = MAD_TO_STD * float(np.median(np.abs(residual - np.median(residual))))
     if spread == 0.0:
         spread = float(residual.std())
     if spread == 0.0:
-        return np.zeros(data.shape, dtype=bool)
-    return residual > threshold * spread
+        return np.zeros(data.shape, dtype=bool), local, data
+    return residual > threshold * spread, local, data
 
 
 def remove_outliers(image, *, threshold: float = 6.0, size: int = 3,
@@ -90,11 +103,9 @@ def remove_outliers(image, *, threshold: float = 6.0, size: int = 3,
     >>> float(remove_outliers(image)[5, 7])
     1.0
     """
-    mask = outlier_mask(image, threshold=threshold, size=size)
-    cleaned = np.array(image, dtype=np.float32, copy=True)
-    if mask.any():
-        local = _neighbour_median(np.asarray(image, dtype=np.float64), size)
-        cleaned[mask] = local[mask]
+    mask, local, data = _detect(image, threshold, size)
+    cleaned = np.array(data, dtype=np.float32, copy=True)
+    cleaned[mask] = local[mask]
     return (cleaned, mask) if return_mask else cleaned
 
 
