@@ -13,7 +13,7 @@ from temseg.preprocess._checks import as_image
 def _check_sampling(name: str, value) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ConfigError(f"{name}: expected a number (Å/px), got {value!r}")
     if not (np.isfinite(value) and value > 0):
         raise ConfigError(f"{name}: must be a positive number of Å/px, got {value!r}")
