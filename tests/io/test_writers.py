@@ -1,0 +1,110 @@
+"""Writers: TIFF with sampling, masks, overlays, confusion maps; atomic on failure."""
+
+from __future__ import annotations
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tifffile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from temseg.errors import InputError
+from temseg.io import (read_image, write_confusion_overlay, write_mask, write_overlay,
+                       write_tiff)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sampling=st.floats(0.01, 100.0), frames=st.sampled_from([0, 3]))
+def test_write_tiff_round_trips_sampling(tmp_path, sampling, frames):
+    gen = np.random.default_rng(7)
+    shape = (frames, 6, 5) if frames else (6, 5)
+    array = gen.normal(0, 1, shape)
+    path = write_tiff(tmp_path / "a.tif", array, sampling=sampling)
+    mg = read_image(path)
+    assert mg.sampling == pytest.approx(sampling, rel=1e-6)
+    assert mg.is_stack == bool(frames)
+    np.testing.assert_array_equal(np.stack(list(mg.frames())).reshape(shape),
+                                  array.astype(np.float32))
+
+
+def test_write_tiff_without_sampling(tmp_path):
+    write_tiff(tmp_path / "a.tif", np.ones((3, 3)))
+    mg = read_image(tmp_path / "a.tif")
+    assert mg.sampling is None and mg.metadata["dtype"] == "float32"
+    with pytest.raises(InputError, match="2-D images or 3-D stacks"):
+        write_tiff(tmp_path / "b.tif", np.ones(3))
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_write_mask_binary_and_classes(tmp_path, suffix):
+    binary = np.zeros((5, 6), bool)
+    binary[1:3, 2:5] = True
+    write_mask(tmp_path / f"b{suffix}", binary)
+    stored = iio.imread(tmp_path / f"b{suffix}") if suffix == ".png" else tifffile.imread(
+        tmp_path / f"b{suffix}")
+    assert stored.dtype == np.uint8 and set(np.unique(stored)) == {0, 255}
+    np.testing.assert_array_equal(stored > 0, binary)
+    classes = np.arange(30).reshape(5, 6) % 4
+    write_mask(tmp_path / f"c{suffix}", classes)
+    stored = iio.imread(tmp_path / f"c{suffix}") if suffix == ".png" else tifffile.imread(
+        tmp_path / f"c{suffix}")
+    np.testing.assert_array_equal(stored, classes)
+
+
+def test_write_mask_refuses_bad_masks(tmp_path):
+    with pytest.raises(InputError, match=r"m\.jpg: masks are written as"):
+        write_mask(tmp_path / "m.jpg", np.zeros((3, 3), np.uint8))
+    with pytest.raises(InputError, match="integer class ids"):
+        write_mask(tmp_path / "m.png", np.full((3, 3), 0.5))
+    with pytest.raises(InputError, match="does not fit"):
+        write_mask(tmp_path / "m.png", np.full((3, 3), 300))
+    with pytest.raises(InputError, match="negative"):
+        write_mask(tmp_path / "m.png", np.full((3, 3), -1))
+    with pytest.raises(InputError, match="2-D"):
+        write_mask(tmp_path / "m.png", np.zeros((2, 3, 3), np.uint8))
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_write_overlay_tints_only_the_mask(tmp_path):
+    image = np.tile(np.linspace(0, 1, 20, dtype=np.float32), (10, 1))
+    mask = np.zeros((10, 20), np.uint8)
+    mask[:, 10:] = 1
+    write_overlay(tmp_path / "o.png", image, mask, color=(0, 255, 0), alpha=0.5)
+    rgb = iio.imread(tmp_path / "o.png")
+    assert rgb.shape == (10, 20, 3) and rgb.dtype == np.uint8
+    outside = rgb[:, :10]
+    np.testing.assert_array_equal(outside[..., 0], outside[..., 1])  # untinted: grey
+    inside = rgb[:, 10:].astype(int)
+    assert (inside[..., 1] - inside[..., 0] >= 127).all()  # half green added
+    with pytest.raises(InputError, match="differ in shape"):
+        write_overlay(tmp_path / "x.png", image, mask[:, :5])
+    with pytest.raises(InputError, match=r"x\.jpg: overlays are written as \.png"):
+        write_overlay(tmp_path / "x.jpg", image, mask)
+
+
+def test_confusion_overlay_colours(tmp_path):
+    pred = np.array([[1, 1], [0, 0]])
+    truth = np.array([[1, 0], [1, 0]])
+    write_confusion_overlay(tmp_path / "c.png", pred, truth)
+    rgb = iio.imread(tmp_path / "c.png")
+    assert tuple(rgb[0, 0]) == (255, 255, 255)  # TP white
+    assert tuple(rgb[0, 1]) == (255, 0, 0)      # FP red
+    assert tuple(rgb[1, 0]) == (0, 0, 255)      # FN blue
+    assert tuple(rgb[1, 1]) == (0, 0, 0)        # TN black
+    with pytest.raises(InputError, match=r"d\.png: prediction"):
+        write_confusion_overlay(tmp_path / "d.png", pred, truth[:1])
+
+
+def test_failed_write_leaves_old_file(tmp_path, monkeypatch):
+    path = write_mask(tmp_path / "m.png", np.ones((4, 4), bool))
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(iio, "imwrite", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_mask(path, np.zeros((4, 4), bool))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.png"]
