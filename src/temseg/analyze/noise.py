@@ -1,0 +1,442 @@
+"""The detector noise model fitted from a vacuum region (002 §3.2, eq. A.1 and eq. 2).
+
+Per frame: the azimuthally averaged power spectrum of the vacuum region, its
+square root (the noise amplitude spectrum of the noise method, ∝ MTF for shot
+noise) fitted with eq. A.1 (``c0..c3``) and its R², the normalised MTF with
+``C = c2/c1``; then ``N0`` from ``C`` against the dose per pixel with eq. 2,
+``C² = N0/(N0 + N_D)``. The result is a :class:`~temseg.simulate.detector.DetectorConfig`
+that ``simulate`` takes as its detector model.
+
+Two forms of eq. A.1 (``form=``):
+
+``"quadrature"`` (default)
+    ``S(q̃) = sqrt((c1² − c2²)·L(q̃)² + c2²)`` with ``L = 1/(1 + (q̃/c0)^c3)``:
+    shot noise spread by the MTF and white readout noise add as variances, as
+    they do in :func:`~temseg.simulate.detector.apply_detector`. Same
+    parameters and limits as A.1 (``c1`` at ``q̃ → 0``, ``c2`` at high ``q̃``).
+``"linear"``
+    002 eq. A.1 literally, ``S = (c1 − c2)·L + c2``. Where readout and shot
+    noise are comparable (``C`` ≈ 0.2–0.8) it is only an approximation and
+    its ``c0`` comes out low (the dose dependence of ``c0`` seen in 002 fig. 5);
+    the ``c0``/``c3`` ranges are then taken from frames with ``C ≤ shape_c_max``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from scipy.optimize import OptimizeWarning, curve_fit
+
+from temseg.analyze.psd import radial_power_spectrum
+from temseg.errors import ConfigError, InputError
+from temseg.simulate.detector import DetectorConfig, mtf
+
+__all__ = ["FrameFit", "NoiseFit", "parse_roi", "fit_spectrum", "fit_noise", "fit_readout",
+           "plot_noise_fit", "write_noise_fit"]
+
+Form = Literal["quadrature", "linear"]
+
+
+def parse_roi(text: str) -> tuple[slice, slice]:
+    """``"Y0:Y1,X0:X1"`` (pixels, end exclusive) → ``(slice(Y0, Y1), slice(X0, X1))``."""
+    try:
+        parts = [p.split(":") for p in str(text).split(",")]
+        if len(parts) != 2 or any(len(p) != 2 for p in parts):
+            raise ValueError
+        (y0, y1), (x0, x1) = [[int(v) for v in p] for p in parts]
+    except ValueError:
+        raise ConfigError(f"vacuum: {text!r} is not a region Y0:Y1,X0:X1 in pixels") from None
+    if y0 < 0 or x0 < 0 or y1 <= y0 or x1 <= x0:
+        raise ConfigError(f"vacuum: {text!r} is empty or reversed")
+    return slice(y0, y1), slice(x0, x1)
+
+
+def _as_roi(roi) -> tuple[slice, slice]:
+    if isinstance(roi, str):
+        return parse_roi(roi)
+    if len(roi) == 2 and all(isinstance(s, slice) for s in roi):
+        return tuple(roi)  # type: ignore[return-value]
+    if len(roi) == 4:
+        return parse_roi(f"{roi[0]}:{roi[1]},{roi[2]}:{roi[3]}")
+    raise ConfigError(f"vacuum: {roi!r} is not (y0, y1, x0, x1) or two slices")
+
+
+def _spectrum_model(form: Form):
+    def linear(q, c0, c1, C, c3):
+        return c1 * ((1.0 - C) / (1.0 + (q / c0) ** c3) + C)
+
+    def quadrature(q, c0, c1, C, c3):
+        lor = 1.0 / (1.0 + (q / c0) ** c3)
+        return c1 * np.sqrt((1.0 - C**2) * lor**2 + C**2)
+
+    if form == "linear":
+        return linear
+    if form == "quadrature":
+        return quadrature
+    raise ConfigError(f"form: {form!r} is not 'quadrature' or 'linear'")
+
+
+def fit_spectrum(q_norm: np.ndarray, amplitude: np.ndarray, *, weights: np.ndarray | None = None,
+                 form: Form = "quadrature") -> tuple[dict[str, float], float]:
+    """Fit eq. A.1 to a noise amplitude spectrum; return ``({c0, c1, c2, c3, C}, R²)``.
+
+    Parameters
+    ----------
+    q_norm : (K,) ndarray
+        Normalised frequency q/q_Nyquist of each ring.
+    amplitude : (K,) ndarray
+        ``sqrt(PSD)`` of each ring, in counts.
+    weights : (K,) ndarray, optional
+        Relative weights (e.g. pixels per ring); R² is weighted the same way.
+    form : {"quadrature", "linear"}
+        See the module docstring.
+    """
+    model = _spectrum_model(form)
+    q = np.asarray(q_norm, dtype=np.float64)
+    y = np.asarray(amplitude, dtype=np.float64)
+    wts = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64)
+    sigma = 1.0 / np.sqrt(wts)
+    head = max(float(np.mean(y[: max(2, len(y) // 20)])), 1e-12)
+    tail = float(np.mean(y[-max(2, len(y) // 10):]))
+    c_start = min(max(tail / head, 0.01), 0.95)
+    lower, upper = [1e-3, 0.0, 0.0, 0.3], [3.0, np.inf, 1.0, 20.0]
+    best, best_sse = None, np.inf
+    for c0_start in (0.15, 0.35, 0.7):
+        for c3_start in (2.0, 4.0):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", OptimizeWarning)
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    popt, _ = curve_fit(model, q, y, p0=[c0_start, head, c_start, c3_start],
+                                        sigma=sigma, bounds=(lower, upper), maxfev=4000)
+            except (RuntimeError, ValueError):
+                continue
+            sse = float(np.sum(wts * (model(q, *popt) - y) ** 2))
+            if sse < best_sse:
+                best, best_sse = popt, sse
+    if best is None:
+        raise InputError("spectrum: the fit of eq. A.1 did not converge")
+    mean = np.sum(wts * y) / np.sum(wts)
+    sst = float(np.sum(wts * (y - mean) ** 2))
+    r2 = 1.0 - best_sse / sst if sst > 0 else 0.0
+    c0, c1, C, c3 = (float(v) for v in best)
+    return {"c0": c0, "c1": c1, "c2": C * c1, "c3": c3, "C": C}, float(r2)
+
+
+@dataclass
+class FrameFit:
+    """Eq. A.1 fit of one frame's vacuum noise spectrum.
+
+    ``dose`` in e/Å², ``dose_per_pixel`` (N_D) in e/px, ``c1``/``c2`` in counts
+    (amplitude), ``c0`` in q/q_Nyquist, ``C = c2/c1``; ``q_norm``/``amplitude``
+    hold the measured spectrum (not written to JSON).
+    """
+
+    index: int
+    dose: float
+    dose_per_pixel: float
+    c0: float
+    c1: float
+    c2: float
+    c3: float
+    C: float
+    r2: float
+    peak_score: float = 0.0
+    accepted: bool = True
+    q_norm: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    amplitude: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+
+    def to_dict(self) -> dict:
+        keys = ("index", "dose", "dose_per_pixel", "c0", "c1", "c2", "c3", "C", "r2", "peak_score",
+                "accepted")
+        return {k: getattr(self, k) for k in keys}
+
+
+@dataclass
+class NoiseFit:
+    """Per-frame fits and the detector model derived from them.
+
+    ``N0`` in e/px (eq. 2) with the R² of that fit; ``c0``/``c3`` the medians
+    of the frames used for the shape; ``detector`` the ranges for simulation
+    (``c0``/``c3`` over those frames, ``N0 ± n0_spread``, the dose range seen).
+    """
+
+    frames: list[FrameFit]
+    N0: float
+    N0_r2: float
+    c0: float
+    c3: float
+    shape_frames: list[int]
+    detector: DetectorConfig
+    sampling: float
+    vacuum_roi: tuple[slice, slice]
+    form: str
+    r2_min: float
+
+    def to_dict(self) -> dict:
+        (ys, xs) = self.vacuum_roi
+        return {
+            "kind": "detector",
+            "format_version": 1,
+            "detector": self.detector.to_dict(),
+            "fit": {
+                "N0": self.N0, "N0_r2": self.N0_r2, "c0": self.c0, "c3": self.c3,
+                "shape_frames": self.shape_frames, "form": self.form, "r2_min": self.r2_min,
+                "sampling": self.sampling, "vacuum_roi": [ys.start, ys.stop, xs.start, xs.stop],
+                "n_frames": len(self.frames),
+                "n_accepted": sum(f.accepted for f in self.frames),
+                "units": {"dose": "e/Å²", "dose_per_pixel": "e/px", "N0": "e/px",
+                          "c0": "q/q_Nyquist", "sampling": "Å/px"},
+            },
+            "frames": [f.to_dict() for f in self.frames],
+        }
+
+
+def fit_readout(C: np.ndarray, dose_per_pixel: np.ndarray) -> tuple[float, float]:
+    """``N0`` (e/px) from eq. 2, ``C² = N0/(N0 + N_D)``, by least squares in ``C``; and R².
+
+    One frame gives the closed form ``N0 = C²·N_D/(1 − C²)``.
+    """
+    c = np.asarray(C, dtype=np.float64)
+    nd = np.asarray(dose_per_pixel, dtype=np.float64)
+    ok = (c > 0) & (c < 0.999) & (nd > 0)
+    if not ok.any():
+        raise InputError("vacuum: no frame has a usable noise floor C in (0, 1) to fit N0")
+    c, nd = c[ok], nd[ok]
+    direct = c**2 * nd / (1.0 - c**2)
+    if len(c) == 1:
+        return float(direct[0]), float("nan")
+
+    def model(x, log_n0):
+        n0 = np.exp(log_n0)
+        return np.sqrt(n0 / (n0 + x))
+
+    start = float(np.log(np.median(direct)))
+    popt, _ = curve_fit(model, nd, c, p0=[start], maxfev=2000)
+    resid = c - model(nd, *popt)
+    sst = float(np.sum((c - c.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid**2)) / sst if sst > 0 else float("nan")
+    return float(np.exp(popt[0])), r2
+
+
+def fit_noise(
+    frames: np.ndarray | Iterable[np.ndarray],
+    *,
+    vacuum_roi: str | tuple,
+    sampling: float,
+    doses: Sequence[float] | None = None,
+    counts_per_electron: float = 1.0,
+    form: Form = "quadrature",
+    r2_min: float = 0.9,
+    peak_max: float = 20.0,
+    min_size: int = 32,
+    shape_c_max: float = 0.5,
+    n0_spread: float = 0.5,
+    window: str | None = None,
+    q_max: float = math.sqrt(2.0),
+    force: bool = False,
+    callback: Callable[[int], None] | None = None,
+) -> NoiseFit:
+    """Fit the detector noise model (eq. A.1 per frame, eq. 2 across frames) from vacuum.
+
+    Parameters
+    ----------
+    frames : (F, H, W) or (H, W) ndarray, or iterable of (H, W) arrays
+        Frames in counts; an iterable (e.g. ``Micrograph.frames()``) is read lazily.
+    vacuum_roi : str or (y0, y1, x0, x1) or (slice, slice)
+        The vacuum region in pixels, ``"Y0:Y1,X0:X1"`` (end exclusive).
+    sampling : float
+        Pixel size in Å/px, to convert between e/Å² and e/px.
+    doses : sequence of float, optional
+        Frame doses in e/Å². By default from the mean counts of the region:
+        ``dose = mean / counts_per_electron / sampling²``.
+    counts_per_electron : float
+        Detector gain used for the default doses (1 for counted or calibrated data).
+    form : {"quadrature", "linear"}
+        Form of eq. A.1 (module docstring).
+    r2_min : float
+        Frames whose fit has a lower R² are rejected (structure in the region,
+        or too few counts); if all are, the region is refused unless ``force``.
+    peak_max : float
+        Frames with a spectral peak this far above noise statistics (ring max
+        over ring mean minus ln of the ring size, see
+        :func:`~temseg.analyze.psd.radial_power_spectrum`) are rejected: lattice
+        fringes in the region. Pure noise stays below ~12.
+    min_size : int
+        Smallest side of the region in pixels.
+    shape_c_max : float
+        Frames with ``C`` above this (readout-dominated) do not set the ``c0``/``c3``
+        ranges; if none qualifies, the lowest-``C`` third of the accepted frames do.
+    n0_spread : float
+        Relative half-width of the ``N0`` range written (002: ±50 %).
+    window : {None, "hann"}
+        Apodisation of the region before the FFT. Off by default: the plane is
+        subtracted anyway, and a window lowers the number of independent
+        Fourier samples (per-frame fits scatter about twice as much).
+    q_max : float
+        Largest q/q_Nyquist fitted; √2 keeps the corners, where the readout
+        floor shows best.
+    force : bool
+        Keep frames whatever their R².
+    callback : callable(int), optional
+        Called with the frame index after each frame (progress bars).
+
+    Returns
+    -------
+    NoiseFit
+    """
+    if not (math.isfinite(sampling) and sampling > 0):
+        raise ConfigError(f"sampling: must be > 0 Å/px, got {sampling}")
+    if not counts_per_electron > 0:
+        raise ConfigError(f"counts_per_electron: must be > 0, got {counts_per_electron}")
+    if not 0 <= r2_min <= 1:
+        raise ConfigError(f"r2_min: must lie in [0, 1], got {r2_min}")
+    _spectrum_model(form)
+    ys, xs = _as_roi(vacuum_roi)
+    if min(ys.stop - ys.start, xs.stop - xs.start) < min_size:
+        raise InputError(f"vacuum: region {ys.stop - ys.start}×{xs.stop - xs.start} px is too "
+                         f"small to fit a noise spectrum (at least {min_size}×{min_size})")
+    if isinstance(frames, np.ndarray) and frames.ndim == 2:
+        frames = [frames]
+    if doses is not None:
+        doses = [float(d) for d in doses]
+        if any(not (math.isfinite(d) and d > 0) for d in doses):
+            raise ConfigError("doses: every frame dose must be > 0 e/Å²")
+
+    fits: list[FrameFit] = []
+    for index, frame in enumerate(frames):
+        frame = np.asarray(frame)
+        if frame.ndim != 2:
+            raise InputError(f"frames: frame {index} has shape {frame.shape}, expected (H, W)")
+        if ys.stop > frame.shape[0] or xs.stop > frame.shape[1]:
+            raise InputError(f"vacuum: region {ys.start}:{ys.stop},{xs.start}:{xs.stop} lies "
+                             f"outside the {frame.shape[0]}×{frame.shape[1]} frame")
+        region = frame[ys, xs].astype(np.float64)
+        if doses is not None:
+            if index >= len(doses):
+                raise ConfigError(f"doses: {len(doses)} given for more frames than that")
+            dose = doses[index]
+        else:
+            mean = float(region.mean())
+            if not mean > 0:
+                raise InputError(f"vacuum: frame {index} has mean {mean:.3g} counts; doses cannot "
+                                 "be taken from the counts, give them")
+            dose = mean / counts_per_electron / sampling**2
+        q, psd, n, peak = radial_power_spectrum(region, window=window, q_max=q_max)
+        amplitude = np.sqrt(psd)
+        params, r2 = fit_spectrum(q, amplitude, weights=n, form=form)
+        score = float(np.nanmax(peak - np.log(n))) if np.isfinite(peak).any() else 0.0
+        fits.append(FrameFit(index=index, dose=dose, dose_per_pixel=dose * sampling**2,
+                             r2=r2, peak_score=score,
+                             accepted=force or (r2 >= r2_min and score <= peak_max),
+                             q_norm=q, amplitude=amplitude, **params))
+        if callback is not None:
+            callback(index)
+    if not fits:
+        raise InputError("frames: no frames to fit")
+    if doses is not None and len(doses) != len(fits):
+        raise ConfigError(f"doses: {len(doses)} given for {len(fits)} frames")
+
+    accepted = [f for f in fits if f.accepted]
+    if not accepted:
+        best = max(f.r2 for f in fits)
+        if all(f.peak_score > peak_max for f in fits):
+            raise InputError(
+                f"vacuum: the region shows lattice peaks in its spectrum in all {len(fits)} "
+                "frames (not vacuum) — choose a clean vacuum region or force the fit")
+        raise InputError(
+            f"vacuum: no frame's noise spectrum fits eq. A.1 well enough (best R² = {best:.2f}, "
+            f"need {r2_min}) or is free of peaks; the region holds structure or too few counts "
+            "— choose a clean vacuum region or force the fit")
+    N0, N0_r2 = fit_readout(np.array([f.C for f in accepted]),
+                            np.array([f.dose_per_pixel for f in accepted]))
+    shape = [f for f in accepted if f.C <= shape_c_max]
+    if not shape:
+        shape = sorted(accepted, key=lambda f: f.C)[: max(1, len(accepted) // 3)]
+    c0s = np.array([f.c0 for f in shape])
+    c3s = np.array([f.c3 for f in shape])
+    all_doses = [f.dose for f in fits]
+    detector = DetectorConfig(
+        c0=(float(c0s.min()), float(c0s.max())), c3=(float(c3s.min()), float(c3s.max())),
+        N0=(N0 * (1.0 - n0_spread), N0 * (1.0 + n0_spread)),
+        dose=(min(all_doses), max(all_doses)))
+    return NoiseFit(frames=fits, N0=N0, N0_r2=N0_r2, c0=float(np.median(c0s)),
+                    c3=float(np.median(c3s)), shape_frames=[f.index for f in shape],
+                    detector=detector, sampling=float(sampling), vacuum_roi=(ys, xs),
+                    form=form, r2_min=r2_min)
+
+
+def plot_noise_fit(fit: NoiseFit, path: str | Path) -> Path:
+    """A PNG of the fits, as 002 fig. 5–6 and SOI fig. 6–7 (atomic write).
+
+    Panels: spectrum and fit of the first and last frame; their normalised MTF
+    (eq. 1); ``c0``, ``c3`` and ``C`` against dose; ``C`` against N_D with eq. 2.
+    Accepted frames are filled, rejected ones hollow.
+    """
+    from matplotlib.figure import Figure
+
+    from temseg.io.files import atomic_path
+
+    model = _spectrum_model(fit.form)  # type: ignore[arg-type]
+    fig = Figure(figsize=(13, 7.5), layout="constrained")
+    axes = fig.subplots(2, 3)
+    ends = [fit.frames[0]] + ([fit.frames[-1]] if len(fit.frames) > 1 else [])
+    for f, colour in zip(ends, ("tab:blue", "tab:red")):
+        qq = np.linspace(0, max(1.0, float(f.q_norm.max())), 200)
+        label = f"frame {f.index}, {f.dose:.3g} e/Å², R²={f.r2:.3f}"
+        axes[0, 0].plot(f.q_norm, f.amplitude, ".", color=colour, ms=3, label=label)
+        axes[0, 0].plot(qq, model(qq, f.c0, f.c1, f.C, f.c3), "-", color=colour, lw=1)
+        axes[0, 1].plot(f.q_norm, f.amplitude / f.c1, ".", color=colour, ms=3)
+        axes[0, 1].plot(qq, mtf(qq, c0=f.c0, c3=f.c3, C=f.C), "-", color=colour,
+                        label=f"c0={f.c0:.3f}, c3={f.c3:.2f}, C={f.C:.3f}")
+    axes[0, 0].set(xlabel="q / q_Nyquist", ylabel="√PSD (counts)", yscale="log",
+                   title=f"noise spectrum, eq. A.1 ({fit.form})")
+    axes[0, 1].set(xlabel="q / q_Nyquist", ylabel="MTF", title="normalised MTF (eq. 1)")
+    for ax in axes[0]:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    doses = np.array([f.dose for f in fit.frames])
+    ok = np.array([f.accepted for f in fit.frames])
+    for ax, key in zip((axes[0, 2], axes[1, 0], axes[1, 1]), ("c0", "c3", "C")):
+        values = np.array([getattr(f, key) for f in fit.frames])
+        ax.scatter(doses[ok], values[ok], s=14, color="tab:blue", label=f"R² ≥ {fit.r2_min}")
+        if (~ok).any():
+            ax.scatter(doses[~ok], values[~ok], s=14, facecolors="none", edgecolors="tab:gray",
+                       label="rejected")
+        if key in ("c0", "c3"):
+            ax.axhline(getattr(fit, key), color="tab:orange", label="median of shape frames")
+        ax.set(xscale="log", xlabel="frame dose (e/Å²)", ylabel=key, title=f"{key} vs dose")
+        ax.legend(fontsize=7)
+    nd = np.array([f.dose_per_pixel for f in fit.frames])
+    cs = np.array([f.C for f in fit.frames])
+    ax = axes[1, 2]
+    ax.scatter(nd[ok], cs[ok], s=14, color="tab:blue")
+    if (~ok).any():
+        ax.scatter(nd[~ok], cs[~ok], s=14, facecolors="none", edgecolors="tab:gray")
+    grid = np.geomspace(nd.min() / 2, nd.max() * 2, 200)
+    r2 = "" if math.isnan(fit.N0_r2) else f", R²={fit.N0_r2:.2f}"
+    ax.plot(grid, np.sqrt(fit.N0 / (fit.N0 + grid)), color="tab:orange",
+            label=f"eq. 2, N0={fit.N0:.3g} e/px{r2}")
+    ax.set(xscale="log", xlabel="N_D (e/px)", ylabel="C", title="readout fraction (eq. 2)")
+    ax.legend(fontsize=7)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    return path
+
+
+def write_noise_fit(folder: str | Path, fit: NoiseFit, *, name: str = "detector"
+                    ) -> tuple[Path, Path]:
+    """Write ``folder/NAME.json`` (for ``DetectorConfig.from_json``) and ``folder/NAME.png``."""
+    from temseg.io.files import write_json
+
+    folder = Path(folder)
+    json_path = write_json(folder / f"{name}.json", fit.to_dict())
+    png_path = plot_noise_fit(fit, folder / f"{name}.png")
+    return json_path, png_path

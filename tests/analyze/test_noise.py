@@ -1,0 +1,143 @@
+"""Noise fitting: round trip through apply_detector, refusals, outputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from temseg.analyze.noise import fit_noise, fit_readout, fit_spectrum, parse_roi, write_noise_fit
+from temseg.errors import ConfigError, InputError
+from temseg.simulate.detector import DetectorConfig, apply_detector, mtf, readout_fraction
+from temseg.synthetic import lattice
+
+SAMPLING = 0.1  # Å/px
+DOSES = [3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0]  # e/Å²
+
+
+def _vacuum_frames(c0, c3, N0, *, size=128, doses=DOSES, seed=0, pad=0):
+    rng = np.random.default_rng(seed)
+    shape = (size + pad, size + pad)
+    return np.stack([apply_detector(np.ones(shape), dose=d, sampling=SAMPLING, c0=c0, c3=c3,
+                                    N0=N0, rng=rng) for d in doses])
+
+
+@pytest.mark.parametrize("c0, c3, N0", [(0.3, 2.5, 0.01), (0.5, 3.5, 0.05)])
+def test_round_trip_recovers_c0_c3_and_N0(c0, c3, N0):
+    frames = _vacuum_frames(c0, c3, N0, pad=16)
+    fit = fit_noise(frames, vacuum_roi="8:136,8:136", sampling=SAMPLING)
+    assert fit.c0 == pytest.approx(c0, rel=0.10)
+    assert fit.c3 == pytest.approx(c3, rel=0.10)
+    assert fit.N0 == pytest.approx(N0, rel=0.25)
+    # doses from the mean counts: N_D = dose × sampling² within Poisson error
+    for f, dose in zip(fit.frames, DOSES):
+        nd = dose * SAMPLING**2
+        assert f.dose_per_pixel == pytest.approx(nd, abs=5 * np.sqrt((nd + N0) / 128**2))
+    # C follows eq. 2 where the readout floor is visible
+    low = fit.frames[1]
+    assert low.C == pytest.approx(readout_fraction(N0, low.dose_per_pixel), rel=0.3)
+    det = fit.detector
+    assert det.N0 == pytest.approx((0.5 * fit.N0, 1.5 * fit.N0))
+    assert det.dose[0] == pytest.approx(3.0, rel=0.1) and det.dose[1] == pytest.approx(3000, rel=0.02)
+    assert det.c0[0] <= fit.c0 <= det.c0[1]
+
+
+def test_given_doses_are_used_and_counted():
+    frames = _vacuum_frames(0.4, 3.0, 0.02, size=64, doses=DOSES[2:])
+    fit = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, doses=DOSES[2:])
+    assert [f.dose for f in fit.frames] == DOSES[2:]
+    with pytest.raises(ConfigError, match="^doses:"):
+        fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, doses=DOSES[:2])
+    with pytest.raises(ConfigError, match="^doses:"):
+        fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, doses=[-1.0] * 5)
+
+
+def test_single_frame_uses_the_closed_form_of_eq2():
+    frame = _vacuum_frames(0.3, 2.5, 0.2, doses=[300.0])[0]
+    fit = fit_noise(frame, vacuum_roi=(0, 128, 0, 128), sampling=SAMPLING)
+    f = fit.frames[0]
+    assert fit.N0 == pytest.approx(f.C**2 * f.dose_per_pixel / (1 - f.C**2))
+    assert fit.N0 == pytest.approx(0.2, rel=0.35)
+
+
+def test_fit_spectrum_is_exact_on_model_curves():
+    q = np.linspace(0.02, 1.4, 70)
+    for form in ("quadrature", "linear"):
+        C = 0.3
+        lor = mtf(q, c0=0.35, c3=3.0)
+        curve = (5.0 * np.sqrt((1 - C**2) * lor**2 + C**2) if form == "quadrature"
+                 else 5.0 * mtf(q, c0=0.35, c3=3.0, C=C))
+        params, r2 = fit_spectrum(q, curve, form=form)
+        assert r2 > 0.9999
+        assert params["c0"] == pytest.approx(0.35, rel=1e-3)
+        assert params["c3"] == pytest.approx(3.0, rel=1e-3)
+        assert params["C"] == pytest.approx(C, rel=1e-3)
+        assert params["c2"] / params["c1"] == pytest.approx(params["C"])
+
+
+def test_fit_readout_inverts_eq2():
+    nd = np.geomspace(0.01, 30, 8)
+    assert fit_readout(readout_fraction(0.02, nd), nd)[0] == pytest.approx(0.02, rel=1e-4)
+    with pytest.raises(InputError):
+        fit_readout(np.zeros(3), nd[:3])
+
+
+def test_region_with_lattice_fringes_is_refused_unless_forced():
+    rng = np.random.default_rng(4)
+    image = 1.0 + 0.3 * lattice((64, 64), spacing_px=4.0, angle_deg=10)
+    frames = [apply_detector(image, dose=d, sampling=SAMPLING, c0=0.3, c3=2.5, N0=0.01, rng=rng)
+              for d in (1000.0, 3000.0)]
+    with pytest.raises(InputError, match="^vacuum: .*lattice peaks"):
+        fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING)
+    fit = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, force=True)
+    assert all(f.accepted for f in fit.frames)
+    assert all(f.peak_score > 20 for f in fit.frames)
+
+
+def test_poor_fit_is_refused_by_r2():
+    """Readout-dominated frames (flat spectrum, a few counts) cannot pin eq. A.1 down."""
+    frames = _vacuum_frames(0.3, 2.5, 0.05, size=32, doses=[1.0, 2.0], seed=6)
+    fits = fit_noise(frames, vacuum_roi=(0, 32, 0, 32), sampling=SAMPLING, force=True).frames
+    assert max(f.r2 for f in fits) < 0.9
+    with pytest.raises(InputError, match=r"^vacuum: .*R² = 0\.\d\d, need 0\.9"):
+        fit_noise(frames, vacuum_roi=(0, 32, 0, 32), sampling=SAMPLING)
+
+
+@pytest.mark.parametrize("roi, message", [("0:20,0:64", "too small"), ("0:64,0:200", "outside")])
+def test_bad_regions(roi, message):
+    frames = _vacuum_frames(0.3, 2.5, 0.01, size=64, doses=[100.0])
+    with pytest.raises(InputError, match=f"^vacuum: .*{message}"):
+        fit_noise(frames, vacuum_roi=roi, sampling=SAMPLING)
+
+
+def test_parse_roi():
+    assert parse_roi("10:74, 5:69") == (slice(10, 74), slice(5, 69))
+    for bad in ("10:74", "a:b,c:d", "10:5,0:64", "0:64;0:64"):
+        with pytest.raises(ConfigError, match="^vacuum:"):
+            parse_roi(bad)
+
+
+def test_bad_options():
+    frames = _vacuum_frames(0.3, 2.5, 0.01, size=64, doses=[100.0])
+    with pytest.raises(ConfigError, match="^sampling:"):
+        fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=0.0)
+    with pytest.raises(ConfigError, match="^form:"):
+        fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, form="cubic")
+    with pytest.raises(InputError, match="doses cannot"):
+        fit_noise(frames - 100, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING)
+
+
+def test_outputs_feed_the_detector_config(tmp_path):
+    frames = _vacuum_frames(0.3, 2.5, 0.01, size=64, doses=DOSES[1:5])
+    fit = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING)
+    json_path, png_path = write_noise_fit(tmp_path, fit)
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads(json_path.read_text())
+    assert data["kind"] == "detector" and len(data["frames"]) == 4
+    assert data["fit"]["N0"] == pytest.approx(fit.N0)
+    config = DetectorConfig.from_json(json_path)
+    assert config == fit.detector
+    drawn = config.sample(0)
+    assert config.c0[0] <= drawn["c0"] <= config.c0[1]
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
