@@ -1,0 +1,58 @@
+"""temseg info: summary, sampling override, stacks, metadata table, one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+from temseg.cli.main import main
+from temseg.io import write_tiff
+
+
+def test_info_image_with_sampling(tmp_path, capsys):
+    image = np.arange(40 * 50, dtype=np.float32).reshape(40, 50)
+    write_tiff(tmp_path / "a.tif", image, sampling=2.0)
+    assert main(["info", str(tmp_path / "a.tif")]) == 0
+    out = capsys.readouterr().out
+    assert "40 × 50" in out and "single image" in out and "TIFF" in out
+    assert "2 Å/px (0.2 nm/px)" in out
+    assert "10 × 8 nm" in out  # 50 px × 0.2 nm wide, 40 px high
+    assert "min 0" in out and "max 1999" in out and "mean 999.5" in out
+    assert "imagej.unit" in out  # metadata table
+
+
+def test_info_uncalibrated_and_override(tmp_path, capsys):
+    tifffile.imwrite(tmp_path / "u.tif", np.ones((8, 8), np.uint16))
+    assert main(["info", str(tmp_path / "u.tif")]) == 0
+    out = capsys.readouterr().out
+    assert "none in file" in out and "field of view" not in out and "uint16" in out
+    assert main(["info", str(tmp_path / "u.tif"), "--pixel-size-nm", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "0.5 Å/px" in out and "0.4 × 0.4 nm" in out and "given by caller" in out
+
+
+def test_info_stack(tmp_path, capsys):
+    stack = np.stack([np.full((6, 7), i, np.float32) for i in range(4)])
+    write_tiff(tmp_path / "s.tif", stack)
+    assert main(["info", str(tmp_path / "s.tif")]) == 0
+    captured = capsys.readouterr()
+    assert "stack of 4 frames" in captured.out and "4 × 6 × 7" in captured.out
+    assert "min 0" in captured.out and "max 3" in captured.out and "mean 1.5" in captured.out
+    assert "value range" in captured.err  # the progress bar goes to stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.png"], "no such file"),
+    (["."], "is a directory"),
+    (["a.xyz"], "unknown file type"),
+    (["a.tif", "--sampling", "1", "--pixel-size-nm", "0.1"], "not both"),
+    (["a.tif", "--sampling", "-1"], "must be positive"),
+])
+def test_info_errors_are_one_line(tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.xyz").write_bytes(b"x")
+    write_tiff(tmp_path / "a.tif", np.ones((4, 4)))
+    assert main(["info", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
