@@ -11,7 +11,7 @@ from temseg.errors import ConfigError, InputError
 from temseg.preprocess import extract_patches, patch_origins
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(h=st.integers(4, 30), w=st.integers(4, 30), size=st.integers(1, 4),
        stride_frac=st.floats(0.1, 1.0))
 def test_patches_cover_every_pixel_without_padding(h, w, size, stride_frac):
