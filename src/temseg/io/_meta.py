@@ -82,10 +82,10 @@ def flatten_metadata(tree: Any, *, prefix: str = "", out: dict | None = None) ->
     big arrays and other objects dropped; at most a few hundred entries.
     """
     out = {} if out is None else out
-    if isinstance(tree, Mapping) or hasattr(tree, "to_dict"):
-        items = tree.to_dict().items() if hasattr(tree, "to_dict") and not isinstance(
-            tree, Mapping) else tree.items()
-        for key, value in items:
+    if not isinstance(tree, Mapping) and hasattr(tree, "to_dict"):
+        tree = tree.to_dict()
+    if isinstance(tree, Mapping):
+        for key, value in tree.items():
             if len(out) >= _MAX_ITEMS:
                 break
             name = f"{prefix}.{key}" if prefix else str(key)

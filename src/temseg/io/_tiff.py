@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from temseg.errors import InputError
-from temseg.io._meta import angstrom_per_unit, flatten_metadata, to_angstrom
+from temseg.io._meta import flatten_metadata, to_angstrom
 
 #: plain-TIFF pixel sizes above this (Å) are print resolutions (72 dpi...), not calibrations
 _PRINT_RESOLUTION_A = 1e4
@@ -178,7 +178,7 @@ def read_tiff(path: Path):
     with _open(path) as tif:
         try:
             series = tif.series[0]
-        except (IndexError, Exception) as exc:  # noqa: B014 - tifffile raises various
+        except Exception as exc:  # tifffile raises IndexError, ValueError, TiffFileError...
             raise InputError(f"{path}: TIFF has no image data ({exc})") from None
         axes, shape = series.axes, tuple(series.shape)
         others = tif.series[1:]
@@ -216,5 +216,3 @@ def read_tiff(path: Path):
             raise InputError(f"{path}: unsupported colour TIFF ({exc})") from None
     return data, sampling, meta
 
-
-__all__ = ["read_tiff", "angstrom_per_unit"]
