@@ -4,9 +4,10 @@
    padding to zero with a cosine window W(r) that is 1 over the image itself
    — so one FFT serves both eq. 4 (F{I·W}) and eq. 5 (F{I}) on the image area.
 2. Weighted spectrum G(q) = |q|·|F{I·W}| (eq. 4), smoothed with a Gaussian of
-   σ = ``peak_smooth_px`` FFT bins and divided by its median, so that
-   ``g_thresh`` is dimensionless (multiples of the median weighted amplitude;
-   independent of image size and intensity scale).
+   σ = ``peak_smooth_px`` FFT bins and divided by its (clipped) mean over the
+   ring of equal |q|, so that ``g_thresh`` is dimensionless: how many times a peak
+   stands above the typical amplitude at its own frequency (independent of
+   image size, intensity scale and the 1/|q| fall-off of amorphous texture).
 3. Local maxima of G above ``g_thresh``: at most ``max_peaks`` (kept as
    ``max_peaks // 2`` symmetric pairs ±qₙ, so I_Bragg is real).
 4. Gaussian apertures of width ``sigma`` (px⁻¹) at every ±qₙ, inverse FFT →
@@ -39,7 +40,7 @@ class BraggParams:
     """Parameters of the Bragg filter.
 
     sigma : aperture width in px⁻¹ (004: 0.0156 ± 0.0005).
-    g_thresh : peak threshold on G(q) in multiples of its median.
+    g_thresh : peak threshold on G(q) in multiples of its mean at the same |q|.
     m_thresh : threshold on the low-passed difference of the standardized
         image (units of the image's standard deviation).
     max_peaks : at most this many peaks (an even number: symmetric pairs; 004: 24).
@@ -52,7 +53,7 @@ class BraggParams:
     """
 
     sigma: float = 0.0156
-    g_thresh: float = 8.0
+    g_thresh: float = 1.6
     m_thresh: float = 0.6
     max_peaks: int = 24
     peak_smooth_px: float = 2.0
@@ -98,6 +99,8 @@ def prepare(image, *, flatfield_order: int | None = 2) -> np.ndarray:
     from temseg.preprocess import flatfield, standardize
 
     arr = check_image(image)
+    if np.ptp(arr) == 0:  # vacuum or a blank frame: nothing to normalize, no lattice
+        return np.zeros_like(arr)
     if flatfield_order is not None and arr.min() >= 0 and arr.mean() > 0:
         arr = np.asarray(flatfield(arr, order=flatfield_order), dtype=np.float64)
     return np.asarray(standardize(arr), dtype=np.float64)
@@ -128,6 +131,16 @@ def _qabs(shape: tuple[int, int]) -> np.ndarray:
     return q
 
 
+@functools.lru_cache(maxsize=16)
+def _rings(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Ring index (|q| in bins of 1/min(shape)) on the rfft2 half plane, and pixels per ring."""
+    ring = np.rint(_qabs(shape) * min(shape)).astype(np.intp)
+    counts = np.maximum(np.bincount(ring.ravel()), 1).astype(np.float64)
+    ring.setflags(write=False)
+    counts.setflags(write=False)
+    return ring, counts
+
+
 @dataclass
 class Spectrum:
     """Steps 1–2 of the Bragg filter for one image, reusable for any parameters.
@@ -136,7 +149,7 @@ class Spectrum:
     image; spectrum : its rfft2, shape ``(P, Q // 2 + 1)``; crop : slices of the
     image inside the padded frame; peaks : (K, 2) candidate maxima as FFT
     bins (row, column) of the half plane, strongest first; strength : (K,)
-    their G/median(G).
+    their G / (mean G at the same |q|).
     """
 
     image: np.ndarray
@@ -182,16 +195,24 @@ def analyse(image, *, peak_smooth_px: float = 2.0, pad_px: int = 16,
     ext = np.concatenate([mirror, weighted], axis=1)
     if peak_smooth_px > 0:
         ext = ndimage.gaussian_filter(ext, peak_smooth_px, mode=("wrap", "nearest"), truncate=3.0)
-    median = float(np.median(ext[::2, m::2]))
     local_max = ndimage.maximum_filter(ext, size=5, mode=("wrap", "nearest")) == ext
-    g = ext[:, m:] / max(median, np.finfo(np.float32).tiny)
+    ring, counts = _rings((ph, pw))
+    flat_g = ext[:, m:].ravel()
+    flat_ring = ring.ravel()
+    level = np.bincount(flat_ring, flat_g, minlength=counts.size) / counts
+    for _ in range(2):  # a clipped mean: the peaks themselves do not raise their ring's level
+        clipped = np.minimum(flat_g, 3.0 * level[flat_ring])
+        level = np.bincount(flat_ring, clipped, minlength=counts.size) / counts
+    # a floor keeps rings of a noise-free image (level ≈ 0) from rating rounding noise
+    floor = 1e-3 * float(level[int(np.ceil(4.0 * min(ph, pw) / min(h, w))):].max(initial=0.0))
+    g = ext[:, m:] / (level + floor + np.finfo(np.float32).tiny)[ring]
     is_peak = local_max[:, m:]
     # one member per symmetric pair: qx > 0, or qx == 0 with qy > 0 (not DC, not Nyquist)
     is_peak[:, 0] &= (np.arange(ph) > 0) & (np.arange(ph) < (ph + 1) // 2)
     if pw % 2 == 0:
         is_peak[:, -1] = False
-    # |q| below two bins of the image is the flat-field residue, not a lattice
-    is_peak &= qabs >= 2.0 / min(h, w)
+    # |q| below four bins of the image is the flat-field residue, not a lattice
+    is_peak &= qabs >= 4.0 / min(h, w)
     is_peak &= g > 1.0
     rows, cols = np.nonzero(is_peak)
     strength = g[rows, cols].astype(np.float64)
@@ -264,7 +285,7 @@ def difference_map(spec: Spectrum, *, sigma: float, g_thresh: float, max_peaks: 
     return diff[spec.crop]
 
 
-def bragg_peaks(image, *, g_thresh: float = 8.0, max_peaks: int = 24,
+def bragg_peaks(image, *, g_thresh: float = 1.6, max_peaks: int = 24,
                 peak_smooth_px: float = 2.0, pad_px: int = 16,
                 flatfield_order: int | None = 2) -> tuple[np.ndarray, np.ndarray]:
     """The Bragg peaks the filter would use.
@@ -273,7 +294,7 @@ def bragg_peaks(image, *, g_thresh: float = 8.0, max_peaks: int = 24,
     -------
     q : (2N, 2) ndarray — (qy, qx) in px⁻¹, both members ±qₙ of each pair
         (the first N rows are one member each, strongest first)
-    strength : (N,) ndarray — G(qₙ) / median G
+    strength : (N,) ndarray — G(qₙ) / (mean G at the same |q|)
     """
     spec = analyse(image, peak_smooth_px=peak_smooth_px, pad_px=pad_px,
                    flatfield_order=flatfield_order)
@@ -310,7 +331,7 @@ def bragg_score(image, params: BraggParams | None = None) -> tuple[np.ndarray, f
     return diff, p.m_thresh
 
 
-def bragg_filter(image, *, sigma: float = 0.0156, g_thresh: float = 8.0, m_thresh: float = 0.6,
+def bragg_filter(image, *, sigma: float = 0.0156, g_thresh: float = 1.6, m_thresh: float = 0.6,
                  max_peaks: int = 24, peak_smooth_px: float = 2.0, lowpass_px: float = 5.0,
                  pad_px: int = 16, flatfield_order: int | None = 2,
                  foreground: Foreground = "amorphous") -> np.ndarray:
