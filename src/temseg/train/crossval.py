@@ -172,9 +172,13 @@ def _build(config: TrainConfig, data: TrainingSet, *, seed: int, preprocessing):
     options = model_options(config, n_classes)
     init_seed(seed)
     model = build_model(config.architecture, **options)
-    model_config = ModelConfig(architecture=config.architecture, options=options,
-                               preprocessing=to_dict(preprocessing), sampling=data.sampling,
-                               threshold=config.threshold, training={})
+    names = ["background", "foreground"] if n_classes == 2 else [
+        "background", *(f"class_{i}" for i in range(1, n_classes))]
+    model_config = ModelConfig(
+        architecture=config.architecture,
+        options={k: v for k, v in options.items() if k not in ("classes", "in_channels")},
+        in_channels=1, classes=names, preprocessing=to_dict(preprocessing),
+        sampling=data.sampling, threshold=config.threshold, training={})
     return model, model_config
 
 
