@@ -1,0 +1,175 @@
+"""Segmenting micrographs and stacks of any length into files, frame by frame.
+
+:func:`iter_predictions` streams foreground probabilities over frames;
+:func:`segment_micrograph` writes, for one input, the probability map
+(float32 TIFF with the pixel size), the mask (PNG for an image, TIFF stack
+for a stack) and an overlay PNG (the first frame of a stack). A stack is
+never held in memory: each frame is read, predicted and written into
+memory-mapped TIFFs before the next is read. Every file is written
+atomically, so an error or Ctrl-C leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from temseg.io.files import atomic_path
+
+Callback = Callable[[int, int], None]
+
+
+def iter_predictions(segmenter, frames: Iterable[np.ndarray], *, sampling: float | None = None,
+                     on_tile: Callback | None = None) -> Iterator[np.ndarray]:
+    """Yield the ``(H, W)`` float32 foreground probability of each frame, one at a time.
+
+    Parameters
+    ----------
+    segmenter : temseg.infer.Segmenter
+    frames : iterable of (H, W) arrays
+        E.g. ``Micrograph.frames()``; consumed lazily.
+    sampling : float, optional
+        Å per pixel of the frames.
+    on_tile : callable(done, total), optional
+        Progress over the tiles of the current frame.
+    """
+    for frame in frames:
+        yield segmenter.predict(frame, sampling=sampling, callback=on_tile)
+
+
+@dataclasses.dataclass
+class SegmentResult:
+    """What :func:`segment_micrograph` wrote for one input.
+
+    Attributes
+    ----------
+    input : Path or None
+    outputs : dict of str → Path
+        ``probability``, ``mask``, ``overlay``.
+    shape : tuple
+        ``(H, W)`` or ``(F, H, W)`` in pixels.
+    sampling : float or None
+        Å per pixel of the input (and of the outputs).
+    foreground_fraction : float
+        Fraction of all pixels at or above the threshold.
+    frame_fractions : list of float or None
+        Per frame, for stacks.
+    """
+
+    input: Path | None
+    outputs: dict
+    shape: tuple
+    sampling: float | None
+    foreground_fraction: float
+    frame_fractions: list | None = None
+
+    def to_dict(self) -> dict:
+        return {"input": None if self.input is None else str(self.input),
+                "outputs": {k: str(v) for k, v in self.outputs.items()},
+                "shape": list(self.shape), "sampling": self.sampling,
+                "foreground_fraction": self.foreground_fraction,
+                "frame_fractions": self.frame_fractions}
+
+
+def output_paths(out_dir: str | Path, name: str, *, stack: bool) -> dict[str, Path]:
+    """Where :func:`segment_micrograph` writes the files of input ``name``."""
+    out_dir = Path(out_dir)
+    return {"probability": out_dir / f"{name}_prob.tif",
+            "mask": out_dir / f"{name}_mask{'.tif' if stack else '.png'}",
+            "overlay": out_dir / f"{name}_overlay.png"}
+
+
+def _imagej_options(sampling: float | None) -> dict:
+    """The ImageJ pixel size in nm, as :func:`temseg.io.write_tiff` stores it."""
+    if sampling is None:
+        return {"metadata": {"axes": "TYX"}}
+    per_nm = 10.0 / sampling
+    return {"metadata": {"axes": "TYX", "unit": "nm"}, "resolution": (per_nm, per_nm)}
+
+
+def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str | None = None,
+                       threshold: float | None = None, sampling: float | None = None,
+                       on_frame: Callback | None = None,
+                       on_tile: Callback | None = None) -> SegmentResult:
+    """Segment one image or stack and write its probability map, mask and overlay.
+
+    Parameters
+    ----------
+    segmenter : temseg.infer.Segmenter
+    micrograph : temseg.io.Micrograph
+        A single image or a lazy stack (read with :func:`temseg.io.read_image`).
+    out_dir : path
+        Output folder (created).
+    name : str, optional
+        Stem of the output files; default the input file's stem.
+    threshold : float, optional
+        Foreground probability threshold; default ``segmenter.threshold``.
+    sampling : float, optional
+        Å per pixel; default the micrograph's.
+    on_frame, on_tile : callable(done, total), optional
+        Progress over frames and over the tiles of the current frame.
+
+    Returns
+    -------
+    SegmentResult
+    """
+    import tifffile
+
+    from temseg.io import write_mask, write_overlay, write_tiff
+
+    threshold = segmenter.threshold if threshold is None else float(threshold)
+    sampling = micrograph.sampling if sampling is None else sampling
+    if name is None:
+        name = Path(micrograph.path).stem if micrograph.path is not None else "image"
+    paths = output_paths(out_dir, name, stack=micrograph.is_stack)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+
+    if not micrograph.is_stack:
+        image = np.asarray(micrograph.data, dtype=np.float32)
+        prob = segmenter.predict(image, sampling=sampling, callback=on_tile)
+        mask = prob >= threshold
+        write_tiff(paths["probability"], prob, sampling=sampling)
+        write_mask(paths["mask"], mask)
+        write_overlay(paths["overlay"], image, mask)
+        if on_frame is not None:
+            on_frame(1, 1)
+        return SegmentResult(micrograph.path, paths, image.shape, sampling, float(mask.mean()))
+
+    n, (h, w) = micrograph.n_frames, micrograph.frame_shape
+    fractions: list[float] = []
+    options = _imagej_options(sampling)
+    with atomic_path(paths["probability"]) as prob_tmp, atomic_path(paths["mask"]) as mask_tmp:
+        prob_map = tifffile.memmap(prob_tmp, shape=(n, h, w), dtype=np.float32, imagej=True,
+                                   **options)
+        mask_map = tifffile.memmap(mask_tmp, shape=(n, h, w), dtype=np.uint8, imagej=True,
+                                   **options)
+        try:
+            frames = micrograph.frames()
+            for i, prob in enumerate(iter_predictions(segmenter, _keep_first(frames, store := {}),
+                                                      sampling=sampling, on_tile=on_tile)):
+                mask = prob >= threshold
+                prob_map[i] = prob
+                mask_map[i] = mask.view(np.uint8) * np.uint8(255)
+                fractions.append(float(mask.mean()))
+                if i == 0:
+                    store["mask"] = mask
+                if on_frame is not None:
+                    on_frame(i + 1, n)
+            prob_map.flush()
+            mask_map.flush()
+        finally:
+            del prob_map, mask_map
+        write_overlay(paths["overlay"], store["image"], store["mask"])
+    return SegmentResult(micrograph.path, paths, (n, h, w), sampling,
+                         float(np.mean(fractions)), fractions)
+
+
+def _keep_first(frames: Iterator[np.ndarray], store: dict) -> Iterator[np.ndarray]:
+    """Pass frames through, keeping the first one in ``store["image"]`` (for the overlay)."""
+    for i, frame in enumerate(frames):
+        if i == 0:
+            store["image"] = frame
+        yield frame

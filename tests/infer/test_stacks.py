@@ -1,0 +1,117 @@
+"""Stacks are streamed frame by frame into TIFFs; single images give TIFF + PNG + overlay."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from temseg.infer.segmenter import NetworkSegmenter
+from temseg.infer.stacks import iter_predictions, output_paths, segment_micrograph
+from temseg.io import read_image, write_tiff
+
+
+@pytest.fixture
+def segmenter(net_factory):
+    return NetworkSegmenter(net_factory(), tile=48, overlap=0.25, device="cpu", threshold=0.6)
+
+
+@pytest.fixture
+def stack_file(tmp_path, rng):
+    frames = rng.standard_normal((6, 50, 70)).astype(np.float32)
+    return write_tiff(tmp_path / "in" / "series.tif", frames, sampling=0.8), frames
+
+
+def test_stack_is_written_frame_by_frame(segmenter, stack_file, tmp_path):
+    path, frames = stack_file
+    mg = read_image(path)
+    assert mg.is_stack and mg.sampling == pytest.approx(0.8)
+    seen = []
+    result = segment_micrograph(segmenter, mg, tmp_path / "out",
+                                on_frame=lambda done, total: seen.append((done, total)))
+    assert seen == [(i, 6) for i in range(1, 7)]
+    paths = output_paths(tmp_path / "out", "series", stack=True)
+    assert result.outputs == paths and all(p.is_file() for p in paths.values())
+    prob = read_image(paths["probability"])
+    assert prob.is_stack and prob.data.shape == (6, 50, 70)
+    assert prob.sampling == pytest.approx(0.8, rel=1e-6)
+    mask = read_image(paths["mask"])
+    fractions = []
+    for i, frame in enumerate(frames):
+        expected = segmenter.predict(frame)
+        np.testing.assert_array_equal(prob.frame(i), expected)
+        np.testing.assert_array_equal(mask.frame(i) > 0, expected >= 0.6)
+        fractions.append(float((expected >= 0.6).mean()))
+    assert result.frame_fractions == pytest.approx(fractions)
+    assert result.foreground_fraction == pytest.approx(np.mean(fractions))
+    assert 0.0 < result.foreground_fraction < 1.0
+    overlay = read_image(paths["overlay"])  # RGB read back as grey
+    assert overlay.data.shape == (50, 70)
+
+
+def test_single_image_gives_tiff_png_and_overlay(segmenter, tmp_path, rng):
+    image = rng.standard_normal((64, 64)).astype(np.float32)
+    path = write_tiff(tmp_path / "one.tif", image, sampling=1.25)
+    result = segment_micrograph(segmenter, read_image(path), tmp_path / "out", threshold=0.5)
+    paths = output_paths(tmp_path / "out", "one", stack=False)
+    assert paths["mask"].suffix == ".png" and result.frame_fractions is None
+    prob = read_image(paths["probability"])
+    assert prob.sampling == pytest.approx(1.25, rel=1e-6)
+    np.testing.assert_array_equal(prob.data, segmenter.predict(image))
+    np.testing.assert_array_equal(read_image(paths["mask"]).data > 0, prob.data >= 0.5)
+    assert result.foreground_fraction == pytest.approx(float((prob.data >= 0.5).mean()))
+
+
+def _peak_segmenting(segmenter, path, out):
+    mg = read_image(path)
+    tracemalloc.start()
+    try:
+        segment_micrograph(segmenter, mg, out)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_stack_memory_does_not_grow_with_its_length(segmenter, stack_file, tmp_path):
+    """A 28-frame stack needs no more memory than a 4-frame one (beyond bookkeeping)."""
+    frame_bytes = 128 * 128 * 4
+    segmenter.configure(tile=128)
+    paths = {}
+    for n in (4, 28):
+        frames = np.random.default_rng(n).standard_normal((n, 128, 128)).astype(np.float32)
+        paths[n] = write_tiff(tmp_path / f"s{n}.tif", frames, sampling=1.0)
+    del frames
+    segment_micrograph(segmenter, read_image(stack_file[0]), tmp_path / "warm")  # imports
+    short = _peak_segmenting(segmenter, paths[4], tmp_path / "a")
+    long = _peak_segmenting(segmenter, paths[28], tmp_path / "b")
+    # 24 more frames (1.5 MiB) cost less than 4 frames' worth: nothing holds the stack
+    assert long - short < 4 * frame_bytes, (short, long)
+    assert long < 20 * frame_bytes, long
+
+
+class Exploding(NetworkSegmenter):
+    def predict(self, image, **kw):
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.calls == 3:
+            raise KeyboardInterrupt
+        return super().predict(image, **kw)
+
+
+def test_interrupted_stack_leaves_no_file(net_factory, stack_file, tmp_path):
+    seg = Exploding(net_factory(), tile=48, device="cpu")
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        segment_micrograph(seg, read_image(stack_file[0]), out)
+    assert list(out.iterdir()) == []
+
+
+def test_iter_predictions_is_lazy(segmenter, rng):
+    consumed = []
+
+    def frames():
+        for i in range(100):
+            consumed.append(i)
+            yield rng.standard_normal((32, 32)).astype(np.float32)
+
+    it = iter_predictions(segmenter, frames())
+    first = next(it)
+    assert first.shape == (32, 32) and consumed == [0]
