@@ -107,19 +107,21 @@ def fit_spectrum(q_norm: np.ndarray, amplitude: np.ndarray, *, weights: np.ndarr
     c_start = min(max(tail / head, 0.01), 0.95)
     lower, upper = [1e-3, 0.0, 0.0, 0.3], [3.0, np.inf, 1.0, 20.0]
     best, best_sse = None, np.inf
-    for c0_start in (0.15, 0.35, 0.7):
-        for c3_start in (2.0, 4.0):
+    for maxfev in (600, 6000):  # the long budget only if no short fit converged
+        for c0_start in (0.15, 0.35, 0.7):  # c0 and c3 trade off on noisy spectra
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", OptimizeWarning)
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    popt, _ = curve_fit(model, q, y, p0=[c0_start, head, c_start, c3_start],
-                                        sigma=sigma, bounds=(lower, upper), maxfev=4000)
+                    popt, _ = curve_fit(model, q, y, p0=[c0_start, head, c_start, 2.5],
+                                        sigma=sigma, bounds=(lower, upper), maxfev=maxfev)
             except (RuntimeError, ValueError):
                 continue
             sse = float(np.sum(wts * (model(q, *popt) - y) ** 2))
             if sse < best_sse:
                 best, best_sse = popt, sse
+        if best is not None:
+            break
     if best is None:
         raise InputError("spectrum: the fit of eq. A.1 did not converge")
     mean = np.sum(wts * y) / np.sum(wts)
