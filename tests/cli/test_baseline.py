@@ -1,0 +1,72 @@
+"""temseg baseline fit|apply through the CLI entry point."""
+
+from __future__ import annotations
+
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from temseg.cli.main import main
+from temseg.synthetic import particle_set
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("labelled")
+    pairs = particle_set(6, (96, 96), seed=3, n_particles=1, radius_px=(20, 26),
+                         spacing_px=5.0, noise_sigma=0.2)
+    for i, (image, mask) in enumerate(pairs):
+        scaled = np.clip((image - image.min()) / np.ptp(image) * 200 + 20, 0, 255)
+        iio.imwrite(folder / f"img_{i}_layer_{i % 2}.png", scaled.astype(np.uint8))
+        iio.imwrite(folder / f"img_{i}_layer_{i % 2}_LABEL.png", (mask * 255).astype(np.uint8))
+    return folder
+
+
+@pytest.mark.integration
+def test_fit_then_apply(tmp_path, labelled, capsys):
+    model = tmp_path / "fourier.json"
+    code = main(["baseline", "fit", str(labelled), "--method", "fourier", "--folds", "3",
+                 "--out", str(model)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "f1" in captured.out and "±" in captured.out and "blur_px" in captured.out
+    data = json.loads(model.read_text())
+    assert data["kind"] == "baseline" and data["method"] == "fourier"
+    assert data["foreground"] == "crystal" and data["cv"]["k"] == 3
+    assert data["cv"]["scores_mean"]["f1"] > 0.7
+
+    out = tmp_path / "masks"
+    images = sorted(p for p in labelled.glob("*.png") if "_LABEL" not in p.name)[:2]
+    code = main(["baseline", "apply", str(model), *map(str, images), "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    mask = iio.imread(out / f"{images[0].stem}_mask.png")
+    truth = iio.imread(labelled / f"{images[0].stem}_LABEL.png") > 0
+    pred = mask > 0
+    assert 2 * (pred & truth).sum() / (pred.sum() + truth.sum()) > 0.8
+    assert (out / f"{images[0].stem}_overlay.png").is_file()
+    record = json.loads((out / "record.json").read_text())
+    assert len(record["outputs"]) == 2
+
+
+@pytest.mark.integration
+def test_bragg_fit_runs(tmp_path, labelled, capsys):
+    model = tmp_path / "bragg.json"
+    code = main(["baseline", "fit", str(labelled), "--method", "bragg", "--folds", "2",
+                 "--foreground", "crystal", "--max-evals", "8", "--out", str(model)])
+    assert code == 0, capsys.readouterr().err
+    data = json.loads(model.read_text())
+    assert set(data["cv"]["params_mean"]) == {"sigma", "g_thresh", "m_thresh"}
+
+
+def test_errors_are_one_line(tmp_path, labelled, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"kind": "network", "format_version": 1}')
+    image = next(p for p in labelled.glob("*.png") if "_LABEL" not in p.name)
+    assert main(["baseline", "apply", str(bad), str(image), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "not a baseline" in err and "Traceback" not in err
+    assert main(["baseline", "fit", str(labelled), "--band-nm", "1", "2",
+                 "--method", "fourier"]) == 2
+    assert "--band-nm needs" in capsys.readouterr().err
