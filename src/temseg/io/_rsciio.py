@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from temseg.errors import InputError
-from temseg.io._meta import flatten_metadata, get_path, set_path, summarize, to_angstrom
+from temseg.io._meta import angstrom_per_unit, flatten_metadata, get_path, set_path, summarize, to_angstrom
 
 #: suffix → (RosettaSciIO module, format name)
 PLUGINS = {
@@ -40,10 +40,22 @@ def _reader(path: Path):
 
 
 def _is_image(signal: dict) -> bool:
-    """True for 2-D images and stacks of them (two signal axes, at most one navigation axis)."""
+    """True for 2-D images and stacks of them.
+
+    A stack has one navigation axis and two signal axes; formats without
+    navigation flags (Berkeley EMD marks every axis as signal) count as a
+    stack when only the last two axes carry a length unit.
+    """
     axes = signal.get("axes") or []
     n_signal = sum(not ax.get("navigate", False) for ax in axes)
-    return len(axes) in (2, 3) and n_signal == 2
+    if len(axes) == 2 and n_signal == 2:
+        return True
+    if len(axes) != 3:
+        return False
+    if n_signal == 2:
+        return True
+    is_length = [angstrom_per_unit(ax.get("units")) is not None for ax in axes]
+    return n_signal == 3 and is_length == [False, True, True]
 
 
 def _apply_mapping(signal: dict) -> dict:
