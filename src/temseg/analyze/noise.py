@@ -35,7 +35,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 
 from temseg.analyze.psd import radial_power_spectrum
 from temseg.errors import ConfigError, InputError
-from temseg.simulate.detector import DetectorConfig, mtf
+from temseg.simulate.detector import DetectorConfig
 
 __all__ = ["FrameFit", "NoiseFit", "parse_roi", "fit_spectrum", "fit_noise", "fit_readout",
            "plot_noise_fit", "write_noise_fit"]
@@ -395,11 +395,11 @@ def plot_noise_fit(fit: NoiseFit, path: str | Path) -> Path:
         axes[0, 0].plot(f.q_norm, f.amplitude, ".", color=colour, ms=3, label=label)
         axes[0, 0].plot(qq, model(qq, f.c0, f.c1, f.C, f.c3), "-", color=colour, lw=1)
         axes[0, 1].plot(f.q_norm, f.amplitude / f.c1, ".", color=colour, ms=3)
-        axes[0, 1].plot(qq, mtf(qq, c0=f.c0, c3=f.c3, C=f.C), "-", color=colour,
+        axes[0, 1].plot(qq, model(qq, f.c0, 1.0, f.C, f.c3), "-", color=colour,
                         label=f"c0={f.c0:.3f}, c3={f.c3:.2f}, C={f.C:.3f}")
     axes[0, 0].set(xlabel="q / q_Nyquist", ylabel="√PSD (counts)", yscale="log",
                    title=f"noise spectrum, eq. A.1 ({fit.form})")
-    axes[0, 1].set(xlabel="q / q_Nyquist", ylabel="MTF", title="normalised MTF (eq. 1)")
+    axes[0, 1].set(xlabel="q / q_Nyquist", ylabel="MTF", title="normalised by c1 (eq. 1 for the linear form)")
     for ax in axes[0]:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
