@@ -1,7 +1,141 @@
-"""CLI commands: segment (filled in by its issue)."""
+"""CLI command: ``temseg segment MODEL INPUTS... --out DIR``.
+
+Thin: inputs are collected and checked (model, every file, sizes) before any
+work, then each is segmented by :func:`temseg.infer.segment_micrograph`, with
+progress bars over files, frames and tiles, and the run is recorded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
+
+from temseg.cli import _common
+
+
+def _split_model(paths: list[Path], model: Path | None) -> tuple[Path, list[Path]]:
+    """The model and the inputs: ``--model`` if given, else the first path."""
+    from temseg.errors import ConfigError
+
+    if model is not None:
+        if not paths:
+            raise ConfigError("inputs: give at least one image, stack or folder to segment")
+        return model, paths
+    if len(paths) < 2:
+        raise ConfigError("inputs: give MODEL then at least one image, stack or folder "
+                          "(or the model with --model)")
+    return paths[0], paths[1:]
+
+
+def _check_inputs(segmenter, inputs: list[Path], sampling: float | None) -> list[dict]:
+    """Open every input (stacks stay lazy) and check it can be segmented; nothing kept in memory."""
+    from temseg.io import read_image
+
+    plans = []
+    for path in _common.track(inputs, "checking inputs"):
+        mg = read_image(path, sampling=sampling)
+        segmenter.check_image(mg.frame_shape, sampling=mg.sampling, name=str(path))
+        plans.append({"path": path, "frames": mg.n_frames, "shape": mg.frame_shape,
+                      "sampling": mg.sampling, "stack": mg.is_stack})
+        del mg
+    return plans
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+
+    @app.command("segment")
+    def segment(
+        paths: list[Path] = typer.Argument(
+            ..., metavar="MODEL INPUTS...",
+            help="The model (network .json/.safetensors, checkpoint or run folder, or a "
+                 "baseline .json), then images, stacks or folders of images. With --model, "
+                 "all are inputs."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+        model: Path | None = typer.Option(None, "--model", "-m",
+                                          help="The model, instead of the first argument."),
+        tile: int = typer.Option(512, help="Tile size in pixels (rounded down to a multiple "
+                                           "of the network's pooling factor)."),
+        overlap: float = typer.Option(0.25, help="Overlap of neighbouring tiles, a fraction "
+                                                 "of the tile in [0, 1)."),
+        batch_size: int = typer.Option(4, help="Tiles per forward pass."),
+        window: str = typer.Option("hamming", help="Blending window: hamming, gaussian or flat."),
+        threshold: float | None = typer.Option(
+            None, help="Foreground probability threshold of the mask [default: the model's]."),
+        device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+        amp: bool = typer.Option(False, "--amp", help="Mixed precision (CUDA only)."),
+        sampling: float | None = typer.Option(
+            None, help="Pixel size in Å/px for inputs without one (overrides the files)."),
+        pixel_size_nm: float | None = typer.Option(
+            None, help="Pixel size in nm/px (instead of --sampling)."),
+    ) -> None:
+        """Segment images, stacks or folders: probability TIFF, mask, overlay and a record.
+
+        Per input NAME: NAME_prob.tif (float32, with the pixel size), NAME_mask.png
+        (NAME_mask.tif for a stack), NAME_overlay.png (first frame of a stack); and
+        record.json for the run. Stacks are streamed frame by frame.
+        """
+        from temseg.errors import ConfigError
+        from temseg.infer import collect_inputs, load_segmenter, output_names, segment_micrograph
+        from temseg.io import read_image
+        from temseg.record import write_record
+
+        pixel = _common.sampling_from_options(sampling, pixel_size_nm)
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise ConfigError(f"--threshold: must be in [0, 1], got {threshold}")
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out: {out} exists and is not a folder")
+        model_path, input_paths = _split_model(paths, model)
+        warned: set[str] = set()
+
+        def warn(message: str) -> None:  # once per message and file
+            if message not in warned:
+                warned.add(message)
+                _common.warn(f"{current['name']}: {message}")
+
+        current = {"name": ""}
+        segmenter = load_segmenter(model_path, tile=tile, overlap=overlap,
+                                   batch_size=batch_size, window=window, device=device,
+                                   amp=amp, warn=warn)
+        inputs = collect_inputs(input_paths)
+        plans = _check_inputs(segmenter, inputs, pixel)
+        names = output_names(inputs)
+        thr = segmenter.threshold if threshold is None else threshold
+
+        results = []
+        with _common.progress() as bar:
+            files = bar.add_task("files", total=len(plans))
+            frames = bar.add_task("frames", total=None, visible=False)
+            tiles = bar.add_task("tiles", total=None)
+            for plan, name in zip(plans, names):
+                current["name"] = plan["path"].name
+                warned.clear()
+                bar.update(frames, total=plan["frames"], completed=0, visible=plan["stack"])
+                mg = read_image(plan["path"], sampling=pixel)
+                result = segment_micrograph(
+                    segmenter, mg, out, name=name, threshold=thr,
+                    on_frame=lambda done, total: bar.update(frames, completed=done),
+                    on_tile=lambda done, total: bar.update(tiles, completed=done, total=total))
+                results.append({"name": name, **result.to_dict()})
+                bar.advance(files)
+
+        config = {"model": str(model_path), "tile": tile, "overlap": overlap,
+                  "batch_size": batch_size, "window": window, "threshold": thr,
+                  "device": str(getattr(segmenter, "device", "cpu")), "amp": amp,
+                  "sampling": pixel}
+        write_record(out, config=config, segmenter=segmenter.describe(), inputs=results)
+        table = _summary(results)
+        _common.out.print(table)
+        _common.out.print(f"wrote {len(results)} result(s) and record.json to {out}")
+
+
+def _summary(results: list[dict]):
+    from rich.table import Table
+
+    table = Table("input", "shape", "Å/px", "foreground", box=None)
+    for r in results:
+        table.add_row(Path(r["input"]).name, "×".join(map(str, r["shape"])),
+                      "-" if r["sampling"] is None else f"{r['sampling']:.4g}",
+                      f"{100 * r['foreground_fraction']:.1f} %")
+    return table

@@ -173,3 +173,60 @@ def _keep_first(frames: Iterator[np.ndarray], store: dict) -> Iterator[np.ndarra
         if i == 0:
             store["image"] = frame
         yield frame
+
+
+def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL") -> list[Path]:
+    """Image files from files and folders (the readable images directly inside a folder).
+
+    Parameters
+    ----------
+    paths : iterable of path
+        Files are taken as given; a folder contributes its files with a suffix
+        :func:`temseg.io.supported_suffixes` knows, sorted by name, leaving out
+        hidden files and label images (stem ending in ``skip_suffix``).
+
+    Returns
+    -------
+    list of Path, without duplicates, in the order given
+
+    Raises
+    ------
+    InputError
+        A path that does not exist, or a folder without any image.
+    """
+    from temseg.errors import InputError
+    from temseg.io import supported_suffixes
+
+    known = set(supported_suffixes())
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir()
+                            if p.is_file() and p.suffix.lower() in known
+                            and not p.name.startswith(".")
+                            and not (skip_suffix and p.stem.endswith(skip_suffix)))
+            if not inside:
+                raise InputError(f"{path}: folder holds no image files "
+                                 f"({', '.join(sorted(known))})")
+            found.extend(inside)
+        elif path.exists():
+            found.append(path)
+        else:
+            raise InputError(f"{path}: no such file or folder")
+    unique: dict[Path, Path] = {}
+    for path in found:
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
+
+
+def output_names(inputs: list[Path]) -> list[str]:
+    """A distinct output stem per input: the file stem, numbered where stems repeat."""
+    names, used = [], set()
+    for path in inputs:
+        name, n = path.stem, 1
+        while name in used:
+            n += 1
+            name = f"{path.stem}_{n}"
+        used.add(name)
+        names.append(name)
+    return names

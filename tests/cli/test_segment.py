@@ -1,0 +1,123 @@
+"""``temseg segment``: files, folders and stacks in; probability, mask, overlay and record out."""
+
+import json
+
+import numpy as np
+import pytest
+
+from temseg.cli.main import main
+from temseg.io import read_image, write_tiff
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    """A tiny residual U-Net (pooling factor 4) saved as a temseg model file."""
+    import torch
+
+    from temseg.models import ModelConfig, build_model, save_model
+
+    torch.manual_seed(0)
+    model = build_model("resunet", blocks=2, filters=2, pool=2)
+    config = ModelConfig(architecture="resunet", options=model.options, sampling=1.0,
+                         threshold=0.5, preprocessing={"remove_outliers": False})
+    folder = tmp_path_factory.mktemp("model")
+    save_model(folder / "tiny", model, config)
+    return folder / "tiny.json"
+
+
+@pytest.fixture
+def inputs(tmp_path, rng):
+    folder = tmp_path / "in"
+    write_tiff(folder / "big.tif", rng.gamma(4, 25, (150, 200)).astype(np.float32), sampling=1.0)
+    write_tiff(folder / "small.tif", rng.gamma(4, 25, (40, 48)).astype(np.float32), sampling=2.0)
+    write_tiff(folder / "ignored_LABEL.tif", np.zeros((40, 40), np.float32))
+    stack = write_tiff(tmp_path / "series.tif", rng.gamma(4, 25, (5, 64, 72)).astype(np.float32),
+                       sampling=1.0)
+    return folder, stack
+
+
+def test_segments_a_folder_and_a_stack(model_file, inputs, tmp_path, capsys):
+    folder, stack = inputs
+    out = tmp_path / "out"
+    code = main(["segment", str(model_file), str(folder), str(stack), "--out", str(out),
+                 "--tile", "64", "--overlap", "0.25", "--batch-size", "3", "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(["big_prob.tif", "big_mask.png", "big_overlay.png",
+                            "small_prob.tif", "small_mask.png", "small_overlay.png",
+                            "series_prob.tif", "series_mask.tif", "series_overlay.png",
+                            "record.json"])
+    big = read_image(out / "big_prob.tif")
+    assert big.data.shape == (150, 200) and big.data.dtype == np.float32
+    assert big.sampling == pytest.approx(1.0, rel=1e-6)
+    assert 0.0 <= big.data.min() and big.data.max() <= 1.0
+    small = read_image(out / "small_prob.tif")  # resampled to 1 Å/px inside, back to 40 × 48
+    assert small.data.shape == (40, 48) and small.sampling == pytest.approx(2.0, rel=1e-6)
+    series = read_image(out / "series_prob.tif")
+    assert series.is_stack and series.data.shape == (5, 64, 72)
+    mask = read_image(out / "series_mask.tif")
+    np.testing.assert_array_equal(mask.frame(2) > 0, series.frame(2) >= 0.5)
+    record = json.loads((out / "record.json").read_text())
+    assert record["config"]["tile"] == 64 and record["segmenter"]["kind"] == "network"
+    by_name = {r["name"]: r for r in record["inputs"]}
+    assert set(by_name) == {"big", "small", "series"}
+    assert by_name["big"]["foreground_fraction"] == pytest.approx(
+        float((big.data >= 0.5).mean()))
+    assert len(by_name["series"]["frame_fractions"]) == 5
+    assert "series.tif" in captured.out and "%" in captured.out
+
+
+def test_model_option_and_threshold(model_file, inputs, tmp_path, capsys):
+    folder, _ = inputs
+    out = tmp_path / "out"
+    code = main(["segment", "-m", str(model_file), str(folder / "big.tif"), "--out", str(out),
+                 "--tile", "64", "--threshold", "0.9", "--window", "gaussian",
+                 "--device", "cpu"])
+    assert code == 0, capsys.readouterr().err
+    prob = read_image(out / "big_prob.tif").data
+    mask = read_image(out / "big_mask.png").data > 0
+    np.testing.assert_array_equal(mask, prob >= 0.9)
+    record = json.loads((out / "record.json").read_text())
+    assert record["config"]["threshold"] == 0.9 and record["config"]["window"] == "gaussian"
+
+
+def test_missing_pixel_size_warns_once_per_file(model_file, tmp_path, rng, capsys):
+    image = write_tiff(tmp_path / "plain.tif", rng.gamma(4, 25, (64, 64)).astype(np.float32))
+    assert main(["segment", str(model_file), str(image), "--out", str(tmp_path / "o"),
+                 "--tile", "64", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("no pixel size") == 1 and "plain.tif" in err
+    # --pixel-size-nm fills it in (0.1 nm = 1 Å): no warning, recorded in Å/px
+    assert main(["segment", str(model_file), str(image), "--out", str(tmp_path / "p"),
+                 "--tile", "64", "--device", "cpu", "--pixel-size-nm", "0.1"]) == 0
+    assert "no pixel size" not in capsys.readouterr().err
+    record = json.loads((tmp_path / "p" / "record.json").read_text())
+    assert record["inputs"][0]["sampling"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["MISSING.json", "IMG"], "MISSING.json: no such model file"),
+    (["MODEL", "nope.tif"], "nope.tif: no such file or folder"),
+    (["MODEL", "TINY"], "smaller than the network's pooling factor of 4"),
+    (["MODEL", "BROKEN"], "broken.png"),
+    (["MODEL"], "give MODEL then at least one image"),
+    (["MODEL", "IMG", "--overlap", "1.5"], "overlap"),
+    (["MODEL", "IMG", "--threshold", "2"], "--threshold"),
+    (["MODEL", "IMG", "--window", "hann"], "window"),
+])
+def test_bad_input_is_one_line_before_any_work(model_file, tmp_path, rng, capsys, args, message):
+    img = write_tiff(tmp_path / "img.tif", rng.random((64, 64)).astype(np.float32), sampling=1.0)
+    tiny = write_tiff(tmp_path / "tiny.tif", rng.random((3, 64)).astype(np.float32), sampling=1.0)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    subst = {"MODEL": str(model_file), "IMG": str(img), "TINY": str(tiny),
+             "BROKEN": str(broken), "MISSING.json": str(tmp_path / "MISSING.json")}
+    argv = [subst.get(a, a) for a in args]
+    out = tmp_path / "out"
+    code = main(["segment", *argv, "--out", str(out), "--device", "cpu"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("error:") and message in err[-1]  # one line, after any bar
+    assert sum("error" in line for line in err) == 1
+    assert not out.exists() or list(out.iterdir()) == []
