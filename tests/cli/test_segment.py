@@ -28,10 +28,10 @@ def model_file(tmp_path_factory):
 @pytest.fixture
 def inputs(tmp_path, rng):
     folder = tmp_path / "in"
-    write_tiff(folder / "big.tif", rng.gamma(4, 25, (150, 200)).astype(np.float32), sampling=1.0)
+    write_tiff(folder / "big.tif", rng.gamma(4, 25, (96, 130)).astype(np.float32), sampling=1.0)
     write_tiff(folder / "small.tif", rng.gamma(4, 25, (40, 48)).astype(np.float32), sampling=2.0)
     write_tiff(folder / "ignored_LABEL.tif", np.zeros((40, 40), np.float32))
-    stack = write_tiff(tmp_path / "series.tif", rng.gamma(4, 25, (5, 64, 72)).astype(np.float32),
+    stack = write_tiff(tmp_path / "series.tif", rng.gamma(4, 25, (3, 48, 56)).astype(np.float32),
                        sampling=1.0)
     return folder, stack
 
@@ -49,13 +49,13 @@ def test_segments_a_folder_and_a_stack(model_file, inputs, tmp_path, capsys):
                             "series_prob.tif", "series_mask.tif", "series_overlay.png",
                             "record.json"])
     big = read_image(out / "big_prob.tif")
-    assert big.data.shape == (150, 200) and big.data.dtype == np.float32
+    assert big.data.shape == (96, 130) and big.data.dtype == np.float32
     assert big.sampling == pytest.approx(1.0, rel=1e-6)
     assert 0.0 <= big.data.min() and big.data.max() <= 1.0
     small = read_image(out / "small_prob.tif")  # resampled to 1 Å/px inside, back to 40 × 48
     assert small.data.shape == (40, 48) and small.sampling == pytest.approx(2.0, rel=1e-6)
     series = read_image(out / "series_prob.tif")
-    assert series.is_stack and series.data.shape == (5, 64, 72)
+    assert series.is_stack and series.data.shape == (3, 48, 56)
     mask = read_image(out / "series_mask.tif")
     np.testing.assert_array_equal(mask.frame(2) > 0, series.frame(2) >= 0.5)
     record = json.loads((out / "record.json").read_text())
@@ -64,7 +64,7 @@ def test_segments_a_folder_and_a_stack(model_file, inputs, tmp_path, capsys):
     assert set(by_name) == {"big", "small", "series"}
     assert by_name["big"]["foreground_fraction"] == pytest.approx(
         float((big.data >= 0.5).mean()))
-    assert len(by_name["series"]["frame_fractions"]) == 5
+    assert len(by_name["series"]["frame_fractions"]) == 3
     assert "series.tif" in captured.out and "%" in captured.out
 
 
@@ -80,6 +80,22 @@ def test_model_option_and_threshold(model_file, inputs, tmp_path, capsys):
     np.testing.assert_array_equal(mask, prob >= 0.9)
     record = json.loads((out / "record.json").read_text())
     assert record["config"]["threshold"] == 0.9 and record["config"]["window"] == "gaussian"
+
+
+def test_a_baseline_model_segments_too(tmp_path, capsys):
+    from temseg.baselines import BaselineModel, FourierParams, save_baseline
+    from temseg.synthetic import particle_image
+
+    model = save_baseline(tmp_path / "fourier.json", BaselineModel("fourier", FourierParams()))
+    image, truth = particle_image((96, 96), n_particles=2, noise_sigma=0.1, seed=2)
+    path = write_tiff(tmp_path / "particles.tif", image)
+    out = tmp_path / "out"
+    assert main(["segment", str(model), str(path), "--out", str(out)]) == 0, \
+        capsys.readouterr().err
+    mask = read_image(out / "particles_mask.png").data > 0
+    assert (mask == truth.astype(bool)).mean() > 0.8
+    record = json.loads((out / "record.json").read_text())
+    assert record["segmenter"]["kind"] == "baseline" and record["segmenter"]["method"] == "fourier"
 
 
 def test_missing_pixel_size_warns_once_per_file(model_file, tmp_path, rng, capsys):
