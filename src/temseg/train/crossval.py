@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from temseg.config import from_dict, to_dict
-from temseg.errors import InputError
+from temseg.errors import ConfigError, InputError
 from temseg.io.files import atomic_path, write_json
 from temseg.record import write_record
 from temseg.train.config import TrainConfig
@@ -138,6 +138,11 @@ def plan_splits(data: TrainingSet, config: TrainConfig) -> list[tuple[int | None
     from temseg.preprocess import group_kfold, split_groups
 
     groups = np.asarray(data.groups)
+    n_groups = len(set(data.groups))
+    if n_groups < max(config.folds, 2 if config.val_fraction > 0 and not config.val_data else 1):
+        raise InputError(f"data: {n_groups} source group(s) cannot be split into "
+                         f"{max(config.folds, 2)} parts; add images, or set folds 1 and "
+                         "val_fraction 0")
     if config.folds >= 2:
         plans = []
         for f, (train_idx, test_idx) in enumerate(group_kfold(groups, config.folds,
@@ -276,8 +281,8 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
                  ) -> TrainingReport:
     """Train the recipe ``config`` for every fold and seed; write models, logs and tables.
 
-    Layout: a single run writes into ``out_dir`` itself; several runs into
-    ``out_dir/fold_F/seed_S`` (or ``out_dir/seed_S``). ``out_dir`` gets
+    Layout: a single run writes into ``out_dir`` itself; folds into
+    ``out_dir/fold_F``, several seeds into ``.../seed_S``. ``out_dir`` gets
     ``config.yaml`` (the resolved recipe), ``runs.csv`` (a row per run, with
     its scores), ``summary.json`` (mean ± std) and ``record.json``.
 
@@ -300,13 +305,19 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     """
     import yaml
 
+    from temseg.models import ARCHITECTURES, build_model
+
     out_dir = Path(out_dir)
+    if resume and not (out_dir / "config.yaml").is_file():
+        raise InputError(f"{out_dir}: nothing to resume (no config.yaml from an earlier run)")
+    if config.architecture not in ARCHITECTURES:
+        raise ConfigError(f"architecture: {config.architecture!r} is not one of "
+                          f"{', '.join(ARCHITECTURES)}")
+    build_model(config.architecture, **model_options(config, config.n_classes or 2))  # options
     preprocessing = _preprocessing(config)
     if data is None:
         data = _load(config, config.data, preprocessing)
     plans = plan_splits(data, config)
-    if resume and not (out_dir / "config.yaml").is_file():
-        raise InputError(f"{out_dir}: nothing to resume (no config.yaml from an earlier run)")
     earlier = [out_dir / "checkpoints", *out_dir.glob("*/checkpoints"),
                *out_dir.glob("*/*/checkpoints")]
     if not resume and any(p.exists() for p in earlier):
@@ -314,12 +325,11 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / "config.yaml") as tmp:
         tmp.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
-    many = len(plans) * len(config.seeds) > 1
     runs = []
     for plan in plans:
         for seed in config.seeds:
             parts = ([f"fold_{plan[0]}"] if plan[0] is not None else []) + (
-                [f"seed_{seed}"] if many else [])
+                [f"seed_{seed}"] if len(config.seeds) > 1 else [])
             folder = out_dir.joinpath(*parts) if parts else out_dir
             name = "/".join(parts) or "run"
             run = _train_one(

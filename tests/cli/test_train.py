@@ -1,0 +1,133 @@
+"""`temseg train` end to end on a tiny residual U-Net and synthetic lattice particles."""
+
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from temseg.cli.main import main
+from temseg.synthetic import particle_set
+
+RECIPE = """\
+architecture: resunet
+model: {blocks: 2, filters: 4}
+preprocessing: {remove_outliers: false, standardize: true}
+loss: ce
+lr: 1.0e-2
+amsgrad: true
+batch_size: 2
+epochs: 3
+val_fraction: 0.25
+device: cpu
+"""
+
+
+def write_folder(folder, n=6, shape=(32, 32), seed=0):
+    """n lattice-particle images as 8-bit PNGs with _LABEL masks, stack-style names."""
+    folder.mkdir(parents=True)
+    pairs = particle_set(n, shape, seed=seed, radius_px=(6, 10), spacing_px=4,
+                         mass_contrast=1.0, noise_sigma=0.2)
+    for i, (img, mask) in enumerate(pairs):
+        u8 = np.clip((img - img.min()) / np.ptp(img) * 255, 0, 255).astype(np.uint8)
+        name = f"stack{i // 2}_layer_{i:04d}"
+        iio.imwrite(folder / f"{name}.png", u8)
+        iio.imwrite(folder / f"{name}_LABEL.png", mask * 255)
+    return folder
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(RECIPE)
+    return path
+
+
+def test_train_two_seeds_writes_models_logs_and_summary(tmp_path, recipe, capsys):
+    data = write_folder(tmp_path / "data")
+    out = tmp_path / "run"
+    rc = main(["train", str(data), "-c", str(recipe), "-o", str(out), "--seeds", "0,1",
+               "--epochs", "3"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "mean" in captured.out and "std" in captured.out
+    for seed in (0, 1):
+        run = out / f"seed_{seed}"
+        log = json.loads((run / "log.json").read_text())
+        assert len(log) == 3 and log[-1]["train_loss"] < log[0]["train_loss"]
+        assert (run / "learning_curve.png").stat().st_size > 1000
+        meta = json.loads((run / "model.json").read_text())
+        assert meta["kind"] == "network"
+        cfg = meta["config"]
+        assert cfg["architecture"] == "resunet" and cfg["threshold"] == 0.5
+        assert cfg["preprocessing"]["standardize"] is True
+        training = cfg["training"]
+        assert training["seed"] == seed and training["recipe"]["epochs"] == 3
+        # grouped split: the two frames of a stack are on one side
+        val_stacks = {n.split("_layer")[0] for n in training["val_images"]}
+        train_stacks = {n.split("_layer")[0] for n in training["train_images"]}
+        assert val_stacks and not val_stacks & train_stacks
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_runs"] == 2 and 0.0 <= summary["mean"]["f1"] <= 1.0
+    assert summary["std"]["f1"] >= 0.0
+    assert (out / "runs.csv").read_text().count("\n") == 3
+    assert json.loads((out / "record.json").read_text())["config"]["seeds"] == [0, 1]
+
+
+def test_kfold_and_resume(tmp_path, recipe, capsys):
+    data = write_folder(tmp_path / "data")
+    out = tmp_path / "cv"
+    args = ["train", str(data), "-c", str(recipe), "-o", str(out), "--folds", "3",
+            "--val-fraction", "0", "--epochs", "1"]
+    assert main(args) == 0
+    table = (out / "runs.csv").read_text().splitlines()
+    assert len(table) == 4 and table[0].startswith("fold,seed")
+    tested = set()
+    for f in (1, 2, 3):
+        meta = json.loads((out / f"fold_{f}/model.json").read_text())["config"]["training"]
+        assert meta["scored_on"] == "test fold" and not set(meta["test_images"]) & set(
+            meta["train_images"])
+        tested |= set(meta["test_images"])
+    assert len(tested) == 6  # every image is tested exactly once over the folds
+    capsys.readouterr()
+    # a second run into the same folder must not overwrite it
+    assert main(args) == 2
+    assert "earlier run" in capsys.readouterr().err
+    # --resume keeps finished runs as they are
+    assert main(["train", "-o", str(out), "--resume"]) == 0
+
+
+def test_resume_continues_to_more_epochs(tmp_path, recipe):
+    data = write_folder(tmp_path / "data", n=4)
+    out = tmp_path / "run"
+    assert main(["train", str(data), "-c", str(recipe), "-o", str(out), "--epochs", "1",
+                 "--val-fraction", "0"]) == 0
+    (out / "result.json").unlink()  # as if stopped before the end
+    assert main(["train", "-o", str(out), "--resume", "--epochs", "2"]) == 0
+    log = json.loads((out / "log.json").read_text())
+    assert [r["epoch"] for r in log] == [1, 2]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--loss", "focal"], "loss"),
+    (["--epochs", "0"], "epochs"),
+    (["--architecture", "vgg"], "architecture"),
+    (["--architecture", "unet"], "blocks"),  # a resunet option given to the U-Net
+])
+def test_bad_options_fail_in_one_line(tmp_path, recipe, capsys, args, message):
+    data = write_folder(tmp_path / "data", n=2)
+    rc = main(["train", str(data), "-c", str(recipe), "-o", str(tmp_path / "o"), *args])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err
+
+
+def test_bad_data_fails_before_work(tmp_path, recipe, capsys):
+    rc = main(["train", str(tmp_path / "missing"), "-c", str(recipe), "-o", str(tmp_path / "o")])
+    assert rc == 2 and "no such" in capsys.readouterr().err
+    small = write_folder(tmp_path / "small", n=4, shape=(32, 32))
+    rc = main(["train", str(small), "-c", str(recipe), "-o", str(tmp_path / "o2"),
+               "--patch-size", "2"])  # the recipe's network pools by 4
+    assert rc == 2 and "pooling factor" in capsys.readouterr().err
+    rc = main(["train", "-o", str(tmp_path / "nothing"), "--resume"])
+    assert rc == 2 and "nothing to resume" in capsys.readouterr().err
+    assert not (tmp_path / "o2" / "checkpoints").exists()
