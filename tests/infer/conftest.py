@@ -25,11 +25,11 @@ def forward_proba(model, image):
     return logits.softmax(1)[0].numpy()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def net_factory():
     return make_net
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def forward():
     return forward_proba

@@ -18,10 +18,6 @@ def image(rng):
     return (100 + 20 * rng.standard_normal((96, 80))).astype(np.float32)
 
 
-def _quiet(messages):
-    return messages.append
-
-
 def test_network_preprocesses_as_configured(net_factory, image):
     prep = Preprocessing(remove_outliers=False, standardize=True)
     seg = NetworkSegmenter(net_factory(), preprocessing=prep, tile=32, device="cpu")

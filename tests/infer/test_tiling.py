@@ -13,25 +13,6 @@ from temseg.errors import ConfigError, InputError
 from temseg.infer.tiling import count_tiles, model_multiple, predict_tiled, tile_starts
 
 
-def small_rf_net(seed=0, classes=2, kernel=3, layers=2):
-    """A conv net with a known receptive field of ``1 + layers·(kernel-1)`` px, zero padded."""
-    torch.manual_seed(seed)
-    mods, cin = [], 1
-    for i in range(layers):
-        cout = classes if i == layers - 1 else 4
-        mods.append(torch.nn.Conv2d(cin, cout, kernel, padding=kernel // 2))
-        if i < layers - 1:
-            mods.append(torch.nn.Tanh())
-        cin = cout
-    return torch.nn.Sequential(*mods)
-
-
-def whole(model, image):
-    with torch.inference_mode():
-        logits = model(torch.from_numpy(image[None, None].astype(np.float32)))
-    return logits.softmax(1)[0].numpy()
-
-
 @pytest.fixture
 def image(rng):
     return rng.standard_normal((150, 173)).astype(np.float32)
@@ -53,34 +34,35 @@ def test_tile_starts_cover_with_the_requested_overlap(length, tile, overlap):
     assert (tile - gaps).min() >= min(int(round(overlap * tile)), tile - 1) - 1
 
 
-def test_tile_sized_image_is_the_plain_forward_pass(rng):
-    model = small_rf_net()
+def test_tile_sized_image_is_the_plain_forward_pass(rng, net_factory, forward):
+    model = net_factory()
     img = rng.standard_normal((64, 64)).astype(np.float32)
     tiled = predict_tiled(model, img, tile=64, overlap=0.5, window="hamming", device="cpu")
     assert tiled.shape == (2, 64, 64) and tiled.dtype == np.float32
-    np.testing.assert_allclose(tiled, whole(model, img), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(tiled, forward(model, img), rtol=0, atol=1e-6)
     # an image smaller than the tile too (the tile shrinks to the image)
     img = img[:40, :57]
     np.testing.assert_allclose(predict_tiled(model, img, tile=512, device="cpu"),
-                               whole(model, img), rtol=0, atol=1e-6)
+                               forward(model, img), rtol=0, atol=1e-6)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(h=st.integers(20, 90), w=st.integers(20, 90), tile=st.integers(8, 40),
        overlap=st.sampled_from([0.0, 0.1, 0.25, 0.5]),
        window=st.sampled_from(["hamming", "gaussian", "flat"]), batch=st.integers(1, 5))
-def test_pointwise_model_blends_to_the_exact_prediction(h, w, tile, overlap, window, batch):
+def test_pointwise_model_blends_to_the_exact_prediction(h, w, tile, overlap, window, batch,
+                                                        net_factory, forward):
     """A 1×1-conv model has no context: any tiling must reproduce it (weights sum to one)."""
-    model = small_rf_net(kernel=1)
+    model = net_factory(kernel=1)
     img = np.random.default_rng(h * 100 + w).standard_normal((h, w)).astype(np.float32)
     tiled = predict_tiled(model, img, tile=tile, overlap=overlap, window=window,
                           batch_size=batch, device="cpu")
-    np.testing.assert_allclose(tiled, whole(model, img), rtol=0, atol=2e-6)
+    np.testing.assert_allclose(tiled, forward(model, img), rtol=0, atol=2e-6)
     np.testing.assert_allclose(tiled.sum(0), 1.0, atol=2e-6)
 
 
 @pytest.mark.parametrize(("window", "max_err"), [("hamming", 0.04), ("gaussian", 2e-3)])
-def test_no_seams_with_a_small_receptive_field(image, window, max_err):
+def test_no_seams_with_a_small_receptive_field(image, window, max_err, net_factory, forward):
     """Receptive field 5 px ≪ overlap (16 px): tiled ≈ whole image everywhere.
 
     Only pixels within rf/2 = 2 px of an interior tile edge see the tile's zero
@@ -88,8 +70,8 @@ def test_no_seams_with_a_small_receptive_field(image, window, max_err):
     0.08 at its ends, so a few percent of the edge error survives on thin lines;
     the Gaussian (σ = tile/8) all but removes it. Measured: 0.027 and 0.0009.
     """
-    model = small_rf_net(layers=2)
-    ref = whole(model, image)
+    model = net_factory(layers=2)
+    ref = forward(model, image)
     tiled = predict_tiled(model, image, tile=64, overlap=0.25, window=window, device="cpu")
     err = np.abs(tiled - ref).max(0)
     assert err.max() < max_err
@@ -102,15 +84,15 @@ def test_no_seams_with_a_small_receptive_field(image, window, max_err):
     assert (flat > 1e-2).mean() > 0.05
 
 
-def test_batch_size_does_not_change_the_result(image):
-    model = small_rf_net()
+def test_batch_size_does_not_change_the_result(image, net_factory):
+    model = net_factory()
     a = predict_tiled(model, image, tile=48, batch_size=1, device="cpu")
     b = predict_tiled(model, image, tile=48, batch_size=7, device="cpu")
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
 
 
-def test_callback_counts_tiles_and_training_mode_is_restored(image):
-    model = small_rf_net()
+def test_callback_counts_tiles_and_training_mode_is_restored(image, net_factory):
+    model = net_factory()
     model.train()
     calls = []
     predict_tiled(model, image, tile=48, overlap=0.25, batch_size=3, device="cpu",
@@ -135,26 +117,26 @@ class Pooling16(torch.nn.Module):
         return self.conv(x)
 
 
-def test_tiles_are_multiples_of_the_pooling_factor(rng):
+def test_tiles_are_multiples_of_the_pooling_factor(rng, net_factory, forward):
     model = Pooling16()
-    assert model_multiple(model) == 16 and model_multiple(small_rf_net()) == 1
+    assert model_multiple(model) == 16 and model_multiple(net_factory()) == 1
     img = rng.standard_normal((9, 30)).astype(np.float32)
     out = predict_tiled(model, img, tile=64, device="cpu")
     assert out.shape == (3, 9, 30)
     padded = np.pad(img, ((3, 4), (1, 1)), "reflect")  # to 16 × 32, centred
-    np.testing.assert_allclose(out, whole(model, padded)[:, 3:12, 1:31], atol=1e-6)
+    np.testing.assert_allclose(out, forward(model, padded)[:, 3:12, 1:31], atol=1e-6)
     # a tile that is not a multiple is rounded down: 70 → 64, and larger images tile fine
     big = rng.standard_normal((100, 130)).astype(np.float32)
-    np.testing.assert_allclose(predict_tiled(model, big, tile=70, device="cpu"),
-                               whole(model, np.pad(big, ((6, 6), (7, 7)), "reflect"))[:, 6:106, 7:137],
+    expected = forward(model, np.pad(big, ((6, 6), (7, 7)), "reflect"))[:, 6:106, 7:137]
+    np.testing.assert_allclose(predict_tiled(model, big, tile=70, device="cpu"), expected,
                                atol=1e-5)
     assert count_tiles(big.shape, tile=70, overlap=0.25, multiple=16) == 2 * 3
     with pytest.raises(ConfigError, match="tile"):
         predict_tiled(model, img, tile=8, device="cpu")
 
 
-def test_bad_arguments_are_clear_errors(image):
-    model = small_rf_net()
+def test_bad_arguments_are_clear_errors(image, net_factory):
+    model = net_factory()
     with pytest.raises(ConfigError, match="overlap"):
         predict_tiled(model, image, overlap=1.0)
     with pytest.raises(ConfigError, match="batch_size"):
@@ -178,9 +160,9 @@ def _peak_traced(model, img, **kw):
     return out, peak
 
 
-def test_memory_is_the_output_plus_a_batch(rng):
+def test_memory_is_the_output_plus_a_batch(rng, net_factory):
     """Accumulation into one (C, H, W) array: no per-tile list, no (H, W) weight image."""
-    model = small_rf_net(kernel=1)
+    model = net_factory(kernel=1)
     img = rng.standard_normal((1024, 1024)).astype(np.float32)
     out, peak = _peak_traced(model, img, tile=256, overlap=0.25, batch_size=4)
     assert out.shape == (2, 1024, 1024)
@@ -190,8 +172,8 @@ def test_memory_is_the_output_plus_a_batch(rng):
 
 
 @pytest.mark.slow
-def test_4096_image_runs_with_bounded_memory():
-    model = small_rf_net(kernel=1)
+def test_4096_image_runs_with_bounded_memory(net_factory):
+    model = net_factory(kernel=1)
     img = np.random.default_rng(0).standard_normal((4096, 4096)).astype(np.float32)
     t0 = time.perf_counter()
     out, peak = _peak_traced(model, img, tile=512, overlap=0.25, batch_size=4)

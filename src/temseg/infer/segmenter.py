@@ -112,7 +112,8 @@ class Segmenter:
 
     def check_image(self, shape: tuple[int, ...], *, sampling: float | None = None,
                     name: str = "image") -> None:
-        """Raise :class:`InputError` before any work if an image of ``shape`` cannot be segmented."""
+        """Raise :class:`InputError` before any work if an image of ``shape`` cannot be
+        segmented (not 2-D; for networks, smaller than the pooling factor after resampling)."""
         if len(shape) != 2 or min(shape) < 1:
             raise InputError(f"{name}: expected a 2-D image, got shape {tuple(shape)}")
 
