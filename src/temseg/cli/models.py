@@ -1,7 +1,82 @@
-"""CLI commands: models (filled in by its issue)."""
+"""CLI: ``temseg rf`` — what a network can see (receptive field) and how big it is."""
+
+from __future__ import annotations
 
 import typer
+from rich.table import Table
+
+from temseg.cli import _common
+from temseg.errors import ConfigError
+
+
+def _ints(name: str, text: str | None) -> int | list[int] | None:
+    """"8" → 8, "2,4,8" → [2, 4, 8]; a clear error naming the option otherwise."""
+    if text is None:
+        return None
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--{name}: expected an integer or a comma list, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"--{name}: no value given")
+    return values[0] if len(values) == 1 else values
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+
+    @app.command("rf")
+    def rf(
+        architecture: str = typer.Argument(..., help="resunet, unet or msdnet"),
+        blocks: str = typer.Option(None, help="resunet: encoder blocks N (list: 2,3,4)"),
+        pool: str = typer.Option(None, help="resunet: max-pool kernel k (list: 2,4,8)"),
+        dilation: str = typer.Option(None, help="resunet: dilation α of every block (list)"),
+        filters: int = typer.Option(None, help="resunet: filters of the first block"),
+        depth: str = typer.Option(None, help="unet: pooling levels; msdnet: layers (list)"),
+        features: int = typer.Option(None, help="unet: features of the first block"),
+        variant: str = typer.Option(None, help="unet: classic or supplement"),
+        kernel_size: str = typer.Option(None, help="kernel size (list)"),
+        max_dilation: str = typer.Option(None, help="msdnet: largest dilation (list)"),
+        dilations: str = typer.Option(None, help="msdnet: random or repeat"),
+        seed: int = typer.Option(None, help="msdnet: seed of the random dilations"),
+        in_channels: int = typer.Option(1, help="input channels"),
+        classes: int = typer.Option(2, help="output classes"),
+        sampling: float = typer.Option(None, help="pixel size in Å/px"),
+        pixel_size_nm: float = typer.Option(None, help="pixel size in nm/px"),
+    ) -> None:
+        """Receptive field (px, and nm given a pixel size) and trainable parameters.
+
+        List values (comma separated) print a table, one row per network.
+        """
+        from temseg.models.receptive import rf_table
+
+        angstrom = _common.sampling_from_options(sampling, pixel_size_nm)
+        options = {"blocks": _ints("blocks", blocks), "pool": _ints("pool", pool),
+                   "dilation": _ints("dilation", dilation), "filters": filters,
+                   "depth": _ints("depth", depth), "features": features, "variant": variant,
+                   "kernel_size": _ints("kernel-size", kernel_size),
+                   "max_dilation": _ints("max-dilation", max_dilation),
+                   "dilations": dilations, "seed": seed,
+                   "in_channels": in_channels, "classes": classes}
+        options = {k: v for k, v in options.items() if v is not None}
+        rows = rf_table(architecture, sampling=angstrom, **options)
+        if len(rows) == 1:
+            row = rows[0]
+            shown = {k: v for k, v in options.items() if k not in ("in_channels", "classes")}
+            desc = " ".join(f"{k}={v}" for k, v in shown.items())
+            line = f"{architecture} {desc}".strip() + f": receptive field {row['rf_px']} px"
+            if row["rf_nm"] is not None:
+                line += f" = {row['rf_nm']:.3g} nm (at {angstrom / 10:g} nm/px)"
+            line += f"; {row['parameters']:,} trainable parameters"
+            _common.out.print(line, highlight=False)
+            if row["rf_bound_px"] != row["rf_px"]:
+                _common.out.print(f"(pixels at pooling-cell edges see up to "
+                                  f"{row['rf_bound_px']} px)", highlight=False)
+            return
+        table = Table("architecture", "parameters", "RF px", "RF nm", "max RF px")
+        for row in rows:
+            desc = ", ".join(f"{k}={v}" for k, v in row["options"].items())
+            nm = f"{row['rf_nm']:.3g}" if row["rf_nm"] is not None else "–"
+            table.add_row(f"{architecture} {desc}", f"{row['parameters']:,}",
+                          str(row["rf_px"]), nm, str(row["rf_bound_px"]))
+        _common.out.print(table)

@@ -20,7 +20,8 @@ grows quadratically with depth, in training too.
 
 The results equal direct convolution with reflection padding (the naive
 reference :func:`temseg.models.msdnet.msd_forward_naive`) to float32
-round-off of the FFTs (~1e-6).
+round-off of the FFTs (~1e-6 in float32, as accurate as direct convolution
+against a float64 reference; float64 inputs are computed in complex128).
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ def fft_size(n: int) -> int:
 class _Geometry:
     """Padding, FFT grid and per-dilation DFT matrices for one input size."""
 
-    def __init__(self, h: int, w: int, kernel_size: int, dilations, device) -> None:
+    def __init__(self, h: int, w: int, kernel_size: int, dilations, device,
+                 dtype=torch.float32) -> None:
         self.h, self.w = h, w
+        self.cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
         self.r = kernel_size // 2
         self.pad = self.r * max(dilations)
         self.ny = fft_size(h + 2 * self.pad)
@@ -60,11 +63,11 @@ class _Geometry:
         self.ey, self.ex = {}, {}
         for d in set(dilations):
             self.ey[d] = torch.exp(2j * math.pi * torch.outer(fy, t * d) / self.ny).to(
-                torch.complex64)
+                self.cdtype)
             self.ex[d] = torch.exp(2j * math.pi * torch.outer(fx, t * d) / self.nx).to(
-                torch.complex64)
+                self.cdtype)
         # weights of the half-spectrum columns in a full-spectrum sum
-        alpha = torch.full((self.nxh,), 2.0, device=device)
+        alpha = torch.full((self.nxh,), 2.0, device=device, dtype=dtype)
         alpha[0] = 1.0
         if self.nx % 2 == 0:
             alpha[-1] = 1.0
@@ -91,7 +94,7 @@ class _Geometry:
 
     def kernel_spectrum(self, weight: torch.Tensor, d: int) -> torch.Tensor:
         """(o, c, k, k) taps at dilation d → (o, c, ny, nxh) spectrum K̂ (correlation)."""
-        a = torch.einsum("octu,xu->octx", weight.to(torch.complex64), self.ex[d])
+        a = torch.einsum("octu,xu->octx", weight.to(self.cdtype), self.ex[d])
         return torch.einsum("yt,octx->ocyx", self.ey[d], a)
 
     def kernel_grad(self, r: torch.Tensor, d: int) -> torch.Tensor:
@@ -119,13 +122,13 @@ def _push(grad_spec: torch.Tensor, g_hat: torch.Tensor, kern: torch.Tensor) -> N
 def msd_forward_buffers(x, weights, biases, dilations, kernel_size, width):
     """Forward pass into one buffer: returns (features (B, C₀+D·w, H, W), spectra, geometry)."""
     b, c0, h, w = x.shape
-    geo = _Geometry(h, w, kernel_size, dilations, x.device)
+    geo = _Geometry(h, w, kernel_size, dilations, x.device, x.dtype)
     total = c0 + len(dilations) * width
     feats = x.new_empty((b, total, h, w))
-    spec = torch.empty((b, total, geo.ny, geo.nxh), dtype=torch.complex64, device=x.device)
+    spec = torch.empty((b, total, geo.ny, geo.nxh), dtype=geo.cdtype, device=x.device)
     feats[:, :c0] = x
     spec[:, :c0] = geo.spectrum(x)
-    acc = torch.empty((b, width, geo.ny, geo.nxh), dtype=torch.complex64, device=x.device)
+    acc = torch.empty((b, width, geo.ny, geo.nxh), dtype=geo.cdtype, device=x.device)
     for i, (wt, bias, d) in enumerate(zip(weights, biases, dilations)):
         ch = c0 + i * width
         acc.zero_()
@@ -151,15 +154,15 @@ class MSDFunction(torch.autograd.Function):
         weights, biases = params[:depth], params[depth:]
         feats, spec, geo = msd_forward_buffers(x, weights, biases, dilations, kernel_size, width)
         out = F.conv2d(feats, final_weight, final_bias)
-        ctx.meta, ctx.geo, ctx.spec = meta, geo, spec
-        ctx.save_for_backward(feats, final_weight, *weights)
+        ctx.meta, ctx.geo = meta, geo
+        ctx.save_for_backward(feats, spec, final_weight, *weights)
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
         dilations, kernel_size, width = ctx.meta
-        geo, spec = ctx.geo, ctx.spec
-        feats, final_weight, *weights = ctx.saved_tensors
+        geo = ctx.geo
+        feats, spec, final_weight, *weights = ctx.saved_tensors
         c0 = feats.shape[1] - len(dilations) * width
         wf = final_weight[:, :, 0, 0]
         g_feat = torch.einsum("bkhw,kc->bchw", grad_out, wf)
@@ -185,5 +188,4 @@ class MSDFunction(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             x = feats[:, :c0]
             g_x = g_feat[:, :c0] + geo.pad_adjoint(g_spec[:, :c0], x)
-        ctx.spec = None
         return (g_x, g_final_w, g_final_b, None, *g_weights, *g_biases)

@@ -102,3 +102,42 @@ def receptive_field(model: nn.Module, *, bound: bool = False) -> int:
 def count_parameters(model: nn.Module, *, trainable: bool = True) -> int:
     """Number of (trainable) parameters of ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
+
+
+def rf_table(architecture: str, *, sampling: float | None = None,
+             **options) -> list[dict]:
+    """Receptive field and size of every combination of list-valued ``options``.
+
+    Parameters
+    ----------
+    architecture : str
+        Registry name ("resunet", "unet", "msdnet").
+    sampling : float, optional
+        Å per pixel; adds the field in nm.
+    **options
+        Architecture options; a list value (e.g. ``pool=[2, 4, 8]``) spans
+        the table (paper 000, table S1 style), scalars are fixed.
+
+    Returns
+    -------
+    list of dict
+        One row per network: ``options`` (the varied ones), ``parameters``,
+        ``rf_px`` (eq. 1), ``rf_bound_px`` (any pixel alignment) and
+        ``rf_nm`` (None without a sampling).
+    """
+    import itertools
+
+    from temseg.models.registry import build_model
+
+    varied = {k: v for k, v in options.items() if isinstance(v, (list, tuple))}
+    fixed = {k: v for k, v in options.items() if k not in varied}
+    rows = []
+    for combo in itertools.product(*varied.values()):
+        chosen = dict(zip(varied, combo))
+        model = build_model(architecture, **fixed, **chosen)
+        rf = receptive_field(model)
+        rows.append({"architecture": architecture, "options": chosen,
+                     "parameters": count_parameters(model), "rf_px": rf,
+                     "rf_bound_px": receptive_field(model, bound=True),
+                     "rf_nm": rf * sampling / 10.0 if sampling else None})
+    return rows

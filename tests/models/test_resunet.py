@@ -1,0 +1,67 @@
+"""Residual U-Net of paper 000: exact parameter counts, shapes for any size, options."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from temseg.errors import ConfigError
+from temseg.models import ResUNet, build_model, count_parameters
+
+
+@pytest.mark.parametrize(("blocks", "expected"), [(2, 8_074), (3, 32_730), (4, 130_682)])
+def test_parameter_counts_match_paper_table_2(blocks, expected):
+    assert count_parameters(build_model("resunet", blocks=blocks)) == expected
+
+
+@pytest.mark.parametrize("options", [{"pool": 8}, {"pool": 4, "dilation": 3},
+                                     {"pool": [2, 8]}, {"dilation": [1, 2, 4]}])
+def test_pool_and_dilation_do_not_change_the_parameter_count(options):
+    assert count_parameters(build_model("resunet", blocks=2, **options)) == 8_074
+
+
+def test_channels_classes_and_filters_are_configurable():
+    model = ResUNet(in_channels=3, classes=4, blocks=1, filters=2)
+    # block(3→2) + bottleneck(2→4) + decoder(6→2) + head(2→4), 10·cin·c + 9c² + 7c each
+    blocks = [(3, 2), (2, 4), (6, 2)]
+    expected = sum(10 * i * c + 9 * c * c + 7 * c for i, c in blocks) + 2 * 4 + 4
+    assert count_parameters(model) == expected
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, 8, 8))
+    assert out.shape == (1, 4, 8, 8)
+
+
+@settings(max_examples=8, deadline=None)
+@given(h=st.integers(3, 40), w=st.integers(3, 40), pool=st.sampled_from([2, 4, 8]),
+       blocks=st.integers(1, 2))
+def test_any_size_is_padded_and_cropped_back(h, w, pool, blocks):
+    model = ResUNet(blocks=blocks, pool=pool).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 1, h, w, generator=torch.Generator().manual_seed(h * w)))
+    assert out.shape == (2, 2, h, w)
+    assert torch.isfinite(out).all()
+
+
+def test_padding_does_not_change_the_divisible_part_far_from_the_edge():
+    torch.manual_seed(0)
+    model = ResUNet(blocks=2, pool=2).eval()
+    x = torch.randn(1, 1, 72, 72)
+    with torch.no_grad():
+        full = model(x)
+        cut = model(x[..., :69, :69])  # padded to 72 internally
+    # pixels further than the receptive field (44 px) from the cut edge are unaffected
+    torch.testing.assert_close(cut[..., :20, :20], full[..., :20, :20], atol=1e-6, rtol=0)
+    assert not torch.allclose(cut[..., 60:69, 60:69], full[..., 60:69, 60:69], atol=1e-6)
+
+
+def test_bad_options_name_the_field():
+    with pytest.raises(ConfigError, match="dilation"):
+        ResUNet(blocks=2, dilation=[1, 2])
+    with pytest.raises(ConfigError, match="pool"):
+        ResUNet(blocks=2, pool=0)
+    with pytest.raises(ConfigError, match="blocks"):
+        ResUNet(blocks=0)
+    with pytest.raises(ConfigError, match="options"):
+        build_model("resunet", filterz=4)
+    with pytest.raises(ConfigError, match="architecture"):
+        build_model("vgg")
