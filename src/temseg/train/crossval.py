@@ -48,7 +48,8 @@ def evaluate_pairs(predict: Callable[[np.ndarray], np.ndarray], images: Sequence
 
     Returns
     -------
-    pooled : dict — :func:`temseg.metrics.score_set` over all pixels
+    pooled : dict — :func:`temseg.metrics.score_set` over all pixels, with the
+        pixel counts ``tp, fp, fn, tn``
     per_image : list of dict — one row per image (``name`` + scores)
     probs : list of (H, W) float32 — the predictions
     """
@@ -74,7 +75,8 @@ def evaluate_pairs(predict: Callable[[np.ndarray], np.ndarray], images: Sequence
         return {k: float(row[k]) for k in SCORE_KEYS if row.get(k) is not None}
 
     rows = [{"name": n, **numbers(s)} for n, s in zip(names, per_image)]
-    return numbers(pooled), rows, probs
+    counts = {k: int(pooled[k]) for k in ("tp", "fp", "fn", "tn") if k in pooled}
+    return {**numbers(pooled), **counts}, rows, probs
 
 
 def write_table(path: str | Path, rows: Sequence[dict]) -> Path:
@@ -236,6 +238,7 @@ def _train_one(config, data, plan, *, seed, folder, preprocessing, resume, callb
         scores, per_image, _ = evaluate_pairs(predict, test.images, test.labels,
                                               threshold=config.threshold, names=test.names)
         write_table(folder / "test_per_image.csv", per_image)
+        scores = {k: v for k, v in scores.items() if k not in ("tp", "fp", "fn", "tn")}
     elif val_set is not None and result.best_epoch is not None:
         best = result.history[[r["epoch"] for r in result.history].index(result.best_epoch)]
         scores = {k[4:]: v for k, v in best.items() if k.startswith("val_") and k != "val_loss"}
@@ -343,7 +346,8 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     write_table(out_dir / "runs.csv", rows)
     keys = sorted({k for r in runs for k in r.scores})
     summary = mean_std([r.scores for r in runs], keys)
-    scored_on = "test folds" if config.folds >= 2 else "validation"
+    scored_on = ("test folds" if config.folds >= 2 else
+                 "validation" if keys else "nothing (no validation data)")
     write_json(out_dir / "summary.json", {
         "scored_on": scored_on, "n_runs": len(runs),
         "mean": {k: m for k, (m, _) in summary.items()},

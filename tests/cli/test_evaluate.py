@@ -1,0 +1,89 @@
+"""`temseg evaluate` on a freshly trained tiny network and on a Fourier baseline file."""
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from temseg.cli.main import main
+
+_spec = importlib.util.spec_from_file_location("_train_cli", Path(__file__).with_name("test_train.py"))
+_train_cli = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_train_cli)
+
+CONFUSION = {(255, 255, 255), (0, 0, 0), (255, 0, 0), (0, 0, 255)}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ev")
+    data = _train_cli.write_folder(root / "data", n=4)
+    recipe = root / "recipe.yaml"
+    recipe.write_text(_train_cli.RECIPE)
+    assert main(["train", str(data), "-c", str(recipe), "-o", str(root / "run"),
+                 "--epochs", "2", "--val-fraction", "0"]) == 0
+    return root
+
+
+def _rows(path):
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_evaluate_network_writes_table_csv_and_overlays(trained, capsys):
+    out = trained / "eval"
+    rc = main(["evaluate", str(trained / "run" / "model.json"), str(trained / "data"),
+               "-o", str(out), "--threshold", "0.4"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "pooled" in captured.out and "jaccard" in captured.out
+    rows = _rows(out / "per_image.csv")
+    assert [r["name"] for r in rows][-1] == "pooled" and len(rows) == 5
+    pooled = json.loads((out / "pooled.json").read_text())
+    assert pooled["threshold"] == 0.4 and pooled["n_images"] == 4
+    for key in ("accuracy", "balanced_accuracy", "jaccard", "f1", "precision", "recall"):
+        assert 0.0 <= pooled[key] <= 1.0
+        assert float(rows[-1][key]) == pytest.approx(pooled[key])
+    # pooled counts agree with the per-image confusion pictures
+    tp = fp = fn = 0
+    for png in sorted((out / "confusion").glob("*.png")):
+        rgb = iio.imread(png)[..., :3]
+        assert rgb.shape == (32, 32, 3)
+        assert {tuple(c) for c in rgb.reshape(-1, 3)} <= CONFUSION
+        tp += int(np.all(rgb == 255, axis=-1).sum())
+        fp += int(np.all(rgb == (255, 0, 0), axis=-1).sum())
+        fn += int(np.all(rgb == (0, 0, 255), axis=-1).sum())
+    assert len(list((out / "confusion").glob("*.png"))) == 4
+    assert (tp, fp, fn) == (pooled["tp"], pooled["fp"], pooled["fn"])
+    assert json.loads((out / "record.json").read_text())["config"]["threshold"] == 0.4
+
+
+def test_evaluate_baseline_file(trained, capsys):
+    from temseg.baselines import BaselineModel, FourierParams, save_baseline
+
+    path = save_baseline(trained / "fourier.json",
+                         BaselineModel("fourier", FourierParams(band=(0.2, 0.3))))
+    rc = main(["evaluate", str(path), str(trained / "data"), "-o", str(trained / "ev_b"),
+               "--no-overlays"])
+    assert rc == 0, capsys.readouterr().err
+    assert len(_rows(trained / "ev_b" / "per_image.csv")) == 5
+    assert not (trained / "ev_b" / "confusion").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--threshold", "1.5"], "threshold"),
+])
+def test_bad_threshold(trained, capsys, args, message):
+    rc = main(["evaluate", str(trained / "run"), str(trained / "data"), "-o",
+               str(trained / "x"), *args])
+    assert rc == 2 and message in capsys.readouterr().err
+
+
+def test_missing_model(trained, capsys):
+    rc = main(["evaluate", str(trained / "nope.json"), str(trained / "data"), "-o",
+               str(trained / "y")])
+    assert rc == 2 and "nope" in capsys.readouterr().err
