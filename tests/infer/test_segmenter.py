@@ -108,7 +108,8 @@ class FakeBaseline:
 
 def test_baseline_behind_the_same_face(image):
     seg = BaselineSegmenter(FakeBaseline())
-    assert (seg.threshold, seg.sampling, seg.classes, seg.kind) == (0.3, None, 2, "baseline")
+    assert (seg.threshold, seg.sampling, seg.kind) == (0.3, None, "baseline")
+    assert seg.classes == ["background", "foreground"]
     img = image - 100
     prob = seg.predict(img, sampling=0.7)
     np.testing.assert_array_equal(prob, (img > 0).astype(np.float32))
@@ -163,7 +164,8 @@ def test_network_file_round_trip(tmp_path, forward):
     model, path = _tiny_resunet_file(tmp_path, preprocessing=prep, sampling=1.0, threshold=0.4)
     seg = load_segmenter(tmp_path / "tiny", tile=64, overlap=0.25, device="cpu")
     assert isinstance(seg, NetworkSegmenter) and seg.kind == "network"
-    assert (seg.threshold, seg.sampling, seg.classes, seg.multiple) == (0.4, 1.0, 2, 4)
+    assert (seg.threshold, seg.sampling, seg.multiple) == (0.4, 1.0, 4)
+    assert seg.classes == ["background", "foreground"]
     assert seg.preprocessing == Preprocessing(remove_outliers=False)
     image = np.random.default_rng(5).gamma(4.0, 25.0, (64, 64)).astype(np.float32)
     # an image of the tile size: exactly the whole-image forward pass of the preprocessed image

@@ -65,14 +65,15 @@ class Segmenter:
         Foreground probability at and above which a pixel is foreground.
     sampling : float or None
         Å per pixel the model works at, ``None`` for any.
-    classes : int
-        Number of classes of :meth:`predict_proba`.
+    classes : list of str
+        Class names, index = channel of :meth:`predict_proba` (class 0 is the
+        background).
     """
 
     kind = "segmenter"
 
     def __init__(self, *, threshold: float = 0.5, sampling: float | None = None,
-                 classes: int = 2, path: str | Path | None = None,
+                 classes=("background", "foreground"), path: str | Path | None = None,
                  warn: Callable[[str], None] | None = None):
         if not (isinstance(threshold, (int, float)) and 0.0 <= threshold <= 1.0):
             raise ConfigError(f"threshold: must be in [0, 1], got {threshold!r}")
@@ -80,7 +81,7 @@ class Segmenter:
             raise ConfigError(f"sampling: must be a positive number of Å/px, got {sampling!r}")
         self.threshold = float(threshold)
         self.sampling = None if sampling is None else float(sampling)
-        self.classes = int(classes)
+        self.classes = _class_names(classes)
         self.path = None if path is None else Path(path)
         self.warn = warn or _default_warn
 
@@ -152,7 +153,8 @@ class NetworkSegmenter(Segmenter):
     kind = "network"
 
     def __init__(self, model, *, preprocessing: Callable | None = None,
-                 sampling: float | None = None, threshold: float = 0.5, classes: int = 2,
+                 sampling: float | None = None, threshold: float = 0.5,
+                 classes=("background", "foreground"),
                  path: str | Path | None = None, warn: Callable[[str], None] | None = None,
                  tile: int = 512, overlap: float = 0.25, batch_size: int = 4,
                  window: str = "hamming", device=None, amp: bool = False, config: Any = None):
@@ -282,7 +284,7 @@ class BaselineSegmenter(Segmenter):
         sampling = getattr(baseline, "sampling", None)
         super().__init__(threshold=0.5 if threshold is None else float(threshold),
                          sampling=None if sampling is None else float(sampling),
-                         classes=2, path=path, warn=warn)
+                         path=path, warn=warn)
         self.baseline = baseline
 
     @property
@@ -363,10 +365,15 @@ def _preprocessing(config, json_path: Path):
         raise ModelFileError(f"{json_path}: {exc}") from None
 
 
-def _n_classes(classes) -> int:
-    if isinstance(classes, (list, tuple)):
-        return len(classes)
-    return int(classes) if classes is not None else 2
+def _class_names(classes) -> list[str]:
+    """Class names from names or a count (``class0``, ``class1``...)."""
+    if classes is None:
+        return ["background", "foreground"]
+    if isinstance(classes, (int, np.integer)) and not isinstance(classes, bool):
+        if classes == 2:
+            return ["background", "foreground"]
+        return [f"class{i}" for i in range(classes)]
+    return [str(c) for c in classes]
 
 
 def load_segmenter(path: str | Path, *, tile: int = 512, overlap: float = 0.25,
@@ -423,6 +430,6 @@ def load_segmenter(path: str | Path, *, tile: int = 512, overlap: float = 0.25,
         model, preprocessing=_preprocessing(config, json_path),
         sampling=getattr(config, "sampling", None),
         threshold=0.5 if threshold is None else float(threshold),
-        classes=_n_classes(getattr(config, "classes", 2)), path=json_path, warn=warn,
+        classes=getattr(config, "classes", None), path=json_path, warn=warn,
         tile=tile, overlap=overlap, batch_size=batch_size, window=window, device=device,
         amp=amp, config=config)
