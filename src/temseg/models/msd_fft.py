@@ -94,13 +94,13 @@ class _Geometry:
 
     def kernel_spectrum(self, weight: torch.Tensor, d: int) -> torch.Tensor:
         """(o, c, k, k) taps at dilation d → (o, c, ny, nxh) spectrum K̂ (correlation)."""
-        a = torch.einsum("octu,xu->octx", weight.to(self.cdtype), self.ex[d])
-        return torch.einsum("yt,octx->ocyx", self.ey[d], a)
+        a = torch.matmul(weight.to(self.cdtype), self.ex[d].T)  # (o, c, k, nxh)
+        return torch.matmul(self.ey[d], a)                      # (o, c, ny, nxh)
 
     def kernel_grad(self, r: torch.Tensor, d: int) -> torch.Tensor:
         """Adjoint of :meth:`kernel_spectrum`: (o, c, ny, nxh) cross-spectrum → (o, c, k, k)."""
-        a = torch.einsum("ocyx,yt->octx", r * self.alpha, self.ey[d])
-        g = torch.einsum("octx,xu->octu", a, self.ex[d])
+        a = torch.matmul(self.ey[d].T, r * self.alpha)          # (o, c, k, nxh)
+        g = torch.matmul(a, self.ex[d])                          # (o, c, k, k)
         return g.real / (self.ny * self.nx)
 
 
@@ -117,6 +117,16 @@ def _push(grad_spec: torch.Tensor, g_hat: torch.Tensor, kern: torch.Tensor) -> N
     for c in range(kern.shape[1]):
         for o in range(kern.shape[0]):
             grad_spec[:, c].addcmul_(g_hat[:, o], kc[o, c])
+
+
+def _cross(spec: torch.Tensor, g_hat: torch.Tensor) -> torch.Tensor:
+    """Σ_b spec[b, c] · conj(g_hat[b, o]) per frequency → (o, c, ny, nxh)."""
+    out = spec.new_zeros((g_hat.shape[1], *spec.shape[1:]))
+    gc = g_hat.conj()
+    for b in range(spec.shape[0]):
+        for o in range(g_hat.shape[1]):
+            out[o].addcmul_(spec[b], gc[b, o])
+    return out
 
 
 def msd_forward_buffers(x, weights, biases, dilations, kernel_size, width):
@@ -182,7 +192,7 @@ class MSDFunction(torch.autograd.Function):
             g_hat = torch.fft.rfft2(gp)
             kern = geo.kernel_spectrum(weights[i], dilations[i])
             _push(g_spec[:, :ch], g_hat, kern)
-            cross = torch.einsum("bcyx,boyx->ocyx", spec[:, :ch], g_hat.conj())
+            cross = _cross(spec[:, :ch], g_hat)
             g_weights[i] = geo.kernel_grad(cross, dilations[i]).to(weights[i].dtype)
         g_x = None
         if ctx.needs_input_grad[0]:
