@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
     @app.command("segment")
     def segment(
         paths: list[Path] = typer.Argument(
-            ..., metavar="MODEL INPUTS...",
+            ..., metavar="MODEL INPUTS",
             help="The model (network .json/.safetensors, checkpoint or run folder, or a "
                  "baseline .json), then images, stacks or folders of images. With --model, "
                  "all are inputs."),
@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(4, help="Tiles per forward pass."),
         window: str = typer.Option("hamming", help="Blending window: hamming, gaussian or flat."),
         threshold: float | None = typer.Option(
-            None, help="Foreground probability threshold of the mask [default: the model's]."),
+            None, help="Foreground probability threshold of the mask (default: the model's)."),
         device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
         amp: bool = typer.Option(False, "--amp", help="Mixed precision (CUDA only)."),
         sampling: float | None = typer.Option(
