@@ -153,11 +153,15 @@ def msd_forward_buffers(x, weights, biases, dilations, kernel_size, width):
 class MSDFunction(torch.autograd.Function):
     """The whole MSD-net as one autograd node: one buffer forward, a reverse sweep backward.
 
+    Runs in float32 (or float64) even under CUDA autocast: FFTs of half
+    precision would lose the 1e-5 agreement with direct convolution.
+
     ``apply(x, final_weight, final_bias, meta, *weights_then_biases)`` with
     ``meta = (dilations, kernel_size, width)``.
     """
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
     def forward(ctx, x, final_weight, final_bias, meta, *params):
         dilations, kernel_size, width = meta
         depth = len(dilations)
@@ -169,6 +173,7 @@ class MSDFunction(torch.autograd.Function):
         return out
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, grad_out):
         dilations, kernel_size, width = ctx.meta
         geo = ctx.geo

@@ -122,6 +122,8 @@ class MSDNet(nn.Module):
                              f"padding needs at least {self.min_size} px per side")
         if self.implementation == "naive":
             return msd_forward_naive(self, x)
+        if x.dtype not in (torch.float32, torch.float64):  # e.g. half under autocast
+            x = x.float()
         params = [m.weight for m in self.layers] + [m.bias for m in self.layers]
         meta = (tuple(self.dilations), self.kernel_size, self.width)
         return MSDFunction.apply(x, self.head.weight, self.head.bias, meta, *params)
