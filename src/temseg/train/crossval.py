@@ -271,6 +271,11 @@ def _preprocessing(config: TrainConfig):
     return from_dict(Preprocessing, config.preprocessing, prefix="preprocessing.")
 
 
+def load_recipe_data(config: TrainConfig) -> TrainingSet:
+    """The recipe's ``data``, read and preprocessed as its ``preprocessing`` says."""
+    return _load(config, config.data, _preprocessing(config))
+
+
 def _load(config: TrainConfig, paths, preprocessing) -> TrainingSet:
     return load_training_data(paths, label_suffix=config.label_suffix,
                               multiclass=config.multiclass, group_pattern=config.group_pattern,
@@ -280,8 +285,8 @@ def _load(config: TrainConfig, paths, preprocessing) -> TrainingSet:
 def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = False,
                  data: TrainingSet | None = None,
                  callback: Callable[[str, dict], None] | None = None,
-                 batch_callback: Callable[[str, int, int], None] | None = None
-                 ) -> TrainingReport:
+                 batch_callback: Callable[[str, int, int], None] | None = None,
+                 only_folds: Sequence[int] | None = None) -> TrainingReport:
     """Train the recipe ``config`` for every fold and seed; write models, logs and tables.
 
     Layout: a single run writes into ``out_dir`` itself; folds into
@@ -298,6 +303,8 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
         runs are kept as they are).
     data : TrainingSet, optional
         Already loaded and preprocessed data (else read from ``config.data``).
+    only_folds : sequence of int, optional
+        Train only these folds (1-based) of the ``k`` planned (quick checks).
     callback : callable(run_name, epoch_row), optional
     batch_callback : callable(run_name, done, total), optional
 
@@ -321,6 +328,8 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     if data is None:
         data = _load(config, config.data, preprocessing)
     plans = plan_splits(data, config)
+    if only_folds is not None:
+        plans = [p for p in plans if p[0] in set(only_folds)]
     earlier = [out_dir / "checkpoints", *out_dir.glob("*/checkpoints"),
                *out_dir.glob("*/*/checkpoints")]
     if not resume and any(p.exists() for p in earlier):

@@ -1,0 +1,115 @@
+"""Grouped 5-fold cross-validation on the graphene set of Sadre et al. 2021 (paper 004).
+
+Trains a recipe (configs/graphene_paper.yaml or configs/graphene_best.yaml)
+once per fold, scores each model on its held-out fold (pooled over the fold's
+pixels) and prints the six metrics of 004 table 1 as mean ± std over the
+folds beside the paper's U-Net column, with the wall time and the schedule
+actually used. The trained models (safetensors + JSON with the full config
+and training record) go to --out.
+
+Examples
+--------
+Smoke run (1 fold, 1 epoch)::
+
+    python benchmarks/graphene_cv.py --recipe configs/graphene_best.yaml --epochs 1 --max-folds 1
+
+Full runs (see BENCHMARKS.md for the figures)::
+
+    python benchmarks/graphene_cv.py --recipe configs/graphene_paper.yaml --epochs 40 --out runs/paper
+    python benchmarks/graphene_cv.py --recipe configs/graphene_best.yaml --out runs/best
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+#: Sadre et al. 2021 table 1, U-Net column
+PAPER_UNET = {"accuracy": 0.979, "balanced_accuracy": 0.950, "jaccard": 0.812, "f1": 0.884,
+              "precision": 0.886, "recall": 0.889}
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", type=Path, default=REPO / "configs" / "graphene_best.yaml")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "graphene")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where the fold models go (default: a folder under /tmp)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--max-folds", type=int, default=None,
+                        help="train only the first N folds (smoke runs)")
+    parser.add_argument("--seeds", type=str, default=None, help="comma-separated, e.g. 0,1")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: all cores)")
+    parser.add_argument("--max-images", type=int, default=None,
+                        help="use only the first N pairs (smoke runs)")
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import torch
+
+    from temseg.config import load_config
+    from temseg.models import build_model, count_parameters
+    from temseg.train.config import TrainConfig
+    from temseg.train.crossval import (TABLE1, load_recipe_data, mean_std, model_options,
+                                       run_training)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    cfg = load_config(TrainConfig, args.recipe, epochs=args.epochs, batch_size=args.batch_size,
+                      folds=args.folds, seeds=seeds, device=args.device, data=[str(args.data)],
+                      num_threads=args.threads)
+    data = load_recipe_data(cfg)
+    if args.max_images:
+        data = data.subset(range(min(args.max_images, len(data))))
+    out = args.out or Path("/tmp") / f"graphene_cv_{args.recipe.stem}_{os.getpid()}"
+    n_params = count_parameters(build_model(cfg.architecture, **model_options(cfg, 2)))
+    from temseg.device import pick_device
+
+    device = pick_device(cfg.device)
+    print(f"recipe {args.recipe.name}: {cfg.architecture} {cfg.model} ({n_params:,} parameters), "
+          f"loss {cfg.loss}, Adam lr {cfg.lr:g} (amsgrad {cfg.amsgrad}, {cfg.lr_schedule}), "
+          f"batch {cfg.batch_size}, {cfg.epochs} epochs, dihedral {cfg.dihedral}, "
+          f"intensity {cfg.intensity}")
+    print(f"data {args.data}: {len(data)} pairs, {len(set(data.groups))} source groups; "
+          f"{cfg.folds} grouped folds (split_seed {cfg.split_seed}), seeds {cfg.seeds}")
+    print(f"machine: {platform.node()}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, torch {torch.__version__} on {device}, "
+          f"{torch.get_num_threads()} threads")
+
+    t0 = time.perf_counter()
+
+    def on_epoch(name, row):
+        print(f"  {name} epoch {row['epoch']:4d} loss {row['train_loss']:.4f} "
+              f"{row['seconds']:.1f} s", flush=True)
+
+    folds = range(1, args.max_folds + 1) if args.max_folds else None
+    report = run_training(cfg, out_dir=out, data=data, callback=on_epoch, only_folds=folds)
+    wall = time.perf_counter() - t0
+    runs = report.runs
+    summary = mean_std([r.scores for r in runs], TABLE1)
+    epoch_s = np.mean([r.seconds / max(r.epochs, 1) for r in runs])
+    print()
+    print(f"{len(runs)} run(s) scored on held-out folds (pooled pixels per fold), "
+          f"mean ± std over runs")
+    print(f"{'metric':<20}{'ours':>18}{'004 U-Net':>12}")
+    for key in TABLE1:
+        mean, std = summary[key]
+        print(f"{key:<20}{mean:>10.3f} ± {std:.3f}{PAPER_UNET[key]:>12.3f}")
+    print(f"wall time {wall / 60:.1f} min for {len(runs)} run(s) "
+          f"({wall / 60 / len(runs):.1f} min per fold, {epoch_s:.1f} s per epoch)")
+    print(f"models and configs in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
