@@ -12,10 +12,11 @@ and whole-image prediction whatever the weights):
    probability for each window (hamming, gaussian, flat), plus the fraction
    of pixels off by more than 0.01.
 
-Full run (paper 003's 4096² micrograph; a few minutes on a 2-core CPU)::
+Full run (paper 003's 4096² micrograph, the issue's residual U-Net N=4, k=2,
+130,682 parameters; a few minutes on a 2-core CPU)::
 
     python benchmarks/infer_tiled.py --size 4096 --tile 512 --overlap 0.25 --batch-size 4 \
-        --blocks 4 --filters 8 --seam-size 1024
+        --blocks 4 --filters 4 --pool 2 --seam-size 1024 --threads 2
 
 Quick check::
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--window", default="hamming")
     parser.add_argument("--blocks", type=int, default=4, help="residual U-Net levels (N)")
-    parser.add_argument("--filters", type=int, default=8)
+    parser.add_argument("--filters", type=int, default=4)
     parser.add_argument("--pool", type=int, default=2, help="pooling kernel k")
     parser.add_argument("--seam-size", type=int, default=1024,
                         help="image side of the seam comparison (0 to skip)")
