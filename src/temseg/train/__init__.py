@@ -5,7 +5,9 @@ The usual entry points are :func:`temseg.train.crossval.run_training` (what
 """
 
 from temseg.train.config import TrainConfig
+from temseg.train.crossval import TrainingReport, evaluate_pairs, run_training
 from temseg.train.data import TrainingSet, load_training_data
 from temseg.train.loop import FitResult, fit
 
-__all__ = ["FitResult", "TrainConfig", "TrainingSet", "fit", "load_training_data"]
+__all__ = ["FitResult", "TrainConfig", "TrainingReport", "TrainingSet", "evaluate_pairs", "fit",
+           "load_training_data", "run_training"]
