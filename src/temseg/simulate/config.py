@@ -1,0 +1,260 @@
+"""Typed configuration of a simulated dataset (002's recipe), validated before any work.
+
+A YAML file maps one to one onto :class:`SimulateConfig` (nested mappings for
+``structure``, ``imaging``, ``detector`` and ``labels``); every problem raises
+:class:`~temseg.errors.ConfigError` naming the field. Units: lengths in Å,
+sampling in Å per pixel, dose in e/Å², energy in eV, angles in degrees.
+
+Ranges are ``[low, high]`` pairs with ``low <= high``; a value is drawn
+uniformly per structure or per image (``low == high`` fixes it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from temseg.errors import ConfigError
+
+#: FCC metals a particle may be made of (lattice constants from ASE's reference states)
+ELEMENTS = ("Au", "Ag", "Pt", "Pd", "Cu", "Ni", "Al", "Ir", "Rh")
+SUPPORTS = ("ceo2", "carbon", "none")
+
+
+def check_range(name: str, value, *, low: float | None = None, high: float | None = None,
+                strict_low: bool = False) -> tuple[float, float]:
+    """Validate a ``(low, high)`` range; raise :class:`ConfigError` naming ``name``."""
+    if value is None or len(value) != 2:
+        raise ConfigError(f"{name}: expected a range [low, high], got {value!r}")
+    lo, hi = (float(v) for v in value)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ConfigError(f"{name}: range values must be finite, got {value!r}")
+    if lo > hi:
+        raise ConfigError(f"{name}: reversed range [{lo:g}, {hi:g}] (low must be <= high)")
+    if low is not None and (lo < low or (strict_low and lo <= low)):
+        op = ">" if strict_low else ">="
+        raise ConfigError(f"{name}: values must be {op} {low:g}, got [{lo:g}, {hi:g}]")
+    if high is not None and hi > high:
+        raise ConfigError(f"{name}: values must be <= {high:g}, got [{lo:g}, {hi:g}]")
+    return lo, hi
+
+
+def _positive(name: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name}: must be a positive number, got {value!r}")
+
+
+@dataclass
+class StructureConfig:
+    """An FCC particle on a support (002 §2, fig. 1).
+
+    The particle is a sphere of random ``radius`` cut from the bulk crystal
+    with [110] along the beam, truncated at the (111) layer nearest to
+    ``-truncation * radius`` below its centre, tilted off zone axis by up to
+    ``max_tilt`` degrees, and attached on its (111) facet to a (111) CeO2
+    slab (or amorphous carbon, or nothing). The assembly is rotated about the
+    beam by a random angle and shifted by up to ``max_offset`` Å.
+    """
+
+    element: str = "Au"
+    radius: tuple[float, float] = (10.0, 20.0)
+    truncation: tuple[float, float] = (0.0, 0.7)
+    max_tilt: float = 3.0
+    rotate: bool = True
+    max_offset: float = 3.0
+    support: Literal["ceo2", "carbon", "none"] = "ceo2"
+    support_depth: tuple[float, float] = (20.0, 40.0)
+    interface_gap: float = 2.5
+
+    def __post_init__(self) -> None:
+        if self.element not in ELEMENTS:
+            raise ConfigError(f"structure.element: unknown element {self.element!r} "
+                              f"(FCC metals: {', '.join(ELEMENTS)})")
+        self.radius = check_range("structure.radius", self.radius, low=0.0, strict_low=True)
+        self.truncation = check_range("structure.truncation", self.truncation, low=0.0, high=1.0)
+        if not 0 <= self.max_tilt <= 45:
+            raise ConfigError(f"structure.max_tilt: must be in [0, 45] degrees, got {self.max_tilt}")
+        if not self.max_offset >= 0:
+            raise ConfigError(f"structure.max_offset: must be >= 0 Å, got {self.max_offset}")
+        if self.support not in SUPPORTS:
+            raise ConfigError(f"structure.support: unknown support {self.support!r} "
+                              f"(one of {', '.join(SUPPORTS)})")
+        self.support_depth = check_range("structure.support_depth", self.support_depth,
+                                         low=0.0, strict_low=True)
+        if not self.interface_gap >= 0:
+            raise ConfigError(f"structure.interface_gap: must be >= 0 Å, got {self.interface_gap}")
+
+
+@dataclass
+class ImagingConfig:
+    """HRTEM imaging conditions drawn per image (002 table 1).
+
+    ``defocus`` follows abTEM's sign (positive = underfocus), Å; ``cs`` is the
+    spherical aberration in Å (12.45 µm = 124 500 Å); ``focal_spread`` is the
+    1/e width of the focal spread in Å; ``blur`` the standard deviation of a
+    Gaussian blur of the intensity in Å (vibration, partial spatial coherence).
+    """
+
+    energy: float = 300e3
+    defocus: tuple[float, float] = (-200.0, 200.0)
+    cs: tuple[float, float] = (0.0, 124_500.0)
+    focal_spread: tuple[float, float] = (5.0, 20.0)
+    blur: tuple[float, float] = (0.1, 0.8)
+
+    def __post_init__(self) -> None:
+        _positive("imaging.energy", self.energy)
+        self.defocus = check_range("imaging.defocus", self.defocus)
+        self.cs = check_range("imaging.cs", self.cs)
+        self.focal_spread = check_range("imaging.focal_spread", self.focal_spread, low=0.0)
+        self.blur = check_range("imaging.blur", self.blur, low=0.0)
+
+
+@dataclass
+class DetectorSettings:
+    """Detector of 002 eq. 1–3, applied per image.
+
+    ``mtf`` names a preset of 002 table 3 (``MTF1`` .. ``MTF5``); ``c0``,
+    ``c3`` and ``N0`` ranges, when given, override the preset's. ``dose`` is a
+    preset (``"high"``: 1e2–1e6, ``"low"``: 1e1–1e4 e/Å²) or a ``[low, high]``
+    range in e/Å², drawn ``"log-uniform"`` or ``"exponential"`` (002).
+    ``noise_model`` is a JSON written by ``temseg fit-noise``; it replaces the
+    ranges. ``enabled: false`` stores noise-free intensities.
+    """
+
+    enabled: bool = True
+    mtf: str = "MTF4"
+    c0: tuple[float, float] | None = None
+    c3: tuple[float, float] | None = None
+    N0: tuple[float, float] | None = None
+    dose: str | tuple[float, float] = "high"
+    dose_distribution: Literal["log-uniform", "exponential"] = "log-uniform"
+    noise_model: str | None = None
+
+    def __post_init__(self) -> None:
+        from temseg.simulate.detector import DOSE_PRESETS, MTF_PRESETS
+
+        if self.mtf not in MTF_PRESETS:
+            raise ConfigError(f"detector.mtf: unknown MTF preset {self.mtf!r} "
+                              f"(one of {', '.join(MTF_PRESETS)})")
+        if isinstance(self.dose, str) and self.dose not in DOSE_PRESETS:
+            raise ConfigError(f"detector.dose: unknown dose preset {self.dose!r} "
+                              f"(one of {', '.join(DOSE_PRESETS)}, or [low, high] in e/Å²)")
+        if not isinstance(self.dose, str):
+            self.dose = check_range("detector.dose", self.dose, low=0.0, strict_low=True)
+        for name in ("c0", "c3", "N0"):
+            if getattr(self, name) is not None:
+                setattr(self, name, check_range(f"detector.{name}", getattr(self, name),
+                                                low=0.0, strict_low=name != "N0"))
+        self.ranges()  # the detector's own validation, named under detector.
+
+    def ranges(self):
+        """The :class:`temseg.simulate.detector.DetectorConfig` to draw per-image values from.
+
+        A ``noise_model`` JSON (from ``temseg fit-noise``) replaces the preset.
+        """
+        from temseg.simulate.detector import DetectorConfig
+
+        try:
+            if self.noise_model is not None:
+                return DetectorConfig.from_json(self.noise_model)
+            overrides = {k: getattr(self, k) for k in ("c0", "c3", "N0")
+                         if getattr(self, k) is not None}
+            return DetectorConfig.from_preset(self.mtf, dose=self.dose,
+                                              dose_distribution=self.dose_distribution,
+                                              **overrides)
+        except ConfigError as exc:
+            raise ConfigError(f"detector.{exc}") from None
+
+
+@dataclass
+class LabelConfig:
+    """Labels (002 §2): the projected convex hull of the particle's atoms, and column discs.
+
+    ``grow_hull`` grows the hull by half the nearest projected column spacing
+    of the [110] zone (a·√(3/8)/2, 1.25 Å for Au). ``columns`` also stores a
+    mask with a disc of ``column_radius`` Å around every projected atom.
+    """
+
+    grow_hull: bool = False
+    columns: bool = True
+    column_radius: float = 0.7
+
+    def __post_init__(self) -> None:
+        _positive("labels.column_radius", self.column_radius)
+
+
+@dataclass
+class SimulateConfig:
+    """Everything that determines a simulated dataset; same config and seed → same bytes.
+
+    ``size`` pixels square at ``sampling`` Å/px (the field of view is
+    ``size * sampling`` Å). Exit waves are computed at the finest sampling
+    ≤ ``wave_sampling`` Å that fits the padded cell (002: 0.05–0.075 Å); the
+    cell is the field of view plus ``padding`` Å on every side, so the
+    periodic potential never wraps the support into the image. ``mode``
+    ``"dataset"`` draws ``n_structures`` structures × ``images_per_structure``
+    imaging conditions ("image epochs"); ``"dose_series"`` draws one structure
+    and one imaging condition and records ``frames`` frames at log-spaced
+    doses across the detector's dose range.
+    """
+
+    seed: int = 0
+    mode: Literal["dataset", "dose_series"] = "dataset"
+    n_structures: int = 10
+    images_per_structure: int = 10
+    frames: int = 20
+    size: int = 256
+    sampling: float = 0.3
+    wave_sampling: float = 0.075
+    padding: float = 6.0
+    slice_thickness: float = 2.0
+    structure: StructureConfig = field(default_factory=StructureConfig)
+    imaging: ImagingConfig = field(default_factory=ImagingConfig)
+    detector: DetectorSettings = field(default_factory=DetectorSettings)
+    labels: LabelConfig = field(default_factory=LabelConfig)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed: must be a non-negative integer, got {self.seed!r}")
+        if self.mode not in ("dataset", "dose_series"):
+            raise ConfigError(f"mode: {self.mode!r} is not 'dataset' or 'dose_series'")
+        for name in ("n_structures", "images_per_structure", "frames"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}: must be a positive integer, got {value!r}")
+        if not isinstance(self.size, int) or self.size < 16:
+            raise ConfigError(f"size: must be an integer >= 16 pixels, got {self.size!r}")
+        for name in ("sampling", "wave_sampling", "slice_thickness"):
+            _positive(name, getattr(self, name))
+        if not self.padding >= 0:
+            raise ConfigError(f"padding: must be >= 0 Å, got {self.padding}")
+        if self.wave_sampling > 0.2:
+            raise ConfigError(f"wave_sampling: {self.wave_sampling} Å is too coarse for a "
+                              "multislice exit wave (use <= 0.2 Å; 002 uses 0.05-0.075 Å)")
+        if self.sampling < 1.5 * self.wave_sampling:
+            raise ConfigError(f"sampling: {self.sampling} Å/px must be at least 1.5 × "
+                              f"wave_sampling ({self.wave_sampling} Å) so the image is band-limited")
+        fov = self.size * self.sampling
+        need = 2 * self.structure.radius[1] + 2 * self.structure.max_offset
+        if need > fov:
+            raise ConfigError(
+                f"structure.radius: a particle of up to {2 * self.structure.radius[1]:g} Å "
+                f"(+ offsets {2 * self.structure.max_offset:g} Å) does not fit the field of "
+                f"view of {fov:g} Å (size × sampling)")
+        if self.mode == "dose_series" and not self.detector.enabled:
+            raise ConfigError("mode: a dose series needs the detector (detector.enabled: true)")
+        if self.detector.noise_model is not None and not self.detector.enabled:
+            raise ConfigError("detector.noise_model: given while detector.enabled is false")
+
+    @property
+    def field_of_view(self) -> float:
+        """Side of the output image in Å."""
+        return self.size * self.sampling
+
+    @property
+    def n_images(self) -> int:
+        """Number of images the dataset holds."""
+        if self.mode == "dose_series":
+            return self.frames
+        return self.n_structures * self.images_per_structure

@@ -1,0 +1,165 @@
+"""One structure → its labelled images: structure, exit wave, imaging, detector, labels.
+
+Everything random is drawn from one ``numpy.random.Generator`` per structure,
+in a fixed order (structure, then per image: imaging, detector, noise), so a
+structure's images depend only on its seed, whatever runs in parallel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from temseg.simulate.config import ImagingConfig, SimulateConfig
+from temseg.simulate.imaging import crop, hrtem_image, wave_spectrum
+from temseg.simulate.labels import column_mask, hull_mask
+from temseg.simulate.structures import Structure, build_structure, half_column_spacing
+from temseg.simulate.waves import exit_wave, wave_gpts
+
+IMAGING_KEYS = ("defocus", "cs", "focal_spread", "blur")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Grids of a simulation: the padded periodic cell and the output crop.
+
+    Attributes
+    ----------
+    cell : float — side of the periodic cell in Å
+    pad : int — output pixels of padding cropped from every side
+    out_gpts : int — output grid points per side of the whole cell
+    wave_gpts : int — exit-wave grid points per side
+    sampling : float — output Å/px
+    """
+
+    cell: float
+    pad: int
+    out_gpts: int
+    wave_gpts: int
+    sampling: float
+
+    @property
+    def wave_sampling(self) -> float:
+        """Exit-wave sampling in Å (≤ the config's ``wave_sampling``)."""
+        return self.cell / self.wave_gpts
+
+    @property
+    def origin(self) -> tuple[float, float]:
+        """Position in Å of output pixel (0, 0) inside the cell."""
+        return (self.pad * self.sampling, self.pad * self.sampling)
+
+
+def geometry(config: SimulateConfig) -> Geometry:
+    """The :class:`Geometry` of ``config`` (field of view plus padding, FFT-friendly wave grid)."""
+    pad = int(math.ceil(config.padding / config.sampling))
+    out = config.size + 2 * pad
+    cell = out * config.sampling
+    return Geometry(cell=cell, pad=pad, out_gpts=out, wave_gpts=wave_gpts(cell, config.wave_sampling),
+                    sampling=config.sampling)
+
+
+def draw_imaging(imaging: ImagingConfig, rng: np.random.Generator) -> dict[str, float]:
+    """One set of 002 table 1 values, uniform in each range (Å)."""
+    return {key: float(rng.uniform(*getattr(imaging, key))) for key in IMAGING_KEYS}
+
+
+@dataclass
+class Result:
+    """Images of one structure (or one dose series) and their parameter rows."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    columns: np.ndarray | None
+    params: list[dict] = field(default_factory=list)
+
+
+def make_labels(structure: Structure, config: SimulateConfig, geo: Geometry):
+    """(hull, columns or None) masks of ``structure`` on the output grid, uint8 ``(size, size)``."""
+    shape = (config.size, config.size)
+    xy = structure.particle_xy
+    grow = half_column_spacing(config.structure.element) if config.labels.grow_hull else 0.0
+    hull = hull_mask(xy, shape, sampling=geo.sampling, origin=geo.origin, grow=grow)
+    cols = None
+    if config.labels.columns:
+        cols = column_mask(xy, shape, sampling=geo.sampling, origin=geo.origin,
+                           radius=config.labels.column_radius)
+    return hull, cols
+
+
+class Renderer:
+    """Images of one exit wave under drawn imaging and detector conditions."""
+
+    def __init__(self, config: SimulateConfig, geo: Geometry, wave: np.ndarray):
+        self.config, self.geo = config, geo
+        self.spectrum = wave_spectrum(wave)
+        self.detector = config.detector.ranges() if config.detector.enabled else None
+
+    def clean(self, imaging: dict) -> np.ndarray:
+        """Noise-free intensity (vacuum = 1), cropped to ``(size, size)``."""
+        full = hrtem_image(self.spectrum, cell=self.geo.cell, out_gpts=self.geo.out_gpts,
+                           energy=self.config.imaging.energy, **imaging)
+        return crop(full, self.geo.pad)
+
+    def detect(self, image: np.ndarray, drawn: dict, rng: np.random.Generator) -> np.ndarray:
+        """Counts per pixel through the detector (002 eq. 3) with ``drawn`` c0, c3, N0, dose."""
+        from temseg.simulate.detector import apply_detector
+
+        return apply_detector(image, dose=drawn["dose"], sampling=self.geo.sampling,
+                              c0=drawn["c0"], c3=drawn["c3"], N0=drawn["N0"], rng=rng)
+
+    def draw_detector(self, rng: np.random.Generator) -> dict:
+        """Drawn detector values: c0, c3, N0 (e/px), dose (e/Å²), dose per pixel, eq. 2's C."""
+        return self.detector_values(**self.detector.sample(rng))
+
+    def detector_values(self, *, c0: float, c3: float, N0: float, dose: float) -> dict:
+        """The detector's values as stored per image, with the dose per pixel and eq. 2's C."""
+        from temseg.simulate.detector import readout_fraction
+
+        dose_px = dose * self.geo.sampling**2
+        return {"c0": float(c0), "c3": float(c3), "N0": float(N0), "dose": float(dose),
+                "dose_per_pixel": dose_px, "C": float(readout_fraction(N0, dose_px))}
+
+
+def simulate_structure(config: SimulateConfig, *, seed, index: int = 0) -> Result:
+    """All ``images_per_structure`` labelled images of one random structure.
+
+    Parameters
+    ----------
+    config : SimulateConfig
+    seed : int or numpy.random.SeedSequence
+        This structure's seed (spawned from the dataset's master seed).
+    index : int
+        The structure's index, stored in the parameters table.
+
+    Returns
+    -------
+    Result
+        ``images (K, size, size) float32`` (counts per pixel, or intensity with
+        the detector off), ``labels`` and ``columns`` ``(K, size, size) uint8``,
+        one parameter row (every drawn value) per image.
+    """
+    gen = np.random.default_rng(seed)
+    geo = geometry(config)
+    structure = build_structure(config.structure, cell=geo.cell, rng=gen)
+    wave = exit_wave(structure.atoms, gpts=geo.wave_gpts, energy=config.imaging.energy,
+                     slice_thickness=config.slice_thickness)
+    renderer = Renderer(config, geo, wave)
+    hull, cols = make_labels(structure, config, geo)
+    k = config.images_per_structure
+    images = np.empty((k, config.size, config.size), np.float32)
+    rows = []
+    for epoch in range(k):
+        imaging = draw_imaging(config.imaging, gen)
+        image = renderer.clean(imaging)
+        row = {"structure": index, "epoch": epoch, **structure.params, **imaging}
+        if renderer.detector is not None:
+            drawn = renderer.draw_detector(gen)
+            image = renderer.detect(image, drawn, gen)
+            row.update(drawn)
+        images[epoch] = image
+        rows.append(row)
+    labels = np.broadcast_to(hull, images.shape).copy()
+    columns = None if cols is None else np.broadcast_to(cols, images.shape).copy()
+    return Result(images=images, labels=labels, columns=columns, params=rows)
