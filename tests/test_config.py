@@ -35,6 +35,12 @@ def test_yaml_round_trip_and_overrides(tmp_path):
     assert to_dict(cfg)["pair"] == [1.0, 2.0]
 
 
+def test_yaml_exponent_without_dot_is_a_float(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("scale: 1e-4\n")            # YAML 1.1 gives the string "1e-4"
+    assert load_config(Outer, path).scale == 1e-4
+
+
 @pytest.mark.parametrize("data, field_name", [
     ({"sise": 3}, "sise"),
     ({"size": "big"}, "size"),

@@ -64,6 +64,12 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         return origin(_coerce(name, v, inner) for v in value)
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):
+        # YAML 1.1 reads "1e-4" (no dot) as a string; accept any numeric text
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{name}: {value!r} is not a valid float") from None
     if hint is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if hint is bool and isinstance(value, bool):
