@@ -4,12 +4,15 @@ Times forward + backward (the training step without the optimiser) and the
 peak memory of each implementation, each in its own subprocess so the peaks
 do not mix: on CPU the peak resident memory above the process's baseline
 (``resource.getrusage``), on CUDA ``torch.cuda.max_memory_allocated``. Also
-checks that outputs and gradients agree.
+checks outputs and gradients: each float32 implementation against a float64
+run of the FFT implementation (``fft64``; exact to ~1e-14 against float64
+direct convolution, see tests/models/test_msdnet.py), since float32 direct
+convolution itself drifts by up to ~1e-3 on the gradients of near-dead layers.
 
 Full run (paper 002's network, batch 8 × 256²; the naive step takes about a
 minute on a 2-core CPU)::
 
-    python benchmarks/msdnet_speed.py --batch 8 --size 256 --depth 50 --repeats 3
+    python benchmarks/msdnet_speed.py --batch 8 --size 256 --depth 50 --repeats 3 --threads 2
 
 Quick check::
 
@@ -43,11 +46,13 @@ def worker(args) -> None:
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     torch.manual_seed(args.seed)
+    impl, dtype = (args.impl[:-2], torch.float64) if args.impl.endswith("64") else \
+        (args.impl, torch.float32)
     model = build_model("msdnet", depth=args.depth, kernel_size=args.kernel, width=args.width,
-                        seed=args.seed, implementation=args.impl).to(device)
+                        seed=args.seed, implementation=impl).to(device, dtype)
     gen = torch.Generator().manual_seed(args.seed + 1)
-    x = torch.randn(args.batch, 1, args.size, args.size, generator=gen).to(device)
-    target = torch.randn(args.batch, 2, args.size, args.size, generator=gen).to(device)
+    x = torch.randn(args.batch, 1, args.size, args.size, generator=gen).to(device, dtype)
+    target = torch.randn(args.batch, 2, args.size, args.size, generator=gen).to(device, dtype)
 
     def step():
         model.zero_grad(set_to_none=True)
@@ -89,7 +94,8 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--impls", default="naive,fft")
+    parser.add_argument("--impls", default="naive,fft,fft64",
+                        help="implementations to run; fft64 = float64 reference for the check")
     parser.add_argument("--impl", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -122,15 +128,22 @@ def main(argv=None) -> None:
     if "naive" in results and "fft" in results:
         speed = min(results["naive"]["step_s"]) / min(results["fft"]["step_s"])
         print(f"speed-up fft vs naive: {speed:.1f}×")
-        a, b = arrays["naive"], arrays["fft"]
+
+    def compare(a, b, label):
         dy = float(np.abs(a["y"] - b["y"]).max())
         keys = [k for k in a if k.startswith("grad:")]
-        scale = max(float(np.abs(a[k]).max()) for k in keys)
+        scale = max(float(np.abs(b[k]).max()) for k in keys)
         dg = max(float(np.abs(a[k] - b[k]).max()) for k in keys) / scale
-        worst = max(keys, key=lambda k: np.abs(a[k] - b[k]).max() / (np.abs(a[k]).max() + 1e-30))
-        rel = float(np.abs(a[worst] - b[worst]).max() / (np.abs(a[worst]).max() + 1e-30))
-        print(f"max |Δ output| = {dy:.2e}; max |Δ gradient| / max |gradient| = {dg:.2e} "
-              f"(worst single tensor {worst[5:]}: {rel:.1e} of its own max)")
+        worst = max(keys, key=lambda k: np.abs(a[k] - b[k]).max() / (np.abs(b[k]).max() + 1e-30))
+        rel = float(np.abs(a[worst] - b[worst]).max() / (np.abs(b[worst]).max() + 1e-30))
+        print(f"{label}: max |Δ output| = {dy:.2e}; max |Δ gradient| / max |gradient| = "
+              f"{dg:.2e} (worst tensor {worst[5:]}: {rel:.1e} of its own max)")
+
+    if "naive" in arrays and "fft" in arrays:
+        compare(arrays["fft"], arrays["naive"], "fft vs naive")
+    for impl in ("naive", "fft"):
+        if impl in arrays and "fft64" in arrays:
+            compare(arrays[impl], arrays["fft64"], f"{impl} vs float64 reference")
 
 
 if __name__ == "__main__":
