@@ -181,8 +181,11 @@ class MSDFunction(torch.autograd.Function):
         c0 = feats.shape[1] - len(dilations) * width
         wf = final_weight[:, :, 0, 0]
         g_feat = torch.einsum("bkhw,kc->bchw", grad_out, wf)
-        g_final_w = torch.einsum("bkhw,bchw->kc", grad_out, feats)[:, :, None, None]
-        g_final_b = grad_out.sum((0, 2, 3))
+        # sums over B·H·W pixels: accumulate in float64, one image at a time
+        g_final_w = sum(torch.einsum("khw,chw->kc", grad_out[b].double(), feats[b].double())
+                        for b in range(feats.shape[0]))
+        g_final_w = g_final_w.to(feats.dtype)[:, :, None, None]
+        g_final_b = grad_out.double().sum((0, 2, 3)).to(feats.dtype)
         g_spec = torch.zeros_like(spec)
         g_weights, g_biases = [None] * len(dilations), [None] * len(dilations)
         p = geo.pad
@@ -192,7 +195,7 @@ class MSDFunction(torch.autograd.Function):
             out = feats[:, sl]
             g = g_feat[:, sl] + geo.pad_adjoint(g_spec[:, sl], out)
             g = g * (out > 0)
-            g_biases[i] = g.sum((0, 2, 3))
+            g_biases[i] = g.double().sum((0, 2, 3)).to(g.dtype)
             gp = F.pad(g, (p, geo.nx - geo.w - p, p, geo.ny - geo.h - p))
             g_hat = torch.fft.rfft2(gp)
             kern = geo.kernel_spectrum(weights[i], dilations[i])
