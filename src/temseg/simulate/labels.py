@@ -69,6 +69,6 @@ def column_mask(xy: np.ndarray, shape: tuple[int, int], *, sampling: float, orig
     tree = cKDTree(np.asarray(xy, dtype=np.float64))
     ii, jj = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
     points = np.stack([ii.ravel(), jj.ravel()], axis=1) * sampling + np.asarray(origin)
-    dist, _ = tree.query(points, distance_upper_bound=radius)
+    dist, _ = tree.query(points, distance_upper_bound=radius * (1 + 1e-9))  # inclusive
     mask.ravel()[np.isfinite(dist)] = 1
     return mask

@@ -1,0 +1,54 @@
+"""``temseg simulate``: writes the dataset with progress; bad configs fail in one line, exit 2."""
+
+from pathlib import Path
+
+import numpy as np
+
+from temseg.cli.main import main
+from temseg.simulate.dataset import open_dataset, read_parameters
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = REPO / "configs" / "simulate_small.yaml"
+
+
+def test_simulate_writes_dataset_with_overrides(tmp_path, capsys):
+    out = tmp_path / "sim.zarr"
+    code = main(["simulate", str(SMALL), "--out", str(out), "--n-structures", "1",
+                 "--images-per-structure", "2", "--size", "56", "--pixel-size-nm", "0.03",
+                 "--seed", "3", "--scheduler", "synchronous"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "wrote" in captured.out
+    root = open_dataset(out)
+    assert root["images"].shape == (2, 56, 56)
+    assert root.attrs["sampling"] == 0.3 and root.attrs["seed"] == 3
+    assert read_parameters(root)["epoch"].tolist() == [0, 1]
+    # the same command again refuses to overwrite
+    again = main(["simulate", str(SMALL), "--out", str(out)])
+    assert again == 2 and "already exists" in capsys.readouterr().err
+
+
+def test_bad_config_fails_before_work(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SMALL.read_text().replace("dose: high", "dose: [-5.0, 100.0]"))
+    out = tmp_path / "never.zarr"
+    assert main(["simulate", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "detector.dose" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert main(["simulate", str(SMALL), "--out", str(out), "--size", "20"]) == 2
+    assert "structure.radius" in capsys.readouterr().err
+
+
+def test_noise_model_option_reaches_detector(tmp_path, capsys):
+    model = tmp_path / "noise.json"
+    model.write_text('{"detector": {"c0": [0.3, 0.3], "c3": [2.5, 2.5], "N0": [0.01, 0.01], '
+                     '"dose": [500.0, 500.0]}}')
+    out = tmp_path / "fitted.zarr"
+    code = main(["simulate", str(SMALL), "--out", str(out), "--n-structures", "1",
+                 "--images-per-structure", "1", "--size", "56", "--noise-model", str(model),
+                 "--scheduler", "synchronous"])
+    assert code == 0, capsys.readouterr().err
+    params = read_parameters(out)
+    np.testing.assert_allclose(params["c0"], 0.3)
+    np.testing.assert_allclose(params["dose"], 500.0)

@@ -1,0 +1,106 @@
+"""Datasets: zarr layout, byte-identical for a seed (any scheduler), dose series, safe writes."""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from temseg.config import load_config
+from temseg.errors import ConfigError, InputError
+from temseg.simulate.config import SimulateConfig
+from temseg.simulate.dataset import open_dataset, read_parameters, simulate_dataset
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = REPO / "configs" / "simulate_small.yaml"
+
+
+def _tiny(**overrides):
+    return load_config(SimulateConfig, SMALL, **{"size": 56, "images_per_structure": 2,
+                                                 **overrides})
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file of a dataset except the time-stamped record."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "record.json"}
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ds") / "a.zarr"
+    calls = []
+    simulate_dataset(_tiny(), path, scheduler="threads", workers=2,
+                     callback=lambda done, total: calls.append((done, total)))
+    return path, calls
+
+
+def test_layout_parameters_and_progress(tiny_dataset):
+    path, calls = tiny_dataset
+    root = open_dataset(path)
+    n = 4
+    assert root["images"].shape == (n, 56, 56) and root["images"].dtype == np.float32
+    assert root["labels"].dtype == np.uint8 and root["columns"].shape == (n, 56, 56)
+    attrs = dict(root.attrs)
+    assert attrs["sampling"] == 0.3 and attrs["seed"] == 7 and attrs["label_kind"] == "hull"
+    assert attrs["config"]["structure"]["element"] == "Au"
+    assert 0.05 <= attrs["wave_sampling"] <= 0.1
+    params = read_parameters(path)
+    for key in ("structure", "epoch", "radius", "tilt", "rotation", "defocus", "cs",
+                "focal_spread", "blur", "dose", "c0", "c3", "N0", "C"):
+        assert params[key].shape == (n,), key
+    np.testing.assert_array_equal(params["structure"], [0, 0, 1, 1])
+    assert np.all((params["defocus"] >= -200) & (params["defocus"] <= 200))
+    assert np.all((params["dose"] >= 1e2) & (params["dose"] <= 1e6))
+    assert np.all((params["c0"] >= 0.25) & (params["c0"] <= 0.6))  # MTF4
+    # images are counts: mean ≈ dose × sampling² (the particle absorbs little)
+    means = root["images"][:].mean(axis=(1, 2))
+    np.testing.assert_allclose(means, params["dose_per_pixel"], rtol=0.05)
+    labels = root["labels"][:]
+    assert 0.02 < labels.mean() < 0.5
+    np.testing.assert_array_equal(labels[0], labels[1])  # one structure, one label
+    assert calls[0] == (0, n) and calls[-1] == (n, n)
+    assert (path / "record.json").is_file()
+
+
+def test_same_seed_same_bytes_whatever_the_scheduler(tiny_dataset, tmp_path):
+    path, _ = tiny_dataset
+    again = simulate_dataset(_tiny(), tmp_path / "b.zarr", scheduler="synchronous")
+    assert _digest(path) == _digest(again)
+    other = simulate_dataset(_tiny(seed=8), tmp_path / "c.zarr", scheduler="synchronous")
+    assert not np.array_equal(open_dataset(other)["images"][:], open_dataset(path)["images"][:])
+
+
+def test_existing_output_is_refused_and_failure_leaves_nothing(tiny_dataset, tmp_path,
+                                                               monkeypatch):
+    path, _ = tiny_dataset
+    with pytest.raises(ConfigError, match="already exists"):
+        simulate_dataset(_tiny(), path)
+    import temseg.simulate.dataset as ds
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ds, "_task", boom)
+    with pytest.raises(RuntimeError):
+        simulate_dataset(_tiny(), tmp_path / "x.zarr", scheduler="synchronous")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dose_series(tmp_path):
+    cfg = _tiny(mode="dose_series", frames=4, detector={"dose": [10.0, 1e4]})
+    path = simulate_dataset(cfg, tmp_path / "series.zarr", scheduler="synchronous")
+    root = open_dataset(path)
+    params = read_parameters(root)
+    np.testing.assert_allclose(params["dose"], [10.0, 100.0, 1000.0, 1e4])
+    for key in ("c0", "c3", "N0", "defocus", "radius"):
+        assert np.unique(params[key]).size == 1, key
+    means = root["images"][:].mean(axis=(1, 2))
+    np.testing.assert_allclose(means, params["dose_per_pixel"], rtol=0.1)
+    labels = root["labels"][:]
+    assert np.all(labels == labels[0]) and labels[0].any()
+
+
+def test_open_dataset_refuses_other_folders(tmp_path):
+    with pytest.raises(InputError):
+        open_dataset(tmp_path)
