@@ -1,4 +1,7 @@
-"""CLI command: ``temseg segment MODEL INPUTS... --out DIR``.
+"""CLI command: ``temseg segment [MODEL] INPUTS... --out DIR``.
+
+Without a model (no ``--model`` and a first path that is not a model file),
+the shipped default model is used (:mod:`temseg.models.default`).
 
 Thin: inputs are collected and checked (model, every file, sizes) before any
 work, then each is segmented by :func:`temseg.infer.segment_micrograph`, with
@@ -14,18 +17,36 @@ import typer
 from temseg.cli import _common
 
 
+def _is_model(path: Path) -> bool:
+    """Whether ``path`` names a model (file, stem, checkpoint or run folder), not an image."""
+    from temseg.errors import ModelFileError
+    from temseg.infer import model_json
+
+    try:
+        model_json(path)
+    except ModelFileError:
+        return False
+    return True
+
+
 def _split_model(paths: list[Path], model: Path | None) -> tuple[Path, list[Path]]:
-    """The model and the inputs: ``--model`` if given, else the first path."""
+    """The model and the inputs: ``--model`` if given, else the first path when it is a
+    model, else the shipped default model (all paths are inputs)."""
     from temseg.errors import ConfigError
+    from temseg.models.default import default_model_path
 
     if model is not None:
         if not paths:
             raise ConfigError("inputs: give at least one image, stack or folder to segment")
         return model, paths
-    if len(paths) < 2:
-        raise ConfigError("inputs: give MODEL then at least one image, stack or folder "
-                          "(or the model with --model)")
-    return paths[0], paths[1:]
+    if paths and _is_model(paths[0]):
+        if len(paths) < 2:
+            raise ConfigError(f"inputs: give at least one image, stack or folder to segment "
+                              f"after the model {paths[0]}")
+        return paths[0], paths[1:]
+    if not paths:
+        raise ConfigError("inputs: give at least one image, stack or folder to segment")
+    return default_model_path(), paths
 
 
 def _check_inputs(segmenter, inputs: list[Path], sampling: float | None) -> list[dict]:
@@ -48,9 +69,10 @@ def register(app: typer.Typer) -> None:
     @app.command("segment")
     def segment(
         paths: list[Path] = typer.Argument(
-            ..., metavar="MODEL INPUTS",
+            ..., metavar="[MODEL] INPUTS",
             help="The model (network .json/.safetensors, checkpoint or run folder, or a "
-                 "baseline .json), then images, stacks or folders of images. With --model, "
+                 "baseline .json), then images, stacks or folders of images. Without a "
+                 "model, the shipped default model (Au nanoparticles, HRTEM). With --model, "
                  "all are inputs."),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
         model: Path | None = typer.Option(None, "--model", "-m",
@@ -71,6 +93,9 @@ def register(app: typer.Typer) -> None:
             None, help="Pixel size in nm/px (instead of --sampling)."),
     ) -> None:
         """Segment images, stacks or folders: probability TIFF, mask, overlay and a record.
+
+        Without a model, the shipped default model segments Au nanoparticles; images
+        are resampled to its pixel size when their file (or --pixel-size-nm) gives one.
 
         Per input NAME: NAME_prob.tif (float32, with the pixel size), NAME_mask.png
         (NAME_mask.tif for a stack), NAME_overlay.png (first frame of a stack); and
