@@ -1,7 +1,5 @@
-"""CLI commands: analyze — ``temseg fit-noise`` (the detector noise model from vacuum).
-
-A later ``temseg analyze ...`` group (e.g. ``analyze dose-curve``) goes on
-``analyze_app`` below; it is added to the root app once it has commands.
+"""CLI commands: ``temseg fit-noise`` (the detector noise model from vacuum) and the
+``temseg analyze`` group (``analyze dose-curve``: segmented area against dose, 002).
 """
 
 from __future__ import annotations
@@ -64,6 +62,78 @@ def fit_noise_command(
         f"c3 = {fit.c3:.2f} [{det.c3[0]:.2f}, {det.c3[1]:.2f}], "
         f"dose {det.dose[0]:.3g}–{det.dose[1]:.3g} e/Å², {n_ok}/{len(fit.frames)} frames")
     _common.out.print(f"wrote {json_path} and {png_path}", highlight=False)
+
+
+def dose_curve_command(
+    series: Path = typer.Argument(..., help="A stack (TIFF, DM3/4, EMD, MRC...) or a simulated "
+                                            "dose series (zarr from `temseg simulate`)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m",
+                                         help="Model (default: the shipped default model)."),
+    doses: Optional[Path] = typer.Option(
+        None, "--doses", help="File of per-frame doses in e/Å² (one per line, or a CSV "
+                              "with a dose column)."),
+    dose: Optional[list[float]] = typer.Option(
+        None, "--dose", help="Frame dose in e/Å², once per frame (instead of --doses)."),
+    sampling: Optional[float] = typer.Option(None, "--sampling", help="Pixel size in Å/px."),
+    pixel_size_nm: Optional[float] = typer.Option(None, "--pixel-size-nm",
+                                                  help="Pixel size in nm/px."),
+    threshold: Optional[float] = typer.Option(
+        None, help="Foreground probability threshold (default: the model's)."),
+    reference_fraction: float = typer.Option(
+        0.1, help="Fraction of frames, by highest dose, that form the reference band."),
+    smooth: int = typer.Option(5, help="Running-median window in frames."),
+    tile: int = typer.Option(512, help="Tile size in pixels."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+) -> None:
+    """Segment every frame of a dose series and find the dose where the area holds (002).
+
+    Writes OUT/areas.csv (dose and segmented area per frame; F1 against the
+    labels of a simulated series), OUT/dose_curve.json (dose at 50 % of the
+    full area, dose of convergence, reference band), OUT/dose_curve.png and
+    OUT/record.json; prints the two doses beside 002's.
+    """
+    from temseg.analyze.dose_run import PAPER_002, read_series, run_dose_curve
+    from temseg.errors import ConfigError
+    from temseg.infer import load_segmenter
+    from temseg.models.default import default_model_path
+    from temseg.record import write_record
+
+    if doses is not None and dose:
+        raise ConfigError("give per-frame doses with --doses FILE or --dose (repeated), not both")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"--threshold: must be in [0, 1], got {threshold}")
+    if not 0.0 < reference_fraction <= 0.5:
+        raise ConfigError(f"--reference-fraction: must be in (0, 0.5], got {reference_fraction}")
+    pixel = _common.sampling_from_options(sampling, pixel_size_nm)
+    data = read_series(series, doses=doses if doses is not None else (dose or None),
+                       sampling=pixel)
+    model_path = model if model is not None else default_model_path()
+    segmenter = load_segmenter(model_path, tile=tile, device=device, warn=_common.warn)
+    with _common.progress() as bar:
+        task = bar.add_task("segmenting frames", total=len(data))
+        run = run_dose_curve(segmenter, data, out, threshold=threshold,
+                             reference_fraction=reference_fraction, smooth=smooth,
+                             title=series.name,
+                             callback=lambda done, total: bar.update(task, completed=done))
+    summary = run.summary()
+    write_record(out, config={"model": str(model_path), "threshold": threshold,
+                              "reference_fraction": reference_fraction, "smooth": smooth,
+                              "sampling": data.sampling, "tile": tile},
+                 input=str(series), segmenter=segmenter.describe(), result=summary)
+    fmt = lambda v: "not reached" if v is None else f"{v:.3g} e/Å²"  # noqa: E731
+    lo, hi = PAPER_002["dose_half_e_per_A2"]
+    _common.out.print(f"{len(data)} frames, {data.doses.min():.3g}–{data.doses.max():.3g} e/Å²; "
+                      f"full area {summary['full_area']:.0f} px", highlight=False)
+    _common.out.print(f"50 % of the full area at {fmt(summary['dose_half_e_per_A2'])} "
+                      f"(002: {lo:g}–{hi:g} e/Å²)", highlight=False)
+    _common.out.print(f"area converged from {fmt(summary['dose_converged_e_per_A2'])} "
+                      f"(002: {PAPER_002['dose_converged_e_per_A2']:g} e/Å²)", highlight=False)
+    _common.out.print(f"wrote areas.csv, dose_curve.json, dose_curve.png and record.json to "
+                      f"{out}", highlight=False)
+
+
+analyze_app.command("dose-curve")(dose_curve_command)
 
 
 def register(app: typer.Typer) -> None:
