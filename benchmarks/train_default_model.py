@@ -15,8 +15,8 @@ Reproducible end to end on a CPU with fixed seeds:
 Stages whose outputs exist are reused (a simulated set only when its config is
 the same), so an interrupted run continues where it stopped.
 
-Full run (what the shipped model came from; ~10 min of simulation with 2
-workers and ~30 min of training on a 2-core CPU)::
+Full run (what the shipped model came from; ~15 min of simulation with 2
+workers and ~25 min of training, 8 epochs, on a shared 2-core CPU)::
 
     python benchmarks/train_default_model.py --work runs/default_model --workers 2 --install
 
@@ -188,9 +188,9 @@ Residual U-Net (000) with N = {model_cfg.options.get("blocks")} blocks,
 {model_cfg.options.get("filters")} filters in the first block:
 {n_params:,} parameters ({n_params * 4 / 1e6:.2f} MB of float32 weights), receptive
 field {rf_px} px = {rf_px * model_cfg.sampling:.0f} Å. 002 favours MSD-net at low dose, but on
-our 2-core CPU one MSD-net step (depth 50, batch 8 × 128²) took about 2 s
-against about 0.15 s for this U-Net (contended timings, `python /tmp` probe
-with `torch.set_num_threads(1)`), i.e. ~15× fewer updates in the same
+our 2-core CPU one MSD-net training step (depth 50, width 1, batch 8 × 128²)
+took about 2 s against about 0.15–0.18 s for this U-Net (one thread, a
+machine shared with other jobs), i.e. ~15× fewer updates in the same
 training budget of about 30 minutes; a U-Net that sees the whole particle
 (receptive field larger than its 130 px diameter) is the better bet there.
 With a GPU, MSD-net (`architecture: msdnet` in the recipe) is worth a run.
