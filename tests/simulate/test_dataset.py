@@ -104,3 +104,19 @@ def test_dose_series(tmp_path):
 def test_open_dataset_refuses_other_folders(tmp_path):
     with pytest.raises(InputError):
         open_dataset(tmp_path)
+
+
+def test_distributed_cluster_gives_the_same_bytes(tiny_dataset, tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    path, _ = tiny_dataset
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        out = simulate_dataset(_tiny(), tmp_path / "d.zarr", address=cluster.scheduler_address)
+    assert _digest(out) == _digest(path)
+
+
+@pytest.mark.slow
+def test_process_scheduler_gives_the_same_bytes(tiny_dataset, tmp_path):
+    path, _ = tiny_dataset
+    out = simulate_dataset(_tiny(), tmp_path / "p.zarr", scheduler="processes", workers=2)
+    assert _digest(out) == _digest(path)

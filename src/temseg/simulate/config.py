@@ -232,9 +232,9 @@ class SimulateConfig:
         if self.wave_sampling > 0.2:
             raise ConfigError(f"wave_sampling: {self.wave_sampling} Å is too coarse for a "
                               "multislice exit wave (use <= 0.2 Å; 002 uses 0.05-0.075 Å)")
-        if self.sampling < 1.5 * self.wave_sampling:
-            raise ConfigError(f"sampling: {self.sampling} Å/px must be at least 1.5 × "
-                              f"wave_sampling ({self.wave_sampling} Å) so the image is band-limited")
+        if self.sampling < self.wave_sampling:
+            raise ConfigError(f"sampling: {self.sampling} Å/px is finer than the exit wave's "
+                              f"wave_sampling ({self.wave_sampling} Å)")
         fov = self.size * self.sampling
         need = 2 * self.structure.radius[1] + 2 * self.structure.max_offset
         if need > fov:

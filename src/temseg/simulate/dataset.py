@@ -8,7 +8,9 @@ one entry per image), attrs ``sampling`` (Å/px), ``seed``, ``config``,
 image. The folder also holds ``record.json`` (how it was made, with a time
 stamp); everything else is byte-identical for a config and seed, whatever
 the scheduler or number of workers: structure ``i`` draws from the ``i``-th
-child of ``SeedSequence(seed)`` and results are written in index order.
+child of ``SeedSequence(seed)`` and its images go to the fixed, chunk-aligned
+slots ``i·K … (i+1)·K - 1`` (local tasks write them themselves, in any order;
+with a ``dask.distributed`` cluster the results come back and are written here).
 """
 
 from __future__ import annotations
@@ -37,6 +39,28 @@ def _task(config: SimulateConfig, index: int, seed: np.random.SeedSequence) -> R
     return simulate_structure(config, seed=seed, index=index)
 
 
+def _store(arrays, index: int, result: Result) -> None:
+    """Write one task's images at their fixed place (chunk-aligned: safe in parallel)."""
+    k = len(result.images)
+    sl = slice(index * k, (index + 1) * k)
+    arrays["images"][sl] = result.images
+    arrays["labels"][sl] = result.labels
+    if "columns" in arrays:
+        arrays["columns"][sl] = result.columns
+
+
+def _task_and_store(config: SimulateConfig, folder: str, index: int,
+                    seed: np.random.SeedSequence) -> list[dict]:
+    """Run one task and write its images into the zarr group at ``folder``; return its rows."""
+    import zarr
+
+    root = zarr.open_group(folder, mode="r+")
+    arrays = {name: root[name] for name in ("images", "labels", "columns") if name in root}
+    result = _task(config, index, seed)
+    _store(arrays, index, result)
+    return result.params
+
+
 def _create(root, config: SimulateConfig):
     n, size = config.n_images, config.size
     kwargs = {"shape": (n, size, size), "chunks": (1, size, size)}
@@ -45,6 +69,56 @@ def _create(root, config: SimulateConfig):
     if config.labels.columns:
         arrays["columns"] = root.create_array("columns", dtype="uint8", **kwargs)
     return arrays
+
+
+def _run_local(config, folder, seeds, *, scheduler, workers, progress) -> list[list[dict]]:
+    """All tasks in one Dask graph on a local scheduler; each task writes its own chunks."""
+    import dask
+    from dask.callbacks import Callback
+
+    tasks = [dask.delayed(_task_and_store, pure=False)(config, folder, i, seed,
+                                                       dask_key_name=f"structure-{i}")
+             for i, seed in enumerate(seeds)]
+
+    def posttask(key, result, dsk, state, worker_id):
+        if isinstance(key, str) and key.startswith("structure-"):
+            progress(len(result))
+
+    kwargs = {"scheduler": scheduler}
+    pool = None
+    if scheduler == "processes":
+        import concurrent.futures
+        import multiprocessing
+
+        pool = concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"))
+        kwargs["pool"] = pool
+    elif scheduler == "threads":
+        kwargs["num_workers"] = workers
+    try:
+        with Callback(posttask=posttask):
+            return list(dask.compute(*tasks, **kwargs))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _run_distributed(config, arrays, seeds, *, address, progress) -> list[list[dict]]:
+    """Tasks on a ``dask.distributed`` cluster; results come back and are written here."""
+    from dask.distributed import Client, as_completed
+
+    rows: list = [None] * len(seeds)
+    with Client(address) as client:
+        futures = {client.submit(_task, config, i, seed, pure=False): i
+                   for i, seed in enumerate(seeds)}
+        for future in as_completed(futures):
+            i = futures[future]
+            result = future.result()
+            _store(arrays, i, result)
+            rows[i] = result.params
+            progress(len(result.images))
+            future.release()
+    return rows
 
 
 def _write_parameters(root, rows: list[dict]) -> None:
@@ -111,7 +185,6 @@ def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str
     ConfigError
         Unknown scheduler or ``path`` exists without ``overwrite``.
     """
-    import dask
     import zarr
 
     path = Path(path)
@@ -125,47 +198,28 @@ def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str
     workers = workers or os.cpu_count() or 1
     n_tasks = 1 if config.mode == "dose_series" else config.n_structures
     seeds = np.random.SeedSequence(config.seed).spawn(n_tasks)
-    per_task = config.n_images // n_tasks
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    client = pool = None
     try:
         root = zarr.open_group(str(tmp), mode="w", zarr_format=3)
         arrays = _create(root, config)
-        rows: list[dict] = []
-        if address is not None:
-            from dask.distributed import Client
-
-            client = Client(address)
-            get = {"scheduler": client}
-        elif scheduler == "processes":
-            import concurrent.futures
-            import multiprocessing
-
-            pool = concurrent.futures.ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"))
-            get = {"scheduler": "processes", "pool": pool}
-        else:
-            get = {"scheduler": scheduler, "num_workers": workers}
-        batch = max(1, 2 * workers) if scheduler != "synchronous" or address else 1
         done = 0
+
+        def progress(n_done: int) -> None:
+            nonlocal done
+            done += n_done
+            if callback is not None:
+                callback(done, config.n_images)
+
         if callback is not None:
             callback(0, config.n_images)
-        for start in range(0, n_tasks, batch):
-            indices = range(start, min(start + batch, n_tasks))
-            tasks = [dask.delayed(_task)(config, i, seeds[i]) for i in indices]
-            results = dask.compute(*tasks, **get)
-            for i, result in zip(indices, results):
-                sl = slice(i * per_task, (i + 1) * per_task)
-                arrays["images"][sl] = result.images
-                arrays["labels"][sl] = result.labels
-                if "columns" in arrays:
-                    arrays["columns"][sl] = result.columns
-                rows.extend(result.params)
-                done += len(result.images)
-                if callback is not None:
-                    callback(done, config.n_images)
+        if address is not None:
+            per_task = _run_distributed(config, arrays, seeds, address=address, progress=progress)
+        else:
+            per_task = _run_local(config, str(tmp), seeds, scheduler=scheduler, workers=workers,
+                                  progress=progress)
+        rows = [row for task_rows in per_task for row in task_rows]
         _write_parameters(root, rows)
         root.attrs.update(_attrs(config))
         from temseg.record import write_record
@@ -178,11 +232,6 @@ def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    finally:
-        if pool is not None:
-            pool.shutdown()
-        if client is not None:
-            client.close()
     return path
 
 

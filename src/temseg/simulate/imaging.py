@@ -12,6 +12,7 @@ padding cropped away. The CTF itself is abTEM's.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -48,13 +49,33 @@ def ctf_kernel(q_x: np.ndarray, q_y: np.ndarray, *, energy: float, defocus: floa
     import abtem
     from abtem.core.energy import energy2wavelength
 
-    ctf = abtem.CTF(energy=energy, defocus=defocus, Cs=cs, focal_spread=focal_spread)
-    wavelength = energy2wavelength(energy)
     q_x, q_y = np.broadcast_arrays(q_x, q_y)
-    alpha = (np.hypot(q_x, q_y) * wavelength).astype(np.float32)
+    q = np.hypot(q_x, q_y).astype(np.float32)
     phi = np.arctan2(q_y, q_x).astype(np.float32)
+    return _ctf_polar(q, phi, energy=energy, defocus=defocus, cs=cs, focal_spread=focal_spread)
+
+
+def _ctf_polar(q, phi, *, energy, defocus, cs, focal_spread) -> np.ndarray:
+    import abtem
+    from abtem.core.energy import energy2wavelength
+
+    ctf = abtem.CTF(energy=energy, defocus=defocus, Cs=cs, focal_spread=focal_spread)
+    alpha = q * np.float32(energy2wavelength(energy))
     # abTEM 1.0 evaluates a CTF on an angular grid with this method (used by CTF.apply)
     return np.asarray(ctf._evaluate_from_angular_grid(alpha, phi), dtype=np.complex64)
+
+
+@functools.lru_cache(maxsize=8)
+def _polar_grid(n: int, cell: float) -> tuple[np.ndarray, np.ndarray]:
+    """|q| (1/Å) and azimuth of an ``n``-point FFT grid over ``cell`` Å, float32, cached."""
+    f = scipy.fft.fftfreq(n, d=cell / n)
+    q_x, q_y = f[:, None], f[None, :]
+    q = np.hypot(q_x, q_y).astype(np.float32)
+    phi = np.arctan2(np.broadcast_to(q_y, q.shape), np.broadcast_to(q_x, q.shape))
+    q.flags.writeable = False
+    phi = phi.astype(np.float32)
+    phi.flags.writeable = False
+    return q, phi
 
 
 def envelope_cutoff(*, energy: float, focal_spread: float) -> float:
@@ -93,13 +114,14 @@ def hrtem_image(spectrum: np.ndarray, *, cell: float, out_gpts: int, energy: flo
     """
     n = spectrum.shape[0]
     q_out = out_gpts / (2 * cell)
-    q_c = envelope_cutoff(energy=energy, focal_spread=focal_spread)
-    n_i = n if not math.isfinite(q_c) else min(n, _even_fast(2 * (q_c + q_out) * cell))
+    q_c = min(envelope_cutoff(energy=energy, focal_spread=focal_spread), n / (3 * cell))
+    if out_gpts > n:
+        raise ValueError(f"out_gpts {out_gpts} exceeds the wave's {n} grid points")
+    n_i = min(n, max(out_gpts, _even_fast(2 * (q_c + q_out) * cell)))
     idx = _crop_index(n, n_i)
     sub = spectrum[np.ix_(idx, idx)]
-    q = scipy.fft.fftfreq(n_i, d=cell / n_i).astype(np.float32)
-    kernel = ctf_kernel(q[:, None], q[None, :], energy=energy, defocus=defocus, cs=cs,
-                        focal_spread=focal_spread)
+    q, phi = _polar_grid(n_i, float(cell))
+    kernel = _ctf_polar(q, phi, energy=energy, defocus=defocus, cs=cs, focal_spread=focal_spread)
     psi = scipy.fft.ifft2(sub * kernel, workers=1)
     psi *= np.float32(n_i**2 / n**2)
     intensity = psi.real**2 + psi.imag**2

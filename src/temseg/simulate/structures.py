@@ -8,6 +8,7 @@ the support below it (smaller ``y``) before the random rotation about ``z``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,6 +76,16 @@ def _block(unit: Atoms, half: np.ndarray) -> np.ndarray:
     return pos[keep], grid.numbers[keep]
 
 
+@functools.lru_cache(maxsize=4)
+def _ceo2_block(half_w: float, half_depth: float) -> tuple[np.ndarray, np.ndarray]:
+    """A CeO2 block in the zone frame (cached: every structure of a dataset cuts from it)."""
+    pos, num = _block(bulk("CeO2", "fluorite", a=CEO2_A, cubic=True),
+                      np.array([half_w, half_w, half_depth]))
+    pos.flags.writeable = False
+    num.flags.writeable = False
+    return pos, num
+
+
 def fcc_particle(element: str, radius: float, truncation: float) -> np.ndarray:
     """Positions (M, 3) in Å of a sphere of ``radius`` cut from FCC ``element`` in the zone frame.
 
@@ -126,8 +137,9 @@ def build_structure(config: StructureConfig, *, cell: float, rng=None) -> Struct
     top = particle[:, 1].min() - config.interface_gap  # top of the support
     half_w = cell * np.sqrt(0.5) + config.max_offset + 2.0  # covers the cell at any rotation
     if config.support == "ceo2":
-        half = np.array([half_w, half_w, depth / 2])
-        pos, num = _block(bulk("CeO2", "fluorite", a=CEO2_A, cubic=True), half)
+        pos, num = _ceo2_block(round(half_w, 6), round(config.support_depth[1] / 2, 6))
+        thin = np.abs(pos[:, 2]) <= depth / 2
+        pos, num = pos[thin], num[thin]
         # shift so the top (111) layer of the slab sits at `top`, keep only what lies below
         below = pos[:, 1] <= 0.0
         pos, num = pos[below], num[below]

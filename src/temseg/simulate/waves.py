@@ -12,10 +12,17 @@ import numpy as np
 
 
 def configure_abtem() -> None:
-    """Eager abTEM on the CPU with single-threaded FFTs (parallelism is per structure)."""
+    """Eager abTEM on the CPU with single-threaded, deterministic FFTs.
+
+    Parallelism is ours (one structure per task). FFTW plans with
+    ``FFTW_ESTIMATE``: ``FFTW_MEASURE`` picks algorithms by timing, so two
+    processes could round differently, and one rounding difference in an
+    expected count changes every Poisson draw after it.
+    """
     import abtem
 
-    abtem.config.set({"dask.lazy": False, "fftw.threads": 1, "device": "cpu"})
+    abtem.config.set({"dask.lazy": False, "fftw.threads": 1, "device": "cpu",
+                      "fftw.planning_effort": "FFTW_ESTIMATE"})
 
 
 def wave_gpts(cell: float, max_sampling: float) -> int:
