@@ -29,6 +29,9 @@ def main() -> None:
     parser.add_argument("--images-per-structure", type=int, default=10)
     parser.add_argument("--size", type=int, default=256, help="image side in px")
     parser.add_argument("--sampling", type=float, default=0.3, help="Å/px (0.3: 7.7 nm at 256 px)")
+    parser.add_argument("--padding", type=float, default=None, help="Å (config: 6)")
+    parser.add_argument("--slice-thickness", type=float, default=None, help="Å (config: 2)")
+    parser.add_argument("--wave-sampling", type=float, default=None, help="Å (config: 0.075)")
     parser.add_argument("--scheduler", default="threads",
                         choices=("threads", "processes", "synchronous"))
     parser.add_argument("--workers", type=int, default=None, help="default: CPU cores")
@@ -46,7 +49,8 @@ def main() -> None:
 
     cfg = load_config(SimulateConfig, args.config, n_structures=args.structures,
                       images_per_structure=args.images_per_structure, size=args.size,
-                      sampling=args.sampling, seed=args.seed)
+                      sampling=args.sampling, seed=args.seed, padding=args.padding,
+                      slice_thickness=args.slice_thickness, wave_sampling=args.wave_sampling)
     geo = geometry(cfg)
     workers = args.workers or os.cpu_count()
     print(f"{cfg.n_images} images ({args.structures} structures × {args.images_per_structure}) "
@@ -59,11 +63,10 @@ def main() -> None:
 
     configure_abtem()
     warm = time.perf_counter() - t0
-    first = {}
+    marks = []  # (time, images done) after each structure
 
     def progress(done, total):
-        if done and "t" not in first:
-            first["t"] = time.perf_counter()
+        marks.append((time.perf_counter(), done))
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out) if args.out else Path(tmp) / "bench.zarr"
@@ -76,9 +79,15 @@ def main() -> None:
     print(f"wall time: {wall:.1f} s for {cfg.n_images} images ({cfg.n_images / wall:.2f} images/s)")
     print(f"per structure (exit wave + {args.images_per_structure} images, all workers): "
           f"{wall / args.structures:.2f} s; per image: {per_image * 1e3:.0f} ms")
-    print(f"first batch done after {first.get('t', start) - start:.1f} s (includes JIT warm-up)")
-    print(f"extrapolated to 1,000 images (100 × 10): {wall / args.structures * 100 / 60:.1f} min "
-          "(target <= 4 min)")
+    # steady state: after the first `workers` structures (abTEM/numba/FFTW warm-up) are done
+    warm_mark = marks[min(workers, len(marks) - 1)]
+    print(f"first {workers} structure(s) done after {warm_mark[0] - start:.1f} s "
+          "(includes JIT warm-up)")
+    if marks[-1][1] > warm_mark[1]:
+        rate = (marks[-1][1] - warm_mark[1]) / (marks[-1][0] - warm_mark[0])
+        full = warm_mark[0] - start + (1000 - warm_mark[1]) / rate
+        print(f"steady state: {rate:.2f} images/s; extrapolated to 1,000 images (100 × 10): "
+              f"{full / 60:.1f} min (target <= 4 min)")
 
 
 if __name__ == "__main__":
