@@ -21,8 +21,8 @@ def demo_command(
     size: Optional[int] = typer.Option(None, help="Image side in pixels (default: the "
                                                   "model's training size, 256)."),
     config: Optional[Path] = typer.Option(
-        None, "--config", help="Simulation YAML replacing the model's recorded one "
-                               "(its seed, mode and counts are ignored)."),
+        None, "--config", help="Simulation YAML whose fields override the model's recorded "
+                               "training simulation (seed, mode and counts are the demo's)."),
     model: Optional[Path] = typer.Option(None, "--model", "-m",
                                          help="Model to use instead of the shipped default."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
