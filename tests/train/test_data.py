@@ -96,3 +96,20 @@ def test_load_zarr(tmp_path):
     assert len(data) == 3 and data.sampling == pytest.approx(0.1)
     assert np.array_equal(data.labels[1], (labels[1] > 0).astype(np.uint8))
     assert len(set(data.groups)) == 3
+
+
+def test_simulated_dataset_groups_by_structure(tmp_path):
+    """A dataset from `simulate`: the imaging conditions of one structure share a group."""
+    from pathlib import Path
+
+    from temseg.config import load_config
+    from temseg.simulate.config import SimulateConfig
+    from temseg.simulate.dataset import simulate_dataset
+
+    small = Path(__file__).resolve().parents[2] / "configs" / "simulate_small.yaml"
+    config = load_config(SimulateConfig, small, n_structures=2, images_per_structure=2)
+    path = simulate_dataset(config, tmp_path / "sim.zarr", scheduler="synchronous")
+    data = load_training_data([path])
+    assert len(data) == 4 and data.sampling == pytest.approx(0.3)
+    assert data.groups[0] == data.groups[1] != data.groups[2] == data.groups[3]
+    assert 0.0 < data.foreground_fraction() < 1.0

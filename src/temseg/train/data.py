@@ -90,7 +90,16 @@ def _read_zarr(path: Path, *, multiclass: bool) -> TrainingSet:
     labs = (labs if multiclass else labs > 0).astype(np.uint8)
     sampling = root.attrs.get("sampling")
     names = [f"{path.stem}_{i:05d}" for i in range(len(imgs))]
-    return TrainingSet(list(imgs), list(labs), names, list(names),
+    # images of one simulated structure (its imaging conditions, "image epochs") are one group,
+    # so they never straddle a train/validation split
+    try:
+        structure = np.asarray(root["parameters"]["structure"][:])
+        groups = [f"{path.stem}_s{int(s):05d}" for s in structure]
+    except (KeyError, TypeError, ValueError):
+        groups = list(names)
+    if len(groups) != len(names):
+        raise InputError(f"{path}: parameters/structure has {len(groups)} rows for {len(names)} images")
+    return TrainingSet(list(imgs), list(labs), names, groups,
                        float(sampling) if sampling is not None else None)
 
 
