@@ -233,11 +233,13 @@ By dose (pooled):
 
 One particle (seed {sims["dose"].seed}), one imaging condition, {sims["dose"].frames} frames at doses
 log-spaced over 10–1e4 e/Å² (below the training range at its low end). The
-reference band is the min–max area of the highest-dose frames.
+reference band is the min–max area of the 3 highest-dose frames (here a band
+well under 1 % wide, so "inside the band" is strict; the 5 % column is
+the looser reading). Area here = all foreground pixels of the frame.
 
 | | 50 % of the full area | area converged |
 |---|---|---|
-| this model | {fmt(d50)} e/Å² | {fmt(dconv)} e/Å² |
+| this model | {fmt(d50)} e/Å² | {fmt(dconv)} e/Å² (inside the band); {fmt(dose["dose_converged_5pct_e_per_A2"])} e/Å² (band widened by 5 %) |
 | 002 (MSD-net, their simulation) | about 20–30 e/Å² | about 200 e/Å² |
 
 Full area {dose["full_area"]:.0f} px (true hull {dose.get("true_area_px", float("nan")):.0f} px).
@@ -302,6 +304,10 @@ def main(argv=None) -> int:
     run = run_dose_curve(segmenter, read_series(paths["dose"]), work / "dose_curve",
                          title="default model: one Au particle, 10–1e4 e/Å²")
     dose = run.summary()
+    from temseg.analyze.dose import dose_curve
+
+    loose = dose_curve(run.curve.doses, run.curve.areas, tolerance=0.05)
+    dose["dose_converged_5pct_e_per_A2"] = loose.dose_converged
     print(f"[dose] 50 % at {dose['dose_half_e_per_A2']} e/Å², converged at "
           f"{dose['dose_converged_e_per_A2']} e/Å² (002: 20–30 and 200)")
 
