@@ -117,7 +117,7 @@ def test_missing_pixel_size_warns_once_per_file(model_file, tmp_path, rng, capsy
     (["MODEL", "nope.tif"], "nope.tif: no such file or folder"),
     (["MODEL", "TINY"], "smaller than the network's pooling factor of 4"),
     (["MODEL", "BROKEN"], "broken.png"),
-    (["MODEL"], "give MODEL then at least one image"),
+    (["MODEL"], "give at least one image, stack or folder to segment after the model"),
     (["MODEL", "IMG", "--overlap", "1.5"], "overlap"),
     (["MODEL", "IMG", "--threshold", "2"], "--threshold"),
     (["MODEL", "IMG", "--window", "hann"], "window"),

@@ -39,6 +39,10 @@ def _split_model(paths: list[Path], model: Path | None) -> tuple[Path, list[Path
         if not paths:
             raise ConfigError("inputs: give at least one image, stack or folder to segment")
         return model, paths
+    if paths and paths[0].suffix.lower() in (".json", ".safetensors") and not paths[0].exists():
+        from temseg.errors import ModelFileError
+
+        raise ModelFileError(f"{paths[0]}: no such model file")
     if paths and _is_model(paths[0]):
         if len(paths) < 2:
             raise ConfigError(f"inputs: give at least one image, stack or folder to segment "
