@@ -16,6 +16,8 @@ coefficients); ``order`` is configurable.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.special import comb
 
@@ -45,9 +47,20 @@ def bernstein(order: int, t) -> np.ndarray:
     return comb(order, i) * t**i * (1.0 - t) ** (order - i)
 
 
-def _basis(shape: tuple[int, int], order: int) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=16)
+def _basis(shape: tuple[int, int], order: int) -> tuple[np.ndarray, ...]:
+    """Row and column bases ``Bu (H, m+1)``, ``Bv (W, m+1)`` and their pseudo-inverses.
+
+    They depend only on the shape and order, so they are cached (read-only):
+    the SVDs behind ``pinv`` would otherwise dominate the fit of a small image.
+    """
     h, w = shape
-    return bernstein(order, np.linspace(0.0, 1.0, h)), bernstein(order, np.linspace(0.0, 1.0, w))
+    bu = bernstein(order, np.linspace(0.0, 1.0, h))
+    bv = bernstein(order, np.linspace(0.0, 1.0, w))
+    out = (bu, bv, np.linalg.pinv(bu), np.linalg.pinv(bv))
+    for a in out:
+        a.setflags(write=False)
+    return out
 
 
 def bezier_surface(coefficients, shape: tuple[int, int]) -> np.ndarray:
@@ -99,8 +112,8 @@ def fit_bezier_surface(image, *, order: int = DEFAULT_ORDER,
         raise InputError(
             f"image: {data.shape[0]}×{data.shape[1]} is too small for a Bézier surface "
             f"of order {order} (needs ≥ {order + 1} pixels per axis)")
-    bu, bv = _basis(data.shape, order)
-    k = np.linalg.pinv(bu) @ data @ np.linalg.pinv(bv).T
+    bu, bv, pinv_u, pinv_v = _basis(data.shape, order)
+    k = pinv_u @ data @ pinv_v.T
     surface = bu @ k @ bv.T
     return (surface, k) if return_coefficients else surface
 
