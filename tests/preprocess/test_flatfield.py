@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from temseg.errors import ConfigError, InputError
-from temseg.preprocess import bernstein, bezier_surface, fit_bezier_surface, flatfield
+from temseg.preprocess import (bernstein, bezier_surface, fit_bezier_surface, flatfield,
+                               flatfield_standardize, standardize)
 from temseg.synthetic import lattice
 
 
@@ -62,3 +63,17 @@ def test_flatfield_errors():
         flatfield(np.ones((8, 8)), order=-1)
     with pytest.raises(InputError, match="non-finite"):
         flatfield(np.full((8, 8), np.nan))
+
+
+def test_flatfield_standardize_matches_the_two_steps(rng):
+    shape = (48, 64)
+    illumination = bezier_surface([[60, 100, 140], [80, 160, 90], [130, 70, 50]], shape)
+    image = illumination * (1.0 + 0.2 * lattice(shape, spacing_px=5.0)
+                            + 0.05 * rng.standard_normal(shape))
+    out = flatfield_standardize(image, order=2)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, standardize(flatfield(image, order=2)), atol=2e-6)
+    with pytest.raises(InputError, match="positive"):
+        flatfield_standardize(image - image.mean(), order=2)
+    with pytest.raises(InputError, match="constant"):
+        flatfield_standardize(illumination, order=2)

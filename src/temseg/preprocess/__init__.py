@@ -7,7 +7,7 @@ All functions take and return NumPy arrays; random steps take a seed or Generato
 from temseg.preprocess.augment import (N_DIHEDRAL, dihedral, dihedral_inverse, dihedral_stack,
                                        random_dihedral, random_intensity)
 from temseg.preprocess.flatfield import (bernstein, bezier_surface, fit_bezier_surface,
-                                         flatfield)
+                                         flatfield, flatfield_standardize)
 from temseg.preprocess.normalize import standardize
 from temseg.preprocess.outliers import outlier_mask, remove_outliers
 from temseg.preprocess.patches import Patches, extract_patches, patch_origins
@@ -18,6 +18,6 @@ from temseg.preprocess.splits import group_kfold, split_groups
 __all__ = [
     "N_DIHEDRAL", "Patches", "Preprocessing", "bernstein", "bezier_surface", "dihedral",
     "dihedral_inverse", "dihedral_stack", "extract_patches", "fit_bezier_surface", "flatfield",
-    "group_kfold", "outlier_mask", "patch_origins", "random_dihedral", "random_intensity",
-    "rebin", "remove_outliers", "resample_to", "split_groups", "standardize",
+    "flatfield_standardize", "group_kfold", "outlier_mask", "patch_origins", "random_dihedral",
+    "random_intensity", "rebin", "remove_outliers", "resample_to", "split_groups", "standardize",
 ]
