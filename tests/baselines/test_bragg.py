@@ -110,3 +110,15 @@ def test_non_square_and_odd_shapes():
 def test_params_name_the_bad_field(field, value):
     with pytest.raises(ConfigError, match=field):
         BraggParams(**{field: value})
+
+
+def test_local_max_and_lowpass_match_scipy():
+    from temseg.baselines.bragg import _local_max, _lowpass
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 6, (40, 23)).astype(np.float32)  # many ties
+    expected = ndimage.maximum_filter(a, size=5, mode=("wrap", "nearest")) == a
+    np.testing.assert_array_equal(_local_max(a, 3), expected[:, 3:])
+    spectrum = np.fft.rfft2(rng.standard_normal((36, 30))).astype(np.complex64)
+    np.testing.assert_allclose(spectrum * _lowpass((36, 30), 2.5),
+                               ndimage.fourier_gaussian(spectrum, 2.5, n=30), atol=1e-5)

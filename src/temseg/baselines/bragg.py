@@ -93,22 +93,23 @@ def prepare(image, *, flatfield_order: int | None = 2) -> np.ndarray:
 
     Returns
     -------
-    (H, W) ndarray of float64 with mean 0 and standard deviation 1 (a flat
+    (H, W) ndarray of float32 with mean 0 and standard deviation 1 (a flat
     image stays 0).
     """
-    from temseg.preprocess import flatfield, standardize
+    from temseg.preprocess import flatfield_standardize, standardize
 
     arr = check_image(image)
-    if np.ptp(arr) == 0:  # vacuum or a blank frame: nothing to normalize, no lattice
-        return np.zeros_like(arr)
-    if flatfield_order is not None and arr.min() >= 0 and arr.mean() > 0:
-        arr = np.asarray(flatfield(arr, order=flatfield_order), dtype=np.float64)
-    return np.asarray(standardize(arr), dtype=np.float64)
+    low, high = float(arr.min()), float(arr.max())
+    if low == high:  # vacuum or a blank frame: nothing to normalize, no lattice
+        return np.zeros(arr.shape, dtype=np.float32)
+    if flatfield_order is not None and low >= 0:  # non-negative and not flat: mean > 0
+        return flatfield_standardize(arr, order=flatfield_order)
+    return standardize(arr)
 
 
 @functools.lru_cache(maxsize=16)
 def _taper(shape: tuple[int, int], pad: tuple[int, int, int, int]) -> np.ndarray:
-    """Window W(r): 1 on the image, a half-cosine to 0 across the padding."""
+    """Window W(r): 1 on the image, a half-cosine to 0 across the padding (float32, read-only)."""
     def axis(n, before, after):
         w = np.ones(n)
         if before:
@@ -118,6 +119,7 @@ def _taper(shape: tuple[int, int], pad: tuple[int, int, int, int]) -> np.ndarray
         return w
 
     win = np.outer(axis(shape[0], pad[0], pad[1]), axis(shape[1], pad[2], pad[3]))
+    win = win.astype(np.float32)
     win.setflags(write=False)
     return win
 
@@ -139,6 +141,61 @@ def _rings(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     ring.setflags(write=False)
     counts.setflags(write=False)
     return ring, counts
+
+
+@functools.lru_cache(maxsize=16)
+def _candidates(shape: tuple[int, int], image_shape: tuple[int, int]) -> np.ndarray:
+    """Half-plane bins that may hold a peak, whatever the image (bool, read-only).
+
+    One member per symmetric pair: qx > 0, or qx == 0 with qy > 0 (not DC, not
+    the Nyquist column); and |q| of at least four bins of the image — below
+    that is the flat-field residue, not a lattice.
+    """
+    ph, pw = shape
+    ok = _qabs(shape) >= 4.0 / min(image_shape)
+    ok[:, 0] &= (np.arange(ph) > 0) & (np.arange(ph) < (ph + 1) // 2)
+    if pw % 2 == 0:
+        ok[:, -1] = False
+    ok.setflags(write=False)
+    return ok
+
+
+def _local_max(a: np.ndarray, first: int) -> np.ndarray:
+    """``a == maximum_filter(a, 5, mode=("wrap", "nearest"))`` for the columns from ``first`` on.
+
+    Four shifted ``np.maximum`` passes per axis instead of scipy's
+    running-maximum filter, which is slow for a window this small.
+    Needs ``first >= 2``.
+    """
+    h, w = a.shape
+    # along columns ("nearest" at the right edge; ``first >= 2`` keeps the left edge inside)
+    ext = np.empty((h, w - first + 4), dtype=a.dtype)
+    ext[:, :-2] = a[:, first - 2:]
+    ext[:, -2:] = a[:, -1:]
+    n = w - first
+    cols = np.maximum(ext[:, 0:n], ext[:, 1:n + 1])
+    for k in (2, 3, 4):
+        np.maximum(cols, ext[:, k:n + k], out=cols)
+    # along rows, periodic
+    rows = np.concatenate([cols[-2:], cols, cols[:2]], axis=0)
+    out = np.maximum(rows[0:h], rows[1:h + 1])
+    for k in (2, 3, 4):
+        np.maximum(out, rows[k:h + k], out=out)
+    return out == a[:, first:]
+
+
+@functools.lru_cache(maxsize=16)
+def _lowpass(shape: tuple[int, int], sigma_px: float) -> np.ndarray:
+    """Fourier transform of a Gaussian of σ = ``sigma_px`` pixels on the rfft2 half plane.
+
+    As :func:`scipy.ndimage.fourier_gaussian` (``n`` = the full width), as a
+    cached float32 array.
+    """
+    qy, qx = frequency_grid(shape, half=True)
+    a = 2.0 * (np.pi * sigma_px) ** 2
+    lp = (np.exp(-a * qy**2) * np.exp(-a * qx**2)).astype(np.float32)
+    lp.setflags(write=False)
+    return lp
 
 
 @dataclass
@@ -176,8 +233,10 @@ def analyse(image, *, peak_smooth_px: float = 2.0, pad_px: int = 16,
     prepared : bool
         ``True`` if ``image`` is already flat-fielded and standardized.
     """
-    arr = check_image(image) if prepared else prepare(image, flatfield_order=flatfield_order)
-    arr = arr.astype(np.float32)
+    if prepared:
+        arr = check_image(image).astype(np.float32)
+    else:
+        arr = prepare(image, flatfield_order=flatfield_order)
     h, w = arr.shape
     ph, pw = sfft.next_fast_len(h + 2 * pad_px, True), sfft.next_fast_len(w + 2 * pad_px, True)
     pad = ((ph - h) // 2, ph - h - (ph - h) // 2, (pw - w) // 2, pw - w - (pw - w) // 2)
@@ -186,36 +245,39 @@ def analyse(image, *, peak_smooth_px: float = 2.0, pad_px: int = 16,
     if max(pad):
         padded *= _taper((ph, pw), pad)
     spectrum = sfft.rfft2(padded, workers=1)
-    qabs = _qabs((ph, pw))
-    weighted = qabs * np.abs(spectrum)
-    # extend the half plane by mirrored columns (G(-q) = G(q)) so that smoothing
-    # and the maximum filter see the neighbours across qx = 0
-    m = min(max(3, int(np.ceil(3 * peak_smooth_px))), weighted.shape[1] - 1)
-    mirror = weighted[(-np.arange(ph)) % ph, 1:m + 1][:, ::-1]
-    ext = np.concatenate([mirror, weighted], axis=1)
+    # G = |q|·|F| (float32) on the half plane, written after m mirrored columns
+    # (G(-q) = G(q)) so that smoothing and the maximum filter see the
+    # neighbours across qx = 0
+    half = spectrum.shape[1]
+    m = min(max(3, int(np.ceil(3 * peak_smooth_px))), half - 1)
+    ext = np.empty((ph, m + half), dtype=np.float32)
+    np.abs(spectrum, out=ext[:, m:])
+    ext[:, m:] *= _qabs((ph, pw))
+    ext[0, :m] = ext[0, 2 * m:m:-1]  # the row of -qy is (ph - qy) % ph
+    ext[1:, :m] = ext[:0:-1, 2 * m:m:-1]
     if peak_smooth_px > 0:
-        ext = ndimage.gaussian_filter(ext, peak_smooth_px, mode=("wrap", "nearest"), truncate=3.0)
-    local_max = ndimage.maximum_filter(ext, size=5, mode=("wrap", "nearest")) == ext
+        ndimage.gaussian_filter(ext, peak_smooth_px, mode=("wrap", "nearest"), truncate=3.0,
+                                output=ext)
+    g = ext[:, m:]
+    # level of G on each ring of equal |q|: a clipped mean, so that the peaks
+    # themselves do not raise their ring's level (one scratch array for all passes)
     ring, counts = _rings((ph, pw))
-    flat_g = ext[:, m:].ravel()
     flat_ring = ring.ravel()
+    flat_g = g.astype(np.float64).ravel()
     level = np.bincount(flat_ring, flat_g, minlength=counts.size) / counts
-    for _ in range(2):  # a clipped mean: the peaks themselves do not raise their ring's level
-        clipped = np.minimum(flat_g, 3.0 * level[flat_ring])
+    clipped = np.empty_like(flat_g)
+    for _ in range(2):
+        np.take(3.0 * level, flat_ring, out=clipped)
+        np.minimum(flat_g, clipped, out=clipped)
         level = np.bincount(flat_ring, clipped, minlength=counts.size) / counts
     # a floor keeps rings of a noise-free image (level ≈ 0) from rating rounding noise
     floor = 1e-3 * float(level[int(np.ceil(4.0 * min(ph, pw) / min(h, w))):].max(initial=0.0))
-    g = ext[:, m:] / (level + floor + np.finfo(np.float32).tiny)[ring]
-    is_peak = local_max[:, m:]
-    # one member per symmetric pair: qx > 0, or qx == 0 with qy > 0 (not DC, not Nyquist)
-    is_peak[:, 0] &= (np.arange(ph) > 0) & (np.arange(ph) < (ph + 1) // 2)
-    if pw % 2 == 0:
-        is_peak[:, -1] = False
-    # |q| below four bins of the image is the flat-field residue, not a lattice
-    is_peak &= qabs >= 4.0 / min(h, w)
-    is_peak &= g > 1.0
-    rows, cols = np.nonzero(is_peak)
-    strength = g[rows, cols].astype(np.float64)
+    level += floor + np.finfo(np.float32).tiny
+    # local maxima of the smoothed G among the candidate bins, rated against their ring
+    rows, cols = np.nonzero(_local_max(ext, m) & _candidates((ph, pw), (h, w)))
+    strength = g[rows, cols] / level[ring[rows, cols]]
+    keep = strength > 1.0
+    rows, cols, strength = rows[keep], cols[keep], strength[keep]
     order = np.argsort(-strength, kind="stable")
     return Spectrum(image=arr, padded=padded, spectrum=spectrum,
                     crop=(slice(pad[0], pad[0] + h), slice(pad[2], pad[2] + w)),
@@ -237,25 +299,32 @@ def peak_frequencies(spec: Spectrum, bins: np.ndarray) -> np.ndarray:
     return np.concatenate([q, -q], axis=0)
 
 
-def aperture(spec: Spectrum, bins: np.ndarray, sigma: float) -> np.ndarray:
+def aperture(spec: Spectrum, bins: np.ndarray, sigma: float, *,
+             dtype=np.float64) -> np.ndarray:
     """Σₙ exp(−|q − qₙ|²/2σ²) over both members of each pair, on the rfft half plane.
 
-    Separable: the sum of outer products of 1-D Gaussians is one matrix product.
+    Separable: the sum of outer products of 1-D Gaussians is one matrix product
+    (the exponentials and the product are done in ``dtype``; float32 is
+    several times faster, as most exponents lie far below its range).
     """
     qy, qx = frequency_grid(spec.padded_shape, half=True)
     q = peak_frequencies(spec, bins)
-    ay = np.exp(-((qy[:, 0][None, :] - q[:, :1]) ** 2) / (2 * sigma**2))  # (2N, P)
-    ax = np.exp(-((qx[0][None, :] - q[:, 1:]) ** 2) / (2 * sigma**2))  # (2N, Q')
+
+    def gauss(d):
+        return np.exp((-(d**2) / (2 * sigma**2)).astype(dtype))
+
+    ay = gauss(qy[:, 0][None, :] - q[:, :1])  # (2N, P)
+    ax = gauss(qx[0][None, :] - q[:, 1:])  # (2N, Q')
     # the qy axis is periodic: also count the images of each Gaussian one period away
     for shift in (-1.0, 1.0):
-        ay += np.exp(-((qy[:, 0][None, :] + shift - q[:, :1]) ** 2) / (2 * sigma**2))
+        ay += gauss(qy[:, 0][None, :] + shift - q[:, :1])
     return ay.T @ ax
 
 
 def _inverse(spec: Spectrum, bins: np.ndarray, sigma: float) -> np.ndarray:
-    """I_Bragg on the whole padded frame."""
-    ap = aperture(spec, bins, sigma).astype(np.float32)
-    return sfft.irfft2(spec.spectrum * ap, s=spec.padded_shape, workers=1)
+    """I_Bragg on the whole padded frame (float32)."""
+    filtered = spec.spectrum * aperture(spec, bins, sigma, dtype=np.float32)
+    return sfft.irfft2(filtered, s=spec.padded_shape, overwrite_x=True, workers=1)
 
 
 def bragg_image(spec: Spectrum, bins: np.ndarray, sigma: float) -> np.ndarray:
@@ -276,12 +345,13 @@ def difference_map(spec: Spectrum, *, sigma: float, g_thresh: float, max_peaks: 
     bins = select_peaks(spec, g_thresh=g_thresh, max_peaks=max_peaks)
     if len(bins) == 0:
         return None
-    diff = np.abs(spec.padded - _inverse(spec, bins, sigma))
+    diff = _inverse(spec, bins, sigma)
+    np.subtract(spec.padded, diff, out=diff)
+    np.abs(diff, out=diff)
     if lowpass_px > 0:
-        ph, pw = spec.padded_shape
-        diff = sfft.irfft2(ndimage.fourier_gaussian(sfft.rfft2(diff, workers=1), lowpass_px,
-                                                    n=pw),
-                           s=spec.padded_shape, workers=1)
+        smooth = sfft.rfft2(diff, workers=1)
+        smooth *= _lowpass(spec.padded_shape, float(lowpass_px))
+        diff = sfft.irfft2(smooth, s=spec.padded_shape, overwrite_x=True, workers=1)
     return diff[spec.crop]
 
 
@@ -303,7 +373,7 @@ def bragg_peaks(image, *, g_thresh: float = 1.6, max_peaks: int = 24,
 
 
 def bragg_difference(image, params: BraggParams | None = None) -> np.ndarray | None:
-    """F_LP[|I − I_Bragg|] of ``image``, ``(H, W)`` float64, or ``None`` without lattice peaks."""
+    """F_LP[|I − I_Bragg|] of ``image``, ``(H, W)`` float32, or ``None`` without lattice peaks."""
     p = params or BraggParams()
     spec = analyse(image, peak_smooth_px=p.peak_smooth_px, pad_px=p.pad_px,
                    flatfield_order=p.flatfield_order)
@@ -316,7 +386,7 @@ def bragg_score(image, params: BraggParams | None = None) -> tuple[np.ndarray, f
 
     Returns
     -------
-    score : (H, W) ndarray of float64
+    score : (H, W) ndarray of float32 (float64 zeros without lattice peaks)
     threshold : float — ``score > threshold`` is the foreground; ``+inf`` (and a
         :class:`NoLatticeWarning`) when no peak exceeds ``g_thresh``.
     """
