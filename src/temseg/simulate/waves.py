@@ -2,13 +2,21 @@
 
 abTEM runs eagerly here (no lazy dask graphs inside abTEM; the parallelism
 is ours, one structure per task) with one FFTW thread per task.
+
+The potential slices are abTEM's infinite projection (Lobato parametrization,
+the hybrid real/reciprocal method of Van den Broek et al.), summed over the
+elements in Fourier space by :class:`SummedProjectionIntegrals`: one real FFT
+per element and one inverse per slice, where abTEM's own integrator spends a
+complex FFT pair per element (the same sum, to float32 rounding).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
+import scipy.fft
 
 
 def configure_abtem() -> None:
@@ -41,6 +49,84 @@ def wave_gpts(cell: float, max_sampling: float) -> int:
         n += 1
 
 
+@functools.lru_cache(maxsize=16)
+def _slice_kernel(symbol: str, gpts: tuple[int, int], sampling: tuple[float, float],
+                  parametrization: str) -> np.ndarray:
+    """abTEM's projected scattering factor of ``symbol`` divided by its delta-pixel sinc.
+
+    ``(n0, n1 // 2 + 1)`` float32, the half plane of a real FFT; cached, so a
+    dataset computes it once per element and grid rather than once per slice.
+    """
+    from abtem.integrals import ScatteringFactorProjectionIntegrals, sinc
+
+    f = ScatteringFactorProjectionIntegrals(parametrization)._calculate_scattering_factor(
+        symbol, gpts, sampling)
+    kernel = (f / sinc(gpts, sampling))[:, : gpts[1] // 2 + 1].astype(np.float32)
+    kernel.flags.writeable = False
+    return kernel
+
+
+def _deltas(positions: np.ndarray, gpts: tuple[int, int]) -> np.ndarray:
+    """Bilinear delta functions at ``positions`` (pixels, (N, 2)) on a periodic grid, float32.
+
+    abTEM's ``superpose_deltas`` (the same weights), accumulated with ``bincount``
+    in float64 (a fixed order: deterministic) instead of ``np.add.at``.
+    """
+    n0, n1 = gpts
+    rows = np.floor(positions[:, 0]).astype(np.int64)
+    cols = np.floor(positions[:, 1]).astype(np.int64)
+    x = positions[:, 0] - rows
+    y = positions[:, 1] - cols
+    i = np.concatenate([rows % n0, (rows + 1) % n0] * 2)
+    j = np.concatenate([cols % n1] * 2 + [(cols + 1) % n1] * 2)
+    v = np.concatenate([(1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y])
+    return np.bincount(i * n1 + j, weights=v, minlength=n0 * n1).reshape(n0, n1).astype(np.float32)
+
+
+@functools.cache
+def _integrals_class():
+    """:class:`SummedProjectionIntegrals`, defined on first use (abTEM imports lazily)."""
+    from abtem.core.utils import get_dtype
+    from abtem.integrals import ScatteringFactorProjectionIntegrals
+    from ase.data import chemical_symbols
+
+    class SummedProjectionIntegrals(ScatteringFactorProjectionIntegrals):
+        """abTEM's infinite projection, each slice summed over elements in Fourier space.
+
+        abTEM computes ``ifft2(fft2(deltas_Z) · f_Z / sinc).real`` per element
+        Z and adds the results: two complex FFTs per element and slice. The
+        sum is linear, and the deltas and ``f_Z / sinc`` are real (the latter
+        also even), so the slice is ``irfft2(Σ_Z rfft2(deltas_Z) · f_Z / sinc)``:
+        one real FFT per element and one inverse per slice, about a quarter
+        of the work, with ``f_Z / sinc`` cached per grid. Same physics, same
+        parametrization; the slices agree with abTEM's to float32 rounding
+        (``tests/simulate/test_waves.py``).
+        """
+
+        def __init__(self, parametrization: str = "lobato"):
+            super().__init__(parametrization)
+            self._name = parametrization
+
+        def integrate_on_grid(self, atoms, a, b, gpts, sampling, device="cpu"):
+            gpts = tuple(int(g) for g in gpts)
+            sampling = tuple(float(s) for s in sampling)
+            if len(atoms) == 0:
+                return np.zeros(gpts, dtype=get_dtype(complex=False))
+            total = None
+            for number in np.unique(atoms.numbers):
+                positions = atoms.positions[atoms.numbers == number][:, :2] / sampling
+                spectrum = scipy.fft.rfft2(_deltas(positions, gpts), workers=1)
+                spectrum *= _slice_kernel(chemical_symbols[number], gpts, sampling, self._name)
+                if total is None:
+                    total = spectrum
+                else:
+                    total += spectrum
+            return scipy.fft.irfft2(total, s=gpts, workers=1).astype(
+                get_dtype(complex=False), copy=False)
+
+    return SummedProjectionIntegrals
+
+
 def exit_wave(atoms, *, gpts: int, energy: float = 300e3, slice_thickness: float = 2.0,
               parametrization: str = "lobato") -> np.ndarray:
     """The exit wave of a plane wave through ``atoms`` (multislice, infinite projection).
@@ -66,8 +152,9 @@ def exit_wave(atoms, *, gpts: int, energy: float = 300e3, slice_thickness: float
     import abtem
 
     configure_abtem()
+    integrator = _integrals_class()(parametrization)
     potential = abtem.Potential(atoms, gpts=(gpts, gpts), slice_thickness=slice_thickness,
-                                parametrization=parametrization, projection="infinite")
+                                integrator=integrator)
     waves = abtem.PlaneWave(energy=energy).multislice(potential)
     array = waves.compute().array if hasattr(waves.array, "compute") else waves.array
     return np.ascontiguousarray(array, dtype=np.complex64)
