@@ -84,3 +84,15 @@ def test_au_110_image_shows_111_and_200_spacings():
             peak = np.array(np.unravel_index(window.argmax(), window.shape)) - 3
             assert np.all(np.abs(peak) <= 1), (hkl, sign, peak)
             assert window.max() > 50 * np.median(ring), (hkl, sign)
+
+
+@pytest.mark.parametrize("n", [64, 75])
+def test_radial_ctf_equals_abtem_on_the_full_grid(n):
+    """The quadrant-mirrored CTF is abTEM's CTF evaluated on every frequency of the grid."""
+    from temseg.simulate.imaging import _radial_ctf, ctf_kernel
+
+    cell = 9.6
+    f = np.fft.fftfreq(n, d=cell / n)
+    kw = {"energy": 300e3, "defocus": -120.0, "cs": 8e4, "focal_spread": 12.0}
+    full = ctf_kernel(f[:, None], f[None, :], **kw)
+    np.testing.assert_array_equal(_radial_ctf(n, cell, **kw), full)
