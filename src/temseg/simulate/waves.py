@@ -1,13 +1,15 @@
 """Exit waves with abTEM: plane-wave multislice, computed once per structure (002 §2).
 
 abTEM runs eagerly here (no lazy dask graphs inside abTEM; the parallelism
-is ours, one structure per task) with one FFTW thread per task.
+is ours, one structure per task), single-threaded.
 
 The potential slices are abTEM's infinite projection (Lobato parametrization,
 the hybrid real/reciprocal method of Van den Broek et al.), summed over the
 elements in Fourier space by :class:`SummedProjectionIntegrals`: one real FFT
 per element and one inverse per slice, where abTEM's own integrator spends a
-complex FFT pair per element (the same sum, to float32 rounding).
+complex FFT pair per element (the same sum, to float32 rounding). The
+multislice is abTEM's Fourier multislice step for step
+(:func:`plane_wave_multislice`), run with SciPy's in-place FFTs.
 """
 
 from __future__ import annotations
@@ -155,6 +157,58 @@ def exit_wave(atoms, *, gpts: int, energy: float = 300e3, slice_thickness: float
     integrator = _integrals_class()(parametrization)
     potential = abtem.Potential(atoms, gpts=(gpts, gpts), slice_thickness=slice_thickness,
                                 integrator=integrator)
-    waves = abtem.PlaneWave(energy=energy).multislice(potential)
-    array = waves.compute().array if hasattr(waves.array, "compute") else waves.array
-    return np.ascontiguousarray(array, dtype=np.complex64)
+    return plane_wave_multislice(potential.generate_slices(), gpts=(gpts, gpts),
+                                 sampling=potential.sampling, energy=energy)
+
+
+def plane_wave_multislice(slices, *, gpts: tuple[int, int], sampling: tuple[float, float],
+                          energy: float) -> np.ndarray:
+    """abTEM's Fourier multislice (first order, untilted) of a plane wave, with SciPy's FFTs.
+
+    Step for step ``PlaneWave.multislice``: per slice the transmission
+    function ``exp(iσV)`` is band-limited by abTEM's antialias aperture, the
+    wave is multiplied by it and propagated by abTEM's Fresnel propagator
+    (times the aperture) over the slice's thickness. Only the FFT library
+    differs: SciPy's pocketfft, in place, plans nothing and runs a 1200²
+    complex64 transform in about half the time of FFTW's ``FFTW_ESTIMATE``
+    plan (and deterministically: no timing-based planning).
+
+    Parameters
+    ----------
+    slices : iterable of abtem.PotentialArray
+        Potential slices (``Potential.generate_slices()``), each ``(1, n0, n1)``.
+    gpts : (int, int)
+    sampling : (float, float)
+        Å.
+    energy : float
+        eV.
+
+    Returns
+    -------
+    (n0, n1) ndarray of complex64
+        The exit wave, 1 in vacuum.
+    """
+    from abtem.antialias import antialias_aperture
+    from abtem.core.complex import complex_exponential
+    from abtem.core.energy import energy2sigma
+    from abtem.multislice import _fresnel_propagator_array
+
+    aperture = antialias_aperture(gpts, sampling, np).astype(np.float32)
+    sigma = np.float32(energy2sigma(energy))
+    propagators: dict[float, np.ndarray] = {}
+    psi = np.ones(gpts, np.complex64)
+    for potential_slice in slices:
+        thickness = float(potential_slice.slice_thickness[0])
+        if thickness not in propagators:
+            kernel = _fresnel_propagator_array(thickness=thickness, gpts=gpts, sampling=sampling,
+                                               energy=energy, device="cpu")
+            propagators[thickness] = (kernel * aperture).astype(np.complex64)
+        t = complex_exponential(sigma * np.asarray(potential_slice.array[0], np.float32))
+        t = scipy.fft.fft2(t.astype(np.complex64, copy=False), workers=1, overwrite_x=True)
+        t *= aperture
+        t = scipy.fft.ifft2(t, workers=1, overwrite_x=True)
+        psi *= t
+        psi = scipy.fft.fft2(psi, workers=1, overwrite_x=True)
+        psi *= propagators[thickness]
+        psi = scipy.fft.ifft2(psi, workers=1, overwrite_x=True)
+    return psi
