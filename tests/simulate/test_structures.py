@@ -61,3 +61,15 @@ def test_other_supports(support):
 
 def test_half_column_spacing_au():
     assert half_column_spacing("Au") == pytest.approx(4.08 * np.sqrt(3 / 8) / 2)
+
+
+def test_repeat_equals_ase_repeat():
+    from ase.build import bulk
+
+    from temseg.simulate.structures import CEO2_A, _repeat
+
+    for unit in (bulk("Au", "fcc", a=4.08, cubic=True), bulk("CeO2", "fluorite", a=CEO2_A, cubic=True)):
+        ref = unit.repeat((3, 4, 5))
+        pos, num = _repeat(unit, (3, 4, 5))
+        np.testing.assert_array_equal(pos, ref.positions)
+        np.testing.assert_array_equal(num, ref.numbers)

@@ -70,10 +70,22 @@ def _block(unit: Atoms, half: np.ndarray) -> np.ndarray:
     a = unit.cell.lengths()[0]
     reach = np.abs(ZONE_110.T) @ half  # the box's extent along the cubic axes
     n = np.ceil(reach / a).astype(int) + 1
-    grid = unit.repeat(tuple(2 * n))
-    pos = (grid.positions - n * a) @ ZONE_110.T
+    positions, numbers = _repeat(unit, tuple(2 * n))
+    pos = (positions - n * a) @ ZONE_110.T
     keep = np.all(np.abs(pos) <= half, axis=1)
-    return pos[keep], grid.numbers[keep]
+    return pos[keep], numbers[keep]
+
+
+def _repeat(unit: Atoms, reps: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and numbers of ``unit.repeat(reps)``, same order and values, without ASE's loop.
+
+    ASE adds ``(m0, m1, m2) · cell`` to every copy in a Python loop over the
+    copies (a tenth of a second for a 25 Å particle); this broadcasts it.
+    """
+    m = np.stack(np.meshgrid(*(np.arange(r) for r in reps), indexing="ij"), -1).reshape(-1, 3)
+    offsets = m.astype(float) @ np.asarray(unit.cell)
+    positions = (unit.positions[None, :, :] + offsets[:, None, :]).reshape(-1, 3)
+    return positions, np.tile(unit.numbers, len(m))
 
 
 @functools.lru_cache(maxsize=4)
