@@ -108,3 +108,35 @@ def pad_to_multiple(x: torch.Tensor, factor: int) -> tuple[torch.Tensor, tuple[i
         mode = "reflect" if ph < h and pw < w else "replicate"
         x = F.pad(x, (0, pw, 0, ph), mode=mode)
     return x, (h, w)
+
+
+class EncoderDecoder(nn.Module):
+    """The U-shaped forward pass shared by :class:`ResUNet` and :class:`UNet`.
+
+    Subclasses build ``encoder``, ``pools`` (one pooling module per level),
+    ``bottleneck``, ``ups``, ``decoder`` (deepest level first), ``head`` and
+    ``factor`` (the total pooling factor). Inputs are padded to a multiple of
+    ``factor`` and the output is cropped back, so any size works.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, (h, w) = pad_to_multiple(x, self.factor)
+        skips = []
+        for block, pool in zip(self.encoder, self.pools):
+            x = block(x)
+            skips.append(x)
+            x = pool(x)
+        x = self.bottleneck(x)
+        for up, block, skip in zip(self.ups, self.decoder, reversed(skips)):
+            x = block(torch.cat([up(x), skip], dim=1))
+        return self.head(x)[..., :h, :w]
+
+    def rf_path(self) -> list[nn.Module]:
+        """Leaf modules on the deepest input → output path, in order."""
+        path: list[nn.Module] = []
+        for block, pool in zip(self.encoder, self.pools):
+            path += block.rf_path() + [pool]
+        path += self.bottleneck.rf_path()
+        for up, block in zip(self.ups, self.decoder):
+            path += [up] + block.rf_path()
+        return path + [self.head]

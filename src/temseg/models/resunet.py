@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
 from temseg.errors import ConfigError
-from temseg.models.blocks import ResidualBlock, pad_to_multiple
+from temseg.models.blocks import EncoderDecoder, ResidualBlock
 
 
 def _per_level(name: str, value: int | Sequence[int], n: int) -> list[int]:
@@ -29,7 +28,7 @@ def _per_level(name: str, value: int | Sequence[int], n: int) -> list[int]:
     return values
 
 
-class ResUNet(nn.Module):
+class ResUNet(EncoderDecoder):
     """Residual U-Net; input (B, in_channels, H, W) → logits (B, classes, H, W).
 
     Parameters
@@ -107,25 +106,3 @@ class ResUNet(nn.Module):
                                               dilation=dil[blocks + 1 + j]))
             cin = widths[i]
         self.head = nn.Conv2d(cin, classes, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x, (h, w) = pad_to_multiple(x, self.factor)
-        skips = []
-        for block, pool in zip(self.encoder, self.pools):
-            x = block(x)
-            skips.append(x)
-            x = pool(x)
-        x = self.bottleneck(x)
-        for up, block, skip in zip(self.ups, self.decoder, reversed(skips)):
-            x = block(torch.cat([up(x), skip], dim=1))
-        return self.head(x)[..., :h, :w]
-
-    def rf_path(self) -> list[nn.Module]:
-        """Leaf modules on the deepest input → output path, in order."""
-        path: list[nn.Module] = []
-        for block, pool in zip(self.encoder, self.pools):
-            path += block.rf_path() + [pool]
-        path += self.bottleneck.rf_path()
-        for up, block in zip(self.ups, self.decoder):
-            path += [up] + block.rf_path()
-        return path + [self.head]

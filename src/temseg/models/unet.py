@@ -17,11 +17,10 @@ Every option can be set explicitly; the variant only supplies defaults.
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from temseg.errors import ConfigError
-from temseg.models.blocks import ConvBlock, pad_to_multiple
+from temseg.models.blocks import ConvBlock, EncoderDecoder
 
 VARIANTS: dict[str, dict] = {
     "classic": {"kernel_size": 3, "convs_per_block": 2, "activation": "relu",
@@ -31,7 +30,7 @@ VARIANTS: dict[str, dict] = {
 }
 
 
-class UNet(nn.Module):
+class UNet(EncoderDecoder):
     """U-Net; input (B, in_channels, H, W) → logits (B, classes, H, W).
 
     Parameters
@@ -88,7 +87,7 @@ class UNet(nn.Module):
         for i in range(depth):
             self.encoder.append(ConvBlock(cin, widths[i], **block))
             cin = widths[i]
-        self.pool = nn.MaxPool2d(2)
+        self.pools = nn.ModuleList(nn.MaxPool2d(2) for _ in range(depth))
         self.bottleneck = ConvBlock(cin, widths[depth], **block)
         self.ups = nn.ModuleList()
         self.decoder = nn.ModuleList()
@@ -103,25 +102,3 @@ class UNet(nn.Module):
             self.decoder.append(ConvBlock(cat, widths[i], **block))
             cin = widths[i]
         self.head = nn.Conv2d(cin, classes, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x, (h, w) = pad_to_multiple(x, self.factor)
-        skips = []
-        for block in self.encoder:
-            x = block(x)
-            skips.append(x)
-            x = self.pool(x)
-        x = self.bottleneck(x)
-        for up, block, skip in zip(self.ups, self.decoder, reversed(skips)):
-            x = block(torch.cat([up(x), skip], dim=1))
-        return self.head(x)[..., :h, :w]
-
-    def rf_path(self) -> list[nn.Module]:
-        """Leaf modules on the deepest input → output path, in order."""
-        path: list[nn.Module] = []
-        for block in self.encoder:
-            path += block.rf_path() + [self.pool]
-        path += self.bottleneck.rf_path()
-        for up, block in zip(self.ups, self.decoder):
-            path += [up] + block.rf_path()
-        return path + [self.head]
