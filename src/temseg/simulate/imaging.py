@@ -46,8 +46,6 @@ def ctf_kernel(q_x: np.ndarray, q_y: np.ndarray, *, energy: float, defocus: floa
     (abTEM sign: positive = underfocus), ``cs`` and ``focal_spread`` in Å.
     Returns complex64 of the broadcast shape.
     """
-    import abtem
-    from abtem.core.energy import energy2wavelength
 
     q_x, q_y = np.broadcast_arrays(q_x, q_y)
     q = np.hypot(q_x, q_y).astype(np.float32)
