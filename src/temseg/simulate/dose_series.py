@@ -10,9 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from temseg.simulate.config import SimulateConfig
-from temseg.simulate.pipeline import (Renderer, Result, draw_imaging, geometry, make_labels)
-from temseg.simulate.structures import build_structure
-from temseg.simulate.waves import exit_wave
+from temseg.simulate.pipeline import Result, draw_imaging, prepare_structure
 
 
 def dose_schedule(config: SimulateConfig) -> np.ndarray:
@@ -35,13 +33,7 @@ def simulate_dose_series(config: SimulateConfig, *, seed) -> Result:
         ``images (frames, size, size) float32`` counts per pixel at increasing
         dose, identical labels per frame, one parameter row per frame.
     """
-    gen = np.random.default_rng(seed)
-    geo = geometry(config)
-    structure = build_structure(config.structure, cell=geo.cell, rng=gen)
-    wave = exit_wave(structure.atoms, gpts=geo.wave_gpts, energy=config.imaging.energy,
-                     slice_thickness=config.slice_thickness)
-    renderer = Renderer(config, geo, wave)
-    hull, cols = make_labels(structure, config, geo)
+    gen, structure, renderer, hull, cols = prepare_structure(config, seed=seed)
     imaging = draw_imaging(config.imaging, gen)
     clean = renderer.clean(imaging)
     shared = renderer.draw_detector(gen)

@@ -122,6 +122,23 @@ class Renderer:
                 "dose_per_pixel": dose_px, "C": float(readout_fraction(N0, dose_px))}
 
 
+def prepare_structure(config: SimulateConfig, *, seed):
+    """The common start of every simulation: a seeded generator, one structure,
+    its exit wave (inside a :class:`Renderer`) and its hull and column labels.
+
+    Returns ``(generator, structure, renderer, hull, columns)``; the generator
+    has drawn the structure and goes on to draw the imaging conditions.
+    """
+    gen = np.random.default_rng(seed)
+    geo = geometry(config)
+    structure = build_structure(config.structure, cell=geo.cell, rng=gen)
+    wave = exit_wave(structure.atoms, gpts=geo.wave_gpts, energy=config.imaging.energy,
+                     slice_thickness=config.slice_thickness)
+    renderer = Renderer(config, geo, wave)
+    hull, cols = make_labels(structure, config, geo)
+    return gen, structure, renderer, hull, cols
+
+
 def simulate_structure(config: SimulateConfig, *, seed, index: int = 0) -> Result:
     """All ``images_per_structure`` labelled images of one random structure.
 
@@ -140,13 +157,7 @@ def simulate_structure(config: SimulateConfig, *, seed, index: int = 0) -> Resul
         the detector off), ``labels`` and ``columns`` ``(K, size, size) uint8``,
         one parameter row (every drawn value) per image.
     """
-    gen = np.random.default_rng(seed)
-    geo = geometry(config)
-    structure = build_structure(config.structure, cell=geo.cell, rng=gen)
-    wave = exit_wave(structure.atoms, gpts=geo.wave_gpts, energy=config.imaging.energy,
-                     slice_thickness=config.slice_thickness)
-    renderer = Renderer(config, geo, wave)
-    hull, cols = make_labels(structure, config, geo)
+    gen, structure, renderer, hull, cols = prepare_structure(config, seed=seed)
     k = config.images_per_structure
     images = np.empty((k, config.size, config.size), np.float32)
     rows = []
