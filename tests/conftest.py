@@ -47,3 +47,26 @@ def graphene_dir() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def save_tiny_model():
+    """A function saving a 2-block residual U-Net (pooling factor 4, seeded random
+    weights) as a temseg model file; returns the JSON path.
+
+    ``save_tiny_model(folder, sampling=0.3, name="tiny", **config_fields)``
+    """
+    def save(folder, *, sampling, name="tiny", **config_fields):
+        import torch
+
+        from temseg.models import ModelConfig, build_model, save_model
+
+        torch.manual_seed(0)
+        model = build_model("resunet", blocks=2, filters=2, pool=2)
+        config = ModelConfig(architecture="resunet", options=model.options, sampling=sampling,
+                             threshold=0.5, preprocessing={"remove_outliers": False},
+                             **config_fields)
+        save_model(Path(folder) / name, model, config)
+        return Path(folder) / f"{name}.json"
+
+    return save

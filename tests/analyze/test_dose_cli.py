@@ -20,18 +20,8 @@ SMALL = {"size": 64, "wave_sampling": 0.1, "padding": 4.0, "mode": "dose_series"
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    import torch
-
-    from temseg.models import ModelConfig, build_model, save_model
-
-    torch.manual_seed(0)
-    model = build_model("resunet", blocks=2, filters=2, pool=2)
-    config = ModelConfig(architecture="resunet", options=model.options, sampling=0.3,
-                         threshold=0.5, preprocessing={"remove_outliers": False})
-    folder = tmp_path_factory.mktemp("model")
-    save_model(folder / "tiny", model, config)
-    return folder / "tiny.json"
+def tiny_model(tmp_path_factory, save_tiny_model):
+    return save_tiny_model(tmp_path_factory.mktemp("model"), sampling=0.3)
 
 
 @pytest.fixture(scope="module")

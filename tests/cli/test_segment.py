@@ -10,19 +10,9 @@ from temseg.io import read_image, write_tiff
 
 
 @pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
+def model_file(tmp_path_factory, save_tiny_model):
     """A tiny residual U-Net (pooling factor 4) saved as a temseg model file."""
-    import torch
-
-    from temseg.models import ModelConfig, build_model, save_model
-
-    torch.manual_seed(0)
-    model = build_model("resunet", blocks=2, filters=2, pool=2)
-    config = ModelConfig(architecture="resunet", options=model.options, sampling=1.0,
-                         threshold=0.5, preprocessing={"remove_outliers": False})
-    folder = tmp_path_factory.mktemp("model")
-    save_model(folder / "tiny", model, config)
-    return folder / "tiny.json"
+    return save_tiny_model(tmp_path_factory.mktemp("model"), sampling=1.0)
 
 
 @pytest.fixture

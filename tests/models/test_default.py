@@ -11,18 +11,11 @@ from temseg.io import read_image, write_tiff
 from temseg.models import default as default_mod
 
 
-def tiny_model(folder, *, sampling=0.3, name="tiny"):
-    """A 2-block residual U-Net with random weights saved as a model file; its JSON path."""
-    import torch
-
-    from temseg.models import ModelConfig, build_model, save_model
-
-    torch.manual_seed(0)
-    model = build_model("resunet", blocks=2, filters=2, pool=2)
-    config = ModelConfig(architecture="resunet", options=model.options, sampling=sampling,
-                         threshold=0.5, preprocessing={"remove_outliers": False})
-    save_model(folder / name, model, config)
-    return folder / f"{name}.json"
+@pytest.fixture
+def tiny_model(save_tiny_model):
+    """Saves a 2-block residual U-Net with random weights; returns its JSON path."""
+    return lambda folder, *, sampling=0.3, name="tiny": save_tiny_model(
+        folder, sampling=sampling, name=name)
 
 
 def test_shipped_model_lives_in_the_package_data(monkeypatch):
@@ -54,7 +47,7 @@ def test_shipped_model_loads_when_present(monkeypatch):
     assert default_mod.model_card_path().is_file()
 
 
-def test_env_var_overrides_and_missing_files_are_one_clear_error(tmp_path, monkeypatch):
+def test_env_var_overrides_and_missing_files_are_one_clear_error(tiny_model, tmp_path, monkeypatch):
     json_path = tiny_model(tmp_path)
     monkeypatch.setenv(default_mod.ENV_VAR, str(json_path.with_suffix(".safetensors")))
     assert default_mod.default_model_path() == json_path
@@ -67,7 +60,7 @@ def test_env_var_overrides_and_missing_files_are_one_clear_error(tmp_path, monke
     assert not default_mod.has_default_model()
 
 
-def test_segment_without_a_model_uses_the_default(tmp_path, monkeypatch, rng, capsys):
+def test_segment_without_a_model_uses_the_default(tiny_model, tmp_path, monkeypatch, rng, capsys):
     json_path = tiny_model(tmp_path)
     monkeypatch.setenv(default_mod.ENV_VAR, str(json_path))
     image = rng.gamma(4, 25, (40, 52)).astype(np.float32)
@@ -82,7 +75,7 @@ def test_segment_without_a_model_uses_the_default(tmp_path, monkeypatch, rng, ca
     assert np.all((prob.data >= 0) & (prob.data <= 1))
 
 
-def test_segment_first_path_still_a_model(tmp_path, monkeypatch, rng, capsys):
+def test_segment_first_path_still_a_model(tiny_model, tmp_path, monkeypatch, rng, capsys):
     default = tiny_model(tmp_path, name="default")
     other = tiny_model(tmp_path, name="other", sampling=1.0)
     monkeypatch.setenv(default_mod.ENV_VAR, str(default))
@@ -97,7 +90,7 @@ def test_segment_first_path_still_a_model(tmp_path, monkeypatch, rng, capsys):
     assert "after the model" in capsys.readouterr().err
 
 
-def test_segment_without_pixel_size_warns(tmp_path, monkeypatch, rng, capsys):
+def test_segment_without_pixel_size_warns(tiny_model, tmp_path, monkeypatch, rng, capsys):
     json_path = tiny_model(tmp_path)
     monkeypatch.setenv(default_mod.ENV_VAR, str(json_path))
     from PIL import Image
