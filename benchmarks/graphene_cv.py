@@ -17,6 +17,12 @@ Full runs (see BENCHMARKS.md for the figures)::
 
     python benchmarks/graphene_cv.py --recipe configs/graphene_paper.yaml --epochs 40 --out runs/paper
     python benchmarks/graphene_cv.py --recipe configs/graphene_best.yaml --out runs/best
+
+Folds in parallel on a 2-core machine (one thread each), then one table::
+
+    python benchmarks/graphene_cv.py --only-folds 1,2,3 --threads 1 --out runs/best_a &
+    python benchmarks/graphene_cv.py --only-folds 4,5 --threads 1 --out runs/best_b
+    python benchmarks/graphene_cv.py --combine runs/best_a runs/best_b
 """
 
 from __future__ import annotations
@@ -51,16 +57,20 @@ def main(argv=None) -> int:
                         help="torch threads (default: all cores)")
     parser.add_argument("--max-images", type=int, default=None,
                         help="use only the first N pairs (smoke runs)")
+    parser.add_argument("--only-folds", type=str, default=None,
+                        help="comma-separated folds to train, e.g. 1,2,3 (parallel workers)")
+    parser.add_argument("--combine", type=Path, nargs="+", default=None, metavar="DIR",
+                        help="print one table from the runs.csv of earlier --out folders")
     args = parser.parse_args(argv)
+    if args.combine:
+        return combine(args.combine)
 
-    import numpy as np
     import torch
 
     from temseg.config import load_config
     from temseg.models import build_model, count_parameters
     from temseg.train.config import TrainConfig
-    from temseg.train.crossval import (TABLE1, load_recipe_data, mean_std, model_options,
-                                       run_training)
+    from temseg.train.crossval import load_recipe_data, model_options, run_training
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -93,21 +103,57 @@ def main(argv=None) -> int:
               f"{row['seconds']:.1f} s", flush=True)
 
     folds = range(1, args.max_folds + 1) if args.max_folds else None
+    if args.only_folds:
+        folds = [int(f) for f in args.only_folds.split(",")]
     report = run_training(cfg, out_dir=out, data=data, callback=on_epoch, only_folds=folds)
     wall = time.perf_counter() - t0
-    runs = report.runs
-    summary = mean_std([r.scores for r in runs], TABLE1)
-    epoch_s = np.mean([r.seconds / max(r.epochs, 1) for r in runs])
+    rows = [{"fold": r.fold, "seed": r.seed, "epochs": r.epochs, "seconds": r.seconds,
+             **r.scores} for r in report.runs]
+    print_table(rows)
+    print(f"wall time {wall / 60:.1f} min for {len(rows)} run(s) "
+          f"({wall / 60 / len(rows):.1f} min per fold)")
+    print(f"models and configs in {out}")
+    return 0
+
+
+def print_table(rows) -> None:
+    """The six 004 table 1 metrics, mean ± std over ``rows``, beside the paper's U-Net."""
+    import numpy as np
+
+    from temseg.train.crossval import TABLE1, mean_std
+
+    summary = mean_std([{k: float(r[k]) for k in TABLE1} for r in rows], TABLE1)
+    epoch_s = np.mean([float(r["seconds"]) / max(int(r["epochs"]), 1) for r in rows])
     print()
-    print(f"{len(runs)} run(s) scored on held-out folds (pooled pixels per fold), "
-          f"mean ± std over runs")
+    print(f"{len(rows)} run(s) scored on held-out folds (pooled pixels per fold), "
+          f"mean ± std over runs; {epoch_s:.1f} s per epoch")
     print(f"{'metric':<20}{'ours':>18}{'004 U-Net':>12}")
     for key in TABLE1:
         mean, std = summary[key]
         print(f"{key:<20}{mean:>10.3f} ± {std:.3f}{PAPER_UNET[key]:>12.3f}")
-    print(f"wall time {wall / 60:.1f} min for {len(runs)} run(s) "
-          f"({wall / 60 / len(runs):.1f} min per fold, {epoch_s:.1f} s per epoch)")
-    print(f"models and configs in {out}")
+
+
+def combine(folders) -> int:
+    """One table from the runs.csv files of several partial runs (folds trained apart)."""
+    import csv
+
+    rows, seen = [], set()
+    for folder in folders:
+        path = Path(folder) / "runs.csv"
+        if not path.is_file():
+            print(f"error: {path}: not found (has that run finished?)", file=sys.stderr)
+            return 2
+        with path.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                key = (row["fold"], row["seed"])
+                if key in seen:
+                    print(f"error: fold {key[0]} seed {key[1]} appears twice", file=sys.stderr)
+                    return 2
+                seen.add(key)
+                rows.append(row)
+    print_table(rows)
+    print(f"folds {', '.join(sorted(r['fold'] for r in rows))} from "
+          f"{', '.join(str(f) for f in folders)}")
     return 0
 
 

@@ -115,3 +115,19 @@ def test_iter_predictions_is_lazy(segmenter, rng):
     it = iter_predictions(segmenter, frames())
     first = next(it)
     assert first.shape == (32, 32) and consumed == [0]
+
+
+def test_segmenting_into_the_input_folder_twice_does_not_segment_the_outputs(
+        segmenter, tmp_path, rng):
+    from temseg.infer import collect_inputs
+
+    for name in ("a", "b_mask"):  # a user's own image may end in _mask: no source beside it
+        write_tiff(tmp_path / f"{name}.tif", rng.standard_normal((32, 32)).astype(np.float32))
+    first = collect_inputs([tmp_path])
+    assert [p.name for p in first] == ["a.tif", "b_mask.tif"]
+    for path in first:
+        segment_micrograph(segmenter, read_image(path), tmp_path, threshold=0.5)
+    assert (tmp_path / "a_prob.tif").is_file() and (tmp_path / "a_overlay.png").is_file()
+    assert [p.name for p in collect_inputs([tmp_path])] == ["a.tif", "b_mask.tif"]
+    # named explicitly, an output file is still taken
+    assert collect_inputs([tmp_path / "a_mask.png"]) == [tmp_path / "a_mask.png"]

@@ -175,6 +175,16 @@ def _keep_first(frames: Iterator[np.ndarray], store: dict) -> Iterator[np.ndarra
         yield frame
 
 
+#: stem endings of the files :func:`output_paths` writes
+OUTPUT_ENDINGS = ("_prob", "_mask", "_overlay")
+
+
+def _is_output(path: Path, stems: set[str]) -> bool:
+    """Whether ``path`` is a segment output of an image whose stem is in ``stems``."""
+    return any(path.stem.endswith(end) and path.stem[: -len(end)] in stems
+               for end in OUTPUT_ENDINGS)
+
+
 def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL") -> list[Path]:
     """Image files from files and folders (the readable images directly inside a folder).
 
@@ -183,7 +193,9 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL") 
     paths : iterable of path
         Files are taken as given; a folder contributes its files with a suffix
         :func:`temseg.io.supported_suffixes` knows, sorted by name, leaving out
-        hidden files and label images (stem ending in ``skip_suffix``).
+        hidden files, label images (stem ending in ``skip_suffix``) and the
+        outputs of an earlier ``temseg segment`` into the same folder
+        (``NAME_prob``, ``NAME_mask``, ``NAME_overlay`` beside an image ``NAME``).
 
     Returns
     -------
@@ -205,6 +217,8 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL") 
                             if p.is_file() and p.suffix.lower() in known
                             and not p.name.startswith(".")
                             and not (skip_suffix and p.stem.endswith(skip_suffix)))
+            stems = {p.stem for p in inside}
+            inside = [p for p in inside if not _is_output(p, stems)]
             if not inside:
                 raise InputError(f"{path}: folder holds no image files "
                                  f"({', '.join(sorted(known))})")
