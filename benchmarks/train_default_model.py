@@ -122,8 +122,8 @@ def train(paths: dict, work: Path, args):
     return config, folder, report.runs[0].seconds
 
 
-def evaluate(segmenter, test_path: Path) -> dict:
-    """Pooled scores on the test set, per image, and pooled per dose band."""
+def evaluate(segmenter, test_path: Path, bands=DOSE_BANDS) -> dict:
+    """Pooled scores on the test set, per image, and pooled per dose band (e/Å², [lo, hi))."""
     from temseg.metrics import score_set
     from temseg.simulate.dataset import open_dataset, read_parameters
 
@@ -141,7 +141,7 @@ def evaluate(segmenter, test_path: Path) -> dict:
     out = {"pooled": {k: pooled[k] for k in keys}, "n_images": len(preds),
            "mean_per_image": {k: float(np.mean([r[k] for r in per_image])) for k in keys},
            "by_dose": []}
-    for lo, hi in DOSE_BANDS:
+    for lo, hi in bands:
         idx = [i for i, d in enumerate(doses) if lo <= d < hi]
         if idx:
             band, _ = score_set([preds[i] for i in idx], [truths[i] for i in idx])
