@@ -34,6 +34,26 @@ def test_clean_images_are_unchanged(rng):
     assert not outlier_mask(counts).any()
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+@pytest.mark.parametrize("counts_per_px", [0.02, 0.2, 2.0])
+def test_low_dose_counting_frame_keeps_its_shot_noise(rng, counts_per_px, dtype):
+    """At a fraction of a count per pixel a lone 2 or 3 is shot noise, not an x-ray."""
+    frame = rng.poisson(counts_per_px, (512, 512))
+    spots = [(5, 5), (100, 300), (400, 17)]
+    for r, c in spots:
+        frame[r, c] += 40  # an x-ray hit on a counting detector
+    mask = outlier_mask(frame.astype(dtype))
+    assert sorted(zip(*np.nonzero(mask))) == sorted(spots)
+
+
+def test_integer_image_in_detector_units_is_judged_by_its_spread(rng):
+    """Gain 8 ADU per electron: variance 8× the Poisson one, a 6σ hot pixel still goes."""
+    adu = 8 * rng.poisson(50.0, (256, 256))
+    adu[30, 40] += 8 * 60  # 60 electrons above a mean of 50 (Gaussian spread ~ 8 × 7 ADU)
+    mask = outlier_mask(adu)
+    assert mask[30, 40] and mask.sum() == 1
+
+
 def test_two_by_two_cluster_needs_a_bigger_window(rng):
     image = rng.normal(0.0, 1.0, (64, 64))
     image[20:22, 30:32] += 200.0
