@@ -7,6 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (CI and here alike);
+# HYPOTHESIS_PROFILE=explore draws fresh ones to hunt for new failures.
+settings.register_profile("fixed", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TEMSEG_SHARED", REPO.parent / "shared"))

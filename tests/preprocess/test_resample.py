@@ -45,7 +45,11 @@ def test_resample_sampling_bookkeeping(h, w, sampling, zoom):
     out, achieved = resample_to(np.ones((h, w), np.float32), sampling=sampling,
                                 target_sampling=target)
     new_h, new_w = out.shape
-    assert new_h == max(1, round(h * zoom)) and new_w == max(1, round(w * zoom))
+    # H' = round(H · sampling / target); the zoom is compared through the same
+    # float expression, so a size at exactly .5 rounds the same way in both
+    expected = sampling / target
+    assert new_h == max(1, round(h * expected)) and new_w == max(1, round(w * expected))
+    assert abs(new_h - h * zoom) <= 0.5 + 1e-9 and abs(new_w - w * zoom) <= 0.5 + 1e-9
     # the physical extent is kept: shape × achieved sampling = original extent (to rounding)
     assert new_h * achieved == pytest.approx(h * sampling, rel=0.5 / min(new_h, new_w) + 1e-12)
     if h == w:
