@@ -23,11 +23,17 @@ Folds in parallel on a 2-core machine (one thread each), then one table::
     python benchmarks/graphene_cv.py --only-folds 1,2,3 --threads 1 --out runs/best_a &
     python benchmarks/graphene_cv.py --only-folds 4,5 --threads 1 --out runs/best_b
     python benchmarks/graphene_cv.py --combine runs/best_a runs/best_b
+
+Score the trained fold models again on their held-out folds with test-time
+augmentation (mean over the 8 rotations/mirror images; threshold unchanged)::
+
+    python benchmarks/graphene_cv.py --rescore runs/best_a runs/best_b --tta
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -61,9 +67,15 @@ def main(argv=None) -> int:
                         help="comma-separated folds to train, e.g. 1,2,3 (parallel workers)")
     parser.add_argument("--combine", type=Path, nargs="+", default=None, metavar="DIR",
                         help="print one table from the runs.csv of earlier --out folders")
+    parser.add_argument("--rescore", type=Path, nargs="+", default=None, metavar="DIR",
+                        help="score the fold models in earlier --out folders again")
+    parser.add_argument("--tta", action="store_true",
+                        help="with --rescore: average over the 8 dihedral views")
     args = parser.parse_args(argv)
     if args.combine:
         return combine(args.combine)
+    if args.rescore:
+        return rescore(args.rescore, data_dir=args.data, tta=args.tta, threads=args.threads)
 
     import torch
 
@@ -131,6 +143,46 @@ def print_table(rows) -> None:
     for key in TABLE1:
         mean, std = summary[key]
         print(f"{key:<20}{mean:>10.3f} ± {std:.3f}{PAPER_UNET[key]:>12.3f}")
+
+
+def rescore(folders, *, data_dir: Path, tta: bool, threads: int | None) -> int:
+    """Score each fold model of ``folders`` on its held-out fold (same split, same threshold)."""
+    import time
+
+    import torch
+
+    from temseg.config import load_config
+    from temseg.infer.segmenter import NetworkSegmenter
+    from temseg.models import load_model
+    from temseg.train.config import TrainConfig
+    from temseg.train.crossval import evaluate_pairs, load_recipe_data, plan_splits
+
+    torch.set_num_threads(threads or 1)
+    rows, t0 = [], time.perf_counter()
+    for folder in folders:
+        cfg = load_config(TrainConfig, Path(folder) / "config.yaml", data=[str(data_dir)])
+        data = load_recipe_data(cfg)  # preprocessed exactly as in training
+        for fold, _, _, test_idx in plan_splits(data, cfg):
+            path = Path(folder) / f"fold_{fold}" / "model.json"
+            if not path.is_file():
+                continue
+            model, _ = load_model(path)
+            seg = NetworkSegmenter(model, tile=max(data.images[0].shape), device="cpu", tta=tta)
+            scores, _, _ = evaluate_pairs(seg.predict, [data.images[i] for i in test_idx],
+                                          [data.labels[i] for i in test_idx],
+                                          threshold=cfg.threshold)
+            run = json.loads((path.parent / "result.json").read_text())
+            rows.append({"fold": fold, "seed": cfg.seeds[0], "epochs": run["epochs"],
+                         "seconds": run["seconds"], **scores})
+            print(f"fold {fold}: F1 {scores['f1']:.4f}, Jaccard {scores['jaccard']:.4f}"
+                  f"{' (tta)' if tta else ''}", flush=True)
+    if not rows:
+        print("error: no fold models found", file=sys.stderr)
+        return 2
+    print_table(rows)
+    print(f"rescored {len(rows)} fold model(s){' with 8-view tta' if tta else ''} in "
+          f"{time.perf_counter() - t0:.0f} s")
+    return 0
 
 
 def combine(folders) -> int:

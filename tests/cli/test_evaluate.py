@@ -62,6 +62,24 @@ def test_evaluate_network_writes_table_csv_and_overlays(trained, capsys):
     assert json.loads((out / "record.json").read_text())["config"]["threshold"] == 0.4
 
 
+def test_evaluate_with_tta_scores_the_averaged_prediction(trained, capsys):
+    from temseg.infer import load_segmenter
+    from temseg.io import read_labelled_folder
+    from temseg.metrics import score_set
+
+    out = trained / "eval_tta"
+    rc = main(["evaluate", str(trained / "run" / "model.json"), str(trained / "data"),
+               "-o", str(out), "--tta", "--no-overlays"])
+    assert rc == 0, capsys.readouterr().err
+    seg = load_segmenter(trained / "run" / "model.json", tta=True, device="cpu")
+    pairs = read_labelled_folder(trained / "data")
+    preds = [seg.predict(p.image) >= 0.5 for p in pairs]
+    expected, _ = score_set(preds, [p.label > 0 for p in pairs])
+    pooled = json.loads((out / "pooled.json").read_text())
+    assert pooled["f1"] == pytest.approx(expected["f1"], abs=1e-9)
+    assert json.loads((out / "record.json").read_text())["config"]["tta"] is True
+
+
 def test_evaluate_baseline_file(trained, capsys):
     from temseg.baselines import BaselineModel, FourierParams, save_baseline
 

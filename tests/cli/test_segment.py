@@ -72,6 +72,24 @@ def test_model_option_and_threshold(model_file, inputs, tmp_path, capsys):
     assert record["config"]["threshold"] == 0.9 and record["config"]["window"] == "gaussian"
 
 
+def test_tta_option_averages_dihedral_views(model_file, inputs, tmp_path, capsys):
+    from temseg.infer import load_segmenter
+
+    folder, _ = inputs
+    image = read_image(folder / "big.tif")
+    for flags, out in ((["--tta"], tmp_path / "tta"), ([], tmp_path / "plain")):
+        code = main(["segment", "-m", str(model_file), str(folder / "big.tif"), "--out",
+                     str(out), "--tile", "64", "--device", "cpu", *flags])
+        assert code == 0, capsys.readouterr().err
+    seg = load_segmenter(model_file, tile=64, device="cpu", tta=True)
+    expected = seg.predict(image.data, sampling=image.sampling)
+    tta = read_image(tmp_path / "tta" / "big_prob.tif").data
+    np.testing.assert_allclose(tta, expected, atol=1e-6)
+    assert np.abs(tta - read_image(tmp_path / "plain" / "big_prob.tif").data).max() > 1e-4
+    record = json.loads((tmp_path / "tta" / "record.json").read_text())
+    assert record["config"]["tta"] is True and record["segmenter"]["tta"] is True
+
+
 def test_a_baseline_model_segments_too(tmp_path, capsys):
     from temseg.baselines import BaselineModel, FourierParams, save_baseline
     from temseg.synthetic import particle_image

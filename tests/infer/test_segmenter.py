@@ -32,6 +32,28 @@ def test_network_preprocesses_as_configured(net_factory, image):
     assert np.abs(raw.predict(image / 100) - raw.predict(image)).max() > 0.05
 
 
+def test_tta_averages_the_eight_dihedral_views(net_factory, image):
+    seg = NetworkSegmenter(net_factory(), tile=32, device="cpu", tta=True)
+    prob = seg.predict(image)
+    assert prob.shape == image.shape and prob.dtype == np.float32
+    views = []
+    for k in range(4):
+        for flip in (False, True):
+            view = np.rot90(image, k)
+            view = np.ascontiguousarray(view[:, ::-1] if flip else view)
+            p = predict_tiled(seg.model, view, tile=32, device="cpu")[1]
+            views.append(np.rot90(p[:, ::-1] if flip else p, -k))
+    np.testing.assert_allclose(prob, np.mean(views, axis=0), atol=1e-6)
+    # hence the prediction turns with the image, which a plain network's does not
+    np.testing.assert_allclose(seg.predict(np.rot90(image).copy()), np.rot90(prob), atol=1e-6)
+    plain = seg.configure(tta=False)
+    assert np.abs(plain.predict(np.rot90(image).copy()) - np.rot90(plain.predict(image))).max() > 1e-3
+    assert seg.n_tiles(image.shape) == 12 and seg.configure(tta=True).n_tiles(image.shape) == 96
+    done = []
+    seg.predict(image, callback=lambda d, t: done.append((d, t)))
+    assert done[-1] == (96, 96) and all(t == 96 for _, t in done)
+
+
 def test_resamples_to_the_model_pixel_size_and_back(net_factory, image):
     seg = NetworkSegmenter(net_factory(), sampling=1.0, tile=32, device="cpu")
     messages = []

@@ -91,6 +91,8 @@ def register(app: typer.Typer) -> None:
             None, help="Foreground probability threshold of the mask (default: the model's)."),
         device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
         amp: bool = typer.Option(False, "--amp", help="Mixed precision (CUDA only)."),
+        tta: bool = typer.Option(False, "--tta", help="Average over the 8 rotations and "
+                                                      "mirror images (8x the time)."),
         sampling: float | None = typer.Option(
             None, help="Pixel size in Å/px for inputs without one (overrides the files)."),
         pixel_size_nm: float | None = typer.Option(
@@ -126,7 +128,7 @@ def register(app: typer.Typer) -> None:
         current = {"name": ""}
         segmenter = load_segmenter(model_path, tile=tile, overlap=overlap,
                                    batch_size=batch_size, window=window, device=device,
-                                   amp=amp, warn=warn)
+                                   amp=amp, tta=tta, warn=warn)
         inputs = collect_inputs(input_paths)
         plans = _check_inputs(segmenter, inputs, pixel)
         names = output_names(inputs)
@@ -152,7 +154,7 @@ def register(app: typer.Typer) -> None:
         config = {"model": str(model_path), "tile": tile, "overlap": overlap,
                   "batch_size": batch_size, "window": window, "threshold": thr,
                   "device": str(getattr(segmenter, "device", "cpu")), "amp": amp,
-                  "sampling": pixel}
+                  "tta": tta, "sampling": pixel}
         write_record(out, config=config, segmenter=segmenter.describe(), inputs=results)
         table = _summary(results)
         _common.out.print(table)

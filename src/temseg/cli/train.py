@@ -127,6 +127,8 @@ def evaluate(
                                   help="Confusion PNGs (TP white, TN black, FP red, FN blue)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     tile: int = typer.Option(512, help="Tile side for tiled prediction (pixels)."),
+    tta: bool = typer.Option(False, "--tta", help="Average over the 8 rotations and mirror "
+                                                  "images (networks; 8x the time)."),
 ) -> None:
     """Score a trained network or a baseline on labelled images: pooled and per image.
 
@@ -144,7 +146,8 @@ def evaluate(
     data_sampling = _common.sampling_from_options(sampling, pixel_size_nm)
     if threshold is not None and not 0.0 < threshold < 1.0:
         raise ConfigError(f"--threshold: must be in (0, 1), got {threshold}")
-    segmenter = load_segmenter(model, tile=tile, device=pick_device(device), warn=_common.warn)
+    segmenter = load_segmenter(model, tile=tile, device=pick_device(device), tta=tta,
+                               warn=_common.warn)
     pairs = [p for folder in data for p in read_labelled_folder(folder, label_suffix=label_suffix)]
     if not pairs:
         raise InputError(f"{', '.join(map(str, data))}: no labelled images found")
@@ -171,7 +174,7 @@ def evaluate(
     write_json(out / "pooled.json", {"threshold": thr, "n_images": len(pairs), **pooled})
     write_record(out, config={"model": str(model), "data": [str(d) for d in data],
                               "threshold": thr, "label_suffix": label_suffix,
-                              "sampling": data_sampling},
+                              "sampling": data_sampling, "tta": tta},
                  pooled=pooled)
     table = Table(title=f"{model} at threshold {thr:g}")
     keys = [k for k in _SCORES if k in pooled]

@@ -146,6 +146,10 @@ class NetworkSegmenter(Segmenter):
     tile, overlap, batch_size, window, device, amp
         As :func:`~temseg.infer.tiling.predict_tiled`; attributes that may be
         changed after loading.
+    tta : bool
+        Test-time augmentation: average the probabilities over the 8 rotations
+        and mirror images of the input (8× the time; micrographs have no
+        preferred orientation).
     config : object, optional
         The :class:`temseg.models.ModelConfig` it came from (for records).
     """
@@ -157,14 +161,15 @@ class NetworkSegmenter(Segmenter):
                  classes=("background", "foreground"),
                  path: str | Path | None = None, warn: Callable[[str], None] | None = None,
                  tile: int = 512, overlap: float = 0.25, batch_size: int = 4,
-                 window: str = "hamming", device=None, amp: bool = False, config: Any = None):
+                 window: str = "hamming", device=None, amp: bool = False, tta: bool = False,
+                 config: Any = None):
         super().__init__(threshold=threshold, sampling=sampling, classes=classes, path=path,
                          warn=warn)
         self.model = model
         self.preprocessing = preprocessing
         self.config = config
         self.configure(tile=tile, overlap=overlap, batch_size=batch_size, window=window,
-                       device=device, amp=amp)
+                       device=device, amp=amp, tta=tta)
 
     @property
     def multiple(self) -> int:
@@ -173,7 +178,8 @@ class NetworkSegmenter(Segmenter):
 
     def configure(self, *, tile: int | None = None, overlap: float | None = None,
                   batch_size: int | None = None, window: str | None = None,
-                  device=None, amp: bool | None = None) -> NetworkSegmenter:
+                  device=None, amp: bool | None = None,
+                  tta: bool | None = None) -> NetworkSegmenter:
         """Change tiling settings (``None`` keeps the current value); validated here."""
         from temseg.device import pick_device
 
@@ -192,6 +198,8 @@ class NetworkSegmenter(Segmenter):
             self.device = device if hasattr(device, "type") else pick_device(device or "auto")
         if amp is not None:
             self.amp = bool(amp)
+        if tta is not None or not hasattr(self, "tta"):
+            self.tta = bool(tta)
         return self
 
     def _working_shape(self, shape: tuple[int, int], sampling: float | None) -> tuple[int, int]:
@@ -210,8 +218,9 @@ class NetworkSegmenter(Segmenter):
                              f"network's pooling factor of {self.multiple} px")
 
     def n_tiles(self, shape, *, sampling=None) -> int:
-        return count_tiles(self._working_shape(tuple(shape), sampling), tile=self.tile,
-                           overlap=self.overlap, multiple=self.multiple)
+        n = count_tiles(self._working_shape(tuple(shape), sampling), tile=self.tile,
+                        overlap=self.overlap, multiple=self.multiple)
+        return 8 * n if self.tta else n
 
     def predict_proba(self, image, *, sampling=None, callback=None) -> np.ndarray:
         """Class probabilities ``(C, H, W)`` float32 of an ``(H, W)`` image (softmax over C).
@@ -238,9 +247,7 @@ class NetworkSegmenter(Segmenter):
         x = image.astype(np.float32, copy=False)
         if self.preprocessing is not None:
             x = np.asarray(self.preprocessing(x), dtype=np.float32)
-        proba = predict_tiled(self.model, x, tile=self.tile, overlap=self.overlap,
-                              batch_size=self.batch_size, window=self.window,
-                              device=self.device, amp=self.amp, callback=callback)
+        proba = self._predict(x, callback)
         if resampled:
             from skimage.transform import resize
 
@@ -250,12 +257,36 @@ class NetworkSegmenter(Segmenter):
                            ).astype(np.float32)
         return proba
 
+    def _predict(self, x: np.ndarray, callback) -> np.ndarray:
+        """Tiled ``(C, H, W)`` probabilities of a preprocessed image, dihedral-averaged with tta."""
+        def tiled(image, cb):
+            return predict_tiled(self.model, np.ascontiguousarray(image), tile=self.tile,
+                                 overlap=self.overlap, batch_size=self.batch_size,
+                                 window=self.window, device=self.device, amp=self.amp,
+                                 callback=cb)
+
+        if not self.tta:
+            return tiled(x, callback)
+        total = 8 * count_tiles(x.shape, tile=self.tile, overlap=self.overlap,
+                                multiple=self.multiple)
+        acc = np.zeros((0,), np.float32)
+        for n, (turns, flip) in enumerate((k, f) for k in range(4) for f in (False, True)):
+            view = np.rot90(x, turns)
+            view = view[:, ::-1] if flip else view
+            done = n * total // 8
+            proba = tiled(view, None if callback is None else
+                          (lambda d, t, done=done: callback(done + d, total)))
+            proba = proba[:, :, ::-1] if flip else proba
+            proba = np.rot90(proba, -turns, axes=(1, 2))
+            acc = proba.astype(np.float32) if n == 0 else acc + proba
+        return np.ascontiguousarray(acc / 8.0, dtype=np.float32)
+
     def describe(self) -> dict:
         from temseg.config import to_dict
 
         out = super().describe()
         out.update(tile=self.tile, overlap=self.overlap, batch_size=self.batch_size,
-                   window=self.window, device=str(self.device), amp=self.amp,
+                   window=self.window, device=str(self.device), amp=self.amp, tta=self.tta,
                    pooling_factor=self.multiple)
         if self.config is not None:
             try:
@@ -378,7 +409,8 @@ def _class_names(classes) -> list[str]:
 
 def load_segmenter(path: str | Path, *, tile: int = 512, overlap: float = 0.25,
                    batch_size: int = 4, window: str = "hamming", device=None,
-                   amp: bool = False, warn: Callable[[str], None] | None = None) -> Segmenter:
+                   amp: bool = False, tta: bool = False,
+                   warn: Callable[[str], None] | None = None) -> Segmenter:
     """Load a trained network or a fitted baseline as a :class:`Segmenter`.
 
     Parameters
@@ -387,8 +419,9 @@ def load_segmenter(path: str | Path, *, tile: int = 512, overlap: float = 0.25,
         A model file (``.json`` / ``.safetensors`` / the stem), a checkpoint
         folder or a training run folder (its best checkpoint). The JSON's
         ``"kind"`` says network or baseline.
-    tile, overlap, batch_size, window, device, amp
-        Tiled-prediction settings of a network (ignored for baselines).
+    tile, overlap, batch_size, window, device, amp, tta
+        Tiled-prediction settings of a network (ignored for baselines); see
+        :class:`NetworkSegmenter`.
     warn : callable(message), optional
         Receives warnings (e.g. an image without pixel size); default
         :func:`warnings.warn`.
@@ -432,4 +465,4 @@ def load_segmenter(path: str | Path, *, tile: int = 512, overlap: float = 0.25,
         threshold=0.5 if threshold is None else float(threshold),
         classes=getattr(config, "classes", None), path=json_path, warn=warn,
         tile=tile, overlap=overlap, batch_size=batch_size, window=window, device=device,
-        amp=amp, config=config)
+        amp=amp, tta=tta, config=config)
