@@ -11,7 +11,8 @@ the *same* simulated training set that ``train_default_model.py`` makes
   the training range: 002's generalisation test), F1 per dose band,
 * the one-particle dose series (50 % and converged doses, 002 fig. 4),
 
-and writes ``WORK/compare/comparison.json`` and ``comparison.png`` (F1 per
+The recipe's own run is ``WORK/train`` (the default model's, reused when
+there), the other architecture's ``WORK/train_ARCH``. It writes ``WORK/compare/comparison.json`` and ``comparison.png`` (F1 per
 dose band and segmented area against dose, one line per architecture).
 
 Stages whose outputs exist are reused, so an interrupted run continues.
@@ -29,7 +30,6 @@ Quick check (tiny images, one epoch)::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -39,12 +39,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_default_model as tdm  # noqa: E402  (the sets and scoring of the default model)
 
-#: options and learning rate per architecture; the rest of the recipe is shared
-ARCHS = {
-    "resunet": {"model": {"blocks": 4, "pool": 2, "filters": 4}, "lr": 2e-3},
-    "msdnet": {"model": {"depth": 50, "width": 1, "kernel_size": 9, "max_dilation": 10,
-                         "seed": 0}, "lr": 1e-3},
-}
 LOW_DOSE = (10.0, 1e3)
 LOW_BANDS = ((10.0, 30.0), (30.0, 100.0), (100.0, 300.0), (300.0, 1e3))
 
@@ -55,34 +49,6 @@ def low_dose_config(args):
 
     test = tdm.sim_configs(args)["test"]
     return replace(test, seed=1004, detector=replace(test.detector, dose=LOW_DOSE))
-
-
-def train_arch(arch: str, paths: dict, work: Path, args):
-    """Train one architecture (or reuse its finished run); returns (folder, seconds)."""
-    from temseg.config import load_config
-    from temseg.train import TrainConfig, run_training
-
-    spec = ARCHS[arch]
-    overrides = {"architecture": arch, "model": spec["model"], "lr": spec["lr"],
-                 "data": [str(paths["train"])], "val_data": [str(paths["val"])],
-                 "epochs": args.epochs or (1 if args.quick else None),
-                 "num_threads": args.threads}
-    if args.quick:
-        overrides["patch_size"] = 64
-    config = load_config(TrainConfig, tdm.TRAIN_YAML, **overrides)
-    folder = work / "compare" / arch
-    done = folder / "result.json"
-    if done.is_file():
-        print(f"[{arch}] reusing the finished run in {folder}", flush=True)
-        return folder, json.loads(done.read_text())["seconds"]
-
-    def on_epoch(run, row):
-        print(f"[{arch}] epoch {row['epoch']:3d}  loss {row['train_loss']:.4f}  "
-              f"val f1 {row.get('val_f1', float('nan')):.4f}  {row['seconds']:.0f} s", flush=True)
-
-    resume = (folder / "checkpoints" / "last").exists()
-    report = run_training(config, out_dir=folder, resume=resume, callback=on_epoch)
-    return folder, report.runs[0].seconds
 
 
 def score_arch(arch: str, folder: Path, paths: dict, work: Path) -> dict:
@@ -98,7 +64,7 @@ def score_arch(arch: str, folder: Path, paths: dict, work: Path) -> dict:
     test = tdm.evaluate(segmenter, paths["test"])
     low = tdm.evaluate(segmenter, paths["low"], bands=LOW_BANDS)
     infer_s = (time.perf_counter() - t0) / (test["n_images"] + low["n_images"])
-    run = run_dose_curve(segmenter, read_series(paths["dose"]), folder / "dose_curve",
+    run = run_dose_curve(segmenter, read_series(paths["dose"]), work / "compare" / arch,
                          title=f"{arch}: one Au particle, 10–1e4 e/Å²")
     loose = dose_curve(run.curve.doses, run.curve.areas, tolerance=0.05)
     full = run.curve.full_area
@@ -134,6 +100,7 @@ def plot(path: Path, results: dict) -> None:
     ax2.set(xscale="log", xlabel="dose (e/Å²)", ylabel="area / full area",
             title="dose series (one particle)")
     for ax in (ax1, ax2):
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
@@ -146,7 +113,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True,
                         help="work folder of train_default_model.py (sets are reused or made)")
-    parser.add_argument("--arch", nargs="+", default=list(ARCHS), choices=list(ARCHS))
+    parser.add_argument("--arch", nargs="+", default=list(tdm.ARCHITECTURES),
+                        choices=list(tdm.ARCHITECTURES))
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1, help="simulation workers")
@@ -167,9 +135,10 @@ def main(argv=None) -> int:
     paths = {name: tdm.simulate(name, cfg, work, args.workers) for name, cfg in sims.items()}
     results = {}
     for arch in args.arch:
-        folder, seconds = train_arch(arch, paths, work, args)
+        _, folder, seconds = tdm.train(paths, work, args, architecture=arch)
         results[arch] = {"train_seconds": seconds, **score_arch(arch, folder, paths, work)}
     out = work / "compare"
+    out.mkdir(parents=True, exist_ok=True)
     write_json(out / "comparison.json", results)
     plot(out / "comparison.png", results)
 
@@ -187,8 +156,12 @@ def main(argv=None) -> int:
 
     lines += [(f"  F1 {lo:g}–{hi:g} e/Å²", lambda r, b=(lo, hi): band_f1(r, b))
               for lo, hi in LOW_BANDS]
-    lines += [("dose at 50 % area", lambda r: fmt(r["dose_half_e_per_A2"])),
-              ("converged (5 % band)", lambda r: fmt(r["dose_converged_5pct_e_per_A2"])),
+    def dose(r, key):  # at the series' lowest dose: reached there or below
+        v = r[key]
+        return ("≤" if v is not None and v <= min(r["curve"]["doses"]) else "") + fmt(v)
+
+    lines += [("dose at 50 % area", lambda r: dose(r, "dose_half_e_per_A2")),
+              ("converged (5 % band)", lambda r: dose(r, "dose_converged_5pct_e_per_A2")),
               ("s per 256² image", lambda r: f"{r['seconds_per_256_image']:.3f}")]
     for name, get in lines:
         print(f"{name:<28}" + "".join(f"{get(r):>12}" for r in results.values()))

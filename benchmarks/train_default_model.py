@@ -96,9 +96,23 @@ def simulate(name: str, config, work: Path, workers: int) -> Path:
     return path
 
 
-def train(paths: dict, work: Path, args):
-    """Train the recipe (or reuse a finished run); returns (TrainConfig, run folder, seconds)."""
-    from temseg.config import load_config
+#: the recipe's architecture or another one with its options and learning rate
+#: (MSD-net as 002's supplement: depth 50, width 1, 9×9 kernels, dilations 1–10)
+ARCHITECTURES = {
+    "resunet": {"model": {"blocks": 4, "pool": 2, "filters": 4}, "lr": 2e-3},
+    "msdnet": {"model": {"depth": 50, "width": 1, "kernel_size": 9, "max_dilation": 10,
+                         "seed": 0}, "lr": 1e-3},
+}
+
+
+def train(paths: dict, work: Path, args, architecture: str | None = None):
+    """Train the recipe (or reuse a finished run); returns (TrainConfig, run folder, seconds).
+
+    ``architecture`` (a key of :data:`ARCHITECTURES`) replaces the recipe's
+    network and learning rate, everything else the same; its run goes to
+    ``work/train_ARCH`` (the recipe's own to ``work/train``).
+    """
+    from temseg.config import load_config, read_yaml
     from temseg.train import TrainConfig, run_training
 
     overrides = {"data": [str(paths["train"])], "val_data": [str(paths["val"])],
@@ -106,15 +120,20 @@ def train(paths: dict, work: Path, args):
                  "num_threads": args.threads}
     if args.quick:
         overrides["patch_size"] = 64
+    own = read_yaml(TRAIN_YAML)["architecture"]
+    architecture = architecture or own
+    if architecture != own:
+        overrides.update(architecture=architecture, **ARCHITECTURES[architecture])
     config = load_config(TrainConfig, TRAIN_YAML, **overrides)
-    folder = work / "train"
+    folder = work / ("train" if architecture == own else f"train_{architecture}")
+    tag = "train" if architecture == own else architecture
     done = folder / "result.json"
     if done.is_file():
-        print(f"[train] reusing the finished run in {folder}", flush=True)
+        print(f"[{tag}] reusing the finished run in {folder}", flush=True)
         return config, folder, json.loads(done.read_text())["seconds"]
 
     def on_epoch(run, row):
-        print(f"[train] epoch {row['epoch']:3d}  loss {row['train_loss']:.4f}  "
+        print(f"[{tag}] epoch {row['epoch']:3d}  loss {row['train_loss']:.4f}  "
               f"val f1 {row.get('val_f1', float('nan')):.4f}  {row['seconds']:.0f} s", flush=True)
 
     resume = (folder / "checkpoints" / "last").exists()
