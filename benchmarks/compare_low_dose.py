@@ -20,7 +20,7 @@ Stages whose outputs exist are reused, so an interrupted run continues.
 Example (the figures in BENCHMARKS.md; MSD-net depth 50, width 1, 9×9
 kernels, dilations 1–10 as 002's supplement)::
 
-    python benchmarks/compare_low_dose.py --work runs/default_model --threads 1
+    python benchmarks/compare_low_dose.py --work runs/default_model --threads 1 --tta
 
 Quick check (tiny images, one epoch)::
 
@@ -51,7 +51,7 @@ def low_dose_config(args):
     return replace(test, seed=1004, detector=replace(test.detector, dose=LOW_DOSE))
 
 
-def score_arch(arch: str, folder: Path, paths: dict, work: Path) -> dict:
+def score_arch(arch: str, folder: Path, paths: dict, work: Path, tta: bool = False) -> dict:
     """Test scores, low-dose F1 per band and the dose curve of one trained model."""
     from temseg.analyze.dose import dose_curve
     from temseg.analyze.dose_run import read_series, run_dose_curve
@@ -59,13 +59,14 @@ def score_arch(arch: str, folder: Path, paths: dict, work: Path) -> dict:
     from temseg.models import count_parameters, load_model
 
     model, _ = load_model(folder / "model.json")
-    segmenter = load_segmenter(folder / "model.json", tile=256, overlap=0.25)
+    segmenter = load_segmenter(folder / "model.json", tile=256, overlap=0.25, tta=tta)
     t0 = time.perf_counter()
     test = tdm.evaluate(segmenter, paths["test"])
     low = tdm.evaluate(segmenter, paths["low"], bands=LOW_BANDS)
     infer_s = (time.perf_counter() - t0) / (test["n_images"] + low["n_images"])
-    run = run_dose_curve(segmenter, read_series(paths["dose"]), work / "compare" / arch,
-                         title=f"{arch}: one Au particle, 10–1e4 e/Å²")
+    name = f"{arch}+tta" if tta else arch
+    run = run_dose_curve(segmenter, read_series(paths["dose"]), work / "compare" / name,
+                         title=f"{name}: one Au particle, 10–1e4 e/Å²")
     loose = dose_curve(run.curve.doses, run.curve.areas, tolerance=0.05)
     full = run.curve.full_area
     fraction = run.curve.areas / full if full > 0 else np.zeros_like(run.curve.areas, float)
@@ -119,6 +120,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1, help="simulation workers")
     parser.add_argument("--quick", action="store_true", help="tiny images, one epoch")
+    parser.add_argument("--tta", action="store_true",
+                        help="also score each model with 8-view test-time augmentation")
     parser.add_argument("--n-structures", type=int, default=None)
     parser.add_argument("--images-per-structure", type=int, default=None)
     args = parser.parse_args(argv)
@@ -137,6 +140,9 @@ def main(argv=None) -> int:
     for arch in args.arch:
         _, folder, seconds = tdm.train(paths, work, args, architecture=arch)
         results[arch] = {"train_seconds": seconds, **score_arch(arch, folder, paths, work)}
+        if args.tta:
+            results[f"{arch}+tta"] = {"train_seconds": seconds,
+                                      **score_arch(arch, folder, paths, work, tta=True)}
     out = work / "compare"
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "comparison.json", results)
@@ -144,7 +150,7 @@ def main(argv=None) -> int:
 
     fmt = lambda v: "—" if v is None else f"{v:.3g}"  # noqa: E731
     print()
-    print(f"{'':<28}" + "".join(f"{a:>12}" for a in results))
+    print(f"{'':<28}" + "".join(f"{a:>13}" for a in results))
     lines = [("parameters", lambda r: f"{r['parameters']:,}"),
              ("train time (min)", lambda r: f"{r['train_seconds'] / 60:.1f}"),
              ("test F1 (high dose)", lambda r: f"{r['test']['f1']:.3f}"),
@@ -164,7 +170,7 @@ def main(argv=None) -> int:
               ("converged (5 % band)", lambda r: dose(r, "dose_converged_5pct_e_per_A2")),
               ("s per 256² image", lambda r: f"{r['seconds_per_256_image']:.3f}")]
     for name, get in lines:
-        print(f"{name:<28}" + "".join(f"{get(r):>12}" for r in results.values()))
+        print(f"{name:<28}" + "".join(f"{get(r):>13}" for r in results.values()))
     print(f"(002: MSD-net 50 % at 20–30 e/Å², converged at ~200)  -> {out}")
     return 0
 
