@@ -289,6 +289,9 @@ def main(argv=None) -> int:
     parser.add_argument("--n-structures", type=int, default=None)
     parser.add_argument("--images-per-structure", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--architecture", choices=list(ARCHITECTURES), default=None,
+                        help="train this network instead of the recipe's (same data and "
+                             "schedule; see benchmarks/compare_low_dose.py)")
     parser.add_argument("--stop-after", choices=("simulate", "train"), default=None)
     parser.add_argument("--install", action="store_true",
                         help="copy the model, card and PNG into src/temseg/data/models")
@@ -309,7 +312,7 @@ def main(argv=None) -> int:
     paths = {name: simulate(name, cfg, work, args.workers) for name, cfg in sims.items()}
     if args.stop_after == "simulate":
         return 0
-    train_cfg, folder, seconds = train(paths, work, args)
+    train_cfg, folder, seconds = train(paths, work, args, architecture=args.architecture)
     if args.stop_after == "train":
         return 0
 
