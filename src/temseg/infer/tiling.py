@@ -218,6 +218,9 @@ def predict_tiled(
         for c in range(out.shape[0]):  # in place, no (H, W) temporaries
             out[c] *= inv_y
             out[c] *= inv_x
+    # float32 softmax and blending can land a rounding error outside [0, 1]
+    # (1.0000001 for a confident pixel); probabilities are promised in [0, 1]
+    np.clip(out, 0.0, 1.0, out=out)
     if pad_y or pad_x:
         out = np.ascontiguousarray(out[:, py0:py0 + height, px0:px0 + width])
     return out
