@@ -109,6 +109,24 @@ def test_cli_on_a_simulated_series(series_zarr, tiny_model, tmp_path, monkeypatc
     assert record["config"]["model"] == str(tiny_model) and record["config"]["sampling"] == 0.3
 
 
+def test_cli_tta_segments_each_frame_with_the_averaged_views(tiny_model, tmp_path, capsys):
+    from temseg.infer import load_segmenter
+
+    doses = np.geomspace(1, 100, 6)
+    frames, _ = disc_series(doses, size=48)
+    write_tiff(tmp_path / "s.tif", frames, sampling=0.3)
+    out = tmp_path / "dc"
+    assert main(["analyze", "dose-curve", str(tmp_path / "s.tif"), "-m", str(tiny_model),
+                 "-o", str(out), "--tta", *[a for d in doses for a in ("--dose", f"{d:.17g}")]]) == 0
+    with open(out / "areas.csv") as fh:
+        areas = [int(r["area_px"]) for r in csv.DictReader(fh)]
+    seg = load_segmenter(tiny_model, tta=True, device="cpu")
+    expected = [int(np.count_nonzero(seg.predict(f, sampling=0.3) >= seg.threshold))
+                for f in frames]
+    assert areas == expected
+    assert json.loads((out / "record.json").read_text())["config"]["tta"] is True
+
+
 def test_cli_on_a_stack_with_doses(tiny_model, tmp_path, capsys):
     doses = np.geomspace(1, 100, 6)
     frames, _ = disc_series(doses, size=48)

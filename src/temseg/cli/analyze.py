@@ -85,6 +85,8 @@ def dose_curve_command(
     smooth: int = typer.Option(5, help="Running-median window in frames."),
     tile: int = typer.Option(512, help="Tile size in pixels."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    tta: bool = typer.Option(False, "--tta", help="Average over the 8 rotations and mirror "
+                                                  "images (8x the time)."),
 ) -> None:
     """Segment every frame of a dose series and find the dose where the area holds (002).
 
@@ -109,7 +111,7 @@ def dose_curve_command(
     data = read_series(series, doses=doses if doses is not None else (dose or None),
                        sampling=pixel)
     model_path = model if model is not None else default_model_path()
-    segmenter = load_segmenter(model_path, tile=tile, device=device, warn=_common.warn)
+    segmenter = load_segmenter(model_path, tile=tile, device=device, tta=tta, warn=_common.warn)
     with _common.progress() as bar:
         task = bar.add_task("segmenting frames", total=len(data))
         run = run_dose_curve(segmenter, data, out, threshold=threshold,
@@ -119,7 +121,7 @@ def dose_curve_command(
     summary = run.summary()
     write_record(out, config={"model": str(model_path), "threshold": threshold,
                               "reference_fraction": reference_fraction, "smooth": smooth,
-                              "sampling": data.sampling, "tile": tile},
+                              "sampling": data.sampling, "tile": tile, "tta": tta},
                  input=str(series), segmenter=segmenter.describe(), result=summary)
     fmt = lambda v: "not reached" if v is None else f"{v:.3g} e/Å²"  # noqa: E731
     lo, hi = PAPER_002["dose_half_e_per_A2"]

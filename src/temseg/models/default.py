@@ -1,6 +1,6 @@
 """The default nanoparticle model shipped inside the package (issue 7).
 
-A residual U-Net trained on our own abTEM simulation of Au particles on CeO2
+An MSD-net trained on our own abTEM simulation of Au particles on CeO2
 (002's recipe) by ``benchmarks/train_default_model.py``; its files live in
 ``temseg/data/models/`` (``NAME.safetensors`` + ``NAME.json`` +
 ``MODEL_CARD.md``) and are found through :mod:`importlib.resources`, so they
@@ -15,7 +15,7 @@ from pathlib import Path
 from temseg.errors import ModelFileError
 
 #: stem of the shipped model's files in ``temseg/data/models``
-DEFAULT_MODEL_NAME = "au_ceo2_resunet"
+DEFAULT_MODEL_NAME = "au_ceo2"
 #: environment variable that points temseg at another default model (stem or file)
 ENV_VAR = "TEMSEG_DEFAULT_MODEL"
 
