@@ -192,17 +192,25 @@ def combine(folders) -> int:
     rows, seen = [], set()
     for folder in folders:
         path = Path(folder) / "runs.csv"
-        if not path.is_file():
-            print(f"error: {path}: not found (has that run finished?)", file=sys.stderr)
+        if path.is_file():
+            with path.open(newline="") as fh:
+                found = list(csv.DictReader(fh))
+        else:  # a worker stopped early: its finished folds still have result.json
+            found = [{"fold": str(r["fold"]), "seed": str(r["seed"]), "epochs": r["epochs"],
+                      "seconds": r["seconds"], **r["scores"]}
+                     for r in (json.loads(f.read_text())
+                               for f in sorted(Path(folder).glob("fold_*/result.json")))]
+        if not found:
+            print(f"error: {folder}: no finished fold (no runs.csv or fold_*/result.json)",
+                  file=sys.stderr)
             return 2
-        with path.open(newline="") as fh:
-            for row in csv.DictReader(fh):
-                key = (row["fold"], row["seed"])
-                if key in seen:
-                    print(f"error: fold {key[0]} seed {key[1]} appears twice", file=sys.stderr)
-                    return 2
-                seen.add(key)
-                rows.append(row)
+        for row in found:
+            key = (row["fold"], row["seed"])
+            if key in seen:
+                print(f"error: fold {key[0]} seed {key[1]} appears twice", file=sys.stderr)
+                return 2
+            seen.add(key)
+            rows.append(row)
     print_table(rows)
     print(f"folds {', '.join(sorted(r['fold'] for r in rows))} from "
           f"{', '.join(str(f) for f in folders)}")
