@@ -269,7 +269,7 @@ class NetworkSegmenter(Segmenter):
             return tiled(x, callback)
         total = 8 * count_tiles(x.shape, tile=self.tile, overlap=self.overlap,
                                 multiple=self.multiple)
-        acc = np.zeros((0,), np.float32)
+        acc = None
         for n, (turns, flip) in enumerate((k, f) for k in range(4) for f in (False, True)):
             view = np.rot90(x, turns)
             view = view[:, ::-1] if flip else view
@@ -278,7 +278,7 @@ class NetworkSegmenter(Segmenter):
                           (lambda d, t, done=done: callback(done + d, total)))
             proba = proba[:, :, ::-1] if flip else proba
             proba = np.rot90(proba, -turns, axes=(1, 2))
-            acc = proba.astype(np.float32) if n == 0 else acc + proba
+            acc = proba.astype(np.float32) if acc is None else acc + proba
         return np.ascontiguousarray(acc / 8.0, dtype=np.float32)
 
     def describe(self) -> dict:
