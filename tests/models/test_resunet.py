@@ -65,3 +65,39 @@ def test_bad_options_name_the_field():
         build_model("resunet", filterz=4)
     with pytest.raises(ConfigError, match="architecture"):
         build_model("vgg")
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+def test_edge_padding_keeps_a_uniform_image_uniform(mode):
+    # with zero padding the edge pixels see a dark frame; mirrored or repeated
+    # edges make every pixel of a constant image see the same thing
+    torch.manual_seed(0)
+    zeros = ResUNet(blocks=2, pool=2).eval()
+    edged = ResUNet(blocks=2, pool=2, padding_mode=mode).eval()
+    edged.load_state_dict(zeros.state_dict())  # same weights: padding adds none
+    x = torch.full((1, 1, 32, 32), 1.5)
+    with torch.no_grad():
+        out_edge, out_zero = edged(x), zeros(x)
+    assert (out_edge.amax(dim=(2, 3)) - out_edge.amin(dim=(2, 3))).max() < 1e-5
+    assert (out_zero.amax(dim=(2, 3)) - out_zero.amin(dim=(2, 3))).max() > 1e-3
+
+
+def test_edge_padding_changes_only_the_rim_and_survives_tiny_maps():
+    torch.manual_seed(0)
+    zeros = ResUNet(blocks=2, pool=2).eval()
+    reflect = ResUNet(blocks=2, pool=2, padding_mode="reflect").eval()
+    reflect.load_state_dict(zeros.state_dict())
+    assert reflect.options["padding_mode"] == "reflect"
+    x = torch.randn(1, 1, 96, 96)
+    with torch.no_grad():
+        a, b = zeros(x), reflect(x)
+    # the receptive field is 44 px: pixels 22 px or more inside see no padding
+    torch.testing.assert_close(a[..., 24:-24, 24:-24], b[..., 24:-24, 24:-24],
+                               atol=1e-5, rtol=0)
+    assert (a[..., :4, :] - b[..., :4, :]).abs().max() > 1e-3
+    # a 1×1 bottleneck map cannot be mirrored: edge replication takes over
+    tiny = ResUNet(blocks=3, pool=2, padding_mode="reflect").eval()
+    with torch.no_grad():
+        assert tiny(torch.randn(1, 1, 8, 8)).shape == (1, 2, 8, 8)
+    with pytest.raises(ConfigError, match="padding_mode"):
+        ResUNet(blocks=2, padding_mode="circularish")

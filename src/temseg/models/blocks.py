@@ -23,6 +23,10 @@ def activation(name: str, channels: int) -> nn.Module:
     raise ConfigError(f"activation: {name!r} is not one of 'relu', 'prelu'")
 
 
+#: edge handling of the residual blocks' convolutions
+PADDING_MODES = ("zeros", "reflect", "replicate")
+
+
 class ResidualBlock(nn.Module):
     """conv–BN–ReLU–conv–BN, plus a 1×1 conv of the input, then ReLU (paper 000, fig. 1).
 
@@ -33,23 +37,41 @@ class ResidualBlock(nn.Module):
         Odd kernel size of both convolutions (3 in paper 000).
     dilation : int
         Dilation α of both convolutions; the padding keeps the size.
+    padding_mode : str
+        What the convolutions see beyond the image edge: ``"zeros"`` (paper
+        000), ``"reflect"`` (the mirrored image, so an object cut by the edge
+        looks like one inside it) or ``"replicate"``. A map too small to
+        reflect (side ≤ padding) is edge-replicated instead.
     """
 
     def __init__(self, in_channels: int, out_channels: int, *, kernel_size: int = 3,
-                 dilation: int = 1) -> None:
+                 dilation: int = 1, padding_mode: str = "zeros") -> None:
         super().__init__()
-        pad = dilation * (kernel_size // 2)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size, padding=pad,
+        if padding_mode not in PADDING_MODES:
+            raise ConfigError(f"padding_mode: {padding_mode!r} is not one of "
+                              f"{', '.join(map(repr, PADDING_MODES))}")
+        self.pad = dilation * (kernel_size // 2)
+        self.padding_mode = padding_mode
+        conv_pad = self.pad if padding_mode == "zeros" else 0
+        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size, padding=conv_pad,
                                dilation=dilation)
         self.bn1 = nn.BatchNorm2d(out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size, padding=pad,
+        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size, padding=conv_pad,
                                dilation=dilation)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.shortcut = nn.Conv2d(in_channels, out_channels, 1)
 
+    def _edge(self, x: torch.Tensor) -> torch.Tensor:
+        if self.padding_mode == "zeros" or not self.pad:
+            return x
+        mode = self.padding_mode
+        if mode == "reflect" and min(x.shape[-2:]) <= self.pad:
+            mode = "replicate"
+        return F.pad(x, (self.pad,) * 4, mode=mode)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
+        y = F.relu(self.bn1(self.conv1(self._edge(x))))
+        y = self.bn2(self.conv2(self._edge(y)))
         return F.relu(y + self.shortcut(x))
 
     def rf_path(self) -> list[nn.Module]:

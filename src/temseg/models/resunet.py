@@ -49,6 +49,10 @@ class ResUNet(EncoderDecoder):
         block, encoder → bottleneck → decoder).
     kernel_size : int
         Convolution kernel of the residual blocks (3).
+    padding_mode : str
+        Edge handling of the convolutions: ``"zeros"`` (paper 000) or
+        ``"reflect"`` / ``"replicate"``, which keep an object cut by the image
+        edge from fading there (see BENCHMARKS.md, graphene).
 
     Notes
     -----
@@ -60,7 +64,8 @@ class ResUNet(EncoderDecoder):
 
     def __init__(self, *, in_channels: int = 1, classes: int = 2, blocks: int = 2,
                  filters: int = 4, pool: int | Sequence[int] = 2,
-                 dilation: int | Sequence[int] = 1, kernel_size: int = 3) -> None:
+                 dilation: int | Sequence[int] = 1, kernel_size: int = 3,
+                 padding_mode: str = "zeros") -> None:
         super().__init__()
         if blocks < 1:
             raise ConfigError(f"blocks: must be >= 1, got {blocks}")
@@ -80,7 +85,7 @@ class ResUNet(EncoderDecoder):
         self.options = {"in_channels": in_channels, "classes": classes, "blocks": blocks,
                         "filters": filters, "pool": pools if len(set(pools)) > 1 else pools[0],
                         "dilation": dil if len(set(dil)) > 1 else dil[0],
-                        "kernel_size": kernel_size}
+                        "kernel_size": kernel_size, "padding_mode": padding_mode}
         self.factor = 1
         for k in pools:
             self.factor *= k
@@ -91,11 +96,11 @@ class ResUNet(EncoderDecoder):
         cin = in_channels
         for i in range(blocks):
             self.encoder.append(ResidualBlock(cin, widths[i], kernel_size=kernel_size,
-                                              dilation=dil[i]))
+                                              dilation=dil[i], padding_mode=padding_mode))
             self.pools.append(nn.MaxPool2d(pools[i], stride=pools[i]))
             cin = widths[i]
         self.bottleneck = ResidualBlock(cin, widths[blocks], kernel_size=kernel_size,
-                                        dilation=dil[blocks])
+                                        dilation=dil[blocks], padding_mode=padding_mode)
         self.ups = nn.ModuleList()
         self.decoder = nn.ModuleList()
         cin = widths[blocks]
@@ -103,6 +108,7 @@ class ResUNet(EncoderDecoder):
             self.ups.append(nn.Upsample(scale_factor=pools[i], mode="nearest"))
             self.decoder.append(ResidualBlock(cin + widths[i], widths[i],
                                               kernel_size=kernel_size,
-                                              dilation=dil[blocks + 1 + j]))
+                                              dilation=dil[blocks + 1 + j],
+                                              padding_mode=padding_mode))
             cin = widths[i]
         self.head = nn.Conv2d(cin, classes, 1)
