@@ -28,6 +28,11 @@ Score the trained fold models again on their held-out folds with test-time
 augmentation (mean over the 8 rotations/mirror images; threshold unchanged)::
 
     python benchmarks/graphene_cv.py --rescore runs/best_a runs/best_b --tta
+
+Score the ensemble of two recipes' fold models (per fold, the mean of the
+models' probabilities)::
+
+    python benchmarks/graphene_cv.py --rescore runs/best_a runs/best_b runs/wide_a runs/wide_b --ensemble
 """
 
 from __future__ import annotations
@@ -71,11 +76,15 @@ def main(argv=None) -> int:
                         help="score the fold models in earlier --out folders again")
     parser.add_argument("--tta", action="store_true",
                         help="with --rescore: average over the 8 dihedral views")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="with --rescore: average the models of each fold over all the "
+                             "folders (one ensemble per fold)")
     args = parser.parse_args(argv)
     if args.combine:
         return combine(args.combine)
     if args.rescore:
-        return rescore(args.rescore, data_dir=args.data, tta=args.tta, threads=args.threads)
+        return rescore(args.rescore, data_dir=args.data, tta=args.tta, threads=args.threads,
+                       ensemble=args.ensemble)
 
     import torch
 
@@ -145,40 +154,64 @@ def print_table(rows) -> None:
         print(f"{key:<20}{mean:>10.3f} ± {std:.3f}{PAPER_UNET[key]:>12.3f}")
 
 
-def rescore(folders, *, data_dir: Path, tta: bool, threads: int | None) -> int:
-    """Score each fold model of ``folders`` on its held-out fold (same split, same threshold)."""
+def rescore(folders, *, data_dir: Path, tta: bool, threads: int | None,
+            ensemble: bool = False) -> int:
+    """Score each fold model of ``folders`` on its held-out fold (same split, same threshold).
+
+    With ``ensemble`` the fold models of all ``folders`` that share a fold are
+    averaged into one model (:func:`temseg.models.combine_models`) and scored
+    once per fold; the folders must use the same folds and preprocessing.
+    """
+    import tempfile
     import time
 
     import torch
 
     from temseg.config import load_config
     from temseg.infer.segmenter import NetworkSegmenter
-    from temseg.models import load_model
+    from temseg.models import combine_models, load_model
     from temseg.train.config import TrainConfig
     from temseg.train.crossval import evaluate_pairs, load_recipe_data, plan_splits
 
     torch.set_num_threads(threads or 1)
-    rows, t0 = [], time.perf_counter()
+    t0 = time.perf_counter()
+    found = {}  # fold -> [(model.json, config, data, test_idx)]
     for folder in folders:
         cfg = load_config(TrainConfig, Path(folder) / "config.yaml", data=[str(data_dir)])
         data = load_recipe_data(cfg)  # preprocessed exactly as in training
         for fold, _, _, test_idx in plan_splits(data, cfg):
             path = Path(folder) / f"fold_{fold}" / "model.json"
-            if not path.is_file():
-                continue
-            model, _ = load_model(path)
-            seg = NetworkSegmenter(model, tile=max(data.images[0].shape), device="cpu", tta=tta)
-            scores, _, _ = evaluate_pairs(seg.predict, [data.images[i] for i in test_idx],
-                                          [data.labels[i] for i in test_idx],
-                                          threshold=cfg.threshold)
-            run = json.loads((path.parent / "result.json").read_text())
-            rows.append({"fold": fold, "seed": cfg.seeds[0], "epochs": run["epochs"],
-                         "seconds": run["seconds"], **scores})
-            print(f"fold {fold}: F1 {scores['f1']:.4f}, Jaccard {scores['jaccard']:.4f}"
-                  f"{' (tta)' if tta else ''}", flush=True)
-    if not rows:
+            if path.is_file():
+                found.setdefault(fold, []).append((path, cfg, data, test_idx))
+    if not found:
         print("error: no fold models found", file=sys.stderr)
         return 2
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for fold in sorted(found):
+            runs = found[fold] if ensemble else [[r] for r in found[fold]]
+            for group in ([runs] if ensemble else runs):
+                path, cfg, data, test_idx = group[0]
+                names = [data.names[i] for i in test_idx]
+                for other in group[1:]:
+                    if [other[2].names[i] for i in other[3]] != names:
+                        print(f"error: {other[0]} was tested on other images than {path}",
+                              file=sys.stderr)
+                        return 2
+                if len(group) > 1:
+                    path = combine_models([g[0] for g in group], Path(tmp) / f"fold_{fold}")[1]
+                model, _ = load_model(path)
+                seg = NetworkSegmenter(model, tile=max(data.images[0].shape), device="cpu",
+                                       tta=tta)
+                scores, _, _ = evaluate_pairs(seg.predict, [data.images[i] for i in test_idx],
+                                              [data.labels[i] for i in test_idx],
+                                              threshold=cfg.threshold)
+                results = [json.loads((g[0].parent / "result.json").read_text()) for g in group]
+                rows.append({"fold": fold, "seed": cfg.seeds[0], "epochs": results[0]["epochs"],
+                             "seconds": sum(r["seconds"] for r in results), **scores})
+                print(f"fold {fold}: F1 {scores['f1']:.4f}, Jaccard {scores['jaccard']:.4f}"
+                      f"{f' (ensemble of {len(group)})' if len(group) > 1 else ''}"
+                      f"{' (tta)' if tta else ''}", flush=True)
     print_table(rows)
     print(f"rescored {len(rows)} fold model(s){' with 8-view tta' if tta else ''} in "
           f"{time.perf_counter() - t0:.0f} s")

@@ -1,6 +1,8 @@
-"""CLI: ``temseg rf`` — what a network can see (receptive field) and how big it is."""
+"""CLI: ``temseg rf`` (receptive field and size of a network), ``temseg ensemble``."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -80,3 +82,27 @@ def register(app: typer.Typer) -> None:
             table.add_row(f"{architecture} {desc}", f"{row['parameters']:,}",
                           str(row["rf_px"]), nm, str(row["rf_bound_px"]))
         _common.out.print(table)
+
+    @app.command("ensemble")
+    def ensemble(
+        models: list[Path] = typer.Argument(..., help="Two or more model files (NAME or "
+                                            "NAME.json) trained on the same kind of images."),
+        output: Path = typer.Option(..., "--output", "-o",
+                                    help="Stem of the ensemble model file to write."),
+        threshold: float = typer.Option(None, help="Decision threshold of the ensemble "
+                                        "(default: the first model's)."),
+    ) -> None:
+        """Average several trained networks into one model file.
+
+        The ensemble's foreground probability is the mean of its members';
+        segment, evaluate and analyze take it like any model.
+        """
+        from temseg.models import combine_models, load_model
+        from temseg.models.receptive import count_parameters, receptive_field
+
+        weights, meta = combine_models(models, output, threshold=threshold)
+        model, config = load_model(meta)
+        _common.out.print(f"wrote {meta} and {weights.name}: {len(model.members)} networks, "
+                          f"{count_parameters(model):,} parameters, receptive field "
+                          f"{receptive_field(model)} px, threshold {config.threshold:g}",
+                          highlight=False)

@@ -1,5 +1,6 @@
-"""Segmentation networks: residual U-Net, U-Net, MSD-net; receptive field; model files."""
+"""Segmentation networks: residual U-Net, U-Net, MSD-net, ensembles; receptive field; files."""
 
+from temseg.models.ensemble import Ensemble, combine_models
 from temseg.models.files import ModelConfig, load_model, save_model
 from temseg.models.msdnet import MSDNet, msd_dilations, msd_forward_naive
 from temseg.models.receptive import count_parameters, receptive_field
@@ -8,7 +9,7 @@ from temseg.models.resunet import ResUNet
 from temseg.models.unet import UNet
 
 __all__ = [
-    "ARCHITECTURES", "MSDNet", "ModelConfig", "ResUNet", "UNet", "build_model",
-    "count_parameters", "load_model", "msd_dilations", "msd_forward_naive", "receptive_field",
-    "save_model",
+    "ARCHITECTURES", "Ensemble", "MSDNet", "ModelConfig", "ResUNet", "UNet", "build_model",
+    "combine_models", "count_parameters", "load_model", "msd_dilations", "msd_forward_naive",
+    "receptive_field", "save_model",
 ]

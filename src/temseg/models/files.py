@@ -35,7 +35,7 @@ class ModelConfig:
     Attributes
     ----------
     architecture : str
-        Registry name: "resunet", "unet" or "msdnet".
+        Registry name: "resunet", "unet", "msdnet" or "ensemble".
     options : dict
         Keyword options of the architecture (``in_channels``/``classes`` come
         from the fields below).

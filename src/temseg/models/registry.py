@@ -7,6 +7,7 @@ from typing import Any
 from torch import nn
 
 from temseg.errors import ConfigError
+from temseg.models.ensemble import Ensemble
 from temseg.models.msdnet import MSDNet
 from temseg.models.resunet import ResUNet
 from temseg.models.unet import UNet
@@ -15,14 +16,15 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "resunet": ResUNet,
     "unet": UNet,
     "msdnet": MSDNet,
+    "ensemble": Ensemble,
 }
 
 
 def build_model(architecture: str, **options: Any) -> nn.Module:
-    """Build the network ``architecture`` ("resunet", "unet", "msdnet") with ``options``.
+    """Build the network ``architecture`` ("resunet", "unet", "msdnet", "ensemble").
 
-    The options are the keyword arguments of :class:`ResUNet`, :class:`UNet`
-    or :class:`MSDNet`; unknown names raise a ConfigError naming them. The
+    The options are the keyword arguments of :class:`ResUNet`, :class:`UNet`,
+    :class:`MSDNet` or :class:`Ensemble`; unknown names raise a ConfigError naming them. The
     built model's ``options`` attribute holds the full, resolved options
     (e.g. MSD-net's drawn dilations), enough to rebuild it exactly.
 

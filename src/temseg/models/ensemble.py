@@ -1,0 +1,145 @@
+"""Ensembles: several trained networks that vote by averaging their class probabilities.
+
+An :class:`Ensemble` is a network like the others: its forward pass returns
+``log(mean_i softmax(member_i(x)))``, so the softmax taken by every consumer
+(tiled inference, evaluation, training metrics) gives exactly the mean of the
+members' probabilities. It is saved and loaded as one model file (all the
+members' weights in one safetensors file, their architectures and options in
+the JSON), so ``segment``, ``evaluate`` and ``analyze`` take it unchanged.
+
+:func:`combine_models` builds one from model files trained on the same kind
+of data (same channels, classes, preprocessing and pixel size): paper 000
+trains five runs of each network; averaging them is the cheapest gain there is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from temseg.errors import ConfigError, InputError
+
+
+class Ensemble(nn.Module):
+    """Mean of the members' class probabilities; returns its log as logits.
+
+    Parameters
+    ----------
+    in_channels : int
+        Image channels (every member gets the same input).
+    classes : int
+        Output classes C of every member.
+    members : sequence of dict
+        ``{"architecture": name, "options": {...}}`` per member (the registry's
+        architectures; ``in_channels``/``classes`` come from above). At least two.
+    """
+
+    architecture = "ensemble"
+
+    def __init__(self, *, in_channels: int = 1, classes: int = 2,
+                 members: Sequence[dict[str, Any]] = ()) -> None:
+        super().__init__()
+        from temseg.models.registry import build_model
+
+        if len(members) < 2:
+            raise ConfigError(f"members: an ensemble needs at least two networks, got "
+                              f"{len(members)}")
+        built, resolved = [], []
+        for i, member in enumerate(members):
+            if not isinstance(member, dict) or "architecture" not in member:
+                raise ConfigError(f"members[{i}]: expected {{architecture, options}}")
+            if member["architecture"] == self.architecture:
+                raise ConfigError(f"members[{i}]: an ensemble cannot hold an ensemble")
+            options = {k: v for k, v in dict(member.get("options") or {}).items()
+                       if k not in ("in_channels", "classes")}
+            net = build_model(member["architecture"], in_channels=in_channels, classes=classes,
+                              **options)
+            built.append(net)
+            kept = {k: v for k, v in net.options.items() if k not in ("in_channels", "classes")}
+            resolved.append({"architecture": member["architecture"], "options": kept})
+        self.members = nn.ModuleList(built)
+        self.options = {"in_channels": in_channels, "classes": classes, "members": resolved}
+        self.factor = math.lcm(*(int(getattr(m, "factor", 1)) for m in built))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = None
+        for member in self.members:
+            p = torch.softmax(member(x), dim=1)
+            probs = p if probs is None else probs + p
+        probs = probs / len(self.members)
+        return torch.log(probs.clamp_min(torch.finfo(probs.dtype).tiny))
+
+    def rf_path(self) -> list[nn.Module]:
+        """The path of the member that sees farthest (the ensemble's receptive field)."""
+        from temseg.models.receptive import receptive_field
+
+        widest = max(self.members, key=receptive_field)
+        return list(widest.rf_path())
+
+
+def combine_models(paths: Sequence[str | Path], output: str | Path, *,
+                   threshold: float | None = None) -> tuple[Path, Path]:
+    """Write the ensemble of the model files ``paths`` as one model file ``output``.
+
+    Parameters
+    ----------
+    paths : sequence of path
+        Two or more model files (``NAME`` or ``NAME.json``) saved by temseg.
+        They must agree on input channels, class names, preprocessing and
+        sampling (Å/px): the ensemble sees one preprocessed image.
+    output : path
+        Stem of the ``.safetensors`` + ``.json`` pair to write.
+    threshold : float, optional
+        Decision threshold of the ensemble (default: the first member's).
+
+    Returns
+    -------
+    (Path, Path)
+        The weights and JSON files written.
+
+    Raises
+    ------
+    InputError
+        Fewer than two files, or members that disagree on what they take.
+    """
+    from temseg.models.files import ModelConfig, load_model, save_model
+
+    if len(paths) < 2:
+        raise InputError(f"ensemble: needs at least two model files, got {len(paths)}")
+    models, configs = [], []
+    for path in paths:
+        model, config = load_model(path)
+        models.append(model)
+        configs.append(config)
+    first = configs[0]
+    for path, config in zip(paths[1:], configs[1:]):
+        for name in ("in_channels", "classes", "preprocessing", "sampling"):
+            a, b = getattr(first, name), getattr(config, name)
+            if a != b:
+                raise InputError(f"ensemble: {path} has {name} {b!r}, {paths[0]} has {a!r}; "
+                                 "members must take the same images")
+    members = []
+    for model, config in zip(models, configs):
+        if config.architecture == Ensemble.architecture:
+            members += [dict(m) for m in config.options["members"]]
+        else:
+            members.append({"architecture": config.architecture, "options": config.options})
+    ensemble = Ensemble(in_channels=first.in_channels, classes=len(first.classes),
+                        members=members)
+    flat = [m for model in models
+            for m in (model.members if isinstance(model, Ensemble) else [model])]
+    for target, source in zip(ensemble.members, flat):
+        target.load_state_dict(source.state_dict(), strict=True)
+    record = {"members": [{"file": str(p), "architecture": c.architecture,
+                           "training": c.training} for p, c in zip(paths, configs)]}
+    config = ModelConfig(architecture=Ensemble.architecture, options=ensemble.options,
+                         in_channels=first.in_channels, classes=first.classes,
+                         preprocessing=first.preprocessing, sampling=first.sampling,
+                         threshold=first.threshold if threshold is None else threshold,
+                         training=record)
+    return save_model(output, ensemble, config)

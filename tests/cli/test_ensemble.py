@@ -1,0 +1,37 @@
+"""``temseg ensemble``: several model files in, one averaged model file out, usable by segment."""
+
+import json
+
+import numpy as np
+
+from temseg.cli.main import main
+from temseg.io import read_image, write_tiff
+
+
+def test_an_ensemble_of_copies_segments_like_the_model(tmp_path, save_tiny_model, rng, capsys):
+    a = save_tiny_model(tmp_path, sampling=1.0, name="a")
+    b = save_tiny_model(tmp_path, sampling=1.0, name="b")  # same seed: identical weights
+    code = main(["ensemble", str(a), str(b.with_suffix("")), "-o", str(tmp_path / "ab"),
+                 "--threshold", "0.6"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "2 networks" in captured.out and "threshold 0.6" in captured.out
+    assert json.loads((tmp_path / "ab.json").read_text())["config"]["threshold"] == 0.6
+    image = write_tiff(tmp_path / "img.tif", rng.gamma(4, 25, (72, 80)).astype(np.float32),
+                       sampling=1.0)
+    for model, out in ((a, "one"), (tmp_path / "ab.json", "two")):
+        assert main(["segment", str(model), str(image), "--out", str(tmp_path / out),
+                     "--tile", "64", "--device", "cpu"]) == 0
+    one = read_image(tmp_path / "one" / "img_prob.tif").data
+    two = read_image(tmp_path / "two" / "img_prob.tif").data
+    np.testing.assert_allclose(two, one, atol=1e-5)
+    assert 0.01 < one.std()  # a real map, not a constant
+
+
+def test_one_model_or_a_missing_file_is_a_one_line_error(tmp_path, save_tiny_model, capsys):
+    a = save_tiny_model(tmp_path, sampling=1.0, name="a")
+    assert main(["ensemble", str(a), "-o", str(tmp_path / "x")]) == 2
+    assert main(["ensemble", str(a), str(tmp_path / "missing"), "-o", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "at least two" in err[0] and "not found" in err[1]
+    assert not list(tmp_path.glob("x*"))

@@ -1,0 +1,86 @@
+"""Ensembles: the mean of the members' probabilities, one model file, clear refusals."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from temseg.errors import ConfigError, InputError
+from temseg.models import (Ensemble, ModelConfig, build_model, combine_models, load_model,
+                           receptive_field, save_model)
+
+
+def _save(folder, name, seed, *, pool=2, preprocessing=None, sampling=0.3):
+    torch.manual_seed(seed)
+    model = build_model("resunet", blocks=2, filters=2, pool=pool)
+    config = ModelConfig(architecture="resunet", options=model.options, sampling=sampling,
+                         preprocessing=preprocessing or {"standardize": True},
+                         training={"seed": seed})
+    save_model(folder / name, model, config)
+    return folder / f"{name}.json", model.eval()
+
+
+def test_probabilities_are_the_mean_of_the_members(tmp_path):
+    a_path, a = _save(tmp_path, "a", 0)
+    b_path, b = _save(tmp_path, "b", 1, pool=4)
+    _, meta = combine_models([a_path, b_path], tmp_path / "ens", threshold=0.4)
+    ens, config = load_model(meta)
+    assert isinstance(ens, Ensemble) and config.architecture == "ensemble"
+    assert config.threshold == 0.4 and config.sampling == 0.3
+    assert [m["training"]["seed"] for m in config.training["members"]] == [0, 1]
+    x = torch.randn(2, 1, 24, 40, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        want = (torch.softmax(a(x), 1) + torch.softmax(b(x), 1)) / 2
+        got = torch.softmax(ens(x), 1)
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
+    # the members differ, so the mean is neither of them
+    assert (got - torch.softmax(a(x), 1)).abs().max() > 1e-3
+    # it sees as far as its farthest-seeing member (N = 2, k = 4: 120 px)
+    assert receptive_field(ens) == max(receptive_field(a), receptive_field(b)) == 120
+    assert ens.factor == 16
+
+
+def test_an_ensemble_of_ensembles_is_flattened(tmp_path):
+    paths = [_save(tmp_path, n, s)[0] for n, s in (("a", 0), ("b", 1), ("c", 2))]
+    _, first = combine_models(paths[:2], tmp_path / "ab")
+    _, meta = combine_models([first, paths[2]], tmp_path / "abc")
+    ens, _ = load_model(meta)
+    direct, _ = load_model(combine_models(paths, tmp_path / "direct")[1])
+    assert len(ens.members) == 3
+    x = torch.randn(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(torch.softmax(ens(x), 1), torch.softmax(direct(x), 1))
+
+
+def test_members_must_take_the_same_images(tmp_path):
+    a, _ = _save(tmp_path, "a", 0)
+    other_prep, _ = _save(tmp_path, "b", 1, preprocessing={"standardize": False})
+    other_px, _ = _save(tmp_path, "c", 2, sampling=0.5)
+    with pytest.raises(InputError, match="preprocessing"):
+        combine_models([a, other_prep], tmp_path / "x")
+    with pytest.raises(InputError, match="sampling"):
+        combine_models([a, other_px], tmp_path / "x")
+    with pytest.raises(InputError, match="at least two"):
+        combine_models([a], tmp_path / "x")
+    assert not list(tmp_path.glob("x*"))  # nothing half-written
+    with pytest.raises(ConfigError, match="at least two"):
+        Ensemble(members=[{"architecture": "resunet", "options": {}}])
+    with pytest.raises(ConfigError, match="ensemble"):
+        Ensemble(members=[{"architecture": "ensemble"}, {"architecture": "resunet"}])
+
+
+def test_the_file_lists_members_not_pickles(tmp_path):
+    paths = [_save(tmp_path, n, s)[0] for n, s in (("a", 0), ("b", 1))]
+    weights, meta = combine_models(paths, tmp_path / "ens")
+    data = json.loads(meta.read_text())
+    members = data["config"]["options"]["members"]
+    assert [m["architecture"] for m in members] == ["resunet", "resunet"]
+    assert "in_channels" not in data["config"]["options"]
+    from safetensors.numpy import load_file
+
+    names = load_file(str(weights))
+    assert any(k.startswith("members.0.") for k in names)
+    assert any(k.startswith("members.1.") for k in names)
+    assert np.array_equal(names["members.0.head.bias"],
+                          load_model(paths[0])[0].head.bias.detach().numpy())
