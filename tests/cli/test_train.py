@@ -51,6 +51,7 @@ def test_train_two_seeds_writes_models_logs_and_summary(tmp_path, recipe, capsys
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "mean" in captured.out and "std" in captured.out
+    assert captured.out.count("scores on") == 1 and "ensemble" not in captured.out
     for seed in (0, 1):
         run = out / f"seed_{seed}"
         log = json.loads((run / "log.json").read_text())
@@ -95,6 +96,39 @@ def test_kfold_and_resume(tmp_path, recipe, capsys):
     assert "earlier run" in capsys.readouterr().err
     # --resume keeps finished runs as they are
     assert main(["train", "-o", str(out), "--resume"]) == 0
+
+
+def test_kfold_ensemble_of_seeds_is_written_and_scored(tmp_path, recipe, capsys):
+    from safetensors.numpy import load_file
+
+    data = write_folder(tmp_path / "data")
+    out = tmp_path / "cv"
+    assert main(["train", str(data), "-c", str(recipe), "-o", str(out), "--folds", "2",
+                 "--val-fraction", "0", "--epochs", "1", "--seeds", "3,4", "--ensemble"]) == 0
+    printed = capsys.readouterr().out
+    assert "ensemble of 2 seeds" in printed
+    rows = (out / "runs.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * 2 + 2 and sum(",ensemble," in r for r in rows) == 2
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_runs"] == 4 and summary["ensemble"]["n_runs"] == 2
+    assert 0.0 <= summary["ensemble"]["mean"]["f1"] <= 1.0
+    for fold in (1, 2):
+        folder = out / f"fold_{fold}"
+        meta = json.loads((folder / "ensemble.json").read_text())["config"]
+        assert meta["architecture"] == "ensemble" and len(meta["options"]["members"]) == 2
+        weights = load_file(str(folder / "ensemble.safetensors"))
+        for i, seed in enumerate((3, 4)):
+            member = load_file(str(folder / f"seed_{seed}" / "model.safetensors"))
+            np.testing.assert_array_equal(weights[f"members.{i}.head.weight"],
+                                          member["head.weight"])
+        result = json.loads((folder / "ensemble_result.json").read_text())
+        assert result["seeds"] == [3, 4] and set(result["scores"]) >= {"f1", "jaccard"}
+        per_image = (folder / "ensemble_per_image.csv").read_text().splitlines()
+        seed_model = json.loads((folder / "seed_3" / "model.json").read_text())
+        assert len(per_image) == 1 + len(seed_model["config"]["training"]["test_images"])
+    assert main(["train", str(data), "-c", str(recipe), "-o", str(tmp_path / "one"),
+                 "--ensemble"]) == 2
+    assert "two or more seeds" in capsys.readouterr().err
 
 
 def test_resume_continues_to_more_epochs(tmp_path, recipe):

@@ -38,6 +38,9 @@ def train(
     val_fraction: float | None = typer.Option(None, help="Held-out fraction of source groups."),
     patience: int | None = typer.Option(None, help="Early stopping patience (epochs)."),
     seeds: str | None = typer.Option(None, help="Comma-separated seeds, e.g. 0,1,2,3,4."),
+    ensemble: bool | None = typer.Option(None, "--ensemble/--no-ensemble",
+                                         help="Also average each fold's seed models into "
+                                              "one model file and score it."),
     folds: int | None = typer.Option(None, help="k of grouped k-fold cross-validation."),
     device: str | None = typer.Option(None, help="auto, cpu, cuda or cuda:N."),
     threads: int | None = typer.Option(None, help="CPU threads for torch."),
@@ -60,7 +63,8 @@ def train(
     overrides = dict(architecture=architecture, epochs=epochs, batch_size=batch_size, lr=lr,
                      amsgrad=amsgrad, loss=loss, patch_size=patch_size,
                      val_fraction=val_fraction, patience=patience, seeds=_seeds(seeds),
-                     folds=folds, device=device, num_threads=threads, label_suffix=label_suffix,
+                     ensemble=ensemble, folds=folds, device=device, num_threads=threads,
+                     label_suffix=label_suffix,
                      sampling=_common.sampling_from_options(sampling, pixel_size_nm),
                      data=[str(p) for p in data] if data else None)
     if resume and config is None and (out / "config.yaml").is_file():
@@ -110,6 +114,23 @@ def _print_report(report) -> None:
         table.add_row("mean", "", "", "", *(f"{report.summary[k][0]:.4f}" for k in keys))
         table.add_row("std", "", "", "", *(f"{report.summary[k][1]:.4f}" for k in keys))
     _common.out.print(table)
+    if report.ensembles:
+        n = len(report.runs) // len(report.ensembles)
+        table = Table(title=f"ensemble of {n} seeds (mean probability), scores on "
+                            f"{report.scored_on}")
+        table.add_column("fold", justify="right")
+        for k in keys:
+            table.add_column(k, justify="right")
+        summary = report.ensemble_summary
+        for run in report.ensembles:
+            table.add_row(str(run.fold or "-"), *(f"{run.scores[k]:.4f}" if k in run.scores
+                                                  else "-" for k in keys))
+        if len(report.ensembles) > 1:
+            table.add_row("mean", *(f"{summary[k][0]:.4f}" if k in summary else "-"
+                                    for k in keys))
+            table.add_row("std", *(f"{summary[k][1]:.4f}" if k in summary else "-"
+                                   for k in keys))
+        _common.out.print(table)
     _common.out.print(f"written to {report.out_dir}", highlight=False)
 
 

@@ -78,6 +78,10 @@ class TrainConfig:
         Probability threshold of the foreground, stored in the model file.
     seeds : list of int
         One run per seed; results reported as mean ± std.
+    ensemble : bool
+        With two or more seeds, also average each fold's (or the single
+        split's) seed models into one ``ensemble`` model file and score it on
+        the same held-out data (:func:`temseg.models.combine_models`).
     folds : int
         ``k`` ≥ 2 runs grouped k-fold cross-validation; 1 = a single split.
     split_seed : int
@@ -117,6 +121,7 @@ class TrainConfig:
     patience: int | None = None
     threshold: float = 0.5
     seeds: list[int] = field(default_factory=lambda: [0])
+    ensemble: bool = False
     folds: int = 1
     split_seed: int = 0
     device: str = "auto"
@@ -160,6 +165,8 @@ class TrainConfig:
             raise ConfigError("seeds: give at least one seed")
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds: repeated seed in {self.seeds}")
+        if self.ensemble and len(self.seeds) < 2:
+            raise ConfigError(f"ensemble: needs two or more seeds to average, got {self.seeds}")
         if self.num_threads is not None and self.num_threads < 1:
             raise ConfigError(f"num_threads: must be ≥ 1, got {self.num_threads}")
         if self.patience is not None and self.val_fraction == 0 and not self.val_data \

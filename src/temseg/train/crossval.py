@@ -104,10 +104,13 @@ def mean_std(rows: Sequence[dict], keys: Sequence[str]) -> dict[str, tuple[float
 
 @dataclass
 class Run:
-    """One trained model of a recipe: which fold and seed, where it is, its scores."""
+    """One trained model of a recipe: which fold and seed, where it is, its scores.
+
+    ``seed`` is ``"ensemble"`` for the average of a fold's seed models.
+    """
 
     fold: int | None
-    seed: int
+    seed: int | str
     folder: Path
     scores: dict = field(default_factory=dict)
     best_epoch: int | None = None
@@ -123,6 +126,8 @@ class TrainingReport:
     summary: dict[str, tuple[float, float]]
     out_dir: Path
     scored_on: str
+    ensembles: list[Run] = field(default_factory=list)
+    ensemble_summary: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def plan_splits(data: TrainingSet, config: TrainConfig) -> list[tuple[int | None, np.ndarray,
@@ -196,8 +201,7 @@ def _train_one(config, data, plan, *, seed, folder, preprocessing, resume, callb
 
     from temseg.models import save_model
     from temseg.train.checkpoints import find_checkpoint
-    from temseg.train.loop import fit, predict_logits
-    from temseg.train.losses import foreground_probability
+    from temseg.train.loop import fit
     from temseg.train.plots import plot_learning_curve
 
     fold, train_idx, val_idx, test_idx = plan
@@ -224,21 +228,8 @@ def _train_one(config, data, plan, *, seed, folder, preprocessing, resume, callb
     seconds = time.perf_counter() - t0 + (sum(r.get("seconds", 0.0) for r in result.history)
                                           if resume_from is not None else 0.0)
     if test_idx is not None:
-        test = data.subset(test_idx)
-        device = next(result.model.parameters()).device
-        result.model.eval()
-
-        def predict(image):
-            import torch
-
-            with torch.no_grad():
-                logits = predict_logits(result.model, image, device=device)
-            return foreground_probability(logits)[0].detach().to("cpu").numpy()
-
-        scores, per_image, _ = evaluate_pairs(predict, test.images, test.labels,
-                                              threshold=config.threshold, names=test.names)
-        write_table(folder / "test_per_image.csv", per_image)
-        scores = {k: v for k, v in scores.items() if k not in ("tp", "fp", "fn", "tn")}
+        scores = _score_held_out(result.model, data.subset(test_idx), config,
+                                 folder / "test_per_image.csv")
     elif val_set is not None and result.best_epoch is not None:
         best = result.history[[r["epoch"] for r in result.history].index(result.best_epoch)]
         scores = {k[4:]: v for k, v in best.items() if k.startswith("val_") and k != "val_loss"}
@@ -263,6 +254,52 @@ def _train_one(config, data, plan, *, seed, folder, preprocessing, resume, callb
                              "best_epoch": result.best_epoch, "epochs": run.epochs,
                              "seconds": seconds})
     return run
+
+
+def _score_held_out(model, held_out: TrainingSet, config: TrainConfig, table: Path) -> dict:
+    """Pooled scores of ``model`` on ``held_out`` (per-image rows written to ``table``)."""
+    import torch
+
+    from temseg.train.loop import predict_logits
+    from temseg.train.losses import foreground_probability
+
+    device = next(model.parameters()).device
+    model.eval()
+
+    def predict(image):
+        with torch.no_grad():
+            logits = predict_logits(model, image, device=device)
+        return foreground_probability(logits)[0].detach().to("cpu").numpy()
+
+    scores, per_image, _ = evaluate_pairs(predict, held_out.images, held_out.labels,
+                                          threshold=config.threshold, names=held_out.names)
+    write_table(table, per_image)
+    return {k: v for k, v in scores.items() if k not in ("tp", "fp", "fn", "tn")}
+
+
+def _ensemble_one(config: TrainConfig, data: TrainingSet, plan, runs: Sequence[Run], *,
+                  folder: Path, preprocessing) -> Run:
+    """Average the seed models ``runs`` of one fold into ``folder/ensemble`` and score it."""
+    from temseg.models import combine_models, load_model
+
+    fold, _, val_idx, test_idx = plan
+    _, meta = combine_models([r.folder / "model.json" for r in runs], folder / "ensemble")
+    model, _ = load_model(meta)
+    if test_idx is not None:
+        held_out = data.subset(test_idx)
+    elif val_idx is not None:
+        held_out = data.subset(val_idx)
+    elif config.val_data:
+        held_out = _load(config, config.val_data, preprocessing)
+    else:
+        held_out = None
+    scores = (_score_held_out(model, held_out, config, folder / "ensemble_per_image.csv")
+              if held_out is not None else {})
+    seconds = sum(r.seconds for r in runs)
+    write_json(folder / "ensemble_result.json",
+               {"fold": fold, "seeds": [r.seed for r in runs], "scores": scores,
+                "seconds": seconds})
+    return Run(fold, "ensemble", folder, scores, None, max(r.epochs for r in runs), seconds)
 
 
 def _preprocessing(config: TrainConfig):
@@ -290,7 +327,9 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     """Train the recipe ``config`` for every fold and seed; write models, logs and tables.
 
     Layout: a single run writes into ``out_dir`` itself; folds into
-    ``out_dir/fold_F``, several seeds into ``.../seed_S``. ``out_dir`` gets
+    ``out_dir/fold_F``, several seeds into ``.../seed_S``; with ``ensemble``
+    the seeds' average goes beside them (``.../ensemble.json``, scored on
+    the same held-out data, its row in runs.csv has seed "ensemble"). ``out_dir`` gets
     ``config.yaml`` (the resolved recipe), ``runs.csv`` (a row per run, with
     its scores), ``summary.json`` (mean ± std) and ``record.json``.
 
@@ -337,8 +376,10 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / "config.yaml") as tmp:
         tmp.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
-    runs = []
+    runs, ensembles = [], []
     for plan in plans:
+        plan_dir = out_dir / f"fold_{plan[0]}" if plan[0] is not None else out_dir
+        plan_runs = []
         for seed in config.seeds:
             parts = ([f"fold_{plan[0]}"] if plan[0] is not None else []) + (
                 [f"seed_{seed}"] if len(config.seeds) > 1 else [])
@@ -349,18 +390,27 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
                 resume=resume, callback=(lambda row, n=name: callback(n, row)) if callback else None,
                 batch_callback=((lambda d, t, n=name: batch_callback(n, d, t))
                                 if batch_callback else None))
-            runs.append(run)
+            plan_runs.append(run)
+        runs += plan_runs
+        if config.ensemble:
+            ensembles.append(_ensemble_one(config, data, plan, plan_runs, folder=plan_dir,
+                                           preprocessing=preprocessing))
     rows = [{"fold": r.fold, "seed": r.seed, "epochs": r.epochs, "best_epoch": r.best_epoch,
-             "seconds": round(r.seconds, 2), **r.scores} for r in runs]
+             "seconds": round(r.seconds, 2), **r.scores} for r in runs + ensembles]
     write_table(out_dir / "runs.csv", rows)
     keys = sorted({k for r in runs for k in r.scores})
     summary = mean_std([r.scores for r in runs], keys)
+    ensemble_summary = mean_std([r.scores for r in ensembles], keys)
     scored_on = ("test folds" if config.folds >= 2 else
                  "validation" if keys else "nothing (no validation data)")
-    write_json(out_dir / "summary.json", {
-        "scored_on": scored_on, "n_runs": len(runs),
-        "mean": {k: m for k, (m, _) in summary.items()},
-        "std": {k: s for k, (_, s) in summary.items()}})
+    written = {"scored_on": scored_on, "n_runs": len(runs),
+               "mean": {k: m for k, (m, _) in summary.items()},
+               "std": {k: s for k, (_, s) in summary.items()}}
+    if ensembles:
+        written["ensemble"] = {"n_runs": len(ensembles),
+                               "mean": {k: m for k, (m, _) in ensemble_summary.items()},
+                               "std": {k: s for k, (_, s) in ensemble_summary.items()}}
+    write_json(out_dir / "summary.json", written)
     write_record(out_dir, seed=config.seeds[0], config=to_dict(config),
                  n_images=len(data), sampling=data.sampling, runs=rows)
-    return TrainingReport(runs, summary, out_dir, scored_on)
+    return TrainingReport(runs, summary, out_dir, scored_on, ensembles, ensemble_summary)
