@@ -49,6 +49,17 @@ from pathlib import Path
 PAPER_UNET = {"accuracy": 0.979, "balanced_accuracy": 0.950, "jaccard": 0.812, "f1": 0.884,
               "precision": 0.886, "recall": 0.889}
 REPO = Path(__file__).resolve().parents[1]
+#: width of the image rim whose error rate --rescore reports apart (pixels)
+EDGE_PX = 8
+
+
+def edge_mask(shape, width: int):
+    """Boolean (H, W) mask of the pixels less than ``width`` from the image edge."""
+    import numpy as np
+
+    mask = np.ones(shape, bool)
+    mask[width:-width, width:-width] = False
+    return mask
 
 
 def main(argv=None) -> int:
@@ -165,6 +176,7 @@ def rescore(folders, *, data_dir: Path, tta: bool, threads: int | None,
     import tempfile
     import time
 
+    import numpy as np
     import torch
 
     from temseg.config import load_config
@@ -187,6 +199,7 @@ def rescore(folders, *, data_dir: Path, tta: bool, threads: int | None,
         print("error: no fold models found", file=sys.stderr)
         return 2
     rows = []
+    edge_counts = np.zeros(4)  # wrong at the rim, rim pixels, wrong inside, inside pixels
     with tempfile.TemporaryDirectory() as tmp:
         for fold in sorted(found):
             runs = found[fold] if ensemble else [[r] for r in found[fold]]
@@ -203,9 +216,13 @@ def rescore(folders, *, data_dir: Path, tta: bool, threads: int | None,
                 model, _ = load_model(path)
                 seg = NetworkSegmenter(model, tile=max(data.images[0].shape), device="cpu",
                                        tta=tta)
-                scores, _, _ = evaluate_pairs(seg.predict, [data.images[i] for i in test_idx],
-                                              [data.labels[i] for i in test_idx],
-                                              threshold=cfg.threshold)
+                labels = [data.labels[i] for i in test_idx]
+                scores, _, probs = evaluate_pairs(seg.predict, [data.images[i] for i in test_idx],
+                                                  labels, threshold=cfg.threshold)
+                for prob, label in zip(probs, labels):
+                    wrong = (prob >= cfg.threshold) != (label > 0)
+                    rim = edge_mask(wrong.shape, EDGE_PX)
+                    edge_counts += [wrong[rim].sum(), rim.sum(), wrong[~rim].sum(), (~rim).sum()]
                 results = [json.loads((g[0].parent / "result.json").read_text()) for g in group]
                 rows.append({"fold": fold, "seed": cfg.seeds[0], "epochs": results[0]["epochs"],
                              "seconds": sum(r["seconds"] for r in results), **scores})
@@ -213,6 +230,9 @@ def rescore(folders, *, data_dir: Path, tta: bool, threads: int | None,
                       f"{f' (ensemble of {len(group)})' if len(group) > 1 else ''}"
                       f"{' (tta)' if tta else ''}", flush=True)
     print_table(rows)
+    rim_rate, inner_rate = edge_counts[0] / edge_counts[1], edge_counts[2] / edge_counts[3]
+    print(f"pixels wrong within {EDGE_PX} px of the image edge: {100 * rim_rate:.2f} %, "
+          f"further in: {100 * inner_rate:.2f} % ({rim_rate / inner_rate:.2f}x)")
     print(f"rescored {len(rows)} fold model(s){' with 8-view tta' if tta else ''} in "
           f"{time.perf_counter() - t0:.0f} s")
     return 0

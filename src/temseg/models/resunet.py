@@ -51,8 +51,8 @@ class ResUNet(EncoderDecoder):
         Convolution kernel of the residual blocks (3).
     padding_mode : str
         Edge handling of the convolutions: ``"zeros"`` (paper 000) or
-        ``"reflect"`` / ``"replicate"``, which keep an object cut by the image
-        edge from fading there (see BENCHMARKS.md, graphene).
+        ``"reflect"`` / ``"replicate"`` (the image mirrored or repeated beyond
+        its edge instead of a dark frame).
 
     Notes
     -----
