@@ -63,6 +63,11 @@ def test_members_must_take_the_same_images(tmp_path):
         combine_models([a, other_px], tmp_path / "x")
     with pytest.raises(InputError, match="at least two"):
         combine_models([a], tmp_path / "x")
+    other, _ = _save(tmp_path, "d", 3)
+    before = a.read_bytes()
+    with pytest.raises(InputError, match="overwrite"):
+        combine_models([a, other], tmp_path / "a.json")
+    assert a.read_bytes() == before
     assert not list(tmp_path.glob("x*"))  # nothing half-written
     with pytest.raises(ConfigError, match="at least two"):
         Ensemble(members=[{"architecture": "resunet", "options": {}}])

@@ -105,12 +105,16 @@ def combine_models(paths: Sequence[str | Path], output: str | Path, *,
     Raises
     ------
     InputError
-        Fewer than two files, or members that disagree on what they take.
+        Fewer than two files, an output that would overwrite a member, or
+        members that disagree on what they take.
     """
-    from temseg.models.files import ModelConfig, load_model, save_model
+    from temseg.models.files import ModelConfig, _stem, load_model, save_model
 
     if len(paths) < 2:
         raise InputError(f"ensemble: needs at least two model files, got {len(paths)}")
+    for path in paths:
+        if _stem(path).resolve() == _stem(output).resolve():
+            raise InputError(f"ensemble: the output {output} would overwrite the member {path}")
     models, configs = [], []
     for path in paths:
         model, config = load_model(path)
