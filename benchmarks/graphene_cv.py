@@ -188,9 +188,14 @@ def rescore(folders, *, data_dir: Path, tta: bool, threads: int | None,
     torch.set_num_threads(threads or 1)
     t0 = time.perf_counter()
     found = {}  # fold -> [(model.json, config, data, test_idx)]
+    loaded = {}  # the data once per preprocessing (runs of one recipe share it)
     for folder in folders:
         cfg = load_config(TrainConfig, Path(folder) / "config.yaml", data=[str(data_dir)])
-        data = load_recipe_data(cfg)  # preprocessed exactly as in training
+        key = json.dumps([cfg.preprocessing, cfg.label_suffix, cfg.group_pattern,
+                          cfg.sampling, cfg.multiclass], sort_keys=True)
+        if key not in loaded:
+            loaded[key] = load_recipe_data(cfg)  # preprocessed exactly as in training
+        data = loaded[key]
         for fold, _, _, test_idx in plan_splits(data, cfg):
             path = Path(folder) / f"fold_{fold}" / "model.json"
             if path.is_file():
@@ -202,8 +207,7 @@ def rescore(folders, *, data_dir: Path, tta: bool, threads: int | None,
     edge_counts = np.zeros(4)  # wrong at the rim, rim pixels, wrong inside, inside pixels
     with tempfile.TemporaryDirectory() as tmp:
         for fold in sorted(found):
-            runs = found[fold] if ensemble else [[r] for r in found[fold]]
-            for group in ([runs] if ensemble else runs):
+            for group in ([found[fold]] if ensemble else [[r] for r in found[fold]]):
                 path, cfg, data, test_idx = group[0]
                 names = [data.names[i] for i in test_idx]
                 for other in group[1:]:

@@ -64,10 +64,7 @@ class ResidualBlock(nn.Module):
     def _edge(self, x: torch.Tensor) -> torch.Tensor:
         if self.padding_mode == "zeros" or not self.pad:
             return x
-        mode = self.padding_mode
-        if mode == "reflect" and min(x.shape[-2:]) <= self.pad:
-            mode = "replicate"
-        return F.pad(x, (self.pad,) * 4, mode=mode)
+        return edge_pad(x, (self.pad,) * 4, mode=self.padding_mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.bn1(self.conv1(self._edge(x))))
@@ -127,9 +124,21 @@ def pad_to_multiple(x: torch.Tensor, factor: int) -> tuple[torch.Tensor, tuple[i
     h, w = x.shape[-2:]
     ph, pw = (-h) % factor, (-w) % factor
     if ph or pw:
-        mode = "reflect" if ph < h and pw < w else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        x = edge_pad(x, (0, pw, 0, ph))
     return x, (h, w)
+
+
+def edge_pad(x: torch.Tensor, pads: tuple[int, int, int, int], *,
+             mode: str = "reflect") -> torch.Tensor:
+    """``F.pad`` of (B, C, H, W) by ``pads`` = (left, right, top, bottom).
+
+    A reflection needs every pad shorter than its side; where one is not,
+    the edge is replicated instead.
+    """
+    h, w = x.shape[-2:]
+    if mode == "reflect" and (max(pads[:2]) >= w or max(pads[2:]) >= h):
+        mode = "replicate"
+    return F.pad(x, pads, mode=mode)
 
 
 class EncoderDecoder(nn.Module):

@@ -127,16 +127,11 @@ def combine_models(paths: Sequence[str | Path], output: str | Path, *,
             if a != b:
                 raise InputError(f"ensemble: {path} has {name} {b!r}, {paths[0]} has {a!r}; "
                                  "members must take the same images")
-    members = []
-    for model, config in zip(models, configs):
-        if config.architecture == Ensemble.architecture:
-            members += [dict(m) for m in config.options["members"]]
-        else:
-            members.append({"architecture": config.architecture, "options": config.options})
-    ensemble = Ensemble(in_channels=first.in_channels, classes=len(first.classes),
-                        members=members)
     flat = [m for model in models
             for m in (model.members if isinstance(model, Ensemble) else [model])]
+    ensemble = Ensemble(in_channels=first.in_channels, classes=len(first.classes),
+                        members=[{"architecture": m.architecture, "options": m.options}
+                                 for m in flat])
     for target, source in zip(ensemble.members, flat):
         target.load_state_dict(source.state_dict(), strict=True)
     record = {"members": [{"file": str(p), "architecture": c.architecture,
