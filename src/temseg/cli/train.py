@@ -33,7 +33,7 @@ def train(
     batch_size: int | None = typer.Option(None, help="Images (crops) per batch."),
     lr: float | None = typer.Option(None, help="Adam learning rate."),
     amsgrad: bool | None = typer.Option(None, "--amsgrad/--no-amsgrad", help="AMSGrad variant."),
-    loss: str | None = typer.Option(None, help="ce, dice or ce+dice."),
+    loss: str | None = typer.Option(None, help="ce, dice, ce+dice, lovasz or ce+lovasz."),
     patch_size: int | None = typer.Option(None, help="Random crop side in pixels."),
     val_fraction: float | None = typer.Option(None, help="Held-out fraction of source groups."),
     patience: int | None = typer.Option(None, help="Early stopping patience (epochs)."),

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from temseg.errors import ConfigError
 
+#: loss names of :func:`temseg.train.losses.make_loss`
+LOSSES = ("ce", "dice", "ce+dice", "lovasz", "ce+lovasz")
 #: validation scores the loop can monitor for early stopping and the best checkpoint
 MONITORS = ("f1", "dice", "soft_dice", "jaccard", "accuracy", "balanced_accuracy")
 
@@ -47,8 +49,9 @@ class TrainConfig:
         image before training and stored in the model file.
     sampling : float or None
         Å per pixel of the data; overrides the data's own calibration.
-    loss : {"ce", "dice", "ce+dice"}
-        Pixel-wise cross-entropy, soft dice, or their sum.
+    loss : {"ce", "dice", "ce+dice", "lovasz", "ce+lovasz"}
+        Pixel-wise cross-entropy, soft dice, the Lovász-softmax surrogate of
+        the Jaccard index, or cross-entropy plus one of the two.
     class_weights : list of float or None
         Cross-entropy weight per class (background first).
     amsgrad : bool
@@ -104,7 +107,7 @@ class TrainConfig:
     model: dict[str, Any] = field(default_factory=dict)
     preprocessing: dict[str, Any] = field(default_factory=dict)
     sampling: float | None = None
-    loss: Literal["ce", "dice", "ce+dice"] = "ce"
+    loss: Literal["ce", "dice", "ce+dice", "lovasz", "ce+lovasz"] = "ce"
     class_weights: list[float] | None = None
     amsgrad: bool = False
     lr: float = 1e-3
@@ -131,8 +134,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.data = [Path(p) for p in self.data]
         self.val_data = [Path(p) for p in self.val_data]
-        if self.loss not in ("ce", "dice", "ce+dice"):
-            raise ConfigError(f"loss: {self.loss!r} is not one of 'ce', 'dice', 'ce+dice'")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss: {self.loss!r} is not one of {', '.join(map(repr, LOSSES))}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ConfigError(f"lr_schedule: {self.lr_schedule!r} is not 'constant' or 'cosine'")
         for name in ("lr",):
