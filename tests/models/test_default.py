@@ -107,3 +107,65 @@ def test_segment_without_default_model_is_one_line(tmp_path, monkeypatch, rng, c
     assert main(["segment", str(tmp_path / "a.tif"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "default model file missing" in err and err.count("\n") == 1
+
+
+def test_a_shipped_model_is_named_by_its_stem(tiny_model, tmp_path, monkeypatch):
+    from temseg.infer import model_json
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    json_path = tiny_model(shipped, name="carbon")
+    (shipped / "half.json").write_text("{}")  # no weights beside it: not a shipped model
+    monkeypatch.setattr(default_mod, "models_folder", lambda: shipped)
+    assert default_mod.shipped_models() == ["carbon"]
+    assert default_mod.shipped_model_path("half") is None
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert model_json("carbon") == json_path
+    with pytest.raises(ModelFileError, match=r"grapheen: no such model file, nor a shipped "
+                                             r"model \(shipped: carbon\)"):
+        model_json("grapheen")
+    # a file or folder here wins over the shipped model of that name
+    local = tiny_model(work, name="carbon")
+    assert model_json("carbon").resolve() == local.resolve()
+    (work / "carbon_dir").mkdir()
+    with pytest.raises(ModelFileError, match="folder holds no model.json"):
+        model_json("carbon_dir")
+
+
+def test_segment_takes_a_shipped_model_by_name(tiny_model, tmp_path, monkeypatch, rng):
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    tiny_model(shipped, name="carbon")
+    monkeypatch.setattr(default_mod, "models_folder", lambda: shipped)
+    image = write_tiff(tmp_path / "a.tif", rng.gamma(4, 25, (40, 52)).astype(np.float32),
+                       sampling=0.3)
+    monkeypatch.chdir(tmp_path)
+    assert main(["segment", "carbon", str(image), "--out", "out"]) == 0
+    record = json.loads((tmp_path / "out" / "record.json").read_text())
+    assert record["config"]["model"] == "carbon"
+    assert record["segmenter"]["path"] == str(shipped / "carbon.json")  # what was used
+
+
+def test_shipped_graphene_model_finds_the_contamination_when_present():
+    """The shipped graphene ensemble on a held-in pair of Sadre et al.: a sanity check of the
+    installed files (its held-out scores are the cross-validation in BENCHMARKS.md)."""
+    path = default_mod.shipped_model_path("graphene")
+    if path is None:
+        pytest.skip("graphene model not built (benchmarks/train_graphene_model.py --install)")
+    data = default_mod.Path(__file__).resolve().parents[3] / "shared" / "data" / "graphene"
+    if not data.is_dir():
+        pytest.skip("graphene data not available")
+    from PIL import Image
+
+    from temseg.infer import load_segmenter
+
+    seg = load_segmenter("graphene", tile=256, device="cpu")
+    config = json.loads(path.read_text())["config"]
+    assert config["architecture"] == "ensemble"
+    image = read_image(data / "2013_1114_Gr_100.png").data
+    truth = np.asarray(Image.open(data / "2013_1114_Gr_100_LABEL.png")) > 0
+    mask = seg.predict(image) >= seg.threshold
+    f1 = 2 * (mask & truth).sum() / (mask.sum() + truth.sum())
+    assert f1 > 0.9

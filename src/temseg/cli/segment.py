@@ -74,10 +74,10 @@ def register(app: typer.Typer) -> None:
     def segment(
         paths: list[Path] = typer.Argument(
             ..., metavar="[MODEL] INPUTS",
-            help="The model (network .json/.safetensors, checkpoint or run folder, or a "
-                 "baseline .json), then images, stacks or folders of images. Without a "
-                 "model, the shipped default model (Au nanoparticles, HRTEM). With --model, "
-                 "all are inputs."),
+            help="The model (network .json/.safetensors, checkpoint or run folder, a "
+                 "baseline .json, or the name of a shipped model: au_ceo2, graphene), then "
+                 "images, stacks or folders of images. Without a model, the shipped default "
+                 "model (Au nanoparticles, HRTEM). With --model, all are inputs."),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
         model: Path | None = typer.Option(None, "--model", "-m",
                                           help="The model, instead of the first argument."),

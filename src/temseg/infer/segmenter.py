@@ -343,15 +343,27 @@ class BaselineSegmenter(Segmenter):
 
 def model_json(path: str | Path) -> Path:
     """The JSON half of a model given as ``NAME.json``, ``NAME.safetensors``, the stem
-    ``NAME``, or a folder holding ``model.json`` (a checkpoint) or
-    ``checkpoints/best/model.json`` (a training run).
+    ``NAME``, a folder holding ``model.json`` (a checkpoint) or
+    ``checkpoints/best/model.json`` (a training run), or the bare name of a
+    model shipped with temseg (``graphene``, ``au_ceo2``) when no such file
+    or folder exists here.
 
     Raises
     ------
     ModelFileError
         Nothing there, or no model JSON beside/inside it.
     """
+    from temseg.models.default import shipped_model_path, shipped_models
+
     p = Path(path).expanduser()
+    if not p.exists() and len(p.parts) == 1 and not p.suffix and \
+            not p.with_name(p.name + ".json").is_file():
+        shipped = shipped_model_path(p.name)
+        if shipped is not None:
+            return shipped
+        names = ", ".join(shipped_models())
+        raise ModelFileError(f"{p}: no such model file, nor a shipped model"
+                             f"{f' (shipped: {names})' if names else ''}")
     if p.is_dir():
         for candidate in (p / "model.json", p / "checkpoints" / "best" / "model.json"):
             if candidate.is_file():

@@ -1,10 +1,12 @@
-"""The default nanoparticle model shipped inside the package (issue 7).
+"""The models shipped inside the package: the default nanoparticle model (issue 7) and others.
 
 An MSD-net trained on our own abTEM simulation of Au particles on CeO2
 (002's recipe) by ``benchmarks/train_default_model.py``; its files live in
 ``temseg/data/models/`` (``NAME.safetensors`` + ``NAME.json`` +
 ``MODEL_CARD.md``) and are found through :mod:`importlib.resources`, so they
-work from a wheel, an editable install or a source tree, offline.
+work from a wheel, an editable install or a source tree, offline. Other
+shipped models (``graphene``: surface contamination on graphene, 004's data)
+lie beside it and are named on the command line by their stem.
 """
 
 from __future__ import annotations
@@ -61,6 +63,21 @@ def default_model_path(*, check: bool = True) -> Path:
                 raise ModelFileError(f"{p}: default model file missing from {where} "
                                      "(reinstall temseg or give a model with --model)")
     return path
+
+
+def shipped_models() -> list[str]:
+    """Names of the models shipped with the package (``NAME.json`` + ``NAME.safetensors``)."""
+    folder = models_folder()
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.json") if p.with_suffix(".safetensors").is_file())
+
+
+def shipped_model_path(name: str) -> Path | None:
+    """The JSON file of the shipped model ``name`` (e.g. ``graphene``), or None."""
+    if name not in shipped_models():
+        return None
+    return models_folder() / f"{name}.json"
 
 
 def has_default_model() -> bool:
