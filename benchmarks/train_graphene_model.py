@@ -20,9 +20,9 @@ the 2-core dev VM)::
 
     python benchmarks/train_graphene_model.py --work runs/graphene_model --only B &
     python benchmarks/train_graphene_model.py --work runs/graphene_model --only C,A
-    python benchmarks/train_graphene_model.py --work runs/graphene_model --install
+    python benchmarks/train_graphene_model.py --work runs/graphene_model --install --time
 
-Quick check that everything runs (8 pairs, one epoch per member)::
+``--time`` prints the CPU time of segmenting with the ensemble. Quick check that everything runs (8 pairs, one epoch per member)::
 
     python benchmarks/train_graphene_model.py --work /tmp/gm_quick --quick
 """
@@ -75,6 +75,32 @@ def train_member(name: str, *, data: Path, work: Path, threads: int, quick: bool
     return out / "model.json"
 
 
+def time_model(model: Path, image_path: Path, *, threads: int) -> None:
+    """Print the CPU time of segmenting one 256² pair image, with tta, and an 8 × 8 mosaic."""
+    import numpy as np
+    import torch
+
+    from temseg.infer import load_segmenter
+    from temseg.io import read_image
+
+    torch.set_num_threads(threads)
+    seg = load_segmenter(model, tile=512, device="cpu")
+    image = read_image(image_path).data
+    seg.predict(image)  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(10):
+        seg.predict(image)
+    print(f"{threads} thread(s): {(time.perf_counter() - t0) / 10:.3f} s per 256² image", end="")
+    big = np.tile(image, (8, 8))
+    t0 = time.perf_counter()
+    seg.predict(big)
+    print(f", {time.perf_counter() - t0:.1f} s per 2048² image (tile 512)", end="")
+    seg.configure(tta=True)
+    t0 = time.perf_counter()
+    seg.predict(image)
+    print(f", {time.perf_counter() - t0:.2f} s per 256² image with tta", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -85,6 +111,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="8 pairs, one epoch (smoke run)")
     parser.add_argument("--install", action="store_true",
                         help=f"copy the ensemble into {SHIPPED.relative_to(ROOT)}")
+    parser.add_argument("--time", action="store_true",
+                        help="also time segmenting with the ensemble on 1 and 2 threads")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"error: {args.data}: no such folder of labelled pairs", file=sys.stderr)
@@ -111,6 +139,11 @@ def main(argv=None) -> int:
         for src in (weights, meta):
             shutil.copyfile(src, SHIPPED / src.name)
         print(f"installed into {SHIPPED}")
+    if args.time:
+        sample = next(p for p in sorted(args.data.glob("*.png"))
+                      if not p.stem.endswith("_LABEL"))
+        for threads in (1, 2):
+            time_model(meta, sample, threads=threads)
     return 0
 
 

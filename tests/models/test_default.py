@@ -148,15 +148,13 @@ def test_segment_takes_a_shipped_model_by_name(tiny_model, tmp_path, monkeypatch
     assert record["segmenter"]["path"] == str(shipped / "carbon.json")  # what was used
 
 
-def test_shipped_graphene_model_finds_the_contamination_when_present():
+def test_shipped_graphene_model_finds_the_contamination_when_present(graphene_dir):
     """The shipped graphene ensemble on a held-in pair of Sadre et al.: a sanity check of the
     installed files (its held-out scores are the cross-validation in BENCHMARKS.md)."""
     path = default_mod.shipped_model_path("graphene")
     if path is None:
         pytest.skip("graphene model not built (benchmarks/train_graphene_model.py --install)")
-    data = default_mod.Path(__file__).resolve().parents[3] / "shared" / "data" / "graphene"
-    if not data.is_dir():
-        pytest.skip("graphene data not available")
+    data = graphene_dir
     from PIL import Image
 
     from temseg.infer import load_segmenter
