@@ -22,7 +22,8 @@ the 2-core dev VM)::
     python benchmarks/train_graphene_model.py --work runs/graphene_model --only C,A
     python benchmarks/train_graphene_model.py --work runs/graphene_model --install --time
 
-``--time`` prints the CPU time of segmenting with the ensemble. Quick check that everything runs (8 pairs, one epoch per member)::
+``--time`` prints the CPU time of segmenting with the ensemble. Quick check
+that everything runs (8 pairs, one epoch per member)::
 
     python benchmarks/train_graphene_model.py --work /tmp/gm_quick --quick
 """
@@ -114,6 +115,9 @@ def main(argv=None) -> int:
     parser.add_argument("--time", action="store_true",
                         help="also time segmenting with the ensemble on 1 and 2 threads")
     args = parser.parse_args(argv)
+    if args.install and args.quick:
+        print("error: --install refuses a --quick model", file=sys.stderr)
+        return 2
     if not args.data.is_dir():
         print(f"error: {args.data}: no such folder of labelled pairs", file=sys.stderr)
         return 2
@@ -133,9 +137,6 @@ def main(argv=None) -> int:
     weights, meta = combine_models(paths, args.work / NAME)
     print(f"ensemble of {', '.join(names)}: {meta}")
     if args.install:
-        if args.quick:
-            print("error: --install refuses a --quick model", file=sys.stderr)
-            return 2
         for src in (weights, meta):
             shutil.copyfile(src, SHIPPED / src.name)
         print(f"installed into {SHIPPED}")

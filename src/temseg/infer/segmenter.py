@@ -353,17 +353,7 @@ def model_json(path: str | Path) -> Path:
     ModelFileError
         Nothing there, or no model JSON beside/inside it.
     """
-    from temseg.models.default import shipped_model_path, shipped_models
-
     p = Path(path).expanduser()
-    if not p.exists() and len(p.parts) == 1 and not p.suffix and \
-            not p.with_name(p.name + ".json").is_file():
-        shipped = shipped_model_path(p.name)
-        if shipped is not None:
-            return shipped
-        names = ", ".join(shipped_models())
-        raise ModelFileError(f"{p}: no such model file, nor a shipped model"
-                             f"{f' (shipped: {names})' if names else ''}")
     if p.is_dir():
         for candidate in (p / "model.json", p / "checkpoints" / "best" / "model.json"):
             if candidate.is_file():
@@ -377,6 +367,15 @@ def model_json(path: str | Path) -> Path:
     else:
         candidate = p.with_name(p.name + ".json")
     if not candidate.is_file():
+        if not p.exists() and len(p.parts) == 1 and not suffix:  # a bare name: shipped?
+            from temseg.models.default import shipped_model_path, shipped_models
+
+            shipped = shipped_model_path(p.name)
+            if shipped is not None:
+                return shipped
+            names = ", ".join(shipped_models())
+            raise ModelFileError(f"{p}: no such model file, nor a shipped model"
+                                 f"{f' (shipped: {names})' if names else ''}")
         if not p.exists():
             raise ModelFileError(f"{p}: no such model file")
         raise ModelFileError(f"{p}: not a temseg model file (no {candidate.name} beside it)")
