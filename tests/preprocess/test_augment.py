@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from temseg.errors import ConfigError
 from temseg.preprocess import (dihedral, dihedral_inverse, dihedral_stack, random_dihedral,
-                               random_intensity)
+                               random_intensity, random_zoom)
 
 
 def test_eight_distinct_symmetries_forming_a_group(rng):
@@ -77,3 +77,35 @@ def test_random_intensity_is_seeded_and_bounded(rng):
         random_intensity(image, seed=0, gain=(0.0, 1.0))
     with pytest.raises(ConfigError, match="noise_sigma"):
         random_intensity(image, seed=0, noise_sigma=(0.2, 0.1))
+
+
+def test_random_zoom_scales_the_pixel_grid():
+    ramp = np.add.outer(np.zeros(64), np.arange(64.0))  # value = column index
+    for factor in (0.8, 1.25, 2.0):
+        out, _, s = random_zoom(ramp, seed=0, zoom=(factor, factor), shape=(24, 24))
+        assert s == pytest.approx(factor)
+        if factor >= 1:  # the window fits: one output pixel spans 1/s input pixels
+            np.testing.assert_allclose(np.diff(out, axis=1), 1 / factor, atol=1e-4)
+            np.testing.assert_allclose(np.diff(out, axis=0), 0, atol=1e-4)
+    # shrinking a small image mirrors it at the edges: values stay in range
+    out, _, _ = random_zoom(ramp[:20, :20], seed=1, zoom=(0.5, 0.5))
+    assert out.shape == (20, 20) and 0 <= out.min() and out.max() <= 19
+    # factor 1 on the full image is the identity, label included
+    lab = (ramp > 30).astype(np.uint8)
+    out, lab_out, _ = random_zoom(ramp, lab, seed=3, zoom=(1, 1))
+    np.testing.assert_array_equal(out, ramp.astype(np.float32))
+    np.testing.assert_array_equal(lab_out, lab)
+
+
+def test_random_zoom_is_seeded_and_checked(rng):
+    image = rng.standard_normal((40, 40))
+    label = (image > 0).astype(np.uint8)
+    a = random_zoom(image, label, seed=5, shape=(32, 32))
+    b = random_zoom(image, label, seed=5, shape=(32, 32))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[1].dtype == np.uint8 and 0.8 <= a[2] <= 1.25
+    with pytest.raises(ConfigError, match="zoom"):
+        random_zoom(image, seed=0, zoom=(0, 2))
+    with pytest.raises(ConfigError, match="label"):
+        random_zoom(image, label[:5], seed=0)

@@ -36,6 +36,22 @@ def test_intensity_changes_image_not_label():
     assert set(np.unique(y)) == {0, 1}
 
 
+def test_zoom_keeps_image_and_label_aligned():
+    rng = np.random.default_rng(0)  # 4-pixel blocks, so interpolation leaves pure pixels
+    labels = [np.kron(rng.random((8, 8)) > 0.5, np.ones((4, 4))).astype(np.uint8) for _ in range(3)]
+    data = TrainingSet([lab.astype(np.float32) for lab in labels], labels, ["a", "b", "c"])
+    batches = list(epoch_batches(data, seed=2, epoch=1, batch_size=3, patch_size=16,
+                                 dihedral=True, zoom=0.5))
+    (x, y), = batches
+    assert x.shape == (3, 1, 16, 16) and y.shape == (3, 16, 16) and y.dtype == np.int64
+    # where linear interpolation of the 0/1 image is still pure, it equals the label
+    pure = (x[:, 0] == 0) | (x[:, 0] == 1)
+    assert pure.mean() > 0.4
+    np.testing.assert_array_equal(x[:, 0][pure], y[pure].astype(np.float32))
+    # the zoomed crops are not plain crops: interpolation leaves mixed values
+    assert not pure.all()
+
+
 def test_group_of_keeps_stack_frames_together():
     assert group_of("2014_0601_Gr_FS_029_layer_0011") == "2014_0601_Gr_FS_029"
     assert group_of("2014_0105_Gr_071") == "2014_0105_Gr_071"

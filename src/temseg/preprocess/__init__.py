@@ -5,7 +5,7 @@ All functions take and return NumPy arrays; random steps take a seed or Generato
 """
 
 from temseg.preprocess.augment import (N_DIHEDRAL, dihedral, dihedral_inverse, dihedral_stack,
-                                       random_dihedral, random_intensity)
+                                       random_dihedral, random_intensity, random_zoom)
 from temseg.preprocess.flatfield import (bernstein, bezier_surface, fit_bezier_surface,
                                          flatfield, flatfield_standardize)
 from temseg.preprocess.normalize import standardize
@@ -19,5 +19,5 @@ __all__ = [
     "N_DIHEDRAL", "Patches", "Preprocessing", "bernstein", "bezier_surface", "dihedral",
     "dihedral_inverse", "dihedral_stack", "extract_patches", "fit_bezier_surface", "flatfield",
     "flatfield_standardize", "group_kfold", "outlier_mask", "patch_origins", "random_dihedral",
-    "random_intensity", "rebin", "remove_outliers", "resample_to", "split_groups", "standardize",
+    "random_intensity", "random_zoom", "rebin", "remove_outliers", "resample_to", "split_groups", "standardize",
 ]

@@ -128,3 +128,61 @@ def random_intensity(image, *, seed: int | np.random.Generator | None,
     if sigma > 0:
         data = data + rng.normal(0.0, sigma, size=data.shape)
     return data.astype(np.float32)
+
+
+def random_zoom(image, label=None, *, seed: int | np.random.Generator | None,
+                zoom: tuple[float, float] = (0.8, 1.25),
+                shape: tuple[int, int] | None = None):
+    """A random magnification change: resample a randomly placed window.
+
+    The factor ``s`` is drawn log-uniformly in ``zoom``; ``s > 1`` magnifies
+    (the output shows a window of ``shape / s`` input pixels), ``s < 1``
+    shrinks (the image is mirrored at its edges to fill the output). The
+    image is interpolated linearly, the label takes the nearest class, so the
+    two stay aligned. Used in training to make a network tolerate a
+    magnification (Å/pixel) a little off the one it was trained at.
+
+    Parameters
+    ----------
+    image : (H, W) array_like
+    label : (H, W) array_like of int, optional
+    seed : int or Generator
+    zoom : (low, high)
+        Range of the magnification factor, positive.
+    shape : (h, w), optional
+        Output shape (a training crop); default the image's shape.
+
+    Returns
+    -------
+    image : (h, w) ndarray of float32
+    label : (h, w) ndarray of the label's dtype, or None
+    s : float
+        The factor that was drawn.
+    """
+    from scipy import ndimage
+
+    rng = as_generator(seed)
+    data = as_image(image, ndim=(2,))
+    low, high = (float(v) for v in zoom)
+    if not (np.isfinite(low) and np.isfinite(high) and 0 < low <= high):
+        raise ConfigError(f"zoom: expected positive (low, high) with low <= high, got {zoom!r}")
+    out_shape = tuple(int(n) for n in (shape or data.shape))
+    if label is not None and np.shape(label) != data.shape:
+        raise ConfigError(f"label: shape {np.shape(label)} differs from the image's {data.shape}")
+    s = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    # centre of the source window: anywhere it fits, else the image centre
+    centre = []
+    for n_in, n_out in zip(data.shape, out_shape):
+        half = 0.5 * n_out / s
+        lo_c, hi_c = half - 0.5, n_in - half - 0.5
+        centre.append(float(rng.uniform(lo_c, hi_c)) if hi_c > lo_c else 0.5 * (n_in - 1))
+    offset = [c - 0.5 * (n_out - 1) / s for c, n_out in zip(centre, out_shape)]
+    matrix = np.full(2, 1.0 / s)
+    out = ndimage.affine_transform(data.astype(np.float32), matrix, offset=offset,
+                                   output_shape=out_shape, order=1, mode="mirror")
+    lab = None
+    if label is not None:
+        label = np.asarray(label)
+        lab = ndimage.affine_transform(label, matrix, offset=offset, output_shape=out_shape,
+                                       order=0, mode="mirror").astype(label.dtype)
+    return out.astype(np.float32), lab, s

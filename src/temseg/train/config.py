@@ -70,6 +70,9 @@ class TrainConfig:
         Random rotation by k·90° and flip (8 symmetries of the square).
     intensity : float
         Strength of random gain and offset (relative, on standardized images); 0 = off.
+    zoom : float
+        Strength of random magnification: ``a`` draws a factor log-uniformly in
+        ``[1/(1+a), 1+a]`` (:func:`temseg.preprocess.random_zoom`); 0 = off.
     val_fraction : float
         Fraction of source groups held out for validation when ``val_data`` is empty
         (0 = no validation: no early stopping, the last epoch is kept).
@@ -119,6 +122,7 @@ class TrainConfig:
     patches_per_image: int = 1
     dihedral: bool = True
     intensity: float = 0.0
+    zoom: float = 0.0
     val_fraction: float = 0.2
     monitor: str = "f1"
     patience: int | None = None
@@ -155,6 +159,8 @@ class TrainConfig:
             raise ConfigError(f"val_fraction: must be in [0, 1), got {self.val_fraction}")
         if not 0.0 <= self.intensity < 1.0:
             raise ConfigError(f"intensity: must be in [0, 1), got {self.intensity}")
+        if not 0.0 <= self.zoom < 1.0:
+            raise ConfigError(f"zoom: must be in [0, 1), got {self.zoom}")
         if not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"threshold: must be in (0, 1), got {self.threshold}")
         if self.sampling is not None and not self.sampling > 0:

@@ -170,19 +170,21 @@ def epoch_rng(seed: int, epoch: int, stream: int = 0) -> np.random.Generator:
 
 def epoch_batches(data: TrainingSet, *, seed: int, epoch: int, batch_size: int,
                   patch_size: int | None = None, patches_per_image: int = 1,
-                  dihedral: bool = True, intensity: float = 0.0
+                  dihedral: bool = True, intensity: float = 0.0, zoom: float = 0.0
                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Shuffled, cropped and augmented batches of one epoch.
 
     ``intensity`` = a draws a gain log-uniformly in [1/(1+a), 1+a] and an offset
     in [−a, a] image standard deviations (:func:`temseg.preprocess.random_intensity`).
+    ``zoom`` = a magnifies by a factor drawn log-uniformly in [1/(1+a), 1+a]
+    (:func:`temseg.preprocess.random_zoom`; it draws the crop's place itself).
 
     Yields
     ------
     x : (B, 1, P, P) ndarray of float32
     y : (B, P, P) ndarray of int64 — class indices
     """
-    from temseg.preprocess import random_dihedral, random_intensity
+    from temseg.preprocess import random_dihedral, random_intensity, random_zoom
 
     rng = epoch_rng(seed, epoch)
     order = np.repeat(np.arange(len(data)), patches_per_image)
@@ -191,7 +193,11 @@ def epoch_batches(data: TrainingSet, *, seed: int, epoch: int, batch_size: int,
         xs, ys = [], []
         for i in order[start:start + batch_size]:
             img, lab = data.images[i], data.labels[i]
-            if patch_size is not None:
+            if zoom > 0:
+                side = img.shape if patch_size is None else (patch_size, patch_size)
+                img, lab, _ = random_zoom(img, lab, seed=rng, zoom=(1.0 / (1.0 + zoom), 1.0 + zoom),
+                                          shape=side)
+            elif patch_size is not None:
                 h, w = img.shape
                 y0 = int(rng.integers(0, h - patch_size + 1))
                 x0 = int(rng.integers(0, w - patch_size + 1))

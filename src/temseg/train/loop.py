@@ -242,7 +242,8 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
             batches = epoch_batches(train_set, seed=seed, epoch=epoch,
                                     batch_size=config.batch_size, patch_size=patch,
                                     patches_per_image=config.patches_per_image,
-                                    dihedral=config.dihedral, intensity=config.intensity)
+                                    dihedral=config.dihedral, intensity=config.intensity,
+                                    zoom=config.zoom)
             for i, (xb, yb) in enumerate(batches, 1):
                 x = to_device(xb, device)
                 y = torch.from_numpy(yb).to(device)
