@@ -35,8 +35,8 @@ def test_recipes_in_configs_are_valid():
     from temseg.models import build_model
 
     recipes = sorted(folder.glob("graphene_*.yaml"))
-    assert [r.stem for r in recipes] == ["graphene_best", "graphene_paper", "graphene_reflect",
-                                         "graphene_wide"]
+    assert [r.stem for r in recipes] == ["graphene_best", "graphene_n3", "graphene_paper",
+                                         "graphene_reflect", "graphene_wide"]
     for recipe in recipes:
         cfg = load_config(TrainConfig, recipe)
         assert cfg.folds == 5 and cfg.split_seed == 0  # the same folds for every recipe
