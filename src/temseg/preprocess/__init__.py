@@ -19,5 +19,6 @@ __all__ = [
     "N_DIHEDRAL", "Patches", "Preprocessing", "bernstein", "bezier_surface", "dihedral",
     "dihedral_inverse", "dihedral_stack", "extract_patches", "fit_bezier_surface", "flatfield",
     "flatfield_standardize", "group_kfold", "outlier_mask", "patch_origins", "random_dihedral",
-    "random_intensity", "random_zoom", "rebin", "remove_outliers", "resample_to", "split_groups", "standardize",
+    "random_intensity", "random_zoom", "rebin", "remove_outliers", "resample_to", "split_groups",
+    "standardize",
 ]
