@@ -185,4 +185,4 @@ def random_zoom(image, label=None, *, seed: int | np.random.Generator | None,
         label = np.asarray(label)
         lab = ndimage.affine_transform(label, matrix, offset=offset, output_shape=out_shape,
                                        order=0, mode="mirror").astype(label.dtype)
-    return out.astype(np.float32), lab, s
+    return out, lab, s
