@@ -79,6 +79,32 @@ def test_random_intensity_is_seeded_and_bounded(rng):
         random_intensity(image, seed=0, noise_sigma=(0.2, 0.1))
 
 
+def test_random_blur_softens_fringes_by_the_gaussian_transfer_function():
+    period = 8.0  # px; a Gaussian of std s passes exp(-2 pi^2 s^2 f^2) of a cosine at f
+    fringes = np.tile(np.cos(2 * np.pi * np.arange(64) / period), (64, 1))
+    out = random_intensity(fringes, seed=0, gain=(1, 1), offset=(0, 0), blur_px=(1.5, 1.5))
+    expected = np.exp(-2 * np.pi ** 2 * 1.5 ** 2 / period ** 2)
+    assert np.ptp(out[:, 16:48]) / 2 == pytest.approx(expected, rel=0.02)
+    # a stack is blurred per channel, not across channels
+    stack = np.stack([fringes, -fringes])
+    out = random_intensity(stack, seed=0, gain=(1, 1), offset=(0, 0), blur_px=(1.5, 1.5))
+    np.testing.assert_allclose(out[0], -out[1], atol=1e-5)
+    assert np.ptp(out[0]) / 2 == pytest.approx(expected, rel=0.02)
+    # (0, 0) draws nothing: the other draws are as without the option
+    a = random_intensity(fringes, seed=4, noise_sigma=(0, 0.2))
+    b = random_intensity(fringes, seed=4, noise_sigma=(0, 0.2), blur_px=(0, 0))
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigError, match="blur_px"):
+        random_intensity(fringes, seed=0, blur_px=(-1, 1))
+
+
+def test_random_noise_has_the_drawn_std(rng):
+    flat = np.zeros((128, 128), np.float32)
+    flat[::2] = 1.0  # image std 0.5
+    out = random_intensity(flat, seed=1, gain=(1, 1), offset=(0, 0), noise_sigma=(0.4, 0.4))
+    assert np.std(out - flat) == pytest.approx(0.4 * 0.5, rel=0.03)
+
+
 def test_random_zoom_scales_the_pixel_grid():
     ramp = np.add.outer(np.zeros(64), np.arange(64.0))  # value = column index
     for factor in (0.8, 1.25, 2.0):

@@ -36,6 +36,18 @@ def test_intensity_changes_image_not_label():
     assert set(np.unique(y)) == {0, 1}
 
 
+def test_noise_and_blur_change_image_not_label():
+    data = _set(3)
+    for kw in ({"noise": 0.5}, {"blur": 1.0}):
+        (x, y), = list(epoch_batches(data, seed=0, epoch=1, batch_size=3, dihedral=True, **kw))
+        assert set(np.unique(y)) == {0, 1}
+        err = np.abs(x[:, 0] - y.astype(np.float32))
+        assert 0.02 < err.mean() < 0.4  # changed, yet still aligned with its label
+        assert np.corrcoef(x.ravel(), y.ravel())[0, 1] > 0.5
+    (x, y), = list(epoch_batches(data, seed=0, epoch=1, batch_size=3, dihedral=True, blur=1.0))
+    assert x.min() >= 0 and x.max() <= 1  # a blur only averages the 0/1 image
+
+
 def test_zoom_keeps_image_and_label_aligned():
     rng = np.random.default_rng(0)  # 4-pixel blocks, so interpolation leaves pure pixels
     labels = [np.kron(rng.random((8, 8)) > 0.5, np.ones((4, 4))).astype(np.uint8) for _ in range(3)]

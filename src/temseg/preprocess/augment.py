@@ -81,8 +81,9 @@ def random_intensity(image, *, seed: int | np.random.Generator | None,
                      gain: tuple[float, float] = (0.8, 1.25),
                      offset: tuple[float, float] = (-0.2, 0.2),
                      gamma: tuple[float, float] | None = None,
-                     noise_sigma: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
-    """Random contrast change for training: gamma, then gain/offset, then Gaussian noise.
+                     noise_sigma: tuple[float, float] = (0.0, 0.0),
+                     blur_px: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """Random image-quality change for training: gamma, blur, gain/offset, then noise.
 
     Parameters
     ----------
@@ -100,6 +101,10 @@ def random_intensity(image, *, seed: int | np.random.Generator | None,
     noise_sigma : (low, high)
         Std of added white Gaussian noise, drawn uniformly, in units of the
         image's std; (0, 0) adds none.
+    blur_px : (low, high)
+        Std of a Gaussian blur (pixels), drawn uniformly: a softer transfer
+        function (defocus, detector MTF) than the training image's; (0, 0)
+        blurs nothing and draws nothing. A (C, H, W) stack is blurred per channel.
 
     Returns
     -------
@@ -108,13 +113,14 @@ def random_intensity(image, *, seed: int | np.random.Generator | None,
     rng = as_generator(seed)
     data = as_image(image, ndim=(2, 3)).astype(np.float64)
     for name, rng_range, positive in (("gain", gain, True), ("offset", offset, False),
-                                      ("gamma", gamma, True), ("noise_sigma", noise_sigma, False)):
+                                      ("gamma", gamma, True), ("noise_sigma", noise_sigma, False),
+                                      ("blur_px", blur_px, False)):
         if rng_range is None:
             continue
         low, high = (float(v) for v in rng_range)
         if not (np.isfinite(low) and np.isfinite(high) and low <= high):
             raise ConfigError(f"{name}: expected (low, high) with low <= high, got {rng_range!r}")
-        if (positive and low <= 0) or (name == "noise_sigma" and low < 0):
+        if (positive and low <= 0) or (name in ("noise_sigma", "blur_px") and low < 0):
             raise ConfigError(f"{name}: range must be positive, got {rng_range!r}")
     scale = float(data.std()) or 1.0
     if gamma is not None:
@@ -122,6 +128,13 @@ def random_intensity(image, *, seed: int | np.random.Generator | None,
         if hi > lo:
             g = float(np.exp(rng.uniform(np.log(gamma[0]), np.log(gamma[1]))))
             data = lo + (hi - lo) * ((data - lo) / (hi - lo)) ** g
+    if float(blur_px[1]) > 0:
+        from scipy import ndimage
+
+        width = float(rng.uniform(*blur_px))
+        if width > 0:
+            axes_sigma = (0.0, width, width) if data.ndim == 3 else width
+            data = ndimage.gaussian_filter(data, axes_sigma, mode="mirror")
     g = float(np.exp(rng.uniform(np.log(gain[0]), np.log(gain[1]))))
     data = g * data + rng.uniform(*offset) * scale
     sigma = rng.uniform(*noise_sigma) * scale

@@ -73,6 +73,12 @@ class TrainConfig:
     zoom : float
         Strength of random magnification: ``a`` draws a factor log-uniformly in
         ``[1/(1+a), 1+a]`` (:func:`temseg.preprocess.random_zoom`); 0 = off.
+    noise : float
+        Largest std of white Gaussian noise added to a training image, in units
+        of its std (drawn uniformly from 0): robustness to a lower dose; 0 = off.
+    blur : float
+        Largest std (pixels) of a Gaussian blur of a training image (drawn
+        uniformly from 0): robustness to defocus and a softer detector; 0 = off.
     val_fraction : float
         Fraction of source groups held out for validation when ``val_data`` is empty
         (0 = no validation: no early stopping, the last epoch is kept).
@@ -123,6 +129,8 @@ class TrainConfig:
     dihedral: bool = True
     intensity: float = 0.0
     zoom: float = 0.0
+    noise: float = 0.0
+    blur: float = 0.0
     val_fraction: float = 0.2
     monitor: str = "f1"
     patience: int | None = None
@@ -161,6 +169,10 @@ class TrainConfig:
             raise ConfigError(f"intensity: must be in [0, 1), got {self.intensity}")
         if not 0.0 <= self.zoom < 1.0:
             raise ConfigError(f"zoom: must be in [0, 1), got {self.zoom}")
+        if not 0.0 <= self.noise <= 5.0:
+            raise ConfigError(f"noise: must be in [0, 5] image stds, got {self.noise}")
+        if not 0.0 <= self.blur <= 10.0:
+            raise ConfigError(f"blur: must be in [0, 10] pixels, got {self.blur}")
         if not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"threshold: must be in (0, 1), got {self.threshold}")
         if self.sampling is not None and not self.sampling > 0:

@@ -170,14 +170,17 @@ def epoch_rng(seed: int, epoch: int, stream: int = 0) -> np.random.Generator:
 
 def epoch_batches(data: TrainingSet, *, seed: int, epoch: int, batch_size: int,
                   patch_size: int | None = None, patches_per_image: int = 1,
-                  dihedral: bool = True, intensity: float = 0.0, zoom: float = 0.0
-                  ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                  dihedral: bool = True, intensity: float = 0.0, zoom: float = 0.0,
+                  noise: float = 0.0, blur: float = 0.0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Shuffled, cropped and augmented batches of one epoch.
 
     ``intensity`` = a draws a gain log-uniformly in [1/(1+a), 1+a] and an offset
     in [−a, a] image standard deviations (:func:`temseg.preprocess.random_intensity`).
     ``zoom`` = a magnifies by a factor drawn log-uniformly in [1/(1+a), 1+a]
     (:func:`temseg.preprocess.random_zoom`; it draws the crop's place itself).
+    ``noise`` = n adds white Gaussian noise of std drawn in [0, n] image standard
+    deviations, ``blur`` = b a Gaussian blur of std drawn in [0, b] pixels (both
+    after the gain; see :func:`temseg.preprocess.random_intensity`).
 
     Yields
     ------
@@ -205,10 +208,11 @@ def epoch_batches(data: TrainingSet, *, seed: int, epoch: int, batch_size: int,
                 lab = lab[y0:y0 + patch_size, x0:x0 + patch_size]
             if dihedral:
                 img, lab, _ = random_dihedral(img, lab, seed=rng)
-            if intensity > 0:
+            if intensity > 0 or noise > 0 or blur > 0:
                 img = random_intensity(img, seed=rng, gain=(1.0 / (1.0 + intensity),
                                                             1.0 + intensity),
-                                       offset=(-intensity, intensity))
+                                       offset=(-intensity, intensity),
+                                       noise_sigma=(0.0, noise), blur_px=(0.0, blur))
             xs.append(np.ascontiguousarray(img, dtype=np.float32))
             ys.append(np.ascontiguousarray(lab, dtype=np.int64))
         yield np.stack(xs)[:, None], np.stack(ys)

@@ -243,7 +243,8 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
                                     batch_size=config.batch_size, patch_size=patch,
                                     patches_per_image=config.patches_per_image,
                                     dihedral=config.dihedral, intensity=config.intensity,
-                                    zoom=config.zoom)
+                                    zoom=config.zoom, noise=config.noise,
+                                    blur=config.blur)
             for i, (xb, yb) in enumerate(batches, 1):
                 x = to_device(xb, device)
                 y = torch.from_numpy(yb).to(device)
