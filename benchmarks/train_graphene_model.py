@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "graphene"
 #: member name -> recipe (the three members of our best cross-validated ensemble)
 MEMBERS = {"A": "configs/graphene_best.yaml", "B": "configs/graphene_wide.yaml",
-           "C": "configs/graphene_reflect.yaml"}
+           "C": "configs/graphene_reflect.yaml", "N3": "configs/graphene_n3.yaml"}
 SHIPPED = ROOT / "src" / "temseg" / "data" / "models"
 NAME = "graphene"
 
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=Path("runs/graphene_model"))
     parser.add_argument("--only", default=None,
-                        help="comma-separated members to train (A, B, C); no ensemble")
+                        help="comma-separated members to train (A, B, C, N3); no ensemble")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
     parser.add_argument("--quick", action="store_true", help="8 pairs, one epoch (smoke run)")
     parser.add_argument("--install", action="store_true",
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     names = list(MEMBERS) if args.only is None else [n.strip() for n in args.only.split(",")]
     unknown = [n for n in names if n not in MEMBERS]
     if unknown:
-        print(f"error: --only: unknown member(s) {', '.join(unknown)} (use A, B, C)",
+        print(f"error: --only: unknown member(s) {', '.join(unknown)} (use A, B, C, N3)",
               file=sys.stderr)
         return 2
     paths = [train_member(n, data=args.data, work=args.work, threads=args.threads,
