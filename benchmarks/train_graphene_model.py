@@ -1,10 +1,11 @@
 """Train the shipped graphene-contamination model on all 105 labelled pairs of Sadre et al.
 
 The model is the ensemble that scored best in our 5-fold cross-validation
-(BENCHMARKS.md, "Our best: an ensemble of three residual U-Nets per fold"):
-the recipes ``configs/graphene_best.yaml`` (A), ``configs/graphene_wide.yaml``
-(B) and ``configs/graphene_reflect.yaml`` (C), each trained here once on
-every pair (no held-out images, a fixed schedule: the last epoch is kept),
+(BENCHMARKS.md, "Session 5: a smaller receptive field"): the recipes
+``configs/graphene_best.yaml`` (A), ``configs/graphene_wide.yaml`` (B),
+``configs/graphene_reflect.yaml`` (C) and ``configs/graphene_n3.yaml`` (N3),
+each trained here once on every pair (no held-out images, a fixed schedule:
+the last epoch is kept),
 then averaged into one model file with :func:`temseg.models.combine_models`.
 
 Each member trains in ``WORK/NAME``; a member whose ``model.json`` exists is
@@ -19,7 +20,7 @@ Full run (what the shipped model came from; one torch thread per process on
 the 2-core dev VM)::
 
     python benchmarks/train_graphene_model.py --work runs/graphene_model --only B &
-    python benchmarks/train_graphene_model.py --work runs/graphene_model --only C,A
+    python benchmarks/train_graphene_model.py --work runs/graphene_model --only C,A,N3
     python benchmarks/train_graphene_model.py --work runs/graphene_model --install --time
 
 ``--time`` prints the CPU time of segmenting with the ensemble. Quick check
@@ -38,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "graphene"
-#: member name -> recipe (the three members of our best cross-validated ensemble)
+#: member name -> recipe (the four members of our best cross-validated ensemble)
 MEMBERS = {"A": "configs/graphene_best.yaml", "B": "configs/graphene_wide.yaml",
            "C": "configs/graphene_reflect.yaml", "N3": "configs/graphene_n3.yaml"}
 SHIPPED = ROOT / "src" / "temseg" / "data" / "models"
