@@ -165,6 +165,32 @@ def print_table(rows) -> None:
         print(f"{key:<20}{mean:>10.3f} ± {std:.3f}{PAPER_UNET[key]:>12.3f}")
 
 
+def find_fold_models(folders, *, data_dir: Path) -> dict:
+    """The fold models in ``folders``: fold -> [(model.json, config, data, test indices)].
+
+    Each folder's data is loaded and preprocessed as its config says (once per
+    preprocessing), and split into its folds again, so a model is always paired
+    with the images it was not trained on.
+    """
+    from temseg.config import load_config
+    from temseg.train.config import TrainConfig
+    from temseg.train.crossval import load_recipe_data, plan_splits
+
+    found, loaded = {}, {}
+    for folder in folders:
+        cfg = load_config(TrainConfig, Path(folder) / "config.yaml", data=[str(data_dir)])
+        key = json.dumps([cfg.preprocessing, cfg.label_suffix, cfg.group_pattern,
+                          cfg.sampling, cfg.multiclass], sort_keys=True)
+        if key not in loaded:
+            loaded[key] = load_recipe_data(cfg)  # preprocessed exactly as in training
+        data = loaded[key]
+        for fold, _, _, test_idx in plan_splits(data, cfg):
+            path = Path(folder) / f"fold_{fold}" / "model.json"
+            if path.is_file():
+                found.setdefault(fold, []).append((path, cfg, data, test_idx))
+    return found
+
+
 def rescore(folders, *, data_dir: Path, tta: bool, threads: int | None,
             ensemble: bool = False) -> int:
     """Score each fold model of ``folders`` on its held-out fold (same split, same threshold).
@@ -179,27 +205,13 @@ def rescore(folders, *, data_dir: Path, tta: bool, threads: int | None,
     import numpy as np
     import torch
 
-    from temseg.config import load_config
     from temseg.infer.segmenter import NetworkSegmenter
     from temseg.models import combine_models, load_model
-    from temseg.train.config import TrainConfig
-    from temseg.train.crossval import evaluate_pairs, load_recipe_data, plan_splits
+    from temseg.train.crossval import evaluate_pairs
 
     torch.set_num_threads(threads or 1)
     t0 = time.perf_counter()
-    found = {}  # fold -> [(model.json, config, data, test_idx)]
-    loaded = {}  # the data once per preprocessing (runs of one recipe share it)
-    for folder in folders:
-        cfg = load_config(TrainConfig, Path(folder) / "config.yaml", data=[str(data_dir)])
-        key = json.dumps([cfg.preprocessing, cfg.label_suffix, cfg.group_pattern,
-                          cfg.sampling, cfg.multiclass], sort_keys=True)
-        if key not in loaded:
-            loaded[key] = load_recipe_data(cfg)  # preprocessed exactly as in training
-        data = loaded[key]
-        for fold, _, _, test_idx in plan_splits(data, cfg):
-            path = Path(folder) / f"fold_{fold}" / "model.json"
-            if path.is_file():
-                found.setdefault(fold, []).append((path, cfg, data, test_idx))
+    found = find_fold_models(folders, data_dir=data_dir)
     if not found:
         print("error: no fold models found", file=sys.stderr)
         return 2

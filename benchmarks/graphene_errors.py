@@ -1,0 +1,226 @@
+"""Where the cross-validated graphene models err, and whether any cheap fix removes the errors.
+
+Takes the fold models of earlier ``graphene_cv.py --out`` folders (averaged
+per fold when several folders share a fold, as ``--rescore --ensemble``),
+predicts every held-out image once, and prints:
+
+- the wrong pixels by their distance to the labelled boundary, and the
+  false-positive / false-negative split of those far from it;
+- the error rate within ``--rim`` px of the image edge against further in;
+- post-processing of the thresholded mask (threshold, removing small objects,
+  filling small holes, growing or shrinking the outline by one pixel), each
+  at fixed settings and with the setting chosen per fold on the other four
+  folds' held-out predictions (nested: no test image picks its own setting);
+- stacking with the Bragg filter of 004 (``temseg.baselines``): a logistic
+  model of the network's logit and the Bragg difference map, fitted per fold
+  on the other folds, again nested;
+- the worst held-out images.
+
+Example (the A + B + C + N3 ensemble of BENCHMARKS.md)::
+
+    python benchmarks/graphene_errors.py runs/best150_a runs/best150_b runs/wide_a runs/wide_b \\
+        runs/refl_a runs/refl_b runs/refl_c runs/n3f8_f2 runs/n3f8_f3 runs/n3f8_a runs/n3f8_b
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from graphene_cv import REPO, find_fold_models  # noqa: E402
+
+#: distance bins of the error histogram: a wrong pixel lies d px from the nearest pixel of the
+#: other labelled class (d >= 1); bin n holds EDGES[n] <= d < EDGES[n + 1]
+EDGES = (1.0, 2.0, 4.0, 6.0, 13.0, np.inf)
+#: errors at d >= FAR px are "far" from the boundary (not outline placement)
+FAR = 6.0
+
+
+def counts(masks, labels) -> np.ndarray:
+    """Pooled (tp, fp, fn) over pairs of boolean masks and labels."""
+    out = np.zeros(3)
+    for m, y in zip(masks, labels):
+        out += [(m & y).sum(), (m & ~y).sum(), (~m & y).sum()]
+    return out
+
+
+def f1_jaccard(c) -> tuple[float, float]:
+    tp, fp, fn = c
+    return 2 * tp / (2 * tp + fp + fn), tp / (tp + fp + fn)
+
+
+def postprocessors() -> dict:
+    """name -> function(prob) -> mask, for every setting tried."""
+    from skimage import morphology
+
+    ops = {f"threshold {t:.2f}": (lambda p, t=t: p >= t) for t in (0.3, 0.35, 0.4, 0.45, 0.5)}
+    for size in (32, 128, 512):
+        ops[f"remove objects < {size} px"] = (
+            lambda p, s=size: morphology.remove_small_objects(p >= 0.5, max_size=s - 1))
+        ops[f"fill holes < {size} px"] = (
+            lambda p, s=size: morphology.remove_small_holes(p >= 0.5, max_size=s - 1))
+    disk = morphology.disk(1)
+    ops["grow outline 1 px"] = lambda p: morphology.dilation(p >= 0.5, disk)
+    ops["shrink outline 1 px"] = lambda p: morphology.erosion(p >= 0.5, disk)
+    return ops
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Weights (w..., bias) of a logistic regression of y on the columns of x (log loss)."""
+    from scipy.optimize import minimize
+
+    xb = np.column_stack([x, np.ones(len(x))])
+    sign = np.where(y, 1.0, -1.0)
+
+    def loss(w):
+        z = sign * (xb @ w)
+        value = np.logaddexp(0.0, -z).mean()
+        grad = -(xb * (sign / (1.0 + np.exp(z)))[:, None]).mean(axis=0)
+        return value, grad
+
+    start = np.zeros(xb.shape[1])
+    start[0] = 1.0
+    return minimize(loss, start, jac=True, method="L-BFGS-B").x
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", type=Path, nargs="+", help="graphene_cv.py --out folders")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "graphene")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rim", type=int, default=8, help="edge width in px (default 8)")
+    parser.add_argument("--bragg-sigma", type=float, default=0.0033,
+                        help="Bragg aperture width in px⁻¹ (our fitted 0.0033)")
+    parser.add_argument("--worst", type=int, default=8, help="list this many worst images")
+    args = parser.parse_args(argv)
+
+    import torch
+    from scipy import ndimage
+
+    from temseg.baselines import BraggParams
+    from temseg.baselines.bragg import bragg_difference
+    from temseg.infer.segmenter import NetworkSegmenter
+    from temseg.models import combine_models, load_model
+
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    found = find_fold_models(args.folders, data_dir=args.data)
+    if not found:
+        print("error: no fold models found", file=sys.stderr)
+        return 2
+    per_fold = {}  # fold -> list of (name, image, label, prob)
+    with tempfile.TemporaryDirectory() as tmp:
+        for fold in sorted(found):
+            group = found[fold]
+            path = group[0][0]
+            if len(group) > 1:
+                path = combine_models([g[0] for g in group], Path(tmp) / f"fold_{fold}")[1]
+            model, _ = load_model(path)
+            _, cfg, data, test_idx = group[0]
+            seg = NetworkSegmenter(model, tile=max(data.images[0].shape), device="cpu")
+            per_fold[fold] = [(data.names[i], data.images[i], data.labels[i] > 0,
+                               seg.predict(data.images[i])) for i in test_idx]
+    folds = sorted(per_fold)
+    n_models = {f: len(found[f]) for f in folds}
+    print(f"{sum(len(v) for v in per_fold.values())} held-out images in {len(folds)} folds; "
+          f"models per fold {n_models}; predicted in {time.perf_counter() - t0:.0f} s")
+
+    # 1. the wrong pixels by distance to the labelled boundary
+    hist, far_fp, far_fn = np.zeros(len(EDGES) - 1), 0, 0
+    rim_counts = np.zeros(4)
+    worst = []
+    for fold in folds:
+        for name, _, label, prob in per_fold[fold]:
+            mask = prob >= 0.5
+            wrong = mask != label
+            dist = np.maximum(ndimage.distance_transform_edt(label),
+                              ndimage.distance_transform_edt(~label))
+            hist += np.histogram(dist[wrong], bins=EDGES)[0]
+            far = wrong & (dist >= FAR)
+            far_fp += int((far & mask).sum())
+            far_fn += int((far & ~mask).sum())
+            rim = np.ones(label.shape, bool)
+            rim[args.rim:-args.rim, args.rim:-args.rim] = False
+            rim_counts += [wrong[rim].sum(), rim.sum(), wrong[~rim].sum(), (~rim).sum()]
+            tp, fp, fn = counts([mask], [label])
+            if tp + fp + fn:
+                worst.append((2 * tp / (2 * tp + fp + fn), fold, name, label.mean(), fp, fn))
+    total = hist.sum()
+    print(f"\nwrong pixels ({int(total):,}) by distance to the labelled boundary:")
+    for lo, hi, n in zip(EDGES[:-1], EDGES[1:], hist):
+        span = f"d = {lo:.0f}" if hi == lo + 1 else (f"d = {lo:.0f}–{hi - 1:.0f}" if
+                                                     np.isfinite(hi) else f"d >= {lo:.0f}")
+        print(f"  {span + ' px':<16}{100 * n / total:5.1f} %")
+    print(f"  d >= {FAR:.0f} px: {far_fp:,} false positive, {far_fn:,} false negative pixels")
+    rim_rate, inner = rim_counts[0] / rim_counts[1], rim_counts[2] / rim_counts[3]
+    print(f"error rate within {args.rim} px of the image edge {100 * rim_rate:.2f} %, further "
+          f"in {100 * inner:.2f} % ({rim_rate / inner:.2f}x)")
+
+    # 2. post-processing, fixed and nested
+    ops = postprocessors()
+    table = {}  # op -> fold -> (tp, fp, fn)
+    for op_name, op in ops.items():
+        table[op_name] = {f: counts([op(p) for *_, p in per_fold[f]],
+                                    [y for _, _, y, _ in per_fold[f]]) for f in folds}
+    print(f"\n{'post-processing (fixed)':<30}{'F1':>8}{'Jaccard':>9}   F1 per fold")
+    for op_name in ops:
+        scores = [f1_jaccard(table[op_name][f]) for f in folds]
+        print(f"{op_name:<30}{np.mean([s[0] for s in scores]):>8.4f}"
+              f"{np.mean([s[1] for s in scores]):>9.4f}   "
+              + " ".join(f"{s[0]:.4f}" for s in scores))
+    nested, chosen = [], []
+    for f in folds:
+        others = {op: f1_jaccard(sum(table[op][g] for g in folds if g != f))[0] for op in ops}
+        best = max(others, key=others.get)
+        chosen.append(best)
+        nested.append(f1_jaccard(table[best][f]))
+    print(f"{'nested choice':<30}{np.mean([s[0] for s in nested]):>8.4f}"
+          f"{np.mean([s[1] for s in nested]):>9.4f}   chosen: {', '.join(chosen)}")
+
+    # 3. stacking with the Bragg filter, nested
+    features = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for f in folds:
+            rows = []
+            for _, image, label, prob in per_fold[f]:
+                diff = bragg_difference(image, BraggParams(sigma=args.bragg_sigma))
+                if diff is None:  # no lattice found: all amorphous to the filter
+                    diff = np.full(image.shape, np.float32(np.inf))
+                p = np.clip(prob, 1e-4, 1 - 1e-4)
+                rows.append((np.log(p / (1 - p)), np.minimum(diff, 10.0), label))
+            features[f] = rows
+    stacked, base = [], []
+    for f in folds:
+        train = [r for g in folds if g != f for r in features[g]]
+        x = np.concatenate([np.column_stack([lg.ravel(), d.ravel()]) for lg, d, _ in train])
+        y = np.concatenate([lab.ravel() for *_, lab in train])
+        w = fit_logistic(x[::7], y[::7])
+        masks = [(w[0] * lg + w[1] * d + w[2]) >= 0 for lg, d, _ in features[f]]
+        labels = [lab for *_, lab in features[f]]
+        stacked.append(f1_jaccard(counts(masks, labels)))
+        base.append(f1_jaccard(table["threshold 0.50"][f]))
+    print(f"\nnetwork alone                 F1 {np.mean([s[0] for s in base]):.4f}, Jaccard "
+          f"{np.mean([s[1] for s in base]):.4f}")
+    print(f"+ Bragg difference (stacked)  F1 {np.mean([s[0] for s in stacked]):.4f}, Jaccard "
+          f"{np.mean([s[1] for s in stacked]):.4f}  (logistic fit on the other folds, "
+          f"σ = {args.bragg_sigma} px⁻¹)")
+
+    # 4. the worst images
+    worst.sort()
+    print(f"\nworst {args.worst} held-out images (F1, fold, name, labelled fraction, FP, FN px):")
+    for f1, fold, name, frac, fp, fn in worst[:args.worst]:
+        print(f"  {f1:.3f}  fold {fold}  {name}  {frac:.3f}  {int(fp)}  {int(fn)}")
+    print(f"\ndone in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
