@@ -26,7 +26,7 @@ def _seeds(text: str | None) -> list[int] | None:
 def train(
     data: list[Path] = typer.Argument(None, help="Labelled folders or a zarr dataset "
                                                  "(else the config's `data`)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder of the run(s)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder of the run(s)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="Recipe YAML (TrainConfig)."),
     architecture: str | None = typer.Option(None, help="resunet, unet or msdnet."),
     epochs: int | None = typer.Option(None, help="Training epochs."),
@@ -49,6 +49,9 @@ def train(
     pixel_size_nm: float | None = typer.Option(None, help="Pixel size in nm/px."),
     resume: bool = typer.Option(False, "--resume", help="Continue the runs in --out from "
                                                         "their last checkpoints."),
+    show_config: bool = typer.Option(False, "--show-config",
+                                     help="Print the resolved recipe (every option, defaults "
+                                          "included) as YAML and exit without training."),
 ) -> None:
     """Train a segmentation network from labelled micrographs (seeds, k-fold CV, resume).
 
@@ -57,6 +60,7 @@ def train(
     config.yaml and record.json in --out.
     """
     from temseg.config import load_config
+    from temseg.errors import ConfigError
     from temseg.train.config import TrainConfig
     from temseg.train.crossval import run_training
 
@@ -67,9 +71,18 @@ def train(
                      label_suffix=label_suffix,
                      sampling=_common.sampling_from_options(sampling, pixel_size_nm),
                      data=[str(p) for p in data] if data else None)
-    if resume and config is None and (out / "config.yaml").is_file():
+    if out is None and not show_config:
+        raise ConfigError("--out: required (the folder the run(s) are written to)")
+    if resume and config is None and out is not None and (out / "config.yaml").is_file():
         config = out / "config.yaml"
     cfg = load_config(TrainConfig, config, **overrides)
+    if show_config:
+        import yaml
+
+        from temseg.config import to_dict
+
+        typer.echo(yaml.safe_dump(to_dict(cfg), sort_keys=False), nl=False)
+        return
     _common.err.print(f"training {cfg.architecture} for {cfg.epochs} epochs × "
                       f"{len(cfg.seeds)} seed(s)" + (f" × {cfg.folds} folds" if cfg.folds > 1 else "")
                       + f" → {out}", highlight=False)
