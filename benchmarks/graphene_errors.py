@@ -1,8 +1,8 @@
 """Where the cross-validated graphene models err, and whether any cheap fix removes the errors.
 
-Takes the fold models of earlier ``graphene_cv.py --out`` folders (averaged
-per fold when several folders share a fold, as ``--rescore --ensemble``),
-predicts every held-out image once, and prints:
+Takes the fold models of ensemble members (each the ``graphene_cv.py --out``
+folders of one recipe), predicts every held-out image with each member, and
+for the mean of the members (as ``--rescore --ensemble``) prints:
 
 - the wrong pixels by their distance to the labelled boundary, and the
   false-positive / false-negative split of those far from it;
@@ -14,19 +14,25 @@ predicts every held-out image once, and prints:
 - stacking with the Bragg filter of 004 (``temseg.baselines``): a logistic
   model of the network's logit and the Bragg difference map, fitted per fold
   on the other folds, again nested;
+- which subset of the members, at threshold 0.4 or 0.5, scores best: in
+  hindsight, and chosen per fold on the other folds (nested);
 - the worst held-out images.
 
-Example (the A + B + C + N3 ensemble of BENCHMARKS.md)::
+Example (the A + B + C + N3 ensemble of BENCHMARKS.md analysed, seven
+members to choose from)::
 
-    python benchmarks/graphene_errors.py runs/best150_a runs/best150_b runs/wide_a runs/wide_b \\
-        runs/refl_a runs/refl_b runs/refl_c runs/n3f8_f2 runs/n3f8_f3 runs/n3f8_a runs/n3f8_b
+    python benchmarks/graphene_errors.py --ensemble A,B,C,N3 \\
+        --member A=runs/best150_a,runs/best150_b --member B=runs/wide_a,runs/wide_b \\
+        --member C=runs/refl_a,runs/refl_b,runs/refl_c \\
+        --member N3=runs/n3f8_f2,runs/n3f8_f3,runs/n3f8_a,runs/n3f8_b \\
+        --member N3R=runs/n3r_x,runs/n3r_y --member LOV=runs/lov_f2,runs/lov_f3,runs/lov_rest \\
+        --member CROP=runs/crop_f2,runs/crop_f3,runs/crop_rest
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -92,7 +98,10 @@ def fit_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folders", type=Path, nargs="+", help="graphene_cv.py --out folders")
+    parser.add_argument("--member", action="append", required=True, metavar="NAME=DIR[,DIR]",
+                        help="an ensemble member: its graphene_cv.py --out folders (repeat)")
+    parser.add_argument("--ensemble", default=None, metavar="NAMES",
+                        help="comma-separated members whose mean is analysed (default: all)")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "graphene")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rim", type=int, default=8, help="edge width in px (default 8)")
@@ -100,6 +109,18 @@ def main(argv=None) -> int:
                         help="Bragg aperture width in px⁻¹ (our fitted 0.0033)")
     parser.add_argument("--worst", type=int, default=8, help="list this many worst images")
     args = parser.parse_args(argv)
+    members = {}
+    for text in args.member:
+        name, sep, folders = text.partition("=")
+        if not sep or not name or not folders:
+            print(f"error: --member {text!r}: expected NAME=DIR[,DIR...]", file=sys.stderr)
+            return 2
+        members[name] = [Path(f) for f in folders.split(",")]
+    chosen = list(members) if args.ensemble is None else args.ensemble.split(",")
+    if not set(chosen) <= set(members):
+        print(f"error: --ensemble {args.ensemble}: not all of them are members "
+              f"({', '.join(members)})", file=sys.stderr)
+        return 2
 
     import torch
     from scipy import ndimage
@@ -107,30 +128,42 @@ def main(argv=None) -> int:
     from temseg.baselines import BraggParams
     from temseg.baselines.bragg import bragg_difference
     from temseg.infer.segmenter import NetworkSegmenter
-    from temseg.models import combine_models, load_model
+    from temseg.models import load_model
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    found = find_fold_models(args.folders, data_dir=args.data)
-    if not found:
-        print("error: no fold models found", file=sys.stderr)
+    member_probs = {}  # member -> fold -> [prob per held-out image]
+    images = {}  # fold -> [(name, image, label)], from the first member
+    for member, folders in members.items():
+        found = find_fold_models(folders, data_dir=args.data)
+        if not found:
+            print(f"error: member {member}: no fold models in {folders}", file=sys.stderr)
+            return 2
+        member_probs[member] = {}
+        for fold, group in sorted(found.items()):
+            _, _, data, test_idx = group[0]
+            held_out = [(data.names[i], data.images[i], data.labels[i] > 0) for i in test_idx]
+            images.setdefault(fold, held_out)
+            if [h[0] for h in held_out] != [h[0] for h in images[fold]]:
+                print(f"error: member {member} was tested on other images in fold {fold}",
+                      file=sys.stderr)
+                return 2
+            probs = []
+            for path, _, data, _ in group:  # several models of a member: their mean
+                seg = NetworkSegmenter(load_model(path)[0], tile=max(data.images[0].shape),
+                                       device="cpu")
+                probs.append([seg.predict(data.images[i]) for i in test_idx])
+            member_probs[member][fold] = list(np.mean(probs, axis=0))
+    folds = sorted(images)
+    if any(sorted(p) != folds for p in member_probs.values()):
+        print("error: the members do not cover the same folds", file=sys.stderr)
         return 2
-    per_fold = {}  # fold -> list of (name, image, label, prob)
-    with tempfile.TemporaryDirectory() as tmp:
-        for fold in sorted(found):
-            group = found[fold]
-            path = group[0][0]
-            if len(group) > 1:
-                path = combine_models([g[0] for g in group], Path(tmp) / f"fold_{fold}")[1]
-            model, _ = load_model(path)
-            _, cfg, data, test_idx = group[0]
-            seg = NetworkSegmenter(model, tile=max(data.images[0].shape), device="cpu")
-            per_fold[fold] = [(data.names[i], data.images[i], data.labels[i] > 0,
-                               seg.predict(data.images[i])) for i in test_idx]
-    folds = sorted(per_fold)
-    n_models = {f: len(found[f]) for f in folds}
+    per_fold = {f: [(name, image, label, np.mean([member_probs[m][f][j] for m in chosen],
+                                                  axis=0))
+                    for j, (name, image, label) in enumerate(images[f])] for f in folds}
     print(f"{sum(len(v) for v in per_fold.values())} held-out images in {len(folds)} folds; "
-          f"models per fold {n_models}; predicted in {time.perf_counter() - t0:.0f} s")
+          f"members {', '.join(members)}; analysed: the mean of {', '.join(chosen)}; "
+          f"predicted in {time.perf_counter() - t0:.0f} s")
 
     # 1. the wrong pixels by distance to the labelled boundary
     hist, far_fp, far_fn = np.zeros(len(EDGES) - 1), 0, 0
@@ -213,7 +246,35 @@ def main(argv=None) -> int:
           f"{np.mean([s[1] for s in stacked]):.4f}  (logistic fit on the other folds, "
           f"σ = {args.bragg_sigma} px⁻¹)")
 
-    # 4. the worst images
+    # 4. which members, at which threshold: nested choice
+    if len(members) > 1:
+        import itertools
+
+        labels = {f: [y for _, _, y, _ in per_fold[f]] for f in folds}
+        options = {}
+        for r in range(1, len(members) + 1):
+            for subset in itertools.combinations(members, r):
+                mean = {f: [np.mean([member_probs[m][f][j] for m in subset], axis=0)
+                            for j in range(len(labels[f]))] for f in folds}
+                for t in (0.4, 0.5):
+                    options[(subset, t)] = {f: counts([p >= t for p in mean[f]], labels[f])
+                                            for f in folds}
+        fixed = {k: np.mean([f1_jaccard(v[f]) for f in folds], axis=0) for k, v in options.items()}
+        print(f"\nmembers and threshold ({len(options)} choices), best in hindsight:")
+        for key in sorted(fixed, key=lambda k: -fixed[k][0])[:5]:
+            print(f"  {'+'.join(key[0]):<28} t {key[1]:.1f}   F1 {fixed[key][0]:.4f}, "
+                  f"Jaccard {fixed[key][1]:.4f}")
+        nested = []
+        for f in folds:
+            best = max(options, key=lambda k: f1_jaccard(sum(options[k][g] for g in folds
+                                                              if g != f))[0])
+            nested.append(f1_jaccard(options[best][f]))
+            print(f"  fold {f}: chosen on the other folds {'+'.join(best[0])} t {best[1]:.1f}"
+                  f" -> F1 {nested[-1][0]:.4f}")
+        print(f"nested choice: F1 {np.mean([s[0] for s in nested]):.4f}, Jaccard "
+              f"{np.mean([s[1] for s in nested]):.4f}")
+
+    # 5. the worst images
     worst.sort()
     print(f"\nworst {args.worst} held-out images (F1, fold, name, labelled fraction, FP, FN px):")
     for f1, fold, name, frac, fp, fn in worst[:args.worst]:
