@@ -49,17 +49,26 @@ EDGES = (1.0, 2.0, 4.0, 6.0, 13.0, np.inf)
 FAR = 6.0
 
 
-def counts(masks, labels) -> np.ndarray:
-    """Pooled (tp, fp, fn) over pairs of boolean masks and labels."""
-    out = np.zeros(3)
-    for m, y in zip(masks, labels):
-        out += [(m & y).sum(), (m & ~y).sum(), (~m & y).sum()]
-    return out
+def counts(masks, labels):
+    """Pooled confusion counts over pairs of masks and labels."""
+    from temseg.metrics import Confusion, confusion
+
+    return sum((confusion(m, y) for m, y in zip(masks, labels)), Confusion(0, 0, 0, 0))
+
+
+def pooled_except(by_fold: dict, fold):
+    """Confusion counts pooled over every fold of ``by_fold`` but ``fold``."""
+    from temseg.metrics import Confusion
+
+    return sum((c for f, c in by_fold.items() if f != fold), Confusion(0, 0, 0, 0))
 
 
 def f1_jaccard(c) -> tuple[float, float]:
-    tp, fp, fn = c
-    return 2 * tp / (2 * tp + fp + fn), tp / (tp + fp + fn)
+    """F1 and Jaccard of pooled confusion counts."""
+    from temseg.metrics import scores_from_confusion
+
+    scores = scores_from_confusion(c)
+    return scores["f1"], scores["jaccard"]
 
 
 def postprocessors() -> dict:
@@ -182,7 +191,7 @@ def main(argv=None) -> int:
             rim = np.ones(label.shape, bool)
             rim[args.rim:-args.rim, args.rim:-args.rim] = False
             rim_counts += [wrong[rim].sum(), rim.sum(), wrong[~rim].sum(), (~rim).sum()]
-            tp, fp, fn = counts([mask], [label])
+            tp, fp, fn, _ = counts([mask], [label])
             if tp + fp + fn:
                 worst.append((2 * tp / (2 * tp + fp + fn), fold, name, label.mean(), fp, fn))
     total = hist.sum()
@@ -210,7 +219,7 @@ def main(argv=None) -> int:
               + " ".join(f"{s[0]:.4f}" for s in scores))
     nested, chosen = [], []
     for f in folds:
-        others = {op: f1_jaccard(sum(table[op][g] for g in folds if g != f))[0] for op in ops}
+        others = {op: f1_jaccard(pooled_except(table[op], f))[0] for op in ops}
         best = max(others, key=others.get)
         chosen.append(best)
         nested.append(f1_jaccard(table[best][f]))
@@ -266,8 +275,7 @@ def main(argv=None) -> int:
                   f"Jaccard {fixed[key][1]:.4f}")
         nested = []
         for f in folds:
-            best = max(options, key=lambda k: f1_jaccard(sum(options[k][g] for g in folds
-                                                              if g != f))[0])
+            best = max(options, key=lambda k: f1_jaccard(pooled_except(options[k], f))[0])
             nested.append(f1_jaccard(options[best][f]))
             print(f"  fold {f}: chosen on the other folds {'+'.join(best[0])} t {best[1]:.1f}"
                   f" -> F1 {nested[-1][0]:.4f}")
