@@ -165,18 +165,20 @@ def print_table(rows) -> None:
         print(f"{key:<20}{mean:>10.3f} ± {std:.3f}{PAPER_UNET[key]:>12.3f}")
 
 
-def find_fold_models(folders, *, data_dir: Path) -> dict:
+def find_fold_models(folders, *, data_dir: Path, loaded: dict | None = None) -> dict:
     """The fold models in ``folders``: fold -> [(model.json, config, data, test indices)].
 
     Each folder's data is loaded and preprocessed as its config says (once per
-    preprocessing), and split into its folds again, so a model is always paired
-    with the images it was not trained on.
+    preprocessing; pass the same ``loaded`` dict to several calls to share it),
+    and split into its folds again, so a model is always paired with the images
+    it was not trained on.
     """
     from temseg.config import load_config
     from temseg.train.config import TrainConfig
     from temseg.train.crossval import load_recipe_data, plan_splits
 
-    found, loaded = {}, {}
+    found = {}
+    loaded = {} if loaded is None else loaded
     for folder in folders:
         cfg = load_config(TrainConfig, Path(folder) / "config.yaml", data=[str(data_dir)])
         key = json.dumps([cfg.preprocessing, cfg.label_suffix, cfg.group_pattern,

@@ -143,8 +143,9 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     member_probs = {}  # member -> fold -> [prob per held-out image]
     images = {}  # fold -> [(name, image, label)], from the first member
+    loaded = {}  # the data once per preprocessing, shared by the members
     for member, folders in members.items():
-        found = find_fold_models(folders, data_dir=args.data)
+        found = find_fold_models(folders, data_dir=args.data, loaded=loaded)
         if not found:
             print(f"error: member {member}: no fold models in {folders}", file=sys.stderr)
             return 2

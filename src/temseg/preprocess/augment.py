@@ -132,9 +132,8 @@ def random_intensity(image, *, seed: int | np.random.Generator | None,
         from scipy import ndimage
 
         width = float(rng.uniform(*blur_px))
-        if width > 0:
-            axes_sigma = (0.0, width, width) if data.ndim == 3 else width
-            data = ndimage.gaussian_filter(data, axes_sigma, mode="mirror")
+        axes_sigma = (0.0, width, width) if data.ndim == 3 else width
+        data = ndimage.gaussian_filter(data, axes_sigma, mode="mirror")
     g = float(np.exp(rng.uniform(np.log(gain[0]), np.log(gain[1]))))
     data = g * data + rng.uniform(*offset) * scale
     sigma = rng.uniform(*noise_sigma) * scale

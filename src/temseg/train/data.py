@@ -178,9 +178,9 @@ def epoch_batches(data: TrainingSet, *, seed: int, epoch: int, batch_size: int,
     in [−a, a] image standard deviations (:func:`temseg.preprocess.random_intensity`).
     ``zoom`` = a magnifies by a factor drawn log-uniformly in [1/(1+a), 1+a]
     (:func:`temseg.preprocess.random_zoom`; it draws the crop's place itself).
-    ``noise`` = n adds white Gaussian noise of std drawn in [0, n] image standard
-    deviations, ``blur`` = b a Gaussian blur of std drawn in [0, b] pixels (both
-    after the gain; see :func:`temseg.preprocess.random_intensity`).
+    ``blur`` = b applies a Gaussian blur of std drawn in [0, b] pixels (before the
+    gain), ``noise`` = n adds white Gaussian noise of std drawn in [0, n] image
+    standard deviations (after it); see :func:`temseg.preprocess.random_intensity`.
 
     Yields
     ------
