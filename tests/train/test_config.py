@@ -23,6 +23,7 @@ def test_yaml_one_to_one_and_overrides(tmp_path):
     ({"threshold": 1.0}, "threshold"), ({"device": "tpu"}, "device"), ({"epoch": 3}, "epoch"),
     ({"patience": 3, "val_fraction": 0.0}, "patience"), ({"group_pattern": "("}, "group_pattern"),
     ({"zoom": 1.0}, "zoom"), ({"noise": -0.1}, "noise"), ({"blur": 11}, "blur"),
+    ({"ema": 1.0}, "ema"), ({"ema": -0.5}, "ema"),
 ])
 def test_bad_values_name_the_field(data, field):
     with pytest.raises(ConfigError, match=field):

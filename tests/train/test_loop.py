@@ -59,6 +59,37 @@ def test_resume_is_bit_identical(tmp_path):
         (tmp_path / "b/checkpoints/last/optimizer.safetensors").read_bytes()
 
 
+def test_weight_average_resumes_bit_identically_and_is_the_trained_model(tmp_path):
+    from safetensors.torch import load_file
+
+    straight = _run(4, tmp_path / "a", ema=0.8)
+    _run(2, tmp_path / "b", ema=0.8)
+    resumed = _run(4, tmp_path / "b", resume=tmp_path / "b", ema=0.8)
+    assert _same_weights(straight.model, resumed.model)
+    assert [r["val_f1"] for r in resumed.history] == [r["val_f1"] for r in straight.history]
+    last = tmp_path / "a/checkpoints/last"
+    assert (last / "average.safetensors").read_bytes() == \
+        (tmp_path / "b/checkpoints/last/average.safetensors").read_bytes()
+    # the best checkpoint holds the averaged (scored) weights, which the run returns
+    best = load_file(str(tmp_path / "a/checkpoints/best/model.safetensors"))
+    assert all(torch.equal(best[k], v) for k, v in straight.model.state_dict().items())
+    # without validation the run returns the final average, not the live weights
+    plain = _run(4, tmp_path / "c", ema=0.8, val=False)
+    state = json.loads((tmp_path / "c/checkpoints/last/trainer.json").read_text())
+    assert state["ema_steps"] == 8  # 4 epochs × 2 batches
+    sums = load_file(str(tmp_path / "c/checkpoints/last/average.safetensors"))
+    live = load_file(str(tmp_path / "c/checkpoints/last/model.safetensors"))
+    weight = "4.weight"
+    expected = sums[weight] / (1 - 0.8 ** 8)
+    assert torch.allclose(plain.model.state_dict()[weight], expected, rtol=1e-6)
+    assert (plain.model.state_dict()[weight] - live[weight]).abs().max() > 1e-4
+    # a checkpoint and a recipe that disagree on the average do not mix
+    with pytest.raises(InputError, match="ema"):
+        _run(6, tmp_path / "b", resume=tmp_path / "b")
+    with pytest.raises(InputError, match="ema"):
+        _run(6, tmp_path / "b", resume=tmp_path / "b", ema=0.9)
+
+
 def test_loss_falls_and_logs_are_written(tmp_path):
     result = _run(6, tmp_path, seed=1)
     losses = [r["train_loss"] for r in result.history]

@@ -7,6 +7,7 @@ A checkpoint is a folder::
     rng.safetensors                 torch RNG states (CPU, and CUDA when used)
     trainer.json                    epoch, seed, history, early-stopping state,
                                     optimizer hyper-parameters, grad-scaler state
+    average.safetensors             running sums of the weight average (``ema`` only)
 
 It is written into a temporary folder and swapped into place, with Ctrl-C
 held back while the swap happens, so a checkpoint on disk is always whole.
@@ -111,7 +112,7 @@ def _write_model(folder: Path, model: torch.nn.Module, model_config) -> None:
 
 def save_checkpoint(folder: str | Path, *, model: torch.nn.Module,
                     optimizer: torch.optim.Optimizer, trainer: dict,
-                    model_config=None) -> Path:
+                    model_config=None, average: dict[str, torch.Tensor] | None = None) -> Path:
     """Write a whole checkpoint folder atomically (replacing an older one).
 
     Parameters
@@ -125,6 +126,8 @@ def save_checkpoint(folder: str | Path, *, model: torch.nn.Module,
     model_config : temseg.models.ModelConfig, optional
         When given the weights go through :func:`temseg.models.save_model`
         (a loadable model file); otherwise a bare ``model.safetensors``.
+    average : dict of tensors, optional
+        Running sums of a weight average (:class:`temseg.train.average.WeightAverage`).
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +138,8 @@ def save_checkpoint(folder: str | Path, *, model: torch.nn.Module,
             tensors, meta = optimizer_to_tensors(optimizer)
             save_file(tensors, str(tmp / "optimizer.safetensors"))
             save_file(rng_tensors(), str(tmp / "rng.safetensors"))
+            if average is not None:
+                save_file(average, str(tmp / "average.safetensors"))
             write_json(tmp / "trainer.json", {**trainer, "optimizer": meta})
             old = folder.with_name(f".{folder.name}.old")
             if old.exists():
@@ -184,3 +189,9 @@ def load_checkpoint(path: str | Path, *, model: torch.nn.Module,
         raise ModelFileError(f"{folder}: checkpoint does not fit this model/optimizer "
                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
     return trainer
+
+
+def load_average(path: str | Path) -> dict[str, torch.Tensor] | None:
+    """Running sums of the weight average saved in a checkpoint, or ``None`` if it has none."""
+    file = find_checkpoint(path) / "average.safetensors"
+    return load_file(str(file), device="cpu") if file.is_file() else None

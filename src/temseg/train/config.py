@@ -60,6 +60,10 @@ class TrainConfig:
         Adam learning rate and L2 weight decay.
     lr_schedule : {"constant", "cosine"}
         Learning rate per epoch; cosine decays to 0 at ``epochs``.
+    ema : float
+        Decay per optimizer step of an exponential moving average of the
+        weights (and batch-norm statistics), e.g. 0.995; 0 = off. When on,
+        validation, the best checkpoint and the trained model use the average.
     batch_size, epochs : int
     patch_size : int or None
         Side of the random square crops (pixels); ``None`` trains on whole images
@@ -122,6 +126,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     lr_schedule: Literal["constant", "cosine"] = "constant"
+    ema: float = 0.0
     batch_size: int = 4
     epochs: int = 50
     patch_size: int | None = None
@@ -154,6 +159,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ConfigError(f"{name}: must be a positive number, got {value}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"ema: must be in [0, 1) (decay per step), got {self.ema}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ConfigError(f"weight_decay: must be ≥ 0, got {self.weight_decay}")
         for name in ("batch_size", "epochs", "patches_per_image", "folds"):

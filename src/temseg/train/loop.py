@@ -6,7 +6,9 @@ to ``(N, C, H, W)`` logits. Each epoch appends a row to ``log.csv`` and
 ``checkpoints/last`` (and ``checkpoints/best`` on a better validation score).
 Ctrl-C during an epoch leaves ``checkpoints/last`` at the previous epoch;
 resuming from it gives the same weights, bit for bit on the CPU, as a run
-that was never stopped.
+that was never stopped. With ``config.ema`` a moving average of the weights
+(:mod:`temseg.train.average`) is kept beside them, checkpointed with them, and
+is what validation scores and what the trained model holds.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import csv
 import math
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +28,9 @@ from temseg.device import from_device, pick_device, to_device
 from temseg.errors import InputError
 from temseg.io.files import atomic_path, write_json
 from temseg.rng import seed_torch
-from temseg.train.checkpoints import find_checkpoint, load_checkpoint, save_checkpoint
+from temseg.train.average import WeightAverage
+from temseg.train.checkpoints import (find_checkpoint, load_average, load_checkpoint,
+                                      save_checkpoint)
 from temseg.train.config import TrainConfig
 from temseg.train.data import TrainingSet, check_shapes, epoch_batches
 from temseg.train.losses import foreground_probability, make_loss
@@ -41,7 +46,8 @@ class FitResult:
 
     Attributes
     ----------
-    model : torch.nn.Module — with the best weights (the last when there is no validation)
+    model : torch.nn.Module — with the best weights (the last when there is no validation;
+        the weight average when ``config.ema`` is on)
     history : list of dict — one row per epoch (see ``log.csv``)
     best_epoch : int or None
     best_score : float — the best ``monitor`` value (NaN without validation)
@@ -204,11 +210,21 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
     history: list[dict] = []
     start, best_score, best_epoch, bad_epochs = 0, -math.inf, None, 0
     best_state = None
+    average = WeightAverage(model, config.ema) if config.ema else None
     if resume is not None:
         trainer = load_checkpoint(resume, model=model, optimizer=optimizer, device=device)
         if trainer.get("seed") != seed:
             raise InputError(f"{resume}: checkpoint was trained with seed {trainer.get('seed')}, "
                              f"not {seed}")
+        if average is None and trainer.get("ema"):
+            raise InputError(f"{resume}: checkpoint was trained with ema {trainer['ema']}, "
+                             "not without")
+        if average is not None and int(trainer["epoch"]) > 0:
+            sums = load_average(resume)
+            if sums is None or trainer.get("ema") != config.ema:
+                raise InputError(f"{resume}: checkpoint was trained with ema "
+                                 f"{trainer.get('ema') or 0}, not {config.ema}")
+            average.load_tensors(sums, trainer["ema_steps"])
         start, history = int(trainer["epoch"]), list(trainer["history"])
         best_epoch, bad_epochs = trainer["best_epoch"], int(trainer["bad_epochs"])
         best_score = -math.inf if trainer["best_score"] is None else float(trainer["best_score"])
@@ -223,11 +239,23 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
     def trainer_state(epoch: int) -> dict:
         return {"epoch": epoch, "seed": seed, "history": history, "best_epoch": best_epoch,
                 "best_score": None if not math.isfinite(best_score) else best_score,
-                "bad_epochs": bad_epochs, "scaler": scaler.state_dict() if amp else None}
+                "bad_epochs": bad_epochs, "scaler": scaler.state_dict() if amp else None,
+                "ema": config.ema or None, "ema_steps": average.steps if average else None}
+
+    def save(name: str, epoch: int, *, averaged: bool = False) -> None:
+        sums = average.to_tensors() if average is not None and average.steps else None
+        if averaged and sums is not None:  # the best checkpoint holds the scored weights
+            with average.applied(model):
+                save_checkpoint(ckpt / name, model=model, optimizer=optimizer,
+                                trainer=trainer_state(epoch), model_config=model_config,
+                                average=sums)
+        else:
+            save_checkpoint(ckpt / name, model=model, optimizer=optimizer,
+                            trainer=trainer_state(epoch), model_config=model_config,
+                            average=sums)
 
     if ckpt is not None and resume is None:
-        save_checkpoint(ckpt / "last", model=model, optimizer=optimizer,
-                        trainer=trainer_state(0), model_config=model_config)
+        save("last", 0)
 
     stopped_early = False
     n_batches = math.ceil(len(train_set) * config.patches_per_image / config.batch_size)
@@ -258,14 +286,17 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
+                if average is not None:
+                    average.update(model)
                 total += float(loss.detach()) * len(xb)
                 count += len(xb)
                 if batch_callback is not None:
                     batch_callback(i, n_batches)
             row = {"epoch": epoch, "train_loss": total / count}
             if val_set is not None and len(val_set):
-                row.update(validate(model, val_set, loss_fn=loss_fn, threshold=config.threshold,
-                                    device=device, amp=amp))
+                with average.applied(model) if average is not None else nullcontext():
+                    row.update(validate(model, val_set, loss_fn=loss_fn,
+                                        threshold=config.threshold, device=device, amp=amp))
             row["lr"] = lr
             row["seconds"] = time.perf_counter() - t0
             history.append(row)
@@ -273,15 +304,14 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
             score = row.get(f"val_{config.monitor}")
             if score is not None and math.isfinite(score) and score > best_score:
                 best_score, best_epoch, bad_epochs, improved = score, epoch, 0, True
-                best_state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+                best_state = average.state() if average is not None else model.state_dict()
+                best_state = {k: v.detach().to("cpu").clone() for k, v in best_state.items()}
             elif score is not None:
                 bad_epochs += 1
             if ckpt is not None:
                 if improved:
-                    save_checkpoint(ckpt / "best", model=model, optimizer=optimizer,
-                                    trainer=trainer_state(epoch), model_config=model_config)
-                save_checkpoint(ckpt / "last", model=model, optimizer=optimizer,
-                                trainer=trainer_state(epoch), model_config=model_config)
+                    save("best", epoch, averaged=True)
+                save("last", epoch)
                 write_log(out_dir, history)
             if callback is not None:
                 callback(row)
@@ -294,6 +324,8 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
         raise
     if best_state is not None:
         model.load_state_dict(best_state)
+    elif average is not None and average.steps:
+        model.load_state_dict(average.state())
     return FitResult(model=model, history=history, best_epoch=best_epoch,
                      best_score=best_score if math.isfinite(best_score) else math.nan,
                      stopped_early=stopped_early, out_dir=out_dir)
