@@ -30,6 +30,51 @@ def test_particle_table_areas_and_diameters(tmp_path):
         particle_table(np.zeros((2, 2, 2)))
 
 
+def _discs(radii_px, shape=(120, 160), border_disc=True):
+    mask = np.zeros(shape, np.uint8)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    for i, r in enumerate(radii_px):
+        cy, cx = 30 + 60 * (i // 3), 25 + 50 * (i % 3)
+        mask[(yy - cy) ** 2 + (xx - cx) ** 2 <= r ** 2] = 1
+    if border_disc:  # cut by the edge: counted, never sized
+        mask[(yy - 0) ** 2 + (xx - 150) ** 2 <= 12 ** 2] = 1
+    return mask
+
+
+def test_summary_sizes_only_whole_particles_in_nm(tmp_path):
+    from temseg.analyze.particles import particle_summary, plot_particles
+
+    radii = [8, 10, 12, 14]
+    rows = particle_table(_discs(radii), sampling=2.0)        # 0.2 nm / px
+    stats = particle_summary(rows)
+    assert stats["particles"] == 5 and stats["touching_border"] == 1
+    assert stats["diameter_unit"] == "nm"
+    # diameters 2r × 0.2 nm: 3.2, 4.0, 4.8, 5.6 nm → median 4.4, within a pixel's worth
+    assert stats["diameter_median"] == pytest.approx(4.4, abs=0.1)
+    assert stats["diameter_std"] == pytest.approx(np.std([3.2, 4.0, 4.8, 5.6], ddof=1), abs=0.05)
+    px = particle_summary(particle_table(_discs(radii)))
+    assert px["diameter_unit"] == "px" and px["diameter_median"] == pytest.approx(22, abs=0.5)
+    empty = particle_summary([], n_frames=3)
+    assert empty["particles"] == 0 and empty["diameter_median"] is None
+    assert empty["particles_per_frame"] == 0.0
+    import imageio.v3 as iio
+
+    png = plot_particles(tmp_path / "one.png", rows)
+    assert iio.imread(png).shape[:2] == (480, 768)
+    # a stack: frame 1 has no particle, frame 2 bigger ones
+    frames = [_discs(radii), np.zeros((120, 160), np.uint8), _discs([15, 16], border_disc=False)]
+    stack_rows = [{"frame": i, **r} for i, m in enumerate(frames)
+                  for r in particle_table(m, sampling=2.0)]
+    stats = particle_summary(stack_rows, n_frames=3)
+    assert stats["particles_per_frame"] == pytest.approx(7 / 3)
+    png = plot_particles(tmp_path / "stack.png", stack_rows, n_frames=3)
+    assert iio.imread(png).shape[:2] == (672, 768)
+    csv_path = write_particle_csv(tmp_path / "s.csv", stack_rows, frames=True)
+    with open(csv_path) as fh:
+        table = list(csv.DictReader(fh))
+    assert list(table[0])[0] == "frame" and [r["frame"] for r in table].count("2") == 2
+
+
 def test_dose_curve_finds_half_and_convergence(tmp_path):
     rng = np.random.default_rng(0)
     doses = np.logspace(1, 4, 200)                            # 10 .. 1e4 e/Å²

@@ -58,6 +58,48 @@ def test_segments_a_folder_and_a_stack(model_file, inputs, tmp_path, capsys):
     assert "series.tif" in captured.out and "%" in captured.out
 
 
+def test_particles_are_measured_on_the_written_masks(model_file, inputs, tmp_path, capsys):
+    import csv
+
+    from temseg.analyze.particles import particle_table
+
+    folder, stack = inputs
+    out = tmp_path / "out"
+    code = main(["segment", str(model_file), str(folder / "big.tif"), str(stack), "-o", str(out),
+                 "--tile", "64", "--device", "cpu", "--particles", "--min-area-px", "4",
+                 "--threshold", "0.45"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    for name in ("big", "series"):
+        assert (out / f"{name}_particles.png").is_file()
+    with open(out / "big_particles.csv") as fh:
+        big_rows = list(csv.DictReader(fh))
+    expected = particle_table(read_image(out / "big_mask.png").data > 0, sampling=1.0,
+                              min_area_px=4)
+    assert expected, "the tiny model should find some regions at threshold 0.45"
+    assert [int(r["area_px"]) for r in big_rows] == [r["area_px"] for r in expected]
+    # 1 Å/px: an area in px is the same number / 100 in nm²
+    assert float(big_rows[0]["area_nm2"]) == pytest.approx(expected[0]["area_px"] / 100)
+    with open(out / "series_particles.csv") as fh:
+        series_rows = list(csv.DictReader(fh))
+    masks = read_image(out / "series_mask.tif")
+    for frame in range(3):
+        got = [int(r["area_px"]) for r in series_rows if r["frame"] == str(frame)]
+        want = particle_table(masks.frame(frame) > 0, sampling=1.0, min_area_px=4)
+        assert got == [r["area_px"] for r in want]
+    record = json.loads((out / "record.json").read_text())
+    summary = {r["name"]: r["particles"] for r in record["inputs"]}
+    assert summary["big"]["particles"] == len(expected)
+    assert summary["series"]["particles_per_frame"] == pytest.approx(len(series_rows) / 3)
+    assert record["config"]["particles"] == {"min_area_px": 4}
+    assert "per frame" in captured.out
+    # beside their image, the particle plots are not taken for images by the next run
+    from temseg.infer import collect_inputs
+
+    (out / "big.tif").write_bytes((folder / "big.tif").read_bytes())
+    assert [p for p in collect_inputs([out]) if p.name.startswith("big")] == [out / "big.tif"]
+
+
 def test_model_option_and_threshold(model_file, inputs, tmp_path, capsys):
     folder, _ = inputs
     out = tmp_path / "out"
@@ -125,6 +167,7 @@ def test_missing_pixel_size_warns_once_per_file(model_file, tmp_path, rng, capsy
     (["MODEL", "nope.tif"], "nope.tif: no such file or folder"),
     (["MODEL", "TINY"], "smaller than the network's pooling factor of 4"),
     (["MODEL", "BROKEN"], "broken.png"),
+    (["MODEL", "CONST"], "const.tif: constant image"),
     (["MODEL"], "give at least one image, stack or folder to segment after the model"),
     (["MODEL", "IMG", "--overlap", "1.5"], "overlap"),
     (["MODEL", "IMG", "--threshold", "2"], "--threshold"),
@@ -133,10 +176,12 @@ def test_missing_pixel_size_warns_once_per_file(model_file, tmp_path, rng, capsy
 def test_bad_input_is_one_line_before_any_work(model_file, tmp_path, rng, capsys, args, message):
     img = write_tiff(tmp_path / "img.tif", rng.random((64, 64)).astype(np.float32), sampling=1.0)
     tiny = write_tiff(tmp_path / "tiny.tif", rng.random((3, 64)).astype(np.float32), sampling=1.0)
+    const = write_tiff(tmp_path / "const.tif", np.full((64, 64), 7, np.float32), sampling=1.0)
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     subst = {"MODEL": str(model_file), "IMG": str(img), "TINY": str(tiny),
-             "BROKEN": str(broken), "MISSING.json": str(tmp_path / "MISSING.json")}
+             "BROKEN": str(broken), "CONST": str(const),
+             "MISSING.json": str(tmp_path / "MISSING.json")}
     argv = [subst.get(a, a) for a in args]
     out = tmp_path / "out"
     code = main(["segment", *argv, "--out", str(out), "--device", "cpu"])

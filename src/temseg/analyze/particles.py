@@ -58,12 +58,115 @@ def particle_table(mask: np.ndarray, *, sampling: float | None = None,
     return rows
 
 
-def write_particle_csv(path: str | Path, rows: list[dict]) -> Path:
-    """Write a particle table as CSV (atomically); empty nm columns when no sampling."""
+def write_particle_csv(path: str | Path, rows: list[dict], *, frames: bool = False) -> Path:
+    """Write a particle table as CSV (atomically); empty nm columns when no sampling.
+
+    With ``frames`` the rows carry a ``frame`` key (0-based index in a stack),
+    written as the first column.
+    """
     path = Path(path)
+    columns = ("frame", *COLUMNS) if frames else COLUMNS
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: ("" if row[k] is None else row[k]) for k in COLUMNS})
+            writer.writerow({k: ("" if row[k] is None else row[k]) for k in columns})
+    return path
+
+
+def _diameters(rows: list[dict]) -> tuple[np.ndarray, str]:
+    """Equivalent diameters of the particles clear of the border, in nm (else px), and the unit."""
+    whole = [r for r in rows if not r["touches_border"]]
+    if rows and all(r["equivalent_diameter_nm"] is not None for r in rows):
+        return np.array([r["equivalent_diameter_nm"] for r in whole], float), "nm"
+    return np.array([2.0 * np.sqrt(r["area_px"] / np.pi) for r in whole], float), "px"
+
+
+def particle_summary(rows: list[dict], *, n_frames: int | None = None) -> dict:
+    """Count and size statistics of a particle table (one image, or a stack's frames).
+
+    Sizes are the equivalent diameters of the particles that do not touch the
+    image border (their true size is unknown), in nm when the table has a pixel
+    size and in px otherwise.
+
+    Returns
+    -------
+    dict
+        ``particles``, ``touching_border``, ``diameter_unit``, ``diameter_median``,
+        ``diameter_mean``, ``diameter_std`` (``None`` without whole particles) and,
+        with ``n_frames``, ``particles_per_frame`` (mean count per frame).
+    """
+    sizes, unit = _diameters(rows)
+    stats = {"particles": len(rows),
+             "touching_border": sum(bool(r["touches_border"]) for r in rows),
+             "diameter_unit": unit,
+             "diameter_median": float(np.median(sizes)) if sizes.size else None,
+             "diameter_mean": float(sizes.mean()) if sizes.size else None,
+             "diameter_std": float(sizes.std(ddof=1)) if sizes.size > 1 else None}
+    if n_frames is not None:
+        stats["particles_per_frame"] = len(rows) / n_frames if n_frames else None
+    return stats
+
+
+def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None = None,
+                   title: str | None = None) -> Path:
+    """PNG of a particle table: the size histogram, or for a stack size and count per frame.
+
+    For one image (``n_frames`` None) a histogram of the equivalent diameters of
+    the particles clear of the border. For a stack of ``n_frames`` frames (rows
+    with a ``frame`` key): the particle count per frame, and the median
+    equivalent diameter per frame with its interquartile band.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from matplotlib.ticker import MaxNLocator
+
+    sizes, unit = _diameters(rows)
+    n_border = sum(bool(r["touches_border"]) for r in rows)
+    heading = (f"{title}\n" if title else "") + \
+        f"{len(rows)} particles; {n_border} touching the border are not sized"
+    if n_frames is None:
+        fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+        if sizes.size:
+            ax.hist(sizes, bins=min(40, max(5, int(np.sqrt(sizes.size)) * 2)), color="0.4")
+            ax.axvline(np.median(sizes), color="tab:orange", ls="--",
+                       label=f"median {np.median(sizes):.3g} {unit}")
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "no particle clear of the border", ha="center",
+                    transform=ax.transAxes)
+        ax.set_xlabel(f"equivalent diameter ({unit})")
+        ax.set_ylabel("particles")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(heading, fontsize=10)
+    else:
+        frames = np.arange(n_frames)
+        counts = np.bincount([int(r["frame"]) for r in rows], minlength=n_frames)[:n_frames]
+        quart = np.full((n_frames, 3), np.nan)
+        per_frame: dict[int, list] = {}
+        for row in rows:
+            per_frame.setdefault(int(row["frame"]), []).append(row)
+        for i, frame_rows in per_frame.items():
+            d, _ = _diameters(frame_rows)
+            if d.size and i < n_frames:
+                quart[i] = np.percentile(d, [25, 50, 75])
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 5.6), dpi=120, sharex=True)
+        top.plot(frames, counts, ".-", ms=3, color="0.3")
+        top.set_ylabel("particles per frame")
+        top.yaxis.set_major_locator(MaxNLocator(integer=True))
+        bottom.fill_between(frames, quart[:, 0], quart[:, 2], color="tab:blue", alpha=0.25,
+                            label="interquartile range")
+        bottom.plot(frames, quart[:, 1], ".-", ms=3, color="tab:blue", label="median")
+        bottom.set_ylabel(f"equivalent diameter ({unit})")
+        bottom.set_xlabel("frame")
+        bottom.legend(fontsize=8)
+        top.set_title(heading, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
     return path

@@ -97,6 +97,12 @@ def register(app: typer.Typer) -> None:
             None, help="Pixel size in Å/px for inputs without one (overrides the files)."),
         pixel_size_nm: float | None = typer.Option(
             None, help="Pixel size in nm/px (instead of --sampling)."),
+        particles: bool = typer.Option(
+            False, "--particles", help="Also measure the connected particles of each mask: "
+                                       "NAME_particles.csv (area, equivalent diameter in nm, "
+                                       "per frame for a stack) and NAME_particles.png."),
+        min_area_px: int = typer.Option(16, help="With --particles: smaller regions are noise "
+                                                 "and not counted (pixels)."),
     ) -> None:
         """Segment images, stacks or folders: probability TIFF, mask, overlay and a record.
 
@@ -105,9 +111,12 @@ def register(app: typer.Typer) -> None:
 
         Per input NAME: NAME_prob.tif (float32, with the pixel size), NAME_mask.png
         (NAME_mask.tif for a stack), NAME_overlay.png (first frame of a stack); and
-        record.json for the run. Stacks are streamed frame by frame.
+        record.json for the run. Stacks are streamed frame by frame. With --particles
+        also NAME_particles.csv and NAME_particles.png: a size histogram, or for a
+        stack the count and median size per frame (particles touching the border
+        are counted but not sized).
         """
-        from temseg.errors import ConfigError
+        from temseg.errors import ConfigError, InputError
         from temseg.infer import collect_inputs, load_segmenter, output_names, segment_micrograph
         from temseg.io import read_image
         from temseg.record import write_record
@@ -115,6 +124,8 @@ def register(app: typer.Typer) -> None:
         pixel = _common.sampling_from_options(sampling, pixel_size_nm)
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"--threshold: must be in [0, 1], got {threshold}")
+        if min_area_px < 1:
+            raise ConfigError(f"--min-area-px: must be ≥ 1, got {min_area_px}")
         if out.exists() and not out.is_dir():
             raise ConfigError(f"--out: {out} exists and is not a folder")
         model_path, input_paths = _split_model(paths, model)
@@ -144,29 +155,74 @@ def register(app: typer.Typer) -> None:
                 warned.clear()
                 bar.update(frames, total=plan["frames"], completed=0, visible=plan["stack"])
                 mg = read_image(plan["path"], sampling=pixel)
-                result = segment_micrograph(
-                    segmenter, mg, out, name=name, threshold=thr,
-                    on_frame=lambda done, total: bar.update(frames, completed=done),
-                    on_tile=lambda done, total: bar.update(tiles, completed=done, total=total))
-                results.append({"name": name, **result.to_dict()})
+                rows: list[dict] = []
+                try:
+                    result = segment_micrograph(
+                        segmenter, mg, out, name=name, threshold=thr,
+                        on_frame=lambda done, total: bar.update(frames, completed=done),
+                        on_tile=lambda done, total: bar.update(tiles, completed=done,
+                                                               total=total),
+                        on_mask=_particle_measurer(rows, mg.sampling, min_area_px)
+                        if particles else None)
+                except InputError as exc:  # e.g. a blank frame: say which file
+                    message = str(exc).removeprefix("image: ")
+                    raise InputError(f"{plan['path']}: {message}") from None
+                entry = {"name": name, **result.to_dict()}
+                if particles:
+                    entry["particles"] = _write_particles(out, name, rows, plan)
+                results.append(entry)
                 bar.advance(files)
 
         config = {"model": str(model_path), "tile": tile, "overlap": overlap,
                   "batch_size": batch_size, "window": window, "threshold": thr,
                   "device": str(getattr(segmenter, "device", "cpu")), "amp": amp,
-                  "tta": tta, "sampling": pixel}
+                  "tta": tta, "sampling": pixel,
+                  "particles": {"min_area_px": min_area_px} if particles else None}
         write_record(out, config=config, segmenter=segmenter.describe(), inputs=results)
         table = _summary(results)
         _common.out.print(table)
         _common.out.print(f"wrote {len(results)} result(s) and record.json to {out}")
 
 
+def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: int):
+    """An ``on_mask`` callback that appends each frame's particles to ``rows``."""
+    from temseg.analyze.particles import particle_table
+
+    def measure(frame: int, mask) -> None:
+        rows.extend({"frame": frame, **row}
+                    for row in particle_table(mask, sampling=sampling, min_area_px=min_area_px))
+    return measure
+
+
+def _write_particles(out: Path, name: str, rows: list[dict], plan: dict) -> dict:
+    """NAME_particles.csv and .png; the summary that goes into the record."""
+    from temseg.analyze.particles import particle_summary, plot_particles, write_particle_csv
+
+    n_frames = plan["frames"] if plan["stack"] else None
+    csv_path = write_particle_csv(out / f"{name}_particles.csv", rows, frames=plan["stack"])
+    png_path = plot_particles(out / f"{name}_particles.png", rows, n_frames=n_frames,
+                              title=plan["path"].name)
+    return {**particle_summary(rows, n_frames=n_frames),
+            "csv": str(csv_path), "plot": str(png_path)}
+
+
 def _summary(results: list[dict]):
     from rich.table import Table
 
-    table = Table("input", "shape", "Å/px", "foreground", box=None)
+    with_particles = any("particles" in r for r in results)
+    columns = ["input", "shape", "Å/px", "foreground"] + (["particles", "median size"]
+                                                         if with_particles else [])
+    table = Table(*columns, box=None)
     for r in results:
-        table.add_row(Path(r["input"]).name, "×".join(map(str, r["shape"])),
-                      "-" if r["sampling"] is None else f"{r['sampling']:.4g}",
-                      f"{100 * r['foreground_fraction']:.1f} %")
+        cells = [Path(r["input"]).name, "×".join(map(str, r["shape"])),
+                 "-" if r["sampling"] is None else f"{r['sampling']:.4g}",
+                 f"{100 * r['foreground_fraction']:.1f} %"]
+        if with_particles:
+            p = r["particles"]
+            per_frame = p.get("particles_per_frame")
+            cells.append(f"{per_frame:.1f} per frame" if per_frame is not None
+                         else str(p["particles"]))
+            cells.append("-" if p["diameter_median"] is None
+                         else f"{p['diameter_median']:.3g} {p['diameter_unit']}")
+        table.add_row(*cells)
     return table
