@@ -14,6 +14,10 @@ class InputError(TemsegError, ValueError):
     """A file or array the user gave cannot be used (missing, corrupt, wrong shape...)."""
 
 
+class BlankImageError(InputError):
+    """An image without any contrast (constant), e.g. a frame taken with the beam blanked."""
+
+
 class ConfigError(TemsegError, ValueError):
     """A configuration value is invalid; the message names the field."""
 

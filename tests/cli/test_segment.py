@@ -100,6 +100,30 @@ def test_particles_are_measured_on_the_written_masks(model_file, inputs, tmp_pat
     assert [p for p in collect_inputs([out]) if p.name.startswith("big")] == [out / "big.tif"]
 
 
+def test_a_blank_frame_is_reported_and_the_series_goes_on(model_file, tmp_path, rng, capsys):
+    frames = rng.gamma(4, 25, (4, 48, 56)).astype(np.float32)
+    frames[2] = 0.0
+    stack = write_tiff(tmp_path / "insitu.tif", frames, sampling=1.0)
+    out = tmp_path / "out"
+    code = main(["segment", str(model_file), str(stack), "-o", str(out), "--tile", "64",
+                 "--device", "cpu", "--particles"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    warning = [line for line in captured.err.splitlines() if "blank" in line]
+    assert len(warning) == 1 and "insitu.tif" in warning[0] and "frame 2;" in warning[0]
+    record = json.loads((out / "record.json").read_text())
+    entry = record["inputs"][0]
+    assert entry["blank_frames"] == [2] and entry["frame_fractions"][2] is None
+    assert not read_image(out / "insitu_mask.tif").frame(2).any()
+    import csv
+
+    with open(out / "insitu_particles.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert all(row["frame"] != "2" for row in rows)
+    # the mean count is over the three frames that were segmented
+    assert entry["particles"]["particles_per_frame"] == pytest.approx(len(rows) / 3)
+
+
 def test_model_option_and_threshold(model_file, inputs, tmp_path, capsys):
     folder, _ = inputs
     out = tmp_path / "out"

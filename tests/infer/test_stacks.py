@@ -131,3 +131,34 @@ def test_segmenting_into_the_input_folder_twice_does_not_segment_the_outputs(
     assert [p.name for p in collect_inputs([tmp_path])] == ["a.tif", "b_mask.tif"]
     # named explicitly, an output file is still taken
     assert collect_inputs([tmp_path / "a_mask.png"]) == [tmp_path / "a_mask.png"]
+
+
+def test_blank_frames_are_skipped_not_fatal(net_factory, rng, tmp_path):
+    from temseg.errors import BlankImageError
+    from temseg.preprocess.normalize import standardize
+
+    seg = NetworkSegmenter(net_factory(), preprocessing=standardize, tile=48, device="cpu")
+    frames = rng.standard_normal((5, 40, 44)).astype(np.float32)
+    frames[1] = 0.0          # beam blanked
+    frames[3] = 812.0        # a saturated or dropped frame
+    path = write_tiff(tmp_path / "series.tif", frames, sampling=1.0)
+    seen = []
+    result = segment_micrograph(seg, read_image(path), tmp_path / "out",
+                                on_mask=lambda i, mask: seen.append(i))
+    assert result.blank_frames == [1, 3] and seen == [0, 2, 4]
+    assert result.frame_fractions[1] is None and result.frame_fractions[3] is None
+    paths = output_paths(tmp_path / "out", "series", stack=True)
+    import tifffile
+
+    prob, mask = tifffile.imread(paths["probability"]), read_image(paths["mask"])
+    assert np.isnan(prob[[1, 3]]).all() and not mask.frame(3).any()
+    for i in (0, 2, 4):
+        np.testing.assert_array_equal(prob[i], seg.predict(frames[i]))
+        np.testing.assert_array_equal(mask.frame(i) > 0, prob[i] >= 0.5)
+    kept = [result.frame_fractions[i] for i in (0, 2, 4)]
+    assert result.foreground_fraction == pytest.approx(np.mean(kept))
+    # a stack with nothing but blank frames is an error, and leaves no file
+    empty = write_tiff(tmp_path / "dark.tif", np.zeros((3, 40, 44), np.float32), sampling=1.0)
+    with pytest.raises(BlankImageError, match="every one of the 3 frames"):
+        segment_micrograph(seg, read_image(empty), tmp_path / "out2")
+    assert list((tmp_path / "out2").iterdir()) == []

@@ -109,13 +109,14 @@ def particle_summary(rows: list[dict], *, n_frames: int | None = None) -> dict:
 
 
 def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None = None,
-                   title: str | None = None) -> Path:
+                   title: str | None = None, blank_frames=()) -> Path:
     """PNG of a particle table: the size histogram, or for a stack size and count per frame.
 
     For one image (``n_frames`` None) a histogram of the equivalent diameters of
     the particles clear of the border. For a stack of ``n_frames`` frames (rows
     with a ``frame`` key): the particle count per frame, and the median
-    equivalent diameter per frame with its interquartile band.
+    equivalent diameter per frame with its interquartile band; ``blank_frames``
+    (not segmented) are gaps, not zero counts.
     """
     import matplotlib
 
@@ -144,7 +145,9 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
         ax.set_title(heading, fontsize=10)
     else:
         frames = np.arange(n_frames)
-        counts = np.bincount([int(r["frame"]) for r in rows], minlength=n_frames)[:n_frames]
+        counts = np.bincount([int(r["frame"]) for r in rows],
+                             minlength=n_frames)[:n_frames].astype(float)
+        counts[list(blank_frames)] = np.nan
         quart = np.full((n_frames, 3), np.nan)
         per_frame: dict[int, list] = {}
         for row in rows:

@@ -111,7 +111,8 @@ def register(app: typer.Typer) -> None:
 
         Per input NAME: NAME_prob.tif (float32, with the pixel size), NAME_mask.png
         (NAME_mask.tif for a stack), NAME_overlay.png (first frame of a stack); and
-        record.json for the run. Stacks are streamed frame by frame. With --particles
+        record.json for the run. Stacks are streamed frame by frame; a blank (constant)
+        frame is reported and left unsegmented (NaN, empty mask). With --particles
         also NAME_particles.csv and NAME_particles.png: a size histogram, or for a
         stack the count and median size per frame (particles touching the border
         are counted but not sized).
@@ -164,12 +165,21 @@ def register(app: typer.Typer) -> None:
                                                                total=total),
                         on_mask=_particle_measurer(rows, mg.sampling, min_area_px)
                         if particles else None)
-                except InputError as exc:  # e.g. a blank frame: say which file
+                except InputError as exc:  # e.g. a blank image: say which file
                     message = str(exc).removeprefix("image: ")
-                    raise InputError(f"{plan['path']}: {message}") from None
+                    if not message.startswith(str(plan["path"])):
+                        message = f"{plan['path']}: {message}"
+                    raise InputError(message) from None
+                if result.blank_frames:
+                    shown = ", ".join(map(str, result.blank_frames[:8]))
+                    more = len(result.blank_frames) - 8
+                    warn(f"{len(result.blank_frames)} blank (constant) frame(s) not segmented "
+                         f"(frame {shown}{f' and {more} more' if more > 0 else ''}; "
+                         "0-based): probability NaN, mask empty")
                 entry = {"name": name, **result.to_dict()}
                 if particles:
-                    entry["particles"] = _write_particles(out, name, rows, plan)
+                    entry["particles"] = _write_particles(out, name, rows, plan,
+                                                          result.blank_frames)
                 results.append(entry)
                 bar.advance(files)
 
@@ -194,15 +204,16 @@ def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: in
     return measure
 
 
-def _write_particles(out: Path, name: str, rows: list[dict], plan: dict) -> dict:
+def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: list) -> dict:
     """NAME_particles.csv and .png; the summary that goes into the record."""
     from temseg.analyze.particles import particle_summary, plot_particles, write_particle_csv
 
     n_frames = plan["frames"] if plan["stack"] else None
     csv_path = write_particle_csv(out / f"{name}_particles.csv", rows, frames=plan["stack"])
     png_path = plot_particles(out / f"{name}_particles.png", rows, n_frames=n_frames,
-                              title=plan["path"].name)
-    return {**particle_summary(rows, n_frames=n_frames),
+                              title=plan["path"].name, blank_frames=blank)
+    segmented = None if n_frames is None else n_frames - len(blank)
+    return {**particle_summary(rows, n_frames=segmented),
             "csv": str(csv_path), "plot": str(png_path)}
 
 

@@ -5,7 +5,9 @@
 (float32 TIFF with the pixel size), the mask (PNG for an image, TIFF stack
 for a stack) and an overlay PNG (the first frame of a stack). A stack is
 never held in memory: each frame is read, predicted and written into
-memory-mapped TIFFs before the next is read. Every file is written
+memory-mapped TIFFs before the next is read. A blank frame (constant, e.g.
+the beam blanked) does not stop a long series: its probability is NaN, its
+mask empty, and it is listed in the result. Every file is written
 atomically, so an error or Ctrl-C leaves no half-written file.
 """
 
@@ -56,7 +58,9 @@ class SegmentResult:
     foreground_fraction : float
         Fraction of all pixels at or above the threshold.
     frame_fractions : list of float or None
-        Per frame, for stacks.
+        Per frame, for stacks (``None`` for a blank frame).
+    blank_frames : list of int
+        Indices of the frames of a stack that were constant and not segmented.
     """
 
     input: Path | None
@@ -65,13 +69,14 @@ class SegmentResult:
     sampling: float | None
     foreground_fraction: float
     frame_fractions: list | None = None
+    blank_frames: list = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"input": None if self.input is None else str(self.input),
                 "outputs": {k: str(v) for k, v in self.outputs.items()},
                 "shape": list(self.shape), "sampling": self.sampling,
                 "foreground_fraction": self.foreground_fraction,
-                "frame_fractions": self.frame_fractions}
+                "frame_fractions": self.frame_fractions, "blank_frames": self.blank_frames}
 
 
 def output_paths(out_dir: str | Path, name: str, *, stack: bool) -> dict[str, Path]:
@@ -144,8 +149,11 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
             on_frame(1, 1)
         return SegmentResult(micrograph.path, paths, image.shape, sampling, float(mask.mean()))
 
+    from temseg.errors import BlankImageError
+
     n, (h, w) = micrograph.n_frames, micrograph.frame_shape
-    fractions: list[float] = []
+    fractions: list[float | None] = []
+    blank: list[int] = []
     options = _imagej_options(sampling)
     with atomic_path(paths["probability"]) as prob_tmp, atomic_path(paths["mask"]) as mask_tmp:
         prob_map = tifffile.memmap(prob_tmp, shape=(n, h, w), dtype=np.float32, imagej=True,
@@ -153,26 +161,35 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
         mask_map = tifffile.memmap(mask_tmp, shape=(n, h, w), dtype=np.uint8, imagej=True,
                                    **options)
         try:
-            frames = micrograph.frames()
-            for i, prob in enumerate(iter_predictions(segmenter, _keep_first(frames, store := {}),
-                                                      sampling=sampling, on_tile=on_tile)):
-                mask = prob >= threshold
+            store: dict = {}
+            for i, frame in enumerate(_keep_first(micrograph.frames(), store)):
+                try:
+                    prob, is_blank = segmenter.predict(frame, sampling=sampling,
+                                                       callback=on_tile), False
+                except BlankImageError:
+                    prob, is_blank = np.full((h, w), np.nan, np.float32), True
+                    blank.append(i)
+                mask = prob >= threshold  # False where NaN
                 prob_map[i] = prob
                 mask_map[i] = mask.view(np.uint8) * np.uint8(255)
-                fractions.append(float(mask.mean()))
-                if on_mask is not None:
+                fractions.append(None if is_blank else float(mask.mean()))
+                if on_mask is not None and not is_blank:
                     on_mask(i, mask)
                 if i == 0:
                     store["mask"] = mask
                 if on_frame is not None:
                     on_frame(i + 1, n)
+            if len(blank) == n:
+                raise BlankImageError(f"{micrograph.path or 'stack'}: every one of the {n} "
+                                      "frames is constant; nothing to segment")
             prob_map.flush()
             mask_map.flush()
         finally:
             del prob_map, mask_map
         write_overlay(paths["overlay"], store["image"], store["mask"])
+    done = [f for f in fractions if f is not None]
     return SegmentResult(micrograph.path, paths, (n, h, w), sampling,
-                         float(np.mean(fractions)), fractions)
+                         float(np.mean(done)), fractions, blank)
 
 
 def _keep_first(frames: Iterator[np.ndarray], store: dict) -> Iterator[np.ndarray]:

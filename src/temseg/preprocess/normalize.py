@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from temseg.errors import InputError
+from temseg.errors import BlankImageError
 from temseg.preprocess._checks import as_image
 
 
@@ -26,12 +26,12 @@ def standardize(image, *, name: str = "image") -> np.ndarray:
     Raises
     ------
     InputError
-        For NaN/inf pixels or a constant image (a standardized constant image
-        would be all NaN).
+        For NaN/inf pixels; :class:`~temseg.errors.BlankImageError` (an
+        ``InputError``) for a constant image, whose standardized form would be all NaN.
     """
     data = as_image(image, name=name).astype(np.float64, copy=False)
     mean = float(data.mean())
     std = float(data.std())
     if np.ptp(data) == 0 or not std > 1e-12 * max(1.0, abs(mean)):
-        raise InputError(f"{name}: constant image (value {mean:g}); cannot standardize")
+        raise BlankImageError(f"{name}: constant image (value {mean:g}); cannot standardize")
     return ((data - mean) / std).astype(np.float32)
