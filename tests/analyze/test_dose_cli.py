@@ -72,6 +72,23 @@ def test_run_dose_curve_recovers_the_disc_and_converges(tmp_path):
     assert (tmp_path / "dose_curve.png").stat().st_size > 1000
 
 
+def test_a_frame_without_contrast_has_area_zero_and_the_curve_goes_on():
+    from temseg.analyze.dose_run import iter_areas
+    from temseg.preprocess.normalize import standardize
+
+    class Standardizing(Smooth):  # raises on a constant frame, as a network's preprocessing does
+        def predict(self, image, **kw):
+            standardize(image)
+            return super().predict(image, **kw)
+
+    doses = [0.01, 50, 500]
+    frames, disc = disc_series(doses)
+    frames[0] = 0.0  # not one electron counted
+    rows = list(iter_areas(Standardizing(), DoseSeries(frames, doses, sampling=1.0)))
+    assert rows[0]["area_px"] == 0
+    assert rows[2]["area_px"] == pytest.approx(disc.sum(), rel=0.1)
+
+
 def test_read_doses_from_lines_and_csv(tmp_path):
     (tmp_path / "d.txt").write_text("# doses\n10\n20.5\n\n1e3\n")
     assert read_doses(tmp_path / "d.txt") == pytest.approx([10, 20.5, 1000])

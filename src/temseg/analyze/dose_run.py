@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from temseg.errors import InputError
+from temseg.errors import BlankImageError, InputError
 from temseg.io.files import atomic_path, write_json
 
 #: what Leth Larsen et al. (002) report for their MSD-net on simulated Au/CeO2 series, e/Å²
@@ -182,15 +182,21 @@ class DoseRun:
 
 def iter_areas(segmenter, series: DoseSeries, *, threshold: float | None = None,
                callback: Callback | None = None) -> Iterator[dict]:
-    """Segment each frame of ``series``; yield one row per frame (area and, with labels, F1)."""
+    """Segment each frame of ``series``; yield one row per frame (area and, with labels, F1).
+
+    A constant frame (no contrast, e.g. not one electron counted) has area 0.
+    """
     from temseg.metrics import scores
 
     thr = segmenter.threshold if threshold is None else float(threshold)
     nm2 = None if not series.sampling else (series.sampling / 10.0) ** 2
     n = len(series)
     for i in range(n):
-        prob = segmenter.predict(series.frame(i), sampling=series.sampling)
-        mask = prob >= thr
+        frame = series.frame(i)
+        try:
+            mask = segmenter.predict(frame, sampling=series.sampling) >= thr
+        except BlankImageError:  # e.g. no electron counted at the lowest dose: nothing seen
+            mask = np.zeros(frame.shape, bool)
         area = int(np.count_nonzero(mask))
         row = {"frame": i, "dose": float(series.doses[i]), "area_px": area,
                "area_nm2": None if nm2 is None else area * nm2}
