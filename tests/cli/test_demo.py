@@ -58,6 +58,7 @@ def test_demo_writes_everything_consistently(tiny_default, small_yaml, tmp_path,
     regions = measure.regionprops(measure.label(
         morphology.remove_small_objects(mask, max_size=15), connectivity=2))
     assert len(rows) == len(regions) == scores["n_particles"]
+    assert all("peak_ratio" in row for row in rows)  # the Fourier columns of each particle
     for row, region in zip(rows, regions):
         area_nm2 = region.area * 0.03**2
         assert float(row["area_nm2"]) == pytest.approx(area_nm2)
@@ -105,3 +106,11 @@ def test_demo_with_the_shipped_model_finds_the_particle(tmp_path, monkeypatch, c
     scores = json.loads((tmp_path / "demo" / "scores.json").read_text())
     assert scores["scores"]["f1"] > 0.8
     assert scores["n_particles"] >= 1
+    # the particle's own power spectrum gives the Au {111} spacing, a / √3 = 2.355 Å, and
+    # several reflections of similar strength: the simulated particle sits on its [110] zone
+    with open(tmp_path / "demo" / "particles.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    biggest = max(rows, key=lambda r: int(r["area_px"]))
+    assert float(biggest["spacing_A"]) == pytest.approx(4.078 / 3**0.5, rel=0.015)
+    assert int(biggest["reflections"]) >= 3 and float(biggest["peak_ratio"]) < 2.0
+    assert "lattice spacing" in capsys.readouterr().out

@@ -91,13 +91,42 @@ def test_particles_are_measured_on_the_written_masks(model_file, inputs, tmp_pat
     summary = {r["name"]: r["particles"] for r in record["inputs"]}
     assert summary["big"]["particles"] == len(expected)
     assert summary["series"]["particles_per_frame"] == pytest.approx(len(series_rows) / 3)
-    assert record["config"]["particles"] == {"min_area_px": 4}
+    assert record["config"]["particles"] == {"min_area_px": 4, "fourier": False}
     assert "per frame" in captured.out
     # beside their image, the particle plots are not taken for images by the next run
     from temseg.infer import collect_inputs
 
     (out / "big.tif").write_bytes((folder / "big.tif").read_bytes())
     assert [p for p in collect_inputs([out]) if p.name.startswith("big")] == [out / "big.tif"]
+
+
+def test_fourier_columns_and_map_come_from_the_input_image(model_file, tmp_path, capsys):
+    import csv
+
+    from temseg.analyze.fourier import particle_reflections
+    from temseg.analyze.particles import label_particles
+
+    yy, xx = np.mgrid[:96, :96].astype(np.float32)
+    image = 100 + 20 * np.cos(2 * np.pi * xx / 4.0) * np.cos(2 * np.pi * yy / 5.0)
+    path = write_tiff(tmp_path / "lattice.tif", image.astype(np.float32), sampling=1.0)
+    out = tmp_path / "out"
+    code = main(["segment", str(model_file), str(path), "-o", str(out), "--tile", "64",
+                 "--device", "cpu", "--fourier", "--threshold", "0.45", "--min-area-px", "4"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert (out / "lattice_fourier.png").is_file() and (out / "lattice_particles.csv").is_file()
+    with open(out / "lattice_particles.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    labels = label_particles(read_image(out / "lattice_mask.png").data > 0, min_area_px=4)
+    assert rows and len(rows) == labels.max()
+    for row in rows:  # each particle's spectrum, of the input image under its own region
+        want = particle_reflections(image, labels == int(row["label"]), sampling=1.0)
+        assert row["reflections"] == str(want.reflections)
+        if want.spacing_A is not None:
+            assert float(row["spacing_A"]) == pytest.approx(want.spacing_A)
+    record = json.loads((out / "record.json").read_text())
+    assert record["config"]["particles"] == {"min_area_px": 4, "fourier": True}
+    assert record["inputs"][0]["particles"]["fourier_map"].endswith("lattice_fourier.png")
 
 
 def test_a_blank_frame_is_reported_and_the_series_goes_on(model_file, tmp_path, rng, capsys):

@@ -144,7 +144,7 @@ def test_blank_frames_are_skipped_not_fatal(net_factory, rng, tmp_path):
     path = write_tiff(tmp_path / "series.tif", frames, sampling=1.0)
     seen = []
     result = segment_micrograph(seg, read_image(path), tmp_path / "out",
-                                on_mask=lambda i, mask: seen.append(i))
+                                on_mask=lambda i, mask, frame: seen.append(i))
     assert result.blank_frames == [1, 3] and seen == [0, 2, 4]
     assert result.frame_fractions[1] is None and result.frame_fractions[3] is None
     paths = output_paths(tmp_path / "out", "series", stack=True)

@@ -125,7 +125,8 @@ def run_demo(out: str | Path, *, segmenter=None, config=None, seed: int = DEMO_S
         Output folder: ``image.tif`` (float32 counts with the pixel size),
         ``label.png`` (known mask), ``mask.png``, ``probability.tif``,
         ``overlay.png``, ``particles.csv`` (count, area, equivalent diameter
-        in nm), ``scores.json``; the caller adds ``record.json``.
+        in nm, and the Fourier columns: lattice spacing in Å, peak ratio),
+        ``scores.json``; the caller adds ``record.json``.
     segmenter : temseg.infer.Segmenter, optional
         Default: the shipped default model.
     config : SimulateConfig, optional
@@ -158,7 +159,7 @@ def run_demo(out: str | Path, *, segmenter=None, config=None, seed: int = DEMO_S
     step("segment")
     prob = segmenter.predict(image, sampling=config.sampling)
     mask = prob >= segmenter.threshold
-    rows = particle_table(mask, sampling=config.sampling)
+    rows = particle_table(mask, sampling=config.sampling, image=image)
     result = DemoResult(image, label, prob, mask, config.sampling,
                         scores(mask, label, prob=prob), rows, params, config)
     step("write")

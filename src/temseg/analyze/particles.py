@@ -15,8 +15,15 @@ COLUMNS = ("label", "area_px", "area_nm2", "equivalent_diameter_nm",
            "centroid_y_px", "centroid_x_px", "touches_border")
 
 
+def label_particles(mask: np.ndarray, *, min_area_px: int = 16) -> np.ndarray:
+    """The connected particles of a mask (8-connected) as labels 1..N; smaller regions dropped."""
+    binary = morphology.remove_small_objects(np.asarray(mask) > 0,
+                                             max_size=max(min_area_px - 1, 0))
+    return measure.label(binary, connectivity=2)
+
+
 def particle_table(mask: np.ndarray, *, sampling: float | None = None,
-                   min_area_px: int = 16) -> list[dict]:
+                   min_area_px: int = 16, image: np.ndarray | None = None) -> list[dict]:
     """Measure the connected particles of a binary mask.
 
     Parameters
@@ -27,6 +34,10 @@ def particle_table(mask: np.ndarray, *, sampling: float | None = None,
         Å per pixel; without it the nm columns are ``None``.
     min_area_px : int
         Connected regions smaller than this many pixels are noise and dropped.
+    image : (H, W) ndarray, optional
+        The micrograph the mask came from: adds the Fourier columns of
+        :func:`temseg.analyze.fourier.particle_reflections` (lattice spacing,
+        direction, reflections, peak ratio) to each particle.
 
     Returns
     -------
@@ -37,8 +48,7 @@ def particle_table(mask: np.ndarray, *, sampling: float | None = None,
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise InputError(f"particle_table: expected a 2-D mask, got shape {mask.shape}")
-    binary = morphology.remove_small_objects(mask > 0, max_size=max(min_area_px - 1, 0))
-    labels = measure.label(binary, connectivity=2)
+    labels = label_particles(mask, min_area_px=min_area_px)
     h, w = mask.shape
     nm2_per_px = (sampling / 10.0) ** 2 if sampling else None
     rows = []
@@ -55,6 +65,11 @@ def particle_table(mask: np.ndarray, *, sampling: float | None = None,
             "centroid_x_px": float(region.centroid[1]),
             "touches_border": bool(y0 == 0 or x0 == 0 or y1 == h or x1 == w),
         })
+        if image is not None:
+            from temseg.analyze.fourier import particle_reflections
+
+            rows[-1].update(particle_reflections(image, labels == region.label,
+                                                 sampling=sampling).as_row())
     return rows
 
 
@@ -64,8 +79,12 @@ def write_particle_csv(path: str | Path, rows: list[dict], *, frames: bool = Fal
     With ``frames`` the rows carry a ``frame`` key (0-based index in a stack),
     written as the first column.
     """
+    from temseg.analyze.fourier import FOURIER_COLUMNS
+
     path = Path(path)
     columns = ("frame", *COLUMNS) if frames else COLUMNS
+    if rows and "peak_ratio" in rows[0]:
+        columns = (*columns, *FOURIER_COLUMNS)
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
@@ -156,7 +175,10 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
             d, _ = _diameters(frame_rows)
             if d.size and i < n_frames:
                 quart[i] = np.percentile(d, [25, 50, 75])
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 5.6), dpi=120, sharex=True)
+        fourier = any(r.get("peak_ratio") is not None for r in rows)
+        fig, axes = plt.subplots(3 if fourier else 2, 1, figsize=(6.4, 8.0 if fourier else 5.6),
+                                 dpi=120, sharex=True)
+        top, bottom = axes[0], axes[1]
         top.plot(frames, counts, ".-", ms=3, color="0.3")
         top.set_ylabel("particles per frame")
         top.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -164,9 +186,62 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
                             label="interquartile range")
         bottom.plot(frames, quart[:, 1], ".-", ms=3, color="tab:blue", label="median")
         bottom.set_ylabel(f"equivalent diameter ({unit})")
-        bottom.set_xlabel("frame")
         bottom.legend(fontsize=8)
+        if fourier:  # 003: the frames whose particles show resolved columns have low ratios
+            ratios = np.full(n_frames, np.nan)
+            for i, frame_rows in per_frame.items():
+                values = [r["peak_ratio"] for r in frame_rows if r.get("peak_ratio") is not None]
+                if values and i < n_frames:
+                    ratios[i] = np.median(values)
+            axes[2].semilogy(frames, ratios, ".-", ms=3, color="tab:purple")
+            axes[2].set_ylabel("Fourier peak ratio\n(median per frame)")
+        axes[-1].set_xlabel("frame")
         top.set_title(heading, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
+def plot_fourier_map(path: str | Path, image: np.ndarray, labels: np.ndarray, rows: list[dict],
+                     *, title: str | None = None) -> Path:
+    """The micrograph with each particle coloured by its Fourier peak ratio (003, fig. 2).
+
+    ``labels`` from :func:`label_particles`, ``rows`` from :func:`particle_table`
+    with ``image`` (their ``peak_ratio``). Low ratios (several reflections of
+    similar strength: a zone axis, columns resolved) are dark blue, high ones
+    (one set of fringes) yellow; particles without a peak are left grey.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    ratio = np.full(labels.shape, np.nan)
+    values = {int(r["label"]): r.get("peak_ratio") for r in rows}
+    for label, value in values.items():
+        if value is not None:
+            ratio[labels == label] = value
+    finite = ratio[np.isfinite(ratio)]
+    h, w = labels.shape
+    fig, ax = plt.subplots(figsize=(6.4, 6.4 * h / w + 0.6), dpi=120)
+    lo, hi = np.percentile(image, [1, 99])
+    ax.imshow(image, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1)
+    if finite.size:
+        norm = LogNorm(vmin=max(1.0, finite.min()), vmax=max(finite.max(), 1.01 * max(
+            1.0, finite.min())))
+        shown = ax.imshow(np.ma.masked_invalid(ratio), cmap="viridis", norm=norm, alpha=0.6)
+        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04,
+                     label="Fourier peak ratio (strongest pair / strongest elsewhere)")
+    for r in rows:
+        if r.get("spacing_A") is not None:
+            ax.annotate(f"{r['spacing_A']:.2f} Å", (r["centroid_x_px"], r["centroid_y_px"]),
+                        color="white", fontsize=7, ha="center")
+    ax.set_axis_off()
+    ax.set_title(title or f"{len(rows)} particles", fontsize=10)
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -77,10 +77,18 @@ def demo_command(
         f"simulated {result.image.shape[0]}×{result.image.shape[1]} px at "
         f"{result.sampling:g} Å/px, dose {p['dose']:.3g} e/Å², Au particle of radius "
         f"{p['radius'] / 10:.2f} nm (seed {seed})", highlight=False)
+    from temseg.simulate.structures import lattice_constant
+
+    element = result.config.structure.element
+    d111 = lattice_constant(element) / 3 ** 0.5
     for row in result.particles:
         d = row["equivalent_diameter_nm"]
+        lattice = "" if row.get("spacing_A") is None else (
+            f", lattice spacing {row['spacing_A']:.3f} Å ({element} {{111}}: "
+            f"{d111:.3f} Å)" + ("" if row.get("peak_ratio") is None
+                                 else f", Fourier peak ratio {row['peak_ratio']:.2f}"))
         _common.out.print(f"particle {row['label']}: area {row['area_nm2']:.2f} nm², "
-                          f"equivalent diameter {d:.2f} nm", highlight=False)
+                          f"equivalent diameter {d:.2f} nm{lattice}", highlight=False)
     _common.out.print(f"{len(result.particles)} particle(s) found; against the known label: "
                       f"F1 = {s['f1']:.3f}, Jaccard = {s['jaccard']:.3f} "
                       f"({seconds:.0f} s)", highlight=False)

@@ -103,6 +103,11 @@ def register(app: typer.Typer) -> None:
                                        "per frame for a stack) and NAME_particles.png."),
         min_area_px: int = typer.Option(16, help="With --particles: smaller regions are noise "
                                                  "and not counted (pixels)."),
+        fourier: bool = typer.Option(
+            False, "--fourier", help="With --particles (implied): each particle's power "
+                                     "spectrum (003): lattice spacing in Å, direction, "
+                                     "reflections and peak ratio; NAME_fourier.png maps the "
+                                     "ratio (low: zone axis, columns resolved)."),
     ) -> None:
         """Segment images, stacks or folders: probability TIFF, mask, overlay and a record.
 
@@ -125,6 +130,7 @@ def register(app: typer.Typer) -> None:
         pixel = _common.sampling_from_options(sampling, pixel_size_nm)
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"--threshold: must be in [0, 1], got {threshold}")
+        particles = particles or fourier
         if min_area_px < 1:
             raise ConfigError(f"--min-area-px: must be ≥ 1, got {min_area_px}")
         if out.exists() and not out.is_dir():
@@ -157,14 +163,15 @@ def register(app: typer.Typer) -> None:
                 bar.update(frames, total=plan["frames"], completed=0, visible=plan["stack"])
                 mg = read_image(plan["path"], sampling=pixel)
                 rows: list[dict] = []
+                first: dict = {}  # the first frame and its mask, for the Fourier map
                 try:
                     result = segment_micrograph(
                         segmenter, mg, out, name=name, threshold=thr,
                         on_frame=lambda done, total: bar.update(frames, completed=done),
                         on_tile=lambda done, total: bar.update(tiles, completed=done,
                                                                total=total),
-                        on_mask=_particle_measurer(rows, mg.sampling, min_area_px)
-                        if particles else None)
+                        on_mask=_particle_measurer(rows, mg.sampling, min_area_px, fourier,
+                                                   first) if particles else None)
                 except InputError as exc:  # e.g. a blank image: say which file
                     message = str(exc).removeprefix("image: ")
                     if not message.startswith(str(plan["path"])):
@@ -179,7 +186,8 @@ def register(app: typer.Typer) -> None:
                 entry = {"name": name, **result.to_dict()}
                 if particles:
                     entry["particles"] = _write_particles(out, name, rows, plan,
-                                                          result.blank_frames)
+                                                          result.blank_frames, first,
+                                                          min_area_px)
                 results.append(entry)
                 bar.advance(files)
 
@@ -187,33 +195,52 @@ def register(app: typer.Typer) -> None:
                   "batch_size": batch_size, "window": window, "threshold": thr,
                   "device": str(getattr(segmenter, "device", "cpu")), "amp": amp,
                   "tta": tta, "sampling": pixel,
-                  "particles": {"min_area_px": min_area_px} if particles else None}
+                  "particles": {"min_area_px": min_area_px, "fourier": fourier}
+                  if particles else None}
         write_record(out, config=config, segmenter=segmenter.describe(), inputs=results)
         table = _summary(results)
         _common.out.print(table)
         _common.out.print(f"wrote {len(results)} result(s) and record.json to {out}")
 
 
-def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: int):
+def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: int,
+                       fourier: bool, first: dict):
     """An ``on_mask`` callback that appends each frame's particles to ``rows``."""
     from temseg.analyze.particles import particle_table
 
-    def measure(frame: int, mask) -> None:
+    def measure(frame: int, mask, image) -> None:
+        if fourier and not first:
+            first.update(image=image, mask=mask, frame=frame)
         rows.extend({"frame": frame, **row}
-                    for row in particle_table(mask, sampling=sampling, min_area_px=min_area_px))
+                    for row in particle_table(mask, sampling=sampling, min_area_px=min_area_px,
+                                              image=image if fourier else None))
     return measure
 
 
-def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: list) -> dict:
-    """NAME_particles.csv and .png; the summary that goes into the record."""
-    from temseg.analyze.particles import particle_summary, plot_particles, write_particle_csv
+def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: list,
+                     first: dict, min_area_px: int) -> dict:
+    """NAME_particles.csv and .png (and NAME_fourier.png); the summary for the record."""
+    import numpy as np
+
+    from temseg.analyze.particles import (label_particles, particle_summary, plot_fourier_map,
+                                          plot_particles, write_particle_csv)
 
     n_frames = plan["frames"] if plan["stack"] else None
     csv_path = write_particle_csv(out / f"{name}_particles.csv", rows, frames=plan["stack"])
     png_path = plot_particles(out / f"{name}_particles.png", rows, n_frames=n_frames,
                               title=plan["path"].name, blank_frames=blank)
     segmented = None if n_frames is None else n_frames - len(blank)
-    return {**particle_summary(rows, n_frames=segmented),
+    extra = {}
+    if first:
+        shown = [r for r in rows if r["frame"] == first["frame"]]
+        where = f", frame {first['frame']}" if plan["stack"] else ""
+        extra["fourier_map"] = str(plot_fourier_map(
+            out / f"{name}_fourier.png", first["image"],
+            label_particles(first["mask"], min_area_px=min_area_px), shown,
+            title=f"{plan['path'].name}{where}: Fourier peak ratio per particle"))
+        ratios = [r["peak_ratio"] for r in rows if r.get("peak_ratio") is not None]
+        extra["peak_ratio_median"] = float(np.median(ratios)) if ratios else None
+    return {**particle_summary(rows, n_frames=segmented), **extra,
             "csv": str(csv_path), "plot": str(png_path)}
 
 

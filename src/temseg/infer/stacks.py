@@ -99,7 +99,8 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
                        threshold: float | None = None, sampling: float | None = None,
                        on_frame: Callback | None = None,
                        on_tile: Callback | None = None,
-                       on_mask: Callable[[int, np.ndarray], None] | None = None) -> SegmentResult:
+                       on_mask: Callable[[int, np.ndarray, np.ndarray], None] | None = None
+                       ) -> SegmentResult:
     """Segment one image or stack and write its probability map, mask and overlay.
 
     Parameters
@@ -117,9 +118,9 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
         Å per pixel; default the micrograph's.
     on_frame, on_tile : callable(done, total), optional
         Progress over frames and over the tiles of the current frame.
-    on_mask : callable(frame, mask), optional
-        Called with each frame's index (0 for a single image) and boolean mask,
-        e.g. to measure particles while a stack streams by.
+    on_mask : callable(frame, mask, image), optional
+        Called with each frame's index (0 for a single image), its boolean mask
+        and the frame itself, e.g. to measure particles while a stack streams by.
 
     Returns
     -------
@@ -141,7 +142,7 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
         prob = segmenter.predict(image, sampling=sampling, callback=on_tile)
         mask = prob >= threshold
         if on_mask is not None:
-            on_mask(0, mask)
+            on_mask(0, mask, image)
         write_tiff(paths["probability"], prob, sampling=sampling)
         write_mask(paths["mask"], mask)
         write_overlay(paths["overlay"], image, mask)
@@ -174,7 +175,7 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
                 mask_map[i] = mask.view(np.uint8) * np.uint8(255)
                 fractions.append(None if is_blank else float(mask.mean()))
                 if on_mask is not None and not is_blank:
-                    on_mask(i, mask)
+                    on_mask(i, mask, frame)
                 if i == 0:
                     store["mask"] = mask
                 if on_frame is not None:
@@ -201,7 +202,7 @@ def _keep_first(frames: Iterator[np.ndarray], store: dict) -> Iterator[np.ndarra
 
 
 #: stem endings of the files :func:`output_paths` writes
-OUTPUT_ENDINGS = ("_prob", "_mask", "_overlay", "_particles")
+OUTPUT_ENDINGS = ("_prob", "_mask", "_overlay", "_particles", "_fourier")
 
 
 def _is_output(path: Path, stems: set[str]) -> bool:
@@ -220,8 +221,8 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL") 
         :func:`temseg.io.supported_suffixes` knows, sorted by name, leaving out
         hidden files, label images (stem ending in ``skip_suffix``) and the
         outputs of an earlier ``temseg segment`` into the same folder
-        (``NAME_prob``, ``NAME_mask``, ``NAME_overlay``, ``NAME_particles`` beside an
-        image ``NAME``).
+        (``NAME_prob``, ``NAME_mask``, ``NAME_overlay``, ``NAME_particles``,
+        ``NAME_fourier`` beside an image ``NAME``).
 
     Returns
     -------
