@@ -75,6 +75,8 @@ def test_particle_table_with_the_image_adds_fourier_columns(tmp_path):
         table = list(csv.DictReader(fh))
     assert {"spacing_A", "angle_deg", "reflections", "peak_ratio"} <= set(table[0])
     assert "peak_ratio" not in particle_table(mask)[0]
+    with pytest.raises(InputError, match="differ in shape"):
+        particle_table(mask, image=image[:100])
     import imageio.v3 as iio
 
     png = plot_fourier_map(tmp_path / "map.png", image, label_particles(mask), rows)

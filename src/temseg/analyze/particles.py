@@ -48,6 +48,11 @@ def particle_table(mask: np.ndarray, *, sampling: float | None = None,
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise InputError(f"particle_table: expected a 2-D mask, got shape {mask.shape}")
+    if image is not None:
+        image = np.asarray(image)
+        if image.shape != mask.shape:
+            raise InputError(f"particle_table: image {image.shape} and mask {mask.shape} "
+                             "differ in shape")
     labels = label_particles(mask, min_area_px=min_area_px)
     h, w = mask.shape
     nm2_per_px = (sampling / 10.0) ** 2 if sampling else None
@@ -65,11 +70,12 @@ def particle_table(mask: np.ndarray, *, sampling: float | None = None,
             "centroid_x_px": float(region.centroid[1]),
             "touches_border": bool(y0 == 0 or x0 == 0 or y1 == h or x1 == w),
         })
-        if image is not None:
+        if image is not None:  # the particle's neighbourhood only: cheap on a 4096² image
             from temseg.analyze.fourier import particle_reflections
 
-            rows[-1].update(particle_reflections(image, labels == region.label,
-                                                 sampling=sampling).as_row())
+            near = np.s_[max(y0 - 4, 0):y1 + 4, max(x0 - 4, 0):x1 + 4]
+            rows[-1].update(particle_reflections(image[near], labels[near] == region.label,
+                                                 sampling=sampling, margin_px=4).as_row())
     return rows
 
 
@@ -141,7 +147,6 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from matplotlib.ticker import MaxNLocator
 
     sizes, unit = _diameters(rows)
