@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from temseg.errors import InputError
-from temseg.io.files import atomic_path
+from temseg.io.files import write_figure
 
 
 @dataclass(frozen=True)
@@ -118,12 +118,10 @@ def plot_dose_curve(path: str | Path, curve: DoseCurve, *, area_unit: str = "px"
 
     ``reference`` maps a label to a dose (e.g. the paper's figures) drawn as dotted lines.
     """
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    fig = Figure(figsize=(6.4, 4.0), dpi=120)
+    ax = fig.subplots()
     ax.semilogx(curve.doses, curve.areas, ".", ms=4, color="0.3", label="segmented area")
     ax.axhspan(*curve.band, color="tab:green", alpha=0.2, label="reference band (highest doses)")
     ax.axhline(curve.full_area, color="tab:green", lw=1)
@@ -141,8 +139,4 @@ def plot_dose_curve(path: str | Path, curve: DoseCurve, *, area_unit: str = "px"
         ax.set_title(title)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return write_figure(fig, path)

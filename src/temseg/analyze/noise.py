@@ -383,7 +383,7 @@ def plot_noise_fit(fit: NoiseFit, path: str | Path) -> Path:
     """
     from matplotlib.figure import Figure
 
-    from temseg.io.files import atomic_path
+    from temseg.io.files import write_figure
 
     model = _spectrum_model(fit.form)  # type: ignore[arg-type]
     fig = Figure(figsize=(13, 7.5), layout="constrained")
@@ -427,10 +427,7 @@ def plot_noise_fit(fit: NoiseFit, path: str | Path) -> Path:
             label=f"eq. 2, N0={fit.N0:.3g} e/px{r2}")
     ax.set(xscale="log", xlabel="N_D (e/px)", ylabel="C", title="readout fraction (eq. 2)")
     ax.legend(fontsize=7)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    return path
+    return write_figure(fig, path, dpi=110)
 
 
 def write_noise_fit(folder: str | Path, fit: NoiseFit, *, name: str = "detector"

@@ -9,7 +9,7 @@ import numpy as np
 from skimage import measure, morphology
 
 from temseg.errors import InputError
-from temseg.io.files import atomic_path
+from temseg.io.files import atomic_path, write_figure
 
 COLUMNS = ("label", "area_px", "area_nm2", "equivalent_diameter_nm",
            "centroid_y_px", "centroid_x_px", "touches_border")
@@ -143,10 +143,7 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
     equivalent diameter per frame with its interquartile band; ``blank_frames``
     (not segmented) are gaps, not zero counts.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     sizes, unit = _diameters(rows)
@@ -154,7 +151,8 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
     heading = (f"{title}\n" if title else "") + \
         f"{len(rows)} particles; {n_border} touching the border are not sized"
     if n_frames is None:
-        fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+        fig = Figure(figsize=(6.4, 4.0), dpi=120)
+        ax = fig.subplots()
         if sizes.size:
             ax.hist(sizes, bins=min(40, max(5, int(np.sqrt(sizes.size)) * 2)), color="0.4")
             ax.axvline(np.median(sizes), color="tab:orange", ls="--",
@@ -181,8 +179,8 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
             if d.size and i < n_frames:
                 quart[i] = np.percentile(d, [25, 50, 75])
         fourier = any(r.get("peak_ratio") is not None for r in rows)
-        fig, axes = plt.subplots(3 if fourier else 2, 1, figsize=(6.4, 8.0 if fourier else 5.6),
-                                 dpi=120, sharex=True)
+        fig = Figure(figsize=(6.4, 8.0 if fourier else 5.6), dpi=120)
+        axes = fig.subplots(3 if fourier else 2, 1, sharex=True)
         top, bottom = axes[0], axes[1]
         top.plot(frames, counts, ".-", ms=3, color="0.3")
         top.set_ylabel("particles per frame")
@@ -201,13 +199,10 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
             axes[2].semilogy(frames, ratios, ".-", ms=3, color="tab:purple")
             axes[2].set_ylabel("Fourier peak ratio\n(median per frame)")
         axes[-1].set_xlabel("frame")
+        axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
         top.set_title(heading, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return write_figure(fig, path)
 
 
 def plot_fourier_map(path: str | Path, image: np.ndarray, labels: np.ndarray, rows: list[dict],
@@ -219,11 +214,8 @@ def plot_fourier_map(path: str | Path, image: np.ndarray, labels: np.ndarray, ro
     similar strength: a zone axis, columns resolved) are dark blue, high ones
     (one set of fringes) yellow; particles without a peak are left grey.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
+    from matplotlib.figure import Figure
 
     ratio = np.full(labels.shape, np.nan)
     values = {int(r["label"]): r.get("peak_ratio") for r in rows}
@@ -232,7 +224,8 @@ def plot_fourier_map(path: str | Path, image: np.ndarray, labels: np.ndarray, ro
             ratio[labels == label] = value
     finite = ratio[np.isfinite(ratio)]
     h, w = labels.shape
-    fig, ax = plt.subplots(figsize=(6.4, 6.4 * h / w + 0.6), dpi=120)
+    fig = Figure(figsize=(6.4, 6.4 * h / w + 0.6), dpi=120)
+    ax = fig.subplots()
     lo, hi = np.percentile(image, [1, 99])
     ax.imshow(image, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1)
     if finite.size:
@@ -248,8 +241,4 @@ def plot_fourier_map(path: str | Path, image: np.ndarray, labels: np.ndarray, ro
     ax.set_axis_off()
     ax.set_title(title or f"{len(rows)} particles", fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return write_figure(fig, path)

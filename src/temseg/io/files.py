@@ -53,3 +53,11 @@ def write_json(path: str | Path, data) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, default=default, allow_nan=True) + "\n")
     return path
+
+
+def write_figure(fig, path: str | Path, *, dpi: float | None = None) -> Path:
+    """Save a matplotlib ``Figure`` as PNG, atomically (no half-written plot on an error)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", **({"dpi": dpi} if dpi else {}))
+    return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from temseg.io.files import atomic_path
+from temseg.io.files import write_figure
 
 
 def plot_learning_curve(history: Sequence[dict], path: str | Path, *, monitor: str = "f1",
@@ -52,7 +52,4 @@ def plot_learning_curve(history: Sequence[dict], path: str | Path, *, monitor: s
     ax.legend(handles, labels, loc="center right", fontsize="small")
     if title:
         ax.set_title(title)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return path
+    return write_figure(fig, path)
