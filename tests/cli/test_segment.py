@@ -127,6 +127,21 @@ def test_fourier_columns_and_map_come_from_the_input_image(model_file, tmp_path,
     record = json.loads((out / "record.json").read_text())
     assert record["config"]["particles"] == {"min_area_px": 4, "fourier": True}
     assert record["inputs"][0]["particles"]["fourier_map"].endswith("lattice_fourier.png")
+    # a stack: the median peak ratio of each frame's particles goes into the record
+    stack = write_tiff(tmp_path / "films.tif", np.stack([image, image[::-1]]).astype(np.float32),
+                       sampling=1.0)
+    assert main(["segment", str(model_file), str(stack), "-o", str(out), "--tile", "64",
+                 "--device", "cpu", "--fourier", "--threshold", "0.45",
+                 "--min-area-px", "4"]) == 0
+    with open(out / "films_particles.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    per_frame = json.loads((out / "record.json").read_text())["inputs"][0]["particles"][
+        "frame_peak_ratio"]
+    assert len(per_frame) == 2 and any(v is not None for v in per_frame)
+    for frame in (0, 1):
+        ratios = [float(r["peak_ratio"]) for r in rows
+                  if r["frame"] == str(frame) and r["peak_ratio"]]
+        assert per_frame[frame] == (pytest.approx(np.median(ratios)) if ratios else None)
 
 
 def test_a_blank_frame_is_reported_and_the_series_goes_on(model_file, tmp_path, rng, capsys):
@@ -149,6 +164,7 @@ def test_a_blank_frame_is_reported_and_the_series_goes_on(model_file, tmp_path, 
     with open(out / "insitu_particles.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert all(row["frame"] != "2" for row in rows)
+    assert "frame_peak_ratio" not in entry["particles"]  # only with --fourier
     # the mean count is over the three frames that were segmented
     assert entry["particles"]["particles_per_frame"] == pytest.approx(len(rows) / 3)
 

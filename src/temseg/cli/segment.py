@@ -240,6 +240,12 @@ def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: 
             title=f"{plan['path'].name}{where}: Fourier peak ratio per particle"))
         ratios = [r["peak_ratio"] for r in rows if r.get("peak_ratio") is not None]
         extra["peak_ratio_median"] = float(np.median(ratios)) if ratios else None
+        if plan["stack"]:  # 003 keeps the frames whose particles sit on a zone axis (low ratio)
+            per_frame: list[list[float]] = [[] for _ in range(n_frames)]
+            for r in rows:
+                if r.get("peak_ratio") is not None:
+                    per_frame[int(r["frame"])].append(r["peak_ratio"])
+            extra["frame_peak_ratio"] = [float(np.median(v)) if v else None for v in per_frame]
     return {**particle_summary(rows, n_frames=segmented), **extra,
             "csv": str(csv_path), "plot": str(png_path)}
 
