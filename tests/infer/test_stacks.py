@@ -157,6 +157,12 @@ def test_blank_frames_are_skipped_not_fatal(net_factory, rng, tmp_path):
         np.testing.assert_array_equal(mask.frame(i) > 0, prob[i] >= 0.5)
     kept = [result.frame_fractions[i] for i in (0, 2, 4)]
     assert result.foreground_fraction == pytest.approx(np.mean(kept))
+    # the streaming helper raises on a blank frame unless asked to collect them
+    with pytest.raises(BlankImageError):
+        list(iter_predictions(seg, [frames[0], frames[1]]))
+    blank = []
+    probs = list(iter_predictions(seg, frames[:2], blank=blank))
+    assert blank == [1] and np.isnan(probs[1]).all() and not np.isnan(probs[0]).any()
     # a stack with nothing but blank frames is an error, and leaves no file
     empty = write_tiff(tmp_path / "dark.tif", np.zeros((3, 40, 44), np.float32), sampling=1.0)
     with pytest.raises(BlankImageError, match="every one of the 3 frames"):

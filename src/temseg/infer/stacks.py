@@ -25,7 +25,8 @@ Callback = Callable[[int, int], None]
 
 
 def iter_predictions(segmenter, frames: Iterable[np.ndarray], *, sampling: float | None = None,
-                     on_tile: Callback | None = None) -> Iterator[np.ndarray]:
+                     on_tile: Callback | None = None,
+                     blank: list[int] | None = None) -> Iterator[np.ndarray]:
     """Yield the ``(H, W)`` float32 foreground probability of each frame, one at a time.
 
     Parameters
@@ -37,9 +38,21 @@ def iter_predictions(segmenter, frames: Iterable[np.ndarray], *, sampling: float
         Å per pixel of the frames.
     on_tile : callable(done, total), optional
         Progress over the tiles of the current frame.
+    blank : list, optional
+        When given, a constant frame (:class:`~temseg.errors.BlankImageError`)
+        yields an all-NaN map and its index is appended here, instead of raising.
     """
-    for frame in frames:
-        yield segmenter.predict(frame, sampling=sampling, callback=on_tile)
+    from temseg.errors import BlankImageError
+
+    for i, frame in enumerate(frames):
+        try:
+            prob = segmenter.predict(frame, sampling=sampling, callback=on_tile)
+        except BlankImageError:
+            if blank is None:
+                raise
+            blank.append(i)
+            prob = np.full(np.shape(frame), np.nan, np.float32)
+        yield prob
 
 
 @dataclasses.dataclass
@@ -163,19 +176,16 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
                                    **options)
         try:
             store: dict = {}
-            for i, frame in enumerate(_keep_first(micrograph.frames(), store)):
-                try:
-                    prob, is_blank = segmenter.predict(frame, sampling=sampling,
-                                                       callback=on_tile), False
-                except BlankImageError:
-                    prob, is_blank = np.full((h, w), np.nan, np.float32), True
-                    blank.append(i)
+            frames = _keep_frame(micrograph.frames(), store)
+            for i, prob in enumerate(iter_predictions(segmenter, frames, sampling=sampling,
+                                                      on_tile=on_tile, blank=blank)):
+                is_blank = bool(blank) and blank[-1] == i
                 mask = prob >= threshold  # False where NaN
                 prob_map[i] = prob
                 mask_map[i] = mask.view(np.uint8) * np.uint8(255)
                 fractions.append(None if is_blank else float(mask.mean()))
                 if on_mask is not None and not is_blank:
-                    on_mask(i, mask, frame)
+                    on_mask(i, mask, store["frame"])
                 if i == 0:
                     store["mask"] = mask
                 if on_frame is not None:
@@ -193,9 +203,11 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
                          float(np.mean(done)), fractions, blank)
 
 
-def _keep_first(frames: Iterator[np.ndarray], store: dict) -> Iterator[np.ndarray]:
-    """Pass frames through, keeping the first one in ``store["image"]`` (for the overlay)."""
+def _keep_frame(frames: Iterator[np.ndarray], store: dict) -> Iterator[np.ndarray]:
+    """Pass frames through, keeping the current one in ``store["frame"]`` and the first in
+    ``store["image"]`` (for the overlay)."""
     for i, frame in enumerate(frames):
+        store["frame"] = frame
         if i == 0:
             store["image"] = frame
         yield frame
