@@ -244,12 +244,9 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
 
     def save(name: str, epoch: int, *, averaged: bool = False) -> None:
         sums = average.to_tensors() if average is not None and average.steps else None
-        if averaged and sums is not None:  # the best checkpoint holds the scored weights
-            with average.applied(model):
-                save_checkpoint(ckpt / name, model=model, optimizer=optimizer,
-                                trainer=trainer_state(epoch), model_config=model_config,
-                                average=sums)
-        else:
+        # the best checkpoint holds the weights that were scored: the average, when kept
+        scored = average.applied(model) if averaged and sums is not None else nullcontext()
+        with scored:
             save_checkpoint(ckpt / name, model=model, optimizer=optimizer,
                             trainer=trainer_state(epoch), model_config=model_config,
                             average=sums)
