@@ -42,6 +42,24 @@ def test_info_stack(tmp_path, capsys):
     assert "value range" in captured.err  # the progress bar goes to stderr
 
 
+def test_info_describes_a_probability_map_with_blank_frames(tmp_path, capsys):
+    """segment writes NaN for blank frames; info counts them and leaves them out of the range."""
+    from temseg.errors import InputError
+    from temseg.io import read_image
+
+    stack = np.stack([np.full((6, 7), v, np.float32) for v in (0.25, np.nan, 0.75)])
+    write_tiff(tmp_path / "p.tif", stack)
+    assert main(["info", str(tmp_path / "p.tif")]) == 0
+    out = capsys.readouterr().out
+    assert "min 0.25" in out and "max 0.75" in out and "mean 0.5" in out
+    assert "NaN/inf pixels  42" in out
+    with pytest.raises(InputError, match="frame 1 has 42 NaN"):  # still refused for work
+        read_image(tmp_path / "p.tif").frame(1)
+    write_tiff(tmp_path / "one.tif", np.full((6, 7), np.nan, np.float32))
+    assert main(["info", str(tmp_path / "one.tif")]) == 0
+    assert "min nan" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("args, message", [
     (["missing.png"], "no such file"),
     (["."], "is a directory"),

@@ -28,7 +28,8 @@ def info(
     """Print shape, dtype, pixel size, field of view, value range and metadata of FILE."""
     from temseg.io import read_image
 
-    micrograph = read_image(file, sampling=_common.sampling_from_options(sampling, pixel_size_nm))
+    micrograph = read_image(file, sampling=_common.sampling_from_options(sampling, pixel_size_nm),
+                            allow_nonfinite=True)
     meta = dict(micrograph.metadata)
     height, width = micrograph.frame_shape
 
@@ -58,6 +59,9 @@ def info(
         stats = micrograph.statistics()
     summary.add_row("value range", f"min {stats['min']:.6g}  max {stats['max']:.6g}  "
                                    f"mean {stats['mean']:.6g}  std {stats['std']:.6g}")
+    if stats["n_nonfinite"]:
+        summary.add_row("NaN/inf pixels", f"{stats['n_nonfinite']:,} (not in the value range; "
+                                          "no data, e.g. blank frames of a probability map)")
     _common.out.print(summary)
 
     meta.pop("sampling_source", None)

@@ -47,12 +47,16 @@ class Micrograph:
         (``microscope``, ``voltage_kV``, ``exposure_s``, ``dose``... where present).
     path : Path or None
         The file it came from.
+    allow_nonfinite : bool
+        Let NaN/inf pixels through (e.g. the NaN frames that mark blank frames
+        in a probability map); otherwise :meth:`frame` refuses them.
     """
 
     data: Any
     sampling: float | None = None
     metadata: dict = dataclasses.field(default_factory=dict)
     path: Path | None = None
+    allow_nonfinite: bool = False
 
     def __repr__(self) -> str:
         kind = "stack" if self.is_stack else "image"
@@ -87,7 +91,8 @@ class Micrograph:
             return self.data
         data = self.data[index]
         frame = np.asarray(data.compute() if hasattr(data, "compute") else data, dtype=np.float32)
-        _check_finite(frame, self.path, f"frame {index}")
+        if not self.allow_nonfinite:
+            _check_finite(frame, self.path, f"frame {index}")
         return frame
 
     def frames(self) -> Iterator[np.ndarray]:
@@ -106,25 +111,34 @@ class Micrograph:
         Returns
         -------
         dict with ``min``, ``max``, ``mean``, ``std`` (float, in the file's
-        intensity units) and ``n_pixels``.
+        intensity units, over the finite pixels; NaN when there is none),
+        ``n_pixels`` (finite) and ``n_nonfinite``.
         """
-        lo, hi, total, total_sq, count = math.inf, -math.inf, 0.0, 0.0, 0
+        lo, hi, total, total_sq, count, bad = math.inf, -math.inf, 0.0, 0.0, 0, 0
         mean_ref = None
         for i, frame in enumerate(self.frames()):
             f64 = frame.astype(np.float64)
-            if mean_ref is None:  # shift by the first frame's mean for a stable variance
-                mean_ref = float(f64.mean())
-            shifted = f64 - mean_ref
-            lo, hi = min(lo, float(f64.min())), max(hi, float(f64.max()))
-            total += float(shifted.sum())
-            total_sq += float(np.square(shifted).sum())
-            count += frame.size
+            finite = np.isfinite(f64)
+            if not finite.all():  # only when allow_nonfinite: frame() refuses them otherwise
+                bad += int(f64.size - np.count_nonzero(finite))
+                f64 = f64[finite]
+            if f64.size:
+                if mean_ref is None:  # shift by the first frame's mean for a stable variance
+                    mean_ref = float(f64.mean())
+                shifted = f64 - mean_ref
+                lo, hi = min(lo, float(f64.min())), max(hi, float(f64.max()))
+                total += float(shifted.sum())
+                total_sq += float(np.square(shifted).sum())
+                count += f64.size
             if callback is not None:
                 callback(i + 1, self.n_frames)
+        if not count:
+            return {"min": math.nan, "max": math.nan, "mean": math.nan, "std": math.nan,
+                    "n_pixels": 0, "n_nonfinite": bad}
         mean = total / count
         var = max(total_sq / count - mean**2, 0.0)
         return {"min": lo, "max": hi, "mean": mean + mean_ref, "std": math.sqrt(var),
-                "n_pixels": count}
+                "n_pixels": count, "n_nonfinite": bad}
 
 
 def _check_finite(array: np.ndarray, path: Path | None, what: str = "image") -> None:
@@ -198,7 +212,8 @@ def check_path(path: str | Path) -> Path:
     return path
 
 
-def read_image(path: str | Path, *, sampling: float | None = None) -> Micrograph:
+def read_image(path: str | Path, *, sampling: float | None = None,
+               allow_nonfinite: bool = False) -> Micrograph:
     """Read a micrograph or stack with its pixel size.
 
     Parameters
@@ -207,6 +222,9 @@ def read_image(path: str | Path, *, sampling: float | None = None) -> Micrograph
         PNG, JPEG, TIFF, DM3/DM4, EMD, SER or MRC file.
     sampling : float, optional
         Å per pixel; overrides what the file says (for uncalibrated files).
+    allow_nonfinite : bool
+        Accept NaN/inf pixels (for describing files such as probability maps,
+        not for segmenting them).
 
     Returns
     -------
@@ -245,10 +263,12 @@ def read_image(path: str | Path, *, sampling: float | None = None) -> Micrograph
     if data.ndim == 2:
         data = np.asarray(data.compute() if hasattr(data, "compute") else data,
                           dtype=np.float32)
-        _check_finite(data, path)
+        if not allow_nonfinite:
+            _check_finite(data, path)
     meta = {"format": fmt, "dtype": str(dtype), **meta}  # the readers' dtype (before grey) wins
     if override is not None:
         meta["sampling_source"] = "given by caller"
         if file_sampling is not None:
             meta["sampling_in_file"] = file_sampling
-    return Micrograph(data, override if override is not None else file_sampling, meta, path)
+    return Micrograph(data, override if override is not None else file_sampling, meta, path,
+                      allow_nonfinite)
