@@ -133,6 +133,15 @@ def particle_summary(rows: list[dict], *, n_frames: int | None = None) -> dict:
     return stats
 
 
+def frame_peak_ratios(rows: list[dict], n_frames: int) -> np.ndarray:
+    """Median Fourier peak ratio of each frame's particles (NaN where none has one)."""
+    values: list[list[float]] = [[] for _ in range(n_frames)]
+    for row in rows:
+        if row.get("peak_ratio") is not None and int(row["frame"]) < n_frames:
+            values[int(row["frame"])].append(row["peak_ratio"])
+    return np.array([np.median(v) if v else np.nan for v in values], float)
+
+
 def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None = None,
                    title: str | None = None, blank_frames=()) -> Path:
     """PNG of a particle table: the size histogram, or for a stack size and count per frame.
@@ -191,12 +200,8 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
         bottom.set_ylabel(f"equivalent diameter ({unit})")
         bottom.legend(fontsize=8)
         if fourier:  # 003: the frames whose particles show resolved columns have low ratios
-            ratios = np.full(n_frames, np.nan)
-            for i, frame_rows in per_frame.items():
-                values = [r["peak_ratio"] for r in frame_rows if r.get("peak_ratio") is not None]
-                if values and i < n_frames:
-                    ratios[i] = np.median(values)
-            axes[2].semilogy(frames, ratios, ".-", ms=3, color="tab:purple")
+            axes[2].semilogy(frames, frame_peak_ratios(rows, n_frames), ".-", ms=3,
+                             color="tab:purple")
             axes[2].set_ylabel("Fourier peak ratio\n(median per frame)")
         axes[-1].set_xlabel("frame")
         axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))

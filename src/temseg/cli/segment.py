@@ -222,8 +222,8 @@ def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: 
     """NAME_particles.csv and .png (and NAME_fourier.png); the summary for the record."""
     import numpy as np
 
-    from temseg.analyze.particles import (label_particles, particle_summary, plot_fourier_map,
-                                          plot_particles, write_particle_csv)
+    from temseg.analyze.particles import (frame_peak_ratios, label_particles, particle_summary,
+                                          plot_fourier_map, plot_particles, write_particle_csv)
 
     n_frames = plan["frames"] if plan["stack"] else None
     csv_path = write_particle_csv(out / f"{name}_particles.csv", rows, frames=plan["stack"])
@@ -241,11 +241,8 @@ def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: 
         ratios = [r["peak_ratio"] for r in rows if r.get("peak_ratio") is not None]
         extra["peak_ratio_median"] = float(np.median(ratios)) if ratios else None
         if plan["stack"]:  # 003 keeps the frames whose particles sit on a zone axis (low ratio)
-            per_frame: list[list[float]] = [[] for _ in range(n_frames)]
-            for r in rows:
-                if r.get("peak_ratio") is not None:
-                    per_frame[int(r["frame"])].append(r["peak_ratio"])
-            extra["frame_peak_ratio"] = [float(np.median(v)) if v else None for v in per_frame]
+            extra["frame_peak_ratio"] = [None if np.isnan(v) else float(v)
+                                         for v in frame_peak_ratios(rows, n_frames)]
     return {**particle_summary(rows, n_frames=segmented), **extra,
             "csv": str(csv_path), "plot": str(png_path)}
 
