@@ -221,7 +221,7 @@ def rescore(folders, *, data_dir: Path, tta: bool, threads: int | None,
 
     from temseg.infer.segmenter import NetworkSegmenter
     from temseg.models import combine_models, load_model
-    from temseg.train.crossval import TABLE1, evaluate_pairs
+    from temseg.train.crossval import TABLE1, evaluate_pairs, image_means
 
     torch.set_num_threads(threads or 1)
     t0 = time.perf_counter()
@@ -257,8 +257,8 @@ def rescore(folders, *, data_dir: Path, tta: bool, threads: int | None,
                 results = [json.loads((g[0].parent / "result.json").read_text()) for g in group]
                 rows.append({"fold": fold, "seed": cfg.seeds[0], "epochs": results[0]["epochs"],
                              "seconds": sum(r["seconds"] for r in results), **scores,
-                             **{f"image_{k}": float(np.mean([r[k] for r in per_image]))
-                                for k in TABLE1}})
+                             **{f"image_{k}": v for k, v in image_means(per_image).items()
+                                if k in TABLE1}})
                 print(f"fold {fold}: F1 {scores['f1']:.4f}, Jaccard {scores['jaccard']:.4f}"
                       f"{f' (ensemble of {len(group)})' if len(group) > 1 else ''}"
                       f"{' (tta)' if tta else ''}", flush=True)

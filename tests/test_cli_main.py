@@ -53,3 +53,17 @@ def test_internal_error_hides_traceback_unless_debug(failing_command, capsys):
 def test_usage_error_exits_2(capsys):
     assert cli_main.main(["no-such-command"]) == 2
     assert isinstance(cli_main.app, typer.Typer)
+
+
+def test_tables_reach_a_file_whole(capsys):
+    """Piped into a log, a wide table keeps every name and digit (rich would cut at 80)."""
+    from rich.table import Table
+
+    from temseg.cli import _common
+
+    table = Table("image", *(f"score_{i}" for i in range(8)))
+    table.add_row("2015_0310_a_long_series_name_layer_0031", *(f"0.{i}123456" for i in range(8)))
+    _common.show(table)
+    text = capsys.readouterr().out
+    assert "2015_0310_a_long_series_name_layer_0031" in text and "0.7123456" in text
+    assert "…" not in text

@@ -173,7 +173,8 @@ def score_set(preds: Sequence, truths: Sequence, probs: Sequence | None = None
         plus ``"pooling": "pixels"``, ``"n_images"`` and the counts
         ``"tp", "fp", "fn", "tn"``.
     per_image : list of dict
-        :func:`scores` of each image plus ``"pooling": "image"``.
+        :func:`scores` of each image plus ``"pooling": "image"`` and its counts
+        ``"tp", "fp", "fn", "tn"``.
     """
     preds, truths = list(preds), list(truths)
     if len(preds) != len(truths):
@@ -199,7 +200,7 @@ def score_set(preds: Sequence, truths: Sequence, probs: Sequence | None = None
         if sums is not None:
             soft += sums
             row["soft_dice"] = _soft_dice(*sums)
-        per_image.append({**{k: row[k] for k in SCORE_KEYS}, "pooling": "image"})
+        per_image.append({**{k: row[k] for k in SCORE_KEYS}, "pooling": "image", **c._asdict()})
     pooled: dict = dict(scores_from_confusion(total))
     pooled["soft_dice"] = None if probs is None else _soft_dice(*soft)
     pooled = {k: pooled[k] for k in SCORE_KEYS}

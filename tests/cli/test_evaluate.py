@@ -42,12 +42,20 @@ def test_evaluate_network_writes_table_csv_and_overlays(trained, capsys):
     assert rc == 0, captured.err
     assert "pooled" in captured.out and "jaccard" in captured.out
     rows = _rows(out / "per_image.csv")
-    assert [r["name"] for r in rows][-1] == "pooled" and len(rows) == 5
+    assert [r["name"] for r in rows][-2:] == ["pooled", "mean of images"] and len(rows) == 6
     pooled = json.loads((out / "pooled.json").read_text())
     assert pooled["threshold"] == 0.4 and pooled["n_images"] == 4
+    images = rows[:4]
     for key in ("accuracy", "balanced_accuracy", "jaccard", "f1", "precision", "recall"):
         assert 0.0 <= pooled[key] <= 1.0
-        assert float(rows[-1][key]) == pytest.approx(pooled[key])
+        assert float(rows[-2][key]) == pytest.approx(pooled[key])
+        mean = np.mean([float(r[key]) for r in images])
+        assert float(rows[-1][key]) == pytest.approx(mean)
+        assert pooled["image_mean"][key] == pytest.approx(mean)
+    # each image's own counts, summed, are the pooled counts
+    for key in ("tp", "fp", "fn", "tn"):
+        assert sum(int(r[key]) for r in images) == pooled[key]
+    assert "mean of images" in captured.out
     # pooled counts agree with the per-image confusion pictures
     tp = fp = fn = 0
     for png in sorted((out / "confusion").glob("*.png")):
@@ -88,7 +96,7 @@ def test_evaluate_baseline_file(trained, capsys):
     rc = main(["evaluate", str(path), str(trained / "data"), "-o", str(trained / "ev_b"),
                "--no-overlays"])
     assert rc == 0, capsys.readouterr().err
-    assert len(_rows(trained / "ev_b" / "per_image.csv")) == 5
+    assert len(_rows(trained / "ev_b" / "per_image.csv")) == 6
     assert not (trained / "ev_b" / "confusion").exists()
 
 

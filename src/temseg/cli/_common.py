@@ -18,6 +18,19 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
+def show(table) -> None:
+    """Print a rich table on stdout, whole: into a file or pipe at its natural width.
+
+    Rich fits tables to 80 columns when stdout is not a terminal, cutting
+    numbers short (``0.93…``); a log file should keep every digit.
+    """
+    if out.is_terminal:
+        out.print(table)
+        return
+    width = max(out.width, out.measure(table, options=out.options.update_width(10_000)).maximum)
+    Console(file=out.file, width=width, soft_wrap=True, no_color=out.no_color).print(table)
+
+
 def progress() -> Progress:
     """A rich progress display on stderr (use as a context manager)."""
     return Progress(

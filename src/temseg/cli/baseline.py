@@ -130,7 +130,7 @@ def fit(
     for name in cv.scores_mean:
         table.add_row(name, _fmt(cv.scores_mean[name], cv.scores_std[name]),
                       f"pooled held-out {cv.pooled[name]:.3f}")
-    _common.out.print(table)
+    _common.show(table)
     model = BaselineModel(method.value, cv.final.params, sampling=sampling, cv=cv.summary(),
                           record=run_record(seed=seed, config={
                               "data_folder": str(data_folder), "folds": folds,

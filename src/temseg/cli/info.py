@@ -62,7 +62,7 @@ def info(
     if stats["n_nonfinite"]:
         summary.add_row("NaN/inf pixels", f"{stats['n_nonfinite']:,} (not in the value range; "
                                           "no data, e.g. blank frames of a probability map)")
-    _common.out.print(summary)
+    _common.show(summary)
 
     meta.pop("sampling_source", None)
     if meta:
@@ -71,7 +71,7 @@ def info(
         table.add_column("value", overflow="fold")
         for key, value in meta.items():
             table.add_row(escape(key), escape(str(value)))
-        _common.out.print(table)
+        _common.show(table)
     else:
         _common.out.print("metadata: none")
 

@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
             nm = f"{row['rf_nm']:.3g}" if row["rf_nm"] is not None else "–"
             table.add_row(f"{architecture} {desc}", f"{row['parameters']:,}",
                           str(row["rf_px"]), nm, str(row["rf_bound_px"]))
-        _common.out.print(table)
+        _common.show(table)
 
     @app.command("ensemble")
     def ensemble(

@@ -199,7 +199,7 @@ def register(app: typer.Typer) -> None:
                   if particles else None}
         write_record(out, config=config, segmenter=segmenter.describe(), inputs=results)
         table = _summary(results)
-        _common.out.print(table)
+        _common.show(table)
         _common.out.print(f"wrote {len(results)} result(s) and record.json to {out}")
 
 

@@ -126,7 +126,7 @@ def _print_report(report) -> None:
     if len(report.runs) > 1:
         table.add_row("mean", "", "", "", *(f"{report.summary[k][0]:.4f}" for k in keys))
         table.add_row("std", "", "", "", *(f"{report.summary[k][1]:.4f}" for k in keys))
-    _common.out.print(table)
+    _common.show(table)
     if report.ensembles:
         n = len(report.runs) // len(report.ensembles)
         table = Table(title=f"ensemble of {n} seeds (mean probability), scores on "
@@ -143,7 +143,7 @@ def _print_report(report) -> None:
                                     for k in keys))
             table.add_row("std", *(f"{summary[k][1]:.4f}" if k in summary else "-"
                                    for k in keys))
-        _common.out.print(table)
+        _common.show(table)
     _common.out.print(f"written to {report.out_dir}", highlight=False)
 
 
@@ -166,7 +166,9 @@ def evaluate(
 ) -> None:
     """Score a trained network or a baseline on labelled images: pooled and per image.
 
-    Writes per_image.csv, pooled.json, confusion/NAME.png and record.json.
+    Writes per_image.csv, pooled.json, confusion/NAME.png and record.json. Scores
+    are pooled over all pixels, and also averaged over the images (every image
+    weighing the same: the "mean of images" row, "image_mean" in pooled.json).
     """
     from rich.table import Table
 
@@ -175,7 +177,7 @@ def evaluate(
     from temseg.infer import load_segmenter
     from temseg.io import read_labelled_folder, write_confusion_overlay, write_json
     from temseg.record import write_record
-    from temseg.train.crossval import evaluate_pairs, write_table
+    from temseg.train.crossval import evaluate_pairs, image_means, write_table
 
     data_sampling = _common.sampling_from_options(sampling, pixel_size_nm)
     if threshold is not None and not 0.0 < threshold < 1.0:
@@ -204,8 +206,11 @@ def evaluate(
             for pair, prob in bar.track(list(zip(pairs, probs)), description="overlays"):
                 write_confusion_overlay(out / "confusion" / f"{pair.name}.png", prob >= thr,
                                         pair.label > 0)
-    write_table(out / "per_image.csv", rows + [{"name": "pooled", **pooled}])
-    write_json(out / "pooled.json", {"threshold": thr, "n_images": len(pairs), **pooled})
+    means = image_means(rows)
+    write_table(out / "per_image.csv",
+                rows + [{"name": "pooled", **pooled}, {"name": "mean of images", **means}])
+    write_json(out / "pooled.json", {"threshold": thr, "n_images": len(pairs), **pooled,
+                                     "image_mean": means})
     write_record(out, config={"model": str(model), "data": [str(d) for d in data],
                               "threshold": thr, "label_suffix": label_suffix,
                               "sampling": data_sampling, "tta": tta},
@@ -218,7 +223,8 @@ def evaluate(
     for row in rows:
         table.add_row(row["name"], *(f"{row[k]:.4f}" for k in keys))
     table.add_row("[bold]pooled[/]", *(f"[bold]{pooled[k]:.4f}[/]" for k in keys))
-    _common.out.print(table)
+    table.add_row("mean of images", *(f"{means[k]:.4f}" for k in keys))
+    _common.show(table)
     _common.out.print(f"written to {out}", highlight=False)
 
 
