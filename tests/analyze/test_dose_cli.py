@@ -63,9 +63,9 @@ def test_run_dose_curve_recovers_the_disc_and_converges(tmp_path):
     assert run.curve.dose_converged is not None and run.curve.dose_converged < 500
     with open(tmp_path / "areas.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert [float(r["dose"]) for r in rows] == pytest.approx(doses)
+    assert [float(r["dose_e_per_A2"]) for r in rows] == pytest.approx(doses)
     assert float(rows[-1]["area_nm2"]) == pytest.approx(int(rows[-1]["area_px"]) * 0.01)
-    again = dose_curve([float(r["dose"]) for r in rows], [int(r["area_px"]) for r in rows])
+    again = dose_curve([float(r["dose_e_per_A2"]) for r in rows], [int(r["area_px"]) for r in rows])
     summary = json.loads((tmp_path / "dose_curve.json").read_text())
     assert summary["dose_converged_e_per_A2"] == pytest.approx(again.dose_converged)
     assert summary["paper_002"]["dose_converged_e_per_A2"] == 200.0
@@ -112,7 +112,7 @@ def test_cli_on_a_simulated_series(series_zarr, tiny_model, tmp_path, monkeypatc
     with open(out / "areas.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 8
-    doses = [float(r["dose"]) for r in rows]
+    doses = [float(r["dose_e_per_A2"]) for r in rows]
     assert doses == pytest.approx(np.geomspace(10, 1e4, 8))
     series = read_series(series_zarr)
     true_area = int(np.count_nonzero(series.label(0)))
@@ -153,7 +153,7 @@ def test_cli_on_a_stack_with_doses(tiny_model, tmp_path, capsys):
     assert main([*argv, *[a for d in doses for a in ("--dose", f"{d:.17g}")]]) == 0
     with open(out / "areas.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert [float(r["dose"]) for r in rows] == pytest.approx(doses)
+    assert [float(r["dose_e_per_A2"]) for r in rows] == pytest.approx(doses)
     assert "f1" not in rows[0]
     capsys.readouterr()
     assert main(argv) == 2  # no doses

@@ -91,6 +91,20 @@ def test_dose_curve_finds_half_and_convergence(tmp_path):
     assert set(curve.as_dict()) >= {"dose_half_e_per_A2", "dose_converged_e_per_A2"}
 
 
+def test_dose_curve_says_when_a_dose_is_only_a_bound():
+    """A series already past 50 % (and converged) at its first frame gives upper bounds."""
+    doses = np.logspace(2, 4, 40)                              # 100 .. 1e4 e/Å²
+    areas = 1000.0 / (1 + (30.0 / doses) ** 4)                 # half at 30: before the series
+    curve = dose_curve(doses, areas, tolerance=0.01)
+    assert curve.dose_half == pytest.approx(100.0) and curve.half_is_bound
+    assert curve.converged_is_bound and curve.dose_converged == pytest.approx(100.0)
+    assert curve.describe("half") == "≤ 100 e/Å² (from the first frame)"
+    assert curve.as_dict()["dose_half_is_upper_bound"] is True
+    crossing = dose_curve(np.logspace(1, 4, 60), 1000.0 / (1 + (30.0 / np.logspace(1, 4, 60)) ** 4))
+    assert not crossing.half_is_bound and not crossing.converged_is_bound
+    assert crossing.describe("half").startswith("3") and crossing.describe("half").endswith("e/Å²")
+
+
 def test_dose_curve_rejects_bad_input():
     with pytest.raises(InputError, match="equal length"):
         dose_curve([1, 2, 3], [1, 2])

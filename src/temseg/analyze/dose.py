@@ -31,6 +31,9 @@ class DoseCurve:
     dose_half : float or None — dose at 50 % of ``full_area`` (log-interpolated)
     dose_converged : float or None — lowest dose from which the running
         median of the area stays inside ``band`` (widened by ``tolerance``)
+    half_is_bound, converged_is_bound : bool — the series starts already past
+        that point, so the figure is the lowest dose measured: an upper bound
+        (the true dose is at most this), not a crossing
     """
 
     doses: np.ndarray
@@ -39,11 +42,27 @@ class DoseCurve:
     band: tuple[float, float]
     dose_half: float | None
     dose_converged: float | None
+    half_is_bound: bool = False
+    converged_is_bound: bool = False
 
     def as_dict(self) -> dict:
         return {"full_area": self.full_area, "band": list(self.band),
                 "dose_half_e_per_A2": self.dose_half,
-                "dose_converged_e_per_A2": self.dose_converged, "n_frames": int(self.doses.size)}
+                "dose_half_is_upper_bound": self.half_is_bound,
+                "dose_converged_e_per_A2": self.dose_converged,
+                "dose_converged_is_upper_bound": self.converged_is_bound,
+                "n_frames": int(self.doses.size)}
+
+    def describe(self, which: str) -> str:
+        """``"30.2 e/Å²"``, ``"≤ 10 e/Å² (from the first frame)"`` or ``"not reached"``.
+
+        ``which`` is ``"half"`` or ``"converged"``.
+        """
+        dose, bound = ((self.dose_half, self.half_is_bound) if which == "half"
+                       else (self.dose_converged, self.converged_is_bound))
+        if dose is None:
+            return "not reached"
+        return f"≤ {dose:.3g} e/Å² (from the first frame)" if bound else f"{dose:.3g} e/Å²"
 
 
 def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
@@ -86,11 +105,11 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
 
     smoothed = _running_median(areas, smooth)
     above = smoothed >= 0.5 * full
-    dose_half = None
+    dose_half, half_bound = None, False
     if above.any():
         i = int(np.argmax(above))
-        if i == 0:
-            dose_half = float(doses[0])
+        if i == 0:  # past 50 % from the first frame on: only a bound
+            dose_half, half_bound = float(doses[0]), True
         else:  # interpolate the crossing in log dose
             a0, a1 = smoothed[i - 1], smoothed[i]
             t = (0.5 * full - a0) / (a1 - a0) if a1 != a0 else 1.0
@@ -101,7 +120,8 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
     outside = np.flatnonzero(~inside)
     dose_conv = float(doses[0]) if outside.size == 0 else (
         float(doses[outside[-1] + 1]) if outside[-1] + 1 < doses.size else None)
-    return DoseCurve(doses, areas, full, band, dose_half, dose_conv)
+    return DoseCurve(doses, areas, full, band, dose_half, dose_conv,
+                     half_is_bound=half_bound, converged_is_bound=outside.size == 0)
 
 
 def _running_median(values: np.ndarray, window: int) -> np.ndarray:
@@ -127,10 +147,10 @@ def plot_dose_curve(path: str | Path, curve: DoseCurve, *, area_unit: str = "px"
     ax.axhline(curve.full_area, color="tab:green", lw=1)
     if curve.dose_half:
         ax.axvline(curve.dose_half, color="tab:orange", ls="--",
-                   label=f"50 % area at {curve.dose_half:.3g} e/Å²")
+                   label=f"50 % area at {curve.describe('half')}")
     if curve.dose_converged:
         ax.axvline(curve.dose_converged, color="k", ls="--",
-                   label=f"converged at {curve.dose_converged:.3g} e/Å²")
+                   label=f"converged at {curve.describe('converged')}")
     for name, dose in (reference or {}).items():
         ax.axvline(dose, color="tab:blue", ls=":", label=name)
     ax.set_xlabel("frame dose (e/Å²)")

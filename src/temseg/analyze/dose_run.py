@@ -198,7 +198,7 @@ def iter_areas(segmenter, series: DoseSeries, *, threshold: float | None = None,
         except BlankImageError:  # e.g. no electron counted at the lowest dose: nothing seen
             mask = np.zeros(frame.shape, bool)
         area = int(np.count_nonzero(mask))
-        row = {"frame": i, "dose": float(series.doses[i]), "area_px": area,
+        row = {"frame": i, "dose_e_per_A2": float(series.doses[i]), "area_px": area,
                "area_nm2": None if nm2 is None else area * nm2}
         truth = series.label(i)
         if truth is not None:
@@ -237,8 +237,8 @@ def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = list(iter_areas(segmenter, series, threshold=threshold, callback=callback))
-    rows.sort(key=lambda r: r["dose"])
-    curve = dose_curve([r["dose"] for r in rows], [r["area_px"] for r in rows],
+    rows.sort(key=lambda r: r["dose_e_per_A2"])
+    curve = dose_curve([r["dose_e_per_A2"] for r in rows], [r["area_px"] for r in rows],
                        reference_fraction=reference_fraction, tolerance=tolerance, smooth=smooth)
     run = DoseRun(curve, rows, series.sampling)
     keys = list(rows[0])

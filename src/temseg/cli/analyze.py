@@ -90,7 +90,7 @@ def dose_curve_command(
 ) -> None:
     """Segment every frame of a dose series and find the dose where the area holds (002).
 
-    Writes OUT/areas.csv (dose and segmented area per frame; F1 against the
+    Writes OUT/areas.csv (dose in e/Å² and segmented area per frame; F1 against the
     labels of a simulated series), OUT/dose_curve.json (dose at 50 % of the
     full area, dose of convergence, reference band), OUT/dose_curve.png and
     OUT/record.json; prints the two doses beside 002's.
@@ -123,13 +123,12 @@ def dose_curve_command(
                               "reference_fraction": reference_fraction, "smooth": smooth,
                               "sampling": data.sampling, "tile": tile, "tta": tta},
                  input=str(series), segmenter=segmenter.describe(), result=summary)
-    fmt = lambda v: "not reached" if v is None else f"{v:.3g} e/Å²"  # noqa: E731
     lo, hi = PAPER_002["dose_half_e_per_A2"]
     _common.out.print(f"{len(data)} frames, {data.doses.min():.3g}–{data.doses.max():.3g} e/Å²; "
                       f"full area {summary['full_area']:.0f} px", highlight=False)
-    _common.out.print(f"50 % of the full area at {fmt(summary['dose_half_e_per_A2'])} "
+    _common.out.print(f"50 % of the full area at {run.curve.describe('half')} "
                       f"(002: {lo:g}–{hi:g} e/Å²)", highlight=False)
-    _common.out.print(f"area converged from {fmt(summary['dose_converged_e_per_A2'])} "
+    _common.out.print(f"area converged from {run.curve.describe('converged')} "
                       f"(002: {PAPER_002['dose_converged_e_per_A2']:g} e/Å²)", highlight=False)
     _common.out.print(f"wrote areas.csv, dose_curve.json, dose_curve.png and record.json to "
                       f"{out}", highlight=False)
