@@ -162,7 +162,12 @@ def test_show_config_prints_the_resolved_recipe_and_trains_nothing(tmp_path, rec
     shown = yaml.safe_load(capsys.readouterr().out)
     assert rc == 0
     assert shown["epochs"] == 7 and shown["batch_size"] == 2  # flag over recipe
-    assert shown["noise"] == 0.0 and shown["model"] == {"blocks": 2, "filters": 4}  # defaults
+    assert shown["noise"] == 0.0  # a default
+    # the network's and the preprocessing's defaults are shown too, beside the recipe's options
+    assert shown["model"] == {"blocks": 2, "filters": 4, "pool": 2, "dilation": 1,
+                              "kernel_size": 3, "padding_mode": "zeros"}
+    assert shown["preprocessing"]["standardize"] is True
+    assert "outlier_threshold" in shown["preprocessing"]
     assert list(tmp_path.iterdir()) == [recipe]  # nothing written
     # what it prints is a recipe that loads back to the same config
     again = tmp_path / "again.yaml"
@@ -171,6 +176,11 @@ def test_show_config_prints_the_resolved_recipe_and_trains_nothing(tmp_path, rec
     assert yaml.safe_load(capsys.readouterr().out) == shown
     rc = main(["train", "-c", str(recipe)])
     assert rc == 2 and "--out" in capsys.readouterr().err
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(yaml.safe_dump({**shown, "model": {"blocks": 2, "filtres": 4}}))
+    rc = main(["train", "-c", str(typo), "--show-config"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "'filtres'" in err and "Traceback" not in err
 
 
 def test_bad_data_fails_before_work(tmp_path, recipe, capsys):

@@ -79,9 +79,9 @@ def train(
     if show_config:
         import yaml
 
-        from temseg.config import to_dict
+        from temseg.train.crossval import resolved_recipe
 
-        typer.echo(yaml.safe_dump(to_dict(cfg), sort_keys=False), nl=False)
+        typer.echo(yaml.safe_dump(resolved_recipe(cfg), sort_keys=False), nl=False)
         return
     _common.err.print(f"training {cfg.architecture} for {cfg.epochs} epochs × "
                       f"{len(cfg.seeds)} seed(s)" + (f" × {cfg.folds} folds" if cfg.folds > 1 else "")

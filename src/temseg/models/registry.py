@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from torch import nn
@@ -43,3 +44,23 @@ def build_model(architecture: str, **options: Any) -> nn.Module:
         return cls(**options)
     except TypeError as exc:
         raise ConfigError(f"options: {architecture}: {exc}") from None
+
+
+def model_defaults(architecture: str) -> dict[str, Any]:
+    """The options of ``architecture`` a recipe may set, with their default values.
+
+    ``in_channels`` and ``classes`` are left out (the data decides them).
+
+    Examples
+    --------
+    >>> model_defaults("resunet")["pool"]
+    2
+    """
+    try:
+        cls = ARCHITECTURES[architecture]
+    except KeyError:
+        raise ConfigError(f"architecture: {architecture!r} is not one of "
+                          f"{', '.join(ARCHITECTURES)}") from None
+    return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+            if p.kind is p.KEYWORD_ONLY and name not in ("in_channels", "classes")
+            and p.default is not p.empty}

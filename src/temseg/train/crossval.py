@@ -322,6 +322,27 @@ def _ensemble_one(config: TrainConfig, data: TrainingSet, plan, runs: Sequence[R
     return Run(fold, "ensemble", folder, scores, None, max(r.epochs for r in runs), seconds)
 
 
+def resolved_recipe(config: TrainConfig) -> dict:
+    """The recipe as plain data with every default filled in, model and preprocessing included.
+
+    What ``temseg train --show-config`` prints: the network's options are the
+    architecture's defaults overlaid with the recipe's, so an option the
+    architecture does not have is an error here, as it would be in training.
+    """
+    from temseg.models import model_defaults
+
+    shown = to_dict(config)
+    defaults = model_defaults(config.architecture)
+    if config.architecture != "ensemble":
+        unknown = sorted(set(config.model) - set(defaults) - {"in_channels", "classes"})
+        if unknown:
+            raise ConfigError(f"model: {config.architecture} has no option "
+                              f"{', '.join(map(repr, unknown))} (it has: {', '.join(defaults)})")
+    shown["model"] = {**defaults, **config.model}
+    shown["preprocessing"] = to_dict(_preprocessing(config))
+    return shown
+
+
 def _preprocessing(config: TrainConfig):
     from temseg.preprocess import Preprocessing
 
@@ -395,7 +416,7 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
         raise InputError(f"{out_dir}: holds an earlier run; resume it or choose another folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / "config.yaml") as tmp:
-        tmp.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+        tmp.write_text(yaml.safe_dump(resolved_recipe(config), sort_keys=False))
     runs, ensembles = [], []
     for plan in plans:
         plan_dir = out_dir / f"fold_{plan[0]}" if plan[0] is not None else out_dir
