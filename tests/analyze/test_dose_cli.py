@@ -108,7 +108,8 @@ def test_cli_on_a_simulated_series(series_zarr, tiny_model, tmp_path, monkeypatc
     out = tmp_path / "dc"
     assert main(["analyze", "dose-curve", str(series_zarr), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "002: 20–25" not in printed and "(002: 200 e/Å²)" in printed
+    assert "Leth Larsen et al.: 20–25" not in printed
+    assert "(Leth Larsen et al.: 200 e/Å²)" in printed
     with open(out / "areas.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 8

@@ -69,6 +69,10 @@ def test_demo_writes_everything_consistently(tiny_default, small_yaml, tmp_path,
     assert record["config"]["size"] == 64 and record["config"]["detector"]["dose"] == [500, 500]
     for name in ("overlay.png", "probability.tif"):
         assert (out / name).is_file()
+    # the closing line names every file written, and only those
+    wrote = printed[printed.index("wrote "):].split(" to ")[0][len("wrote "):]
+    named = set(wrote.replace(" and ", ", ").split(", "))
+    assert named == {p.name for p in out.iterdir()}
 
 
 def test_demo_image_matches_simulate_dataset(tmp_path):

@@ -240,6 +240,7 @@ def test_missing_pixel_size_warns_once_per_file(model_file, tmp_path, rng, capsy
     (["MODEL"], "give at least one image, stack or folder to segment after the model"),
     (["MODEL", "IMG", "--overlap", "1.5"], "overlap"),
     (["MODEL", "IMG", "--threshold", "2"], "--threshold"),
+    (["MODEL", "IMG", "--threshold", "0"], "must be in (0, 1)"),
     (["MODEL", "IMG", "--window", "hann"], "window"),
 ])
 def test_bad_input_is_one_line_before_any_work(model_file, tmp_path, rng, capsys, args, message):

@@ -68,3 +68,9 @@ def sampling_from_options(sampling: float | None, pixel_size_nm: float | None) -
 
 def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
+def check_threshold(threshold: float | None) -> None:
+    """``--threshold`` must lie strictly between 0 and 1, as a model file's does."""
+    if threshold is not None and not 0.0 < threshold < 1.0:
+        raise ConfigError(f"--threshold: must be in (0, 1), got {threshold}")

@@ -19,7 +19,8 @@ analyze_app = typer.Typer(name="analyze", help="Analyse images and results.",
 def fit_noise_command(
     stack: Path = typer.Argument(..., help="Image or stack (TIFF, DM3/4, EMD, SER, MRC...)."),
     vacuum: str = typer.Option(..., "--vacuum", help="Vacuum region Y0:Y1,X0:X1 in pixels."),
-    out: Path = typer.Option(..., "--out", help="Output folder (detector.json, detector.png)."),
+    out: Path = typer.Option(..., "--out", "-o",
+                             help="Output folder (detector.json, detector.png)."),
     sampling: Optional[float] = typer.Option(None, "--sampling", help="Pixel size in Å/px."),
     pixel_size_nm: Optional[float] = typer.Option(None, "--pixel-size-nm",
                                                   help="Pixel size in nm/px."),
@@ -27,11 +28,12 @@ def fit_noise_command(
         None, "--dose", help="Frame dose in e/Å², once per frame (default: from the counts)."),
     counts_per_electron: float = typer.Option(1.0, "--counts-per-electron",
                                               help="Detector gain for doses from counts."),
-    form: str = typer.Option("quadrature", "--form", help="Eq. A.1 form: quadrature | linear."),
+    form: str = typer.Option("quadrature", "--form",
+                             help="Noise model form (eq. A.1): quadrature or linear."),
     r2_min: float = typer.Option(0.9, "--r2-min", help="Reject frame fits with a lower R²."),
     force: bool = typer.Option(False, "--force", help="Keep every frame, whatever its fit."),
 ) -> None:
-    """Fit the detector noise model (002 eq. A.1 and eq. 2) from a vacuum region.
+    """Fit the detector noise model (Leth Larsen et al., eq. A.1 and eq. 2) from a vacuum region.
 
     Writes OUT/detector.json (give it to `simulate` as the detector model),
     OUT/detector.png (the fits) and OUT/record.json.
@@ -88,12 +90,12 @@ def dose_curve_command(
     tta: bool = typer.Option(False, "--tta", help="Average over the 8 rotations and mirror "
                                                   "images (8x the time)."),
 ) -> None:
-    """Segment every frame of a dose series and find the dose where the area holds (002).
+    """Segment every frame of a dose series and find the dose where the area holds.
 
     Writes OUT/areas.csv (dose in e/Å² and segmented area per frame; F1 against the
     labels of a simulated series), OUT/dose_curve.json (dose at 50 % of the
     full area, dose of convergence, reference band), OUT/dose_curve.png and
-    OUT/record.json; prints the two doses beside 002's.
+    OUT/record.json; prints the two doses beside Leth Larsen et al.'s.
     """
     from temseg.analyze.dose_run import PAPER_002, read_series, run_dose_curve
     from temseg.errors import ConfigError
@@ -103,8 +105,7 @@ def dose_curve_command(
 
     if doses is not None and dose:
         raise ConfigError("give per-frame doses with --doses FILE or --dose (repeated), not both")
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise ConfigError(f"--threshold: must be in [0, 1], got {threshold}")
+    _common.check_threshold(threshold)
     if not 0.0 < reference_fraction <= 0.5:
         raise ConfigError(f"--reference-fraction: must be in (0, 0.5], got {reference_fraction}")
     pixel = _common.sampling_from_options(sampling, pixel_size_nm)
@@ -127,9 +128,10 @@ def dose_curve_command(
     _common.out.print(f"{len(data)} frames, {data.doses.min():.3g}–{data.doses.max():.3g} e/Å²; "
                       f"full area {summary['full_area']:.0f} px", highlight=False)
     _common.out.print(f"50 % of the full area at {run.curve.describe('half')} "
-                      f"(002: {lo:g}–{hi:g} e/Å²)", highlight=False)
+                      f"(Leth Larsen et al.: {lo:g}–{hi:g} e/Å²)", highlight=False)
     _common.out.print(f"area converged from {run.curve.describe('converged')} "
-                      f"(002: {PAPER_002['dose_converged_e_per_A2']:g} e/Å²)", highlight=False)
+                      f"(Leth Larsen et al.: {PAPER_002['dose_converged_e_per_A2']:g} e/Å²)",
+                      highlight=False)
     _common.out.print(f"wrote areas.csv, dose_curve.json, dose_curve.png and record.json to "
                       f"{out}", highlight=False)
 

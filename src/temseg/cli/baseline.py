@@ -52,9 +52,10 @@ def _fmt(mean: float, std: float) -> str:
 
 def fit(
     data_folder: Path = typer.Argument(..., help="Folder of NAME.png / NAME_LABEL.png pairs."),
-    method: Method = typer.Option(Method.bragg, "--method", help="bragg (004) or fourier (000)."),
+    method: Method = typer.Option(Method.bragg, "--method",
+                                  help="bragg (Sadre et al. 2021) or fourier (Sytwu et al.)."),
     folds: int = typer.Option(5, "--folds", min=2, help="Folds of the cross-validation."),
-    out: Path = typer.Option(Path("baseline.json"), "--out", help="Model file to write."),
+    out: Path = typer.Option(Path("baseline.json"), "--out", "-o", help="Model file to write."),
     foreground: Side | None = typer.Option(
         None, "--foreground",
         help="Which side the labels mark: amorphous (default for bragg, e.g. contamination on "
@@ -64,10 +65,15 @@ def fit(
                                        "balanced_accuracy or accuracy."),
     max_evals: int = typer.Option(60, "--max-evals", min=5,
                                   help="Bragg: parameter sets tried per fit."),
-    sigma: float | None = typer.Option(None, "--sigma", help="Bragg: start aperture width, px⁻¹."),
-    g_thresh: float | None = typer.Option(None, "--g-thresh",
-                                          help="Bragg: start peak threshold (× median G)."),
-    m_thresh: float | None = typer.Option(None, "--m-thresh", help="Bragg: start mask threshold."),
+    sigma: float | None = typer.Option(
+        None, "--sigma",
+        help="Bragg: start aperture width in px⁻¹ (default 0.0156, as Sadre et al.)."),
+    g_thresh: float | None = typer.Option(
+        None, "--g-thresh", help="Bragg: start peak threshold, in multiples of the power "
+                                 "spectrum's mean on the ring of equal |q| (default 1.6)."),
+    m_thresh: float | None = typer.Option(
+        None, "--m-thresh", help="Bragg: start mask threshold on the low-passed difference "
+                                 "image, in standard deviations of the image (default 0.6)."),
     band: tuple[float, float] | None = typer.Option(
         None, "--band", help="Fourier: fixed pass band LOW HIGH in px⁻¹ (default: per image)."),
     band_nm: tuple[float, float] | None = typer.Option(
@@ -76,7 +82,8 @@ def fit(
         _GROUP_DEFAULT, "--group-by",
         help="Regex removed from image names to get their group (a series); a group never "
              "spans folds."),
-    label_suffix: str = typer.Option("_LABEL", "--label-suffix"),
+    label_suffix: str = typer.Option("_LABEL", "--label-suffix",
+                                     help="Label file suffix (NAME + SUFFIX.png)."),
     sampling: float | None = typer.Option(None, "--sampling", help="Å per pixel."),
     pixel_size_nm: float | None = typer.Option(None, "--pixel-size-nm", help="nm per pixel."),
     seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment."),
@@ -143,7 +150,7 @@ def fit(
 def apply(
     model: Path = typer.Argument(..., help="Baseline model file (temseg baseline fit)."),
     images: list[Path] = typer.Argument(..., help="Images to segment."),
-    out: Path = typer.Option(..., "--out", help="Folder for masks and overlays."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for masks and overlays."),
     sampling: float | None = typer.Option(None, "--sampling", help="Å per pixel."),
     pixel_size_nm: float | None = typer.Option(None, "--pixel-size-nm", help="nm per pixel."),
     overlay: bool = typer.Option(True, "--overlay/--no-overlay", help="Also write overlays."),

@@ -30,9 +30,10 @@ def demo_command(
     """Simulate a fresh Au/CeO2 micrograph with a known label, segment it, and score it.
 
     Writes OUT/image.tif (with the pixel size), label.png, mask.png,
-    probability.tif, overlay.png, particles.csv (count, area and equivalent
-    diameter in nm), scores.json and record.json; prints the F1 against the
-    known label. Offline; about a minute on a laptop CPU.
+    probability.tif, overlay.png, particles.csv (per particle: area and
+    equivalent diameter in nm, lattice spacing in Å and Fourier peak ratio
+    from its own power spectrum), scores.json and record.json; prints the F1
+    against the known label. Offline; about a minute on a laptop CPU.
     """
     import time
 
@@ -92,8 +93,9 @@ def demo_command(
     _common.out.print(f"{len(result.particles)} particle(s) found; against the known label: "
                       f"F1 = {s['f1']:.3f}, Jaccard = {s['jaccard']:.3f} "
                       f"({seconds:.0f} s)", highlight=False)
-    _common.out.print(f"wrote image.tif, mask.png, overlay.png, particles.csv and "
-                      f"record.json to {out}", highlight=False)
+    names = sorted(Path(f).name for f in result.files.values()) + ["record.json"]
+    _common.out.print(f"wrote {', '.join(names[:-1])} and {names[-1]} to {out}",
+                      highlight=False)
 
 
 def register(app: typer.Typer) -> None:

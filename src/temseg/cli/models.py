@@ -87,8 +87,9 @@ def register(app: typer.Typer) -> None:
     def ensemble(
         models: list[Path] = typer.Argument(..., help="Two or more model files (NAME or "
                                             "NAME.json) trained on the same kind of images."),
-        output: Path = typer.Option(..., "--output", "-o",
-                                    help="Stem of the ensemble model file to write."),
+        output: Path = typer.Option(..., "--out", "-o", "--output",
+                                    help="Stem of the ensemble model file to write "
+                                         "(OUT.json + OUT.safetensors)."),
         threshold: float = typer.Option(None, help="Decision threshold of the ensemble "
                                         "(default: the first model's)."),
     ) -> None:

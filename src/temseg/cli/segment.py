@@ -94,9 +94,10 @@ def register(app: typer.Typer) -> None:
         tta: bool = typer.Option(False, "--tta", help="Average over the 8 rotations and "
                                                       "mirror images (8x the time)."),
         sampling: float | None = typer.Option(
-            None, help="Pixel size in Å/px for inputs without one (overrides the files)."),
+            None, help="Pixel size in Å/px of every input, replacing the files' own "
+                       "(for files without one, or with a wrong one)."),
         pixel_size_nm: float | None = typer.Option(
-            None, help="Pixel size in nm/px (instead of --sampling)."),
+            None, help="Pixel size in nm/px (instead of --sampling; replaces the files' own)."),
         particles: bool = typer.Option(
             False, "--particles", help="Also measure the connected particles of each mask: "
                                        "NAME_particles.csv (area, equivalent diameter in nm, "
@@ -105,9 +106,10 @@ def register(app: typer.Typer) -> None:
                                                  "and not counted (pixels)."),
         fourier: bool = typer.Option(
             False, "--fourier", help="With --particles (implied): each particle's power "
-                                     "spectrum (003): lattice spacing in Å, direction, "
-                                     "reflections and peak ratio; NAME_fourier.png maps the "
-                                     "ratio (low: zone axis, columns resolved)."),
+                                     "spectrum (Leth Larsen et al.): lattice spacing in Å, "
+                                     "direction, reflections and peak ratio; "
+                                     "NAME_fourier.png maps the ratio (low: zone axis, "
+                                     "columns resolved)."),
     ) -> None:
         """Segment images, stacks or folders: probability TIFF, mask, overlay and a record.
 
@@ -120,7 +122,9 @@ def register(app: typer.Typer) -> None:
         frame is reported and left unsegmented (NaN, empty mask). With --particles
         also NAME_particles.csv and NAME_particles.png: a size histogram, or for a
         stack the count and median size per frame (particles touching the border
-        are counted but not sized).
+        are counted but not sized). With --fourier the CSV gains each particle's
+        lattice spacing and peak ratio, NAME_fourier.png maps the ratio, and a
+        stack's plot adds the median peak ratio per frame.
         """
         from temseg.errors import ConfigError, InputError
         from temseg.infer import collect_inputs, load_segmenter, output_names, segment_micrograph
@@ -128,8 +132,7 @@ def register(app: typer.Typer) -> None:
         from temseg.record import write_record
 
         pixel = _common.sampling_from_options(sampling, pixel_size_nm)
-        if threshold is not None and not 0.0 <= threshold <= 1.0:
-            raise ConfigError(f"--threshold: must be in [0, 1], got {threshold}")
+        _common.check_threshold(threshold)
         particles = particles or fourier
         if min_area_px < 1:
             raise ConfigError(f"--min-area-px: must be ≥ 1, got {min_area_px}")

@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
             None, help="dask.distributed scheduler address, e.g. tcp://host:8786."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset."),
     ) -> None:
-        """Simulate labelled HRTEM images (ASE + abTEM, 002's recipe) into a zarr dataset.
+        """Simulate labelled HRTEM images (ASE + abTEM, as Leth Larsen et al.) into a zarr dataset.
 
         The dataset holds images (counts per pixel), labels (projected convex hull),
         columns (atomic-column discs), a parameters table with every drawn value,

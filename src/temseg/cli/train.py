@@ -173,15 +173,14 @@ def evaluate(
     from rich.table import Table
 
     from temseg.device import pick_device
-    from temseg.errors import ConfigError, InputError
+    from temseg.errors import InputError
     from temseg.infer import load_segmenter
     from temseg.io import read_labelled_folder, write_confusion_overlay, write_json
     from temseg.record import write_record
     from temseg.train.crossval import evaluate_pairs, image_means, write_table
 
     data_sampling = _common.sampling_from_options(sampling, pixel_size_nm)
-    if threshold is not None and not 0.0 < threshold < 1.0:
-        raise ConfigError(f"--threshold: must be in (0, 1), got {threshold}")
+    _common.check_threshold(threshold)
     segmenter = load_segmenter(model, tile=tile, device=pick_device(device), tta=tta,
                                warn=_common.warn)
     pairs = [p for folder in data for p in read_labelled_folder(folder, label_suffix=label_suffix)]
