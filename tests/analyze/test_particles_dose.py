@@ -25,7 +25,9 @@ def test_particle_table_areas_and_diameters(tmp_path):
     path = write_particle_csv(tmp_path / "p.csv", rows)
     with open(path) as fh:
         assert len(list(csv.DictReader(fh))) == 2
-    assert particle_table(mask)[0]["area_nm2"] is None
+    unscaled = particle_table(mask)[0]                        # no pixel size: px only
+    assert unscaled["area_nm2"] is None and unscaled["equivalent_diameter_nm"] is None
+    assert unscaled["equivalent_diameter_px"] == pytest.approx(30.0, rel=0.01)
     with pytest.raises(InputError):
         particle_table(np.zeros((2, 2, 2)))
 

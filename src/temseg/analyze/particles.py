@@ -11,7 +11,7 @@ from skimage import measure, morphology
 from temseg.errors import InputError
 from temseg.io.files import atomic_path, write_figure
 
-COLUMNS = ("label", "area_px", "area_nm2", "equivalent_diameter_nm",
+COLUMNS = ("label", "area_px", "equivalent_diameter_px", "area_nm2", "equivalent_diameter_nm",
            "centroid_y_px", "centroid_x_px", "touches_border")
 
 
@@ -64,6 +64,7 @@ def particle_table(mask: np.ndarray, *, sampling: float | None = None,
         rows.append({
             "label": int(region.label),
             "area_px": area,
+            "equivalent_diameter_px": float(2.0 * np.sqrt(area / np.pi)),
             "area_nm2": area_nm2,
             "equivalent_diameter_nm": (2.0 * np.sqrt(area_nm2 / np.pi)) if area_nm2 else None,
             "centroid_y_px": float(region.centroid[0]),
@@ -104,7 +105,7 @@ def _diameters(rows: list[dict]) -> tuple[np.ndarray, str]:
     whole = [r for r in rows if not r["touches_border"]]
     if rows and all(r["equivalent_diameter_nm"] is not None for r in rows):
         return np.array([r["equivalent_diameter_nm"] for r in whole], float), "nm"
-    return np.array([2.0 * np.sqrt(r["area_px"] / np.pi) for r in whole], float), "px"
+    return np.array([r["equivalent_diameter_px"] for r in whole], float), "px"
 
 
 def particle_summary(rows: list[dict], *, n_frames: int | None = None) -> dict:
@@ -153,7 +154,7 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
     (not segmented) are gaps, not zero counts.
     """
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, LogFormatter, MaxNLocator
 
     sizes, unit = _diameters(rows)
     n_border = sum(bool(r["touches_border"]) for r in rows)
@@ -203,6 +204,16 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
             axes[2].semilogy(frames, frame_peak_ratios(rows, n_frames), ".-", ms=3,
                              color="tab:purple")
             axes[2].set_ylabel("Fourier peak ratio\n(median per frame)")
+            axes[2].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axes[2].yaxis.set_minor_formatter(LogFormatter())  # plain numbers, not 1.05×10⁰
+        for ax in axes:  # every frame on the axis, the blank ones shaded
+            for i, b in enumerate(sorted(blank_frames)):
+                ax.axvspan(b - 0.5, b + 0.5, color="0.85", lw=0,
+                           label="blank frame" if ax is top and i == 0 else None)
+        if len(blank_frames):
+            top.legend(fontsize=8)
+        top.set_ylim(bottom=0)
+        axes[-1].set_xlim(-0.5, n_frames - 0.5)
         axes[-1].set_xlabel("frame")
         axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
         top.set_title(heading, fontsize=10)
