@@ -27,7 +27,8 @@ def fit_noise_command(
     dose: Optional[list[float]] = typer.Option(
         None, "--dose", help="Frame dose in e/Å², once per frame (default: from the counts)."),
     counts_per_electron: float = typer.Option(1.0, "--counts-per-electron",
-                                              help="Detector gain for doses from counts."),
+                                              help="Detector gain in counts per electron, to turn "
+                                                   "counts into doses (e/Å²)."),
     form: str = typer.Option("quadrature", "--form",
                              help="Noise model form (eq. A.1): quadrature or linear."),
     r2_min: float = typer.Option(0.9, "--r2-min", help="Reject frame fits with a lower R²."),

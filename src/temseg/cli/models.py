@@ -29,22 +29,32 @@ def register(app: typer.Typer) -> None:
 
     @app.command("rf")
     def rf(
-        architecture: str = typer.Argument(..., help="resunet, unet or msdnet"),
-        blocks: str = typer.Option(None, help="resunet: encoder blocks N (list: 2,3,4)"),
-        pool: str = typer.Option(None, help="resunet: max-pool kernel k (list: 2,4,8)"),
-        dilation: str = typer.Option(None, help="resunet: dilation α of every block (list)"),
-        filters: int = typer.Option(None, help="resunet: filters of the first block"),
-        depth: str = typer.Option(None, help="unet: pooling levels; msdnet: layers (list)"),
-        features: int = typer.Option(None, help="unet: features of the first block"),
-        variant: str = typer.Option(None, help="unet: classic or supplement"),
-        kernel_size: str = typer.Option(None, help="kernel size (list)"),
-        max_dilation: str = typer.Option(None, help="msdnet: largest dilation (list)"),
-        dilations: str = typer.Option(None, help="msdnet: random or repeat"),
-        seed: int = typer.Option(None, help="msdnet: seed of the random dilations"),
-        in_channels: int = typer.Option(1, help="input channels"),
-        classes: int = typer.Option(2, help="output classes"),
-        sampling: float = typer.Option(None, help="pixel size in Å/px"),
-        pixel_size_nm: float = typer.Option(None, help="pixel size in nm/px"),
+        architecture: str = typer.Argument(..., help="resunet, unet or msdnet."),
+        blocks: str = typer.Option(None, help="resunet: encoder blocks N (default 2; a comma "
+                                              "list such as 2,3,4 compares several)."),
+        pool: str = typer.Option(None, help="resunet: max-pool kernel k (default 2; list: "
+                                            "2,4,8)."),
+        dilation: str = typer.Option(None, help="resunet: dilation α of every block (default "
+                                                "1; list)."),
+        filters: int = typer.Option(None, help="resunet: filters of the first block "
+                                               "(default 4)."),
+        depth: str = typer.Option(None, help="unet: pooling levels (default 3); msdnet: layers "
+                                             "(default 50) (list)."),
+        features: int = typer.Option(None, help="unet: features of the first block "
+                                                "(default 32)."),
+        variant: str = typer.Option(None, help="unet: classic or supplement (default "
+                                               "classic)."),
+        kernel_size: str = typer.Option(None, help="Convolution kernel side in px (default: "
+                                                   "resunet 3, unet 3 classic / 5 supplement, "
+                                                   "msdnet 9; list)."),
+        max_dilation: str = typer.Option(None, help="msdnet: largest dilation (default 10; "
+                                                    "list)."),
+        dilations: str = typer.Option(None, help="msdnet: random or repeat (default random)."),
+        seed: int = typer.Option(None, help="msdnet: seed of the random dilations (default 0)."),
+        in_channels: int = typer.Option(1, help="Input channels."),
+        classes: int = typer.Option(2, help="Output classes."),
+        sampling: float = typer.Option(None, help="Pixel size in Å/px (adds the field in nm)."),
+        pixel_size_nm: float = typer.Option(None, help="Pixel size in nm/px."),
     ) -> None:
         """Receptive field (px, and nm given a pixel size) and trainable parameters.
 

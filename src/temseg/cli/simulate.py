@@ -57,6 +57,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate labelled HRTEM images (ASE + abTEM, as Leth Larsen et al.) into a zarr dataset.
 
+        Every option but --out, --scheduler, --workers, --address and --overwrite
+        replaces the config's value; unset, the config's value holds.
+
         The dataset holds images (counts per pixel), labels (projected convex hull),
         columns (atomic-column discs), a parameters table with every drawn value,
         and the config and seed; the same config and seed give the same bytes.

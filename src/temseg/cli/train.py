@@ -23,28 +23,50 @@ def _seeds(text: str | None) -> list[int] | None:
         raise ConfigError(f"--seeds: expected comma-separated integers, got {text!r}") from None
 
 
+def _d(name: str) -> str:
+    """Help text tail: where an unset option's value comes from."""
+    from temseg.train.config import TrainConfig
+
+    value = TrainConfig.__dataclass_fields__[name]
+    value = value.default_factory() if callable(value.default_factory) else value.default
+    if isinstance(value, list):
+        value = ",".join(map(str, value))
+    return f" (default: the recipe's, else {value})."
+
+
 def train(
     data: list[Path] = typer.Argument(None, help="Labelled folders or a zarr dataset "
                                                  "(else the config's `data`)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Output folder of the run(s)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="Recipe YAML (TrainConfig)."),
-    architecture: str | None = typer.Option(None, help="resunet, unet or msdnet."),
-    epochs: int | None = typer.Option(None, help="Training epochs."),
-    batch_size: int | None = typer.Option(None, help="Images (crops) per batch."),
-    lr: float | None = typer.Option(None, help="Adam learning rate."),
-    amsgrad: bool | None = typer.Option(None, "--amsgrad/--no-amsgrad", help="AMSGrad variant."),
-    loss: str | None = typer.Option(None, help="ce, dice, ce+dice, lovasz or ce+lovasz."),
-    patch_size: int | None = typer.Option(None, help="Random crop side in pixels."),
-    val_fraction: float | None = typer.Option(None, help="Held-out fraction of source groups."),
-    patience: int | None = typer.Option(None, help="Early stopping patience (epochs)."),
-    seeds: str | None = typer.Option(None, help="Comma-separated seeds, e.g. 0,1,2,3,4."),
+    architecture: str | None = typer.Option(None, help="resunet, unet or msdnet"
+                                                       + _d("architecture")),
+    epochs: int | None = typer.Option(None, help="Training epochs" + _d("epochs")),
+    batch_size: int | None = typer.Option(None, help="Images (crops) per batch"
+                                                     + _d("batch_size")),
+    lr: float | None = typer.Option(None, help="Adam learning rate" + _d("lr")),
+    amsgrad: bool | None = typer.Option(None, "--amsgrad/--no-amsgrad",
+                                        help="AMSGrad variant" + _d("amsgrad")),
+    loss: str | None = typer.Option(None, help="ce, dice, ce+dice, lovasz or ce+lovasz"
+                                               + _d("loss")),
+    patch_size: int | None = typer.Option(None, help="Random crop side in pixels (default: the "
+                                                     "recipe's, else whole images)."),
+    val_fraction: float | None = typer.Option(None, help="Held-out fraction of source groups"
+                                                         + _d("val_fraction")),
+    patience: int | None = typer.Option(None, help="Early stopping patience in epochs (default: "
+                                                   "the recipe's, else no early stopping)."),
+    seeds: str | None = typer.Option(None, help="Comma-separated seeds, e.g. 0,1,2,3,4"
+                                                + _d("seeds")),
     ensemble: bool | None = typer.Option(None, "--ensemble/--no-ensemble",
                                          help="Also average each fold's seed models into "
                                               "one model file and score it."),
-    folds: int | None = typer.Option(None, help="k of grouped k-fold cross-validation."),
-    device: str | None = typer.Option(None, help="auto, cpu, cuda or cuda:N."),
-    threads: int | None = typer.Option(None, help="CPU threads for torch."),
-    label_suffix: str | None = typer.Option(None, help="Label file suffix (default _LABEL)."),
+    folds: int | None = typer.Option(None, help="k of grouped k-fold cross-validation "
+                                                "(1: none)" + _d("folds")),
+    device: str | None = typer.Option(None, help="auto, cpu, cuda or cuda:N" + _d("device")),
+    threads: int | None = typer.Option(None, help="CPU threads for torch (default: the "
+                                                  "recipe's, else torch's choice)."),
+    label_suffix: str | None = typer.Option(None, help="Label file suffix"
+                                                       + _d("label_suffix")),
     sampling: float | None = typer.Option(None, help="Pixel size in Å/px (overrides the data)."),
     pixel_size_nm: float | None = typer.Option(None, help="Pixel size in nm/px."),
     resume: bool = typer.Option(False, "--resume", help="Continue the runs in --out from "
