@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 from rich.console import Console
@@ -74,3 +75,23 @@ def check_threshold(threshold: float | None) -> None:
     """``--threshold`` must lie strictly between 0 and 1, as a model file's does."""
     if threshold is not None and not 0.0 < threshold < 1.0:
         raise ConfigError(f"--threshold: must be in (0, 1), got {threshold}")
+
+
+def check_output(path: Path, *, option: str = "--out", kind: str = "folder") -> Path:
+    """Fail before any work when ``path`` cannot be written as a ``kind`` ("folder" or "file").
+
+    Catches what would otherwise end a long run in an internal error: an
+    output folder that is a file, an output file that is a folder, or a path
+    below an existing file.
+    """
+    path = Path(path)
+    if kind == "folder" and path.exists() and not path.is_dir():
+        raise ConfigError(f"{option}: {path} exists and is not a folder")
+    if kind == "file" and path.is_dir():
+        raise ConfigError(f"{option}: {path} is a folder; give a file name")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{option}: {path} lies below {parent}, which is a file")
+            break
+    return path
