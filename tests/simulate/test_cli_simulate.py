@@ -28,6 +28,23 @@ def test_simulate_writes_dataset_with_overrides(tmp_path, capsys):
     assert again == 2 and "already exists" in capsys.readouterr().err
 
 
+def test_overwrite_replaces_only_a_dataset(tmp_path, capsys):
+    """--overwrite on a folder of the user's own files (or on a file) deletes nothing."""
+    victim = tmp_path / "micrographs"
+    victim.mkdir()
+    (victim / "notes.txt").write_text("beam current 2 nA")
+    code = main(["simulate", str(SMALL), "--out", str(victim), "--overwrite",
+                 "--n-structures", "1", "--images-per-structure", "1", "--size", "56",
+                 "--scheduler", "synchronous"])
+    err = capsys.readouterr().err
+    assert code == 2 and "not a temseg simulated dataset" in err
+    assert (victim / "notes.txt").read_text() == "beam current 2 nA"
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["simulate", str(SMALL), "--out", str(afile / "x.zarr")]) == 2
+    assert "which is a file" in capsys.readouterr().err
+
+
 def test_bad_config_fails_before_work(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text(SMALL.read_text().replace("dose: high", "dose: [-5.0, 100.0]"))

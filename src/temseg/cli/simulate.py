@@ -67,6 +67,7 @@ def register(app: typer.Typer) -> None:
         from temseg.simulate.dataset import simulate_dataset
         from temseg.simulate.pipeline import geometry
 
+        _common.check_output(out)
         sampling_a = _common.sampling_from_options(sampling, pixel_size_nm)
         cfg = load_simulate_config(
             config, seed=seed, mode=mode, n_structures=n_structures,

@@ -194,6 +194,12 @@ def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str
         raise ConfigError(f"workers: must be >= 1, got {workers}")
     if path.exists() and not overwrite:
         raise ConfigError(f"{path}: already exists (use --overwrite to replace it)")
+    if path.exists():  # --overwrite replaces an earlier dataset, never anything else
+        try:
+            open_dataset(path)
+        except InputError:
+            raise ConfigError(f"{path}: exists and is not a temseg simulated dataset; "
+                              "refusing to replace it") from None
     config.detector.ranges() if config.detector.enabled else None  # a bad noise model fails now
     workers = workers or os.cpu_count() or 1
     n_tasks = 1 if config.mode == "dose_series" else config.n_structures
