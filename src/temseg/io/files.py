@@ -9,13 +9,29 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path):
     """Yield a temporary path beside ``path``; move it into place only on success.
 
     Writers that take a filename (tifffile, imageio, matplotlib, safetensors)
     write to the yielded path; if the block raises (or is interrupted), the
-    temporary file is removed and ``path`` is untouched.
+    temporary file is removed and ``path`` is untouched. The file gets the
+    permissions a plain ``open(path, "w")`` would give (``0o666 & ~umask``),
+    not the private 0600 of the temporary file.
 
     Examples
     --------
@@ -28,6 +44,7 @@ def atomic_path(path: str | Path):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
