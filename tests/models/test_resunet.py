@@ -101,3 +101,20 @@ def test_edge_padding_changes_only_the_rim_and_survives_tiny_maps():
         assert tiny(torch.randn(1, 1, 8, 8)).shape == (1, 2, 8, 8)
     with pytest.raises(ConfigError, match="padding_mode"):
         ResUNet(blocks=2, padding_mode="circularish")
+    with pytest.raises(ConfigError, match="dilation: values must be >= 1"):
+        ResUNet(blocks=2, dilation=0)
+
+
+@pytest.mark.parametrize(("architecture", "options", "message"), [
+    ("resunet", {"blocks": 12}, r"8\.5e\+09 parameters"),   # counted on the meta device
+    ("resunet", {"blocks": 100}, "far too many parameters"),  # too large to describe
+    ("unet", {"depth": 9}, "parameters"),
+    ("msdnet", {"depth": 100_000}, r"4\.1e\+11 parameters"),  # counted before building
+])
+def test_a_network_too_large_for_memory_is_refused_before_it_is_built(architecture, options,
+                                                                     message):
+    """A typo such as ``blocks: 100`` used to exhaust the machine's memory (killed, rc 137)."""
+    with pytest.raises(ConfigError, match=message):
+        build_model(architecture, **options)
+    # the largest sensible ones still build
+    assert count_parameters(build_model("resunet", blocks=8)) == 33_226_042

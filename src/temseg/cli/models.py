@@ -16,7 +16,7 @@ def _ints(name: str, text: str | None) -> int | list[int] | None:
     if text is None:
         return None
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",")]
     except ValueError:
         raise ConfigError(f"--{name}: expected an integer or a comma list, got {text!r}") from None
     if not values:

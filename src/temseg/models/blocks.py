@@ -26,6 +26,17 @@ def activation(name: str, channels: int) -> nn.Module:
 #: edge handling of the residual blocks' convolutions
 PADDING_MODES = ("zeros", "reflect", "replicate")
 
+#: networks above this many weights are refused before they are built: 4 GB of float32
+#: weights, 16 GB with Adam's state (a typo such as ``blocks: 100`` would exhaust memory)
+MAX_PARAMETERS = 1_000_000_000
+
+
+def check_size(n_parameters: int, what: str) -> None:
+    """Raise a ConfigError when a network would have more than :data:`MAX_PARAMETERS`."""
+    if n_parameters > MAX_PARAMETERS:
+        raise ConfigError(f"{what}: {n_parameters:.2g} parameters, more than the "
+                          f"{MAX_PARAMETERS:.0e} a network may have here; choose a smaller one")
+
 
 class ResidualBlock(nn.Module):
     """conv–BN–ReLU–conv–BN, plus a 1×1 conv of the input, then ReLU (paper 000, fig. 1).

@@ -29,6 +29,7 @@ from torch import nn
 
 from temseg.errors import ConfigError, InputError
 from temseg.models.msd_fft import MSDFunction
+from temseg.models.blocks import check_size
 from temseg.rng import as_generator
 
 
@@ -94,6 +95,9 @@ class MSDNet(nn.Module):
             raise ConfigError(f"kernel_size: must be odd, got {kernel_size}")
         if implementation not in ("fft", "naive"):
             raise ConfigError(f"implementation: {implementation!r} is not 'fft' or 'naive'")
+        # every layer sees all earlier ones: the weights grow with depth², check before building
+        n_weights = width * kernel_size**2 * (depth * in_channels + width * depth * (depth - 1) // 2)
+        check_size(n_weights, f"msdnet depth {depth}, width {width}")
         dil = msd_dilations(depth, scheme=dilations, max_dilation=max_dilation, seed=seed)
         self.dilations = dil
         self.kernel_size, self.width, self.implementation = kernel_size, width, implementation

@@ -5,9 +5,11 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import torch
 from torch import nn
 
 from temseg.errors import ConfigError
+from temseg.models.blocks import check_size
 from temseg.models.ensemble import Ensemble
 from temseg.models.msdnet import MSDNet
 from temseg.models.resunet import ResUNet
@@ -41,6 +43,16 @@ def build_model(architecture: str, **options: Any) -> nn.Module:
         raise ConfigError(f"architecture: {architecture!r} is not one of "
                           f"{', '.join(ARCHITECTURES)}") from None
     try:
+        if cls in (ResUNet, UNet):  # count the weights on the meta device first: no memory
+            what = ", ".join(f"{k} {v}" for k, v in options.items()
+                             if k not in ("in_channels", "classes")) or architecture
+            try:
+                with torch.device("meta"):
+                    probe = cls(**options)
+            except RuntimeError:  # a tensor too large to even describe
+                raise ConfigError(f"{what}: far too many parameters; choose a smaller "
+                                  "network") from None
+            check_size(sum(p.numel() for p in probe.parameters()), what)
         return cls(**options)
     except TypeError as exc:
         raise ConfigError(f"options: {architecture}: {exc}") from None

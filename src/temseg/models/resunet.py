@@ -81,7 +81,7 @@ class ResUNet(EncoderDecoder):
             dil = [int(v) for v in dilation]
             if len(dil) == blocks + 1:
                 dil = dil + dil[-2::-1]
-            dil = _per_level("dilation", dil, 2 * blocks + 1)
+        dil = _per_level("dilation", dil, 2 * blocks + 1)
         self.options = {"in_channels": in_channels, "classes": classes, "blocks": blocks,
                         "filters": filters, "pool": pools if len(set(pools)) > 1 else pools[0],
                         "dilation": dil if len(set(dil)) > 1 else dil[0],
