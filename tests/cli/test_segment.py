@@ -1,6 +1,7 @@
 """``temseg segment``: files, folders and stacks in; probability, mask, overlay and record out."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -241,6 +242,7 @@ def test_missing_pixel_size_warns_once_per_file(model_file, tmp_path, rng, capsy
     (["MODEL", "IMG", "--overlap", "1.5"], "overlap"),
     (["MODEL", "IMG", "--threshold", "2"], "--threshold"),
     (["MODEL", "IMG", "--threshold", "0"], "must be in (0, 1)"),
+    (["MODEL", "IMG", "--pixel-size-nm", "1000"], "640000×640000 px; check the pixel size"),
     (["MODEL", "IMG", "--window", "hann"], "window"),
 ])
 def test_bad_input_is_one_line_before_any_work(model_file, tmp_path, rng, capsys, args, message):
@@ -259,4 +261,29 @@ def test_bad_input_is_one_line_before_any_work(model_file, tmp_path, rng, capsys
     assert code == 2
     assert err[-1].startswith("error:") and message in err[-1]  # one line, after any bar
     assert sum("error" in line for line in err) == 1
-    assert not out.exists() or list(out.iterdir()) == []
+    assert not out.exists()  # not even an empty folder is left behind
+
+
+def test_a_constant_file_in_a_batch_is_skipped_not_fatal(model_file, tmp_path, rng, capsys):
+    """One blank file (beam blanked) among many: warned, recorded, the rest segmented."""
+    images = tmp_path / "batch"
+    for name in ("a", "c"):
+        write_tiff(images / f"{name}.tif", rng.random((64, 64)).astype(np.float32), sampling=1.0)
+    write_tiff(images / "b.tif", np.zeros((64, 64), np.float32), sampling=1.0)
+    out = tmp_path / "out"
+    assert main(["segment", str(model_file), str(images), "-o", str(out), "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert "b.tif: constant image" in captured.err and "skipped" in captured.err
+    assert "skipped 1 constant input(s)" in captured.out
+    assert (out / "a_mask.png").is_file() and (out / "c_mask.png").is_file()
+    assert not (out / "b_mask.png").exists()
+    record = json.loads((out / "record.json").read_text())
+    assert [Path(r["input"]).name for r in record["inputs"]] == ["a.tif", "c.tif"]
+    assert [Path(r["input"]).name for r in record["skipped"]] == ["b.tif"]
+    # all of them blank: nothing to do is an error, and no folder is left
+    write_tiff(images / "a.tif", np.ones((64, 64), np.float32), sampling=1.0)
+    write_tiff(images / "c.tif", np.ones((64, 64), np.float32), sampling=1.0)
+    assert main(["segment", str(model_file), str(images), "-o", str(tmp_path / "none"),
+                 "--device", "cpu"]) == 2
+    assert "every one is constant" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()

@@ -83,3 +83,11 @@ def test_resample_errors():
         resample_to(np.ones((4, 4)), sampling=None, target_sampling=1.0)
     with pytest.raises(ConfigError, match="order"):
         resample_to(np.ones((4, 4)), sampling=1.0, target_sampling=2.0, order=7)
+
+
+def test_resample_refuses_a_pixel_size_slip():
+    """nm given as Å (or the reverse) would ask for terabytes: a clear error, not a MemoryError."""
+    from temseg.errors import InputError
+
+    with pytest.raises(InputError, match=r"would give 853333×853333 px; check the pixel size"):
+        resample_to(np.zeros((256, 256), np.float32), sampling=1000.0, target_sampling=0.3)

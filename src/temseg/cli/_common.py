@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -95,3 +96,16 @@ def check_output(path: Path, *, option: str = "--out", kind: str = "folder") -> 
                 raise ConfigError(f"{option}: {path} lies below {parent}, which is a file")
             break
     return path
+
+
+@contextlib.contextmanager
+def no_empty_folder_left(folder: Path) -> Iterator[Path]:
+    """Remove ``folder`` again if this block created it and fails before writing into it."""
+    folder = Path(folder)
+    created = not folder.exists()
+    try:
+        yield folder
+    except BaseException:
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        raise

@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
         lattice spacing and peak ratio, NAME_fourier.png maps the ratio, and a
         stack's plot adds the median peak ratio per frame.
         """
-        from temseg.errors import ConfigError, InputError
+        from temseg.errors import BlankImageError, ConfigError, InputError
         from temseg.infer import collect_inputs, load_segmenter, output_names, segment_micrograph
         from temseg.io import read_image
         from temseg.record import write_record
@@ -136,8 +136,7 @@ def register(app: typer.Typer) -> None:
         particles = particles or fourier
         if min_area_px < 1:
             raise ConfigError(f"--min-area-px: must be ≥ 1, got {min_area_px}")
-        if out.exists() and not out.is_dir():
-            raise ConfigError(f"--out: {out} exists and is not a folder")
+        _common.check_output(out)
         model_path, input_paths = _split_model(paths, model)
         warned: set[str] = set()
 
@@ -155,55 +154,67 @@ def register(app: typer.Typer) -> None:
         names = output_names(inputs)
         thr = segmenter.threshold if threshold is None else threshold
 
-        results = []
-        with _common.progress() as bar:
-            files = bar.add_task("files", total=len(plans))
-            frames = bar.add_task("frames", total=None, visible=False)
-            tiles = bar.add_task("tiles", total=None)
-            for plan, name in zip(plans, names):
-                current["name"] = plan["path"].name
-                warned.clear()
-                bar.update(frames, total=plan["frames"], completed=0, visible=plan["stack"])
-                mg = read_image(plan["path"], sampling=pixel)
-                rows: list[dict] = []
-                first: dict = {}  # the first frame and its mask, for the Fourier map
-                try:
-                    result = segment_micrograph(
-                        segmenter, mg, out, name=name, threshold=thr,
-                        on_frame=lambda done, total: bar.update(frames, completed=done),
-                        on_tile=lambda done, total: bar.update(tiles, completed=done,
-                                                               total=total),
-                        on_mask=_particle_measurer(rows, mg.sampling, min_area_px, fourier,
-                                                   first) if particles else None)
-                except InputError as exc:  # e.g. a blank image: say which file
-                    message = str(exc).removeprefix("image: ")
-                    if not message.startswith(str(plan["path"])):
-                        message = f"{plan['path']}: {message}"
-                    raise InputError(message) from None
-                if result.blank_frames:
-                    shown = ", ".join(map(str, result.blank_frames[:8]))
-                    more = len(result.blank_frames) - 8
-                    warn(f"{len(result.blank_frames)} blank (constant) frame(s) not segmented "
-                         f"(frame {shown}{f' and {more} more' if more > 0 else ''}; "
-                         "0-based): probability NaN, mask empty")
-                entry = {"name": name, **result.to_dict()}
-                if particles:
-                    entry["particles"] = _write_particles(out, name, rows, plan,
-                                                          result.blank_frames, first,
-                                                          min_area_px)
-                results.append(entry)
-                bar.advance(files)
+        with _common.no_empty_folder_left(out):
+            results, skipped = [], []
+            with _common.progress() as bar:
+                files = bar.add_task("files", total=len(plans))
+                frames = bar.add_task("frames", total=None, visible=False)
+                tiles = bar.add_task("tiles", total=None)
+                for plan, name in zip(plans, names):
+                    current["name"] = plan["path"].name
+                    warned.clear()
+                    bar.update(frames, total=plan["frames"], completed=0, visible=plan["stack"])
+                    mg = read_image(plan["path"], sampling=pixel)
+                    rows: list[dict] = []
+                    first: dict = {}  # the first frame and its mask, for the Fourier map
+                    try:
+                        result = segment_micrograph(
+                            segmenter, mg, out, name=name, threshold=thr,
+                            on_frame=lambda done, total: bar.update(frames, completed=done),
+                            on_tile=lambda done, total: bar.update(tiles, completed=done,
+                                                                   total=total),
+                            on_mask=_particle_measurer(rows, mg.sampling, min_area_px, fourier,
+                                                       first) if particles else None)
+                    except InputError as exc:  # e.g. a blank image: say which file
+                        message = str(exc).removeprefix("image: ")
+                        if not message.startswith(str(plan["path"])):
+                            message = f"{plan['path']}: {message}"
+                        if not isinstance(exc, BlankImageError) or len(plans) == 1:
+                            raise InputError(message) from None
+                        # one blank file (beam blanked, a dropped frame) must not stop a batch
+                        _common.warn(f"{message}; skipped")
+                        skipped.append({"input": str(plan["path"]), "reason": message})
+                        bar.advance(files)
+                        continue
+                    if result.blank_frames:
+                        shown = ", ".join(map(str, result.blank_frames[:8]))
+                        more = len(result.blank_frames) - 8
+                        warn(f"{len(result.blank_frames)} blank (constant) frame(s) not segmented "
+                             f"(frame {shown}{f' and {more} more' if more > 0 else ''}; "
+                             "0-based): probability NaN, mask empty")
+                    entry = {"name": name, **result.to_dict()}
+                    if particles:
+                        entry["particles"] = _write_particles(out, name, rows, plan,
+                                                              result.blank_frames, first,
+                                                              min_area_px)
+                    results.append(entry)
+                    bar.advance(files)
 
-        config = {"model": str(model_path), "tile": tile, "overlap": overlap,
-                  "batch_size": batch_size, "window": window, "threshold": thr,
-                  "device": str(getattr(segmenter, "device", "cpu")), "amp": amp,
-                  "tta": tta, "sampling": pixel,
-                  "particles": {"min_area_px": min_area_px, "fourier": fourier}
-                  if particles else None}
-        write_record(out, config=config, segmenter=segmenter.describe(), inputs=results)
+            config = {"model": str(model_path), "tile": tile, "overlap": overlap,
+                      "batch_size": batch_size, "window": window, "threshold": thr,
+                      "device": str(getattr(segmenter, "device", "cpu")), "amp": amp,
+                      "tta": tta, "sampling": pixel,
+                      "particles": {"min_area_px": min_area_px, "fourier": fourier}
+                      if particles else None}
+            if not results:
+                raise InputError(f"none of the {len(plans)} inputs could be segmented: "
+                                 "every one is constant")
+            write_record(out, config=config, segmenter=segmenter.describe(), inputs=results,
+                         skipped=skipped)
         table = _summary(results)
         _common.show(table)
-        _common.out.print(f"wrote {len(results)} result(s) and record.json to {out}")
+        _common.out.print(f"wrote {len(results)} result(s) and record.json to {out}"
+                          + (f"; skipped {len(skipped)} constant input(s)" if skipped else ""))
 
 
 def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: int,

@@ -6,8 +6,11 @@ import numpy as np
 from skimage.measure import block_reduce
 from skimage.transform import resize
 
-from temseg.errors import ConfigError
+from temseg.errors import ConfigError, InputError
 from temseg.preprocess._checks import as_image
+
+#: a resampled frame above this many pixels (8 GiB as float64) is a pixel-size slip, not data
+MAX_RESAMPLED_PIXELS = 2**30
 
 
 def _check_sampling(name: str, value) -> float | None:
@@ -95,6 +98,9 @@ def resample_to(image, *, sampling: float, target_sampling: float, order: int = 
     zoom = sampling / target
     new_h, new_w = max(1, int(round(h * zoom))), max(1, int(round(w * zoom)))
     achieved = 0.5 * (sampling * h / new_h + sampling * w / new_w)
+    if new_h * new_w > MAX_RESAMPLED_PIXELS:
+        raise InputError(f"resampling {h}×{w} px at {sampling:g} Å/px to {target:g} Å/px would "
+                         f"give {new_h}×{new_w} px; check the pixel size (nm or Å?)")
     if (new_h, new_w) == (h, w):
         out = data.copy() if order == 0 else data.astype(np.float32)
         return out, achieved
