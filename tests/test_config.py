@@ -60,3 +60,14 @@ def test_bad_yaml(tmp_path):
         load_config(Outer, path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(Outer, tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("content", [
+    bytes([0x49, 0x49, 0x2A, 0x00, 0xCE, 0xFF, 0x80]),  # a TIFF header: not UTF-8
+    b"II*\x00\x08\x00\x00\x00",                           # UTF-8 by chance, but NUL bytes
+])
+def test_binary_file_is_not_a_yaml_config(tmp_path, content):
+    path = tmp_path / "image.tif"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=r"image\.tif: not a text YAML file$"):
+        load_config(Outer, path)

@@ -19,14 +19,18 @@ T = TypeVar("T")
 
 
 def read_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping; a clear error for a missing or malformed file."""
+    """Read a YAML mapping (UTF-8 text); a clear error for a missing, binary or malformed file."""
     import yaml
 
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:  # an image or other binary file given as the config
+        raise ConfigError(f"{path}: not a text YAML file") from None
+    if "\x00" in text:  # binary that happens to decode as UTF-8
+        raise ConfigError(f"{path}: not a text YAML file")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
