@@ -67,3 +67,30 @@ def test_tables_reach_a_file_whole(capsys):
     text = capsys.readouterr().out
     assert "2015_0310_a_long_series_name_layer_0031" in text and "0.7123456" in text
     assert "…" not in text
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate", "MODEL", "DATA", "-o", "AFILE/x"],
+    ["evaluate", "MODEL", "DATA", "-o", "AFILE"],
+    ["baseline", "fit", "DATA", "-o", "AFILE/x.json"],
+    ["baseline", "fit", "DATA", "-o", "FOLDER"],
+    ["baseline", "apply", "MODEL", "DATA", "-o", "AFILE/x"],
+    ["ensemble", "MODEL", "MODEL", "-o", "AFILE/e"],
+    ["train", "DATA", "-o", "AFILE/run"],
+    ["demo", "-o", "AFILE/x"],
+    ["segment", "MODEL", "DATA", "-o", "AFILE/sub"],
+    ["simulate", "CONFIG", "-o", "AFILE/x.zarr"],
+])
+def test_an_output_that_cannot_be_written_fails_before_work(tmp_path, capsys, argv):
+    """Not after minutes of work with a NotADirectoryError: one line, exit 2, nothing run."""
+    afile = tmp_path / "afile"
+    afile.write_text("notes")
+    (tmp_path / "folder").mkdir()
+    subst = {"AFILE": str(afile), "FOLDER": str(tmp_path / "folder"),
+             "MODEL": str(tmp_path / "never_read.json"), "DATA": str(tmp_path / "no_data"),
+             "CONFIG": str(tmp_path / "never_read.yaml")}
+    argv = [subst.get(a, a.replace("AFILE", str(afile))) for a in argv]
+    assert cli_main.main(argv) == 2
+    err = capsys.readouterr().err
+    assert ("which is a file" in err or "is a folder" in err or "is not a folder" in err), err
+    assert "Traceback" not in err and afile.read_text() == "notes"

@@ -97,6 +97,7 @@ def fit(
     from temseg.io import read_labelled_folder
     from temseg.record import run_record
 
+    _common.check_output(out, kind="file")
     sampling = _common.sampling_from_options(sampling, pixel_size_nm)
     with _common.progress() as bar:
         task = bar.add_task("reading", total=None)
@@ -156,16 +157,28 @@ def apply(
     overlay: bool = typer.Option(True, "--overlay/--no-overlay", help="Also write overlays."),
 ) -> None:
     """Segment images with a baseline model: NAME_mask.png (+ NAME_overlay.png) per image."""
-    import warnings
-
-    from temseg.baselines import NoLatticeWarning, load_baseline
-    from temseg.io import read_image, write_mask, write_overlay
+    from temseg.baselines import load_baseline
     from temseg.record import write_record
 
+    _common.check_output(out)
     sampling = _common.sampling_from_options(sampling, pixel_size_nm)
     baseline = load_baseline(model)
-    out.mkdir(parents=True, exist_ok=True)
     written = []
+    with _common.no_empty_folder_left(out):
+        out.mkdir(parents=True, exist_ok=True)
+        _apply_all(baseline, images, out, sampling, overlay, written)
+    write_record(out, config={"model": str(model), "method": baseline.method,
+                              "params": baseline.to_dict()["params"]}, outputs=written)
+    _common.out.print(f"{len(written)} masks written to {out}")
+
+
+def _apply_all(baseline, images, out: Path, sampling, overlay: bool, written: list) -> None:
+    """Segment every frame of ``images`` with ``baseline`` into ``out``; rows to ``written``."""
+    import warnings
+
+    from temseg.baselines import NoLatticeWarning
+    from temseg.io import read_image, write_mask, write_overlay
+
     for path in _common.track(images, "segmenting"):
         micrograph = read_image(path, sampling=sampling)
         frames = list(micrograph.frames()) if micrograph.is_stack else [micrograph.data]
@@ -181,9 +194,6 @@ def apply(
                 write_overlay(out / f"{stem}_overlay.png", frame, mask)
             written.append({"image": str(path), "frame": i, "mask": f"{stem}_mask.png",
                             "foreground_fraction": float(mask.mean())})
-    write_record(out, config={"model": str(model), "method": baseline.method,
-                              "params": baseline.to_dict()["params"]}, outputs=written)
-    _common.out.print(f"{len(written)} masks written to {out}")
 
 
 def register(app: typer.Typer) -> None:

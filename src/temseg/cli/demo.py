@@ -43,10 +43,7 @@ def demo_command(
     from temseg.models.default import default_model_path
     from temseg.record import write_record
 
-    if out.exists() and not out.is_dir():
-        from temseg.errors import ConfigError
-
-        raise ConfigError(f"--out: {out} exists and is not a folder")
+    _common.check_output(out)
     overrides = read_yaml(config) if config is not None else {}
     if size is not None:
         overrides["size"] = size

@@ -111,6 +111,7 @@ def register(app: typer.Typer) -> None:
         from temseg.models import combine_models, load_model
         from temseg.models.receptive import count_parameters, receptive_field
 
+        _common.check_output(output, option="--out", kind="file")
         weights, meta = combine_models(models, output, threshold=threshold)
         model, config = load_model(meta)
         _common.out.print(f"wrote {meta} and {weights.name}: {len(model.members)} networks, "

@@ -95,6 +95,8 @@ def train(
                      data=[str(p) for p in data] if data else None)
     if out is None and not show_config:
         raise ConfigError("--out: required (the folder the run(s) are written to)")
+    if out is not None:
+        _common.check_output(out)
     if resume and config is None and out is not None and (out / "config.yaml").is_file():
         config = out / "config.yaml"
     cfg = load_config(TrainConfig, config, **overrides)
@@ -201,6 +203,7 @@ def evaluate(
     from temseg.record import write_record
     from temseg.train.crossval import evaluate_pairs, image_means, write_table
 
+    _common.check_output(out)
     data_sampling = _common.sampling_from_options(sampling, pixel_size_nm)
     _common.check_threshold(threshold)
     segmenter = load_segmenter(model, tile=tile, device=pick_device(device), tta=tta,
