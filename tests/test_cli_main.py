@@ -48,6 +48,8 @@ def test_internal_error_hides_traceback_unless_debug(failing_command, capsys):
     assert "Traceback" not in err and "RuntimeError: boom" in err
     with pytest.raises(RuntimeError):
         cli_main.main(["--debug", "_fail", "--kind", "other"])
+    with pytest.raises(RuntimeError):  # where users put it: after the command
+        cli_main.main(["_fail", "--kind", "other", "--debug"])
 
 
 def test_usage_error_exits_2(capsys):
