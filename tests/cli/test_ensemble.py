@@ -33,5 +33,15 @@ def test_one_model_or_a_missing_file_is_a_one_line_error(tmp_path, save_tiny_mod
     assert main(["ensemble", str(a), "-o", str(tmp_path / "x")]) == 2
     assert main(["ensemble", str(a), str(tmp_path / "missing"), "-o", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "at least two" in err[0] and "not found" in err[1]
+    assert len(err) == 2 and "at least two" in err[0] and "no such model file" in err[1]
     assert not list(tmp_path.glob("x*"))
+
+
+def test_members_are_named_as_segment_takes_them(tmp_path, save_tiny_model, capsys):
+    """A run folder (its model.json) and a stem, as for segment and evaluate."""
+    run = tmp_path / "run"
+    save_tiny_model(run, sampling=1.0, name="model")
+    b = save_tiny_model(tmp_path, sampling=1.0, name="b")
+    code = main(["ensemble", str(run), str(b.with_suffix("")), "-o", str(tmp_path / "e")])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "e.json").is_file() and (tmp_path / "e.safetensors").is_file()

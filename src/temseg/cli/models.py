@@ -111,8 +111,12 @@ def register(app: typer.Typer) -> None:
         from temseg.models import combine_models, load_model
         from temseg.models.receptive import count_parameters, receptive_field
 
+        from temseg.infer.segmenter import model_json
+
         _common.check_output(output, option="--out", kind="file")
-        weights, meta = combine_models(models, output, threshold=threshold)
+        # members as segment takes them: files, stems, run folders or shipped names
+        weights, meta = combine_models([model_json(m) for m in models], output,
+                                       threshold=threshold)
         model, config = load_model(meta)
         _common.out.print(f"wrote {meta} and {weights.name}: {len(model.members)} networks, "
                           f"{count_parameters(model):,} parameters, receptive field "
