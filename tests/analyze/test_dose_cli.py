@@ -72,21 +72,102 @@ def test_run_dose_curve_recovers_the_disc_and_converges(tmp_path):
     assert (tmp_path / "dose_curve.png").stat().st_size > 1000
 
 
-def test_a_frame_without_contrast_has_area_zero_and_the_curve_goes_on():
+def test_a_blank_frame_has_no_area_and_the_series_goes_on():
+    """A constant frame, or one made constant by the segmenter's preprocessing, is blank."""
     from temseg.analyze.dose_run import iter_areas
     from temseg.preprocess.normalize import standardize
 
     class Standardizing(Smooth):  # raises on a constant frame, as a network's preprocessing does
         def predict(self, image, **kw):
-            standardize(image)
+            standardize(np.minimum(image, np.percentile(image, 99)))  # clips a hot pixel
             return super().predict(image, **kw)
 
-    doses = [0.01, 50, 500]
+    doses = [0.01, 1.0, 50, 500]
     frames, disc = disc_series(doses)
-    frames[0] = 0.0  # not one electron counted
-    rows = list(iter_areas(Standardizing(), DoseSeries(frames, doses, sampling=1.0)))
-    assert rows[0]["area_px"] == 0
-    assert rows[2]["area_px"] == pytest.approx(disc.sum(), rel=0.1)
+    frames[0] = 0.0  # beam blanked: not one electron counted
+    frames[1] = 0.0
+    frames[1, 3, 3] = 1e4  # a hot pixel on a dropped frame: constant once clipped
+    labels = np.broadcast_to(disc, frames.shape)
+    rows = list(iter_areas(Standardizing(), DoseSeries(frames, doses, sampling=1.0,
+                                                      labels=labels)))
+    for row in rows[:2]:
+        assert row["blank"] and row["area_px"] is None and row["area_nm2"] is None
+        assert row["f1"] is None and row["true_area_px"] == disc.sum()
+    assert not rows[2]["blank"] and not rows[3]["blank"]
+    assert rows[3]["area_px"] == pytest.approx(disc.sum(), rel=0.1)
+
+
+def test_blank_frames_are_left_out_of_the_curve_not_counted_as_zero(tmp_path):
+    doses = np.geomspace(1, 1000, 12)
+    frames, _ = disc_series(doses, seed=2)
+    frames[7] = 0.0  # a dropped frame high in the series: as area 0 it would move the curve
+    run = run_dose_curve(Smooth(), DoseSeries(frames, doses, sampling=1.0), tmp_path)
+    assert run.blank_frames == [7]
+    keep = np.arange(12) != 7
+    with open(tmp_path / "areas.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 12 and "blank" in rows[0]
+    assert [r["frame"] for r in rows if r["blank"] == "True"] == ["7"]
+    assert rows[7]["area_px"] == "" and rows[7]["area_nm2"] == ""
+    areas = [int(r["area_px"]) for r in rows if r["blank"] == "False"]
+    expected = dose_curve(doses[keep], areas)
+    assert run.curve.doses == pytest.approx(doses[keep])
+    assert run.curve.dose_half == pytest.approx(expected.dose_half)
+    assert run.curve.full_area == pytest.approx(expected.full_area)
+
+    def strict(text):
+        raise ValueError(f"not strict JSON: {text}")
+
+    summary = json.loads((tmp_path / "dose_curve.json").read_text(), parse_constant=strict)
+    assert summary["blank_frames"] == [7] and summary["n_frames"] == 11
+    assert summary["frames"][7]["blank"] is True and summary["frames"][7]["area_px"] is None
+
+
+class Counting(Smooth):
+    calls = 0
+
+    def predict(self, image, **kw):
+        Counting.calls += 1
+        return super().predict(image, **kw)
+
+
+def test_too_few_frames_fail_before_segmenting_and_create_no_folder(tmp_path):
+    doses = np.geomspace(1, 100, 6)
+    frames, _ = disc_series(doses)
+    out = tmp_path / "dc"
+    Counting.calls = 0
+    with pytest.raises(InputError, match="at least 6 frames, got 5"):
+        run_dose_curve(Counting(), DoseSeries(frames[:5], doses[:5]), out)
+    assert Counting.calls == 0 and not out.exists()
+    frames[1] = 3.0  # one blank frame leaves 5
+    with pytest.raises(InputError, match=r"6 frames that are not blank, got 5 of 6 .*frame 1;"):
+        run_dose_curve(Smooth(), DoseSeries(frames, doses), out)
+    assert not out.exists()
+
+
+def test_smooth_must_span_one_to_the_number_of_frames(tmp_path):
+    from temseg.errors import ConfigError
+
+    doses = np.geomspace(1, 100, 6)
+    frames, _ = disc_series(doses)
+    for smooth in (0, 7):
+        with pytest.raises(ConfigError, match=f"^smooth: .*1 to 6 frames.*got {smooth}"):
+            run_dose_curve(Smooth(), DoseSeries(frames, doses), tmp_path / "dc", smooth=smooth)
+        with pytest.raises(ConfigError, match="^smooth:"):
+            dose_curve(doses, np.arange(6.0), smooth=smooth)
+    assert not (tmp_path / "dc").exists()
+    frames[0] = 0.0  # 7 frames, one blank: a window of 7 is longer than the curve
+    frames = np.concatenate([frames, frames[-1:]])
+    doses = np.append(doses, 200.0)
+    with pytest.raises(ConfigError, match="^smooth: .*1 to 6 frames.*got 7"):
+        run_dose_curve(Smooth(), DoseSeries(frames, doses), tmp_path / "dc", smooth=7)
+    run = run_dose_curve(Smooth(), DoseSeries(frames, doses), tmp_path / "dc", smooth=6)
+    assert run.blank_frames == [0] and run.curve.doses.size == 6
+
+
+def test_dose_curve_refuses_areas_that_are_not_finite():
+    with pytest.raises(InputError, match="areas must be finite"):
+        dose_curve(np.arange(1, 7), [1, 2, np.nan, 4, 5, 6])
 
 
 def test_read_doses_from_lines_and_csv(tmp_path):
@@ -94,6 +175,10 @@ def test_read_doses_from_lines_and_csv(tmp_path):
     assert read_doses(tmp_path / "d.txt") == pytest.approx([10, 20.5, 1000])
     (tmp_path / "d.csv").write_text("frame,dose\n0,5\n1,50\n")
     assert read_doses(tmp_path / "d.csv") == pytest.approx([5, 50])
+    (tmp_path / "named.csv").write_text("frame,Dose_e_per_A2\n0,5\n1,7\n")
+    assert read_doses(tmp_path / "named.csv") == pytest.approx([5, 7])
+    (tmp_path / "one.txt").write_text("Dose\n5\n50\n")
+    assert read_doses(tmp_path / "one.txt") == pytest.approx([5, 50])
     (tmp_path / "bad.txt").write_text("10\nten\n")
     with pytest.raises(InputError, match="bad.txt: not a list of doses"):
         read_doses(tmp_path / "bad.txt")
@@ -101,6 +186,37 @@ def test_read_doses_from_lines_and_csv(tmp_path):
         DoseSeries(np.zeros((2, 4, 4)), [1, 2, 3])
     with pytest.raises(InputError, match="positive"):
         DoseSeries(np.zeros((2, 4, 4)), [1, -2])
+
+
+def test_a_dose_file_without_a_dose_column_names_what_it_has(tmp_path):
+    (tmp_path / "doses.csv").write_text("frame,exposure\n0,5\n1,10\n")
+    with pytest.raises(InputError, match=r"^doses.csv: no 'dose' column \(columns: frame, "
+                                         r"exposure\)$"):
+        read_doses(tmp_path / "doses.csv")
+    # no header, two numbers a line: not taken as frame numbers for doses
+    (tmp_path / "pairs.txt").write_text("1,5\n2,10\n")
+    with pytest.raises(InputError, match=r"pairs.txt: not a list of doses \(entry 1: '1,5'"):
+        read_doses(tmp_path / "pairs.txt")
+    (tmp_path / "two.csv").write_text("frame,dose_rate,total_dose\n0,1,5\n")
+    with pytest.raises(InputError, match=r"^two.csv: 2 columns could hold the doses "
+                                         r"\(dose_rate, total_dose\); name one 'dose'$"):
+        read_doses(tmp_path / "two.csv")
+    (tmp_path / "gap.csv").write_text("frame,dose\n0,5\n1,\n")
+    with pytest.raises(InputError, match=r"gap.csv: not a list of doses \(row 2: dose = ''\)"):
+        read_doses(tmp_path / "gap.csv")
+
+
+def test_doses_in_any_order_give_the_same_curve_and_repeats_are_found(tmp_path):
+    doses = np.geomspace(1, 1000, 8)
+    frames, _ = disc_series(doses, seed=4)
+    order = np.array([0, 1, 7, 6, 5, 4, 3, 2])  # decreasing after frame 1
+    forward = run_dose_curve(Smooth(), DoseSeries(frames, doses), tmp_path / "a")
+    shuffled = run_dose_curve(Smooth(), DoseSeries(frames[order], doses[order]), tmp_path / "b")
+    assert shuffled.curve.doses == pytest.approx(forward.curve.doses)
+    assert shuffled.curve.areas == pytest.approx(forward.curve.areas)
+    assert shuffled.curve.dose_half == pytest.approx(forward.curve.dose_half)
+    assert DoseSeries(frames, doses).repeated_doses() == {}
+    assert DoseSeries(frames[:4], [5, 20, 10, 20]).repeated_doses() == {20.0: [1, 3]}
 
 
 def test_cli_on_a_simulated_series(series_zarr, tiny_model, tmp_path, monkeypatch, capsys):
@@ -135,7 +251,8 @@ def test_cli_tta_segments_each_frame_with_the_averaged_views(tiny_model, tmp_pat
     write_tiff(tmp_path / "s.tif", frames, sampling=0.3)
     out = tmp_path / "dc"
     assert main(["analyze", "dose-curve", str(tmp_path / "s.tif"), "-m", str(tiny_model),
-                 "-o", str(out), "--tta", *[a for d in doses for a in ("--dose", f"{d:.17g}")]]) == 0
+                 "-o", str(out), "--tta",
+                 *[a for d in doses for a in ("--dose", f"{d:.17g}")]]) == 0
     with open(out / "areas.csv") as fh:
         areas = [int(r["area_px"]) for r in csv.DictReader(fh)]
     seg = load_segmenter(tiny_model, tta=True, device="cpu")
@@ -163,3 +280,73 @@ def test_cli_on_a_stack_with_doses(tiny_model, tmp_path, capsys):
     (tmp_path / "d.txt").write_text("1\n2\n3\n")
     assert main([*argv, "--doses", str(tmp_path / "d.txt")]) == 2
     assert "3 doses for 6 frames" in capsys.readouterr().err
+
+
+def test_cli_leaves_a_blank_frame_out_and_says_so(tiny_model, tmp_path, capsys):
+    doses = np.geomspace(1, 100, 7)
+    frames, _ = disc_series(doses, size=48)
+    frames[2] = 0.0  # beam blanked
+    write_tiff(tmp_path / "s.tif", frames, sampling=0.3)
+    out = tmp_path / "dc"
+    argv = ["analyze", "dose-curve", str(tmp_path / "s.tif"), "-m", str(tiny_model), "-o", str(out),
+            *[a for d in doses for a in ("--dose", f"{d:.17g}")]]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("blank") == 1
+    assert ("1 blank (constant) frame(s) left out of the dose curve (frame 2; 0-based)"
+            in captured.err)
+    assert "7 frames (1 blank left out)" in captured.out
+    with open(out / "areas.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["frame"], r["area_px"], r["blank"]) for r in rows][2] == ("2", "", "True")
+    summary = json.loads((out / "dose_curve.json").read_text())
+    assert summary["blank_frames"] == [2] and summary["n_frames"] == 6
+    record = json.loads((out / "record.json").read_text())
+    assert record["result"]["blank_frames"] == [2]
+
+
+def test_cli_refuses_bad_smooth_and_outputs_before_any_work(tiny_model, tmp_path, capsys):
+    doses = np.geomspace(1, 100, 6)
+    frames, _ = disc_series(doses, size=48)
+    write_tiff(tmp_path / "s.tif", frames, sampling=0.3)
+    out = tmp_path / "dc"
+    argv = ["analyze", "dose-curve", str(tmp_path / "s.tif"), "-m", str(tiny_model),
+            *[a for d in doses for a in ("--dose", f"{d:.17g}")]]
+    for smooth, message in (("0", "at least 1 frame, got 0"), ("100", "1 to 6 frames")):
+        capsys.readouterr()
+        assert main([*argv, "-o", str(out), "--smooth", smooth]) == 2
+        err = capsys.readouterr().err
+        assert "--smooth:" in err and message in err and err.count("\n") == 1
+        assert not out.exists()
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    # checked first: the missing series is not even looked at
+    assert main(["analyze", "dose-curve", str(tmp_path / "missing.tif"), "-o", str(afile),
+                 "--dose", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--out:" in err and "exists and is not a folder" in err
+    assert afile.read_text() == "keep me"
+
+
+def test_cli_failed_run_leaves_no_output_folder(tiny_model, tmp_path, capsys):
+    doses = np.geomspace(1, 100, 6)
+    frames, _ = disc_series(doses, size=48)
+    frames[0] = 0.0  # 5 frames left: too few, found only once segmented
+    write_tiff(tmp_path / "s.tif", frames, sampling=0.3)
+    out = tmp_path / "new" / "dc"
+    assert main(["analyze", "dose-curve", str(tmp_path / "s.tif"), "-m", str(tiny_model),
+                 "-o", str(out), *[a for d in doses for a in ("--dose", f"{d:.17g}")]]) == 2
+    err = capsys.readouterr().err
+    assert "not blank, got 5 of 6" in err and "Traceback" not in err
+    assert not (tmp_path / "new").exists()
+
+
+def test_cli_warns_about_a_dose_given_twice(tiny_model, tmp_path, capsys):
+    doses = [1.0, 2.0, 5.0, 5.0, 20.0, 50.0]
+    frames, _ = disc_series(doses, size=48)
+    write_tiff(tmp_path / "s.tif", frames, sampling=0.3)
+    (tmp_path / "d.txt").write_text("\n".join(map(str, doses)))
+    assert main(["analyze", "dose-curve", str(tmp_path / "s.tif"), "-m", str(tiny_model),
+                 "-o", str(tmp_path / "dc"), "--doses", str(tmp_path / "d.txt")]) == 0
+    err = capsys.readouterr().err
+    assert "dose 5 e/Å² given for 2 frames (2, 3; 0-based)" in err

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from temseg.errors import InputError
+from temseg.errors import ConfigError, InputError
 from temseg.io.files import write_figure
 
 
@@ -74,7 +74,8 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
     doses : (N,) array_like
         Dose of each frame in e/Å² (any order; positive).
     areas : (N,) array_like
-        Segmented area of each frame.
+        Segmented area of each frame (finite: leave frames without an area,
+        such as blank ones, out of both arrays).
     reference_fraction : float
         Fraction of frames, by highest dose, forming the pseudo ground truth
         (at least 3 frames).
@@ -82,8 +83,15 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
         Relative widening of the reference band when testing convergence
         (0: the area must stay inside the reference frames' own min–max).
     smooth : int
-        Running-median window (frames) used for the 50 % crossing and the
-        convergence, so a single noisy frame does not decide either.
+        Running-median window (frames, 1 to N) used for the 50 % crossing and
+        the convergence, so a single noisy frame does not decide either.
+
+    Raises
+    ------
+    InputError
+        Fewer than 6 frames, doses not positive, areas not finite.
+    ConfigError
+        ``smooth`` outside 1 to N.
     """
     doses = np.asarray(doses, dtype=np.float64)
     areas = np.asarray(areas, dtype=np.float64)
@@ -94,6 +102,12 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
         raise InputError(f"dose curve: need at least 6 frames, got {doses.size}")
     if not np.all(np.isfinite(doses)) or np.any(doses <= 0):
         raise InputError("dose curve: doses must be positive and finite")
+    if not np.all(np.isfinite(areas)):
+        raise InputError("dose curve: areas must be finite (leave frames without an area, "
+                         "e.g. blank ones, out)")
+    if not 1 <= smooth <= doses.size:
+        raise ConfigError(f"smooth: the running-median window must be 1 to {doses.size} "
+                          f"frames, got {smooth}")
     order = np.argsort(doses, kind="stable")
     doses, areas = doses[order], areas[order]
     n_ref = max(3, int(round(reference_fraction * doses.size)))
@@ -133,16 +147,21 @@ def _running_median(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def plot_dose_curve(path: str | Path, curve: DoseCurve, *, area_unit: str = "px",
-                    title: str | None = None, reference: dict | None = None) -> Path:
+                    title: str | None = None, reference: dict | None = None,
+                    blank_doses=()) -> Path:
     """Plot area against dose (log axis) with the reference band and the two doses, as PNG.
 
-    ``reference`` maps a label to a dose (e.g. the paper's figures) drawn as dotted lines.
+    ``reference`` maps a label to a dose (e.g. the paper's figures) drawn as dotted lines;
+    ``blank_doses`` (e/Å²) of frames left out as blank are marked on the dose axis.
     """
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 4.0), dpi=120)
     ax = fig.subplots()
     ax.semilogx(curve.doses, curve.areas, ".", ms=4, color="0.3", label="segmented area")
+    if len(blank_doses):
+        ax.plot(blank_doses, np.zeros(len(blank_doses)), "x", ms=6, color="tab:red", clip_on=False,
+                transform=ax.get_xaxis_transform(), label="blank frame (left out)")
     ax.axhspan(*curve.band, color="tab:green", alpha=0.2, label="reference band (highest doses)")
     ax.axhline(curve.full_area, color="tab:green", lw=1)
     if curve.dose_half:

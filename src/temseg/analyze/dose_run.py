@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from temseg.errors import BlankImageError, InputError
+from temseg.errors import BlankImageError, ConfigError, InputError
 from temseg.io.files import atomic_path, write_json
 
 #: what Leth Larsen et al. (002) report for their MSD-net on simulated Au/CeO2 series, e/Å²
@@ -60,6 +60,17 @@ class DoseSeries:
     def __len__(self) -> int:
         return int(self.doses.size)
 
+    def repeated_doses(self) -> dict[float, list[int]]:
+        """Doses (e/Å²) given to more than one frame, each with those frames (0-based).
+
+        Legitimate (the curve sorts by dose and keeps every frame), but often a
+        mistake in a dose file, so the CLI warns.
+        """
+        frames: dict[float, list[int]] = {}
+        for i, dose in enumerate(self.doses.tolist()):
+            frames.setdefault(dose, []).append(i)
+        return {dose: ii for dose, ii in frames.items() if len(ii) > 1}
+
     def frame(self, i: int) -> np.ndarray:
         """Frame ``i`` as ``(H, W)`` float32."""
         return np.asarray(self.frames[i], dtype=np.float32)
@@ -70,15 +81,20 @@ class DoseSeries:
 
 
 def read_doses(source: str | Path | Sequence[float]) -> np.ndarray:
-    """Per-frame doses (e/Å²) from a list or a text/CSV file.
+    """Per-frame doses (e/Å²) from a list or a text/CSV file, in frame order.
 
-    A file holds one number per line, or a CSV with a ``dose`` column (blank
-    lines and lines starting with ``#`` are skipped).
+    A file holds one number per line, or a CSV whose header names a ``dose``
+    column (``dose``, or else the one column whose name contains "dose",
+    e.g. ``dose_e_per_A2``); blank lines and lines starting with ``#`` are
+    skipped. The doses may come in any order (the curve is taken against
+    dose, not frame number); see :meth:`DoseSeries.repeated_doses` for doses
+    given to more than one frame.
 
     Raises
     ------
     InputError
-        Missing file, a line that is not a number, or no doses.
+        Missing file, a CSV without one dose column, a line that is not one
+        number, or no doses.
     """
     if not isinstance(source, (str, Path)):
         values = np.asarray(list(source), dtype=np.float64)
@@ -88,17 +104,53 @@ def read_doses(source: str | Path | Sequence[float]) -> np.ndarray:
             raise InputError(f"{path}: no such dose file")
         lines = [ln.strip() for ln in path.read_text().splitlines()]
         lines = [ln for ln in lines if ln and not ln.startswith("#")]
-        if lines and "dose" in lines[0].lower():
-            rows = list(csv.DictReader(lines))
-            key = next(k for k in rows[0] if k and "dose" in k.lower()) if rows else None
-            lines = [row[key] for row in rows] if key else []
-        try:
-            values = np.asarray([float(v.split(",")[0]) for v in lines], dtype=np.float64)
-        except ValueError as exc:
-            raise InputError(f"{path}: not a list of doses ({exc})") from None
+        if lines and not _is_number(lines[0].split(",")[0]):  # a header line
+            values = _csv_doses(path, lines)
+        else:
+            values = []
+            for number, line in enumerate(lines, 1):
+                fields = [v.strip() for v in line.split(",")]
+                if len(fields) != 1 or not _is_number(fields[0]):
+                    raise InputError(f"{path}: not a list of doses (entry {number}: {line!r}; "
+                                     "give one dose per line, or a CSV with a 'dose' column)")
+                values.append(float(fields[0]))
+            values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
         raise InputError(f"{source}: no doses")
     return values
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _csv_doses(path: Path, lines: list[str]) -> np.ndarray:
+    """The dose column of a CSV with a header line."""
+    rows = list(csv.reader(lines))
+    header = [h.strip() for h in rows[0]]
+    names = [h.lower() for h in header]
+    candidates = [i for i, h in enumerate(names) if "dose" in h]
+    if "dose" in names:
+        key = names.index("dose")
+    elif len(candidates) == 1:
+        key = candidates[0]
+    elif candidates:
+        raise InputError(f"{path.name}: {len(candidates)} columns could hold the doses ("
+                         f"{', '.join(header[i] for i in candidates)}); name one 'dose'")
+    else:
+        raise InputError(f"{path.name}: no 'dose' column (columns: {', '.join(header)})")
+    values = []
+    for number, row in enumerate(rows[1:], 1):
+        value = row[key].strip() if key < len(row) else ""
+        if not _is_number(value):
+            raise InputError(f"{path}: not a list of doses (row {number}: {header[key]} = "
+                             f"{value!r})")
+        values.append(float(value))
+    return np.asarray(values, dtype=np.float64)
 
 
 def _is_zarr(path: Path) -> bool:
@@ -149,27 +201,38 @@ def read_series(path: str | Path, *, doses=None, sampling: float | None = None) 
     return DoseSeries(mg.data, given, mg.sampling, None, str(path))
 
 
+#: fewest frames with an area that a dose curve is taken from
+MIN_FRAMES = 6
+
+
 @dataclass
 class DoseRun:
     """Result of :func:`run_dose_curve`.
 
     Attributes
     ----------
-    curve : temseg.analyze.dose.DoseCurve — areas in px
-    rows : list of dict — per frame: frame, dose, area_px, area_nm2, (f1, true_area_px)
+    curve : temseg.analyze.dose.DoseCurve — areas in px, blank frames left out
+    rows : list of dict — per frame, by dose: frame, dose_e_per_A2, area_px,
+        area_nm2, blank, (true_area_px, f1); area and F1 None for a blank frame
     sampling : float or None
+    blank_frames : list of int — frames (0-based) left out as blank (constant)
     files : dict of str to Path
     """
 
     curve: object
     rows: list[dict]
     sampling: float | None
+    blank_frames: list[int] = field(default_factory=list)
     files: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
-        """JSON-safe numbers: the curve's, nm² areas where known, and 002's next to them."""
+        """JSON-safe numbers: the curve's, nm² areas where known, and 002's next to them.
+
+        ``n_frames`` counts the frames in the curve; ``blank_frames`` lists those left out.
+        """
         out = self.curve.as_dict()
         out["area_unit"] = "px"
+        out["blank_frames"] = list(self.blank_frames)
         if self.sampling:
             nm2 = (self.sampling / 10.0) ** 2
             out["full_area_nm2"] = out["full_area"] * nm2
@@ -180,11 +243,26 @@ class DoseRun:
         return out
 
 
+def format_frames(frames: Sequence[int], *, limit: int = 8) -> str:
+    """``"2, 5 and 3 more"``: frame indices for a message, the first ``limit`` of them."""
+    shown = ", ".join(map(str, list(frames)[:limit]))
+    more = len(frames) - limit
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _is_blank(frame: np.ndarray) -> bool:
+    return frame.size == 0 or bool(frame.min() == frame.max())
+
+
 def iter_areas(segmenter, series: DoseSeries, *, threshold: float | None = None,
                callback: Callback | None = None) -> Iterator[dict]:
     """Segment each frame of ``series``; yield one row per frame (area and, with labels, F1).
 
-    A constant frame (no contrast, e.g. not one electron counted) has area 0.
+    A blank frame (constant: beam blanked, a dropped frame, or not one
+    electron counted) shows nothing of the specimen, so it has no area:
+    its row has ``blank`` True and ``area_px``, ``area_nm2`` and ``f1``
+    None, and :func:`run_dose_curve` leaves it out of the curve. (An area of
+    0 would read as "nothing segmented" and move the 50 % dose.)
     """
     from temseg.metrics import scores
 
@@ -193,20 +271,46 @@ def iter_areas(segmenter, series: DoseSeries, *, threshold: float | None = None,
     n = len(series)
     for i in range(n):
         frame = series.frame(i)
-        try:
-            mask = segmenter.predict(frame, sampling=series.sampling) >= thr
-        except BlankImageError:  # e.g. no electron counted at the lowest dose: nothing seen
-            mask = np.zeros(frame.shape, bool)
-        area = int(np.count_nonzero(mask))
+        mask = None
+        if not _is_blank(frame):
+            try:
+                mask = segmenter.predict(frame, sampling=series.sampling) >= thr
+            except BlankImageError:  # constant after the segmenter's preprocessing
+                mask = None
+        area = None if mask is None else int(np.count_nonzero(mask))
         row = {"frame": i, "dose_e_per_A2": float(series.doses[i]), "area_px": area,
-               "area_nm2": None if nm2 is None else area * nm2}
+               "area_nm2": None if nm2 is None or area is None else area * nm2,
+               "blank": mask is None}
         truth = series.label(i)
         if truth is not None:
             row["true_area_px"] = int(np.count_nonzero(truth))
-            row["f1"] = scores(mask, truth)["f1"]
+            row["f1"] = None if mask is None else scores(mask, truth)["f1"]
         if callback is not None:
             callback(i + 1, n)
         yield row
+
+
+def check_smooth(smooth: int, n_frames: int, *, name: str = "smooth") -> None:
+    """The running-median window must span 1 to ``n_frames`` frames (ConfigError naming it)."""
+    if not 1 <= smooth <= n_frames:
+        raise ConfigError(f"{name}: the running-median window must be 1 to {n_frames} frames "
+                          f"(the frames in the curve), got {smooth}")
+
+
+def check_series(series: DoseSeries, *, smooth: int, smooth_name: str = "smooth") -> None:
+    """Refuse, before any segmenting, a series too short for a curve or a window too long.
+
+    Raises
+    ------
+    InputError
+        Fewer than :data:`MIN_FRAMES` frames.
+    ConfigError
+        ``smooth`` outside 1 to the number of frames (the error names ``smooth_name``).
+    """
+    if len(series) < MIN_FRAMES:
+        raise InputError(f"{series.source or 'series'}: a dose curve needs at least "
+                         f"{MIN_FRAMES} frames, got {len(series)}")
+    check_smooth(smooth, len(series), name=smooth_name)
 
 
 def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
@@ -215,12 +319,17 @@ def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
                    callback: Callback | None = None) -> DoseRun:
     """Segment a dose series and write ``areas.csv``, ``dose_curve.json`` and ``dose_curve.png``.
 
+    Blank (constant) frames are left out of the curve and listed in
+    ``DoseRun.blank_frames`` and ``dose_curve.json``; ``areas.csv`` keeps
+    them, with an empty area and ``blank`` True. Nothing is written, and
+    ``out`` is not created, when the series cannot give a curve.
+
     Parameters
     ----------
     segmenter : temseg.infer.Segmenter
     series : DoseSeries
     out : path
-        Output folder (created).
+        Output folder (created once the curve is known).
     threshold : float, optional
         Foreground probability threshold (default: the segmenter's).
     reference_fraction, tolerance, smooth
@@ -231,16 +340,34 @@ def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
     Returns
     -------
     DoseRun
+
+    Raises
+    ------
+    InputError
+        Fewer than :data:`MIN_FRAMES` frames, or non-blank frames.
+    ConfigError
+        ``smooth`` outside 1 to the number of frames.
     """
     from temseg.analyze.dose import dose_curve, plot_dose_curve
 
+    check_series(series, smooth=smooth)
+    rows = list(iter_areas(segmenter, series, threshold=threshold, callback=callback))
+    blank = [r["frame"] for r in rows if r["blank"]]
+    rows.sort(key=lambda r: r["dose_e_per_A2"])
+    used = [r for r in rows if not r["blank"]]
+    if len(used) < MIN_FRAMES:
+        raise InputError(f"{series.source or 'series'}: a dose curve needs at least "
+                         f"{MIN_FRAMES} frames that are not "
+                         f"blank, got {len(used)} of {len(rows)} (blank, i.e. constant: frame "
+                         f"{format_frames(blank)}; 0-based)")
+    if smooth > len(used):
+        raise ConfigError(f"smooth: the running-median window must be 1 to {len(used)} frames "
+                          f"(the frames in the curve; {len(blank)} blank left out), got {smooth}")
+    curve = dose_curve([r["dose_e_per_A2"] for r in used], [r["area_px"] for r in used],
+                       reference_fraction=reference_fraction, tolerance=tolerance, smooth=smooth)
+    run = DoseRun(curve, rows, series.sampling, blank_frames=blank)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = list(iter_areas(segmenter, series, threshold=threshold, callback=callback))
-    rows.sort(key=lambda r: r["dose_e_per_A2"])
-    curve = dose_curve([r["dose_e_per_A2"] for r in rows], [r["area_px"] for r in rows],
-                       reference_fraction=reference_fraction, tolerance=tolerance, smooth=smooth)
-    run = DoseRun(curve, rows, series.sampling)
     keys = list(rows[0])
     with atomic_path(out / "areas.csv") as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=keys)
@@ -250,5 +377,7 @@ def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
     run.files["json"] = write_json(out / "dose_curve.json", {**run.summary(), "frames": rows})
     reference = {"002: 50 % at 20–30 e/Å²": 25.0, "002: converged at 200 e/Å²": 200.0}
     run.files["png"] = plot_dose_curve(out / "dose_curve.png", curve, area_unit="px",
-                                       title=title, reference=reference)
+                                       title=title, reference=reference,
+                                       blank_doses=[r["dose_e_per_A2"] for r in rows
+                                                    if r["blank"]])
     return run

@@ -39,6 +39,7 @@ def fit_noise_command(
     Writes OUT/detector.json (give it to `simulate` as the detector model),
     OUT/detector.png (the fits) and OUT/record.json.
     """
+    _common.check_output(out)
     from temseg.analyze.noise import fit_noise, parse_roi, write_noise_fit
     from temseg.errors import ConfigError
     from temseg.io import read_image
@@ -49,6 +50,9 @@ def fit_noise_command(
     micrograph = read_image(stack, sampling=given)
     if micrograph.sampling is None:
         raise ConfigError(f"{stack}: no pixel size in the file; give --sampling or --pixel-size-nm")
+    if dose and len(dose) != micrograph.n_frames:
+        raise ConfigError(f"--dose: {len(dose)} doses for {micrograph.n_frames} frames "
+                          "(give one per frame)")
     frames = _common.track(micrograph.frames(), "fitting noise", total=micrograph.n_frames)
     fit = fit_noise(frames, vacuum_roi=roi, sampling=micrograph.sampling, doses=dose or None,
                     counts_per_electron=counts_per_electron, form=form,  # type: ignore[arg-type]
@@ -85,7 +89,8 @@ def dose_curve_command(
         None, help="Foreground probability threshold (default: the model's)."),
     reference_fraction: float = typer.Option(
         0.1, help="Fraction of frames, by highest dose, that form the reference band."),
-    smooth: int = typer.Option(5, help="Running-median window in frames."),
+    smooth: int = typer.Option(5, help="Running-median window in frames (1 to the number "
+                                        "of frames)."),
     tile: int = typer.Option(512, help="Tile size in pixels."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     tta: bool = typer.Option(False, "--tta", help="Average over the 8 rotations and mirror "
@@ -96,9 +101,13 @@ def dose_curve_command(
     Writes OUT/areas.csv (dose in e/Å² and segmented area per frame; F1 against the
     labels of a simulated series), OUT/dose_curve.json (dose at 50 % of the
     full area, dose of convergence, reference band), OUT/dose_curve.png and
-    OUT/record.json; prints the two doses beside Leth Larsen et al.'s.
+    OUT/record.json; prints the two doses beside Leth Larsen et al.'s. Doses
+    may come in any order. Blank (constant) frames, e.g. with the beam
+    blanked, are left out of the curve (empty area in areas.csv) with a warning.
     """
-    from temseg.analyze.dose_run import PAPER_002, read_series, run_dose_curve
+    _common.check_output(out)
+    from temseg.analyze.dose_run import (PAPER_002, check_series, format_frames, read_series,
+                                         run_dose_curve)
     from temseg.errors import ConfigError
     from temseg.infer import load_segmenter
     from temseg.models.default import default_model_path
@@ -109,9 +118,16 @@ def dose_curve_command(
     _common.check_threshold(threshold)
     if not 0.0 < reference_fraction <= 0.5:
         raise ConfigError(f"--reference-fraction: must be in (0, 0.5], got {reference_fraction}")
+    if smooth < 1:
+        raise ConfigError(f"--smooth: the running-median window must be at least 1 frame, "
+                          f"got {smooth}")
     pixel = _common.sampling_from_options(sampling, pixel_size_nm)
     data = read_series(series, doses=doses if doses is not None else (dose or None),
                        sampling=pixel)
+    check_series(data, smooth=smooth, smooth_name="--smooth")
+    for value, frames in data.repeated_doses().items():
+        _common.warn(f"dose {value:g} e/Å² given for {len(frames)} frames "
+                     f"({format_frames(frames)}; 0-based); each is kept as a point of the curve")
     model_path = model if model is not None else default_model_path()
     segmenter = load_segmenter(model_path, tile=tile, device=device, tta=tta, warn=_common.warn)
     with _common.progress() as bar:
@@ -121,13 +137,19 @@ def dose_curve_command(
                              title=series.name,
                              callback=lambda done, total: bar.update(task, completed=done))
     summary = run.summary()
+    if run.blank_frames:
+        _common.warn(f"{len(run.blank_frames)} blank (constant) frame(s) left out of the dose "
+                     f"curve (frame {format_frames(run.blank_frames)}; 0-based): area empty "
+                     "in areas.csv")
     write_record(out, config={"model": str(model_path), "threshold": threshold,
                               "reference_fraction": reference_fraction, "smooth": smooth,
                               "sampling": data.sampling, "tile": tile, "tta": tta},
                  input=str(series), segmenter=segmenter.describe(), result=summary)
     lo, hi = PAPER_002["dose_half_e_per_A2"]
-    _common.out.print(f"{len(data)} frames, {data.doses.min():.3g}–{data.doses.max():.3g} e/Å²; "
-                      f"full area {summary['full_area']:.0f} px", highlight=False)
+    blank = f" ({len(run.blank_frames)} blank left out)" if run.blank_frames else ""
+    _common.out.print(f"{len(data)} frames{blank}, {run.curve.doses.min():.3g}–"
+                      f"{run.curve.doses.max():.3g} e/Å²; full area {summary['full_area']:.0f} px",
+                      highlight=False)
     _common.out.print(f"50 % of the full area at {run.curve.describe('half')} "
                       f"(Leth Larsen et al.: {lo:g}–{hi:g} e/Å²)", highlight=False)
     _common.out.print(f"area converged from {run.curve.describe('converged')} "
