@@ -39,7 +39,8 @@ def test_round_trip_recovers_c0_c3_and_N0(c0, c3, N0):
     assert low.C == pytest.approx(readout_fraction(N0, low.dose_per_pixel), rel=0.3)
     det = fit.detector
     assert det.N0 == pytest.approx((0.5 * fit.N0, 1.5 * fit.N0))
-    assert det.dose[0] == pytest.approx(3.0, rel=0.1) and det.dose[1] == pytest.approx(3000, rel=0.02)
+    assert det.dose[0] == pytest.approx(3.0, rel=0.1)
+    assert det.dose[1] == pytest.approx(3000, rel=0.02)
     assert det.c0[0] <= fit.c0 <= det.c0[1]
 
 
@@ -141,3 +142,71 @@ def test_outputs_feed_the_detector_config(tmp_path):
     drawn = config.sample(0)
     assert config.c0[0] <= drawn["c0"] <= config.c0[1]
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def _strict_json(path):
+    def refuse(text):
+        raise ValueError(f"{path}: not strict JSON ({text})")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_a_single_frame_writes_strict_json_without_nan(tmp_path):
+    frame = _vacuum_frames(0.3, 2.5, 0.2, size=64, doses=[300.0])[0]
+    fit = fit_noise(frame, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING)
+    assert np.isnan(fit.N0_r2)  # no R² from one point
+    json_path, _ = write_noise_fit(tmp_path, fit)
+    data = _strict_json(json_path)
+    assert data["fit"]["N0_r2"] is None and data["fit"]["N0"] == pytest.approx(fit.N0)
+    assert DetectorConfig.from_json(json_path) == fit.detector
+
+
+def test_dose_count_is_checked_before_any_fitting(monkeypatch):
+    import temseg.analyze.noise as noise
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted before checking the doses")
+
+    monkeypatch.setattr(noise, "fit_spectrum", no_fit)
+    frames = _vacuum_frames(0.3, 2.5, 0.01, size=64, doses=DOSES[:5])
+    with pytest.raises(ConfigError, match=r"^doses: 2 doses for 5 frames"):
+        fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, doses=[1.0, 2.0])
+
+
+def test_a_blank_frame_is_refused_even_when_forced():
+    frames = _vacuum_frames(0.3, 2.5, 0.01, size=64, doses=[100.0, 300.0])
+    frames[1] = 0.0
+    for force in (False, True):
+        with pytest.raises(InputError, match=r"^vacuum: frame 1 is constant .*\(0 counts\)"):
+            fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, doses=[100.0, 10.0],
+                      force=force)
+    with pytest.raises(InputError, match="frame 1 is constant"):  # before the counts' dose
+        fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING)
+
+
+def test_cli_checks_output_and_doses_before_fitting(tmp_path, capsys):
+    from temseg.cli.main import main
+    from temseg.io import write_tiff
+
+    frames = _vacuum_frames(0.3, 2.5, 0.01, size=64, doses=DOSES[:5])
+    write_tiff(tmp_path / "vac.tif", frames, sampling=SAMPLING)
+    argv = ["fit-noise", str(tmp_path / "vac.tif"), "--vacuum", "0:64,0:64"]
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    assert main([*argv, "--out", str(afile)]) == 2
+    err = capsys.readouterr().err
+    assert "--out:" in err and "exists and is not a folder" in err
+    assert afile.read_text() == "keep me"
+    out = tmp_path / "fit"
+    assert main([*argv, "--out", str(out), "--dose", "1", "--dose", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--dose: 2 doses for 5 frames" in err and err.count("\n") == 1
+    assert not out.exists()
+    write_tiff(tmp_path / "zero.tif", np.zeros((64, 64), np.float32), sampling=SAMPLING)
+    assert main(["fit-noise", str(tmp_path / "zero.tif"), "--vacuum", "0:64,0:64", "--out",
+                 str(out), "--force", "--dose", "10"]) == 2
+    assert "frame 0 is constant" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*argv, "--out", str(out)]) == 0
+    record = _strict_json(out / "record.json")
+    assert record["config"]["N0"] == pytest.approx(_strict_json(out / "detector.json")["fit"]["N0"])

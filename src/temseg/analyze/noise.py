@@ -182,8 +182,12 @@ class NoiseFit:
     r2_min: float
 
     def to_dict(self) -> dict:
+        """Plain, strict-JSON-ready dict (the layout of ``detector.json``).
+
+        Non-finite numbers (e.g. ``N0_r2`` from a single frame) become None.
+        """
         (ys, xs) = self.vacuum_roi
-        return {
+        return _finite_or_none({
             "kind": "detector",
             "format_version": 1,
             "detector": self.detector.to_dict(),
@@ -197,7 +201,18 @@ class NoiseFit:
                           "c0": "q/q_Nyquist", "sampling": "Å/px"},
             },
             "frames": [f.to_dict() for f in self.frames],
-        }
+        })
+
+
+def _finite_or_none(value):
+    """``value`` with every NaN or infinite float (in dicts and lists) replaced by None."""
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        return None
+    return value
 
 
 def fit_readout(C: np.ndarray, dose_per_pixel: np.ndarray) -> tuple[float, float]:
@@ -285,7 +300,8 @@ def fit_noise(
         Largest q/q_Nyquist fitted; √2 keeps the corners, where the readout
         floor shows best.
     force : bool
-        Keep frames whatever their R².
+        Keep frames whatever their R² and spectral peaks. A frame that is
+        constant in the region (a blank frame: no noise) is refused even so.
     callback : callable(int), optional
         Called with the frame index after each frame (progress bars).
 
@@ -310,6 +326,9 @@ def fit_noise(
         doses = [float(d) for d in doses]
         if any(not (math.isfinite(d) and d > 0) for d in doses):
             raise ConfigError("doses: every frame dose must be > 0 e/Å²")
+        if hasattr(frames, "__len__") and len(doses) != len(frames):  # before any fitting
+            raise ConfigError(f"doses: {len(doses)} doses for {len(frames)} frames "
+                              "(give one per frame)")
 
     fits: list[FrameFit] = []
     for index, frame in enumerate(frames):
@@ -320,9 +339,14 @@ def fit_noise(
             raise InputError(f"vacuum: region {ys.start}:{ys.stop},{xs.start}:{xs.stop} lies "
                              f"outside the {frame.shape[0]}×{frame.shape[1]} frame")
         region = frame[ys, xs].astype(np.float64)
+        if region.min() == region.max():  # no noise at all: nothing to fit, even when forced
+            raise InputError(f"vacuum: frame {index} is constant in the region "
+                             f"({region.flat[0]:g} counts): a blank frame has no noise to fit, "
+                             "even when forced")
         if doses is not None:
             if index >= len(doses):
-                raise ConfigError(f"doses: {len(doses)} given for more frames than that")
+                raise ConfigError(f"doses: {len(doses)} doses for more frames than that "
+                                  "(give one per frame)")
             dose = doses[index]
         else:
             mean = float(region.mean())
@@ -343,7 +367,8 @@ def fit_noise(
     if not fits:
         raise InputError("frames: no frames to fit")
     if doses is not None and len(doses) != len(fits):
-        raise ConfigError(f"doses: {len(doses)} given for {len(fits)} frames")
+        raise ConfigError(f"doses: {len(doses)} doses for {len(fits)} frames "
+                          "(give one per frame)")
 
     accepted = [f for f in fits if f.accepted]
     if not accepted:
@@ -399,7 +424,8 @@ def plot_noise_fit(fit: NoiseFit, path: str | Path) -> Path:
                         label=f"c0={f.c0:.3f}, c3={f.c3:.2f}, C={f.C:.3f}")
     axes[0, 0].set(xlabel="q / q_Nyquist", ylabel="√PSD (counts)", yscale="log",
                    title=f"noise spectrum, eq. A.1 ({fit.form})")
-    axes[0, 1].set(xlabel="q / q_Nyquist", ylabel="MTF", title="normalised by c1 (eq. 1 for the linear form)")
+    axes[0, 1].set(xlabel="q / q_Nyquist", ylabel="MTF",
+                   title="normalised by c1 (eq. 1 for the linear form)")
     for ax in axes[0]:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
