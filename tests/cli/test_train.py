@@ -96,6 +96,14 @@ def test_kfold_and_resume(tmp_path, recipe, capsys):
     assert "earlier run" in capsys.readouterr().err
     # --resume keeps finished runs as they are
     assert main(["train", "-o", str(out), "--resume"]) == 0
+    before = (out / "config.yaml").read_text()
+    # ...but will not pretend to continue a different training (it used to rewrite
+    # config.yaml to the new recipe and train nothing)
+    capsys.readouterr()
+    assert main(["train", "-o", str(out), "--resume", "--lr", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume: the recipe differs" in err and "lr: 0.01 → 0.5" in err
+    assert (out / "config.yaml").read_text() == before
 
 
 def test_kfold_ensemble_of_seeds_is_written_and_scored(tmp_path, recipe, capsys):
@@ -140,6 +148,10 @@ def test_resume_continues_to_more_epochs(tmp_path, recipe):
     assert main(["train", "-o", str(out), "--resume", "--epochs", "2"]) == 0
     log = json.loads((out / "log.json").read_text())
     assert [r["epoch"] for r in log] == [1, 2]
+    # a finished run is trained for longer too (it used to keep it and train nothing)
+    assert json.loads((out / "result.json").read_text())["epochs"] == 2
+    assert main(["train", "-o", str(out), "--resume", "--epochs", "3"]) == 0
+    assert [r["epoch"] for r in json.loads((out / "log.json").read_text())] == [1, 2, 3]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -228,8 +228,10 @@ def _train_one(config, data, plan, *, seed, folder, preprocessing, resume, callb
     result_path = folder / "result.json"
     if resume and result_path.is_file():  # finished before the interruption
         done = json.loads(result_path.read_text())
-        return Run(fold, seed, folder, done["scores"], done["best_epoch"], done["epochs"],
-                   done["seconds"])
+        # kept as it is, unless --epochs now asks for more than its full schedule gave
+        if done["epochs"] >= config.epochs or config.patience is not None:
+            return Run(fold, seed, folder, done["scores"], done["best_epoch"], done["epochs"],
+                       done["seconds"])
     resume_from = None
     if resume:
         try:
@@ -343,6 +345,38 @@ def resolved_recipe(config: TrainConfig) -> dict:
     return shown
 
 
+#: recipe keys a resumed run may change: where it runs, not what it computes
+#: and ``epochs``: a resumed run (finished or not) may be trained for longer
+RESUME_MAY_CHANGE = ("device", "num_threads", "amp", "data", "val_data", "epochs")
+
+
+def _run_folder(out_dir: Path, fold: int | None, seed: int, seeds: Sequence[int]) -> Path:
+    """Folder of one run: OUT[/fold_F][/seed_S] (seed folders only with several seeds)."""
+    parts = ([f"fold_{fold}"] if fold is not None else []) + (
+        [f"seed_{seed}"] if len(seeds) > 1 else [])
+    return out_dir.joinpath(*parts) if parts else out_dir
+
+
+def _check_resumable(config: TrainConfig, out_dir: Path) -> None:
+    """Refuse a resume that would not continue the same training.
+
+    Another learning rate, loss, model... would not continue the same
+    training; only ``epochs`` may grow (train longer). Finished runs are kept
+    as they are, so resuming a finished job is a no-op and a resubmitted batch
+    job is harmless.
+    """
+    from temseg.config import load_config
+
+    saved = resolved_recipe(load_config(TrainConfig, out_dir / "config.yaml"))
+    now = resolved_recipe(config)
+    changed = [k for k in now if k not in RESUME_MAY_CHANGE and now[k] != saved.get(k)]
+    if changed:
+        shown = "; ".join(f"{k}: {saved.get(k)!r} → {now[k]!r}" for k in changed[:4])
+        raise ConfigError(f"--resume: the recipe differs from {out_dir / 'config.yaml'} "
+                          f"({shown}); a resumed run continues the same training — start a "
+                          "new run in another folder instead")
+
+
 def _preprocessing(config: TrainConfig):
     from temseg.preprocess import Preprocessing
 
@@ -414,6 +448,8 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
                *out_dir.glob("*/*/checkpoints")]
     if not resume and any(p.exists() for p in earlier):
         raise InputError(f"{out_dir}: holds an earlier run; resume it or choose another folder")
+    if resume:
+        _check_resumable(config, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / "config.yaml") as tmp:
         tmp.write_text(yaml.safe_dump(resolved_recipe(config), sort_keys=False))
@@ -422,10 +458,8 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
         plan_dir = out_dir / f"fold_{plan[0]}" if plan[0] is not None else out_dir
         plan_runs = []
         for seed in config.seeds:
-            parts = ([f"fold_{plan[0]}"] if plan[0] is not None else []) + (
-                [f"seed_{seed}"] if len(config.seeds) > 1 else [])
-            folder = out_dir.joinpath(*parts) if parts else out_dir
-            name = "/".join(parts) or "run"
+            folder = _run_folder(out_dir, plan[0], seed, config.seeds)
+            name = folder.relative_to(out_dir).as_posix() if folder != out_dir else "run"
             run = _train_one(
                 config, data, plan, seed=seed, folder=folder, preprocessing=preprocessing,
                 resume=resume, callback=(lambda row, n=name: callback(n, row)) if callback else None,
