@@ -69,3 +69,12 @@ def test_noise_model_option_reaches_detector(tmp_path, capsys):
     params = read_parameters(out)
     np.testing.assert_allclose(params["c0"], 0.3)
     np.testing.assert_allclose(params["dose"], 500.0)
+
+
+def test_noise_model_that_is_a_segmentation_model_is_named(tmp_path, save_tiny_model, capsys):
+    model = save_tiny_model(tmp_path, sampling=1.0, name="model")
+    code = main(["simulate", str(SMALL), "--out", str(tmp_path / "x.zarr"),
+                 "--noise-model", str(model)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == (f"error: {model}: not a detector model from `temseg fit-noise` "
+                                 "(kind 'network')")

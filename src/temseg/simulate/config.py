@@ -163,8 +163,9 @@ class DetectorSettings:
             return DetectorConfig.from_preset(self.mtf, dose=self.dose,
                                               dose_distribution=self.dose_distribution,
                                               **overrides)
-        except ConfigError as exc:
-            raise ConfigError(f"detector.{exc}") from None
+        except ConfigError as exc:  # a file's own message already names the file
+            from_file = self.noise_model is not None and str(exc).startswith(str(self.noise_model))
+            raise ConfigError(str(exc) if from_file else f"detector.{exc}") from None
 
 
 @dataclass

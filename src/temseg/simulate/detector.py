@@ -302,6 +302,10 @@ class DetectorConfig:
             raise InputError(f"{path}: cannot read detector model ({exc.strerror or exc})") from None
         except ValueError:
             raise InputError(f"{path}: not valid JSON") from None
+        kind = data.get("kind") if isinstance(data, dict) else None
+        if kind not in (None, "detector"):  # e.g. a segmentation model's JSON
+            raise ConfigError(f"{path}: not a detector model from `temseg fit-noise` "
+                              f"(kind {kind!r})")
         if isinstance(data, dict) and "detector" in data:
             data = data["detector"]
         if not isinstance(data, dict):
