@@ -159,12 +159,15 @@ def test_resume_continues_to_more_epochs(tmp_path, recipe):
     (["--epochs", "0"], "epochs"),
     (["--architecture", "vgg"], "architecture"),
     (["--architecture", "unet"], "blocks"),  # a resunet option given to the U-Net
+    (["--patch-size", "3"], "pooling factor of 4 px"),
+    (["--patch-size", "1000"], "is smaller than patch_size 1000"),
 ])
 def test_bad_options_fail_in_one_line(tmp_path, recipe, capsys, args, message):
     data = write_folder(tmp_path / "data", n=2)
     rc = main(["train", str(data), "-c", str(recipe), "-o", str(tmp_path / "o"), *args])
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()  # no run folder with a lone config.yaml left
 
 
 def test_show_config_prints_the_resolved_recipe_and_trains_nothing(tmp_path, recipe, capsys):

@@ -429,7 +429,10 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     """
     import yaml
 
+    from temseg.device import pick_device
     from temseg.models import ARCHITECTURES, build_model
+    from temseg.train.data import check_shapes
+    from temseg.train.loop import check_model_fits
 
     out_dir = Path(out_dir)
     if resume and not (out_dir / "config.yaml").is_file():
@@ -437,10 +440,15 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     if config.architecture not in ARCHITECTURES:
         raise ConfigError(f"architecture: {config.architecture!r} is not one of "
                           f"{', '.join(ARCHITECTURES)}")
-    build_model(config.architecture, **model_options(config, config.n_classes or 2))  # options
+    probe = build_model(config.architecture, **model_options(config, config.n_classes or 2))
+    pick_device(config.device)  # a CUDA device asked for and missing: before anything is written
     preprocessing = _preprocessing(config)
     if data is None:
         data = _load(config, config.data, preprocessing)
+    # the patch size and the network fit the images: checked before the run folder is made
+    check_model_fits(probe, tile=check_shapes(data, patch_size=config.patch_size,
+                                              where="training data"),
+                     n_classes=max(data.n_classes, config.n_classes or 2), device="cpu")
     plans = plan_splits(data, config)
     if only_folds is not None:
         plans = [p for p in plans if p[0] in set(only_folds)]
