@@ -7,6 +7,8 @@ last array that needs it is garbage collected.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import weakref
 from pathlib import Path
@@ -21,12 +23,61 @@ _PRINT_RESOLUTION_A = 1e4
 
 _TAGS = ("Software", "DateTime", "Artist", "Make", "Model", "HostComputer")
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+class _Drop(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+_DROP = _Drop()
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+
+
+@contextlib.contextmanager
+def quiet_tifffile():
+    """Silence tifffile's logger (``invalid page offset``...) while we read.
+
+    Our own error or warning names the file; tifffile's log lines would only
+    repeat it in another form. Nested and concurrent uses are counted.
+    """
+    global _quiet_depth
+    logger = logging.getLogger("tifffile")
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            logger.addFilter(_DROP)
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                logger.removeFilter(_DROP)
+
+
+def check_float32_range(array: np.ndarray, path, what: str = "image") -> None:
+    """:class:`InputError` when finite values lie beyond float32's range (they would become inf)."""
+    array = np.asarray(array)
+    if array.dtype.kind != "f" or array.dtype.itemsize <= 4 or not array.size:
+        return
+    with np.errstate(invalid="ignore"):
+        beyond = np.isfinite(array) & (np.abs(array) > _FLOAT32_MAX)
+    if beyond.any():
+        peak = float(np.max(np.abs(array[beyond])))
+        raise InputError(f"{path}: {what} has {int(np.count_nonzero(beyond))} value(s) beyond "
+                         f"the float32 range (up to {peak:.3g}; float32 ends at 3.4e38); "
+                         "rescale the data")
+
 
 def _open(path: Path):
     import tifffile
 
     try:
-        return tifffile.TiffFile(path)
+        with quiet_tifffile():
+            return tifffile.TiffFile(path)
     except Exception as exc:  # tifffile raises TiffFileError, ValueError, struct.error...
         raise InputError(f"{path}: not a readable TIFF file ({exc})") from None
 
@@ -158,7 +209,7 @@ class _TiffFrames:
         return np.stack(frames)
 
     def __getitem__(self, key):
-        with self._lock:
+        with self._lock, quiet_tifffile():
             try:
                 return self._read(key)
             except Exception as exc:
@@ -173,6 +224,11 @@ def _close(store, tif) -> None:
 
 def read_tiff(path: Path):
     """``(data, sampling, metadata)`` of a TIFF; data is numpy (2-D) or dask (stacks)."""
+    with quiet_tifffile():
+        return _read_tiff(path)
+
+
+def _read_tiff(path: Path):
     import dask.array as da
 
     with _open(path) as tif:
@@ -209,6 +265,8 @@ def read_tiff(path: Path):
     keep = tuple(0 if (s == 1 and a not in "YX") else slice(None) for a, s in zip(axes, shape))
     data = data[keep]
     axes = "".join(a for a, k in zip(axes, keep) if k != 0)
+    if isinstance(data, np.ndarray):
+        check_float32_range(data, path)
     if "S" in axes:
         try:
             data = _grey(data, axes.index("S"))

@@ -89,8 +89,12 @@ class Micrograph:
             if index not in (0, -1):
                 raise IndexError(f"a single image has no frame {index}")
             return self.data
+        from temseg.io._tiff import check_float32_range
+
         data = self.data[index]
-        frame = np.asarray(data.compute() if hasattr(data, "compute") else data, dtype=np.float32)
+        frame = np.asarray(data.compute() if hasattr(data, "compute") else data)
+        check_float32_range(frame, self.path, f"frame {index}")
+        frame = frame.astype(np.float32, copy=False)
         if not self.allow_nonfinite:
             _check_finite(frame, self.path, f"frame {index}")
         return frame
@@ -236,8 +240,9 @@ def read_image(path: str | Path, *, sampling: float | None = None,
     ------
     InputError
         Missing/unreadable path, a directory, unknown extension, corrupt or
-        truncated file, data that is not 2-D or 3-D, complex data, or NaN/inf
-        pixels (checked on read for images, per frame for stacks).
+        truncated file, data that is not 2-D or 3-D, complex data, NaN/inf
+        pixels, or values beyond the float32 range (checked on read for
+        images, per frame for stacks).
 
     Examples
     --------
@@ -261,8 +266,11 @@ def read_image(path: str | Path, *, sampling: float | None = None,
     if data.ndim == 3 and data.shape[0] == 1:
         data = data[0]
     if data.ndim == 2:
-        data = np.asarray(data.compute() if hasattr(data, "compute") else data,
-                          dtype=np.float32)
+        from temseg.io._tiff import check_float32_range
+
+        data = np.asarray(data.compute() if hasattr(data, "compute") else data)
+        check_float32_range(data, path)
+        data = data.astype(np.float32, copy=False)
         if not allow_nonfinite:
             _check_finite(data, path)
     meta = {"format": fmt, "dtype": str(dtype), **meta}  # the readers' dtype (before grey) wins

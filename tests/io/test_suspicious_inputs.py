@@ -1,0 +1,67 @@
+"""Inputs that used to be read silently wrong: frames stored as colour samples, values beyond
+float32, tifffile's own log lines on damaged files."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pytest
+import tifffile
+
+from temseg.errors import InputError
+from temseg.io import read_image
+
+# ---------------------------------------------------------------- values beyond float32
+
+
+def test_values_beyond_float32_refused_without_a_runtime_warning(tmp_path, rng):
+    image = rng.normal(0, 1, (9, 8)) * 1e300
+    tifffile.imwrite(tmp_path / "h.tif", image)
+    for allow in (False, True):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(InputError, match=r"h\.tif: image has 72 value\(s\) beyond the "
+                                                 r"float32 range \(up to .*e\+300"):
+                read_image(tmp_path / "h.tif", allow_nonfinite=allow)
+        assert caught == []
+
+
+def test_float64_within_range_and_real_inf_unchanged(tmp_path, rng):
+    image = rng.normal(0, 1, (9, 8)) * 1e30
+    tifffile.imwrite(tmp_path / "ok.tif", image)
+    np.testing.assert_array_equal(read_image(tmp_path / "ok.tif").data, image.astype(np.float32))
+    image[0, 0] = np.inf
+    tifffile.imwrite(tmp_path / "inf.tif", image)
+    with pytest.raises(InputError, match=r"inf\.tif: image has 1 NaN/inf pixel"):
+        read_image(tmp_path / "inf.tif")
+
+
+def test_stack_frame_beyond_float32_refused(tmp_path, rng):
+    frames = rng.normal(0, 1, (3, 6, 5))
+    frames[1, 2, 2] = -1e200
+    tifffile.imwrite(tmp_path / "s.tif", frames, photometric="minisblack")
+    mg = read_image(tmp_path / "s.tif", allow_nonfinite=True)
+    np.testing.assert_array_equal(mg.frame(0), frames[0].astype(np.float32))
+    with pytest.raises(InputError, match=r"s\.tif: frame 1 has 1 value\(s\) beyond the float32"):
+        mg.statistics()
+
+
+# ---------------------------------------------------------------- tifffile's logger
+
+
+def test_truncated_stack_logs_nothing_of_tifffile(tmp_path, rng, caplog):
+    tifffile.imwrite(tmp_path / "s.tif", rng.normal(0, 1, (6, 16, 16)).astype(np.float32))
+    data = (tmp_path / "s.tif").read_bytes()
+    (tmp_path / "t.tif").write_bytes(data[: len(data) * 2 // 3])
+    with caplog.at_level(logging.DEBUG):
+        mg = read_image(tmp_path / "t.tif")
+        with pytest.raises(InputError, match=r"t\.tif: cannot read frame data"):
+            mg.statistics()
+    assert [r for r in caplog.records if r.name.startswith("tifffile")] == []
+    assert logging.getLogger("tifffile").filters == []  # silenced only while we read
+    with caplog.at_level(logging.DEBUG), tifffile.TiffFile(tmp_path / "t.tif") as tif:
+        tif.pages.first  # outside our reads tifffile still logs (the test can see it)
+        len(tif.pages)
+    assert any(r.name == "tifffile" for r in caplog.records)
