@@ -32,7 +32,8 @@ def test_rgb_png_becomes_luminance(tmp_path):
     rgb = np.zeros((4, 5, 3), np.uint8)
     rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, 100, 50
     iio.imwrite(tmp_path / "c.png", rgb)
-    grey = read_image(tmp_path / "c.png").data
+    with pytest.warns(UserWarning, match=r"c\.png: 3 samples/pixel \(RGB\) converted to grey$"):
+        grey = read_image(tmp_path / "c.png").data
     expected = 0.2125 * 200 + 0.7154 * 100 + 0.0721 * 50  # Rec. 709 weights, intensity scale kept
     assert grey.shape == (4, 5)
     np.testing.assert_allclose(grey, expected, rtol=1e-5)
@@ -307,7 +308,7 @@ def test_1d_and_4d_arrays_rejected(tmp_path, monkeypatch):
 
     for shape in [(10,), (2, 3, 4, 5)]:
         monkeypatch.setattr(micrograph, "_load",
-                            lambda path, s=shape: (np.zeros(s, np.float32), None, {}, "TIFF"))
+                            lambda path, s=shape, **_: (np.zeros(s, np.float32), None, {}, "TIFF"))
         (tmp_path / "x.tif").write_bytes(b"x")
         with pytest.raises(InputError, match=rf"x\.tif: expected a 2-D image .* {len(shape)}-D"):
             read_image(tmp_path / "x.tif")

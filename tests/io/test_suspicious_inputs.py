@@ -6,12 +6,65 @@ from __future__ import annotations
 import logging
 import warnings
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 import tifffile
 
 from temseg.errors import InputError
 from temseg.io import read_image
+
+# ---------------------------------------------------------------- colour samples → grey
+
+
+@pytest.mark.parametrize(("n", "kind"), [(3, "RGB"), (4, "RGBA")])
+def test_float_frames_saved_as_planar_colour_warn(tmp_path, rng, n, kind):
+    frames = rng.normal(100, 10, (n, 12, 10)).astype(np.float32)
+    # what tifffile.imwrite(f, frames) did by default (it now warns that it does)
+    tifffile.imwrite(tmp_path / "f.tif", frames, photometric="rgb", planarconfig="separate",
+                     **({"extrasamples": ["unassalpha"]} if n == 4 else {}))
+    messages: list[str] = []
+    mg = read_image(tmp_path / "f.tif", warn=messages.append)
+    alpha = ", the last dropped as alpha" if n == 4 else ""
+    assert messages == [f"{tmp_path / 'f.tif'}: {n} samples/pixel ({kind}) converted to grey"
+                        f"{alpha}; if these are frames, save them with photometric='minisblack'"]
+    assert mg.data.shape == (12, 10)  # the data are still folded, as before: the warning tells
+    with pytest.warns(UserWarning, match=r"f\.tif: .* samples/pixel") as caught:
+        read_image(tmp_path / "f.tif")
+    assert len(caught) == 1 and caught[0].filename == __file__  # points at the caller
+
+
+def test_frames_saved_as_minisblack_are_a_stack_without_warning(tmp_path, rng):
+    frames = rng.normal(100, 10, (3, 12, 10)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "f.tif", frames, photometric="minisblack")
+    messages: list[str] = []
+    mg = read_image(tmp_path / "f.tif", warn=messages.append)
+    assert mg.is_stack and mg.n_frames == 3 and messages == []
+
+
+def test_colour_png_warns_grey_png_does_not(tmp_path, rng):
+    rgba = rng.integers(0, 256, (6, 7, 4), dtype=np.uint8)
+    iio.imwrite(tmp_path / "c.png", rgba)
+    messages: list[str] = []
+    read_image(tmp_path / "c.png", warn=messages.append)
+    assert messages == [f"{tmp_path / 'c.png'}: 4 samples/pixel (RGBA) converted to grey, "
+                        "the last dropped as alpha"]
+    grey = np.repeat(rgba[..., :1], 3, axis=-1)
+    grey = np.concatenate([grey, np.full((6, 7, 1), 255, np.uint8)], axis=-1)  # opaque
+    iio.imwrite(tmp_path / "g.png", grey)
+    messages.clear()
+    np.testing.assert_allclose(read_image(tmp_path / "g.png", warn=messages.append).data,
+                               rgba[..., 0], rtol=1e-5)
+    assert messages == []  # nothing lost: no warning
+
+
+def test_grey_plus_varying_alpha_warns(tmp_path, rng):
+    la = rng.integers(0, 256, (5, 5, 2), dtype=np.uint8)
+    iio.imwrite(tmp_path / "la.png", la)
+    messages: list[str] = []
+    read_image(tmp_path / "la.png", warn=messages.append)
+    assert len(messages) == 1 and "2 samples/pixel (grey+alpha)" in messages[0]
+
 
 # ---------------------------------------------------------------- values beyond float32
 

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,9 @@ from temseg.io._meta import flatten_metadata, to_angstrom
 _PRINT_RESOLUTION_A = 1e4
 
 _TAGS = ("Software", "DateTime", "Artist", "Make", "Model", "HostComputer")
+
+#: what the samples of a pixel are, by their number
+_SAMPLES = {2: "grey+alpha", 3: "RGB", 4: "RGBA"}
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -70,6 +74,30 @@ def check_float32_range(array: np.ndarray, path, what: str = "image") -> None:
         raise InputError(f"{path}: {what} has {int(np.count_nonzero(beyond))} value(s) beyond "
                          f"the float32 range (up to {peak:.3g}; float32 ends at 3.4e38); "
                          "rescale the data")
+
+
+def grey_warning(array, axis: int, path, *, tiff: bool) -> str | None:
+    """The warning for folding ``array``'s samples axis into grey; None when nothing is lost.
+
+    Nothing is lost for grey stored as RGB(A) or grey+alpha with a constant
+    alpha (checked for in-memory arrays only; lazy stacks always warn).
+    """
+    n = int(array.shape[axis])
+    if n == 1:
+        return None
+    if isinstance(array, np.ndarray):
+        samples = np.moveaxis(array, axis, -1)
+        colour = samples[..., :3] if n >= 3 else samples[..., :1]
+        alpha = samples[..., -1] if n in (2, 4) else None
+        if ((colour == colour[..., :1]).all()
+                and (alpha is None or (alpha == alpha.flat[0]).all())):
+            return None
+    message = f"{path}: {n} samples/pixel ({_SAMPLES.get(n, n)}) converted to grey"
+    if n in (2, 4):
+        message += ", the last dropped as alpha"
+    if tiff:
+        message += "; if these are frames, save them with photometric='minisblack'"
+    return message
 
 
 def _open(path: Path):
@@ -222,13 +250,16 @@ def _close(store, tif) -> None:
     tif.close()
 
 
-def read_tiff(path: Path):
-    """``(data, sampling, metadata)`` of a TIFF; data is numpy (2-D) or dask (stacks)."""
+def read_tiff(path: Path, *, warn: Callable[[str], None] | None = None):
+    """``(data, sampling, metadata)`` of a TIFF; data is numpy (2-D) or dask (stacks).
+
+    ``warn(message)`` hears of colour samples folded into grey (see :func:`grey_warning`).
+    """
     with quiet_tifffile():
-        return _read_tiff(path)
+        return _read_tiff(path, warn)
 
 
-def _read_tiff(path: Path):
+def _read_tiff(path: Path, warn: Callable[[str], None] | None):
     import dask.array as da
 
     with _open(path) as tif:
@@ -268,6 +299,9 @@ def _read_tiff(path: Path):
     if isinstance(data, np.ndarray):
         check_float32_range(data, path)
     if "S" in axes:
+        message = grey_warning(data, axes.index("S"), path, tiff=True)
+        if message and warn is not None:
+            warn(message)
         try:
             data = _grey(data, axes.index("S"))
         except ValueError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,21 @@ from temseg.errors import ConfigError, InputError
 #: suffix → format name, for files imageio reads
 RASTER = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP"}
 TIFF = {".tif": "TIFF", ".tiff": "TIFF"}
+
+Warn = Callable[[str], None]
+
+
+def default_warn(message: str) -> None:
+    """Where readers' warnings go unless the caller passes ``warn=``: :func:`warnings.warn`.
+
+    The warning is attributed to the first caller outside ``temseg.io``.
+    """
+    import sys
+
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("temseg.io"):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, UserWarning, stacklevel=level)
 
 
 def supported_suffixes() -> tuple[str, ...]:
@@ -175,24 +191,27 @@ def read_raster(path: Path) -> tuple[np.ndarray, dict]:
     return np.asarray(array), {}
 
 
-def _raster_to_grey(array: np.ndarray, path: Path) -> np.ndarray:
-    from temseg.io._tiff import _grey
+def _raster_to_grey(array: np.ndarray, path: Path, warn: Warn) -> np.ndarray:
+    from temseg.io._tiff import _grey, grey_warning
 
     if array.ndim == 3 and array.shape[-1] in (1, 2, 3, 4):
+        message = grey_warning(array, -1, path, tiff=False)
+        if message:
+            warn(message)
         return _grey(array, -1)
     return array
 
 
-def _load(path: Path) -> tuple[Any, float | None, dict, str]:
+def _load(path: Path, *, warn: Warn) -> tuple[Any, float | None, dict, str]:
     suffix = path.suffix.lower()
     if suffix in RASTER:
         array, meta = read_raster(path)
         meta["dtype"] = str(array.dtype)
-        return _raster_to_grey(array, path), None, meta, RASTER[suffix]
+        return _raster_to_grey(array, path, warn), None, meta, RASTER[suffix]
     if suffix in TIFF:
         from temseg.io._tiff import read_tiff
 
-        return (*read_tiff(path), "TIFF")
+        return (*read_tiff(path, warn=warn), "TIFF")
     from temseg.io._rsciio import PLUGINS, read_rsciio
 
     if suffix in PLUGINS:
@@ -217,7 +236,7 @@ def check_path(path: str | Path) -> Path:
 
 
 def read_image(path: str | Path, *, sampling: float | None = None,
-               allow_nonfinite: bool = False) -> Micrograph:
+               allow_nonfinite: bool = False, warn: Warn | None = None) -> Micrograph:
     """Read a micrograph or stack with its pixel size.
 
     Parameters
@@ -229,6 +248,9 @@ def read_image(path: str | Path, *, sampling: float | None = None,
     allow_nonfinite : bool
         Accept NaN/inf pixels (for describing files such as probability maps,
         not for segmenting them).
+    warn : callable, optional
+        ``warn(message)`` receives warnings naming the file (colour samples
+        folded into grey); default :func:`warnings.warn` (``UserWarning``).
 
     Returns
     -------
@@ -252,7 +274,7 @@ def read_image(path: str | Path, *, sampling: float | None = None,
     """
     override = check_sampling(sampling)
     path = check_path(path)
-    data, file_sampling, meta, fmt = _load(path)
+    data, file_sampling, meta, fmt = _load(path, warn=warn if warn is not None else default_warn)
     dtype = np.dtype(data.dtype)
     if data.ndim not in (2, 3):
         raise InputError(f"{path}: expected a 2-D image or a 3-D stack (frames, H, W), "
