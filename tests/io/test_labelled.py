@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from temseg.errors import ConfigError, InputError
+from temseg.errors import BlankImageError, ConfigError, InputError
 from temseg.io import find_pairs, read_labelled_folder, write_mask
 from temseg.synthetic import particle_image
 
@@ -109,6 +109,61 @@ def test_label_not_integer_valued(tmp_path):
         read_labelled_folder(tmp_path)
     tifffile.imwrite(tmp_path / "a_LABEL.tif", np.ones((8, 8), np.float32))  # integral floats ok
     assert read_labelled_folder(tmp_path)[0].label.sum() == 64
+
+
+def test_lossy_and_anti_aliased_labels_warn_once_per_file(tmp_path):
+    _, mask = _pair(tmp_path, "a", shape=(32, 32), seed=1)
+    iio.imwrite(tmp_path / "a_LABEL.jpg", mask * 255, quality=75)  # JPEG rings: many values
+    (tmp_path / "a_LABEL.png").unlink()
+    ramp = np.tile(np.linspace(0, 255, 32).astype(np.uint8), (32, 1))  # a soft, blurred edge
+    _pair(tmp_path, "b", shape=(32, 32), seed=2, label=ramp)
+    messages: list[str] = []
+    dataset = read_labelled_folder(tmp_path, warn=messages.append)
+    n_jpeg = len(np.unique(iio.imread(tmp_path / "a_LABEL.jpg")))
+    assert messages == [
+        f"{tmp_path / 'a_LABEL.jpg'}: {n_jpeg} distinct values; expected 0/1 or 0/255 "
+        "(a lossy or anti-aliased mask?)",
+        f"{tmp_path / 'b_LABEL.png'}: 32 distinct values; expected 0/1 or 0/255 "
+        "(a lossy or anti-aliased mask?)"]
+    np.testing.assert_array_equal(dataset[1].label, ramp > 0)  # read as before: > 0
+    with pytest.warns(UserWarning) as caught:  # the default: warnings.warn
+        read_labelled_folder(tmp_path, multiclass=True)
+    assert [str(w.message).split(": ")[0] for w in caught] == [
+        str(tmp_path / "a_LABEL.jpg"), str(tmp_path / "b_LABEL.png")]
+    assert "expected 0/1, 0/255 or a few class ids" in str(caught[0].message)
+
+
+@pytest.mark.parametrize("values", [(0, 1), (0, 255), (0, 1, 2, 3, 4, 5, 6), (0, 15), (7,)])
+def test_clean_labels_do_not_warn(tmp_path, values):
+    label = np.resize(np.array(values, np.uint8), (16, 16))
+    _pair(tmp_path, "a", label=label)
+    messages: list[str] = []
+    read_labelled_folder(tmp_path, warn=messages.append)
+    read_labelled_folder(tmp_path, multiclass=True, warn=messages.append)
+    assert messages == []
+
+
+def test_constant_image_is_refused_naming_the_file(tmp_path):
+    _pair(tmp_path, "a")
+    iio.imwrite(tmp_path / "c.png", np.full((16, 16), 7, np.uint8))
+    iio.imwrite(tmp_path / "c_LABEL.png", np.zeros((16, 16), np.uint8))
+    with pytest.raises(BlankImageError, match=rf"^{tmp_path / 'c.png'}: constant image "
+                                              r"\(value 7\)"):
+        read_labelled_folder(tmp_path)
+
+
+def test_pairs_know_their_files(tmp_path):
+    _pair(tmp_path, "a")
+    pair = read_labelled_folder(tmp_path)[0]
+    assert (pair.path, pair.label_path) == (tmp_path / "a.tif", tmp_path / "a_LABEL.png")
+
+
+def test_colour_image_in_a_folder_warns_through_the_same_callback(tmp_path, rng):
+    iio.imwrite(tmp_path / "a.png", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    iio.imwrite(tmp_path / "a_LABEL.png", np.eye(8, dtype=np.uint8))
+    messages: list[str] = []
+    read_labelled_folder(tmp_path, warn=messages.append)
+    assert messages == [f"{tmp_path / 'a.png'}: 3 samples/pixel (RGB) converted to grey"]
 
 
 def test_empty_and_missing_folder(tmp_path):

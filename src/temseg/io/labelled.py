@@ -2,7 +2,9 @@
 
 This is the layout of the graphene data of Sadre et al. 2021; the label
 suffix is configurable. Binary labels: label > 0 is foreground. With
-``multiclass=True`` labels are integer class ids.
+``multiclass=True`` labels are integer class ids. Labels that look like a
+lossy (JPEG) or anti-aliased mask are read but warned about; a constant
+image is refused (nothing to learn from or score).
 """
 
 from __future__ import annotations
@@ -13,11 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from temseg.errors import InputError
-from temseg.io.micrograph import (RASTER, TIFF, check_sampling, read_image, read_raster)
+from temseg.errors import BlankImageError, InputError
+from temseg.io.micrograph import (RASTER, TIFF, Warn, check_sampling, default_warn, read_image,
+                                  read_raster)
 
 #: file types a labelled folder may hold (single images only)
 IMAGE_SUFFIXES = (*RASTER, *TIFF)
+
+#: labels with more distinct values than 2 are warned about unless all lie in 0..this
+#: (a few class ids of a multi-class label)
+MAX_QUIET_CLASS_ID = 15
 
 
 @dataclasses.dataclass(eq=False, repr=False)
@@ -33,12 +40,16 @@ class LabelledPair:
         0/1 for binary sets, class ids for multi-class ones.
     sampling : float or None
         Å per pixel.
+    path, label_path : Path or None
+        The files they came from (to name them in messages).
     """
 
     name: str
     image: np.ndarray
     label: np.ndarray
     sampling: float | None = None
+    path: Path | None = None
+    label_path: Path | None = None
 
     def __repr__(self) -> str:
         return f"LabelledPair({self.name!r}, shape={self.image.shape}, sampling={self.sampling})"
@@ -82,13 +93,32 @@ class LabelledSet(Sequence):
         return fg / sum(p.label.size for p in self.pairs)
 
 
-def _read_label(path: Path, *, multiclass: bool) -> np.ndarray:
+def _distinct(array: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an integer array (bincount for 8/16-bit: no sort)."""
+    if array.dtype.kind in "bu" and array.dtype.itemsize <= 2:
+        return np.flatnonzero(np.bincount(array.ravel()))
+    return np.unique(array)
+
+
+def _label_warning(path: Path, values: np.ndarray, *, multiclass: bool) -> str | None:
+    """A warning for a label that looks lossy or anti-aliased rather than a clean mask."""
+    if len(values) <= 2 or (values[0] >= 0 and values[-1] <= MAX_QUIET_CLASS_ID):
+        return None
+    expected = "0/1, 0/255 or a few class ids" if multiclass else "0/1 or 0/255"
+    return (f"{path}: {len(values)} distinct values; expected {expected} "
+            "(a lossy or anti-aliased mask?)")
+
+
+def _read_label(path: Path, *, multiclass: bool, warn: Warn = default_warn) -> np.ndarray:
     """Label pixels: integer-valued, one channel; binary → 0/1, class ids kept otherwise."""
     if path.suffix.lower() in TIFF:
         import tifffile
 
+        from temseg.io._tiff import quiet_tifffile
+
         try:
-            array = tifffile.imread(path)
+            with quiet_tifffile():
+                array = tifffile.imread(path)
         except Exception as exc:
             raise InputError(f"{path}: corrupt or truncated label file ({exc})") from None
     else:
@@ -106,11 +136,14 @@ def _read_label(path: Path, *, multiclass: bool) -> np.ndarray:
             raise InputError(f"{path}: label is not integer-valued (found fractional or NaN values)")
     elif array.dtype.kind not in "biu":
         raise InputError(f"{path}: label has unsupported pixel type {array.dtype}")
+    values = _distinct(array)
+    message = _label_warning(path, values, multiclass=multiclass)
+    if message:
+        warn(message)
     if not multiclass:
         return (array > 0).astype(np.uint8)
-    if array.min() < 0:
-        raise InputError(f"{path}: label has negative class id {array.min()}")
-    values = np.unique(array)
+    if values[0] < 0:
+        raise InputError(f"{path}: label has negative class id {values[0]}")
     if set(values.tolist()) <= {0, 255}:  # a binary mask saved as 0/255
         return (array > 0).astype(np.uint8)
     return array.astype(np.uint8 if values[-1] <= 255 else np.int32)
@@ -158,7 +191,8 @@ def find_pairs(folder: str | Path, *, label_suffix: str = "_LABEL") -> list[tupl
 
 def read_labelled_folder(folder: str | Path, *, label_suffix: str = "_LABEL",
                          multiclass: bool = False, sampling: float | None = None,
-                         callback: Callable[[int, int], None] | None = None) -> LabelledSet:
+                         callback: Callable[[int, int], None] | None = None,
+                         warn: Warn | None = None) -> LabelledSet:
     """Read all image/label pairs of a folder.
 
     Parameters
@@ -175,6 +209,11 @@ def read_labelled_folder(folder: str | Path, *, label_suffix: str = "_LABEL",
         Å per pixel for all images; overrides what the files say.
     callback : callable, optional
         ``callback(done, total)`` after each pair (progress bars).
+    warn : callable, optional
+        ``warn(message)`` receives warnings naming the file: a label with more
+        than 2 distinct values that are not all class ids 0..15 (a JPEG or
+        anti-aliased mask, thresholded at > 0 all the same), colour images
+        folded into grey. Default :func:`warnings.warn` (``UserWarning``).
 
     Returns
     -------
@@ -186,20 +225,29 @@ def read_labelled_folder(folder: str | Path, *, label_suffix: str = "_LABEL",
     InputError
         See :func:`find_pairs`; also a label whose shape differs from its
         image's, a label that is not integer-valued, an image that is a stack.
+        Every message names the file.
+    BlankImageError
+        A constant image (no contrast: nothing to learn from or score).
     """
     sampling = check_sampling(sampling)
+    warn = warn if warn is not None else default_warn
     paths = find_pairs(folder, label_suffix=label_suffix)
     pairs = []
     for i, (image_path, label_path) in enumerate(paths):
-        micrograph = read_image(image_path, sampling=sampling)
+        micrograph = read_image(image_path, sampling=sampling, warn=warn)
         if micrograph.is_stack:
             raise InputError(f"{image_path}: a stack of {micrograph.n_frames} frames; "
                              "labelled folders hold single images")
-        label = _read_label(label_path, multiclass=multiclass)
-        if label.shape != micrograph.data.shape:
+        image = micrograph.data
+        if image.min() == image.max():
+            raise BlankImageError(f"{image_path}: constant image (value {image.flat[0]:g}); "
+                                  "a labelled image needs contrast")
+        label = _read_label(label_path, multiclass=multiclass, warn=warn)
+        if label.shape != image.shape:
             raise InputError(f"{label_path}: label shape {label.shape} differs from image "
-                             f"shape {micrograph.data.shape}")
-        pairs.append(LabelledPair(image_path.stem, micrograph.data, label, micrograph.sampling))
+                             f"shape {image.shape}")
+        pairs.append(LabelledPair(image_path.stem, image, label, micrograph.sampling,
+                                  image_path, label_path))
         if callback is not None:
             callback(i + 1, len(paths))
     return LabelledSet(pairs, Path(folder), label_suffix, multiclass)
