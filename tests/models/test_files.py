@@ -110,6 +110,7 @@ def test_corrupt_weights_with_matching_hash_are_refused(saved):
     (lambda d: d.update(format_version=2), "format_version"),
     (lambda d: d.update(weights="../other.safetensors"), "beside it"),
     (lambda d: d["config"].update(threshold=1.5), "threshold"),
+    (lambda d: d["config"].update(threshold=None), r"threshold: must lie in \(0, 1\), got None"),
     (lambda d: d["config"].update(architecture="vgg"), "architecture"),
     (lambda d: d["config"].update(colour="red"), "colour"),
 ])

@@ -78,7 +78,8 @@ class ModelConfig:
             raise ConfigError(f"classes: need at least two distinct names, got {self.classes}")
         if self.sampling is not None and not self.sampling > 0:
             raise ConfigError(f"sampling: must be positive (Å/px), got {self.sampling}")
-        if not 0.0 < self.threshold < 1.0:
+        if (not isinstance(self.threshold, (int, float)) or isinstance(self.threshold, bool)
+                or not 0.0 < self.threshold < 1.0):
             raise ConfigError(f"threshold: must lie in (0, 1), got {self.threshold}")
         for name in ("in_channels", "classes"):
             if name in self.options:
