@@ -187,11 +187,11 @@ def register(app: typer.Typer) -> None:
                         bar.advance(files)
                         continue
                     if result.blank_frames:
-                        shown = ", ".join(map(str, result.blank_frames[:8]))
-                        more = len(result.blank_frames) - 8
+                        from temseg.analyze.dose_run import format_frames
+
                         warn(f"{len(result.blank_frames)} blank (constant) frame(s) not segmented "
-                             f"(frame {shown}{f' and {more} more' if more > 0 else ''}; "
-                             "0-based): probability NaN, mask empty")
+                             f"(frame {format_frames(result.blank_frames)}; 0-based): "
+                             "probability NaN, mask empty")
                     entry = {"name": name, **result.to_dict()}
                     if particles:
                         entry["particles"] = _write_particles(out, name, rows, plan,
