@@ -27,6 +27,11 @@ def test_python_dash_m_runs():
 def failing_command():
     @cli_main.app.command("_fail", hidden=True)
     def _fail(kind: str = "input"):
+        if kind == "warn":
+            import warnings
+
+            warnings.warn("b.tif: 3 samples/pixel (RGB) converted to grey", stacklevel=1)
+            return
         if kind == "input":
             raise InputError("foo.tif: not a micrograph [truncated]")
         raise RuntimeError("boom")
@@ -50,6 +55,16 @@ def test_internal_error_hides_traceback_unless_debug(failing_command, capsys):
         cli_main.main(["--debug", "_fail", "--kind", "other"])
     with pytest.raises(RuntimeError):  # where users put it: after the command
         cli_main.main(["_fail", "--kind", "other", "--debug"])
+
+
+def test_library_warnings_print_as_one_line(failing_command, capsys):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # as outside pytest, where warnings are not errors
+        assert cli_main.main(["_fail", "--kind", "warn"]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err == "warning: b.tif: 3 samples/pixel (RGB) converted to grey"
 
 
 def test_usage_error_exits_2(capsys):

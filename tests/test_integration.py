@@ -55,7 +55,8 @@ def test_train_evaluate_segment(tmp_path, capsys):
     pooled = json.loads((tmp_path / "eval" / "pooled.json").read_text())
     with open(tmp_path / "eval" / "per_image.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 9 and sum("pooled" in row.values() for row in rows) == 1
+    assert len(rows) == 10 and sum("pooled" in row.values() for row in rows) == 1
+    assert rows[-1]["name"] == "mean of images"
     # the lattice/mass contrast is easy: a few epochs already beat chance clearly
     assert pooled["f1"] > 0.5
 

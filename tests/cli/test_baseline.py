@@ -70,3 +70,24 @@ def test_errors_are_one_line(tmp_path, labelled, capsys):
     assert main(["baseline", "fit", str(labelled), "--band-nm", "1", "2",
                  "--method", "fourier"]) == 2
     assert "--band-nm needs" in capsys.readouterr().err
+
+
+def test_an_image_too_small_is_named_before_work(tmp_path, capsys):
+    """Fit, apply and evaluate name the file (they said only 'image: ...')."""
+    from temseg.baselines import BaselineModel, FourierParams, save_baseline
+
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        iio.imwrite(tiny / f"{name}.png", (rng.random((5, 5)) * 255).astype(np.uint8))
+        iio.imwrite(tiny / f"{name}_LABEL.png", (rng.random((5, 5)) > 0.5).astype(np.uint8) * 255)
+    model = save_baseline(tmp_path / "f.json",
+                          BaselineModel("fourier", FourierParams(band=(0.2, 0.3))))
+    for argv in (["baseline", "fit", str(tiny), "-o", str(tmp_path / "b.json")],
+                 ["baseline", "apply", str(model), str(tiny / "a.png"), "-o", str(tmp_path / "o")],
+                 ["evaluate", str(model), str(tiny), "-o", str(tmp_path / "e")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith(f"error: {tiny / 'a.png'}: ") and "8×8" in err, err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "e").exists()

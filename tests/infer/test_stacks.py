@@ -44,7 +44,8 @@ def test_stack_is_written_frame_by_frame(segmenter, stack_file, tmp_path):
     assert result.frame_fractions == pytest.approx(fractions)
     assert result.foreground_fraction == pytest.approx(np.mean(fractions))
     assert 0.0 < result.foreground_fraction < 1.0
-    overlay = read_image(paths["overlay"])  # RGB read back as grey
+    with pytest.warns(UserWarning, match="converted to grey"):
+        overlay = read_image(paths["overlay"])  # RGB read back as grey, and said so
     assert overlay.data.shape == (50, 70)
 
 

@@ -37,16 +37,24 @@ class NoLatticeWarning(UserWarning):
     """An image shows no lattice peaks; the baseline returns an all-background mask."""
 
 
-def check_image(image) -> np.ndarray:
-    """The image as a finite ``(H, W) float64`` array, or a clear :class:`InputError`."""
+#: the smallest image side the Fourier and Bragg filters work on (px)
+MIN_SIDE_PX = 8
+
+
+def check_image(image, *, name: str = "image") -> np.ndarray:
+    """The image as a finite ``(H, W) float64`` array, or a clear :class:`InputError`.
+
+    ``name`` (e.g. the file) starts the error message.
+    """
     arr = np.asarray(image)
-    if arr.ndim != 2 or min(arr.shape) < 8:
-        raise InputError(f"image: expected a 2-D array of at least 8×8 pixels, got shape {arr.shape}")
+    if arr.ndim != 2 or min(arr.shape) < MIN_SIDE_PX:
+        raise InputError(f"{name}: expected a 2-D image of at least {MIN_SIDE_PX}×{MIN_SIDE_PX} "
+                         f"pixels, got shape {arr.shape}")
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-        raise InputError(f"image: expected real numbers, got dtype {arr.dtype}")
+        raise InputError(f"{name}: expected real numbers, got dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False)
     if not np.isfinite(arr).all():
-        raise InputError("image: contains NaN or infinite pixels")
+        raise InputError(f"{name}: contains NaN or infinite pixels")
     return arr
 
 

@@ -93,6 +93,7 @@ def fit(
 
     from temseg.baselines import (BaselineModel, BraggParams, FourierParams, cross_validate,
                                   save_baseline)
+    from temseg.baselines.fourier import check_image
     from temseg.config import load_config
     from temseg.io import read_labelled_folder
     from temseg.record import run_record
@@ -103,6 +104,8 @@ def fit(
         task = bar.add_task("reading", total=None)
         data = read_labelled_folder(data_folder, label_suffix=label_suffix, sampling=sampling,
                                     callback=lambda d, t: bar.update(task, completed=d, total=t))
+    for p in data:  # an unusable image is named before the fit starts
+        check_image(p.image, name=str(p.path))
     samplings = {p.sampling for p in data}
     sampling = samplings.pop() if len(samplings) == 1 else None
     side = (foreground.value if foreground is not None
@@ -177,6 +180,7 @@ def _apply_all(baseline, images, out: Path, sampling, overlay: bool, written: li
     import warnings
 
     from temseg.baselines import NoLatticeWarning
+    from temseg.baselines.fourier import check_image
     from temseg.io import read_image, write_mask, write_overlay
 
     for path in _common.track(images, "segmenting"):
@@ -184,6 +188,7 @@ def _apply_all(baseline, images, out: Path, sampling, overlay: bool, written: li
         frames = list(micrograph.frames()) if micrograph.is_stack else [micrograph.data]
         for i, frame in enumerate(frames):
             stem = path.stem if len(frames) == 1 else f"{path.stem}_f{i:04d}"
+            check_image(frame, name=str(path) if len(frames) == 1 else f"{path} frame {i}")
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", NoLatticeWarning)
                 mask = baseline.segment(frame, sampling=micrograph.sampling)

@@ -9,6 +9,7 @@ baselines, analyze, demo. Errors become one line and a non-zero exit;
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -53,6 +54,11 @@ def _register() -> None:
 _register()
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print a Python warning as the CLI's one-line ``warning: ...``."""
+    _common.warn(escape(str(message)))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 1 internal error, 2 bad input/usage)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -60,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     if debug:  # accepted anywhere, as users type it: `temseg info --debug f.tif`
         argv = ["--debug"] + [a for a in argv if a != "--debug"]
     try:
-        app(args=argv, prog_name="temseg")
+        with warnings.catch_warnings():  # library warnings as one line, not file:line + source
+            warnings.showwarning = _show_warning
+            app(args=argv, prog_name="temseg")
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

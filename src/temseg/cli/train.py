@@ -214,6 +214,8 @@ def evaluate(
     thr = float(segmenter.threshold if threshold is None else threshold)
     samplings = {p.name: (data_sampling if data_sampling is not None else p.sampling)
                  for p in pairs}
+    for p in pairs:  # too small for the model: an error naming the file, before any work
+        segmenter.check_image(p.image.shape, sampling=samplings[p.name], name=str(p.path))
     names = [p.name for p in pairs]
 
     def predict(item):

@@ -327,6 +327,14 @@ class BaselineSegmenter(Segmenter):
     def method(self) -> str | None:
         return getattr(self.baseline, "method", None)
 
+    def check_image(self, shape, *, sampling=None, name="image") -> None:
+        from temseg.baselines.fourier import MIN_SIDE_PX
+
+        super().check_image(shape, name=name)
+        if min(shape) < MIN_SIDE_PX:
+            raise InputError(f"{name}: image {shape[0]}×{shape[1]} is smaller than the "
+                             f"{MIN_SIDE_PX}×{MIN_SIDE_PX} px a Fourier or Bragg filter needs")
+
     def predict(self, image, *, sampling=None, callback=None) -> np.ndarray:
         image = _as_image(image, "image")
         score = np.asarray(self.baseline.predict(image, sampling=sampling), dtype=np.float32)
