@@ -44,6 +44,7 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path):
 @pytest.mark.parametrize("data, field_name", [
     ({"sise": 3}, "sise"),
     ({"size": "big"}, "size"),
+    ({"size": True}, "size: True is not a valid int"),  # YAML `epochs: true` is no count
     ({"pair": [1]}, "pair"),
     ({"inner": {"low": 5, "high": 1}}, "range"),
     ({"inner": {"lo": 1}}, "inner.lo"),

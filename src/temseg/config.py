@@ -88,7 +88,8 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         if value in args:
             return value
         raise ConfigError(f"{name}: {value!r} is not one of {', '.join(map(repr, args))}")
-    if isinstance(hint, type) and isinstance(value, hint):
+    if isinstance(hint, type) and isinstance(value, hint) and (
+            hint is bool or not isinstance(value, bool)):  # `epochs: true` is not 1 epoch
         return value
     raise ConfigError(f"{name}: {value!r} is not a valid {getattr(hint, '__name__', hint)}")
 
