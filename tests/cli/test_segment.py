@@ -287,3 +287,15 @@ def test_a_constant_file_in_a_batch_is_skipped_not_fatal(model_file, tmp_path, r
                  "--device", "cpu"]) == 2
     assert "every one is constant" in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
+
+
+def test_an_overlap_that_multiplies_the_work_is_warned_about(model_file, capsys):
+    from temseg.cli.segment import _warn_tile_count
+    from temseg.infer import load_segmenter
+
+    plans = [{"path": Path("big.tif"), "shape": (256, 256), "sampling": None}]
+    for overlap, warned in ((0.25, False), (0.5, False), (0.99, True)):
+        seg = load_segmenter(model_file, tile=64, overlap=overlap, device="cpu")
+        _warn_tile_count(seg, plans, overlap)
+        err = capsys.readouterr().err
+        assert ("--overlap 0.99 makes" in err and "big.tif" in err) if warned else not err

@@ -67,6 +67,22 @@ def _check_inputs(segmenter, inputs: list[Path], sampling: float | None) -> list
     return plans
 
 
+def _warn_tile_count(segmenter, plans: list[dict], overlap: float) -> None:
+    """Say so when the overlap multiplies the work (0.99 made 37,249 tiles of a 256² image)."""
+    from temseg.infer.tiling import count_tiles
+
+    if not plans or not hasattr(segmenter, "tile") or overlap <= 0.5:
+        return
+    plan = max(plans, key=lambda p: p["shape"][0] * p["shape"][1])
+    work = segmenter._working_shape(tuple(plan["shape"]), plan["sampling"])
+    n = count_tiles(work, tile=segmenter.tile, overlap=overlap, multiple=segmenter.multiple)
+    usual = count_tiles(work, tile=segmenter.tile, overlap=0.25, multiple=segmenter.multiple)
+    if n >= 10 * usual:
+        _common.warn(f"--overlap {overlap:g} makes {n:,} tiles per frame of "
+                     f"{plan['path'].name} ({usual:,} at the default 0.25): {n / usual:.0f}× "
+                     "the work for a smoother blend than the window already gives")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
 
@@ -151,6 +167,7 @@ def register(app: typer.Typer) -> None:
                                    amp=amp, tta=tta, warn=warn)
         inputs = collect_inputs(input_paths)
         plans = _check_inputs(segmenter, inputs, pixel)
+        _warn_tile_count(segmenter, plans, overlap)
         names = output_names(inputs)
         thr = segmenter.threshold if threshold is None else threshold
 
