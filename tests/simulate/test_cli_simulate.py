@@ -78,3 +78,12 @@ def test_noise_model_that_is_a_segmentation_model_is_named(tmp_path, save_tiny_m
     err = capsys.readouterr().err.strip()
     assert code == 2 and err == (f"error: {model}: not a detector model from `temseg fit-noise` "
                                  "(kind 'network')")
+
+
+def test_a_pixel_size_too_coarse_for_the_lattice_is_warned_about():
+    """At 1.5 Å/px (or 10: nm typed for Å) no Au fringe is resolved: said before the long run."""
+    from temseg.cli.simulate import lattice_warning, load_simulate_config
+
+    assert lattice_warning(load_simulate_config(SMALL, sampling=1.0)) is None
+    message = lattice_warning(load_simulate_config(SMALL, sampling=1.5))
+    assert message.startswith("at 1.5 Å/px the Au {111} fringes (2.36 Å) lie beyond the Nyquist")

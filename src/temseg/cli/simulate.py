@@ -29,6 +29,18 @@ def load_simulate_config(config: Path, **overrides):
     return from_dict(SimulateConfig, data)
 
 
+def lattice_warning(cfg) -> str | None:
+    """Why the images of ``cfg`` would show no lattice (pixels too coarse), or None."""
+    from temseg.simulate.structures import lattice_constant
+
+    element = cfg.structure.element
+    d111 = lattice_constant(element) / 3**0.5  # the particle's widest lattice fringes
+    if cfg.sampling <= 0.5 * d111:
+        return None
+    return (f"at {cfg.sampling:g} Å/px the {element} {{111}} fringes ({d111:.2f} Å) lie beyond "
+            "the Nyquist limit: the images will show no lattice")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
 
@@ -74,6 +86,9 @@ def register(app: typer.Typer) -> None:
             images_per_structure=images_per_structure, frames=frames, size=size,
             sampling=sampling_a, noise_model=noise_model)
         geo = geometry(cfg)
+        message = lattice_warning(cfg)
+        if message:
+            _common.warn(message)
         _common.err.print(
             f"{cfg.n_images} images of {cfg.size}² px at {cfg.sampling:g} Å/px "
             f"({cfg.field_of_view / 10:g} nm); exit waves {geo.wave_gpts}² at "

@@ -108,7 +108,12 @@ def _run_distributed(config, arrays, seeds, *, address, progress) -> list[list[d
     from dask.distributed import Client, as_completed
 
     rows: list = [None] * len(seeds)
-    with Client(address) as client:
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as exc:  # nothing listening there, or a bad address
+        raise InputError(f"--address {address}: cannot reach a dask scheduler "
+                         f"({str(exc).splitlines()[0][:120]})") from None
+    with client:
         futures = {client.submit(_task, config, i, seed, pure=False): i
                    for i, seed in enumerate(seeds)}
         for future in as_completed(futures):
