@@ -141,3 +141,32 @@ def test_simulated_dataset_groups_by_structure(tmp_path):
     assert len(data) == 4 and data.sampling == pytest.approx(0.3)
     assert data.groups[0] == data.groups[1] != data.groups[2] == data.groups[3]
     assert 0.0 < data.foreground_fraction() < 1.0
+
+
+def _write_tiff_folder(folder, pairs, sampling):
+    import imageio.v3 as iio
+
+    from temseg.io import write_tiff
+
+    folder.mkdir()
+    for i, (img, mask) in enumerate(pairs):
+        write_tiff(folder / f"s{i}_layer_{i:04d}.tif", img.astype(np.float32), sampling=sampling)
+        iio.imwrite(folder / f"s{i}_layer_{i:04d}_LABEL.png", (mask * 255).astype(np.uint8))
+
+
+def test_pixel_sizes_of_mixed_training_data_are_warned_about(tmp_path):
+    """The model records one pixel size: a mix is said, not settled silently either way."""
+    pairs = particle_set(2, (32, 32), seed=1, radius_px=(5, 7))
+    _write_tiff_folder(tmp_path / "a", pairs, 0.3)
+    _write_tiff_folder(tmp_path / "b", pairs, 0.5)
+    _write_tiff_folder(tmp_path / "plain", pairs, None)
+    with pytest.warns(UserWarning, match=r"training data at 2 pixel sizes \(0.3, 0.5 Å/px\)"):
+        assert load_training_data([tmp_path / "a", tmp_path / "b"]).sampling is None
+    with pytest.warns(UserWarning, match=r"plain: no pixel size; taken to be 0.3 Å/px"):
+        assert load_training_data([tmp_path / "a", tmp_path / "plain"]).sampling == 0.3
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one pixel size, or the user's: nothing to say
+        assert load_training_data([tmp_path / "a"]).sampling == 0.3
+        assert load_training_data([tmp_path / "a", tmp_path / "b"], sampling=0.4).sampling == 0.4

@@ -8,6 +8,7 @@ resumed or not, which is what makes a resumed run bit-identical.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,19 +104,44 @@ def _read_zarr(path: Path, *, multiclass: bool) -> TrainingSet:
                        float(sampling) if sampling is not None else None)
 
 
+def common_sampling(samplings: dict[str, float | None]) -> float | None:
+    """The one pixel size (Å/px) of data whose parts (name → sampling) may differ, with a warning.
+
+    Parts without a calibration are taken to share the others' one pixel size
+    (warned: a model records the pixel size segment resamples new images to).
+    Parts at different pixel sizes give ``None``: the network sees every scale
+    and the model records none, so segment will not resample (warned).
+    """
+    known = {name: value for name, value in samplings.items() if value is not None}
+    values = sorted(set(known.values()))
+    unknown = [name for name, value in samplings.items() if value is None]
+    if len(values) > 1:
+        shown = ", ".join(f"{v:g}" for v in values)
+        warnings.warn(f"training data at {len(values)} pixel sizes ({shown} Å/px): the model "
+                      "records none, so segment will not resample new images to it; resample "
+                      "the data to one pixel size if that is not meant", UserWarning, stacklevel=3)
+        return None
+    if values and unknown:
+        more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+        warnings.warn(f"{', '.join(unknown[:3])}{more}: no pixel size; taken to be "
+                      f"{values[0]:g} Å/px like the rest of the training data (give --sampling "
+                      "to set it)", UserWarning, stacklevel=3)
+    return values[0] if values else None
+
+
 def _read_folder(path: Path, *, label_suffix: str, multiclass: bool, pattern: str) -> TrainingSet:
     from temseg.io import read_labelled_folder
 
     pairs = read_labelled_folder(path, label_suffix=label_suffix, multiclass=multiclass)
-    images, labels, names, samplings = [], [], [], set()
+    images, labels, names, samplings = [], [], [], {}
     for pair in pairs:
         images.append(np.asarray(pair.image, dtype=np.float32))
         lab = np.asarray(pair.label)
         labels.append((lab if multiclass else lab > 0).astype(np.uint8))
         names.append(pair.name)
-        samplings.add(pair.sampling)
-    sampling = samplings.pop() if len(samplings) == 1 else None
-    return TrainingSet(images, labels, names, [group_of(n, pattern) for n in names], sampling)
+        samplings[str(pair.path or pair.name)] = pair.sampling
+    return TrainingSet(images, labels, names, [group_of(n, pattern) for n in names],
+                       common_sampling(samplings))
 
 
 def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LABEL",
@@ -146,15 +172,19 @@ def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LAB
             raise InputError(f"{path}: no such folder or dataset")
         is_zarr = path.suffix == ".zarr" or (path / "zarr.json").exists() or (
             path / ".zgroup").exists()
-        parts.append(_read_zarr(path, multiclass=multiclass) if is_zarr else
-                     _read_folder(path, label_suffix=label_suffix, multiclass=multiclass,
-                                  pattern=group_pattern))
+        with warnings.catch_warnings():
+            if sampling is not None:  # the user's pixel size replaces the files': no doubt left
+                warnings.filterwarnings("ignore", message=r".*(no pixel size; taken|training "
+                                        r"data at \d+ pixel sizes)", category=UserWarning)
+            parts.append(_read_zarr(path, multiclass=multiclass) if is_zarr else
+                         _read_folder(path, label_suffix=label_suffix, multiclass=multiclass,
+                                      pattern=group_pattern))
         if not len(parts[-1]):
             raise InputError(f"{path}: no labelled images found")
     merged = TrainingSet([i for p in parts for i in p.images], [lab for p in parts for lab in p.labels],
                          [n for p in parts for n in p.names], [g for p in parts for g in p.groups])
-    found = {p.sampling for p in parts} - {None}
-    merged.sampling = sampling if sampling is not None else (found.pop() if len(found) == 1 else None)
+    merged.sampling = sampling if sampling is not None else common_sampling(
+        {str(path): part.sampling for path, part in zip(paths, parts)})
     if merged.foreground_fraction() == 0.0:
         raise InputError(f"{', '.join(map(str, paths))}: every label is background; "
                          "nothing to learn")
