@@ -118,3 +118,24 @@ def test_truncated_stack_logs_nothing_of_tifffile(tmp_path, rng, caplog):
         tif.pages.first  # outside our reads tifffile still logs (the test can see it)
         len(tif.pages)
     assert any(r.name == "tifffile" for r in caplog.records)
+
+
+def test_non_square_pixels_are_warned_about(tmp_path):
+    """X and Y calibrations that differ: the X one is used, and said so."""
+    import tifffile
+
+    from temseg.io import read_image
+
+    path = tmp_path / "aniso.tif"
+    tifffile.imwrite(path, (np.zeros((8, 8)) + np.arange(8)).astype(np.float32), imagej=True,
+                     resolution=(2.0, 4.0), metadata={"unit": "nm"})
+    messages = []
+    mg = read_image(path, warn=messages.append)
+    assert mg.sampling == pytest.approx(5.0)  # 0.5 nm per px in X
+    assert len(messages) == 1 and "pixels are not square" in messages[0]
+    square = tmp_path / "square.tif"
+    tifffile.imwrite(square, (np.zeros((8, 8)) + np.arange(8)).astype(np.float32), imagej=True,
+                     resolution=(2.0, 2.0), metadata={"unit": "nm"})
+    messages.clear()
+    assert read_image(square, warn=messages.append).sampling == pytest.approx(5.0)
+    assert messages == []

@@ -282,6 +282,12 @@ def _read_tiff(path: Path, warn: Callable[[str], None] | None):
         meta["dtype"] = str(series.dtype)
         if source:
             meta["sampling_source"] = source
+        if source == "ImageJ unit" or (source or "").startswith("TIFF resolution"):
+            x_per = _rational(tif.pages.first.tags.get("XResolution"))
+            y_per = _rational(tif.pages.first.tags.get("YResolution"))
+            if x_per and y_per and abs(x_per / y_per - 1) > 0.01 and warn is not None:
+                warn(f"{path}: pixels are not square (X {1 / x_per:g}, Y {1 / y_per:g} per "
+                     f"px in the file's unit); the X pixel size, {sampling:g} Å/px, is used")
         n_frames = int(np.prod([s for a, s in zip(axes, shape) if a not in "YXS"] or [1]))
         if n_frames == 1:
             try:
