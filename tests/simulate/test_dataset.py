@@ -50,6 +50,8 @@ def test_layout_parameters_and_progress(tiny_dataset):
                 "focal_spread", "blur", "dose", "c0", "c3", "N0", "C"):
         assert params[key].shape == (n,), key
     np.testing.assert_array_equal(params["structure"], [0, 0, 1, 1])
+    units = dict(root["parameters"].attrs)["units"]  # every drawn value says its unit
+    assert set(units) == set(params) and units["dose"] == "e/Å²" and units["radius"] == "Å"
     assert np.all((params["defocus"] >= -200) & (params["defocus"] <= 200))
     assert np.all((params["dose"] >= 1e2) & (params["dose"] <= 1e6))
     assert np.all((params["c0"] >= 0.25) & (params["c0"] <= 0.6))  # MTF4

@@ -126,8 +126,20 @@ def _run_distributed(config, arrays, seeds, *, address, progress) -> list[list[d
     return rows
 
 
+#: units of the drawn values in ``parameters/`` (also in the group's ``units`` attribute)
+PARAMETER_UNITS = {
+    "dose": "e/Å²", "dose_per_pixel": "e/px", "defocus": "Å", "cs": "Å", "focal_spread": "Å",
+    "blur": "Å", "radius": "Å", "offset_x": "Å", "offset_y": "Å", "support_depth": "Å",
+    "tilt": "°", "tilt_axis": "°", "rotation": "°", "truncation": "fraction of the radius",
+    "c0": "1", "c3": "1", "C": "1", "N0": "1", "n_atoms": "count", "n_particle_atoms": "count",
+    "structure": "index", "epoch": "index",
+}
+
+
 def _write_parameters(root, rows: list[dict]) -> None:
     group = root.create_group("parameters")
+    group.attrs["units"] = {key: PARAMETER_UNITS[key] for key in rows[0]
+                            if key in PARAMETER_UNITS}
     for key in rows[0]:
         values = np.asarray([row[key] for row in rows])
         values = values.astype(np.int64 if values.dtype.kind in "iub" else np.float64)
