@@ -39,6 +39,16 @@ def test_two_crossed_lattices_spacing_direction_and_ratio():
     assert 1.2 < got.peak_ratio < 2.5
 
 
+def test_reflections_finer_than_the_information_limit_are_not_counted():
+    """Counts must not grow with finer pixels: under 1 Å is left out given a pixel size."""
+    image, region = lattice([(1.0, 8.0, 30), (1.0, 2.5, 100)], noise=0.2)
+    assert particle_reflections(image, region).reflections == 2            # no pixel size: all
+    coarse = particle_reflections(image, region, sampling=0.5)             # 4 Å and 1.25 Å
+    fine = particle_reflections(image, region, sampling=0.3)               # 2.4 Å and 0.75 Å
+    assert coarse.reflections == 2 and fine.reflections == 1
+    assert fine.spacing_A == pytest.approx(2.4, rel=0.02)
+
+
 def test_one_set_of_fringes_stands_alone_a_zone_axis_does_not():
     fringes, region = lattice([(1.0, 5.0, 10)], seed=1)
     single = particle_reflections(fringes, region)

@@ -75,8 +75,9 @@ def _centroid(power: np.ndarray, y: int, x: int) -> tuple[float, float]:
 
 
 def particle_reflections(image, region, *, sampling: float | None = None,
-                         min_spacing_px: float = 2.0, min_contrast: float = 20.0,
-                         wedge_deg: float = 15.0, margin_px: int = 4) -> Reflections:
+                         min_spacing_px: float = 2.0, min_spacing_A: float = 1.0,
+                         min_contrast: float = 20.0, wedge_deg: float = 15.0,
+                         margin_px: int = 4) -> Reflections:
     """Lattice spacing, direction and peak ratio of one particle from its power spectrum.
 
     Parameters
@@ -89,6 +90,10 @@ def particle_reflections(image, region, *, sampling: float | None = None,
         Å per pixel, for ``spacing_A``.
     min_spacing_px : float
         Finest spacing searched (2 px = Nyquist).
+    min_spacing_A : float
+        With ``sampling``: finest spacing searched in Å (1 Å, about the information
+        limit of HRTEM), so that counts do not depend on the pixel size (finer pixels
+        would add the noise, or an interpolated image's replicas, beyond it).
     min_contrast : float
         A peak must exceed this many times the median power of its ring of
         spatial frequency (the power of noise exceeds 20× its median in about
@@ -122,7 +127,8 @@ def particle_reflections(image, region, *, sampling: float | None = None,
     ky, kx = np.meshgrid(k, k, indexing="ij")
     radius = np.hypot(ky, kx)
     # at least two periods across the particle, at most the finest spacing asked for
-    band = (radius >= 2.0 / size) & (radius <= min(0.5, 1.0 / min_spacing_px))
+    finest = min_spacing_px if not sampling else max(min_spacing_px, min_spacing_A / sampling)
+    band = (radius >= 2.0 / size) & (radius <= min(0.5, 1.0 / finest))
     # the background falls off with frequency (detector MTF, contrast transfer): compare each
     # bin with the median power of its own ring, two bins wide
     ring = np.minimum((radius * n / 2).astype(int), n // 4)
