@@ -77,7 +77,7 @@ def test_summary_sizes_only_whole_particles_in_nm(tmp_path):
     assert list(table[0])[0] == "frame" and [r["frame"] for r in table].count("2") == 2
 
 
-def test_dose_curve_finds_half_and_convergence(tmp_path):
+def test_dose_curve_finds_half_and_convergence(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     doses = np.logspace(1, 4, 200)                            # 10 .. 1e4 e/Å²
     full = 1000.0
@@ -90,6 +90,16 @@ def test_dose_curve_finds_half_and_convergence(tmp_path):
     assert 70 < curve.dose_converged < 200
     png = plot_dose_curve(tmp_path / "d.png", curve, reference={"002": 25.0})
     assert png.read_bytes()[:4] == b"\x89PNG"
+    # with the pixel size known, an nm² axis is drawn on the right, at the same heights
+    import temseg.analyze.dose as dose_module
+
+    figures = []
+    monkeypatch.setattr(dose_module, "write_figure", lambda fig, path: figures.append(fig))
+    plot_dose_curve(tmp_path / "nm2.png", curve, nm2_per_unit=0.0009)
+    (main_axes,) = figures[0].axes
+    (nm2,) = main_axes.child_axes
+    assert nm2.get_ylabel() == "segmented area (nm²)"
+    assert nm2.get_ylim()[1] == pytest.approx(main_axes.get_ylim()[1] * 0.0009)
     assert set(curve.as_dict()) >= {"dose_half_e_per_A2", "dose_converged_e_per_A2"}
 
 

@@ -148,11 +148,12 @@ def _running_median(values: np.ndarray, window: int) -> np.ndarray:
 
 def plot_dose_curve(path: str | Path, curve: DoseCurve, *, area_unit: str = "px",
                     title: str | None = None, reference: dict | None = None,
-                    blank_doses=()) -> Path:
+                    blank_doses=(), nm2_per_unit: float | None = None) -> Path:
     """Plot area against dose (log axis) with the reference band and the two doses, as PNG.
 
     ``reference`` maps a label to a dose (e.g. the paper's figures) drawn as dotted lines;
-    ``blank_doses`` (e/Å²) of frames left out as blank are marked on the dose axis.
+    ``blank_doses`` (e/Å²) of frames left out as blank are marked on the dose axis;
+    ``nm2_per_unit`` (nm² per ``area_unit``, known from the pixel size) adds an nm² axis.
     """
     from matplotlib.figure import Figure
 
@@ -174,6 +175,10 @@ def plot_dose_curve(path: str | Path, curve: DoseCurve, *, area_unit: str = "px"
         ax.axvline(dose, color="tab:blue", ls=":", label=name)
     ax.set_xlabel("frame dose (e/Å²)")
     ax.set_ylabel(f"segmented area ({area_unit})")
+    if nm2_per_unit:
+        k = float(nm2_per_unit)
+        nm2 = ax.secondary_yaxis("right", functions=(lambda a: a * k, lambda a: a / k))
+        nm2.set_ylabel("segmented area (nm²)")
     if title:
         ax.set_title(title)
     ax.legend(fontsize=8, loc="lower right")

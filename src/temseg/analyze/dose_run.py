@@ -379,5 +379,7 @@ def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
     run.files["png"] = plot_dose_curve(out / "dose_curve.png", curve, area_unit="px",
                                        title=title, reference=reference,
                                        blank_doses=[r["dose_e_per_A2"] for r in rows
-                                                    if r["blank"]])
+                                                    if r["blank"]],
+                                       nm2_per_unit=(series.sampling / 10.0) ** 2
+                                       if series.sampling else None)
     return run
