@@ -173,15 +173,31 @@ def test_dose_count_is_checked_before_any_fitting(monkeypatch):
         fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, doses=[1.0, 2.0])
 
 
-def test_a_blank_frame_is_refused_even_when_forced():
-    frames = _vacuum_frames(0.3, 2.5, 0.01, size=64, doses=[100.0, 300.0])
+def test_a_blank_frame_is_left_out_and_all_blank_is_refused():
+    """A dropped frame (beam blanked) no longer stops the fit; it has no noise to fit."""
+    frames = _vacuum_frames(0.3, 2.5, 0.01, size=64, doses=[100.0, 300.0, 1000.0])
     frames[1] = 0.0
-    for force in (False, True):
-        with pytest.raises(InputError, match=r"^vacuum: frame 1 is constant .*\(0 counts\)"):
-            fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, doses=[100.0, 10.0],
-                      force=force)
-    with pytest.raises(InputError, match="frame 1 is constant"):  # before the counts' dose
-        fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING)
+    fit = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING,
+                    doses=[100.0, 10.0, 1000.0], force=True)
+    assert fit.blank_frames == [1] and [f.index for f in fit.frames] == [0, 2]
+    assert [f.dose for f in fit.frames] == [100.0, 1000.0]  # each frame keeps its own dose
+    assert fit.to_dict()["fit"]["blank_frames"] == [1]
+    with pytest.raises(InputError, match=r"^vacuum: every frame is constant in the region"):
+        fit_noise(np.zeros((2, 64, 64)), vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING,
+                  doses=[100.0, 10.0], force=True)
+
+
+def test_cli_says_which_frames_were_blank(tmp_path, capsys):
+    from temseg.cli.main import main
+    from temseg.io import write_tiff
+
+    frames = _vacuum_frames(0.3, 2.5, 0.01, size=64, doses=[100.0, 300.0, 1000.0])
+    frames[1] = 0.0
+    write_tiff(tmp_path / "vac.tif", frames.astype(np.float32), sampling=SAMPLING)
+    assert main(["fit-noise", str(tmp_path / "vac.tif"), "--vacuum", "0:64,0:64", "--force",
+                 "--out", str(tmp_path / "fit")]) == 0
+    assert "1 blank (constant) frame(s) left out (frame 1; 0-based)" in capsys.readouterr().err
+    assert _strict_json(tmp_path / "fit" / "detector.json")["fit"]["blank_frames"] == [1]
 
 
 def test_cli_checks_output_and_doses_before_fitting(tmp_path, capsys):
@@ -205,7 +221,7 @@ def test_cli_checks_output_and_doses_before_fitting(tmp_path, capsys):
     write_tiff(tmp_path / "zero.tif", np.zeros((64, 64), np.float32), sampling=SAMPLING)
     assert main(["fit-noise", str(tmp_path / "zero.tif"), "--vacuum", "0:64,0:64", "--out",
                  str(out), "--force", "--dose", "10"]) == 2
-    assert "frame 0 is constant" in capsys.readouterr().err
+    assert "every frame is constant" in capsys.readouterr().err
     assert not out.exists()
     assert main([*argv, "--out", str(out)]) == 0
     record = _strict_json(out / "record.json")

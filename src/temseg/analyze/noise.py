@@ -180,6 +180,7 @@ class NoiseFit:
     vacuum_roi: tuple[slice, slice]
     form: str
     r2_min: float
+    blank_frames: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """Plain, strict-JSON-ready dict (the layout of ``detector.json``).
@@ -197,6 +198,7 @@ class NoiseFit:
                 "sampling": self.sampling, "vacuum_roi": [ys.start, ys.stop, xs.start, xs.stop],
                 "n_frames": len(self.frames),
                 "n_accepted": sum(f.accepted for f in self.frames),
+                "blank_frames": self.blank_frames,
                 "units": {"dose": "e/Å²", "dose_per_pixel": "e/px", "N0": "e/px",
                           "c0": "q/q_Nyquist", "sampling": "Å/px"},
             },
@@ -301,7 +303,8 @@ def fit_noise(
         floor shows best.
     force : bool
         Keep frames whatever their R² and spectral peaks. A frame that is
-        constant in the region (a blank frame: no noise) is refused even so.
+        constant in the region (a blank frame: no noise) is left out even so
+        (listed in ``NoiseFit.blank_frames``); all of them blank is an error.
     callback : callable(int), optional
         Called with the frame index after each frame (progress bars).
 
@@ -331,6 +334,7 @@ def fit_noise(
                               "(give one per frame)")
 
     fits: list[FrameFit] = []
+    blank: list[int] = []
     for index, frame in enumerate(frames):
         frame = np.asarray(frame)
         if frame.ndim != 2:
@@ -339,10 +343,9 @@ def fit_noise(
             raise InputError(f"vacuum: region {ys.start}:{ys.stop},{xs.start}:{xs.stop} lies "
                              f"outside the {frame.shape[0]}×{frame.shape[1]} frame")
         region = frame[ys, xs].astype(np.float64)
-        if region.min() == region.max():  # no noise at all: nothing to fit, even when forced
-            raise InputError(f"vacuum: frame {index} is constant in the region "
-                             f"({region.flat[0]:g} counts): a blank frame has no noise to fit, "
-                             "even when forced")
+        if region.min() == region.max():  # beam blanked, a dropped frame: no noise to fit
+            blank.append(index)
+            continue
         if doses is not None:
             if index >= len(doses):
                 raise ConfigError(f"doses: {len(doses)} doses for more frames than that "
@@ -364,11 +367,12 @@ def fit_noise(
                              q_norm=q, amplitude=amplitude, **params))
         if callback is not None:
             callback(index)
-    if not fits:
-        raise InputError("frames: no frames to fit")
-    if doses is not None and len(doses) != len(fits):
-        raise ConfigError(f"doses: {len(doses)} doses for {len(fits)} frames "
+    if doses is not None and len(doses) != len(fits) + len(blank):
+        raise ConfigError(f"doses: {len(doses)} doses for {len(fits) + len(blank)} frames "
                           "(give one per frame)")
+    if not fits:
+        raise InputError(f"vacuum: every frame is constant in the region ({len(blank)} blank "
+                         "frame(s)): no noise to fit" if blank else "frames: no frames to fit")
 
     accepted = [f for f in fits if f.accepted]
     if not accepted:
@@ -396,7 +400,7 @@ def fit_noise(
     return NoiseFit(frames=fits, N0=N0, N0_r2=N0_r2, c0=float(np.median(c0s)),
                     c3=float(np.median(c3s)), shape_frames=[f.index for f in shape],
                     detector=detector, sampling=float(sampling), vacuum_roi=(ys, xs),
-                    form=form, r2_min=r2_min)
+                    form=form, r2_min=r2_min, blank_frames=blank)
 
 
 def plot_noise_fit(fit: NoiseFit, path: str | Path) -> Path:

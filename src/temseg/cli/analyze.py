@@ -59,6 +59,11 @@ def fit_noise_command(
                     r2_min=r2_min, force=force)
     json_path, png_path = write_noise_fit(out, fit)
     write_record(out, config=fit.to_dict()["fit"], input=str(stack))
+    if fit.blank_frames:
+        from temseg.analyze.dose_run import format_frames
+
+        _common.warn(f"{len(fit.blank_frames)} blank (constant) frame(s) left out "
+                     f"(frame {format_frames(fit.blank_frames)}; 0-based)")
     n_ok = sum(f.accepted for f in fit.frames)
     if n_ok < len(fit.frames):
         _common.warn(f"{len(fit.frames) - n_ok} of {len(fit.frames)} frames rejected "
