@@ -117,6 +117,21 @@ def test_distributed_cluster_gives_the_same_bytes(tiny_dataset, tmp_path):
     assert _digest(out) == _digest(path)
 
 
+def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path, monkeypatch):
+    import socket
+
+    import temseg.simulate.dataset as dataset
+
+    pytest.importorskip("dask.distributed")
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setattr(dataset, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(InputError, match=rf"--address tcp://127.0.0.1:{port}: cannot reach"):
+        simulate_dataset(_tiny(), tmp_path / "d.zarr", address=f"tcp://127.0.0.1:{port}")
+    assert list(tmp_path.iterdir()) == []  # nor a half-written temporary store
+
+
 @pytest.mark.slow
 def test_process_scheduler_gives_the_same_bytes(tiny_dataset, tmp_path):
     path, _ = tiny_dataset

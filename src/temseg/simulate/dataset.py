@@ -103,13 +103,17 @@ def _run_local(config, folder, seeds, *, scheduler, workers, progress) -> list[l
             pool.shutdown()
 
 
+#: how long a dask scheduler at --address may take to answer
+CONNECT_TIMEOUT = "10s"
+
+
 def _run_distributed(config, arrays, seeds, *, address, progress) -> list[list[dict]]:
     """Tasks on a ``dask.distributed`` cluster; results come back and are written here."""
     from dask.distributed import Client, as_completed
 
     rows: list = [None] * len(seeds)
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout=CONNECT_TIMEOUT)
     except OSError as exc:  # nothing listening there, or a bad address
         raise InputError(f"--address {address}: cannot reach a dask scheduler "
                          f"({str(exc).splitlines()[0][:120]})") from None
