@@ -239,6 +239,7 @@ def test_cli_on_a_simulated_series(series_zarr, tiny_model, tmp_path, monkeypatc
     curve = dose_curve(doses, [int(r["area_px"]) for r in rows])
     assert summary["full_area"] == pytest.approx(curve.full_area)
     assert summary["full_area_nm2"] == pytest.approx(curve.full_area * 0.03**2)
+    assert summary["band_nm2"] == pytest.approx([b * 0.03**2 for b in curve.band])
     record = json.loads((out / "record.json").read_text())
     assert record["config"]["model"] == str(tiny_model) and record["config"]["sampling"] == 0.3
 

@@ -236,6 +236,7 @@ class DoseRun:
         if self.sampling:
             nm2 = (self.sampling / 10.0) ** 2
             out["full_area_nm2"] = out["full_area"] * nm2
+            out["band_nm2"] = [b * nm2 for b in out["band"]]
         out["paper_002"] = {k: list(v) if isinstance(v, tuple) else v
                             for k, v in PAPER_002.items()}
         if self.rows and "f1" in self.rows[0]:
