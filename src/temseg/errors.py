@@ -24,3 +24,11 @@ class ConfigError(TemsegError, ValueError):
 
 class ModelFileError(TemsegError, ValueError):
     """A model file is missing, corrupt, tampered with or does not fit its config."""
+
+
+def format_frames(frames, *, limit: int = 8) -> str:
+    """``"2, 5 and 3 more"``: frame indices for a message, the first ``limit`` of them."""
+    frames = list(frames)
+    shown = ", ".join(map(str, frames[:limit]))
+    more = len(frames) - limit
+    return f"{shown} and {more} more" if more > 0 else shown

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from temseg.errors import BlankImageError, ConfigError, InputError
+from temseg.errors import BlankImageError, ConfigError, InputError, format_frames
 from temseg.io.files import atomic_path, write_json
 
 #: what Leth Larsen et al. (002) report for their MSD-net on simulated Au/CeO2 series, e/Å²
@@ -242,13 +242,6 @@ class DoseRun:
         if self.rows and "f1" in self.rows[0]:
             out["true_area_px"] = self.rows[-1]["true_area_px"]
         return out
-
-
-def format_frames(frames: Sequence[int], *, limit: int = 8) -> str:
-    """``"2, 5 and 3 more"``: frame indices for a message, the first ``limit`` of them."""
-    shown = ", ".join(map(str, list(frames)[:limit]))
-    more = len(frames) - limit
-    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def _is_blank(frame: np.ndarray) -> bool:

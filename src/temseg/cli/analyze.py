@@ -60,7 +60,7 @@ def fit_noise_command(
     json_path, png_path = write_noise_fit(out, fit)
     write_record(out, config=fit.to_dict()["fit"], input=str(stack))
     if fit.blank_frames:
-        from temseg.analyze.dose_run import format_frames
+        from temseg.errors import format_frames
 
         _common.warn(f"{len(fit.blank_frames)} blank (constant) frame(s) left out "
                      f"(frame {format_frames(fit.blank_frames)}; 0-based)")
@@ -111,9 +111,8 @@ def dose_curve_command(
     blanked, are left out of the curve (empty area in areas.csv) with a warning.
     """
     _common.check_output(out)
-    from temseg.analyze.dose_run import (PAPER_002, check_series, format_frames, read_series,
-                                         run_dose_curve)
-    from temseg.errors import ConfigError
+    from temseg.analyze.dose_run import PAPER_002, check_series, read_series, run_dose_curve
+    from temseg.errors import ConfigError, format_frames
     from temseg.infer import load_segmenter
     from temseg.models.default import default_model_path
     from temseg.record import write_record

@@ -204,7 +204,7 @@ def register(app: typer.Typer) -> None:
                         bar.advance(files)
                         continue
                     if result.blank_frames:
-                        from temseg.analyze.dose_run import format_frames
+                        from temseg.errors import format_frames
 
                         warn(f"{len(result.blank_frames)} blank (constant) frame(s) not segmented "
                              f"(frame {format_frames(result.blank_frames)}; 0-based): "

@@ -23,7 +23,7 @@ import numpy as np
 from temseg.errors import ConfigError, InputError, ModelFileError
 from temseg.infer.tiling import _validate, count_tiles, model_multiple, predict_tiled
 from temseg.infer.windows import WINDOWS
-from temseg.preprocess.resample import MAX_RESAMPLED_PIXELS
+from temseg.preprocess.resample import resampled_shape
 
 Callback = Callable[[int, int], None]
 
@@ -206,16 +206,14 @@ class NetworkSegmenter(Segmenter):
     def _working_shape(self, shape: tuple[int, int], sampling: float | None) -> tuple[int, int]:
         if self.sampling is None or sampling is None:
             return tuple(shape)  # type: ignore[return-value]
-        zoom = sampling / self.sampling
-        return tuple(max(1, int(round(n * zoom))) for n in shape)  # type: ignore[return-value]
+        return resampled_shape(shape, sampling=sampling, target_sampling=self.sampling)
 
     def check_image(self, shape, *, sampling=None, name="image") -> None:
         super().check_image(shape, name=name)
-        work = self._working_shape(tuple(shape), sampling)
-        if work[0] * work[1] > MAX_RESAMPLED_PIXELS:  # a pixel size in nm given as Å, or so
-            raise InputError(f"{name}: resampling {shape[0]}×{shape[1]} px at {sampling:g} Å/px "
-                             f"to the model's {self.sampling:g} Å/px would give "
-                             f"{work[0]}×{work[1]} px; check the pixel size (nm or Å?)")
+        try:
+            work = self._working_shape(tuple(shape), sampling)
+        except InputError as exc:  # a pixel size in nm given as Å, or so: say which file
+            raise InputError(f"{name}: {exc}") from None
         if min(work) < self.multiple:
             at = "" if work == tuple(shape) else f" ({work[0]}×{work[1]} at the model's " \
                                                  f"{self.sampling:g} Å/px)"

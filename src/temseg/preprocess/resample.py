@@ -13,6 +13,24 @@ from temseg.preprocess._checks import as_image
 MAX_RESAMPLED_PIXELS = 2**30
 
 
+def resampled_shape(shape: tuple[int, int], *, sampling: float,
+                    target_sampling: float) -> tuple[int, int]:
+    """The ``(H', W')`` :func:`resample_to` gives an ``(H, W)`` image.
+
+    Raises
+    ------
+    InputError
+        More than :data:`MAX_RESAMPLED_PIXELS`: a pixel-size slip (nm given as Å), not data.
+    """
+    h, w = shape
+    zoom = sampling / target_sampling
+    new_h, new_w = max(1, int(round(h * zoom))), max(1, int(round(w * zoom)))
+    if new_h * new_w > MAX_RESAMPLED_PIXELS:
+        raise InputError(f"resampling {h}×{w} px at {sampling:g} Å/px to {target_sampling:g} "
+                         f"Å/px would give {new_h}×{new_w} px; check the pixel size (nm or Å?)")
+    return new_h, new_w
+
+
 def _check_sampling(name: str, value) -> float | None:
     if value is None:
         return None
@@ -96,11 +114,8 @@ def resample_to(image, *, sampling: float, target_sampling: float, order: int = 
         raise ConfigError(f"order: must be an integer in 0..5, got {order!r}")
     h, w = data.shape[-2:]
     zoom = sampling / target
-    new_h, new_w = max(1, int(round(h * zoom))), max(1, int(round(w * zoom)))
+    new_h, new_w = resampled_shape((h, w), sampling=sampling, target_sampling=target)
     achieved = 0.5 * (sampling * h / new_h + sampling * w / new_w)
-    if new_h * new_w > MAX_RESAMPLED_PIXELS:
-        raise InputError(f"resampling {h}×{w} px at {sampling:g} Å/px to {target:g} Å/px would "
-                         f"give {new_h}×{new_w} px; check the pixel size (nm or Å?)")
     if (new_h, new_w) == (h, w):
         out = data.copy() if order == 0 else data.astype(np.float32)
         return out, achieved
