@@ -43,6 +43,9 @@ class ModelConfig:
         Image channels the network takes.
     classes : list of str
         Class names, index = output channel (at least two).
+    channels : list of str or None
+        Names of the input channels, in order (a focal series: one per
+        defocus, 003); None for one plain image channel.
     preprocessing : dict
         The preprocessing the network expects (``temseg.preprocess.
         Preprocessing`` as a dict).
@@ -58,6 +61,7 @@ class ModelConfig:
     options: dict[str, Any] = field(default_factory=dict)
     in_channels: int = 1
     classes: list[str] = field(default_factory=lambda: ["background", "foreground"])
+    channels: list[str] | None = None
     preprocessing: dict[str, Any] = field(default_factory=dict)
     sampling: float | None = None
     threshold: float = 0.5
@@ -76,6 +80,11 @@ class ModelConfig:
         self.classes = [str(c) for c in self.classes]
         if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
             raise ConfigError(f"classes: need at least two distinct names, got {self.classes}")
+        if self.channels is not None:
+            self.channels = [str(c) for c in self.channels]
+            if len(self.channels) != self.in_channels:
+                raise ConfigError(f"channels: {len(self.channels)} names for in_channels "
+                                  f"{self.in_channels}")
         if self.sampling is not None and not self.sampling > 0:
             raise ConfigError(f"sampling: must be positive (Å/px), got {self.sampling}")
         if (not isinstance(self.threshold, (int, float)) or isinstance(self.threshold, bool)
