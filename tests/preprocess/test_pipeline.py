@@ -48,3 +48,23 @@ def test_steps_run_in_order(rng):
 def test_errors_name_the_image():
     with pytest.raises(InputError, match="a.png: constant"):
         Preprocessing(remove_outliers=False)(np.ones((8, 8)), name="a.png")
+
+
+def test_channels_are_preprocessed_one_by_one():
+    """A focal series (C, H, W): every channel standardized on its own, as a single image would be."""
+    from temseg.errors import BlankImageError
+
+    rng = np.random.default_rng(0)
+    stack = rng.poisson(50, (3, 32, 32)).astype(np.float64)
+    stack[1] *= 10  # another defocus, another contrast
+    prep = Preprocessing(flatfield_order=1)
+    out = prep(stack)
+    assert out.shape == (3, 32, 32) and out.dtype == np.float32
+    for i in range(3):
+        np.testing.assert_array_equal(out[i], prep(stack[i]))
+    np.testing.assert_allclose(out.std(axis=(1, 2)), 1.0, rtol=1e-4)
+    stack[2] = 4.0
+    with pytest.raises(BlankImageError, match="a.zarr image 3 channel 2: constant"):
+        prep(stack, name="a.zarr image 3")
+    with pytest.raises(InputError, match="2-D or 3-D"):
+        prep(np.zeros((2, 3, 8, 8)))

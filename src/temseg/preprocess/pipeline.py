@@ -66,11 +66,19 @@ class Preprocessing:
             self.flatfield_order = int(o)
 
     def __call__(self, image, *, name: str = "image") -> np.ndarray:
-        """Apply the steps to one (H, W) image; returns (H, W) float32.
+        """Apply the steps to one (H, W) image or (C, H, W) channels; returns float32, same shape.
 
-        ``name`` labels error messages (e.g. the file the image came from).
+        A (C, H, W) stack (a focal series, 003) is preprocessed channel by
+        channel: each defocus has its own contrast (phase contrast changes sign
+        and strength with defocus), so each channel gets its own outlier
+        statistics, flat-field and mean/std, as a single image would.
+        ``name`` labels error messages (e.g. the file the image came from);
+        a constant channel is named as ``NAME channel I``.
         """
-        data = as_image(image, name=name)
+        data = as_image(image, name=name, ndim=(2, 3))
+        if data.ndim == 3:
+            return np.stack([self(channel, name=f"{name} channel {i}")
+                             for i, channel in enumerate(data)])
         out = data.astype(np.float32)
         if self.remove_outliers:
             out = _remove_outliers(out, threshold=self.outlier_threshold)
