@@ -51,7 +51,7 @@ def test_errors_name_the_image():
 
 
 def test_channels_are_preprocessed_one_by_one():
-    """A focal series (C, H, W): every channel standardized on its own, as a single image would be."""
+    """A focal series (C, H, W): each channel standardized on its own, as one image would be."""
     from temseg.errors import BlankImageError
 
     rng = np.random.default_rng(0)
