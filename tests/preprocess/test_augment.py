@@ -135,3 +135,18 @@ def test_random_zoom_is_seeded_and_checked(rng):
         random_zoom(image, seed=0, zoom=(0, 2))
     with pytest.raises(ConfigError, match="label"):
         random_zoom(image, label[:5], seed=0)
+
+
+def test_random_zoom_of_channels_is_each_channel_through_one_window(rng):
+    """A focal series keeps its channels registered: the same draws as one image, per channel."""
+    stack = rng.standard_normal((3, 40, 40))
+    label = (stack[0] > 0).astype(np.uint8)
+    out, lab, s = random_zoom(stack, label, seed=4, shape=(24, 24))
+    assert out.shape == (3, 24, 24) and lab.shape == (24, 24)
+    for i in range(3):
+        one, one_lab, one_s = random_zoom(stack[i], label, seed=4, shape=(24, 24))
+        np.testing.assert_array_equal(out[i], one)
+        np.testing.assert_array_equal(lab, one_lab)
+        assert s == one_s
+    with pytest.raises(ConfigError, match="label"):
+        random_zoom(stack, label[:5], seed=0)

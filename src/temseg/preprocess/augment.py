@@ -153,10 +153,12 @@ def random_zoom(image, label=None, *, seed: int | np.random.Generator | None,
     image is interpolated linearly, the label takes the nearest class, so the
     two stay aligned. Used in training to make a network tolerate a
     magnification (Å/pixel) a little off the one it was trained at.
+    A (C, H, W) stack (a focal series) is resampled channel by channel
+    through the same window, with the same random draws as one image.
 
     Parameters
     ----------
-    image : (H, W) array_like
+    image : (H, W) or (C, H, W) array_like
     label : (H, W) array_like of int, optional
     seed : int or Generator
     zoom : (low, high)
@@ -166,7 +168,7 @@ def random_zoom(image, label=None, *, seed: int | np.random.Generator | None,
 
     Returns
     -------
-    image : (h, w) ndarray of float32
+    image : (h, w) or (C, h, w) ndarray of float32
     label : (h, w) ndarray of the label's dtype, or None
     s : float
         The factor that was drawn.
@@ -174,24 +176,28 @@ def random_zoom(image, label=None, *, seed: int | np.random.Generator | None,
     from scipy import ndimage
 
     rng = as_generator(seed)
-    data = as_image(image, ndim=(2,))
+    data = as_image(image, ndim=(2, 3))
+    plane = data.shape[-2:]
     low, high = (float(v) for v in zoom)
     if not (np.isfinite(low) and np.isfinite(high) and 0 < low <= high):
         raise ConfigError(f"zoom: expected positive (low, high) with low <= high, got {zoom!r}")
-    out_shape = tuple(int(n) for n in (shape or data.shape))
-    if label is not None and np.shape(label) != data.shape:
-        raise ConfigError(f"label: shape {np.shape(label)} differs from the image's {data.shape}")
+    out_shape = tuple(int(n) for n in (shape or plane))
+    if label is not None and np.shape(label) != plane:
+        raise ConfigError(f"label: shape {np.shape(label)} differs from the image's {plane}")
     s = float(np.exp(rng.uniform(np.log(low), np.log(high))))
     # centre of the source window: anywhere it fits, else the image centre
     centre = []
-    for n_in, n_out in zip(data.shape, out_shape):
+    for n_in, n_out in zip(plane, out_shape):
         half = 0.5 * n_out / s
         lo_c, hi_c = half - 0.5, n_in - half - 0.5
         centre.append(float(rng.uniform(lo_c, hi_c)) if hi_c > lo_c else 0.5 * (n_in - 1))
     offset = [c - 0.5 * (n_out - 1) / s for c, n_out in zip(centre, out_shape)]
     matrix = np.full(2, 1.0 / s)
-    out = ndimage.affine_transform(data.astype(np.float32), matrix, offset=offset,
-                                   output_shape=out_shape, order=1, mode="mirror")
+    def resample(channel: np.ndarray) -> np.ndarray:
+        return ndimage.affine_transform(channel.astype(np.float32), matrix, offset=offset,
+                                        output_shape=out_shape, order=1, mode="mirror")
+
+    out = resample(data) if data.ndim == 2 else np.stack([resample(c) for c in data])
     lab = None
     if label is not None:
         label = np.asarray(label)
