@@ -77,3 +77,31 @@ def save_tiny_model():
         return Path(folder) / f"{name}.json"
 
     return save
+
+
+#: the focal series of the species tests (003): three defoci, four classes
+FOCAL_CHANNELS = ["Δf -50 Å", "Δf +0 Å", "Δf +50 Å"]
+SPECIES = ["background", "Mo", "S2", "S1"]
+
+
+@pytest.fixture(scope="session")
+def save_focal_model():
+    """A function saving a seeded, untrained 3-channel, 4-class residual U-Net (pooling
+    factor 4) with the channel and class names of a MoS₂ focal series; returns the JSON path.
+
+    ``save_focal_model(folder, sampling=1.0, name="focal", **config_fields)``
+    """
+    def save(folder, *, sampling=1.0, name="focal", **config_fields):
+        import torch
+
+        from temseg.models import ModelConfig, build_model, save_model
+
+        torch.manual_seed(3)
+        model = build_model("resunet", in_channels=3, classes=4, blocks=2, filters=2, pool=2)
+        config = ModelConfig(architecture="resunet", options=model.options, in_channels=3,
+                             classes=SPECIES, channels=FOCAL_CHANNELS, sampling=sampling,
+                             preprocessing={"remove_outliers": False}, **config_fields)
+        save_model(Path(folder) / name, model, config)
+        return Path(folder) / f"{name}.json"
+
+    return save

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 
-def make_net(seed=0, classes=2, kernel=3, layers=2):
+def make_net(seed=0, classes=2, kernel=3, layers=2, in_channels=1):
     """A conv net with receptive field ``1 + layers·(kernel-1)`` px, zero padded, no pooling."""
     torch.manual_seed(seed)
-    mods, cin = [], 1
+    mods, cin = [], in_channels
     for i in range(layers):
         cout = classes if i == layers - 1 else 4
         mods.append(torch.nn.Conv2d(cin, cout, kernel, padding=kernel // 2))
@@ -19,9 +19,12 @@ def make_net(seed=0, classes=2, kernel=3, layers=2):
 
 
 def forward_proba(model, image):
-    """Whole-image forward pass → (C, H, W) softmax probabilities."""
+    """Whole-image forward pass of an (H, W) or (C, H, W) image → (K, H, W) softmax
+    probabilities."""
+    image = np.asarray(image, np.float32)
+    image = image[None] if image.ndim == 2 else image
     with torch.inference_mode():
-        logits = model(torch.from_numpy(np.asarray(image, np.float32)[None, None]))
+        logits = model(torch.from_numpy(np.ascontiguousarray(image))[None])
     return logits.softmax(1)[0].numpy()
 
 

@@ -201,14 +201,77 @@ def test_network_file_round_trip(tmp_path, forward):
     assert desc["model_config"]["architecture"] == "resunet" and desc["tile"] == 64
 
 
-def test_multichannel_network_is_refused(tmp_path):
-    from temseg.models import ModelConfig, build_model, save_model
+def test_focal_series_network_takes_c_h_w(tmp_path, save_focal_model, forward):
+    """A 3-channel, 4-class model file (003): (3, H, W) in, four class maps out; each channel
+    standardized on its own, as training does."""
+    seg = load_segmenter(save_focal_model(tmp_path, sampling=1.0), tile=64, device="cpu")
+    assert seg.in_channels == 3 and seg.channels == ["Δf -50 Å", "Δf +0 Å", "Δf +50 Å"]
+    assert seg.classes == ["background", "Mo", "S2", "S1"]
+    assert seg.takes == "focal series of 3 images (Δf -50, +0, +50 Å)"
+    assert seg.describe()["channels"] == seg.channels
+    rng = np.random.default_rng(4)
+    series = rng.gamma(4.0, 25.0, (3, 64, 64)).astype(np.float32)
+    proba = seg.predict_proba(series, sampling=1.0)
+    assert proba.shape == (4, 64, 64) and proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(0), 1.0, atol=1e-5)
+    # the tile-sized series is the plain forward pass of the channel-wise preprocessed series
+    prepped = np.stack([seg.preprocessing(c) for c in series])
+    np.testing.assert_allclose(proba, forward(seg.model.eval(), prepped), atol=1e-6)
+    # per channel: a gain and an offset on one channel change nothing
+    scaled = series.copy()
+    scaled[2] = 10 * scaled[2] + 500
+    np.testing.assert_allclose(seg.predict_proba(scaled, sampling=1.0), proba, atol=1e-5)
+    # resampled per channel to the model's pixel size and back
+    coarse = seg.predict_proba(series[:, :48, :40], sampling=2.0)
+    assert coarse.shape == (4, 48, 40)
+    assert seg.predict(series, sampling=1.0).shape == (64, 64)
 
-    model = build_model("resunet", blocks=1, filters=2, in_channels=2)
-    cfg = ModelConfig(architecture="resunet", options=model.options, in_channels=2)
-    save_model(tmp_path / "rgb", model, cfg)
-    with pytest.raises(ModelFileError, match="2 input channels"):
-        load_segmenter(tmp_path / "rgb.safetensors", device="cpu")
+
+def test_focal_series_tta_turns_every_channel(tmp_path, save_focal_model):
+    seg = load_segmenter(save_focal_model(tmp_path), tile=32, device="cpu", tta=True)
+    series = np.random.default_rng(5).gamma(4.0, 25.0, (3, 48, 64)).astype(np.float32)
+    proba = seg.predict_proba(series, sampling=1.0)
+    turned = seg.predict_proba(np.rot90(series, 1, axes=(1, 2)).copy(), sampling=1.0)
+    np.testing.assert_allclose(turned, np.rot90(proba, 1, axes=(1, 2)), atol=1e-5)
+    assert seg.n_tiles(series.shape, sampling=1.0) == 8 * seg.configure(tta=False).n_tiles(
+        series.shape, sampling=1.0)
+
+
+@pytest.mark.parametrize(("shape", "message"), [
+    ((64, 64), r"takes focal series of 3 images \(Δf -50, \+0, \+50 Å\) as a \(3, H, W\) "
+               r"array; got shape \(64, 64\)"),
+    ((2, 64, 64), r"got shape \(2, 64, 64\)"),
+    ((4, 64, 64), r"got shape \(4, 64, 64\)")])
+def test_focal_series_of_the_wrong_length_is_one_line(tmp_path, save_focal_model, shape,
+                                                      message):
+    seg = load_segmenter(save_focal_model(tmp_path), tile=64, device="cpu")
+    with pytest.raises(InputError, match=message) as info:
+        seg.predict_proba(np.ones(shape, np.float32) + np.arange(64), sampling=1.0)
+    assert "\n" not in str(info.value)
+    with pytest.raises(InputError, match="got 4 channel"):
+        seg.check_image((4, 64, 64), name="x.tif")
+    seg.check_image((3, 64, 64))
+    seg.check_image((64, 64))  # one channel's shape
+
+
+def test_a_constant_channel_is_named(tmp_path, save_focal_model):
+    from temseg.errors import BlankImageError
+
+    seg = load_segmenter(save_focal_model(tmp_path), tile=64, device="cpu")
+    series = np.random.default_rng(6).gamma(4.0, 25.0, (3, 64, 64)).astype(np.float32)
+    series[1] = 7.0
+    with pytest.raises(BlankImageError, match=r"^channel 1 \(Δf \+0 Å\): constant image"):
+        seg.predict_proba(series, sampling=1.0)
+
+
+def test_describe_channels():
+    from temseg.infer.segmenter import describe_channels
+
+    assert describe_channels(1) == "single images"
+    assert describe_channels(2) == "focal series of 2 images"
+    assert describe_channels(2, ["a", "b c"]) == "focal series of 2 images (a, b c)"
+    assert describe_channels(3, ["defocus -20 nm", "defocus +0 nm", "defocus +20 nm"]) == (
+        "focal series of 3 images (defocus -20, +0, +20 nm)")
 
 
 def test_baseline_file_is_a_segmenter(tmp_path):

@@ -1,10 +1,12 @@
 """One segmenter for trained networks and fitted baselines: :func:`load_segmenter`.
 
-A segmenter turns one ``(H, W)`` micrograph into a foreground probability map
-of the same shape. For a network that means, as its model file says:
-resample to the model's pixel size (when both are known) → preprocess →
-tiled prediction (:func:`~temseg.infer.tiling.predict_tiled`) → resample the
-probabilities back to the input shape. For a baseline (Fourier or Bragg
+A segmenter turns one ``(H, W)`` micrograph, or for a network with C > 1
+input channels one ``(C, H, W)`` focal series (003), into probability maps of
+the same ``(H, W)``. For a network that means, as its model file says:
+resample to the model's pixel size (when both are known) → preprocess (each
+channel on its own, as training does) → tiled prediction
+(:func:`~temseg.infer.tiling.predict_tiled`) → resample the probabilities
+back to the input shape. For a baseline (Fourier or Bragg
 filter) it delegates to :func:`temseg.baselines.load_baseline`. ``evaluate``
 and ``segment`` use nothing else.
 """
@@ -32,9 +34,15 @@ def _default_warn(message: str) -> None:
     warnings.warn(message, UserWarning, stacklevel=3)
 
 
-def _as_image(image, name: str) -> np.ndarray:
+def _as_image(image, name: str, *, channels: int = 1, takes: str = "") -> np.ndarray:
+    """``(H, W)`` (one channel) or ``(C, H, W)`` (``channels`` = C > 1) real array, or an
+    :class:`InputError` saying what the model takes."""
     image = np.asarray(image)
-    if image.ndim != 2 or min(image.shape) < 1:
+    if channels > 1:
+        if image.ndim != 3 or image.shape[0] != channels or min(image.shape) < 1:
+            raise InputError(f"{name}: the model takes {takes or f'{channels} channels'} as "
+                             f"a ({channels}, H, W) array; got shape {image.shape}")
+    elif image.ndim != 2 or min(image.shape) < 1:
         raise InputError(f"{name}: expected a 2-D (H, W) image, got shape {image.shape}")
     if image.dtype.kind not in "biuf":
         raise InputError(f"{name}: expected real intensities, got dtype {image.dtype}")
@@ -54,6 +62,27 @@ def foreground(proba: np.ndarray) -> np.ndarray:
     return (1.0 - proba[0]).astype(np.float32)
 
 
+def describe_channels(in_channels: int, names=None) -> str:
+    """What a model takes, for messages: ``"focal series of 3 images (Δf -50, +0, +50 Å)"``.
+
+    Names sharing a first word and a unit (``"Δf -50 Å"``, ``"Δf +0 Å"``) are
+    shortened to one list; other names are listed as they are.
+    """
+    if in_channels == 1:
+        return "single images"
+    text = f"focal series of {in_channels} images"
+    if not names:
+        return text
+    names = [str(n) for n in names]
+    parts = [n.split(" ") for n in names]
+    if (all(len(p) == 3 for p in parts) and len({p[0] for p in parts}) == 1
+            and len({p[2] for p in parts}) == 1):
+        listed = f"{parts[0][0]} {', '.join(p[1] for p in parts)} {parts[0][2]}"
+    else:
+        listed = ", ".join(names)
+    return f"{text} ({listed})"
+
+
 class Segmenter:
     """What :func:`load_segmenter` returns: shared attributes and the foreground map.
 
@@ -69,9 +98,16 @@ class Segmenter:
     classes : list of str
         Class names, index = channel of :meth:`predict_proba` (class 0 is the
         background).
+    in_channels : int
+        Images per input: 1 for a micrograph ``(H, W)``, C for a focal series
+        ``(C, H, W)``.
+    channels : list of str or None
+        Names of the input channels, in order (e.g. the defoci), when known.
     """
 
     kind = "segmenter"
+    in_channels = 1
+    channels: list[str] | None = None
 
     def __init__(self, *, threshold: float = 0.5, sampling: float | None = None,
                  classes=("background", "foreground"), path: str | Path | None = None,
@@ -86,9 +122,16 @@ class Segmenter:
         self.path = None if path is None else Path(path)
         self.warn = warn or _default_warn
 
+    @property
+    def takes(self) -> str:
+        """What one input is, in words (``"single images"``, ``"focal series of 3 images
+        (Δf -50, +0, +50 Å)"``)."""
+        return describe_channels(self.in_channels, self.channels)
+
     def predict_proba(self, image, *, sampling: float | None = None,
                       callback: Callback | None = None) -> np.ndarray:
-        """``(C, H, W)`` float32 class probabilities of an ``(H, W)`` image."""
+        """``(K, H, W)`` float32 class probabilities of an ``(H, W)`` image (``(C, H, W)``
+        for C input channels)."""
         raise NotImplementedError
 
     def predict(self, image, *, sampling: float | None = None,
@@ -97,7 +140,7 @@ class Segmenter:
 
         Parameters
         ----------
-        image : (H, W) array_like
+        image : (H, W) array_like, or (C, H, W) for a network of C input channels
             Raw intensities (the segmenter preprocesses as its model says).
         sampling : float, optional
             Å per pixel of ``image``; lets a network resample to its own.
@@ -115,7 +158,17 @@ class Segmenter:
     def check_image(self, shape: tuple[int, ...], *, sampling: float | None = None,
                     name: str = "image") -> None:
         """Raise :class:`InputError` before any work if an image of ``shape`` cannot be
-        segmented (not 2-D; for networks, smaller than the pooling factor after resampling)."""
+        segmented (not 2-D; for networks, smaller than the pooling factor after resampling).
+
+        ``shape`` is ``(H, W)``, or ``(C, H, W)`` with C the segmenter's
+        :attr:`in_channels` (an ``(H, W)`` shape is then one channel's).
+        """
+        shape = tuple(shape)
+        if self.in_channels > 1 and len(shape) == 3:
+            if shape[0] != self.in_channels:
+                raise InputError(f"{name}: the model takes {self.takes}; got "
+                                 f"{shape[0]} channel(s), shape {shape}")
+            shape = shape[1:]
         if len(shape) != 2 or min(shape) < 1:
             raise InputError(f"{name}: expected a 2-D image, got shape {tuple(shape)}")
 
@@ -126,7 +179,8 @@ class Segmenter:
     def describe(self) -> dict:
         """JSON-safe summary for run records."""
         return {"kind": self.kind, "path": None if self.path is None else str(self.path),
-                "threshold": self.threshold, "sampling": self.sampling, "classes": self.classes}
+                "threshold": self.threshold, "sampling": self.sampling, "classes": self.classes,
+                "in_channels": self.in_channels, "channels": self.channels}
 
 
 class NetworkSegmenter(Segmenter):
@@ -135,9 +189,16 @@ class NetworkSegmenter(Segmenter):
     Parameters
     ----------
     model : torch.nn.Module
-        ``(B, C_in, h, w)`` → ``(B, C, h, w)`` logits.
+        ``(B, C_in, h, w)`` → ``(B, K, h, w)`` logits.
     preprocessing : callable (H, W) → (H, W), optional
-        Applied to every image (usually a :class:`temseg.preprocess.Preprocessing`).
+        Applied to every image (usually a :class:`temseg.preprocess.Preprocessing`);
+        to each channel on its own when ``in_channels`` > 1, as training does
+        (every defocus image standardized by itself).
+    in_channels : int
+        ``C_in``: 1 takes ``(H, W)`` micrographs; C > 1 takes ``(C, H, W)``
+        focal series.
+    channels : list of str, optional
+        Names of the C input channels (in the order the network takes them).
     sampling : float, optional
         Å per pixel of the training images; images with a known pixel size
         are resampled to it, and probabilities back to the input shape.
@@ -163,9 +224,17 @@ class NetworkSegmenter(Segmenter):
                  path: str | Path | None = None, warn: Callable[[str], None] | None = None,
                  tile: int = 512, overlap: float = 0.25, batch_size: int = 4,
                  window: str = "hamming", device=None, amp: bool = False, tta: bool = False,
-                 config: Any = None):
+                 config: Any = None, in_channels: int = 1, channels=None):
         super().__init__(threshold=threshold, sampling=sampling, classes=classes, path=path,
                          warn=warn)
+        if isinstance(in_channels, bool) or not isinstance(in_channels, (int, np.integer)) \
+                or in_channels < 1:
+            raise ConfigError(f"in_channels: must be a positive integer, got {in_channels!r}")
+        if channels is not None and len(channels) != in_channels:
+            raise ConfigError(f"channels: {len(channels)} names for {in_channels} input "
+                              "channels")
+        self.in_channels = int(in_channels)
+        self.channels = None if channels is None else [str(c) for c in channels]
         self.model = model
         self.preprocessing = preprocessing
         self.config = config
@@ -204,12 +273,14 @@ class NetworkSegmenter(Segmenter):
         return self
 
     def _working_shape(self, shape: tuple[int, int], sampling: float | None) -> tuple[int, int]:
+        shape = tuple(shape)[-2:]
         if self.sampling is None or sampling is None:
             return tuple(shape)  # type: ignore[return-value]
         return resampled_shape(shape, sampling=sampling, target_sampling=self.sampling)
 
     def check_image(self, shape, *, sampling=None, name="image") -> None:
         super().check_image(shape, name=name)
+        shape = tuple(shape)[-2:]
         try:
             work = self._working_shape(tuple(shape), sampling)
         except InputError as exc:  # a pixel size in nm given as Å, or so: say which file
@@ -226,30 +297,32 @@ class NetworkSegmenter(Segmenter):
         return 8 * n if self.tta else n
 
     def predict_proba(self, image, *, sampling=None, callback=None) -> np.ndarray:
-        """Class probabilities ``(C, H, W)`` float32 of an ``(H, W)`` image (softmax over C).
+        """Class probabilities ``(K, H, W)`` float32 (softmax over the K classes).
 
-        The image is resampled to the model's pixel size when both are known,
-        preprocessed as the model file says, predicted in tiles, and the
-        probabilities resampled back (bilinear) to ``(H, W)``.
+        ``image`` is ``(H, W)``, or ``(C, H, W)`` for a network of C input
+        channels. It is resampled to the model's pixel size when both are
+        known, preprocessed as the model file says (channel by channel),
+        predicted in tiles, and the probabilities resampled back (bilinear)
+        to ``(H, W)``.
         """
         from temseg.preprocess import resample_to
 
-        image = _as_image(image, "image")
+        image = _as_image(image, "image", channels=self.in_channels, takes=self.takes)
         self.check_image(image.shape, sampling=sampling)
-        input_shape, resampled = image.shape, False
+        input_shape, resampled = image.shape[-2:], False
         if self.sampling is not None and sampling is None:
             self.warn(f"image has no pixel size: predicting at its own sampling, although the "
                       f"model was trained at {self.sampling:g} Å/px (give --sampling or "
                       f"--pixel-size-nm)")
         elif self.sampling is not None and sampling is not None:
             work_shape = self._working_shape(image.shape, sampling)
-            if work_shape != image.shape:
+            if work_shape != input_shape:  # every channel alike: resample_to takes (C, H, W)
                 image, _ = resample_to(image, sampling=float(sampling),
                                        target_sampling=self.sampling)
                 resampled = True
         x = image.astype(np.float32, copy=False)
         if self.preprocessing is not None:
-            x = np.asarray(self.preprocessing(x), dtype=np.float32)
+            x = self._preprocess(x)
         proba = self._predict(x, callback)
         if resampled:
             from skimage.transform import resize
@@ -260,8 +333,23 @@ class NetworkSegmenter(Segmenter):
                            ).astype(np.float32)
         return proba
 
+    def _preprocess(self, x: np.ndarray) -> np.ndarray:
+        """The model's preprocessing of an ``(H, W)`` image, or of each channel of a
+        ``(C, H, W)`` one on its own (a constant channel is named in the error)."""
+        if x.ndim == 2:
+            return np.asarray(self.preprocessing(x), dtype=np.float32)
+        out = np.empty(x.shape, np.float32)
+        for c in range(x.shape[0]):
+            try:
+                out[c] = self.preprocessing(x[c])
+            except InputError as exc:
+                label = f"channel {c}" + (f" ({self.channels[c]})" if self.channels else "")
+                raise type(exc)(f"{label}: {str(exc).removeprefix('image: ')}") from None
+        return out
+
     def _predict(self, x: np.ndarray, callback) -> np.ndarray:
-        """Tiled ``(C, H, W)`` probabilities of a preprocessed image, dihedral-averaged with tta."""
+        """Tiled ``(K, H, W)`` probabilities of a preprocessed ``(H, W)`` or ``(C, H, W)``
+        image, dihedral-averaged (over the last two axes) with tta."""
         def tiled(image, cb):
             return predict_tiled(self.model, np.ascontiguousarray(image), tile=self.tile,
                                  overlap=self.overlap, batch_size=self.batch_size,
@@ -270,12 +358,12 @@ class NetworkSegmenter(Segmenter):
 
         if not self.tta:
             return tiled(x, callback)
-        total = 8 * count_tiles(x.shape, tile=self.tile, overlap=self.overlap,
+        total = 8 * count_tiles(x.shape[-2:], tile=self.tile, overlap=self.overlap,
                                 multiple=self.multiple)
         acc = None
         for n, (turns, flip) in enumerate((k, f) for k in range(4) for f in (False, True)):
-            view = np.rot90(x, turns)
-            view = view[:, ::-1] if flip else view
+            view = np.rot90(x, turns, axes=(-2, -1))
+            view = view[..., ::-1] if flip else view
             done = n * total // 8
             proba = tiled(view, None if callback is None else
                           (lambda d, t, done=done: callback(done + d, total)))
@@ -454,11 +542,13 @@ def load_segmenter(path: str | Path, *, tile: int = 512, overlap: float = 0.25,
         ``.predict(image, *, sampling=None)`` → ``(H, W)`` float32 foreground
         probability; ``.predict_proba``; ``.threshold``, ``.sampling``, ``.classes``.
 
+        A network with C > 1 input channels (a focal series, 003) takes
+        ``(C, H, W)`` images in the order of its ``.channels``.
+
     Raises
     ------
     ModelFileError
-        Missing file, unreadable JSON, neither a network nor a baseline, or a
-        network that does not take single-channel images.
+        Missing file, unreadable JSON, or neither a network nor a baseline.
 
     Examples
     --------
@@ -477,9 +567,6 @@ def load_segmenter(path: str | Path, *, tile: int = 512, overlap: float = 0.25,
 
     model, config = load_model(json_path)
     in_channels = int(getattr(config, "in_channels", 1) or 1)
-    if in_channels != 1:
-        raise ModelFileError(f"{json_path}: the network takes {in_channels} input channels; "
-                             "micrographs have one")
     threshold = getattr(config, "threshold", None)
     return NetworkSegmenter(
         model, preprocessing=_preprocessing(config, json_path),
@@ -487,4 +574,5 @@ def load_segmenter(path: str | Path, *, tile: int = 512, overlap: float = 0.25,
         threshold=0.5 if threshold is None else float(threshold),
         classes=getattr(config, "classes", None), path=json_path, warn=warn,
         tile=tile, overlap=overlap, batch_size=batch_size, window=window, device=device,
-        amp=amp, tta=tta, config=config)
+        amp=amp, tta=tta, config=config, in_channels=in_channels,
+        channels=getattr(config, "channels", None))

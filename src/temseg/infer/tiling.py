@@ -120,7 +120,9 @@ def predict_tiled(
         down to a multiple, and an image side shorter than the tile is
         reflect-padded up to the next multiple (and cropped back after).
     image : (H, W) or (C_in, H, W) ndarray
-        Already preprocessed as the model expects.
+        Already preprocessed as the model expects; every channel is cut into
+        the same tiles and blended with the same window. ``C_in`` must be the
+        model's ``options["in_channels"]`` when it carries one.
     tile : int or (th, tw)
         Tile size in pixels; a side longer than the image shrinks to the
         image, so an image no larger than the tile is one whole-image
@@ -155,6 +157,10 @@ def predict_tiled(
     _validate(overlap, batch_size)
     image = _as_channels(image)
     cin, height, width = image.shape
+    takes = (getattr(model, "options", None) or {}).get("in_channels")
+    if isinstance(takes, int) and takes != cin:
+        raise InputError(f"image: the model takes {takes} input channel(s), got {cin} "
+                         f"(shape {image.shape})")
     th, tw = _tile_shape(tile, (height, width), model_multiple(model))
 
     # reflect-pad only where the image is smaller than a tile (or not a multiple of the
