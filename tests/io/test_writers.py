@@ -108,3 +108,36 @@ def test_failed_write_leaves_old_file(tmp_path, monkeypatch):
         write_mask(path, np.zeros((4, 4), bool))
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.png"]
+
+
+def test_write_tiff_channels_and_hyperstacks(tmp_path):
+    proba = np.random.default_rng(0).random((4, 8, 6)).astype(np.float32)
+    write_tiff(tmp_path / "k.tif", proba, sampling=0.5, axes="CYX")
+    with tifffile.TiffFile(tmp_path / "k.tif") as tif:
+        assert tif.series[0].axes == "CYX"
+    assert read_image(tmp_path / "k.tif").sampling == pytest.approx(0.5)
+    write_tiff(tmp_path / "h.tif", np.stack([proba, proba]), sampling=0.5)
+    with tifffile.TiffFile(tmp_path / "h.tif") as tif:
+        assert tif.series[0].axes == "TCYX" and tif.series[0].shape == (2, 4, 8, 6)
+        np.testing.assert_array_equal(tif.asarray()[1], proba)
+    with pytest.raises(InputError, match=r"axes 'CYX' do not fit a 2-D array \(use YX\)"):
+        write_tiff(tmp_path / "x.tif", proba[0], axes="CYX")
+
+
+def test_class_overlay_colours_each_class_and_names_them(tmp_path):
+    from temseg.io.writers import class_color, class_overlay_rgb, write_class_overlay
+
+    image = np.tile(np.linspace(0, 1, 16, dtype=np.float32), (16, 1))
+    mask = np.zeros((16, 16), np.uint8)
+    mask[2:5, 2:5], mask[8:11, 8:11], mask[12:15, 1:4] = 1, 2, 3
+    rgb = class_overlay_rgb(image, mask, n_classes=4, alpha=1.0)
+    assert [tuple(rgb[y, x]) for y, x in ((3, 3), (9, 9), (13, 2))] == [
+        class_color(1), class_color(2), class_color(3)]
+    assert len({class_color(c) for c in (1, 2, 3)}) == 3
+    assert rgb[0, 15, 0] == rgb[0, 15, 1] == rgb[0, 15, 2]  # background stays grey
+    path = write_class_overlay(tmp_path / "o.png", image, mask,
+                               classes=["background", "Mo", "S2", "S1"], title="t")
+    png = iio.imread(path)
+    assert png.shape[1] == 512 and png.shape[0] > 512  # enlarged 32×, legend strip below
+    with pytest.raises(InputError, match=r"class indices 0\.\.2"):
+        write_class_overlay(tmp_path / "p.png", image, mask, classes=["bg", "a", "b"])

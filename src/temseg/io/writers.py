@@ -5,6 +5,8 @@
 - :func:`write_mask`: 8-bit PNG (or TIFF by suffix); binary masks as 0/255,
   class maps as class ids.
 - :func:`write_overlay`: the image in grey with the mask tinted on top.
+- :func:`write_class_overlay`: every foreground class of a class-index mask in
+  its own colour (:func:`class_color`), with a legend naming the classes.
 - :func:`write_confusion_overlay`: TP white, TN black, FP red, FN blue
   (Sadre et al. 2021, fig. 4).
 """
@@ -32,7 +34,12 @@ def _as_2d(array, path: Path, what: str) -> np.ndarray:
     return array
 
 
-def write_tiff(path: str | Path, array, *, sampling: float | None = None) -> Path:
+#: ImageJ axes of the arrays :func:`write_tiff` takes, by number of dimensions
+TIFF_AXES = {2: ("YX",), 3: ("TYX", "CYX"), 4: ("TCYX",)}
+
+
+def write_tiff(path: str | Path, array, *, sampling: float | None = None,
+               axes: str | None = None) -> Path:
     """Write an image ``(H, W)`` or stack ``(F, H, W)`` as a float32 ImageJ TIFF.
 
     Parameters
@@ -44,6 +51,11 @@ def write_tiff(path: str | Path, array, *, sampling: float | None = None) -> Pat
     sampling : float, optional
         Å per pixel, stored as ImageJ resolution in nm so that ImageJ/Fiji and
         :func:`~temseg.io.read_image` see the same pixel size.
+    axes : str, optional
+        ImageJ axes: ``"YX"`` for 2-D, ``"TYX"`` (frames, the default) or
+        ``"CYX"`` (channels, e.g. class probabilities ``(K, H, W)``) for 3-D,
+        ``"TCYX"`` for 4-D ``(F, K, H, W)`` (a hyperstack for ImageJ/Fiji;
+        :func:`~temseg.io.read_image` reads 2-D and 3-D files only).
 
     Returns
     -------
@@ -54,9 +66,16 @@ def write_tiff(path: str | Path, array, *, sampling: float | None = None) -> Pat
     path = Path(path)
     sampling = check_sampling(sampling)
     array = np.asarray(array, dtype=np.float32)
-    if array.ndim not in (2, 3) or array.size == 0:
-        raise InputError(f"{path}: can write 2-D images or 3-D stacks, got shape {array.shape}")
-    metadata: dict = {"axes": "TYX" if array.ndim == 3 else "YX"}
+    allowed = TIFF_AXES.get(array.ndim, ())
+    if array.ndim == 4 and axes is None:
+        axes = "TCYX"
+    if not allowed or array.size == 0:
+        raise InputError(f"{path}: can write 2-D images or 3-D stacks (or 4-D (F, C, H, W) "
+                         f"hyperstacks), got shape {array.shape}")
+    if axes is not None and axes not in allowed:
+        raise InputError(f"{path}: axes {axes!r} do not fit a {array.ndim}-D array "
+                         f"(use {' or '.join(allowed)})")
+    metadata: dict = {"axes": axes or allowed[0]}
     options: dict = {}
     if sampling is not None:
         per_nm = 10.0 / sampling
@@ -178,6 +197,94 @@ def write_overlay(path: str | Path, image, mask, *, color: tuple[int, int, int] 
             where = mask == value
             rgb[where] = (1 - alpha) * rgb[where] + alpha * tint
     return _save_rgb(path, np.round(rgb).astype(np.uint8))
+
+
+def class_color(index: int) -> tuple[int, int, int]:
+    """RGB (0-255) of class ``index`` ≥ 1 in class overlays and plots: the tab10 colours."""
+    from matplotlib import colormaps
+
+    r, g, b = colormaps["tab10"]((int(index) - 1) % 10)[:3]
+    return int(round(r * 255)), int(round(g * 255)), int(round(b * 255))
+
+
+def class_overlay_rgb(image, mask, *, n_classes: int, alpha: float = 0.5) -> np.ndarray:
+    """``(H, W, 3) uint8``: the image in grey, each class ≥ 1 of ``mask`` tinted with
+    :func:`class_color` (class 0, the background, untinted)."""
+    grey = to_uint8(image).astype(np.float32)
+    rgb = np.repeat(grey[..., None], 3, axis=-1)
+    for value in range(1, n_classes):
+        where = mask == value
+        if where.any():
+            rgb[where] = (1 - alpha) * rgb[where] + alpha * np.asarray(class_color(value),
+                                                                       np.float32)
+    return np.round(rgb).astype(np.uint8)
+
+
+def write_class_overlay(path: str | Path, image, mask, *, classes, alpha: float = 0.5,
+                        min_side_px: int = 512, title: str | None = None) -> Path:
+    """Write the image in grey with every foreground class in its own colour and a legend.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.png`` destination, written atomically.
+    image : (H, W) array_like
+        Any intensities (e.g. the middle image of a focal series); stretched
+        between the 0.5 and 99.5 percentiles.
+    mask : (H, W) array_like of int
+        Class indices 0..K−1; 0 (the background) is left grey.
+    classes : sequence of str
+        The K class names, index = class; the legend names classes 1..K−1.
+    alpha : float
+        Opacity of the tints, in [0, 1].
+    min_side_px : int
+        Small images are enlarged (nearest neighbour, whole multiples) until
+        their longer side reaches this, so the legend fits and columns show.
+    title : str, optional
+        A line above the image.
+
+    Returns
+    -------
+    Path
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    from temseg.io.files import write_figure
+
+    path = Path(path)
+    image = _as_2d(image, path, "image")
+    mask = _as_2d(mask, path, "mask")
+    classes = [str(c) for c in classes]
+    if image.shape != mask.shape:
+        raise InputError(f"{path}: image {image.shape} and mask {mask.shape} differ in shape")
+    if not 0.0 <= alpha <= 1.0:
+        raise InputError(f"{path}: alpha must be in [0, 1], got {alpha}")
+    if len(classes) < 2:
+        raise InputError(f"{path}: need a background and at least one class, got {classes}")
+    if mask.dtype.kind not in "iub" or mask.min() < 0 or mask.max() >= len(classes):
+        raise InputError(f"{path}: mask must hold class indices 0..{len(classes) - 1}")
+    if path.suffix.lower() != ".png":
+        raise InputError(f"{path}: overlays are written as .png, not '{path.suffix or '(none)'}'")
+    rgb = class_overlay_rgb(image, mask, n_classes=len(classes), alpha=alpha)
+    h, w = mask.shape
+    scale = max(1, -(-int(min_side_px) // max(h, w)))
+    handles = [Patch(color=np.asarray(class_color(c)) / 255, label=name)
+               for c, name in enumerate(classes[1:], start=1)]
+    legend_w = sum(40 + 8 * len(name) for name in classes[1:])
+    dpi, strip, top = 100, 34, 24 if title else 0
+    width = max(w * scale, legend_w)
+    height = h * scale + strip + top
+    fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    ax = fig.add_axes(((width - w * scale) / 2 / width, strip / height,
+                       w * scale / width, h * scale / height))
+    ax.imshow(rgb, interpolation="nearest")
+    ax.set_axis_off()
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
+               fontsize=9, handlelength=1.2, borderaxespad=0.3)
+    if title:
+        fig.suptitle(title, fontsize=9, y=1 - 4 / height, va="top")
+    return write_figure(fig, path, dpi=dpi)
 
 
 def confusion_image(pred, truth) -> np.ndarray:

@@ -1,0 +1,76 @@
+"""Column counts per class (003): connected regions of a class-index mask, and their area."""
+
+import csv
+
+import numpy as np
+import pytest
+from skimage.draw import disk
+
+from temseg.analyze.columns import (count_columns, count_fields, count_row, counts_summary,
+                                    plot_counts, write_counts_csv)
+from temseg.errors import InputError
+
+SPECIES = ["background", "Mo", "S2", "S1"]
+
+
+def discs(counts, *, shape=(96, 96), radius=4, spacing=12, seed=0):
+    """A class mask with ``counts[k]`` discs of class ``k + 1`` on a shuffled grid."""
+    mask = np.zeros(shape, np.uint8)
+    sites = [(y, x) for y in range(8, shape[0] - 6, spacing) for x in range(8, shape[1] - 6,
+                                                                             spacing)]
+    order = np.random.default_rng(seed).permutation(len(sites))
+    classes = np.repeat(np.arange(1, len(counts) + 1), counts)
+    for cls, site in zip(classes, order):
+        mask[disk(sites[site], radius, shape=shape)] = cls
+    return mask
+
+
+def test_known_discs_per_class_are_counted_exactly():
+    mask = discs([7, 5, 2])
+    counts = count_columns(mask, classes=SPECIES, sampling=0.5)
+    assert [counts[n]["count"] for n in SPECIES[1:]] == [7, 5, 2]
+    one = int((discs([1]) == 1).sum())  # a radius-4 disc: 49 px
+    assert [counts[n]["area_px"] for n in SPECIES[1:]] == [7 * one, 5 * one, 2 * one]
+    assert counts["Mo"]["area_nm2"] == pytest.approx(7 * one * 0.05 ** 2)
+    assert count_columns(mask, classes=SPECIES)["S1"]["area_nm2"] is None
+
+
+def test_corner_neighbours_stay_two_columns_and_specks_can_be_dropped():
+    mask = np.zeros((20, 20), np.uint8)
+    mask[2:5, 2:5] = 1
+    mask[5:8, 5:8] = 1  # meets the first at a corner only
+    mask[15, 15] = 1  # a one-pixel speck
+    mask[10:13, 2:5] = 2
+    mask[10:13, 5:8] = 3  # touches an S2 column side by side: still one of each
+    counts = count_columns(mask, classes=SPECIES)
+    assert (counts["Mo"]["count"], counts["S2"]["count"], counts["S1"]["count"]) == (3, 1, 1)
+    counts = count_columns(mask, classes=SPECIES, min_area_px=2)
+    assert counts["Mo"] == {"count": 2, "area_px": 18, "area_nm2": None}
+
+
+def test_bad_masks_are_named():
+    with pytest.raises(InputError, match=r"values 0\.\.4 outside the 4 classes"):
+        count_columns(np.array([[0, 4]]), classes=SPECIES)
+    with pytest.raises(InputError, match="integer class indices"):
+        count_columns(np.zeros((3, 3)), classes=SPECIES)
+    with pytest.raises(InputError, match="min_area_px"):
+        count_columns(np.zeros((3, 3), int), classes=SPECIES, min_area_px=0)
+
+
+def test_rows_csv_summary_and_plot(tmp_path):
+    rows = [count_row(0, discs([3, 2, 1]), classes=SPECIES, sampling=0.5, frames_per_series=3),
+            count_row(1, None, classes=SPECIES, sampling=0.5, frames_per_series=3),
+            count_row(2, discs([4, 2, 0]), classes=SPECIES, sampling=0.5, frames_per_series=3)]
+    assert rows[2]["first_frame"] == 6 and rows[1]["blank"] and rows[1]["Mo_count"] is None
+    path = write_counts_csv(tmp_path / "x_counts.csv", rows, classes=SPECIES, sampling=0.5)
+    with open(path) as fh:
+        table = list(csv.DictReader(fh))
+    assert list(table[0]) == count_fields(SPECIES, sampling=0.5) == [
+        "series", "first_frame", "blank", "Mo_count", "Mo_area_px", "Mo_area_nm2",
+        "S2_count", "S2_area_px", "S2_area_nm2", "S1_count", "S1_area_px", "S1_area_nm2"]
+    assert [r["S1_count"] for r in table] == ["1", "", "0"]
+    assert "Mo_area_nm2" not in count_fields(SPECIES)
+    summary = counts_summary(rows, classes=SPECIES)
+    assert summary["Mo"] == {"mean": 3.5, "min": 3, "max": 4}
+    plot = plot_counts(tmp_path / "x_counts.png", rows, classes=SPECIES, title="x")
+    assert plot.stat().st_size > 1000
