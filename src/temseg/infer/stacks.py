@@ -74,6 +74,11 @@ class SegmentResult:
         Per frame, for stacks (``None`` for a blank frame).
     blank_frames : list of int
         Indices of the frames of a stack that were constant and not segmented.
+    frames_per_series : int
+        C for a focal-series model (:mod:`temseg.infer.series`): then
+        ``frame_fractions`` and ``blank_frames`` count series, not frames.
+    class_fractions : dict of str → float, or None
+        Each class's share of the segmented pixels, for models of ≥ 3 classes.
     """
 
     input: Path | None
@@ -83,13 +88,22 @@ class SegmentResult:
     foreground_fraction: float
     frame_fractions: list | None = None
     blank_frames: list = dataclasses.field(default_factory=list)
+    frames_per_series: int = 1
+    class_fractions: dict | None = None
 
     def to_dict(self) -> dict:
-        return {"input": None if self.input is None else str(self.input),
-                "outputs": {k: str(v) for k, v in self.outputs.items()},
-                "shape": list(self.shape), "sampling": self.sampling,
-                "foreground_fraction": self.foreground_fraction,
-                "frame_fractions": self.frame_fractions, "blank_frames": self.blank_frames}
+        out = {"input": None if self.input is None else str(self.input),
+               "outputs": {k: str(v) for k, v in self.outputs.items()},
+               "shape": list(self.shape), "sampling": self.sampling,
+               "foreground_fraction": self.foreground_fraction}
+        if self.frames_per_series > 1:  # focal series: the per-item lists count series
+            out.update(frames_per_series=self.frames_per_series,
+                       series_fractions=self.frame_fractions, blank_series=self.blank_frames)
+        else:
+            out.update(frame_fractions=self.frame_fractions, blank_frames=self.blank_frames)
+        if self.class_fractions is not None:
+            out["class_fractions"] = self.class_fractions
+        return out
 
 
 def output_paths(out_dir: str | Path, name: str, *, stack: bool) -> dict[str, Path]:
@@ -116,6 +130,10 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
                        ) -> SegmentResult:
     """Segment one image or stack and write its probability map, mask and overlay.
 
+    A network of C > 1 input channels (focal series) or of ≥ 3 classes is
+    handed to :func:`temseg.infer.series.segment_series` (class outputs,
+    series of C frames); this page describes the binary single-channel path.
+
     Parameters
     ----------
     segmenter : temseg.infer.Segmenter
@@ -141,8 +159,13 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
     """
     import tifffile
 
+    from temseg.infer.series import segment_series, uses_series
     from temseg.io import write_mask, write_overlay, write_tiff
 
+    if uses_series(segmenter):
+        return segment_series(segmenter, micrograph, out_dir, name=name, threshold=threshold,
+                              sampling=sampling, on_frame=on_frame, on_tile=on_tile,
+                              on_mask=on_mask)
     threshold = segmenter.threshold if threshold is None else float(threshold)
     sampling = micrograph.sampling if sampling is None else sampling
     if name is None:
@@ -213,8 +236,9 @@ def _keep_frame(frames: Iterator[np.ndarray], store: dict) -> Iterator[np.ndarra
         yield frame
 
 
-#: stem endings of the files :func:`output_paths` writes
-OUTPUT_ENDINGS = ("_prob", "_mask", "_overlay", "_particles", "_fourier")
+#: stem endings of the files :func:`output_paths` writes (and the column counts of
+#: :mod:`temseg.infer.series` inputs)
+OUTPUT_ENDINGS = ("_prob", "_mask", "_overlay", "_particles", "_fourier", "_counts")
 
 
 def _is_output(path: Path, stems: set[str]) -> bool:
@@ -234,7 +258,7 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL") 
         hidden files, label images (stem ending in ``skip_suffix``) and the
         outputs of an earlier ``temseg segment`` into the same folder
         (``NAME_prob``, ``NAME_mask``, ``NAME_overlay``, ``NAME_particles``,
-        ``NAME_fourier`` beside an image ``NAME``).
+        ``NAME_fourier``, ``NAME_counts`` beside an image ``NAME``).
 
     Returns
     -------

@@ -1,0 +1,254 @@
+"""Focal series and class maps: segmenting for networks of C > 1 channels or K ≥ 3 classes (003).
+
+A network fed a focal series (C images of one field of view at C defoci)
+takes each input stack of n·C frames as n series: frames ``i·C .. i·C + C − 1``
+are series ``i``, in the order of the model's ``channels``. Anything else (a
+frame count not divisible by C, a single image) is refused before any work by
+:func:`count_series`, naming the file and what the model takes.
+
+:func:`segment_series` streams one series at a time (only C frames in memory;
+stacks of outputs go into memory-mapped TIFFs) and writes, for a model of
+K ≥ 3 classes:
+
+- ``NAME_prob.tif``: the class probabilities, float32 with the pixel size,
+  ``(K, H, W)`` (ImageJ axes CYX) for one series, ``(n, K, H, W)`` (TCYX)
+  for a stack of series;
+- ``NAME_mask.png`` (one series) or ``NAME_mask.tif`` (``n`` pages): the class
+  index of every pixel (uint8, the most probable class; 0 is the background);
+- ``NAME_overlay.png``: the first segmented series' middle image with every
+  foreground class in its own colour and a legend.
+
+A C-channel model of two classes writes the binary outputs of
+:func:`~temseg.infer.stacks.segment_micrograph` per series. The column counts
+(``NAME_counts.csv``) are the caller's, through ``on_mask`` (``infer`` does not
+import ``analyze``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from temseg.errors import BlankImageError, InputError
+from temseg.infer.segmenter import foreground
+from temseg.infer.stacks import Callback, SegmentResult, _imagej_options
+from temseg.io.files import atomic_path
+
+
+def class_outputs(segmenter) -> bool:
+    """Whether ``segmenter`` gets class outputs (class-index mask, K probability maps): K ≥ 3."""
+    return len(segmenter.classes) >= 3
+
+
+def uses_series(segmenter) -> bool:
+    """Whether :func:`segment_series` (not the binary frame path) segments for ``segmenter``:
+    a network of C > 1 input channels, or of K ≥ 3 classes."""
+    return segmenter.in_channels > 1 or class_outputs(segmenter)
+
+
+def count_series(segmenter, micrograph, *, name: str | None = None) -> int:
+    """How many inputs ``micrograph`` holds for ``segmenter``: focal series of C frames (C > 1),
+    else frames.
+
+    Raises
+    ------
+    InputError
+        For C > 1: a single image, or a frame count that is not a multiple of C;
+        one line naming the file and what the model takes.
+    """
+    c = segmenter.in_channels
+    if c == 1:
+        return micrograph.n_frames
+    name = name or str(micrograph.path or "image")
+    if not micrograph.is_stack:
+        raise InputError(f"{name}: the model takes {segmenter.takes} (stacks of {c}·n frames, "
+                         f"n series); the file is a single image")
+    n = micrograph.n_frames
+    if n % c:
+        raise InputError(f"{name}: the model takes {segmenter.takes} (stacks of {c}·n frames, "
+                         f"n series); the file has {n} frames")
+    return n // c
+
+
+def iter_series(micrograph, in_channels: int) -> Iterator[np.ndarray]:
+    """Yield ``(C, H, W)`` float32 focal series of consecutive frames (``(H, W)`` frames for
+    C = 1), reading only C frames at a time. The frame count must be a multiple of C."""
+    if in_channels == 1:
+        yield from micrograph.frames()
+        return
+    for start in range(0, micrograph.n_frames - in_channels + 1, in_channels):
+        yield np.stack([micrograph.frame(start + c) for c in range(in_channels)])
+
+
+def display_image(series: np.ndarray) -> np.ndarray:
+    """The image shown in overlays: a frame itself, or the middle image of a focal series."""
+    return series if series.ndim == 2 else series[series.shape[0] // 2]
+
+
+def series_paths(out_dir: str | Path, name: str, *, stacked: bool) -> dict[str, Path]:
+    """Where :func:`segment_series` writes the files of input ``name``."""
+    out_dir = Path(out_dir)
+    return {"probability": out_dir / f"{name}_prob.tif",
+            "mask": out_dir / f"{name}_mask{'.tif' if stacked else '.png'}",
+            "overlay": out_dir / f"{name}_overlay.png"}
+
+
+def _predict(segmenter, series, sampling, on_tile, threshold, classes: bool):
+    """(probability map to write, mask to write, mask for ``on_mask``) of one series."""
+    proba = segmenter.predict_proba(series, sampling=sampling, callback=on_tile)
+    if classes:
+        mask = proba.argmax(0).astype(np.uint8)
+        return proba, mask, mask
+    prob = np.ascontiguousarray(foreground(proba), dtype=np.float32)
+    mask = prob >= threshold
+    return prob, mask.view(np.uint8) * np.uint8(255), mask
+
+
+def _write_overlay(path: Path, image, mask, segmenter, classes: bool, title: str) -> None:
+    from temseg.io import write_overlay
+    from temseg.io.writers import write_class_overlay
+
+    if classes:
+        write_class_overlay(path, image, mask, classes=segmenter.classes, title=title)
+    else:
+        write_overlay(path, image, mask)
+
+
+def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | None = None,
+                   threshold: float | None = None, sampling: float | None = None,
+                   on_frame: Callback | None = None, on_tile: Callback | None = None,
+                   on_mask: Callable[[int, np.ndarray, np.ndarray], None] | None = None
+                   ) -> SegmentResult:
+    """Segment the focal series (or, for C = 1, the frames) of one file and write the outputs.
+
+    Parameters
+    ----------
+    segmenter : temseg.infer.Segmenter
+        With ``in_channels`` C and K ``classes``.
+    micrograph : temseg.io.Micrograph
+        An image or a lazy stack; for C > 1 a stack of n·C frames.
+    out_dir : path
+        Output folder (created).
+    name : str, optional
+        Stem of the output files; default the input file's stem.
+    threshold : float, optional
+        Foreground threshold of a 2-class model (a K ≥ 3 mask is the most
+        probable class).
+    sampling : float, optional
+        Å per pixel; default the micrograph's.
+    on_frame, on_tile : callable(done, total), optional
+        Progress over series (frames for C = 1) and over the tiles of the current one.
+    on_mask : callable(index, mask, image), optional
+        Called with each segmented series' index, its mask (uint8 class indices
+        for K ≥ 3, else boolean) and its display image (the middle channel).
+
+    Returns
+    -------
+    SegmentResult
+        ``shape`` is the input's; ``frame_fractions`` and ``blank_frames`` count
+        series (``frames_per_series`` = C); ``class_fractions`` gives each
+        class's share of the pixels for K ≥ 3.
+    """
+    import tifffile
+
+    c = segmenter.in_channels
+    classes = class_outputs(segmenter)
+    k = len(segmenter.classes)
+    threshold = segmenter.threshold if threshold is None else float(threshold)
+    sampling = micrograph.sampling if sampling is None else sampling
+    if name is None:
+        name = Path(micrograph.path).stem if micrograph.path is not None else "image"
+    n = count_series(segmenter, micrograph, name=str(micrograph.path or name))
+    stacked = micrograph.is_stack if c == 1 else n > 1
+    paths = series_paths(out_dir, name, stacked=stacked)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    h, w = micrograph.frame_shape
+    label = str(micrograph.path.name if micrograph.path is not None else name)
+    middle = f" ({segmenter.channels[c // 2]})" if c > 1 and segmenter.channels else ""
+    pixels = np.zeros(k if classes else 2, np.int64)  # pixels per class (or bg/fg)
+
+    def tally(mask_out: np.ndarray) -> float:
+        counts = np.bincount((mask_out if classes else mask_out > 0).ravel(),
+                             minlength=len(pixels))
+        pixels[:] += counts[:len(pixels)]
+        return float(1.0 - counts[0] / mask_out.size)
+
+    if not stacked:
+        from temseg.io import write_mask, write_tiff
+
+        series = next(iter_series(micrograph, c))
+        prob, mask_out, mask = _predict(segmenter, series, sampling, on_tile, threshold, classes)
+        image = display_image(series)
+        if on_mask is not None:
+            on_mask(0, mask, image)
+        fraction = tally(mask_out)
+        write_tiff(paths["probability"], prob, sampling=sampling,
+                   axes="CYX" if classes else None)
+        write_mask(paths["mask"], mask_out if classes else mask)
+        _write_overlay(paths["overlay"], image, mask_out, segmenter, classes,
+                       f"{label}{middle}")
+        if on_frame is not None:
+            on_frame(1, 1)
+        return SegmentResult(micrograph.path, paths, tuple(micrograph.data.shape), sampling,
+                             fraction, [fraction] if c > 1 else None, [],
+                             frames_per_series=c, class_fractions=_fractions(segmenter, pixels,
+                                                                             classes))
+
+    fractions: list[float | None] = []
+    blank: list[int] = []
+    first: dict = {}
+    options = _imagej_options(sampling)
+    prob_shape: tuple = (n, k, h, w) if classes else (n, h, w)
+    if classes:
+        options["metadata"] = {**options["metadata"], "axes": "TCYX"}
+    with atomic_path(paths["probability"]) as prob_tmp, atomic_path(paths["mask"]) as mask_tmp:
+        prob_map = tifffile.memmap(prob_tmp, shape=prob_shape, dtype=np.float32, imagej=True,
+                                   **options)
+        mask_map = tifffile.memmap(mask_tmp, shape=(n, h, w), dtype=np.uint8, imagej=True,
+                                   **_imagej_options(sampling))
+        try:
+            for i, series in enumerate(iter_series(micrograph, c)):
+                try:
+                    prob, mask_out, mask = _predict(segmenter, series, sampling, on_tile,
+                                                    threshold, classes)
+                except BlankImageError:  # one blank series must not stop a long run
+                    blank.append(i)
+                    prob_map[i] = np.nan
+                    mask_map[i] = 0
+                    fractions.append(None)
+                else:
+                    prob_map[i] = prob
+                    mask_map[i] = mask_out
+                    fractions.append(tally(mask_out))
+                    image = display_image(series)
+                    if on_mask is not None:
+                        on_mask(i, mask, image)
+                    if not first:
+                        first.update(index=i, image=image, mask=mask_out)
+                if on_frame is not None:
+                    on_frame(i + 1, n)
+            if len(blank) == n:
+                what = "focal series" if c > 1 else "frames"
+                raise BlankImageError(f"{micrograph.path or 'stack'}: every one of the {n} "
+                                      f"{what} is constant; nothing to segment")
+            prob_map.flush()
+            mask_map.flush()
+        finally:
+            del prob_map, mask_map
+        unit = "series" if c > 1 else "frame"
+        _write_overlay(paths["overlay"], first["image"], first["mask"], segmenter, classes,
+                       f"{label}: {unit} {first['index']}{middle}")
+    done = [f for f in fractions if f is not None]
+    return SegmentResult(micrograph.path, paths, tuple(micrograph.data.shape), sampling,
+                         float(np.mean(done)), fractions, blank, frames_per_series=c,
+                         class_fractions=_fractions(segmenter, pixels, classes))
+
+
+def _fractions(segmenter, pixels: np.ndarray, classes: bool) -> dict | None:
+    """Each class's share of the segmented pixels (K ≥ 3 only)."""
+    if not classes:
+        return None
+    total = max(int(pixels.sum()), 1)
+    return {name: float(count / total) for name, count in zip(segmenter.classes, pixels)}
