@@ -88,6 +88,7 @@ SPECIES = ["background", "Mo", "S2", "S1"]
 def save_focal_model():
     """A function saving a seeded, untrained 3-channel, 4-class residual U-Net (pooling
     factor 4) with the channel and class names of a MoS₂ focal series; returns the JSON path.
+    Its head is scaled and biased so that gamma-noise series map to several classes.
 
     ``save_focal_model(folder, sampling=1.0, name="focal", **config_fields)``
     """
@@ -98,6 +99,9 @@ def save_focal_model():
 
         torch.manual_seed(3)
         model = build_model("resunet", in_channels=3, classes=4, blocks=2, filters=2, pool=2)
+        with torch.no_grad():  # sharper, balanced classes: the class map is not all background
+            model.head.weight.mul_(5.0)
+            model.head.bias.copy_(torch.tensor([-0.68, -0.69, 0.54, -0.10]))
         config = ModelConfig(architecture="resunet", options=model.options, in_channels=3,
                              classes=SPECIES, channels=FOCAL_CHANNELS, sampling=sampling,
                              preprocessing={"remove_outliers": False}, **config_fields)

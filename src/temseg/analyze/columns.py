@@ -76,7 +76,7 @@ def count_columns(mask, *, classes: Sequence[str], sampling: float | None = None
         areas = areas[areas >= min_area_px]
         area = int(areas.sum())
         out[name] = {"count": int(areas.size), "area_px": area,
-                     "area_nm2": None if nm2_per_px is None else area * nm2_per_px}
+                     "area_nm2": None if nm2_per_px is None else round(area * nm2_per_px, 9)}
     return out
 
 
@@ -135,8 +135,10 @@ def counts_summary(rows: Sequence[dict], *, classes: Sequence[str]) -> dict:
 
 
 def plot_counts(path: str | Path, rows: Sequence[dict], *, classes: Sequence[str],
-                title: str | None = None) -> Path:
+                title: str | None = None, unit: str = "focal series") -> Path:
     """PNG of the column count of each foreground class against the series index.
+
+    ``unit`` names what a row is on the x axis (``"frame"`` for a one-channel model).
 
     Blank series are gaps, not zero counts. Class colours are those of the
     class overlay (:func:`temseg.io.writers.class_color`).
@@ -153,7 +155,7 @@ def plot_counts(path: str | Path, rows: Sequence[dict], *, classes: Sequence[str
         counts = np.array([math.nan if r[f"{name}_count"] is None else r[f"{name}_count"]
                            for r in rows], float)
         ax.plot(index, counts, ".-", ms=4, color=np.asarray(class_color(c)) / 255, label=name)
-    ax.set_xlabel("focal series (index in the stack)")
+    ax.set_xlabel(f"{unit} (index in the stack)")
     ax.set_ylabel("columns (connected regions)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))

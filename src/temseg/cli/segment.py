@@ -3,9 +3,12 @@
 Without a model (no ``--model`` and a first path that is not a model file),
 the shipped default model is used (:mod:`temseg.models.default`).
 
-Thin: inputs are collected and checked (model, every file, sizes) before any
-work, then each is segmented by :func:`temseg.infer.segment_micrograph`, with
-progress bars over files, frames and tiles, and the run is recorded.
+Thin: inputs are collected and checked (model, every file, sizes, and for a
+focal-series model the frame count) before any work, then each is segmented
+by :func:`temseg.infer.segment_micrograph`, with progress bars over files,
+frames (or focal series) and tiles, and the run is recorded. For a model of
+≥ 3 classes the columns of each class are counted per series
+(:mod:`temseg.analyze.columns`) while the series stream by.
 """
 
 from __future__ import annotations
@@ -54,15 +57,23 @@ def _split_model(paths: list[Path], model: Path | None) -> tuple[Path, list[Path
 
 
 def _check_inputs(segmenter, inputs: list[Path], sampling: float | None) -> list[dict]:
-    """Open every input (stacks stay lazy) and check it can be segmented; nothing kept in memory."""
+    """Open every input (stacks stay lazy) and check it can be segmented; nothing kept in memory.
+
+    For a model of C > 1 channels every file must be a stack of n·C frames
+    (n focal series); ``frames`` of a plan counts series then, ``stack`` says
+    whether there is more than one.
+    """
+    from temseg.infer import count_series
     from temseg.io import read_image
 
     plans = []
     for path in _common.track(inputs, "checking inputs"):
         mg = read_image(path, sampling=sampling)
         segmenter.check_image(mg.frame_shape, sampling=mg.sampling, name=str(path))
-        plans.append({"path": path, "frames": mg.n_frames, "shape": mg.frame_shape,
-                      "sampling": mg.sampling, "stack": mg.is_stack})
+        n = count_series(segmenter, mg, name=str(path))
+        stack = mg.is_stack if segmenter.in_channels == 1 else n > 1
+        plans.append({"path": path, "frames": n, "shape": mg.frame_shape,
+                      "sampling": mg.sampling, "stack": stack})
         del mg
     return plans
 
@@ -126,6 +137,9 @@ def register(app: typer.Typer) -> None:
                                      "direction, reflections and peak ratio; "
                                      "NAME_fourier.png maps the ratio (low: zone axis, "
                                      "columns resolved)."),
+        min_column_px: int = typer.Option(
+            3, help="Models of ≥ 3 classes: connected regions of a class smaller than this "
+                    "(pixels) are specks, not counted as columns in NAME_counts.csv."),
     ) -> None:
         """Segment images, stacks or folders: probability TIFF, mask, overlay and a record.
 
@@ -141,9 +155,20 @@ def register(app: typer.Typer) -> None:
         are counted but not sized). With --fourier the CSV gains each particle's
         lattice spacing and peak ratio, NAME_fourier.png maps the ratio, and a
         stack's plot adds the median peak ratio per frame.
+
+        A model fed focal series (C input channels, e.g. three defoci) reads each
+        input stack of n·C frames as n series of C consecutive frames in the
+        model's channel order. A model of ≥ 3 classes (Mo, S2, S1 columns...)
+        writes per input NAME_prob.tif (K class probabilities), NAME_mask.png or
+        .tif (class index per pixel, one page per series), NAME_overlay.png
+        (classes in colour on the middle image, with a legend) and
+        NAME_counts.csv: per series the number of connected regions (columns)
+        of each class and their area; NAME_counts.png plots the counts of a
+        stack of series.
         """
         from temseg.errors import BlankImageError, ConfigError, InputError
-        from temseg.infer import collect_inputs, load_segmenter, output_names, segment_micrograph
+        from temseg.infer import (class_outputs, collect_inputs, load_segmenter, output_names,
+                                  segment_micrograph)
         from temseg.io import read_image
         from temseg.record import write_record
 
@@ -152,6 +177,8 @@ def register(app: typer.Typer) -> None:
         particles = particles or fourier
         if min_area_px < 1:
             raise ConfigError(f"--min-area-px: must be ≥ 1, got {min_area_px}")
+        if min_column_px < 1:
+            raise ConfigError(f"--min-column-px: must be ≥ 1, got {min_column_px}")
         _common.check_output(out)
         model_path, input_paths = _split_model(paths, model)
         warned: set[str] = set()
@@ -170,6 +197,11 @@ def register(app: typer.Typer) -> None:
         _warn_tile_count(segmenter, plans, overlap)
         names = output_names(inputs)
         thr = segmenter.threshold if threshold is None else threshold
+        classes = class_outputs(segmenter)
+        if classes and threshold is not None:
+            _common.warn(f"--threshold {threshold:g} is not used: a {len(segmenter.classes)}-"
+                         "class mask holds the most probable class of every pixel")
+        unit = "series" if segmenter.in_channels > 1 else "frame"
 
         with _common.no_empty_folder_left(out):
             results, skipped = [], []
@@ -180,18 +212,24 @@ def register(app: typer.Typer) -> None:
                 for plan, name in zip(plans, names):
                     current["name"] = plan["path"].name
                     warned.clear()
-                    bar.update(frames, total=plan["frames"], completed=0, visible=plan["stack"])
+                    bar.update(frames, total=plan["frames"], completed=0, visible=plan["stack"],
+                               description="frames" if unit == "frame" else "focal series")
                     mg = read_image(plan["path"], sampling=pixel)
                     rows: list[dict] = []
+                    counts: list[dict] = []  # column counts per series (≥ 3 classes)
                     first: dict = {}  # the first frame and its mask, for the Fourier map
+                    measure = (_particle_measurer(rows, mg.sampling, min_area_px, fourier, first)
+                               if particles else None)
+                    if classes:
+                        measure = _column_counter(counts, segmenter, mg.sampling, min_column_px,
+                                                  measure)
                     try:
                         result = segment_micrograph(
                             segmenter, mg, out, name=name, threshold=thr,
                             on_frame=lambda done, total: bar.update(frames, completed=done),
                             on_tile=lambda done, total: bar.update(tiles, completed=done,
                                                                    total=total),
-                            on_mask=_particle_measurer(rows, mg.sampling, min_area_px, fourier,
-                                                       first) if particles else None)
+                            on_mask=measure)
                     except InputError as exc:  # e.g. a blank image: say which file
                         message = str(exc).removeprefix("image: ")
                         if not message.startswith(str(plan["path"])):
@@ -206,10 +244,15 @@ def register(app: typer.Typer) -> None:
                     if result.blank_frames:
                         from temseg.errors import format_frames
 
-                        warn(f"{len(result.blank_frames)} blank (constant) frame(s) not segmented "
-                             f"(frame {format_frames(result.blank_frames)}; 0-based): "
+                        what = ("blank (constant) frame(s)" if unit == "frame" else
+                                "focal series with a blank (constant) image")
+                        warn(f"{len(result.blank_frames)} {what} not segmented "
+                             f"({unit} {format_frames(result.blank_frames)}; 0-based): "
                              "probability NaN, mask empty")
                     entry = {"name": name, **result.to_dict()}
+                    if classes:
+                        entry["counts"] = _write_counts(out, name, counts, plan, segmenter,
+                                                        result.blank_frames, unit)
                     if particles:
                         entry["particles"] = _write_particles(out, name, rows, plan,
                                                               result.blank_frames, first,
@@ -223,11 +266,15 @@ def register(app: typer.Typer) -> None:
                       "tta": tta, "sampling": pixel,
                       "particles": {"min_area_px": min_area_px, "fourier": fourier}
                       if particles else None}
+            if classes:
+                config.update(threshold=None, mask="most probable class",
+                              min_column_px=min_column_px)
             if not results:
                 raise InputError(f"none of the {len(plans)} inputs could be segmented: "
                                  "every one is constant")
             write_record(out, config=config, segmenter=segmenter.describe(), inputs=results,
-                         skipped=skipped)
+                         skipped=skipped, classes=segmenter.classes,
+                         channels=segmenter.channels)
         table = _summary(results)
         _common.show(table)
         _common.out.print(f"wrote {len(results)} result(s) and record.json to {out}"
@@ -246,6 +293,42 @@ def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: in
                     for row in particle_table(mask, sampling=sampling, min_area_px=min_area_px,
                                               image=image if fourier else None))
     return measure
+
+
+def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_column_px: int,
+                    then=None):
+    """An ``on_mask`` callback that appends each series' column counts to ``counts`` (and
+    hands the foreground to ``then``, the particle measurer, when given)."""
+    from temseg.analyze.columns import count_row
+
+    def count(index: int, mask, image) -> None:
+        counts.append(count_row(index, mask, classes=segmenter.classes, sampling=sampling,
+                                min_area_px=min_column_px,
+                                frames_per_series=segmenter.in_channels))
+        if then is not None:
+            then(index, mask > 0, image)
+    return count
+
+
+def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmenter,
+                  blank: list, unit: str) -> dict:
+    """NAME_counts.csv (a row per series, blank ones too) and, for more than one series,
+    NAME_counts.png; the summary for the record."""
+    from temseg.analyze.columns import count_row, counts_summary, plot_counts, write_counts_csv
+
+    sampling = plan["sampling"]
+    rows = sorted(counts + [count_row(i, None, classes=segmenter.classes, sampling=sampling,
+                                      frames_per_series=segmenter.in_channels) for i in blank],
+                  key=lambda r: r["series"])
+    csv_path = write_counts_csv(out / f"{name}_counts.csv", rows, classes=segmenter.classes,
+                                sampling=sampling)
+    entry = {"csv": str(csv_path), "per_class": counts_summary(rows, classes=segmenter.classes)}
+    if len(rows) > 1:
+        entry["plot"] = str(plot_counts(out / f"{name}_counts.png", rows,
+                                        classes=segmenter.classes,
+                                        title=f"{plan['path'].name}: columns per {unit}",
+                                        unit="frame" if unit == "frame" else "focal series"))
+    return entry
 
 
 def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: list,
@@ -282,8 +365,10 @@ def _summary(results: list[dict]):
     from rich.table import Table
 
     with_particles = any("particles" in r for r in results)
+    counted = [name for r in results[:1] if "counts" in r for name in r["counts"]["per_class"]]
     columns = ["input", "shape", "Å/px", "foreground"] + (["particles", "median size"]
                                                          if with_particles else [])
+    columns += [f"{name} columns" for name in counted]
     table = Table(*columns, box=None)
     for r in results:
         cells = [Path(r["input"]).name, "×".join(map(str, r["shape"])),
@@ -296,5 +381,11 @@ def _summary(results: list[dict]):
                          else str(p["particles"]))
             cells.append("-" if p["diameter_median"] is None
                          else f"{p['diameter_median']:.3g} {p['diameter_unit']}")
+        for name in counted:
+            stats = r["counts"]["per_class"].get(name)
+            each = "series" if "frames_per_series" in r else "frame"
+            many = len(r.get("series_fractions") or r.get("frame_fractions") or []) > 1
+            cells.append("-" if stats is None else f"{stats['mean']:.1f} per {each}" if many
+                         else str(stats["max"]))
         table.add_row(*cells)
     return table

@@ -1,0 +1,111 @@
+"""``temseg segment`` with a focal-series, species model (003): series in, class maps and
+column counts out."""
+
+import csv
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tifffile
+
+from temseg.analyze.columns import count_columns
+from temseg.cli.main import main
+from temseg.io import write_tiff
+
+SPECIES = ["background", "Mo", "S2", "S1"]
+
+
+@pytest.fixture(scope="module")
+def focal_file(tmp_path_factory, save_focal_model):
+    return save_focal_model(tmp_path_factory.mktemp("focal"), sampling=1.0)
+
+
+def _frames(path, n, seed=0, sampling=1.0):
+    data = np.random.default_rng(seed).gamma(4.0, 25.0, (n, 64, 64)).astype(np.float32)
+    return write_tiff(path, data if n > 1 else data[0], sampling=sampling)
+
+
+def _rows(path):
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_stack_of_two_series_gives_class_maps_and_counts(focal_file, tmp_path, capsys):
+    stack = _frames(tmp_path / "mos2.tif", 6)
+    out = tmp_path / "out"
+    code = main(["segment", str(focal_file), str(stack), "-o", str(out), "--tile", "64",
+                 "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "mos2_counts.csv", "mos2_counts.png", "mos2_mask.tif", "mos2_overlay.png",
+        "mos2_prob.tif", "record.json"]
+    prob = tifffile.imread(out / "mos2_prob.tif")
+    mask = tifffile.imread(out / "mos2_mask.tif")
+    assert prob.shape == (2, 4, 64, 64) and prob.dtype == np.float32
+    assert mask.shape == (2, 64, 64) and mask.dtype == np.uint8
+    np.testing.assert_array_equal(mask, prob.argmax(1))
+    rows = _rows(out / "mos2_counts.csv")
+    assert len(rows) == 2 and [r["first_frame"] for r in rows] == ["0", "3"]
+    for name in SPECIES[1:]:
+        assert {f"{name}_count", f"{name}_area_px", f"{name}_area_nm2"} <= set(rows[0])
+    # the counts are those of the written masks, specks under 3 px left out
+    for i, row in enumerate(rows):
+        expected = count_columns(mask[i], classes=SPECIES, sampling=1.0, min_area_px=3)
+        for name in SPECIES[1:]:
+            assert int(row[f"{name}_count"]) == expected[name]["count"]
+            assert float(row[f"{name}_area_nm2"]) == pytest.approx(
+                expected[name]["area_px"] * 0.01)
+    assert sum(int(r["Mo_count"]) + int(r["S2_count"]) for r in rows) > 0
+    record = json.loads((out / "record.json").read_text())
+    assert record["classes"] == SPECIES
+    assert record["channels"] == ["Δf -50 Å", "Δf +0 Å", "Δf +50 Å"]
+    assert record["segmenter"]["in_channels"] == 3
+    entry = record["inputs"][0]
+    assert entry["frames_per_series"] == 3 and len(entry["series_fractions"]) == 2
+    assert entry["counts"]["csv"].endswith("mos2_counts.csv")
+    assert set(entry["counts"]["per_class"]) == set(SPECIES[1:])
+    assert iio.imread(out / "mos2_overlay.png").shape[1] >= 512
+    assert "Mo columns" in captured.out and "per series" in captured.out
+
+
+def test_one_series_writes_a_png_mask_and_no_plot(focal_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["segment", str(focal_file), str(_frames(tmp_path / "one.tif", 3)), "-o",
+                 str(out), "--tile", "64", "--device", "cpu", "--min-column-px", "1"])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "one_counts.csv", "one_mask.png", "one_overlay.png", "one_prob.tif", "record.json"]
+    assert tifffile.imread(out / "one_prob.tif").shape == (4, 64, 64)
+    assert len(_rows(out / "one_counts.csv")) == 1
+
+
+@pytest.mark.parametrize(("frames", "tail"), [
+    (5, "the file has 5 frames"), (1, "the file is a single image")])
+def test_not_a_focal_series_is_one_line_before_any_work(focal_file, tmp_path, capsys, frames,
+                                                        tail):
+    bad = _frames(tmp_path / "bad.tif", frames)
+    out = tmp_path / "out"
+    code = main(["segment", str(focal_file), str(bad), "-o", str(out), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2
+    line = [e for e in err.splitlines() if e.startswith("error:")]
+    assert line == [f"error: {bad}: the model takes focal series of 3 images "
+                    f"(Δf -50, +0, +50 Å) (stacks of 3·n frames, n series); {tail}"]
+    assert not out.exists()
+
+
+def test_a_blank_series_is_reported_and_counted_as_blank(focal_file, tmp_path, capsys):
+    data = np.random.default_rng(2).gamma(4.0, 25.0, (6, 64, 64)).astype(np.float32)
+    data[3] = 1.0
+    stack = write_tiff(tmp_path / "b.tif", data)  # no pixel size: px only, warned
+    out = tmp_path / "out"
+    code = main(["segment", str(focal_file), str(stack), "-o", str(out), "--tile", "64",
+                 "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "1 focal series with a blank (constant) image not segmented (series 1;" in err
+    rows = _rows(out / "b_counts.csv")
+    assert [r["blank"] for r in rows] == ["False", "True"] and rows[1]["Mo_count"] == ""
+    assert "Mo_area_nm2" not in rows[0]
