@@ -1,10 +1,11 @@
-"""Simulated training data (paper 002): ASE structures, abTEM exit waves, CTF imaging,
-the detector (MTF, shot and readout noise), pixel-exact labels and zarr datasets.
+"""Simulated training data (paper 002; 003's focal series): ASE structures, abTEM exit waves,
+CTF imaging, the detector (MTF, shot and readout noise), pixel-exact labels and zarr datasets.
 
-Pipeline: :mod:`~temseg.simulate.structures` (Au [110] on (111) CeO2) →
-:mod:`~temseg.simulate.waves` (multislice exit wave, once per structure) →
-:mod:`~temseg.simulate.imaging` (CTF per image) → :mod:`~temseg.simulate.detector`
-(002 eq. 1–3) → :mod:`~temseg.simulate.labels`; :mod:`~temseg.simulate.dataset`
+Pipeline: :mod:`~temseg.simulate.structures` (Au [110] on (111) CeO2, or a MoS2
+monolayer with S vacancies) → :mod:`~temseg.simulate.waves` (multislice exit wave,
+once per structure) → :mod:`~temseg.simulate.imaging` (CTF per image, or per
+defocus of a focal series) → :mod:`~temseg.simulate.detector` (002 eq. 1–3) →
+:mod:`~temseg.simulate.labels` (hull, columns, or species); :mod:`~temseg.simulate.dataset`
 runs it in parallel through Dask into a zarr group, :mod:`~temseg.simulate.dose_series`
 makes dose series. Configuration: :class:`~temseg.simulate.config.SimulateConfig`.
 
@@ -19,7 +20,8 @@ _EXPORTS = {
     "SimulateConfig": "config", "StructureConfig": "config", "ImagingConfig": "config",
     "DetectorSettings": "config", "LabelConfig": "config",
     "build_structure": "structures", "exit_wave": "waves", "hrtem_image": "imaging",
-    "hull_mask": "labels", "column_mask": "labels", "simulate_structure": "pipeline",
+    "build_mos2": "structures", "hull_mask": "labels", "column_mask": "labels",
+    "species_mask": "labels", "simulate_structure": "pipeline",
     "simulate_dose_series": "dose_series", "simulate_dataset": "dataset",
     "open_dataset": "dataset", "read_parameters": "dataset",
 }

@@ -1,4 +1,4 @@
-"""Typed configuration of a simulated dataset (002's recipe), validated before any work.
+"""Typed configuration of a simulated dataset (002's recipe, 003's focal series), validated first.
 
 A YAML file maps one to one onto :class:`SimulateConfig` (nested mappings for
 ``structure``, ``imaging``, ``detector`` and ``labels``); every problem raises
@@ -40,23 +40,54 @@ def check_range(name: str, value, *, low: float | None = None, high: float | Non
     return lo, hi
 
 
+def _check_offsets(value) -> list[float]:
+    """Validate ``focal_series``: a list of >= 2 distinct finite defocus offsets in Å."""
+    if not isinstance(value, (list, tuple)) or len(value) < 2:
+        raise ConfigError(f"focal_series: expected a list of at least two defocus offsets in Å, "
+                          f"got {value!r}")
+    try:
+        offsets = [float(v) for v in value]
+    except (TypeError, ValueError):
+        raise ConfigError(f"focal_series: defocus offsets must be numbers, got {value!r}") from None
+    if not all(math.isfinite(v) for v in offsets):
+        raise ConfigError(f"focal_series: defocus offsets must be finite, got {value!r}")
+    if len(set(offsets)) != len(offsets):
+        raise ConfigError(f"focal_series: defocus offsets must be distinct, got {value!r}")
+    return offsets
+
+
 def _positive(name: str, value: float) -> None:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
         raise ConfigError(f"{name}: must be a positive number, got {value!r}")
 
 
+STRUCTURE_KINDS = ("particle", "mos2")
+
+
 @dataclass
 class StructureConfig:
-    """An FCC particle on a support (002 §2, fig. 1).
+    """The specimen: an FCC particle on a support (002 §2, fig. 1) or a MoS2 monolayer (003).
 
-    The particle is a sphere of random ``radius`` cut from the bulk crystal
-    with [110] along the beam, truncated at the (111) layer nearest to
-    ``-truncation * radius`` below its centre, tilted off zone axis by up to
-    ``max_tilt`` degrees, and attached on its (111) facet to a (111) CeO2
-    slab (or amorphous carbon, or nothing). The assembly is rotated about the
-    beam by a random angle and shifted by up to ``max_offset`` Å.
+    ``kind: "particle"`` (default): a sphere of random ``radius`` cut from the
+    bulk crystal with [110] along the beam, truncated at the (111) layer
+    nearest to ``-truncation * radius`` below its centre, tilted off zone
+    axis by up to ``max_tilt`` degrees, and attached on its (111) facet to a
+    (111) CeO2 slab (or amorphous carbon, or nothing). The assembly is
+    rotated about the beam by a random angle and shifted by up to
+    ``max_offset`` Å. ``vacancies`` is ignored.
+
+    ``kind: "mos2"``: a 2H-MoS2 monolayer (ASE ``mx2``, a = 3.19 Å, S-S
+    thickness 3.19 Å) with [001] along the beam, filling the periodic cell,
+    rotated about the beam by a random angle (if ``rotate``) and shifted by
+    up to ``max_offset`` Å in x and y. Every S atom is removed independently
+    with a probability drawn per structure uniformly from ``vacancies``, so
+    an S column holds two, one or no atoms. Only ``rotate``, ``max_offset``
+    and ``vacancies`` apply; ``element``, ``radius``, ``truncation``,
+    ``max_tilt``, ``support``, ``support_depth`` and ``interface_gap`` are
+    ignored (still validated, so a typo fails either way).
     """
 
+    kind: Literal["particle", "mos2"] = "particle"
     element: str = "Au"
     radius: tuple[float, float] = (10.0, 20.0)
     truncation: tuple[float, float] = (0.0, 0.7)
@@ -66,8 +97,12 @@ class StructureConfig:
     support: Literal["ceo2", "carbon", "none"] = "ceo2"
     support_depth: tuple[float, float] = (20.0, 40.0)
     interface_gap: float = 2.5
+    vacancies: tuple[float, float] = (0.0, 0.1)
 
     def __post_init__(self) -> None:
+        if self.kind not in STRUCTURE_KINDS:
+            raise ConfigError(f"structure.kind: {self.kind!r} is not one of "
+                              f"{', '.join(map(repr, STRUCTURE_KINDS))}")
         if self.element not in ELEMENTS:
             raise ConfigError(f"structure.element: unknown element {self.element!r} "
                               f"(FCC metals: {', '.join(ELEMENTS)})")
@@ -84,6 +119,7 @@ class StructureConfig:
                                          low=0.0, strict_low=True)
         if not self.interface_gap >= 0:
             raise ConfigError(f"structure.interface_gap: must be >= 0 Å, got {self.interface_gap}")
+        self.vacancies = check_range("structure.vacancies", self.vacancies, low=0.0, high=1.0)
 
 
 @dataclass
@@ -168,20 +204,36 @@ class DetectorSettings:
             raise ConfigError(str(exc) if from_file else f"detector.{exc}") from None
 
 
+LABEL_KINDS = ("hull", "species")
+#: class names of the label kinds, index = class value
+LABEL_CLASSES = {"species": ("background", "Mo", "S2", "S1")}
+
+
 @dataclass
 class LabelConfig:
-    """Labels (002 §2): the projected convex hull of the particle's atoms, and column discs.
+    """Labels: the particle's projected convex hull (002 §2) or atomic species (003), and columns.
 
-    ``grow_hull`` grows the hull by half the nearest projected column spacing
-    of the [110] zone (a·√(3/8)/2, 1.25 Å for Au). ``columns`` also stores a
-    mask with a disc of ``column_radius`` Å around every projected atom.
+    ``kind: "hull"`` (default, particles only): 1 inside the projected convex
+    hull of the particle's atoms; ``grow_hull`` grows it by half the nearest
+    projected column spacing of the [110] zone (a·√(3/8)/2, 1.25 Å for Au).
+    ``kind: "species"`` (MoS2 only): class indices 0 background, 1 Mo, 2 S2
+    (two S atoms), 3 S1 (one S atom: a sulphur vacancy) in discs of
+    ``column_radius`` Å around the projected columns; an S site whose two
+    atoms are both gone is background; a pixel within ``column_radius`` of
+    two columns takes the nearer one's class. ``grow_hull`` is ignored.
+    ``columns`` also stores a mask with a disc of ``column_radius`` Å around
+    every projected atom (the particle's, or every atom of the monolayer).
     """
 
+    kind: Literal["hull", "species"] = "hull"
     grow_hull: bool = False
     columns: bool = True
     column_radius: float = 0.7
 
     def __post_init__(self) -> None:
+        if self.kind not in LABEL_KINDS:
+            raise ConfigError(f"labels.kind: {self.kind!r} is not one of "
+                              f"{', '.join(map(repr, LABEL_KINDS))}")
         _positive("labels.column_radius", self.column_radius)
 
 
@@ -198,6 +250,13 @@ class SimulateConfig:
     imaging conditions ("image epochs"); ``"dose_series"`` draws one structure
     and one imaging condition and records ``frames`` frames at log-spaced
     doses across the detector's dose range.
+
+    ``focal_series`` (003): defocus offsets in Å (at least two distinct
+    values, same sign convention as ``imaging.defocus``). Each image then
+    has one channel per offset, rendered from the one exit wave at the drawn
+    defocus plus the offset, with the detector's noise drawn independently
+    per channel at the image's one drawn dose, c0, c3 and N0. ``None``
+    (default): one channel. Only with ``mode: "dataset"``.
     """
 
     seed: int = 0
@@ -210,6 +269,7 @@ class SimulateConfig:
     wave_sampling: float = 0.075
     padding: float = 6.0
     slice_thickness: float = 2.0
+    focal_series: list[float] | None = None
     structure: StructureConfig = field(default_factory=StructureConfig)
     imaging: ImagingConfig = field(default_factory=ImagingConfig)
     detector: DetectorSettings = field(default_factory=DetectorSettings)
@@ -236,9 +296,16 @@ class SimulateConfig:
         if self.sampling < self.wave_sampling:
             raise ConfigError(f"sampling: {self.sampling} Å/px is finer than the exit wave's "
                               f"wave_sampling ({self.wave_sampling} Å)")
+        kind = self.structure.kind
+        if self.labels.kind == "species" and kind != "mos2":
+            raise ConfigError(f"labels.kind: 'species' labels need structure.kind 'mos2' "
+                              f"(atomic species of MoS2 columns), got {kind!r}")
+        if self.labels.kind == "hull" and kind == "mos2":
+            raise ConfigError("labels.kind: 'hull' labels a particle's outline; a MoS2 "
+                              "monolayer fills the image (use labels.kind 'species')")
         fov = self.size * self.sampling
         need = 2 * self.structure.radius[1] + 2 * self.structure.max_offset
-        if need > fov:
+        if self.structure.kind == "particle" and need > fov:
             raise ConfigError(
                 f"structure.radius: a particle of up to {2 * self.structure.radius[1]:g} Å "
                 f"(+ offsets {2 * self.structure.max_offset:g} Å) does not fit the field of "
@@ -247,6 +314,16 @@ class SimulateConfig:
             raise ConfigError("mode: a dose series needs the detector (detector.enabled: true)")
         if self.detector.noise_model is not None and not self.detector.enabled:
             raise ConfigError("detector.noise_model: given while detector.enabled is false")
+        if self.focal_series is not None:
+            self.focal_series = _check_offsets(self.focal_series)
+            if self.mode == "dose_series":
+                raise ConfigError("focal_series: not supported in mode 'dose_series' (a dose "
+                                  "series is one image per dose); use mode 'dataset'")
+
+    @property
+    def channels(self) -> int:
+        """Channels per image: the number of focal-series offsets, else 1."""
+        return 1 if self.focal_series is None else len(self.focal_series)
 
     @property
     def field_of_view(self) -> float:

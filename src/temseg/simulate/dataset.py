@@ -1,11 +1,14 @@
 """Simulated datasets as zarr groups, generated in parallel through Dask, deterministic for a seed.
 
-Layout (ARCHITECTURE.md): ``images (N, H, W) float32``, ``labels (N, H, W)
-uint8`` (projected convex hull), ``columns (N, H, W) uint8`` (atomic-column
-discs, optional), group ``parameters/`` of 1-D arrays (every drawn value,
-one entry per image), attrs ``sampling`` (Å/px), ``seed``, ``config``,
-``label_kind``, ``temseg_version`` and the simulation grids. One chunk per
-image. The folder also holds ``record.json`` (how it was made, with a time
+Layout (ARCHITECTURE.md): ``images (N, H, W) float32`` — ``(N, C, H, W)``
+with a focal series (003), one channel per defocus offset — ``labels (N, H,
+W) uint8`` (projected convex hull, or species class indices), ``columns (N,
+H, W) uint8`` (atomic-column discs, optional), group ``parameters/`` of 1-D
+arrays (every drawn value, one entry per image, its unit in the group's
+``units`` attr), attrs ``sampling`` (Å/px), ``seed``, ``config``,
+``label_kind``, ``temseg_version`` and the simulation grids; species labels
+add ``classes``, focal series ``channels`` and ``defocus_offsets`` (Å). One
+chunk per image. The folder also holds ``record.json`` (how it was made, with a time
 stamp); everything else is byte-identical for a config and seed, whatever
 the scheduler or number of workers: structure ``i`` draws from the ``i``-th
 child of ``SeedSequence(seed)`` and its images go to the fixed, chunk-aligned
@@ -64,7 +67,10 @@ def _task_and_store(config: SimulateConfig, folder: str, index: int,
 def _create(root, config: SimulateConfig):
     n, size = config.n_images, config.size
     kwargs = {"shape": (n, size, size), "chunks": (1, size, size)}
-    arrays = {"images": root.create_array("images", dtype="float32", **kwargs),
+    channels = () if config.focal_series is None else (config.channels,)
+    arrays = {"images": root.create_array("images", dtype="float32",
+                                          shape=(n, *channels, size, size),
+                                          chunks=(1, *channels, size, size)),
               "labels": root.create_array("labels", dtype="uint8", **kwargs)}
     if config.labels.columns:
         arrays["columns"] = root.create_array("columns", dtype="uint8", **kwargs)
@@ -136,8 +142,19 @@ PARAMETER_UNITS = {
     "blur": "Å", "radius": "Å", "offset_x": "Å", "offset_y": "Å", "support_depth": "Å",
     "tilt": "°", "tilt_axis": "°", "rotation": "°", "truncation": "fraction of the radius",
     "c0": "1", "c3": "1", "C": "1", "N0": "1", "n_atoms": "count", "n_particle_atoms": "count",
-    "structure": "index", "epoch": "index",
+    "structure": "index", "epoch": "index", "vacancy_probability": "probability per S atom",
+    "n_mo_columns": "count", "n_s2_columns": "count", "n_s1_columns": "count",
+    "n_empty_s_sites": "count",
 }
+
+
+def channel_name(offset: float) -> str:
+    """Name of a focal-series channel: its defocus offset, e.g. ``Δf -50 Å``.
+
+    Offsets are relative to the image's drawn ``defocus`` (parameter of the
+    same name), in abTEM's sign (positive = underfocus).
+    """
+    return f"Δf {offset:+g} Å"
 
 
 def _write_parameters(root, rows: list[dict]) -> None:
@@ -150,15 +167,28 @@ def _write_parameters(root, rows: list[dict]) -> None:
         group.create_array(key, data=values, chunks=(len(values),))
 
 
+def _label_kind(config: SimulateConfig) -> str:
+    if config.labels.kind == "species":
+        return "species"
+    return "hull_grown" if config.labels.grow_hull else "hull"
+
+
 def _attrs(config: SimulateConfig) -> dict:
     from temseg import __version__
+    from temseg.simulate.config import LABEL_CLASSES
 
     geo = geometry(config)
+    extra = {}
+    if config.labels.kind in LABEL_CLASSES:
+        extra["classes"] = list(LABEL_CLASSES[config.labels.kind])
+    if config.focal_series is not None:
+        extra["channels"] = [channel_name(v) for v in config.focal_series]
+        extra["defocus_offsets"] = list(config.focal_series)
     return {
         "sampling": config.sampling,
         "seed": config.seed,
         "config": to_dict(config),
-        "label_kind": "hull_grown" if config.labels.grow_hull else "hull",
+        "label_kind": _label_kind(config),
         "column_kind": "discs" if config.labels.columns else None,
         "mode": config.mode,
         "units": "images: electron counts per pixel" if config.detector.enabled
@@ -170,6 +200,7 @@ def _attrs(config: SimulateConfig) -> dict:
         "wave_gpts": geo.wave_gpts,
         "energy": config.imaging.energy,
         "temseg_version": __version__,
+        **extra,
     }
 
 
@@ -268,7 +299,8 @@ def open_dataset(path: str | Path):
     Raises
     ------
     InputError
-        ``path`` is not a zarr group with ``images`` and ``labels``.
+        ``path`` is not a zarr group with ``images (N, H, W)`` or ``(N, C, H,
+        W)`` and ``labels (N, H, W)``.
     """
     import zarr
 
@@ -278,7 +310,8 @@ def open_dataset(path: str | Path):
         images, labels = root["images"], root["labels"]
     except Exception as exc:  # noqa: BLE001 - zarr raises many types for a bad store
         raise InputError(f"{path}: not a temseg simulated dataset ({type(exc).__name__})") from None
-    if images.shape != labels.shape or len(images.shape) != 3:
+    spatial = images.shape[:1] + images.shape[2:] if len(images.shape) == 4 else images.shape
+    if spatial != labels.shape or len(labels.shape) != 3:
         raise InputError(f"{path}: images {images.shape} and labels {labels.shape} differ")
     return root
 

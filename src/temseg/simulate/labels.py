@@ -1,4 +1,5 @@
-"""Pixel-exact labels from the atoms: projected convex hull and atomic-column discs (002 §2).
+"""Pixel-exact labels from the atoms: projected convex hull and atomic-column discs (002 §2),
+and atomic-species discs of MoS2 columns (003).
 
 Pixel ``(i, j)`` of an image with sampling ``s`` and ``origin`` ``(x0, y0)``
 is the point ``(x0 + i·s, y0 + j·s)`` (axis 0 along ``x``, abTEM's order),
@@ -71,4 +72,40 @@ def column_mask(xy: np.ndarray, shape: tuple[int, int], *, sampling: float, orig
     points = np.stack([ii.ravel(), jj.ravel()], axis=1) * sampling + np.asarray(origin)
     dist, _ = tree.query(points, distance_upper_bound=radius * (1 + 1e-9))  # inclusive
     mask.ravel()[np.isfinite(dist)] = 1
+    return mask
+
+
+def species_mask(xy: np.ndarray, classes: np.ndarray, shape: tuple[int, int], *,
+                 sampling: float, origin=(0.0, 0.0), radius: float = 0.7) -> np.ndarray:
+    """Class-index mask: discs of ``radius`` Å around columns, each with its column's class.
+
+    A pixel within ``radius`` of several columns takes the nearest column's
+    class (a Voronoi split of overlapping discs); a column of class 0 (an
+    empty S site) claims its disc for the background.
+
+    Parameters
+    ----------
+    xy : (K, 2) ndarray of float
+        Projected column positions in Å.
+    classes : (K,) ndarray of int
+        Each column's class index (0 .. 255).
+    shape, sampling, origin
+        As :func:`hull_mask`.
+    radius : float
+        Disc radius in Å.
+
+    Returns
+    -------
+    (H, W) ndarray of uint8, class indices, 0 away from every column.
+    """
+    mask = np.zeros(shape, np.uint8)
+    if len(xy) == 0:
+        return mask
+    classes = np.asarray(classes, dtype=np.uint8)
+    tree = cKDTree(np.asarray(xy, dtype=np.float64))
+    ii, jj = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    points = np.stack([ii.ravel(), jj.ravel()], axis=1) * sampling + np.asarray(origin)
+    dist, nearest = tree.query(points, distance_upper_bound=radius * (1 + 1e-9))  # inclusive
+    hit = np.isfinite(dist)
+    mask.ravel()[hit] = classes[nearest[hit]]
     return mask

@@ -1,8 +1,9 @@
 """One structure → its labelled images: structure, exit wave, imaging, detector, labels.
 
 Everything random is drawn from one ``numpy.random.Generator`` per structure,
-in a fixed order (structure, then per image: imaging, detector, noise), so a
-structure's images depend only on its seed, whatever runs in parallel.
+in a fixed order (structure, then per image: imaging, detector, noise — with a
+focal series the noise of each channel in turn), so a structure's images
+depend only on its seed, whatever runs in parallel.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from temseg.simulate.config import ImagingConfig, SimulateConfig
 from temseg.simulate.imaging import crop, hrtem_image, wave_spectrum
-from temseg.simulate.labels import column_mask, hull_mask
+from temseg.simulate.labels import column_mask, hull_mask, species_mask
 from temseg.simulate.structures import Structure, build_structure, half_column_spacing
 from temseg.simulate.waves import exit_wave, wave_gpts
 
@@ -50,6 +51,12 @@ class Geometry:
         """Position in Å of output pixel (0, 0) inside the cell."""
         return (self.pad * self.sampling, self.pad * self.sampling)
 
+    @property
+    def field(self) -> tuple[float, float]:
+        """``[low, high)`` in Å (x and y alike): the points whose nearest pixel is in the image."""
+        low = (self.pad - 0.5) * self.sampling
+        return (low, low + (self.out_gpts - 2 * self.pad) * self.sampling)
+
 
 def geometry(config: SimulateConfig) -> Geometry:
     """The :class:`Geometry` of ``config`` (field of view plus padding, FFT-friendly wave grid)."""
@@ -67,7 +74,11 @@ def draw_imaging(imaging: ImagingConfig, rng: np.random.Generator) -> dict[str, 
 
 @dataclass
 class Result:
-    """Images of one structure (or one dose series) and their parameter rows."""
+    """Images of one structure (or one dose series) and their parameter rows.
+
+    ``images`` is ``(K, H, W)``, or ``(K, C, H, W)`` with a focal series;
+    ``labels`` and ``columns`` are ``(K, H, W)``.
+    """
 
     images: np.ndarray
     labels: np.ndarray
@@ -76,11 +87,20 @@ class Result:
 
 
 def make_labels(structure: Structure, config: SimulateConfig, geo: Geometry):
-    """(hull, columns or None) masks of ``structure`` on the output grid, uint8 ``(size, size)``."""
+    """(labels, columns or None) of ``structure`` on the output grid, uint8 ``(size, size)``.
+
+    ``labels`` is the hull mask (``labels.kind == "hull"``) or the species
+    class indices (``"species"``, from the structure's ``sites``).
+    """
     shape = (config.size, config.size)
     xy = structure.particle_xy
-    grow = half_column_spacing(config.structure.element) if config.labels.grow_hull else 0.0
-    hull = hull_mask(xy, shape, sampling=geo.sampling, origin=geo.origin, grow=grow)
+    if config.labels.kind == "species":
+        hull = species_mask(structure.sites, structure.site_classes, shape,
+                            sampling=geo.sampling, origin=geo.origin,
+                            radius=config.labels.column_radius)
+    else:
+        grow = half_column_spacing(config.structure.element) if config.labels.grow_hull else 0.0
+        hull = hull_mask(xy, shape, sampling=geo.sampling, origin=geo.origin, grow=grow)
     cols = None
     if config.labels.columns:
         cols = column_mask(xy, shape, sampling=geo.sampling, origin=geo.origin,
@@ -101,6 +121,11 @@ class Renderer:
         full = hrtem_image(self.spectrum, cell=self.geo.cell, out_gpts=self.geo.out_gpts,
                            energy=self.config.imaging.energy, **imaging)
         return crop(full, self.geo.pad)
+
+    def focal(self, imaging: dict, offsets) -> np.ndarray:
+        """Noise-free ``(C, size, size)`` focal series: defocus ``imaging["defocus"] + offset``."""
+        return np.stack([self.clean({**imaging, "defocus": imaging["defocus"] + offset})
+                         for offset in offsets])
 
     def detect(self, image: np.ndarray, drawn: dict, rng: np.random.Generator) -> np.ndarray:
         """Counts per pixel through the detector (002 eq. 3) with ``drawn`` c0, c3, N0, dose."""
@@ -131,7 +156,7 @@ def prepare_structure(config: SimulateConfig, *, seed):
     """
     gen = np.random.default_rng(seed)
     geo = geometry(config)
-    structure = build_structure(config.structure, cell=geo.cell, rng=gen)
+    structure = build_structure(config.structure, cell=geo.cell, rng=gen, field=geo.field)
     wave = exit_wave(structure.atoms, gpts=geo.wave_gpts, energy=config.imaging.energy,
                      slice_thickness=config.slice_thickness)
     renderer = Renderer(config, geo, wave)
@@ -154,23 +179,32 @@ def simulate_structure(config: SimulateConfig, *, seed, index: int = 0) -> Resul
     -------
     Result
         ``images (K, size, size) float32`` (counts per pixel, or intensity with
-        the detector off), ``labels`` and ``columns`` ``(K, size, size) uint8``,
-        one parameter row (every drawn value) per image.
+        the detector off; ``(K, C, size, size)`` with ``config.focal_series``,
+        channel ``c`` at the drawn defocus plus ``focal_series[c]``, each
+        channel with its own noise at the image's one dose), ``labels`` and
+        ``columns`` ``(K, size, size) uint8``, one parameter row (every drawn
+        value; ``defocus`` is the drawn defocus the offsets are added to) per image.
     """
     gen, structure, renderer, hull, cols = prepare_structure(config, seed=seed)
     k = config.images_per_structure
-    images = np.empty((k, config.size, config.size), np.float32)
+    focal = config.focal_series
+    channels = () if focal is None else (len(focal),)
+    images = np.empty((k, *channels, config.size, config.size), np.float32)
     rows = []
     for epoch in range(k):
         imaging = draw_imaging(config.imaging, gen)
-        image = renderer.clean(imaging)
+        image = renderer.clean(imaging) if focal is None else renderer.focal(imaging, focal)
         row = {"structure": index, "epoch": epoch, **structure.params, **imaging}
         if renderer.detector is not None:
             drawn = renderer.draw_detector(gen)
-            image = renderer.detect(image, drawn, gen)
+            if focal is None:
+                image = renderer.detect(image, drawn, gen)
+            else:  # independent noise per channel, in channel order, at one drawn dose
+                image = np.stack([renderer.detect(channel, drawn, gen) for channel in image])
             row.update(drawn)
         images[epoch] = image
         rows.append(row)
-    labels = np.broadcast_to(hull, images.shape).copy()
-    columns = None if cols is None else np.broadcast_to(cols, images.shape).copy()
+    shape = (k, config.size, config.size)
+    labels = np.broadcast_to(hull, shape).copy()
+    columns = None if cols is None else np.broadcast_to(cols, shape).copy()
     return Result(images=images, labels=labels, columns=columns, params=rows)

@@ -1,9 +1,19 @@
-"""Atomic structures with ASE: FCC nanoparticles on a (111) CeO2 slab (002 §2, fig. 1).
+"""Atomic structures with ASE: FCC nanoparticles on a (111) CeO2 slab (002 §2, fig. 1) and
+MoS2 monolayers with sulphur vacancies (003).
 
 Coordinates: Å, the beam along ``z``. The crystal frame puts the FCC [110]
 zone axis along ``z``, [1-11] (a (111) plane normal) along ``y`` and
 [-112] along ``x``, so (111) facets are seen edge-on and the particle sits on
 the support below it (smaller ``y``) before the random rotation about ``z``.
+
+A MoS2 monolayer lies in the ``xy`` plane ([001] along the beam). A rotated
+hexagonal lattice cannot tile a square periodic cell (the rectangular cell
+a × a√3 already cannot: √3 is irrational), so the layer is cut to the cell
+and the periodic wrap leaves a seam at the cell's edges: columns too close
+or too far apart across the border. The seam lies in the padding that is
+cropped from every image (``SimulateConfig.padding``, see
+:func:`build_mos2`); the layer is anchored at the cell centre, so what the
+image shows does not depend on the padding.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms
-from ase.build import bulk
+from ase.build import bulk, mx2
 from ase.data import atomic_numbers, reference_states
 from scipy.spatial.transform import Rotation
 
@@ -26,6 +36,12 @@ ZONE_110 /= np.linalg.norm(ZONE_110, axis=1)[:, None]
 
 CEO2_A = 5.411  # Å, fluorite lattice constant of CeO2
 CARBON_DENSITY = 0.100  # atoms/Å³ (amorphous carbon, 2.0 g/cm³)
+MOS2_A = 3.19  # Å, in-plane lattice constant of 2H-MoS2
+MOS2_THICKNESS = 3.19  # Å, S-S distance along the beam
+#: Mo-S projected column distance, a/√3 (1.84 Å)
+MOS2_COLUMN_SPACING = MOS2_A / np.sqrt(3.0)
+#: species label classes of MoS2 columns (0 is background; an empty S site is background too)
+MO, S2, S1 = 1, 2, 3
 
 
 def lattice_constant(element: str) -> float:
@@ -50,11 +66,19 @@ class Structure:
         Which atoms belong to the particle (the label's atoms).
     params : dict of str to float
         Every drawn value (radius, truncation, tilt, rotation, offsets, ...).
+    sites : (K, 2) ndarray of float or None
+        MoS2 only: projected column positions (x, y) in Å, every Mo and S
+        site of the layer in the cell, vacant ones included.
+    site_classes : (K,) ndarray of uint8 or None
+        MoS2 only: each site's class, :data:`MO`, :data:`S2`, :data:`S1`, or
+        0 for an S site with both atoms removed.
     """
 
     atoms: Atoms
     particle: np.ndarray
     params: dict = field(default_factory=dict)
+    sites: np.ndarray | None = None
+    site_classes: np.ndarray | None = None
 
     @property
     def particle_xy(self) -> np.ndarray:
@@ -112,8 +136,13 @@ def fcc_particle(element: str, radius: float, truncation: float) -> np.ndarray:
     return pos[pos[:, 1] >= cut - 1e-3]
 
 
-def build_structure(config: StructureConfig, *, cell: float, rng=None) -> Structure:
-    """One random particle (and support) in a square periodic cell of side ``cell`` Å.
+def build_structure(config: StructureConfig, *, cell: float, rng=None,
+                    field: tuple[float, float] | None = None) -> Structure:
+    """One random specimen in a square periodic cell of side ``cell`` Å.
+
+    ``config.kind == "mos2"`` builds a monolayer (:func:`build_mos2`, which
+    takes ``field``); otherwise a particle (and support), for which
+    ``field`` is ignored.
 
     Parameters
     ----------
@@ -124,11 +153,15 @@ def build_structure(config: StructureConfig, *, cell: float, rng=None) -> Struct
         the particle centre sits at the cell centre plus a random offset, and
         the support fills the cell below the interface.
     rng : int or Generator or None
+    field : (float, float), optional
+        MoS2 only: see :func:`build_mos2`.
 
     Returns
     -------
     Structure
     """
+    if config.kind == "mos2":
+        return build_mos2(config, cell=cell, rng=rng, field=field)
     gen = as_generator(rng)
     el = config.element
     radius = float(gen.uniform(*config.radius))
@@ -185,3 +218,115 @@ def build_structure(config: StructureConfig, *, cell: float, rng=None) -> Struct
         "n_atoms": int(inside.sum()),
     }
     return Structure(atoms=atoms, particle=is_particle[inside], params=params)
+
+
+def _mos2_layer(reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """A 2H-MoS2 layer (ASE ``mx2``) covering the disc ``|xy| <= reach`` Å, Mo at the origin.
+
+    Returns positions ``(M, 3)`` (Mo at ``z = 0``, S at ``±thickness/2``) and
+    atomic numbers, in a fixed order: per unit cell Mo, S above, S below.
+    """
+    unit = mx2("MoS2", kind="2H", a=MOS2_A, thickness=MOS2_THICKNESS, vacuum=None)
+    a1, a2 = np.asarray(unit.cell)[0, :2], np.asarray(unit.cell)[1, :2]
+    n = int(np.ceil(reach / (MOS2_A * np.sqrt(3.0) / 2))) + 2  # rows needed either way
+    m = np.stack(np.meshgrid(np.arange(-n, n + 1), np.arange(-n, n + 1), indexing="ij"),
+                 -1).reshape(-1, 2)
+    origins = m[:, :1] * a1 + m[:, 1:] * a2
+    origins = origins[np.linalg.norm(origins, axis=1) <= reach + MOS2_A]
+    pos = unit.positions[None, :, :] + np.c_[origins, np.zeros(len(origins))][:, None, :]
+    return pos.reshape(-1, 3), np.tile(unit.numbers, len(origins))
+
+
+def mos2_sites(positions: np.ndarray, numbers: np.ndarray,
+               kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Projected columns of a MoS2 layer and their species classes.
+
+    Parameters
+    ----------
+    positions : (M, 3) ndarray of float
+        Atom positions in Å, in :func:`_mos2_layer`'s order (per unit cell
+        Mo, then the two S atoms of its S column).
+    numbers : (M,) ndarray of int
+    kept : (M,) ndarray of bool
+        Which atoms remain (False: removed, a vacancy).
+
+    Returns
+    -------
+    xy : (K, 2) ndarray of float — column positions in Å, every Mo then every S site
+    classes : (K,) ndarray of uint8 — :data:`MO`; :data:`S2`, :data:`S1` or 0 by the
+        number of S atoms kept (2, 1, 0)
+    """
+    mo = np.flatnonzero(numbers == atomic_numbers["Mo"])
+    s_sites = mo + 1
+    n_s = kept[s_sites].astype(np.int64) + kept[s_sites + 1]
+    xy = np.concatenate([positions[mo, :2], positions[s_sites, :2]])
+    classes = np.concatenate([np.full(len(mo), MO),
+                              np.select([n_s == 2, n_s == 1], [S2, S1], 0)]).astype(np.uint8)
+    return xy, classes
+
+
+def build_mos2(config: StructureConfig, *, cell: float, rng=None,
+               field: tuple[float, float] | None = None) -> Structure:
+    """A 2H-MoS2 monolayer with random S vacancies filling a square periodic cell (003).
+
+    [001] along the beam; the layer is rotated about the beam by a random
+    angle in [0°, 360°) (0 if not ``config.rotate``) about the cell centre,
+    where a Mo column sits before the random shift by up to
+    ``config.max_offset`` Å in x and y. Each S atom is then removed
+    independently with probability ``p`` drawn uniformly from
+    ``config.vacancies``. Atoms outside ``[0, cell)²`` are dropped, so the
+    periodic wrap leaves a seam at the cell's border (see the module
+    docstring): keep it in the cropped padding.
+
+    Parameters
+    ----------
+    config : StructureConfig
+        ``rotate``, ``max_offset`` and ``vacancies`` apply; the particle's fields are ignored.
+    cell : float
+        In-plane side of the periodic cell in Å.
+    rng : int or Generator or None
+    field : (float, float), optional
+        ``[low, high)`` in Å, in both x and y, of the region whose columns the
+        counts in ``params`` cover (the image); default the whole cell.
+
+    Returns
+    -------
+    Structure
+        ``particle`` all True (every atom is the specimen's); ``sites`` and
+        ``site_classes`` the projected columns; ``params``: ``rotation`` (°),
+        ``offset_x``, ``offset_y`` (Å), ``vacancy_probability``, counts of
+        columns in ``field``: ``n_mo_columns``, ``n_s2_columns``,
+        ``n_s1_columns``, ``n_empty_s_sites``, and ``n_atoms`` in the cell.
+    """
+    gen = as_generator(rng)
+    rotation = float(gen.uniform(0.0, 360.0)) if config.rotate else 0.0
+    offset = gen.uniform(-config.max_offset, config.max_offset, size=2)
+    p_vacancy = float(gen.uniform(*config.vacancies))
+
+    pos, num = _mos2_layer(cell * np.sqrt(0.5) + config.max_offset + 1.0)
+    pos = Rotation.from_euler("z", rotation, degrees=True).apply(pos)
+    thickness = MOS2_THICKNESS + 4.0
+    pos += [cell / 2 + offset[0], cell / 2 + offset[1], thickness / 2]
+    inside = np.all((pos[:, :2] >= 0) & (pos[:, :2] < cell), axis=1)
+    sulphur = num == atomic_numbers["S"]
+    kept = ~(sulphur & (gen.random(len(num)) < p_vacancy))  # one draw per atom, in order
+
+    site_xy, classes = mos2_sites(pos, num, kept)
+    in_cell = np.all((site_xy >= 0) & (site_xy < cell), axis=1)  # as their atoms' `inside`
+    site_xy, classes = site_xy[in_cell], classes[in_cell]
+
+    lo, hi = field if field is not None else (0.0, cell)
+    seen = np.all((site_xy >= lo) & (site_xy < hi), axis=1)
+    keep = inside & kept
+    atoms = Atoms(numbers=num[keep], positions=pos[keep], cell=[cell, cell, thickness], pbc=True)
+    params = {
+        "rotation": rotation, "offset_x": float(offset[0]), "offset_y": float(offset[1]),
+        "vacancy_probability": p_vacancy,
+        "n_mo_columns": int(np.count_nonzero(seen & (classes == MO))),
+        "n_s2_columns": int(np.count_nonzero(seen & (classes == S2))),
+        "n_s1_columns": int(np.count_nonzero(seen & (classes == S1))),
+        "n_empty_s_sites": int(np.count_nonzero(seen & (classes == 0))),
+        "n_atoms": int(keep.sum()),
+    }
+    return Structure(atoms=atoms, particle=np.ones(len(atoms), bool), params=params,
+                     sites=site_xy, site_classes=classes)
