@@ -9,6 +9,7 @@ from temseg.simulate.dataset import open_dataset, read_parameters
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = REPO / "configs" / "simulate_small.yaml"
+MOS2 = REPO / "configs" / "simulate_mos2.yaml"
 
 
 def test_simulate_writes_dataset_with_overrides(tmp_path, capsys):
@@ -87,3 +88,28 @@ def test_a_pixel_size_too_coarse_for_the_lattice_is_warned_about():
     assert lattice_warning(load_simulate_config(SMALL, sampling=1.0)) is None
     message = lattice_warning(load_simulate_config(SMALL, sampling=1.5))
     assert message.startswith("at 1.5 Å/px the Au {111} fringes (2.36 Å) lie beyond the Nyquist")
+
+
+def test_mos2_focal_series_config_writes_species_dataset(tmp_path, capsys):
+    """The shipped MoS2 config (003) runs as it is, made tiny by flags."""
+    out = tmp_path / "mos2.zarr"
+    code = main(["simulate", str(MOS2), "--out", str(out), "--n-structures", "1",
+                 "--images-per-structure", "1", "--size", "32", "--scheduler", "synchronous"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "1 images × 3 defoci of 32² px at 0.125 Å/px" in captured.err
+    root = open_dataset(out)
+    assert root["images"].shape == (1, 3, 32, 32) and root["labels"].shape == (1, 32, 32)
+    assert root.attrs["label_kind"] == "species" and root.attrs["energy"] == 80e3
+    assert root.attrs["classes"] == ["background", "Mo", "S2", "S1"]
+    assert set(np.unique(root["labels"][:]).tolist()) <= {0, 1, 2, 3}
+
+
+def test_mos2_pixels_too_coarse_for_the_columns_are_warned_about():
+    from temseg.cli.simulate import lattice_warning, load_simulate_config
+
+    cfg = load_simulate_config(MOS2)
+    assert cfg.structure.kind == "mos2" and cfg.channels == 3 and 0.1 <= cfg.sampling <= 0.15
+    assert lattice_warning(cfg) is None
+    message = lattice_warning(load_simulate_config(MOS2, sampling=1.0))
+    assert message.startswith("at 1 Å/px the MoS2 columns (1.84 Å apart) lie beyond the Nyquist")

@@ -31,8 +31,13 @@ def load_simulate_config(config: Path, **overrides):
 
 def lattice_warning(cfg) -> str | None:
     """Why the images of ``cfg`` would show no lattice (pixels too coarse), or None."""
-    from temseg.simulate.structures import lattice_constant
+    from temseg.simulate.structures import MOS2_COLUMN_SPACING, lattice_constant
 
+    if cfg.structure.kind == "mos2":  # species labels need the Mo and S columns apart
+        if cfg.sampling <= 0.5 * MOS2_COLUMN_SPACING:
+            return None
+        return (f"at {cfg.sampling:g} Å/px the MoS2 columns ({MOS2_COLUMN_SPACING:.2f} Å "
+                "apart) lie beyond the Nyquist limit: the images cannot tell Mo from S columns")
     element = cfg.structure.element
     d111 = lattice_constant(element) / 3**0.5  # the particle's widest lattice fringes
     if cfg.sampling <= 0.5 * d111:
@@ -72,9 +77,10 @@ def register(app: typer.Typer) -> None:
         Every option but --out, --scheduler, --workers, --address and --overwrite
         replaces the config's value; unset, the config's value holds.
 
-        The dataset holds images (counts per pixel), labels (projected convex hull),
-        columns (atomic-column discs), a parameters table with every drawn value,
-        and the config and seed; the same config and seed give the same bytes.
+        The dataset holds images (counts per pixel; one channel per defocus with a
+        focal_series), labels (projected convex hull, or MoS2 species: 1 Mo, 2 S2,
+        3 S1), columns (atomic-column discs), a parameters table with every drawn
+        value, and the config and seed; the same config and seed give the same bytes.
         """
         from temseg.simulate.dataset import simulate_dataset
         from temseg.simulate.pipeline import geometry
@@ -89,8 +95,9 @@ def register(app: typer.Typer) -> None:
         message = lattice_warning(cfg)
         if message:
             _common.warn(message)
+        focal = "" if cfg.focal_series is None else f" × {cfg.channels} defoci"
         _common.err.print(
-            f"{cfg.n_images} images of {cfg.size}² px at {cfg.sampling:g} Å/px "
+            f"{cfg.n_images} images{focal} of {cfg.size}² px at {cfg.sampling:g} Å/px "
             f"({cfg.field_of_view / 10:g} nm); exit waves {geo.wave_gpts}² at "
             f"{geo.wave_sampling:.4f} Å", highlight=False)
         with _common.progress() as bar:
