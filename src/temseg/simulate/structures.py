@@ -12,8 +12,9 @@ a × a√3 already cannot: √3 is irrational), so the layer is cut to the cell
 and the periodic wrap leaves a seam at the cell's edges: columns too close
 or too far apart across the border. The seam lies in the padding that is
 cropped from every image (``SimulateConfig.padding``, see
-:func:`build_mos2`); the layer is anchored at the cell centre, so what the
-image shows does not depend on the padding.
+:func:`build_mos2`); the layer is anchored at the cell centre, so where its
+columns fall in the image does not depend on the padding (which S atoms are
+missing does: the vacancies are drawn per atom of the whole cell).
 """
 
 from __future__ import annotations
