@@ -141,3 +141,14 @@ def test_class_overlay_colours_each_class_and_names_them(tmp_path):
     assert png.shape[1] == 512 and png.shape[0] > 512  # enlarged 32×, legend strip below
     with pytest.raises(InputError, match=r"class indices 0\.\.2"):
         write_class_overlay(tmp_path / "p.png", image, mask, classes=["bg", "a", "b"])
+
+
+def test_class_confusion_marks_the_wrong_class_yellow(tmp_path):
+    pred = np.array([[1, 2, 0, 3]])
+    truth = np.array([[1, 3, 2, 0]])
+    write_confusion_overlay(tmp_path / "c.png", pred, truth, classes=True)
+    rgb = iio.imread(tmp_path / "c.png")
+    assert [tuple(v) for v in rgb[0]] == [(255, 255, 255), (255, 255, 0), (0, 0, 255),
+                                          (255, 0, 0)]
+    binary = iio.imread(write_confusion_overlay(tmp_path / "d.png", pred, truth))
+    assert tuple(binary[0, 1]) == (255, 255, 255)  # without classes any foreground is a hit

@@ -174,7 +174,9 @@ def _print_report(report) -> None:
 def evaluate(
     model: Path = typer.Argument(..., help="Model file (.json/.safetensors/stem), run folder "
                                            "or baseline JSON."),
-    data: list[Path] = typer.Argument(..., help="Labelled folders (NAME + NAME_LABEL)."),
+    data: list[Path] = typer.Argument(..., help="Labelled folders (NAME + NAME_LABEL) or zarr "
+                                                "datasets (images (N, H, W) or (N, C, H, W), "
+                                                "labels (N, H, W))."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     threshold: float | None = typer.Option(None, help="Foreground probability threshold "
                                                       "(default: the model's, usually 0.5)."),
@@ -182,7 +184,8 @@ def evaluate(
     sampling: float | None = typer.Option(None, help="Pixel size in Å/px of the data."),
     pixel_size_nm: float | None = typer.Option(None, help="Pixel size in nm/px of the data."),
     overlays: bool = typer.Option(True, "--overlays/--no-overlays",
-                                  help="Confusion PNGs (TP white, TN black, FP red, FN blue)."),
+                                  help="Confusion PNGs (TP white, TN black, FP red, FN blue; "
+                                       "wrong class yellow)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     tile: int = typer.Option(512, help="Tile side for tiled prediction (pixels)."),
     tta: bool = typer.Option(False, "--tta", help="Average over the 8 rotations and mirror "
@@ -193,29 +196,88 @@ def evaluate(
     Writes per_image.csv, pooled.json, confusion/NAME.png and record.json. Scores
     are pooled over all pixels, and also averaged over the images (every image
     weighing the same: the "mean of images" row, "image_mean" in pooled.json).
+    A model of ≥ 3 classes (e.g. Mo, S2, S1 columns) is scored per class, one
+    class against the rest, pooled over all pixels: per_class.csv (F1, Jaccard,
+    precision, recall and pixel counts of every class, and their mean over the
+    foreground classes), pooled.json with the confusion matrix, and per image
+    the F1 of each class in per_image.csv. Zarr datasets are read one image at
+    a time.
     """
-    from rich.table import Table
-
     from temseg.device import pick_device
-    from temseg.errors import InputError
     from temseg.infer import load_segmenter
-    from temseg.io import read_labelled_folder, write_confusion_overlay, write_json
-    from temseg.record import write_record
-    from temseg.train.crossval import evaluate_pairs, image_means, write_table
 
     _common.check_output(out)
     data_sampling = _common.sampling_from_options(sampling, pixel_size_nm)
     _common.check_threshold(threshold)
     segmenter = load_segmenter(model, tile=tile, device=pick_device(device), tta=tta,
                                warn=_common.warn)
-    pairs = [p for folder in data for p in read_labelled_folder(folder, label_suffix=label_suffix)]
-    if not pairs:
+    classes = len(segmenter.classes) >= 3
+    sources = _labelled_sources(segmenter, data, label_suffix=label_suffix,
+                                sampling=data_sampling, multiclass=classes)
+    config = {"model": str(model), "data": [str(d) for d in data], "label_suffix": label_suffix,
+              "sampling": data_sampling, "tta": tta}
+    if classes:
+        if threshold is not None:
+            _common.warn(f"--threshold {threshold:g} is not used: a {len(segmenter.classes)}-"
+                         "class prediction is the most probable class of every pixel")
+        _evaluate_classes(segmenter, sources, out, model=model, config=config,
+                          overlays=overlays, sampling=data_sampling)
+        return
+    _evaluate_binary(segmenter, sources, out, model=model, config=config, overlays=overlays,
+                     threshold=threshold, sampling=data_sampling)
+
+
+def _labelled_sources(segmenter, data: list[Path], *, label_suffix: str,
+                      sampling: float | None, multiclass: bool) -> list:
+    """Each DATA path as a sequence of labelled pairs (folders read, zarr datasets lazy),
+    checked against the model before any work: channels, classes, image size."""
+    from temseg.errors import InputError
+    from temseg.infer.evaluation import is_zarr_dataset, open_labelled_zarr
+    from temseg.io import read_labelled_folder
+
+    sources = []
+    for path in data:
+        if is_zarr_dataset(path):
+            source = open_labelled_zarr(path, sampling=sampling)
+            if source.in_channels != segmenter.in_channels:
+                raise InputError(f"{path}: images have {source.in_channels} channel(s) "
+                                 f"({len(source)}×{source.in_channels}×{source.shape[0]}×"
+                                 f"{source.shape[1]}); the model takes {segmenter.takes}")
+            for what, theirs, ours in (("classes", source.classes, segmenter.classes),
+                                       ("channels", source.channels, segmenter.channels)):
+                if multiclass or what == "channels":
+                    if theirs is not None and ours is not None and theirs != ours:
+                        _common.warn(f"{path}: {what} {', '.join(theirs)} differ from the "
+                                     f"model's {', '.join(ours)}; scored by index")
+            segmenter.check_image(source.shape, sampling=source.sampling, name=str(path))
+        else:
+            if segmenter.in_channels > 1:
+                raise InputError(f"{path}: a labelled folder holds single images; the model "
+                                 f"takes {segmenter.takes}: give a zarr dataset with images "
+                                 f"(N, {segmenter.in_channels}, H, W)")
+            source = read_labelled_folder(path, label_suffix=label_suffix,
+                                          multiclass=multiclass)
+            for p in source:  # too small for the model: an error naming the file
+                segmenter.check_image(p.image.shape, name=str(p.path),
+                                      sampling=sampling if sampling is not None else p.sampling)
+        sources.append(source)
+    if not any(len(s) for s in sources):
         raise InputError(f"{', '.join(map(str, data))}: no labelled images found")
+    return sources
+
+
+def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config: dict,
+                     overlays: bool, threshold: float | None, sampling: float | None) -> None:
+    """Foreground scores of a 2-class model or a baseline (unchanged for labelled folders)."""
+    from rich.table import Table
+
+    from temseg.io import write_confusion_overlay, write_json
+    from temseg.record import write_record
+    from temseg.train.crossval import evaluate_pairs, image_means, write_table
+
+    pairs = [p for source in sources for p in source]
     thr = float(segmenter.threshold if threshold is None else threshold)
-    samplings = {p.name: (data_sampling if data_sampling is not None else p.sampling)
-                 for p in pairs}
-    for p in pairs:  # too small for the model: an error naming the file, before any work
-        segmenter.check_image(p.image.shape, sampling=samplings[p.name], name=str(p.path))
+    samplings = {p.name: (sampling if sampling is not None else p.sampling) for p in pairs}
     names = [p.name for p in pairs]
 
     def predict(item):
@@ -237,10 +299,7 @@ def evaluate(
                 rows + [{"name": "pooled", **pooled}, {"name": "mean of images", **means}])
     write_json(out / "pooled.json", {"threshold": thr, "n_images": len(pairs), **pooled,
                                      "image_mean": means})
-    write_record(out, config={"model": str(model), "data": [str(d) for d in data],
-                              "threshold": thr, "label_suffix": label_suffix,
-                              "sampling": data_sampling, "tta": tta},
-                 pooled=pooled)
+    write_record(out, config={**config, "threshold": thr}, pooled=pooled)
     table = Table(title=f"{model} at threshold {thr:g}")
     keys = [k for k in _SCORES if k in pooled]
     table.add_column("image")
@@ -252,6 +311,53 @@ def evaluate(
     table.add_row("mean of images", *(f"{means[k]:.4f}" for k in keys))
     _common.show(table)
     _common.out.print(f"written to {out}", highlight=False)
+
+
+def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, config: dict,
+                      overlays: bool, sampling: float | None) -> None:
+    """Per-class scores of a model of ≥ 3 classes, streamed one image at a time."""
+    from rich.table import Table
+
+    from temseg.infer.evaluation import CLASS_KEYS, evaluate_classes
+    from temseg.io import write_confusion_overlay, write_json
+    from temseg.record import write_record
+    from temseg.train.crossval import write_table
+
+    def predict(pair):
+        return segmenter.predict_proba(pair.image, sampling=sampling if sampling is not None
+                                       else pair.sampling)
+
+    def overlay(pair, pred) -> None:
+        write_confusion_overlay(out / "confusion" / f"{pair.name}.png", pred, pair.label,
+                                classes=True)
+
+    total = sum(len(s) for s in sources)
+    with _common.progress() as bar:
+        task = bar.add_task("evaluating", total=total)
+        pooled, rows = evaluate_classes(
+            predict, (p for source in sources for p in source), classes=segmenter.classes,
+            n_items=total, callback=lambda done, n: bar.update(task, completed=done),
+            on_prediction=overlay if overlays else None)
+    mean = {"class": "mean (foreground)", "index": None, **pooled["mean_foreground"]}
+    write_table(out / "per_class.csv", pooled["per_class"] + [mean])
+    write_table(out / "per_image.csv", rows)
+    write_json(out / "pooled.json", {"pooling": "pixels", **pooled})
+    write_record(out, config={**config, "prediction": "most probable class"},
+                 pooled={k: pooled[k] for k in ("accuracy", "mean_foreground", "classes")},
+                 classes=segmenter.classes, channels=segmenter.channels)
+    table = Table(title=f"{model}: {pooled['n_images']} images, per class (pooled over pixels)")
+    table.add_column("class")
+    for k in CLASS_KEYS:
+        table.add_column(k, justify="right")
+    table.add_column("pixels", justify="right")
+    for row in pooled["per_class"]:
+        table.add_row(row["class"], *(f"{row[k]:.4f}" for k in CLASS_KEYS),
+                      f"{row['tp'] + row['fn']:,}")
+    table.add_row("[bold]mean (foreground)[/]",
+                  *(f"[bold]{pooled['mean_foreground'][k]:.4f}[/]" for k in CLASS_KEYS), "")
+    _common.show(table)
+    _common.out.print(f"pixel accuracy {pooled['accuracy']:.4f}; written to {out}",
+                      highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -23,8 +23,10 @@ from temseg.io.micrograph import check_sampling
 
 _MASK_SUFFIXES = (".png", ".tif", ".tiff")
 
-#: colours (RGB, 0-255) of confusion classes, as in Sadre et al. 2021 fig. 4
-CONFUSION_COLORS = {"tp": (255, 255, 255), "tn": (0, 0, 0), "fp": (255, 0, 0), "fn": (0, 0, 255)}
+#: colours (RGB, 0-255) of confusion classes, as in Sadre et al. 2021 fig. 4; class maps add
+#: foreground given the wrong foreground class (e.g. an S1 column called S2) in yellow
+CONFUSION_COLORS = {"tp": (255, 255, 255), "tn": (0, 0, 0), "fp": (255, 0, 0), "fn": (0, 0, 255),
+                    "wrong_class": (255, 255, 0)}
 
 
 def _as_2d(array, path: Path, what: str) -> np.ndarray:
@@ -287,26 +289,35 @@ def write_class_overlay(path: str | Path, image, mask, *, classes, alpha: float 
     return write_figure(fig, path, dpi=dpi)
 
 
-def confusion_image(pred, truth) -> np.ndarray:
-    """``(H, W, 3) uint8``: TP white, TN black, FP red, FN blue (foreground is > 0)."""
-    pred, truth = np.asarray(pred) > 0, np.asarray(truth) > 0
+def confusion_image(pred, truth, *, classes: bool = False) -> np.ndarray:
+    """``(H, W, 3) uint8``: TP white, TN black, FP red, FN blue (foreground is > 0).
+
+    With ``classes`` the maps hold class indices: foreground in both but of
+    another class is yellow (``CONFUSION_COLORS["wrong_class"]``), not white.
+    """
+    pred, truth = np.asarray(pred), np.asarray(truth)
     if pred.shape != truth.shape or pred.ndim != 2:
-        raise InputError(f"prediction {pred.shape} and truth {truth.shape} must be equal 2-D shapes")
+        raise InputError(f"prediction {pred.shape} and truth {truth.shape} must be equal "
+                         "2-D shapes")
+    p, t = pred > 0, truth > 0
     rgb = np.zeros((*pred.shape, 3), np.uint8)
-    for name, where in (("tp", pred & truth), ("fp", pred & ~truth), ("fn", ~pred & truth)):
+    for name, where in (("tp", p & t), ("fp", p & ~t), ("fn", ~p & t)):
         rgb[where] = CONFUSION_COLORS[name]
+    if classes:
+        rgb[p & t & (pred != truth)] = CONFUSION_COLORS["wrong_class"]
     return rgb
 
 
-def write_confusion_overlay(path: str | Path, pred, truth) -> Path:
+def write_confusion_overlay(path: str | Path, pred, truth, *, classes: bool = False) -> Path:
     """Write the confusion map of a binary prediction against the truth as RGB PNG.
 
     Colours as in Sadre et al. 2021 fig. 4: true positive white, true negative
-    black, false positive red, false negative blue.
+    black, false positive red, false negative blue; with ``classes`` (class-index
+    maps) a foreground pixel of the wrong class is yellow.
     """
     path = Path(path)
     try:
-        rgb = confusion_image(pred, truth)
+        rgb = confusion_image(pred, truth, classes=classes)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
     return _save_rgb(path, rgb)

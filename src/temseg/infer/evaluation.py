@@ -1,0 +1,219 @@
+"""Scoring a segmenter on labelled data: zarr datasets read lazily, per-class scores (003).
+
+``temseg evaluate`` takes labelled folders (:func:`temseg.io.read_labelled_folder`)
+or zarr datasets (``images (N, H, W)`` or ``(N, C, H, W)`` float32, ``labels
+(N, H, W)`` uint8, attrs ``sampling``, ``classes``, ``channels``, as
+``temseg simulate`` writes them). :func:`open_labelled_zarr` reads one image
+at a time. For a model of K ≥ 3 classes :func:`evaluate_classes` scores each
+class one against the rest from the K × K confusion matrix summed over all
+images (pooled over pixels, as :func:`temseg.metrics.score_set` pools binary
+masks), and reports the mean over the *foreground* classes: the background
+fills most pixels and would lift a mean over every class towards 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from temseg.errors import InputError
+
+#: per-class scores reported by :func:`class_scores`
+CLASS_KEYS = ("f1", "jaccard", "precision", "recall")
+
+
+def is_zarr_dataset(path: str | Path) -> bool:
+    """Whether ``path`` is a zarr group folder (``.zarr`` or a ``zarr.json``/``.zgroup`` inside)."""
+    path = Path(path)
+    return path.is_dir() and (path.suffix == ".zarr" or (path / "zarr.json").exists()
+                              or (path / ".zgroup").exists())
+
+
+class LabelledZarr(Sequence):
+    """A zarr dataset of labelled images, read one image at a time.
+
+    Items are :class:`temseg.io.labelled.LabelledPair` (``name`` =
+    ``STEM_00000``..., ``image`` ``(H, W)`` or ``(C, H, W)`` float32, ``label``
+    ``(H, W)``, ``sampling``, ``path`` the dataset).
+
+    Attributes
+    ----------
+    path : Path
+    sampling : float or None
+        Attr ``sampling`` (Å/px), or the caller's.
+    classes, channels : list of str or None
+        Attrs ``classes`` (index = class) and ``channels`` (focal series).
+    in_channels : int
+        1 for ``(N, H, W)`` images, C for ``(N, C, H, W)``.
+    shape : (H, W)
+    """
+
+    def __init__(self, path: str | Path, *, sampling: float | None = None):
+        import zarr
+
+        self.path = Path(path)
+        try:
+            root = zarr.open_group(str(self.path), mode="r")
+            self._images, self._labels = root["images"], root["labels"]
+        except Exception as exc:  # noqa: BLE001 - zarr raises many types for a bad store
+            raise InputError(f"{self.path}: not a temseg zarr dataset with images/labels "
+                             f"({type(exc).__name__})") from None
+        images, labels = tuple(self._images.shape), tuple(self._labels.shape)
+        if len(labels) != 3 or len(images) not in (3, 4) or images[0] != labels[0] \
+                or images[-2:] != labels[1:]:
+            raise InputError(f"{self.path}: images {images} and labels {labels} must be "
+                             "(N, H, W) or (N, C, H, W) and (N, H, W) of one N, H, W")
+        if labels[0] == 0:
+            raise InputError(f"{self.path}: the dataset holds no images")
+        attrs = dict(root.attrs)
+        given = attrs.get("sampling")
+        self.sampling = sampling if sampling is not None else (
+            None if given is None else float(given))
+        self.classes = None if attrs.get("classes") is None else [str(c) for c in
+                                                                   attrs["classes"]]
+        self.channels = None if attrs.get("channels") is None else [str(c) for c in
+                                                                    attrs["channels"]]
+        self.in_channels = 1 if len(images) == 3 else int(images[1])
+        self.shape = labels[1:]
+        self.names = [f"{self.path.stem}_{i:05d}" for i in range(labels[0])]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, index):
+        from temseg.io.labelled import LabelledPair
+
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = range(len(self))[index]
+        image = np.asarray(self._images[index], dtype=np.float32)
+        label = np.asarray(self._labels[index])
+        return LabelledPair(self.names[index], image, label, self.sampling, self.path)
+
+
+def open_labelled_zarr(path: str | Path, *, sampling: float | None = None) -> LabelledZarr:
+    """Open a labelled zarr dataset lazily (:class:`LabelledZarr`); ``sampling`` (Å/px)
+    replaces the dataset's own."""
+    return LabelledZarr(path, sampling=sampling)
+
+
+def confusion_matrix(pred, truth, *, n_classes: int) -> np.ndarray:
+    """``(K, K)`` int64 pixel counts ``[true class, predicted class]`` of two class-index maps.
+
+    Raises
+    ------
+    InputError
+        Shapes differ, or a value outside ``0..n_classes − 1``.
+    """
+    p, t = np.asarray(pred), np.asarray(truth)
+    if p.shape != t.shape:
+        raise InputError(f"prediction: shape {p.shape} does not match truth {t.shape}")
+    for name, a in (("prediction", p), ("truth", t)):
+        if a.dtype.kind not in "iub":
+            raise InputError(f"{name}: expected integer class indices, got {a.dtype}")
+        if a.size and (a.min() < 0 or a.max() >= n_classes):
+            raise InputError(f"{name}: class indices {int(a.min())}..{int(a.max())} outside "
+                             f"the model's {n_classes} classes 0..{n_classes - 1}")
+    flat = t.astype(np.int64).ravel() * n_classes + p.astype(np.int64).ravel()
+    return np.bincount(flat, minlength=n_classes ** 2).reshape(n_classes, n_classes)
+
+
+def class_scores(matrix: np.ndarray, classes: Sequence[str]) -> dict:
+    """Per-class scores of a (pooled) confusion matrix and their mean over foreground classes.
+
+    Parameters
+    ----------
+    matrix : (K, K) ndarray — :func:`confusion_matrix`, summed over images to pool
+    classes : K class names, index = class (0 the background)
+
+    Returns
+    -------
+    dict
+        ``per_class``: a dict per class (background included) with ``class``,
+        ``index``, the :data:`CLASS_KEYS` scores and ``tp, fp, fn, tn``;
+        ``mean_foreground``: each score's mean over classes 1..K−1;
+        ``accuracy``: the fraction of pixels given their true class.
+        Empty-class conventions are :func:`temseg.metrics.scores_from_confusion`'s.
+    """
+    from temseg.metrics import Confusion, scores_from_confusion
+
+    k = len(classes)
+    if matrix.shape != (k, k):
+        raise InputError(f"classes: {k} names for a {matrix.shape} confusion matrix")
+    total = int(matrix.sum())
+    per_class = []
+    for c, name in enumerate(classes):
+        tp = int(matrix[c, c])
+        fn, fp = int(matrix[c].sum()) - tp, int(matrix[:, c].sum()) - tp
+        counts = Confusion(tp, fp, fn, total - tp - fp - fn)
+        scores = scores_from_confusion(counts)
+        per_class.append({"class": str(name), "index": c,
+                          **{key: float(scores[key]) for key in CLASS_KEYS},
+                          **counts._asdict()})
+    mean = {key: float(np.mean([row[key] for row in per_class[1:]])) for key in CLASS_KEYS}
+    return {"per_class": per_class, "mean_foreground": mean,
+            "accuracy": float(np.trace(matrix) / total) if total else 1.0}
+
+
+def evaluate_classes(predict: Callable[[object], np.ndarray], items: Iterable, *,
+                     classes: Sequence[str], n_items: int | None = None,
+                     callback: Callable[[int, int], None] | None = None,
+                     on_prediction: Callable[[object, np.ndarray], None] | None = None
+                     ) -> tuple[dict, list[dict]]:
+    """Score a K-class predictor on labelled items, pooled over pixels and per image.
+
+    Parameters
+    ----------
+    predict : callable(item) → (K, H, W) class probabilities
+        E.g. ``lambda p: segmenter.predict_proba(p.image, sampling=p.sampling)``.
+    items : iterable of LabelledPair
+        Consumed one at a time (a :class:`LabelledZarr` stays lazy); ``label``
+        holds class indices.
+    classes : K class names.
+    n_items : int, optional
+        For ``callback``'s total (default ``len(items)``).
+    callback : callable(done, total), optional
+    on_prediction : callable(item, class map), optional
+        Sees each ``(H, W)`` uint8 predicted class map (e.g. to draw overlays)
+        before it is dropped.
+
+    Returns
+    -------
+    pooled : dict
+        :func:`class_scores` of the summed confusion matrix plus ``classes``,
+        ``n_images`` and ``matrix`` (list of lists, ``[true][predicted]``).
+    per_image : list of dict
+        ``name``, ``accuracy``, ``f1_<class>`` per foreground class and
+        ``mean_f1`` (over the foreground classes) of every image.
+    """
+    classes = [str(c) for c in classes]
+    k = len(classes)
+    total = n_items if n_items is not None else len(items)  # type: ignore[arg-type]
+    pooled_matrix = np.zeros((k, k), np.int64)
+    rows = []
+    for i, item in enumerate(items):
+        proba = np.asarray(predict(item))
+        if proba.ndim != 3 or proba.shape[0] != k:
+            raise InputError(f"{item.name}: the model gave {proba.shape[0]} class maps for "
+                             f"{k} classes")
+        pred = proba.argmax(0).astype(np.uint8)
+        try:
+            matrix = confusion_matrix(pred, np.asarray(item.label), n_classes=k)
+        except InputError as exc:
+            raise InputError(f"{item.path or item.name}: image {item.name}: {exc}") from None
+        pooled_matrix += matrix
+        scores = class_scores(matrix, classes)
+        rows.append({"name": item.name, "accuracy": scores["accuracy"],
+                     **{f"f1_{r['class']}": r["f1"] for r in scores["per_class"][1:]},
+                     "mean_f1": scores["mean_foreground"]["f1"]})
+        if on_prediction is not None:
+            on_prediction(item, pred)
+        if callback is not None:
+            callback(i + 1, total)
+    if not rows:
+        raise InputError("evaluate: no labelled images to score")
+    pooled = class_scores(pooled_matrix, classes)
+    pooled.update(classes=classes, n_images=len(rows), matrix=pooled_matrix.tolist())
+    return pooled, rows

@@ -1,0 +1,97 @@
+"""``temseg evaluate`` on zarr datasets: per-class scores of a focal-series species model (003),
+foreground scores of a one-channel model."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from skimage.draw import disk
+
+from temseg.cli.main import main
+from temseg.infer import load_segmenter
+
+SPECIES = ["background", "Mo", "S2", "S1"]
+CHANNELS = ["Δf -50 Å", "Δf +0 Å", "Δf +50 Å"]
+zarr = pytest.importorskip("zarr")
+
+
+def _write_zarr(path, *, channels=3, n=3, classes=SPECIES):
+    rng = np.random.default_rng(11)
+    shape = (n, channels, 64, 64) if channels > 1 else (n, 64, 64)
+    images = rng.gamma(4.0, 25.0, shape).astype(np.float32)
+    labels = np.zeros((n, 64, 64), np.uint8)
+    for i in range(n):
+        for j, (y, x) in enumerate(rng.integers(6, 58, (9, 2))):
+            labels[i][disk((y, x), 4, shape=(64, 64))] = 1 + j % 3
+    root = zarr.open_group(str(path), mode="w")
+    root.create_array("images", data=images)
+    root.create_array("labels", data=labels)
+    root.attrs.update(sampling=1.0, classes=classes,
+                      **({"channels": CHANNELS} if channels > 1 else {}))
+    return path, images, labels
+
+
+def _rows(path):
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_per_class_scores_of_a_focal_series_model(tmp_path, save_focal_model, capsys):
+    model = save_focal_model(tmp_path, sampling=1.0)
+    data, images, labels = _write_zarr(tmp_path / "mos2.zarr")
+    out = tmp_path / "eval"
+    code = main(["evaluate", str(model), str(data), "-o", str(out), "--tile", "64",
+                 "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    rows = _rows(out / "per_class.csv")
+    assert [r["class"] for r in rows] == SPECIES + ["mean (foreground)"]
+    assert {"f1", "jaccard", "precision", "recall", "tp", "fp", "fn", "tn"} <= set(rows[0])
+    # the scores are those of the model's most probable class, pooled over the three images
+    seg = load_segmenter(model, tile=64, device="cpu")
+    pred = np.stack([seg.predict_proba(im, sampling=1.0).argmax(0) for im in images])
+    for c, row in enumerate(rows[:4]):
+        tp = int(((pred == c) & (labels == c)).sum())
+        fp, fn = int(((pred == c) & (labels != c)).sum()), int(((pred != c) & (labels == c)).sum())
+        assert (int(row["tp"]), int(row["fp"]), int(row["fn"])) == (tp, fp, fn)
+        if 2 * tp + fp + fn:
+            assert float(row["f1"]) == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    assert float(rows[4]["f1"]) == pytest.approx(np.mean([float(r["f1"]) for r in rows[1:4]]))
+    pooled = json.loads((out / "pooled.json").read_text())
+    assert pooled["classes"] == SPECIES and pooled["n_images"] == 3
+    assert np.asarray(pooled["matrix"]).sum() == labels.size
+    assert len(_rows(out / "per_image.csv")) == 3
+    assert sorted(p.name for p in (out / "confusion").iterdir()) == [
+        "mos2_00000.png", "mos2_00001.png", "mos2_00002.png"]
+    record = json.loads((out / "record.json").read_text())
+    assert record["channels"] == CHANNELS and record["classes"] == SPECIES
+    assert "mean (foreground)" in captured.out and "S1" in captured.out
+
+
+def test_a_dataset_of_the_wrong_channel_count_is_one_line(tmp_path, save_focal_model, capsys):
+    model = save_focal_model(tmp_path)
+    data, _, _ = _write_zarr(tmp_path / "one.zarr", channels=1)
+    code = main(["evaluate", str(model), str(data), "-o", str(tmp_path / "e")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"error: {data}: images have 1 channel(s) (3×1×64×64); the model takes focal " \
+           "series of 3 images (Δf -50, +0, +50 Å)" in err
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    code = main(["evaluate", str(model), str(folder), "-o", str(tmp_path / "f")])
+    assert code == 2 and "a labelled folder holds single images" in capsys.readouterr().err
+
+
+def test_a_binary_model_scores_a_zarr_dataset_as_foreground(tmp_path, save_tiny_model, capsys):
+    model = save_tiny_model(tmp_path, sampling=1.0)
+    data, _, _ = _write_zarr(tmp_path / "bin.zarr", channels=1, n=2)
+    out = tmp_path / "eval"
+    code = main(["evaluate", str(model), str(data), "-o", str(out), "--tile", "64"])
+    assert code == 0, capsys.readouterr().err
+    assert not (out / "per_class.csv").exists()
+    rows = _rows(out / "per_image.csv")
+    assert [r["name"] for r in rows] == ["bin_00000", "bin_00001", "pooled", "mean of images"]
+    pooled = json.loads((out / "pooled.json").read_text())
+    labels = zarr.open_group(str(data), mode="r")["labels"][:]
+    assert pooled["tp"] + pooled["fn"] == int((labels > 0).sum())

@@ -1,0 +1,74 @@
+"""Per-class scores pooled over pixels, and labelled zarr datasets read one image at a time."""
+
+import numpy as np
+import pytest
+
+from temseg.errors import InputError
+from temseg.infer.evaluation import (class_scores, confusion_matrix, evaluate_classes,
+                                     is_zarr_dataset, open_labelled_zarr)
+from temseg.metrics import multiclass_scores
+
+CLASSES = ["background", "Mo", "S2", "S1"]
+
+
+def _maps(seed, shape=(16, 20)):
+    rng = np.random.default_rng(seed)
+    truth = rng.choice(4, size=shape, p=[0.7, 0.1, 0.1, 0.1]).astype(np.uint8)
+    pred = np.where(rng.random(shape) < 0.7, truth, rng.integers(0, 4, shape)).astype(np.uint8)
+    return pred, truth
+
+
+def test_pooled_class_scores_are_those_of_all_pixels_at_once():
+    pairs = [_maps(s) for s in range(3)]
+    pooled = sum(confusion_matrix(p, t, n_classes=4) for p, t in pairs)
+    scores = class_scores(pooled, CLASSES)
+    whole = multiclass_scores(np.concatenate([p for p, _ in pairs]),
+                              np.concatenate([t for _, t in pairs]), n_classes=4)
+    for row, ref in zip(scores["per_class"], whole["per_class"]):
+        for key in ("f1", "jaccard", "precision", "recall"):
+            assert row[key] == pytest.approx(ref[key])
+    assert scores["accuracy"] == pytest.approx(whole["macro"]["accuracy"])
+    assert scores["mean_foreground"]["f1"] == pytest.approx(
+        np.mean([r["f1"] for r in whole["per_class"][1:]]))
+    # a known case: one Mo pixel called S2 out of two Mo pixels
+    m = confusion_matrix(np.array([[0, 1, 2]]), np.array([[0, 1, 1]]), n_classes=3)
+    s = class_scores(m, ["bg", "Mo", "S2"])["per_class"]
+    assert (s[1]["precision"], s[1]["recall"], s[1]["f1"]) == (1.0, 0.5, pytest.approx(2 / 3))
+    assert (s[2]["precision"], s[2]["tp"], s[2]["fp"]) == (0.0, 0, 1)
+
+
+def test_labels_outside_the_classes_are_named():
+    with pytest.raises(InputError, match=r"truth: class indices 0\.\.5 outside the model's 4"):
+        confusion_matrix(np.zeros((2, 2), np.uint8), np.array([[0, 5], [1, 1]]), n_classes=4)
+
+
+def test_labelled_zarr_is_lazy_and_scored(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    root = zarr.open_group(str(tmp_path / "d.zarr"), mode="w")
+    truths = np.stack([_maps(s)[1] for s in range(3)])
+    root.create_array("images", data=np.random.default_rng(0).random((3, 2, 16, 20),
+                                                                     dtype=np.float32))
+    root.create_array("labels", data=truths)
+    root.attrs.update(sampling=0.5, classes=CLASSES, channels=["a", "b"])
+    assert is_zarr_dataset(tmp_path / "d.zarr") and not is_zarr_dataset(tmp_path)
+    data = open_labelled_zarr(tmp_path / "d.zarr")
+    assert (len(data), data.in_channels, data.shape, data.sampling) == (3, 2, (16, 20), 0.5)
+    assert data.classes == CLASSES and data.channels == ["a", "b"]
+    assert data[2].image.shape == (2, 16, 20) and data[2].name == "d_00002"
+    np.testing.assert_array_equal(data[-1].label, truths[2])
+    assert open_labelled_zarr(tmp_path / "d.zarr", sampling=2.0)[0].sampling == 2.0
+
+    def predict(pair):  # a perfect answer, as probabilities
+        return np.eye(4, dtype=np.float32)[pair.label].transpose(2, 0, 1)
+
+    seen = []
+    pooled, rows = evaluate_classes(predict, data, classes=CLASSES,
+                                    on_prediction=lambda p, m: seen.append(p.name))
+    assert pooled["accuracy"] == 1.0 and pooled["mean_foreground"]["f1"] == 1.0
+    assert pooled["n_images"] == 3 and seen == ["d_00000", "d_00001", "d_00002"]
+    assert list(rows[0]) == ["name", "accuracy", "f1_Mo", "f1_S2", "f1_S1", "mean_f1"]
+    root.create_array("labels", data=truths[:2], overwrite=True)
+    with pytest.raises(InputError, match=r"images \(3, 2, 16, 20\) and labels \(2, 16, 20\)"):
+        open_labelled_zarr(tmp_path / "d.zarr")
+    with pytest.raises(InputError, match="not a temseg zarr dataset"):
+        open_labelled_zarr(tmp_path)
