@@ -109,3 +109,28 @@ def test_a_blank_series_is_reported_and_counted_as_blank(focal_file, tmp_path, c
     rows = _rows(out / "b_counts.csv")
     assert [r["blank"] for r in rows] == ["False", "True"] and rows[1]["Mo_count"] == ""
     assert "Mo_area_nm2" not in rows[0]
+
+
+def test_a_one_channel_species_model_counts_per_frame(tmp_path, capsys):
+    import torch
+
+    from temseg.models import ModelConfig, build_model, save_model
+
+    torch.manual_seed(1)
+    net = build_model("resunet", classes=4, blocks=1, filters=2)
+    save_model(tmp_path / "m", net, ModelConfig(architecture="resunet", options=net.options,
+                                                classes=SPECIES, sampling=1.0,
+                                                preprocessing={"remove_outliers": False}))
+    out = tmp_path / "out"
+    code = main(["segment", str(tmp_path / "m.json"), str(_frames(tmp_path / "st.tif", 2)),
+                 str(_frames(tmp_path / "im.tif", 1, seed=1)), "-o", str(out), "--tile", "64",
+                 "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert {"st_counts.csv", "st_counts.png", "st_mask.tif", "im_counts.csv",
+            "im_mask.png"} <= {p.name for p in out.iterdir()}
+    assert [r["first_frame"] for r in _rows(out / "st_counts.csv")] == ["0", "1"]
+    assert tifffile.imread(out / "st_prob.tif").shape == (2, 4, 64, 64)
+    assert "per frame" in captured.out
+    record = json.loads((out / "record.json").read_text())
+    assert record["channels"] is None and "frame_fractions" in record["inputs"][0]
