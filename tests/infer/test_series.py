@@ -1,4 +1,4 @@
-"""Focal series (003): stacks of n·C frames → n series, class maps, streamed one series at a time."""
+"""Focal series (003): stacks of n·C frames → n series, class maps, one series at a time."""
 
 import imageio.v3 as iio
 import numpy as np
