@@ -24,11 +24,15 @@ class TrainingSet:
 
     Attributes
     ----------
-    images : list of (H, W) ndarray of float32
+    images : list of (H, W) or (C, H, W) ndarray of float32
+        One plain image each, or C channels (a focal series, 003), the same C for all.
     labels : list of (H, W) ndarray of uint8 — class indices (binary: 0/1)
     names : list of str — one per image
     groups : list of str — source group per image (splits never cut a group)
     sampling : float or None — Å per pixel, when the data says so
+    channel_names : list of str or None — names of the C channels (e.g. ``"defocus +0 Å"``)
+    class_names : list of str or None — class names, index = class (from a dataset's attrs)
+    channels : int — input channels C (1 for (H, W) images); found from the images
     """
 
     images: list[np.ndarray]
@@ -36,12 +40,27 @@ class TrainingSet:
     names: list[str]
     groups: list[str] = field(default_factory=list)
     sampling: float | None = None
+    channel_names: list[str] | None = None
+    class_names: list[str] | None = None
+    channels: int | None = None
 
     def __post_init__(self) -> None:
         if not self.groups:
             self.groups = list(self.names)
         if not (len(self.images) == len(self.labels) == len(self.names) == len(self.groups)):
             raise InputError("training set: images, labels, names and groups differ in length")
+        found = {1 if np.ndim(img) == 2 else int(np.shape(img)[0]) for img in self.images}
+        if len(found) > 1 or any(np.ndim(img) not in (2, 3) for img in self.images):
+            raise InputError(f"training set: images must all be (H, W) or all (C, H, W) with "
+                             f"one C; got {len(found)} channel counts {sorted(found)}")
+        if self.channels is None:
+            self.channels = found.pop() if found else 1
+        elif found and found != {self.channels}:
+            raise InputError(f"training set: images have {found.pop()} channels, "
+                             f"not {self.channels}")
+        if self.channel_names is not None and len(self.channel_names) != self.channels:
+            raise InputError(f"training set: {len(self.channel_names)} channel names for "
+                             f"{self.channels} channels")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -51,12 +70,23 @@ class TrainingSet:
         idx = [int(i) for i in indices]
         return TrainingSet([self.images[i] for i in idx], [self.labels[i] for i in idx],
                            [self.names[i] for i in idx], [self.groups[i] for i in idx],
-                           self.sampling)
+                           self.sampling, self.channel_names, self.class_names, self.channels)
 
     @property
     def n_classes(self) -> int:
-        """Number of classes seen in the labels (at least 2)."""
-        return max(2, max((int(lab.max()) for lab in self.labels), default=0) + 1)
+        """Number of classes: the named ones, or those seen in the labels (at least 2)."""
+        seen = max((int(lab.max()) for lab in self.labels), default=0) + 1
+        return max(2, seen, len(self.class_names or ()))
+
+    def class_names_or_default(self, n_classes: int | None = None) -> list[str]:
+        """The data's class names, else ``background, foreground`` (2) or ``background,
+        class_1, ...``; ``n_classes`` (default :attr:`n_classes`) other than the named count
+        gives the default names."""
+        n = self.n_classes if n_classes is None else int(n_classes)
+        if self.class_names is not None and len(self.class_names) == n:
+            return list(self.class_names)
+        return ["background", "foreground"] if n == 2 else [
+            "background", *(f"class_{i}" for i in range(1, n))]
 
     def foreground_fraction(self) -> float:
         """Fraction of labelled pixels that are foreground (label > 0)."""
@@ -74,7 +104,24 @@ def group_of(name: str, pattern: str = r"_layer_\d+$") -> str:
     return re.sub(pattern, "", name) or name
 
 
+def _names_attr(root, key: str, path: Path) -> list[str] | None:
+    """A list-of-names attribute of a dataset (``classes``, ``channels``), or None."""
+    value = root.attrs.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+        raise InputError(f"{path}: attribute {key!r} must be a list of names, got {value!r}")
+    return [str(v) for v in value]
+
+
 def _read_zarr(path: Path, *, multiclass: bool) -> TrainingSet:
+    """A zarr dataset: ``images`` (N, H, W) or (N, C, H, W), ``labels`` (N, H, W).
+
+    Labels are kept as classes with ``multiclass`` or when the attrs name
+    three or more ``classes`` (a species dataset, 003); else label > 0 is
+    foreground. Attrs ``channels`` and ``classes`` become the set's
+    ``channel_names`` and ``class_names``.
+    """
     import zarr
 
     try:
@@ -83,12 +130,28 @@ def _read_zarr(path: Path, *, multiclass: bool) -> TrainingSet:
     except Exception as exc:  # noqa: BLE001 - zarr raises many types for a bad store
         raise InputError(f"{path}: not a temseg zarr dataset with images/labels "
                          f"({type(exc).__name__})") from None
-    if images.shape != labels.shape or len(images.shape) != 3:
-        raise InputError(f"{path}: images {images.shape} and labels {labels.shape} must be "
-                         "(N, H, W) of one shape")
+    ishape, lshape = tuple(images.shape), tuple(labels.shape)
+    if len(ishape) not in (3, 4) or len(lshape) != 3 or ishape[0] != lshape[0] \
+            or ishape[-2:] != lshape[-2:]:
+        raise InputError(f"{path}: images {ishape} and labels {lshape} must be (N, H, W) or "
+                         "(N, C, H, W) images with (N, H, W) labels of the same N, H, W")
+    classes = _names_attr(root, "classes", path)
+    channel_names = _names_attr(root, "channels", path)
+    n_channels = ishape[1] if len(ishape) == 4 else 1
+    if channel_names is not None and len(channel_names) != n_channels:
+        raise InputError(f"{path}: attribute 'channels' names {len(channel_names)} channels, "
+                         f"the images have {n_channels}")
     imgs = np.asarray(images[:], dtype=np.float32)
+    if imgs.ndim == 4 and n_channels == 1:
+        imgs = imgs[:, 0]  # one channel: plain (H, W) images, as a labelled folder gives
     labs = np.asarray(labels[:])
-    labs = (labs if multiclass else labs > 0).astype(np.uint8)
+    keep = multiclass or (classes is not None and len(classes) >= 3)
+    if keep and classes is not None and labs.size and int(labs.max()) >= len(classes):
+        raise InputError(f"{path}: label value {int(labs.max())} has no name in attribute "
+                         f"'classes' ({len(classes)} names: {', '.join(classes)})")
+    labs = (labs if keep else labs > 0).astype(np.uint8)
+    if not keep and classes is not None and len(classes) != 2:
+        classes = None  # binary training of a dataset named otherwise: the default names
     sampling = root.attrs.get("sampling")
     names = [f"{path.stem}_{i:05d}" for i in range(len(imgs))]
     # images of one simulated structure (its imaging conditions, "image epochs") are one group,
@@ -99,9 +162,11 @@ def _read_zarr(path: Path, *, multiclass: bool) -> TrainingSet:
     except (KeyError, TypeError, ValueError):
         groups = list(names)
     if len(groups) != len(names):
-        raise InputError(f"{path}: parameters/structure has {len(groups)} rows for {len(names)} images")
+        raise InputError(f"{path}: parameters/structure has {len(groups)} rows for "
+                         f"{len(names)} images")
     return TrainingSet(list(imgs), list(labs), names, groups,
-                       float(sampling) if sampling is not None else None)
+                       float(sampling) if sampling is not None else None,
+                       channel_names=channel_names, class_names=classes, channels=n_channels)
 
 
 def common_sampling(samplings: dict[str, float | None]) -> float | None:
@@ -154,15 +219,24 @@ def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LAB
     paths : sequence of path
         Labelled folders or zarr dataset folders (recognised by ``.zarr`` or a
         ``zarr.json``/``.zgroup`` inside).
-    preprocessing : callable (H, W) → (H, W), optional
-        Applied to every image (a :class:`temseg.preprocess.Preprocessing`).
+    preprocessing : callable, optional
+        Applied to every image, (H, W) → (H, W) or (C, H, W) → (C, H, W) (a
+        :class:`temseg.preprocess.Preprocessing`, which works channel by channel).
     sampling : float, optional
         Å/px overriding the calibration of the data.
+
+    Returns
+    -------
+    TrainingSet
+        (H, W) images, or (C, H, W) from a zarr dataset of (N, C, H, W) images
+        (a focal series; labelled folders are one channel); ``channel_names``
+        and ``class_names`` from the datasets' attrs ``channels``/``classes``.
 
     Raises
     ------
     InputError
-        A path is missing, the set is empty, or no pixel is foreground.
+        A path is missing, the set is empty, no pixel is foreground, or the
+        parts differ in channels (count or names) or class names.
     """
     if not paths:
         raise InputError("data: give at least one labelled folder or zarr dataset")
@@ -181,8 +255,12 @@ def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LAB
                                       pattern=group_pattern))
         if not len(parts[-1]):
             raise InputError(f"{path}: no labelled images found")
-    merged = TrainingSet([i for p in parts for i in p.images], [lab for p in parts for lab in p.labels],
-                         [n for p in parts for n in p.names], [g for p in parts for g in p.groups])
+    channel_names, class_names = _agreeing(paths, parts)
+    merged = TrainingSet([i for p in parts for i in p.images],
+                         [lab for p in parts for lab in p.labels],
+                         [n for p in parts for n in p.names], [g for p in parts for g in p.groups],
+                         channel_names=channel_names, class_names=class_names,
+                         channels=parts[0].channels)
     merged.sampling = sampling if sampling is not None else common_sampling(
         {str(path): part.sampling for path, part in zip(paths, parts)})
     if merged.foreground_fraction() == 0.0:
@@ -191,6 +269,29 @@ def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LAB
     if preprocessing is not None:
         merged.images = [np.asarray(preprocessing(img), dtype=np.float32) for img in merged.images]
     return merged
+
+
+def _agreeing(paths: Sequence[str | Path], parts: Sequence[TrainingSet]
+              ) -> tuple[list[str] | None, list[str] | None]:
+    """The channel and class names of parts that must agree; an error names the two paths.
+
+    Parts without names (labelled folders) agree with any names of their channel
+    or class count: the merged set takes the names that are known.
+    """
+    first = {"channels": (None, None), "classes": (None, None)}
+    for path, part in zip(paths, parts):
+        if part.channels != parts[0].channels:
+            raise InputError(f"data: {paths[0]} has {parts[0].channels} channel(s) per image, "
+                             f"{path} has {part.channels}; a network takes one channel count")
+        for key, names in (("channels", part.channel_names), ("classes", part.class_names)):
+            known_path, known = first[key]
+            if names is None:
+                continue
+            if known is not None and names != known:
+                raise InputError(f"data: {known_path} and {path} name their {key} differently "
+                                 f"({', '.join(known)} vs {', '.join(names)})")
+            first[key] = (path, names)
+    return first["channels"][1], first["classes"][1]
 
 
 def epoch_rng(seed: int, epoch: int, stream: int = 0) -> np.random.Generator:
@@ -212,13 +313,21 @@ def epoch_batches(data: TrainingSet, *, seed: int, epoch: int, batch_size: int,
     gain), ``noise`` = n adds white Gaussian noise of std drawn in [0, n] image
     standard deviations (after it); see :func:`temseg.preprocess.random_intensity`.
 
+    (C, H, W) images (a focal series) are cropped, zoomed and turned with one
+    draw for all channels and the label, so the channels stay registered;
+    intensity, blur and noise are drawn for each channel in turn (each defocus
+    is its own exposure, with its own contrast and noise). One-channel data
+    draw exactly as they always did.
+
     Yields
     ------
-    x : (B, 1, P, P) ndarray of float32
+    x : (B, C, P, P) ndarray of float32 (C = 1 for (H, W) images)
     y : (B, P, P) ndarray of int64 — class indices
     """
     from temseg.preprocess import random_dihedral, random_intensity, random_zoom
 
+    quality = dict(gain=(1.0 / (1.0 + intensity), 1.0 + intensity),
+                   offset=(-intensity, intensity), noise_sigma=(0.0, noise), blur_px=(0.0, blur))
     rng = epoch_rng(seed, epoch)
     order = np.repeat(np.arange(len(data)), patches_per_image)
     rng.shuffle(order)
@@ -227,25 +336,24 @@ def epoch_batches(data: TrainingSet, *, seed: int, epoch: int, batch_size: int,
         for i in order[start:start + batch_size]:
             img, lab = data.images[i], data.labels[i]
             if zoom > 0:
-                side = img.shape if patch_size is None else (patch_size, patch_size)
+                side = img.shape[-2:] if patch_size is None else (patch_size, patch_size)
                 img, lab, _ = random_zoom(img, lab, seed=rng, zoom=(1.0 / (1.0 + zoom), 1.0 + zoom),
                                           shape=side)
             elif patch_size is not None:
-                h, w = img.shape
+                h, w = img.shape[-2:]
                 y0 = int(rng.integers(0, h - patch_size + 1))
                 x0 = int(rng.integers(0, w - patch_size + 1))
-                img = img[y0:y0 + patch_size, x0:x0 + patch_size]
+                img = img[..., y0:y0 + patch_size, x0:x0 + patch_size]
                 lab = lab[y0:y0 + patch_size, x0:x0 + patch_size]
             if dihedral:
                 img, lab, _ = random_dihedral(img, lab, seed=rng)
             if intensity > 0 or noise > 0 or blur > 0:
-                img = random_intensity(img, seed=rng, gain=(1.0 / (1.0 + intensity),
-                                                            1.0 + intensity),
-                                       offset=(-intensity, intensity),
-                                       noise_sigma=(0.0, noise), blur_px=(0.0, blur))
+                img = (random_intensity(img, seed=rng, **quality) if img.ndim == 2 else
+                       np.stack([random_intensity(c, seed=rng, **quality) for c in img]))
             xs.append(np.ascontiguousarray(img, dtype=np.float32))
             ys.append(np.ascontiguousarray(lab, dtype=np.int64))
-        yield np.stack(xs)[:, None], np.stack(ys)
+        x = np.stack(xs)
+        yield (x[:, None] if x.ndim == 3 else x), np.stack(ys)
 
 
 def check_shapes(data: TrainingSet, *, patch_size: int | None, where: str = "data") -> int:
@@ -258,7 +366,7 @@ def check_shapes(data: TrainingSet, *, patch_size: int | None, where: str = "dat
         than ``patch_size``.
     """
     if patch_size is None:
-        shapes = {img.shape for img in data.images}
+        shapes = {img.shape[-2:] for img in data.images}
         if len(shapes) != 1:
             raise InputError(f"{where}: images differ in shape {sorted(shapes)[:3]}; "
                              "set patch_size to train on crops")
@@ -267,7 +375,7 @@ def check_shapes(data: TrainingSet, *, patch_size: int | None, where: str = "dat
             return min(shape)
         return shape[0]
     for name, img in zip(data.names, data.images):
-        if min(img.shape) < patch_size:
+        if min(img.shape[-2:]) < patch_size:
             raise InputError(f"{where}: image {name} {img.shape} is smaller than "
                              f"patch_size {patch_size}")
     return patch_size
