@@ -18,7 +18,8 @@ from temseg.errors import ConfigError
 #: loss names of :func:`temseg.train.losses.make_loss`
 LOSSES = ("ce", "dice", "ce+dice", "lovasz", "ce+lovasz")
 #: validation scores the loop can monitor for early stopping and the best checkpoint
-MONITORS = ("f1", "dice", "soft_dice", "jaccard", "accuracy", "balanced_accuracy")
+#: (with ≥ 3 classes "f1" is "macro_f1"; see :func:`temseg.train.loop.monitored`)
+MONITORS = ("f1", "dice", "soft_dice", "jaccard", "accuracy", "balanced_accuracy", "macro_f1")
 
 
 @dataclass
@@ -28,15 +29,18 @@ class TrainConfig:
     Parameters
     ----------
     data : list of paths
-        Labelled folders (``NAME.png`` + ``NAME{label_suffix}.png``) or one
-        simulated zarr dataset (``images``/``labels`` arrays, attr ``sampling``).
+        Labelled folders (``NAME.png`` + ``NAME{label_suffix}.png``) or
+        simulated zarr datasets (``images``/``labels`` arrays, attr ``sampling``).
+        A dataset of (N, C, H, W) images (a focal series) trains a C-channel
+        network; attrs ``channels`` and ``classes`` name its channels and classes.
     val_data : list of paths
         Explicit validation folders/datasets; when empty, ``val_fraction`` of
         the source groups of ``data`` is held out instead.
     label_suffix : str
         Suffix of the label file names in labelled folders.
     multiclass : bool
-        Keep label values as classes (else label > 0 is foreground).
+        Keep label values as classes (else label > 0 is foreground). A dataset
+        whose attrs name three or more ``classes`` keeps them without it.
     group_pattern : str
         Regular expression removed from an image name to get its source group
         (frames of one stack, ``..._layer_0031``, stay on one side of a split).
@@ -88,6 +92,9 @@ class TrainConfig:
         (0 = no validation: no early stopping, the last epoch is kept).
     monitor : str
         Validation score for early stopping and the best checkpoint (higher is better).
+        With three or more classes ``f1`` (and ``macro_f1``) is the mean F1 of
+        the foreground classes, ``val_macro_f1`` in the log; the other scores are
+        of foreground (any class) against background.
     patience : int or None
         Stop after this many epochs without a better ``monitor``; ``None`` = never.
     threshold : float

@@ -1,8 +1,10 @@
 """The training loop: one model, one seed, one split; logs, checkpoints, early stopping, resume.
 
-:func:`fit` trains any ``torch.nn.Module`` that maps ``(N, 1, H, W)`` images
-to ``(N, C, H, W)`` logits. Each epoch appends a row to ``log.csv`` and
-``log.json`` (loss, validation scores, learning rate, seconds) and rewrites
+:func:`fit` trains any ``torch.nn.Module`` that maps ``(N, C_in, H, W)`` images
+(C_in = 1, or the channels of a focal series) to ``(N, K, H, W)`` logits. Each
+epoch appends a row to ``log.csv`` and ``log.json`` (loss, validation scores,
+learning rate, seconds; with K ≥ 3 classes also the F1 of each foreground
+class, ``val_f1_<class>``, and their mean ``val_macro_f1``) and rewrites
 ``checkpoints/last`` (and ``checkpoints/best`` on a better validation score).
 Ctrl-C during an epoch leaves ``checkpoints/last`` at the previous epoch;
 resuming from it gives the same weights, bit for bit on the CPU, as a run
@@ -53,6 +55,7 @@ class FitResult:
     best_score : float — the best ``monitor`` value (NaN without validation)
     stopped_early : bool
     out_dir : path or None
+    monitor : str — the validation score that chose the best epoch (see :func:`monitored`)
     """
 
     model: torch.nn.Module
@@ -61,29 +64,48 @@ class FitResult:
     best_score: float = math.nan
     stopped_early: bool = False
     out_dir: Path | None = None
+    monitor: str = "f1"
 
 
-def check_model_fits(model: torch.nn.Module, *, tile: int, n_classes: int, device) -> int:
-    """Probe the model with one ``(1, 1, tile, tile)`` image before any training.
+def monitored(monitor: str, n_classes: int) -> str:
+    """The score that early stopping and the best checkpoint follow (``val_`` + it in the log).
+
+    With three or more classes ``f1`` means ``macro_f1``, the mean F1 of the
+    foreground classes (one rare species counts as much as a common one);
+    the other monitors score foreground (any class) against background, as
+    for two classes. ``macro_f1`` with two classes is ``f1``.
+    """
+    if monitor in ("f1", "macro_f1"):
+        return "macro_f1" if n_classes >= 3 else "f1"
+    return monitor
+
+
+def check_model_fits(model: torch.nn.Module, *, tile: int, n_classes: int, device,
+                     in_channels: int = 1) -> int:
+    """Probe the model with one ``(1, in_channels, tile, tile)`` image before any training.
 
     Returns the number of output channels.
 
     Raises
     ------
     InputError
-        The model does not take one-channel images of this size (too small for
-        its pooling, wrong input channels) or its classes do not fit the labels.
+        The model does not take ``in_channels``-channel images of this size (too
+        small for its pooling, wrong input channels) or its classes do not fit the labels.
     """
     factor = getattr(model, "pooling_factor", None) or getattr(model, "factor", None)
     if factor and tile < int(factor):
         raise InputError(f"model: the training images ({tile} px) are smaller than the "
                          f"network's pooling factor of {int(factor)} px")
+    takes = getattr(model, "options", {}).get("in_channels")
+    if takes is not None and int(takes) != in_channels:
+        raise InputError(f"model: takes {takes} input channel(s) but the training images have "
+                         f"{in_channels} (wrong input channels)")
     model.eval()
     try:
         with torch.no_grad():
-            out = model(torch.zeros(1, 1, tile, tile, device=device))
+            out = model(torch.zeros(1, in_channels, tile, tile, device=device))
     except RuntimeError as exc:
-        raise InputError(f"model: does not accept 1-channel {tile}×{tile} images "
+        raise InputError(f"model: does not accept {in_channels}-channel {tile}×{tile} images "
                          f"(too small for its pooling, or wrong input channels): "
                          f"{str(exc).splitlines()[0][:160]}") from None
     if out.ndim != 4 or tuple(out.shape[2:]) != (tile, tile):
@@ -97,25 +119,36 @@ def check_model_fits(model: torch.nn.Module, *, tile: int, n_classes: int, devic
 
 def predict_logits(model: torch.nn.Module, image: np.ndarray, *, device,
                    amp: bool = False) -> torch.Tensor:
-    """Whole-image forward pass of one ``(H, W)`` image → ``(1, C, H, W)`` logits (float32)."""
-    h, w = image.shape
+    """Whole-image forward pass of one ``(H, W)`` image or ``(C, H, W)`` channels
+    → ``(1, K, H, W)`` logits (float32)."""
+    h, w = image.shape[-2:]
     multiple = int(getattr(model, "pooling_factor", None) or getattr(model, "factor", None)
                    or PAD_MULTIPLE)
     ph, pw = (-h) % multiple, (-w) % multiple
-    padded = np.pad(image, ((0, ph), (0, pw)), mode="reflect") if (ph or pw) else image
-    x = to_device(padded[None, None], device)
+    pad = ((0, 0),) * (image.ndim - 2) + ((0, ph), (0, pw))
+    padded = np.pad(image, pad, mode="reflect") if (ph or pw) else image
+    x = to_device(padded[None, None] if padded.ndim == 2 else padded[None], device)
     with torch.autocast(device.type, enabled=amp):
         logits = model(x)
     return logits[..., :h, :w].float()
 
 
 def validate(model: torch.nn.Module, data: TrainingSet, *, loss_fn, threshold: float,
-             device, amp: bool = False) -> dict:
-    """Validation loss and pooled scores (``temseg.metrics.score_set``) of ``data``."""
+             device, amp: bool = False, class_names: list[str] | None = None) -> dict:
+    """Validation loss and pooled scores (``temseg.metrics.score_set``) of ``data``.
+
+    The scores are of foreground (any class > 0, probability ≥ ``threshold``)
+    against background. A network of K ≥ 3 classes also gets ``val_f1_<class>``
+    for each foreground class (the most probable class per pixel, pooled over
+    the images; :mod:`temseg.train.scoring`) and ``val_macro_f1``, their mean;
+    ``class_names`` (K names) name them (default ``class_1``...).
+    """
     from temseg.metrics import SCORE_KEYS, score_set
+    from temseg.train.scoring import class_confusion, class_scores
 
     model.eval()
     preds, truths, probs, losses = [], [], [], []
+    matrix = None
     with torch.no_grad():
         for image, label in zip(data.images, data.labels):
             logits = predict_logits(model, image, device=device, amp=amp)
@@ -125,9 +158,18 @@ def validate(model: torch.nn.Module, data: TrainingSet, *, loss_fn, threshold: f
             probs.append(prob)
             preds.append(prob >= threshold)
             truths.append(label > 0)
+            k = int(logits.shape[1])
+            if k >= 3:
+                counts = class_confusion(from_device(logits[0].argmax(0)), label, n_classes=k)
+                matrix = counts if matrix is None else matrix + counts
     pooled, _ = score_set(preds, truths, probs=probs)
-    return {"val_loss": float(np.mean(losses)),
-            **{f"val_{k}": float(pooled[k]) for k in SCORE_KEYS if pooled.get(k) is not None}}
+    row = {"val_loss": float(np.mean(losses)),
+           **{f"val_{k}": float(pooled[k]) for k in SCORE_KEYS if pooled.get(k) is not None}}
+    if matrix is not None:
+        names = class_names if class_names is not None and len(class_names) == len(matrix) \
+            else ["background", *(f"class_{i}" for i in range(1, len(matrix)))]
+        row.update({f"val_{k}": v for k, v in class_scores(matrix, names, keys=("f1",)).items()})
+    return row
 
 
 def learning_rate(config: TrainConfig, epoch: int) -> float:
@@ -159,10 +201,13 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
     Parameters
     ----------
     model : torch.nn.Module
-        ``(N, 1, H, W)`` → ``(N, C, H, W)`` logits; ``C = 1`` for a binary sigmoid output.
-        Its initial weights should come from ``seed`` (see :func:`temseg.rng.seed_torch`).
+        ``(N, C_in, H, W)`` → ``(N, K, H, W)`` logits, ``C_in = train_set.channels``;
+        ``K = 1`` for a binary sigmoid output. Its initial weights should come
+        from ``seed`` (see :func:`temseg.rng.seed_torch`).
     train_set, val_set : TrainingSet
-        Preprocessed data; ``val_set`` may be ``None`` (no early stopping).
+        Preprocessed data of one channel count; ``val_set`` may be ``None`` (no
+        early stopping). With K ≥ 3 classes the best epoch is the one of the best
+        ``val_macro_f1`` (when ``config.monitor`` is ``f1``; see :func:`monitored`).
     config : TrainConfig
     seed : int
         Seeds the batch order, crops and augmentation of every epoch.
@@ -193,11 +238,17 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
         raise InputError("training set: every label is background; nothing to learn")
     tile = check_shapes(train_set, patch_size=config.patch_size, where="training data")
     square = len({img.shape for img in train_set.images}) == 1 and \
-        train_set.images[0].shape[0] == train_set.images[0].shape[1]
+        train_set.images[0].shape[-2] == train_set.images[0].shape[-1]
     patch = config.patch_size if (config.patch_size is not None or not square) else None
     n_classes = max(train_set.n_classes, config.n_classes or 2)
+    if val_set is not None and len(val_set) and val_set.channels != train_set.channels:
+        raise InputError(f"validation data: {val_set.channels} channel(s) per image, the "
+                         f"training data {train_set.channels}")
     model.to(device)
-    check_model_fits(model, tile=tile, n_classes=n_classes, device=device)
+    check_model_fits(model, tile=tile, n_classes=n_classes, device=device,
+                     in_channels=train_set.channels)
+    monitor = monitored(config.monitor, n_classes)
+    class_names = train_set.class_names_or_default(n_classes)
 
     amp = bool(config.amp and device.type == "cuda")
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, amsgrad=config.amsgrad,
@@ -293,12 +344,13 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
             if val_set is not None and len(val_set):
                 with average.applied(model) if average is not None else nullcontext():
                     row.update(validate(model, val_set, loss_fn=loss_fn,
-                                        threshold=config.threshold, device=device, amp=amp))
+                                        threshold=config.threshold, device=device, amp=amp,
+                                        class_names=class_names))
             row["lr"] = lr
             row["seconds"] = time.perf_counter() - t0
             history.append(row)
             improved = False
-            score = row.get(f"val_{config.monitor}")
+            score = row.get(f"val_{monitor}")
             if score is not None and math.isfinite(score) and score > best_score:
                 best_score, best_epoch, bad_epochs, improved = score, epoch, 0, True
                 best_state = average.state() if average is not None else model.state_dict()
@@ -325,7 +377,7 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
         model.load_state_dict(average.state())
     return FitResult(model=model, history=history, best_epoch=best_epoch,
                      best_score=best_score if math.isfinite(best_score) else math.nan,
-                     stopped_early=stopped_early, out_dir=out_dir)
+                     stopped_early=stopped_early, out_dir=out_dir, monitor=monitor)
 
 
 def init_seed(seed: int) -> None:

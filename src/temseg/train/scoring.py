@@ -1,0 +1,81 @@
+"""Per-class scores of K-class label maps, pooled over pixels (species networks, 003).
+
+A K-class prediction is scored one class against the rest: for class ``c``
+a pixel is positive where its label is ``c``. The counts of all images are
+summed before the scores are computed (pooled, as
+:func:`temseg.metrics.score_set` does for binary masks), so the per-class F1
+of a set is not a mean of per-image F1s. The macro score is the mean over
+the *foreground* classes (1..K−1): background dominates the pixels and
+would push a mean over all classes towards 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from temseg.errors import InputError
+from temseg.metrics import Confusion, scores_from_confusion
+
+#: scores reported per class on held-out data (the epoch log keeps only ``f1``)
+CLASS_SCORE_KEYS = ("f1", "jaccard", "precision", "recall")
+
+
+def class_confusion(pred, truth, *, n_classes: int) -> np.ndarray:
+    """The K × K confusion matrix of two class-index maps: ``[true class, predicted class]``.
+
+    Parameters
+    ----------
+    pred, truth : (H, W) array_like of int
+        Class indices in ``0..n_classes − 1``.
+    n_classes : int
+
+    Returns
+    -------
+    (K, K) ndarray of int64
+        Pixel counts; sum the matrices of several images to pool them.
+    """
+    p, t = np.asarray(pred), np.asarray(truth)
+    if p.shape != t.shape:
+        raise InputError(f"prediction: shape {p.shape} does not match truth {t.shape}")
+    for name, a in (("prediction", p), ("truth", t)):
+        if a.size and (a.min() < 0 or a.max() >= n_classes):
+            raise InputError(f"{name}: class indices must lie in 0..{n_classes - 1}, "
+                             f"got {int(a.min())}..{int(a.max())}")
+    flat = t.astype(np.int64).ravel() * n_classes + p.astype(np.int64).ravel()
+    return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def class_counts(matrix: np.ndarray, c: int) -> Confusion:
+    """One-vs-rest pixel counts of class ``c`` from a confusion matrix."""
+    tp = int(matrix[c, c])
+    fn = int(matrix[c].sum()) - tp
+    fp = int(matrix[:, c].sum()) - tp
+    return Confusion(tp, fp, fn, int(matrix.sum()) - tp - fp - fn)
+
+
+def class_scores(matrix: np.ndarray, class_names: Sequence[str], *,
+                 keys: Sequence[str] = CLASS_SCORE_KEYS) -> dict[str, float]:
+    """``<score>_<class>`` for every foreground class and ``macro_<score>``, their mean.
+
+    Parameters
+    ----------
+    matrix : (K, K) ndarray — :func:`class_confusion` (summed over images to pool)
+    class_names : sequence of K str — index = class; the first (background) is not reported
+    keys : scores of :func:`temseg.metrics.scores_from_confusion` to report
+
+    Examples
+    --------
+    >>> m = class_confusion([[0, 1], [2, 2]], [[0, 1], [2, 1]], n_classes=3)
+    >>> class_scores(m, ["background", "Mo", "S2"], keys=("f1",))
+    {'f1_Mo': 0.6666666666666666, 'f1_S2': 0.6666666666666666, 'macro_f1': 0.6666666666666666}
+    """
+    n = len(class_names)
+    if matrix.shape != (n, n):
+        raise InputError(f"class_names: {n} names for a {matrix.shape} confusion matrix")
+    per_class = [scores_from_confusion(class_counts(matrix, c)) for c in range(1, n)]
+    out = {f"{key}_{name}": float(row[key])
+           for key in keys for name, row in zip(class_names[1:], per_class)}
+    out.update({f"macro_{key}": float(np.mean([row[key] for row in per_class])) for key in keys})
+    return out
