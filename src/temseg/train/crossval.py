@@ -30,45 +30,66 @@ TABLE1 = ("accuracy", "balanced_accuracy", "jaccard", "f1", "precision", "recall
 def evaluate_pairs(predict: Callable[[np.ndarray], np.ndarray], images: Sequence[np.ndarray],
                    labels: Sequence[np.ndarray], *, threshold: float = 0.5,
                    names: Sequence[str] | None = None,
+                   class_names: Sequence[str] | None = None,
                    callback: Callable[[int, int], None] | None = None
                    ) -> tuple[dict, list[dict], list[np.ndarray]]:
     """Score a predictor on labelled images, pooled over all pixels and per image.
 
     Parameters
     ----------
-    predict : callable (H, W) float32 → (H, W) float32
-        Foreground probability (or score in [0, 1]) of one image.
-    images, labels : sequences of (H, W) arrays
-        Images as the predictor expects them; labels > 0 are foreground.
+    predict : callable image → (H, W) or (K, H, W) float32
+        Foreground probability (or score in [0, 1]) of one image; or the
+        probabilities of K ≥ 3 classes (a species network, 003), whose
+        foreground is 1 − p(background) and whose most probable class per
+        pixel is scored class by class too.
+    images : sequence
+        Images as the predictor expects them ((H, W), (C, H, W) channels, ...).
+    labels : sequence of (H, W) arrays
+        Class indices; labels > 0 are foreground.
     threshold : float
         Foreground where probability ≥ ``threshold``.
     names : sequence of str, optional
         One per image, copied into the per-image rows.
+    class_names : sequence of K str, optional
+        Names of the K classes (default ``background, class_1, ...``).
     callback : callable(done, total), optional
 
     Returns
     -------
     pooled : dict — :func:`temseg.metrics.score_set` over all pixels, with the
-        pixel counts ``tp, fp, fn, tn``
-    per_image : list of dict — one row per image (``name`` + scores)
-    probs : list of (H, W) float32 — the predictions
+        pixel counts ``tp, fp, fn, tn``; for K ≥ 3 classes also
+        ``<score>_<class>`` of each foreground class and ``macro_<score>``
+        (:func:`temseg.train.scoring.class_scores`, counts pooled over images)
+    per_image : list of dict — one row per image (``name`` + scores; for K ≥ 3
+        also ``f1_<class>`` and ``macro_f1`` of the image)
+    probs : list of (H, W) or (K, H, W) float32 — the predictions as returned
     """
     from temseg.metrics import SCORE_KEYS, score_set
+    from temseg.train.scoring import class_confusion, class_scores
 
     if len(images) != len(labels) or not len(images):
         raise InputError("evaluate: need the same, non-zero number of images and labels")
-    probs, preds, truths = [], [], []
+    probs, preds, truths, fg_probs, matrices = [], [], [], [], []
     for i, (image, label) in enumerate(zip(images, labels)):
         prob = np.asarray(predict(image), dtype=np.float32)
-        if prob.shape != np.shape(label):
+        fg = prob
+        if prob.ndim == 3 and prob.shape[1:] == np.shape(label):
+            fg = 1.0 - prob[0]  # class probabilities: foreground is any class but background
+        if fg.shape != np.shape(label):
             raise InputError(f"evaluate: prediction {prob.shape} and label {np.shape(label)} "
                              f"of image {names[i] if names else i} differ in shape")
+        if prob.ndim == 3 and len(prob) >= 3:
+            try:
+                matrices.append(class_confusion(prob.argmax(0), label, n_classes=len(prob)))
+            except InputError as exc:
+                raise InputError(f"evaluate: image {names[i] if names else i}: {exc}") from None
         probs.append(prob)
-        preds.append(prob >= threshold)
+        fg_probs.append(fg)
+        preds.append(fg >= threshold)
         truths.append(np.asarray(label) > 0)
         if callback is not None:
             callback(i + 1, len(images))
-    pooled, per_image = score_set(preds, truths, probs=probs)
+    pooled, per_image = score_set(preds, truths, probs=fg_probs)
     names = list(names) if names is not None else [str(i) for i in range(len(images))]
 
     def numbers(row: dict) -> dict:
@@ -78,7 +99,17 @@ def evaluate_pairs(predict: Callable[[np.ndarray], np.ndarray], images: Sequence
         return {k: int(row[k]) for k in ("tp", "fp", "fn", "tn") if k in row}
 
     rows = [{"name": n, **numbers(s), **counts(s)} for n, s in zip(names, per_image)]
-    return {**numbers(pooled), **counts(pooled)}, rows, probs
+    pooled = {**numbers(pooled), **counts(pooled)}
+    if matrices:
+        if len({m.shape for m in matrices}) != 1 or len(matrices) != len(rows):
+            raise InputError("evaluate: the predictions differ in their number of classes")
+        k = len(matrices[0])
+        labels_k = list(class_names) if class_names is not None and len(class_names) == k \
+            else ["background", *(f"class_{c}" for c in range(1, k))]
+        for row, matrix in zip(rows, matrices):
+            row.update(class_scores(matrix, labels_k, keys=("f1",)))
+        pooled.update(class_scores(sum(matrices), labels_k))
+    return pooled, rows, probs
 
 
 def image_means(rows: Sequence[dict]) -> dict[str, float]:
@@ -189,11 +220,28 @@ def plan_splits(data: TrainingSet, config: TrainConfig) -> list[tuple[int | None
     return [(None, all_idx, None, None)]
 
 
-def model_options(config: TrainConfig, n_classes: int) -> dict:
-    """Options for :func:`temseg.models.build_model`: the recipe's, with the data's classes."""
+def model_options(config: TrainConfig, n_classes: int, in_channels: int = 1) -> dict:
+    """Options for :func:`temseg.models.build_model`: the recipe's, with the data's classes
+    and input channels (where the recipe does not set them)."""
     options = dict(config.model)
     options.setdefault("classes", n_classes)
+    if config.architecture != "ensemble":
+        options.setdefault("in_channels", in_channels)
     return options
+
+
+def _check_recipe_fits(config: TrainConfig, data: TrainingSet) -> None:
+    """The recipe's ``model.in_channels`` and ``class_weights`` against the data, before work."""
+    given = config.model.get("in_channels")
+    if given is not None and given != data.channels:
+        shown = f" ({', '.join(data.channel_names)})" if data.channel_names else ""
+        raise ConfigError(f"model.in_channels: the recipe says {given}, the data have "
+                          f"{data.channels} channel(s) per image{shown}; leave it out to take "
+                          "the data's")
+    if config.class_weights is not None and data.class_names is not None \
+            and len(config.class_weights) != len(data.class_names):
+        raise ConfigError(f"class_weights: {len(config.class_weights)} weights for the data's "
+                          f"{len(data.class_names)} classes ({', '.join(data.class_names)})")
 
 
 def _build(config: TrainConfig, data: TrainingSet, *, seed: int, preprocessing):
@@ -201,15 +249,14 @@ def _build(config: TrainConfig, data: TrainingSet, *, seed: int, preprocessing):
     from temseg.train.loop import init_seed
 
     n_classes = max(data.n_classes, config.n_classes or 2)
-    options = model_options(config, n_classes)
+    options = model_options(config, n_classes, data.channels)
     init_seed(seed)
     model = build_model(config.architecture, **options)
-    names = ["background", "foreground"] if n_classes == 2 else [
-        "background", *(f"class_{i}" for i in range(1, n_classes))]
     model_config = ModelConfig(
         architecture=config.architecture,
         options={k: v for k, v in options.items() if k not in ("classes", "in_channels")},
-        in_channels=1, classes=names, preprocessing=to_dict(preprocessing),
+        in_channels=data.channels, classes=data.class_names_or_default(n_classes),
+        channels=data.channel_names, preprocessing=to_dict(preprocessing),
         sampling=data.sampling, threshold=config.threshold, training={})
     return model, model_config
 
@@ -268,7 +315,7 @@ def _train_one(config, data, plan, *, seed, folder, preprocessing, resume, callb
     }
     save_model(folder / "model", result.model, model_config)
     if result.history:
-        plot_learning_curve(result.history, folder / "learning_curve.png", monitor=config.monitor,
+        plot_learning_curve(result.history, folder / "learning_curve.png", monitor=result.monitor,
                             best_epoch=result.best_epoch,
                             title=f"seed {seed}" + (f", fold {fold}" if fold else ""))
     run = Run(fold, seed, folder, scores, result.best_epoch, len(result.history), seconds)
@@ -279,11 +326,15 @@ def _train_one(config, data, plan, *, seed, folder, preprocessing, resume, callb
 
 
 def _score_held_out(model, held_out: TrainingSet, config: TrainConfig, table: Path) -> dict:
-    """Pooled scores of ``model`` on ``held_out`` (per-image rows written to ``table``)."""
+    """Pooled scores of ``model`` on ``held_out`` (per-image rows written to ``table``).
+
+    A network of K ≥ 3 classes is also scored class by class (``f1_<class>``,
+    ``macro_f1``... from the summed per-class counts, :func:`evaluate_pairs`).
+    """
     import torch
 
     from temseg.train.loop import predict_logits
-    from temseg.train.losses import foreground_probability
+    from temseg.train.losses import class_probabilities, foreground_probability
 
     device = next(model.parameters()).device
     model.eval()
@@ -291,10 +342,14 @@ def _score_held_out(model, held_out: TrainingSet, config: TrainConfig, table: Pa
     def predict(image):
         with torch.no_grad():
             logits = predict_logits(model, image, device=device)
+        if logits.shape[1] >= 3:  # the class probabilities: scored per class and as foreground
+            return class_probabilities(logits)[0].detach().to("cpu").numpy()
         return foreground_probability(logits)[0].detach().to("cpu").numpy()
 
+    n_classes = max(held_out.n_classes, config.n_classes or 2)
     scores, per_image, _ = evaluate_pairs(predict, held_out.images, held_out.labels,
-                                          threshold=config.threshold, names=held_out.names)
+                                          threshold=config.threshold, names=held_out.names,
+                                          class_names=held_out.class_names_or_default(n_classes))
     write_table(table, per_image)
     return {k: v for k, v in scores.items() if k not in ("tp", "fp", "fn", "tn")}
 
@@ -440,15 +495,21 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     if config.architecture not in ARCHITECTURES:
         raise ConfigError(f"architecture: {config.architecture!r} is not one of "
                           f"{', '.join(ARCHITECTURES)}")
+    # the recipe's options are checked before the data are read (which may take long)
     probe = build_model(config.architecture, **model_options(config, config.n_classes or 2))
     pick_device(config.device)  # a CUDA device asked for and missing: before anything is written
     preprocessing = _preprocessing(config)
     if data is None:
         data = _load(config, config.data, preprocessing)
+    _check_recipe_fits(config, data)
+    n_classes = max(data.n_classes, config.n_classes or 2)
+    if n_classes != (config.n_classes or 2) or data.channels != 1:
+        probe = build_model(config.architecture,
+                            **model_options(config, n_classes, data.channels))
     # the patch size and the network fit the images: checked before the run folder is made
     check_model_fits(probe, tile=check_shapes(data, patch_size=config.patch_size,
                                               where="training data"),
-                     n_classes=max(data.n_classes, config.n_classes or 2), device="cpu")
+                     n_classes=n_classes, device="cpu", in_channels=data.channels)
     plans = plan_splits(data, config)
     if only_folds is not None:
         plans = [p for p in plans if p[0] in set(only_folds)]
