@@ -89,3 +89,21 @@ def test_the_file_lists_members_not_pickles(tmp_path):
     assert any(k.startswith("members.1.") for k in names)
     assert np.array_equal(names["members.0.head.bias"],
                           load_model(paths[0])[0].head.bias.detach().numpy())
+
+
+def test_a_focal_series_ensemble_keeps_its_channel_names(tmp_path):
+    """Members of 3 named channels (003): the ensemble takes the same channels, in order."""
+    names = ["defocus -50 Å", "defocus +0 Å", "defocus +50 Å"]
+    paths = []
+    for seed, channels in ((0, names), (1, names), (2, ["a", "b", "c"])):
+        torch.manual_seed(seed)
+        model = build_model("resunet", blocks=1, filters=2, in_channels=3, classes=4)
+        config = ModelConfig(architecture="resunet", options=model.options, in_channels=3,
+                             classes=["background", "Mo", "S2", "S1"], channels=channels)
+        save_model(tmp_path / f"m{seed}", model, config)
+        paths.append(tmp_path / f"m{seed}.json")
+    ens, config = load_model(combine_models(paths[:2], tmp_path / "ens")[1])
+    assert config.channels == names and config.in_channels == 3 and len(config.classes) == 4
+    assert ens(torch.zeros(1, 3, 16, 16)).shape == (1, 4, 16, 16)
+    with pytest.raises(InputError, match="channels"):
+        combine_models([paths[0], paths[2]], tmp_path / "x")

@@ -90,8 +90,8 @@ def combine_models(paths: Sequence[str | Path], output: str | Path, *,
     ----------
     paths : sequence of path
         Two or more model files (``NAME`` or ``NAME.json``) saved by temseg.
-        They must agree on input channels, class names, preprocessing and
-        sampling (Å/px): the ensemble sees one preprocessed image.
+        They must agree on input channels (count and names), class names,
+        preprocessing and sampling (Å/px): the ensemble sees one preprocessed image.
     output : path
         Stem of the ``.safetensors`` + ``.json`` pair to write.
     threshold : float, optional
@@ -122,7 +122,7 @@ def combine_models(paths: Sequence[str | Path], output: str | Path, *,
         configs.append(config)
     first = configs[0]
     for path, config in zip(paths[1:], configs[1:]):
-        for name in ("in_channels", "classes", "preprocessing", "sampling"):
+        for name in ("in_channels", "channels", "classes", "preprocessing", "sampling"):
             a, b = getattr(first, name), getattr(config, name)
             if a != b:
                 raise InputError(f"ensemble: {path} has {name} {b!r}, {paths[0]} has {a!r}; "
@@ -138,7 +138,7 @@ def combine_models(paths: Sequence[str | Path], output: str | Path, *,
                            "training": c.training} for p, c in zip(paths, configs)]}
     config = ModelConfig(architecture=Ensemble.architecture, options=ensemble.options,
                          in_channels=first.in_channels, classes=first.classes,
-                         preprocessing=first.preprocessing, sampling=first.sampling,
+                         channels=first.channels, preprocessing=first.preprocessing, sampling=first.sampling,
                          threshold=first.threshold if threshold is None else threshold,
                          training=record)
     return save_model(output, ensemble, config)
