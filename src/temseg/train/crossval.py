@@ -225,8 +225,7 @@ def model_options(config: TrainConfig, n_classes: int, in_channels: int = 1) -> 
     and input channels (where the recipe does not set them)."""
     options = dict(config.model)
     options.setdefault("classes", n_classes)
-    if config.architecture != "ensemble":
-        options.setdefault("in_channels", in_channels)
+    options.setdefault("in_channels", in_channels)
     return options
 
 
