@@ -79,9 +79,11 @@ class TrainingSet:
         return max(2, seen, len(self.class_names or ()))
 
     def class_names_or_default(self, n_classes: int | None = None) -> list[str]:
-        """The data's class names, else ``background, foreground`` (2) or ``background,
-        class_1, ...``; ``n_classes`` (default :attr:`n_classes`) other than the named count
-        gives the default names."""
+        """Names of ``n_classes`` classes (default :attr:`n_classes`), index = class.
+
+        The data's names when there are as many, else ``background, foreground``
+        for two classes and ``background, class_1, ...`` for more.
+        """
         n = self.n_classes if n_classes is None else int(n_classes)
         if self.class_names is not None and len(self.class_names) == n:
             return list(self.class_names)
