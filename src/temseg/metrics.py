@@ -277,3 +277,43 @@ def multiclass_scores(pred, truth, *, n_classes: int, prob=None) -> dict:
         macro[key] = float(np.mean(values)) if values else None
     macro["accuracy"] = float(np.mean(p == t))
     return {"per_class": per_class, "macro": macro}
+
+
+def class_confusion(pred, truth, *, n_classes: int) -> np.ndarray:
+    """The K × K confusion matrix of two class-index maps: ``[true class, predicted class]``.
+
+    Parameters
+    ----------
+    pred, truth : (H, W) array_like of int
+        Class indices in ``0..n_classes − 1``.
+    n_classes : int
+
+    Returns
+    -------
+    (K, K) ndarray of int64
+        Pixel counts; sum the matrices of several images to pool them.
+
+    Raises
+    ------
+    InputError
+        Shapes differ, a non-integer map, or a value outside ``0..n_classes − 1``.
+    """
+    p, t = np.asarray(pred), np.asarray(truth)
+    if p.shape != t.shape:
+        raise InputError(f"prediction: shape {p.shape} does not match truth {t.shape}")
+    for name, a in (("prediction", p), ("truth", t)):
+        if a.dtype.kind not in "iub":
+            raise InputError(f"{name}: expected integer class indices, got {a.dtype}")
+        if a.size and (a.min() < 0 or a.max() >= n_classes):
+            raise InputError(f"{name}: class indices {int(a.min())}..{int(a.max())} outside "
+                             f"the {n_classes} classes 0..{n_classes - 1}")
+    flat = t.astype(np.int64).ravel() * n_classes + p.astype(np.int64).ravel()
+    return np.bincount(flat, minlength=n_classes ** 2).reshape(n_classes, n_classes)
+
+
+def class_counts(matrix: np.ndarray, c: int) -> Confusion:
+    """One-vs-rest pixel counts of class ``c`` from a :func:`class_confusion` matrix."""
+    tp = int(matrix[c, c])
+    fn = int(matrix[c].sum()) - tp
+    fp = int(matrix[:, c].sum()) - tp
+    return Confusion(tp, fp, fn, int(matrix.sum()) - tp - fp - fn)

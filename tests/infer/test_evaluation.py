@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from temseg.errors import InputError
-from temseg.infer.evaluation import (class_scores, confusion_matrix, evaluate_classes,
-                                     is_zarr_dataset, open_labelled_zarr)
-from temseg.metrics import multiclass_scores
+from temseg.infer.evaluation import (class_scores, evaluate_classes, is_zarr_dataset,
+                                     open_labelled_zarr)
+from temseg.metrics import class_confusion, multiclass_scores
 
 CLASSES = ["background", "Mo", "S2", "S1"]
 
@@ -20,7 +20,7 @@ def _maps(seed, shape=(16, 20)):
 
 def test_pooled_class_scores_are_those_of_all_pixels_at_once():
     pairs = [_maps(s) for s in range(3)]
-    pooled = sum(confusion_matrix(p, t, n_classes=4) for p, t in pairs)
+    pooled = sum(class_confusion(p, t, n_classes=4) for p, t in pairs)
     scores = class_scores(pooled, CLASSES)
     whole = multiclass_scores(np.concatenate([p for p, _ in pairs]),
                               np.concatenate([t for _, t in pairs]), n_classes=4)
@@ -31,15 +31,15 @@ def test_pooled_class_scores_are_those_of_all_pixels_at_once():
     assert scores["mean_foreground"]["f1"] == pytest.approx(
         np.mean([r["f1"] for r in whole["per_class"][1:]]))
     # a known case: one Mo pixel called S2 out of two Mo pixels
-    m = confusion_matrix(np.array([[0, 1, 2]]), np.array([[0, 1, 1]]), n_classes=3)
+    m = class_confusion(np.array([[0, 1, 2]]), np.array([[0, 1, 1]]), n_classes=3)
     s = class_scores(m, ["bg", "Mo", "S2"])["per_class"]
     assert (s[1]["precision"], s[1]["recall"], s[1]["f1"]) == (1.0, 0.5, pytest.approx(2 / 3))
     assert (s[2]["precision"], s[2]["tp"], s[2]["fp"]) == (0.0, 0, 1)
 
 
 def test_labels_outside_the_classes_are_named():
-    with pytest.raises(InputError, match=r"truth: class indices 0\.\.5 outside the model's 4"):
-        confusion_matrix(np.zeros((2, 2), np.uint8), np.array([[0, 5], [1, 1]]), n_classes=4)
+    with pytest.raises(InputError, match=r"truth: class indices 0\.\.5 outside the 4 classes"):
+        class_confusion(np.zeros((2, 2), np.uint8), np.array([[0, 5], [1, 1]]), n_classes=4)
 
 
 def test_labelled_zarr_is_lazy_and_scored(tmp_path):

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from temseg.errors import InputError
+from temseg.metrics import class_confusion
 
 #: per-class scores reported by :func:`class_scores`
 CLASS_KEYS = ("f1", "jaccard", "precision", "recall")
@@ -99,33 +100,12 @@ def open_labelled_zarr(path: str | Path, *, sampling: float | None = None) -> La
     return LabelledZarr(path, sampling=sampling)
 
 
-def confusion_matrix(pred, truth, *, n_classes: int) -> np.ndarray:
-    """``(K, K)`` int64 pixel counts ``[true class, predicted class]`` of two class-index maps.
-
-    Raises
-    ------
-    InputError
-        Shapes differ, or a value outside ``0..n_classes − 1``.
-    """
-    p, t = np.asarray(pred), np.asarray(truth)
-    if p.shape != t.shape:
-        raise InputError(f"prediction: shape {p.shape} does not match truth {t.shape}")
-    for name, a in (("prediction", p), ("truth", t)):
-        if a.dtype.kind not in "iub":
-            raise InputError(f"{name}: expected integer class indices, got {a.dtype}")
-        if a.size and (a.min() < 0 or a.max() >= n_classes):
-            raise InputError(f"{name}: class indices {int(a.min())}..{int(a.max())} outside "
-                             f"the model's {n_classes} classes 0..{n_classes - 1}")
-    flat = t.astype(np.int64).ravel() * n_classes + p.astype(np.int64).ravel()
-    return np.bincount(flat, minlength=n_classes ** 2).reshape(n_classes, n_classes)
-
-
 def class_scores(matrix: np.ndarray, classes: Sequence[str]) -> dict:
     """Per-class scores of a (pooled) confusion matrix and their mean over foreground classes.
 
     Parameters
     ----------
-    matrix : (K, K) ndarray — :func:`confusion_matrix`, summed over images to pool
+    matrix : (K, K) ndarray — :func:`temseg.metrics.class_confusion`, summed over images to pool
     classes : K class names, index = class (0 the background)
 
     Returns
@@ -137,7 +117,7 @@ def class_scores(matrix: np.ndarray, classes: Sequence[str]) -> dict:
         ``accuracy``: the fraction of pixels given their true class.
         Empty-class conventions are :func:`temseg.metrics.scores_from_confusion`'s.
     """
-    from temseg.metrics import Confusion, scores_from_confusion
+    from temseg.metrics import class_counts, scores_from_confusion
 
     k = len(classes)
     if matrix.shape != (k, k):
@@ -145,9 +125,7 @@ def class_scores(matrix: np.ndarray, classes: Sequence[str]) -> dict:
     total = int(matrix.sum())
     per_class = []
     for c, name in enumerate(classes):
-        tp = int(matrix[c, c])
-        fn, fp = int(matrix[c].sum()) - tp, int(matrix[:, c].sum()) - tp
-        counts = Confusion(tp, fp, fn, total - tp - fp - fn)
+        counts = class_counts(matrix, c)
         scores = scores_from_confusion(counts)
         per_class.append({"class": str(name), "index": c,
                           **{key: float(scores[key]) for key in CLASS_KEYS},
@@ -200,7 +178,7 @@ def evaluate_classes(predict: Callable[[object], np.ndarray], items: Iterable, *
                              f"{k} classes")
         pred = proba.argmax(0).astype(np.uint8)
         try:
-            matrix = confusion_matrix(pred, np.asarray(item.label), n_classes=k)
+            matrix = class_confusion(pred, np.asarray(item.label), n_classes=k)
         except InputError as exc:
             raise InputError(f"{item.path or item.name}: image {item.name}: {exc}") from None
         pooled_matrix += matrix

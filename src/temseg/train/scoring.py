@@ -16,43 +16,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from temseg.errors import InputError
-from temseg.metrics import Confusion, scores_from_confusion
+from temseg.metrics import class_confusion, class_counts, scores_from_confusion
+
+__all__ = ["CLASS_SCORE_KEYS", "class_confusion", "class_counts", "class_scores"]
 
 #: scores reported per class on held-out data (the epoch log keeps only ``f1``)
 CLASS_SCORE_KEYS = ("f1", "jaccard", "precision", "recall")
-
-
-def class_confusion(pred, truth, *, n_classes: int) -> np.ndarray:
-    """The K × K confusion matrix of two class-index maps: ``[true class, predicted class]``.
-
-    Parameters
-    ----------
-    pred, truth : (H, W) array_like of int
-        Class indices in ``0..n_classes − 1``.
-    n_classes : int
-
-    Returns
-    -------
-    (K, K) ndarray of int64
-        Pixel counts; sum the matrices of several images to pool them.
-    """
-    p, t = np.asarray(pred), np.asarray(truth)
-    if p.shape != t.shape:
-        raise InputError(f"prediction: shape {p.shape} does not match truth {t.shape}")
-    for name, a in (("prediction", p), ("truth", t)):
-        if a.size and (a.min() < 0 or a.max() >= n_classes):
-            raise InputError(f"{name}: class indices must lie in 0..{n_classes - 1}, "
-                             f"got {int(a.min())}..{int(a.max())}")
-    flat = t.astype(np.int64).ravel() * n_classes + p.astype(np.int64).ravel()
-    return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-
-
-def class_counts(matrix: np.ndarray, c: int) -> Confusion:
-    """One-vs-rest pixel counts of class ``c`` from a confusion matrix."""
-    tp = int(matrix[c, c])
-    fn = int(matrix[c].sum()) - tp
-    fp = int(matrix[:, c].sum()) - tp
-    return Confusion(tp, fp, fn, int(matrix.sum()) - tp - fp - fn)
 
 
 def class_scores(matrix: np.ndarray, class_names: Sequence[str], *,
