@@ -235,7 +235,10 @@ def test_train_cli_makes_a_three_channel_species_network(tmp_path, capsys):
     recipe.write_text(RECIPE)
     out = tmp_path / "run"
     rc = main(["train", str(data), "-c", str(recipe), "-o", str(out)])
-    assert rc == 0, capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert rc == 0, printed.err
+    # the report table names each species' F1, not only foreground against background
+    assert all(k in printed.out for k in ("f1_Mo", "f1_S1", "macro_f1"))
     config = json.loads((out / "model.json").read_text())["config"]
     assert config["in_channels"] == 3 and config["classes"] == CLASSES
     assert config["channels"] == CHANNELS

@@ -117,8 +117,11 @@ def train(
         def on_epoch(name: str, row: dict) -> None:
             if name not in tasks:
                 tasks[name] = bar.add_task(name, total=cfg.epochs)
-            score = row.get(f"val_{cfg.monitor}")
-            extra = f" {cfg.monitor} {score:.3f}" if score is not None else ""
+            monitor = cfg.monitor  # with >= 3 classes "f1" follows the mean of the classes' F1
+            if monitor == "f1" and row.get("val_macro_f1") is not None:
+                monitor = "macro_f1"
+            score = row.get(f"val_{monitor}")
+            extra = f" {monitor} {score:.3f}" if score is not None else ""
             bar.update(tasks[name], completed=row["epoch"],
                        description=f"{name} loss {row['train_loss']:.4f}{extra}")
 
@@ -135,11 +138,21 @@ def train(
     _print_report(report)
 
 
+def _report_keys(summary: dict) -> list[str]:
+    """The scores of the report table: the binary six, or with >= 3 classes each foreground
+    class's F1 and the classes' mean F1 and Jaccard (foreground-vs-background stays in
+    runs.csv)."""
+    per_class = [k for k in summary if k.startswith("f1_")]
+    if per_class and "macro_f1" in summary:
+        return [k for k in ("accuracy", *per_class, "macro_f1", "macro_jaccard") if k in summary]
+    return [k for k in _SCORES if k in summary]
+
+
 def _print_report(report) -> None:
     from rich.table import Table
 
     table = Table(title=f"scores on {report.scored_on}")
-    keys = [k for k in _SCORES if k in report.summary]
+    keys = _report_keys(report.summary)
     for col in ("fold", "seed", "epochs", "best"):
         table.add_column(col, justify="right")
     for k in keys:
