@@ -74,3 +74,31 @@ def test_rows_csv_summary_and_plot(tmp_path):
     assert summary["Mo"] == {"mean": 3.5, "min": 3, "max": 4}
     plot = plot_counts(tmp_path / "x_counts.png", rows, classes=SPECIES, title="x")
     assert plot.stat().st_size > 1000
+
+
+def test_columns_match_by_centre_distance_and_class():
+    from temseg.analyze.columns import column_scores, match_columns
+
+    classes = ["background", "Mo", "S2", "S1"]
+    truth = np.zeros((40, 40), np.uint8)
+    pred = np.zeros_like(truth)
+    truth[5:9, 5:9] = 1          # Mo, found 1 px off: a match at max distance 1.5 px
+    pred[6:10, 5:9] = 1
+    truth[20:24, 20:24] = 3      # S1 (a vacancy) called S2: a missed S1 and a false S2
+    pred[20:24, 20:24] = 2
+    truth[30:34, 5:9] = 2        # S2 found 3 px off: too far, a miss and a false alarm
+    pred[30:34, 8:12] = 2
+    found = match_columns(pred, truth, classes=classes, max_distance_px=1.5)
+    assert found["Mo"] == {"tp": 1, "fp": 0, "fn": 0, "labelled": 1, "found": 1}
+    assert found["S2"] == {"tp": 0, "fp": 2, "fn": 1, "labelled": 1, "found": 2}
+    assert found["S1"] == {"tp": 0, "fp": 0, "fn": 1, "labelled": 1, "found": 0}
+    scores = column_scores(found)
+    assert scores["Mo"]["f1"] == 1.0 and scores["S2"]["count_error"] == 1.0
+    assert scores["S1"]["recall"] == 0.0 and scores["S1"]["count_error"] == -1.0
+    # one found column cannot match two labelled ones
+    two = np.zeros((12, 12), np.uint8)
+    two[2:4, 2:4] = 1
+    two[2:4, 6:8] = 1
+    one = np.zeros_like(two)
+    one[2:4, 4:6] = 1
+    assert match_columns(one, two, classes=classes[:2], max_distance_px=3)["Mo"]["tp"] == 1

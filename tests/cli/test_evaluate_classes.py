@@ -67,6 +67,19 @@ def test_per_class_scores_of_a_focal_series_model(tmp_path, save_focal_model, ca
     record = json.loads((out / "record.json").read_text())
     assert record["channels"] == CHANNELS and record["classes"] == SPECIES
     assert "mean (foreground)" in captured.out and "S1" in captured.out
+    # columns: every labelled disc counted once, every found region of >= 3 px once
+    from skimage.measure import label, regionprops
+
+    columns = {r["class"]: r for r in _rows(out / "columns.csv")}
+    for c, name in enumerate(SPECIES[1:], start=1):
+        labelled = sum(label(lab == c, connectivity=1).max() for lab in labels)
+        found = sum(sum(r.area >= 3 for r in regionprops(label(p == c, connectivity=1)))
+                    for p in pred)
+        row = columns[name]
+        assert (int(row["labelled"]), int(row["found"])) == (labelled, found)
+        assert int(row["tp"]) + int(row["fn"]) == labelled
+        assert int(row["tp"]) + int(row["fp"]) == found
+    assert pooled["columns"]["S1"]["labelled"] == int(columns["S1"]["labelled"])
 
 
 def test_a_dataset_of_the_wrong_channel_count_is_one_line(tmp_path, save_focal_model, capsys):

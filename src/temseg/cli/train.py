@@ -203,6 +203,12 @@ def evaluate(
     tile: int = typer.Option(512, help="Tile side for tiled prediction (pixels)."),
     tta: bool = typer.Option(False, "--tta", help="Average over the 8 rotations and mirror "
                                                   "images (networks; 8x the time)."),
+    column_distance: float = typer.Option(
+        0.9, help="Models of >= 3 classes: a found column matches a labelled one of its class "
+                  "when their centres lie at most this far apart (Å; 0.9 = half the Mo-S "
+                  "spacing of MoS2)."),
+    min_column_px: int = typer.Option(3, help="Models of >= 3 classes: found regions smaller "
+                                              "than this (pixels) are specks, not columns."),
 ) -> None:
     """Score a trained network or a baseline on labelled images: pooled and per image.
 
@@ -213,15 +219,22 @@ def evaluate(
     class against the rest, pooled over all pixels: per_class.csv (F1, Jaccard,
     precision, recall and pixel counts of every class, and their mean over the
     foreground classes), pooled.json with the confusion matrix, and per image
-    the F1 of each class in per_image.csv. Zarr datasets are read one image at
-    a time.
+    the F1 of each class in per_image.csv. Its columns (connected regions) are
+    matched to the labelled ones by centre distance where the pixel size is
+    known: columns.csv gives, per class, the columns labelled and found,
+    precision, recall, F1 and the relative count error (e.g. of S1 columns,
+    sulphur vacancies). Zarr datasets are read one image at a time.
     """
     from temseg.device import pick_device
+    from temseg.errors import ConfigError
     from temseg.infer import load_segmenter
 
     _common.check_output(out)
     data_sampling = _common.sampling_from_options(sampling, pixel_size_nm)
     _common.check_threshold(threshold)
+    if not column_distance > 0 or min_column_px < 1:
+        raise ConfigError(f"--column-distance ({column_distance:g} Å) must be > 0 and "
+                          f"--min-column-px ({min_column_px}) >= 1")
     segmenter = load_segmenter(model, tile=tile, device=pick_device(device), tta=tta,
                                warn=_common.warn)
     classes = len(segmenter.classes) >= 3
@@ -233,6 +246,7 @@ def evaluate(
         if threshold is not None:
             _common.warn(f"--threshold {threshold:g} is not used: a {len(segmenter.classes)}-"
                          "class prediction is the most probable class of every pixel")
+        config.update(column_distance_A=column_distance, min_column_px=min_column_px)
         _evaluate_classes(segmenter, sources, out, model=model, config=config,
                           overlays=overlays, sampling=data_sampling)
         return
@@ -331,18 +345,35 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
     """Per-class scores of a model of ≥ 3 classes, streamed one image at a time."""
     from rich.table import Table
 
+    from temseg.analyze.columns import column_scores, match_columns
     from temseg.infer.evaluation import CLASS_KEYS, evaluate_classes
     from temseg.io import write_confusion_overlay, write_json
     from temseg.record import write_record
     from temseg.train.crossval import write_table
 
-    def predict(pair):
-        return segmenter.predict_proba(pair.image, sampling=sampling if sampling is not None
-                                       else pair.sampling)
+    def pixel_size(pair):
+        return sampling if sampling is not None else pair.sampling
 
-    def overlay(pair, pred) -> None:
-        write_confusion_overlay(out / "confusion" / f"{pair.name}.png", pred, pair.label,
-                                classes=True)
+    def predict(pair):
+        return segmenter.predict_proba(pair.image, sampling=pixel_size(pair))
+
+    names = segmenter.classes
+    totals = {name: dict.fromkeys(("tp", "fp", "fn", "labelled", "found"), 0)
+              for name in names[1:]}
+    uncalibrated = []
+
+    def seen(pair, pred) -> None:
+        if overlays:
+            write_confusion_overlay(out / "confusion" / f"{pair.name}.png", pred, pair.label,
+                                    classes=True)
+        if pixel_size(pair) is None:
+            uncalibrated.append(pair.name)
+            return
+        found = match_columns(pred, pair.label, classes=names, min_area_px=config[
+            "min_column_px"], max_distance_px=config["column_distance_A"] / pixel_size(pair))
+        for name, counts in found.items():
+            for key, value in counts.items():
+                totals[name][key] += value
 
     total = sum(len(s) for s in sources)
     with _common.progress() as bar:
@@ -350,14 +381,20 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
         pooled, rows = evaluate_classes(
             predict, (p for source in sources for p in source), classes=segmenter.classes,
             n_items=total, callback=lambda done, n: bar.update(task, completed=done),
-            on_prediction=overlay if overlays else None)
+            on_prediction=seen)
     mean = {"class": "mean (foreground)", "index": None, **pooled["mean_foreground"]}
     write_table(out / "per_class.csv", pooled["per_class"] + [mean])
     write_table(out / "per_image.csv", rows)
-    write_json(out / "pooled.json", {"pooling": "pixels", **pooled})
+    columns = column_scores(totals) if len(uncalibrated) < total else None
+    if uncalibrated:
+        _common.warn(f"{len(uncalibrated)} of {total} images have no pixel size: their columns "
+                     "are not matched (give --sampling)")
+    if columns is not None:
+        write_table(out / "columns.csv", [{"class": n, **c} for n, c in columns.items()])
+    write_json(out / "pooled.json", {"pooling": "pixels", **pooled, "columns": columns})
     write_record(out, config={**config, "prediction": "most probable class"},
                  pooled={k: pooled[k] for k in ("accuracy", "mean_foreground", "classes")},
-                 classes=segmenter.classes, channels=segmenter.channels)
+                 columns=columns, classes=segmenter.classes, channels=segmenter.channels)
     table = Table(title=f"{model}: {pooled['n_images']} images, per class (pooled over pixels)")
     table.add_column("class")
     for k in CLASS_KEYS:
@@ -369,6 +406,16 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
     table.add_row("[bold]mean (foreground)[/]",
                   *(f"[bold]{pooled['mean_foreground'][k]:.4f}[/]" for k in CLASS_KEYS), "")
     _common.show(table)
+    if columns is not None:
+        table = Table(title=f"columns: centres at most {config['column_distance_A']:g} Å apart "
+                            "match")
+        for col in ("class", "labelled", "found", "precision", "recall", "f1", "count error"):
+            table.add_column(col, justify="left" if col == "class" else "right")
+        for name, c in columns.items():
+            error = "-" if c["count_error"] is None else f"{100 * c['count_error']:+.1f} %"
+            table.add_row(name, f"{c['labelled']:,}", f"{c['found']:,}", f"{c['precision']:.4f}",
+                          f"{c['recall']:.4f}", f"{c['f1']:.4f}", error)
+        _common.show(table)
     _common.out.print(f"pixel accuracy {pooled['accuracy']:.4f}; written to {out}",
                       highlight=False)
 
