@@ -75,6 +75,22 @@ def test_summary_sizes_only_whole_particles_in_nm(tmp_path):
     with open(csv_path) as fh:
         table = list(csv.DictReader(fh))
     assert list(table[0])[0] == "frame" and [r["frame"] for r in table].count("2") == 2
+    # focal series of 3 frames (003): indexed by series and the frame each starts at
+    series_rows = [{"series": r["frame"], "first_frame": 3 * r["frame"], **r}
+                   for r in stack_rows]
+    for r in series_rows:
+        del r["frame"]
+    assert particle_summary(series_rows, n_frames=3, unit="series")[
+        "particles_per_series"] == pytest.approx(7 / 3)
+    csv_path = write_particle_csv(tmp_path / "f.csv", series_rows, frames=True, unit="series")
+    with open(csv_path) as fh:
+        table = list(csv.DictReader(fh))
+    assert list(table[0])[:3] == ["series", "first_frame", "label"]
+    assert [r["first_frame"] for r in table if r["series"] == "2"] == ["6", "6"]
+    png = plot_particles(tmp_path / "fs.png", series_rows, n_frames=3, unit="series")
+    assert iio.imread(png).shape[:2] == (672, 768)
+    with pytest.raises(InputError, match="unit: expected one of frame, series, got 'slice'"):
+        write_particle_csv(tmp_path / "x.csv", stack_rows, frames=True, unit="slice")
 
 
 def test_dose_curve_finds_half_and_convergence(tmp_path, monkeypatch):

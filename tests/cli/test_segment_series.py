@@ -134,3 +134,29 @@ def test_a_one_channel_species_model_counts_per_frame(tmp_path, capsys):
     assert "per frame" in captured.out
     record = json.loads((out / "record.json").read_text())
     assert record["channels"] is None and "frame_fractions" in record["inputs"][0]
+
+
+def test_particles_of_a_focal_series_model_are_indexed_by_series(focal_file, tmp_path, capsys):
+    from temseg.analyze.particles import particle_table
+
+    stack = _frames(tmp_path / "p.tif", 6)
+    out = tmp_path / "out"
+    code = main(["segment", str(focal_file), str(stack), "-o", str(out), "--tile", "64",
+                 "--device", "cpu", "--fourier", "--min-area-px", "2"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "--particles with a 4-class model: a particle is a connected region of all " \
+           "foreground classes together (Mo, S2, S1)" in captured.err
+    rows = _rows(out / "p_particles.csv")
+    assert list(rows[0])[:3] == ["series", "first_frame", "label"]
+    assert "frame" not in rows[0]
+    mask = tifffile.imread(out / "p_mask.tif")
+    for series in range(2):  # the particles of each series' foreground, the frame it starts at
+        got = [r for r in rows if r["series"] == str(series)]
+        want = particle_table(mask[series] > 0, sampling=1.0, min_area_px=2)
+        assert [int(r["area_px"]) for r in got] == [r["area_px"] for r in want]
+        assert {r["first_frame"] for r in got} == {str(3 * series)}
+    summary = json.loads((out / "record.json").read_text())["inputs"][0]["particles"]
+    assert summary["particles_per_series"] == pytest.approx(len(rows) / 2)
+    assert "particles_per_frame" not in summary and len(summary["series_peak_ratio"]) == 2
+    assert "per series" in captured.out and "per frame" not in captured.out

@@ -14,6 +14,16 @@ from temseg.io.files import atomic_path, write_figure
 COLUMNS = ("label", "area_px", "equivalent_diameter_px", "area_nm2", "equivalent_diameter_nm",
            "centroid_y_px", "centroid_x_px", "touches_border")
 
+#: what the items of a stack are: frames, or focal series of C frames (003); their index
+#: columns in the particle CSV and their words in plots
+UNITS = {"frame": (("frame",), "frame"), "series": (("series", "first_frame"), "focal series")}
+
+
+def _unit(unit: str) -> tuple[tuple[str, ...], str]:
+    if unit not in UNITS:
+        raise InputError(f"unit: expected one of {', '.join(UNITS)}, got {unit!r}")
+    return UNITS[unit]
+
 
 def label_particles(mask: np.ndarray, *, min_area_px: int = 16) -> np.ndarray:
     """The connected particles of a mask (8-connected) as labels 1..N; smaller regions dropped."""
@@ -80,16 +90,19 @@ def particle_table(mask: np.ndarray, *, sampling: float | None = None,
     return rows
 
 
-def write_particle_csv(path: str | Path, rows: list[dict], *, frames: bool = False) -> Path:
+def write_particle_csv(path: str | Path, rows: list[dict], *, frames: bool = False,
+                       unit: str = "frame") -> Path:
     """Write a particle table as CSV (atomically); empty nm columns when no sampling.
 
-    With ``frames`` the rows carry a ``frame`` key (0-based index in a stack),
-    written as the first column.
+    With ``frames`` the rows carry the index of their item in a stack, written
+    first: ``frame`` (0-based) for ``unit="frame"``; ``series`` and
+    ``first_frame`` for ``unit="series"`` (focal series of consecutive frames).
     """
     from temseg.analyze.fourier import FOURIER_COLUMNS
 
     path = Path(path)
-    columns = ("frame", *COLUMNS) if frames else COLUMNS
+    index, _ = _unit(unit)
+    columns = (*index, *COLUMNS) if frames else COLUMNS
     if rows and "peak_ratio" in rows[0]:
         columns = (*columns, *FOURIER_COLUMNS)
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
@@ -108,7 +121,8 @@ def _diameters(rows: list[dict]) -> tuple[np.ndarray, str]:
     return np.array([r["equivalent_diameter_px"] for r in whole], float), "px"
 
 
-def particle_summary(rows: list[dict], *, n_frames: int | None = None) -> dict:
+def particle_summary(rows: list[dict], *, n_frames: int | None = None,
+                     unit: str = "frame") -> dict:
     """Count and size statistics of a particle table (one image, or a stack's frames).
 
     Sizes are the equivalent diameters of the particles that do not touch the
@@ -120,43 +134,49 @@ def particle_summary(rows: list[dict], *, n_frames: int | None = None) -> dict:
     dict
         ``particles``, ``touching_border``, ``diameter_unit``, ``diameter_median``,
         ``diameter_mean``, ``diameter_std`` (``None`` without whole particles) and,
-        with ``n_frames``, ``particles_per_frame`` (mean count per frame).
+        with ``n_frames``, ``particles_per_frame`` (mean count per frame;
+        ``particles_per_series`` for ``unit="series"``).
     """
-    sizes, unit = _diameters(rows)
+    _unit(unit)
+    sizes, size_unit = _diameters(rows)
     stats = {"particles": len(rows),
              "touching_border": sum(bool(r["touches_border"]) for r in rows),
-             "diameter_unit": unit,
+             "diameter_unit": size_unit,
              "diameter_median": float(np.median(sizes)) if sizes.size else None,
              "diameter_mean": float(sizes.mean()) if sizes.size else None,
              "diameter_std": float(sizes.std(ddof=1)) if sizes.size > 1 else None}
     if n_frames is not None:
-        stats["particles_per_frame"] = len(rows) / n_frames if n_frames else None
+        stats[f"particles_per_{unit}"] = len(rows) / n_frames if n_frames else None
     return stats
 
 
-def frame_peak_ratios(rows: list[dict], n_frames: int) -> np.ndarray:
-    """Median Fourier peak ratio of each frame's particles (NaN where none has one)."""
+def frame_peak_ratios(rows: list[dict], n_frames: int, *, unit: str = "frame") -> np.ndarray:
+    """Median Fourier peak ratio of each frame's (or series') particles (NaN where none has
+    one); rows carry their index under ``unit``."""
+    key = _unit(unit)[0][0]
     values: list[list[float]] = [[] for _ in range(n_frames)]
     for row in rows:
-        if row.get("peak_ratio") is not None and int(row["frame"]) < n_frames:
-            values[int(row["frame"])].append(row["peak_ratio"])
+        if row.get("peak_ratio") is not None and int(row[key]) < n_frames:
+            values[int(row[key])].append(row["peak_ratio"])
     return np.array([np.median(v) if v else np.nan for v in values], float)
 
 
 def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None = None,
-                   title: str | None = None, blank_frames=()) -> Path:
+                   title: str | None = None, blank_frames=(), unit: str = "frame") -> Path:
     """PNG of a particle table: the size histogram, or for a stack size and count per frame.
 
     For one image (``n_frames`` None) a histogram of the equivalent diameters of
     the particles clear of the border. For a stack of ``n_frames`` frames (rows
     with a ``frame`` key): the particle count per frame, and the median
     equivalent diameter per frame with its interquartile band; ``blank_frames``
-    (not segmented) are gaps, not zero counts.
+    (not segmented) are gaps, not zero counts. With ``unit="series"`` the items
+    are focal series (rows keyed ``series``), and the axes say so.
     """
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, LogFormatter, MaxNLocator
 
-    sizes, unit = _diameters(rows)
+    (key, *_), word = _unit(unit)
+    sizes, size_unit = _diameters(rows)
     n_border = sum(bool(r["touches_border"]) for r in rows)
     heading = (f"{title}\n" if title else "") + \
         f"{len(rows)} particles; {n_border} touching the border are not sized"
@@ -166,24 +186,24 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
         if sizes.size:
             ax.hist(sizes, bins=min(40, max(5, int(np.sqrt(sizes.size)) * 2)), color="0.4")
             ax.axvline(np.median(sizes), color="tab:orange", ls="--",
-                       label=f"median {np.median(sizes):.3g} {unit}")
+                       label=f"median {np.median(sizes):.3g} {size_unit}")
             ax.legend(fontsize=8)
         else:
             ax.text(0.5, 0.5, "no particle clear of the border", ha="center",
                     transform=ax.transAxes)
-        ax.set_xlabel(f"equivalent diameter ({unit})")
+        ax.set_xlabel(f"equivalent diameter ({size_unit})")
         ax.set_ylabel("particles")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(heading, fontsize=10)
     else:
         frames = np.arange(n_frames)
-        counts = np.bincount([int(r["frame"]) for r in rows],
+        counts = np.bincount([int(r[key]) for r in rows],
                              minlength=n_frames)[:n_frames].astype(float)
         counts[list(blank_frames)] = np.nan
         quart = np.full((n_frames, 3), np.nan)
         per_frame: dict[int, list] = {}
         for row in rows:
-            per_frame.setdefault(int(row["frame"]), []).append(row)
+            per_frame.setdefault(int(row[key]), []).append(row)
         for i, frame_rows in per_frame.items():
             d, _ = _diameters(frame_rows)
             if d.size and i < n_frames:
@@ -193,28 +213,28 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
         axes = fig.subplots(3 if fourier else 2, 1, sharex=True)
         top, bottom = axes[0], axes[1]
         top.plot(frames, counts, ".-", ms=3, color="0.3")
-        top.set_ylabel("particles per frame")
+        top.set_ylabel(f"particles per {word}")
         top.yaxis.set_major_locator(MaxNLocator(integer=True))
         bottom.fill_between(frames, quart[:, 0], quart[:, 2], color="tab:blue", alpha=0.25,
                             label="interquartile range")
         bottom.plot(frames, quart[:, 1], ".-", ms=3, color="tab:blue", label="median")
-        bottom.set_ylabel(f"equivalent diameter ({unit})")
+        bottom.set_ylabel(f"equivalent diameter ({size_unit})")
         bottom.legend(fontsize=8)
         if fourier:  # 003: the frames whose particles show resolved columns have low ratios
-            axes[2].semilogy(frames, frame_peak_ratios(rows, n_frames), ".-", ms=3,
+            axes[2].semilogy(frames, frame_peak_ratios(rows, n_frames, unit=unit), ".-", ms=3,
                              color="tab:purple")
-            axes[2].set_ylabel("Fourier peak ratio\n(median per frame)")
+            axes[2].set_ylabel(f"Fourier peak ratio\n(median per {word})")
             axes[2].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             axes[2].yaxis.set_minor_formatter(LogFormatter())  # plain numbers, not 1.05×10⁰
         for ax in axes:  # every frame on the axis, the blank ones shaded
             for i, b in enumerate(sorted(blank_frames)):
                 ax.axvspan(b - 0.5, b + 0.5, color="0.85", lw=0,
-                           label="blank frame" if ax is top and i == 0 else None)
+                           label=f"blank {word}" if ax is top and i == 0 else None)
         if len(blank_frames):
             top.legend(fontsize=8)
         top.set_ylim(bottom=0)
         axes[-1].set_xlim(-0.5, n_frames - 0.5)
-        axes[-1].set_xlabel("frame")
+        axes[-1].set_xlabel(word)
         axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
         top.set_title(heading, fontsize=10)
     fig.tight_layout()

@@ -128,7 +128,8 @@ def register(app: typer.Typer) -> None:
         particles: bool = typer.Option(
             False, "--particles", help="Also measure the connected particles of each mask: "
                                        "NAME_particles.csv (area, equivalent diameter in nm, "
-                                       "per frame for a stack) and NAME_particles.png."),
+                                       "per frame of a stack, or per focal series) and "
+                                       "NAME_particles.png."),
         min_area_px: int = typer.Option(16, help="With --particles: smaller regions are noise "
                                                  "and not counted (pixels)."),
         fourier: bool = typer.Option(
@@ -201,6 +202,11 @@ def register(app: typer.Typer) -> None:
         if classes and threshold is not None:
             _common.warn(f"--threshold {threshold:g} is not used: a {len(segmenter.classes)}-"
                          "class mask holds the most probable class of every pixel")
+        if classes and particles:
+            _common.warn(f"--particles with a {len(segmenter.classes)}-class model: a particle "
+                         "is a connected region of all foreground classes together ("
+                         f"{', '.join(segmenter.classes[1:])}); NAME_counts.csv counts the "
+                         "columns of each class")
         unit = "series" if segmenter.in_channels > 1 else "frame"
 
         with _common.no_empty_folder_left(out):
@@ -218,7 +224,8 @@ def register(app: typer.Typer) -> None:
                     rows: list[dict] = []
                     counts: list[dict] = []  # column counts per series (≥ 3 classes)
                     first: dict = {}  # the first frame and its mask, for the Fourier map
-                    measure = (_particle_measurer(rows, mg.sampling, min_area_px, fourier, first)
+                    measure = (_particle_measurer(rows, mg.sampling, min_area_px, fourier, first,
+                                                  frames_per_series=segmenter.in_channels)
                                if particles else None)
                     if classes:
                         measure = _column_counter(counts, segmenter, mg.sampling, min_column_px,
@@ -256,7 +263,7 @@ def register(app: typer.Typer) -> None:
                     if particles:
                         entry["particles"] = _write_particles(out, name, rows, plan,
                                                               result.blank_frames, first,
-                                                              min_area_px)
+                                                              min_area_px, unit)
                     results.append(entry)
                     bar.advance(files)
 
@@ -282,14 +289,17 @@ def register(app: typer.Typer) -> None:
 
 
 def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: int,
-                       fourier: bool, first: dict):
-    """An ``on_mask`` callback that appends each frame's particles to ``rows``."""
+                       fourier: bool, first: dict, *, frames_per_series: int = 1):
+    """An ``on_mask`` callback that appends each frame's particles to ``rows`` (for a
+    focal-series model each series', keyed ``series`` and ``first_frame``)."""
     from temseg.analyze.particles import particle_table
 
-    def measure(frame: int, mask, image) -> None:
+    def measure(index: int, mask, image) -> None:
         if fourier and not first:
-            first.update(image=image, mask=mask, frame=frame)
-        rows.extend({"frame": frame, **row}
+            first.update(image=image, mask=mask, frame=index)
+        where = ({"frame": index} if frames_per_series == 1 else
+                 {"series": index, "first_frame": index * frames_per_series})
+        rows.extend({**where, **row}
                     for row in particle_table(mask, sampling=sampling, min_area_px=min_area_px,
                                               image=image if fourier else None))
     return measure
@@ -332,22 +342,27 @@ def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmente
 
 
 def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: list,
-                     first: dict, min_area_px: int) -> dict:
-    """NAME_particles.csv and .png (and NAME_fourier.png); the summary for the record."""
+                     first: dict, min_area_px: int, unit: str = "frame") -> dict:
+    """NAME_particles.csv and .png (and NAME_fourier.png); the summary for the record.
+
+    ``unit`` is "series" for a focal-series model: rows, CSV, plot and record then
+    count focal series (``series``, ``first_frame``; ``particles_per_series``...).
+    """
     import numpy as np
 
     from temseg.analyze.particles import (frame_peak_ratios, label_particles, particle_summary,
                                           plot_fourier_map, plot_particles, write_particle_csv)
 
     n_frames = plan["frames"] if plan["stack"] else None
-    csv_path = write_particle_csv(out / f"{name}_particles.csv", rows, frames=plan["stack"])
+    csv_path = write_particle_csv(out / f"{name}_particles.csv", rows, frames=plan["stack"],
+                                  unit=unit)
     png_path = plot_particles(out / f"{name}_particles.png", rows, n_frames=n_frames,
-                              title=plan["path"].name, blank_frames=blank)
+                              title=plan["path"].name, blank_frames=blank, unit=unit)
     segmented = None if n_frames is None else n_frames - len(blank)
     extra = {}
     if first:
-        shown = [r for r in rows if r["frame"] == first["frame"]]
-        where = f", frame {first['frame']}" if plan["stack"] else ""
+        shown = [r for r in rows if r[unit] == first["frame"]]
+        where = f", {unit} {first['frame']}" if plan["stack"] else ""
         extra["fourier_map"] = str(plot_fourier_map(
             out / f"{name}_fourier.png", first["image"],
             label_particles(first["mask"], min_area_px=min_area_px), shown,
@@ -355,9 +370,10 @@ def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: 
         ratios = [r["peak_ratio"] for r in rows if r.get("peak_ratio") is not None]
         extra["peak_ratio_median"] = float(np.median(ratios)) if ratios else None
         if plan["stack"]:  # 003 keeps the frames whose particles sit on a zone axis (low ratio)
-            extra["frame_peak_ratio"] = [None if np.isnan(v) else float(v)
-                                         for v in frame_peak_ratios(rows, n_frames)]
-    return {**particle_summary(rows, n_frames=segmented), **extra,
+            extra[f"{unit}_peak_ratio"] = [None if np.isnan(v) else float(v)
+                                           for v in frame_peak_ratios(rows, n_frames,
+                                                                      unit=unit)]
+    return {**particle_summary(rows, n_frames=segmented, unit=unit), **extra,
             "csv": str(csv_path), "plot": str(png_path)}
 
 
@@ -376,8 +392,9 @@ def _summary(results: list[dict]):
                  f"{100 * r['foreground_fraction']:.1f} %"]
         if with_particles:
             p = r["particles"]
-            per_frame = p.get("particles_per_frame")
-            cells.append(f"{per_frame:.1f} per frame" if per_frame is not None
+            each = "series" if "particles_per_series" in p else "frame"
+            per_frame = p.get(f"particles_per_{each}")
+            cells.append(f"{per_frame:.1f} per {each}" if per_frame is not None
                          else str(p["particles"]))
             cells.append("-" if p["diameter_median"] is None
                          else f"{p['diameter_median']:.3g} {p['diameter_unit']}")
