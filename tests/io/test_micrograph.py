@@ -321,6 +321,19 @@ def test_4d_tiff_rejected(tmp_path):
         read_image(tmp_path / "h.tif")
 
 
+def test_4d_class_probabilities_are_refused_naming_the_axes(tmp_path):
+    # segment writes a stack of focal series' class probabilities as (series, class, H, W)
+    tifffile.imwrite(tmp_path / "s_prob.tif", np.zeros((2, 4, 6, 5), np.float32), imagej=True,
+                     metadata={"axes": "TCYX"})
+    with pytest.raises(InputError) as info:
+        read_image(tmp_path / "s_prob.tif")
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 's_prob.tif'}: expected a 2-D image or a 3-D "
+                              "stack (frames, H, W), got a 4-D array of shape (2, 4, 6, 5), "
+                              "axes TCYX (a hyperstack")
+    assert "tifffile.imread or Fiji" in message and "\n" not in message
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nan_inf_pixels(tmp_path, bad):
     image = np.ones((5, 5), np.float32)

@@ -277,8 +277,14 @@ def read_image(path: str | Path, *, sampling: float | None = None,
     data, file_sampling, meta, fmt = _load(path, warn=warn if warn is not None else default_warn)
     dtype = np.dtype(data.dtype)
     if data.ndim not in (2, 3):
-        raise InputError(f"{path}: expected a 2-D image or a 3-D stack (frames, H, W), "
-                         f"got a {data.ndim}-D array of shape {tuple(data.shape)}")
+        message = (f"{path}: expected a 2-D image or a 3-D stack (frames, H, W), "
+                   f"got a {data.ndim}-D array of shape {tuple(data.shape)}")
+        axes = str(meta.get("tiff.axes", ""))
+        if data.ndim > 3 and len(axes) == data.ndim:  # a hyperstack: say what it is
+            message += (f", axes {axes} (a hyperstack, e.g. the class probabilities of a "
+                        "stack of focal series, NAME_prob.tif: read it with "
+                        "tifffile.imread or Fiji; images to segment go in one stack of frames)")
+        raise InputError(message)
     if data.size == 0:
         raise InputError(f"{path}: empty image of shape {tuple(data.shape)}")
     if dtype.kind == "c":
