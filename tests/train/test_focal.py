@@ -186,6 +186,31 @@ def test_three_channel_fit_logs_per_class_f1_and_resumes_bit_identically(tmp_pat
                                                          val_fraction=0), seed=0)
 
 
+def test_a_class_missing_from_the_validation_labels_is_warned_and_other_names_refused():
+    """Without an S1 pixel to validate on, f1_S1 is 1 or 0 by whether the network predicts
+    any S1 pixel: a third of val_macro_f1, which early stopping follows. Said, not hidden."""
+    data = _focal_set()
+    val = data.subset([4, 5])
+    val.labels = [np.where(lab == 3, 0, lab).astype(np.uint8) for lab in val.labels]
+    cfg = TrainConfig(epochs=1, batch_size=2, device="cpu")
+    with pytest.warns(UserWarning, match=r"validation data: no pixel of class S1; .* 1/3 in "
+                                         r"val_macro_f1") as caught:
+        init_seed(0)
+        result = fit(tiny(), data.subset(range(4)), val, cfg, seed=0)
+    assert len(caught) == 1 and result.history[0]["val_f1_S1"] in (0.0, 1.0)
+    train = data.subset(range(4))
+    train.labels = [np.where(lab == 2, 0, lab).astype(np.uint8) for lab in train.labels]
+    with pytest.warns(UserWarning, match="training data: no pixel of class S2; the network "
+                                         "cannot learn it"):
+        init_seed(0)
+        fit(tiny(), train, data.subset([4, 5]), cfg, seed=0)
+    other = data.subset([4, 5])
+    other.class_names = ["background", "W", "Se2", "Se1"]
+    with pytest.raises(InputError, match="validation data: classes background, W, Se2, Se1 "
+                                         "differ from the training data's background, Mo"):
+        fit(tiny(), data.subset(range(4)), other, cfg, seed=0)
+
+
 def test_monitor_f1_is_the_macro_f1_of_three_or_more_classes():
     assert monitored("f1", 2) == "f1" and monitored("f1", 4) == "macro_f1"
     assert monitored("macro_f1", 2) == "f1" and monitored("jaccard", 4) == "jaccard"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import math
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -78,6 +79,46 @@ def monitored(monitor: str, n_classes: int) -> str:
     if monitor in ("f1", "macro_f1"):
         return "macro_f1" if n_classes >= 3 else "f1"
     return monitor
+
+
+def check_classes(train_set: TrainingSet, val_set: TrainingSet | None,
+                  class_names: list[str]) -> None:
+    """Validation data of other class names are an error; a class without a pixel a warning.
+
+    With K ≥ 3 classes, a foreground class that no validation pixel has scores F1 1
+    while the network predicts none of it and 0 once it predicts one pixel of it
+    (:func:`temseg.metrics.scores_from_confusion`): a step of 1/(K − 1) in
+    ``val_macro_f1``, which early stopping follows, decided by stray pixels. A class
+    absent from the training labels cannot be learned. Both are warned, naming the
+    classes.
+
+    Raises
+    ------
+    InputError
+        Training and validation data both name their classes, differently.
+    """
+    if val_set is not None and len(val_set) and train_set.class_names is not None \
+            and val_set.class_names is not None and val_set.class_names != train_set.class_names:
+        raise InputError(f"validation data: classes {', '.join(val_set.class_names)} differ "
+                         f"from the training data's {', '.join(train_set.class_names)}")
+    k = len(class_names)
+    if k < 3:
+        return
+    for where, data in (("training data", train_set), ("validation data", val_set)):
+        if data is None or not len(data):
+            continue
+        counts = sum(np.bincount(np.asarray(lab).ravel(), minlength=k)[:k] for lab in data.labels)
+        missing = [class_names[c] for c in range(1, k) if counts[c] == 0]
+        if not missing:
+            continue
+        if where == "training data":
+            warnings.warn(f"training data: no pixel of class {', '.join(missing)}; the network "
+                          "cannot learn it", stacklevel=3)
+        else:
+            warnings.warn(f"validation data: no pixel of class {', '.join(missing)}; its F1 is "
+                          "1 while the network predicts none of it and 0 once it predicts any, "
+                          f"a step of 1/{k - 1} in val_macro_f1 (early stopping): hold out more "
+                          "images or give val_data that have it", stacklevel=3)
 
 
 def check_model_fits(model: torch.nn.Module, *, tile: int, n_classes: int, device,
@@ -249,6 +290,7 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
                      in_channels=train_set.channels)
     monitor = monitored(config.monitor, n_classes)
     class_names = train_set.class_names_or_default(n_classes)
+    check_classes(train_set, val_set, class_names)
 
     amp = bool(config.amp and device.type == "cuda")
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, amsgrad=config.amsgrad,
