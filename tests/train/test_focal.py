@@ -116,6 +116,9 @@ def test_parts_of_different_channels_do_not_mix(tmp_path):
     assert both.channels == 3 and both.channel_names == CHANNELS and len(both) == 12
     with pytest.raises(InputError, match="channel counts"):
         TrainingSet([np.zeros((3, 8, 8)), np.zeros((8, 8))], [np.zeros((8, 8))] * 2, ["a", "b"])
+    with pytest.raises(InputError, match=r"image b has shape \(1, 3, 8, 8\); expected \(H, W\)"):
+        TrainingSet([np.zeros((3, 8, 8)), np.zeros((1, 3, 8, 8))], [np.zeros((8, 8))] * 2,
+                    ["a", "b"])
 
 
 def test_batches_keep_channels_and_label_registered():

@@ -30,7 +30,7 @@ class TrainingSet:
     names : list of str — one per image
     groups : list of str — source group per image (splits never cut a group)
     sampling : float or None — Å per pixel, when the data says so
-    channel_names : list of str or None — names of the C channels (e.g. ``"defocus +0 Å"``)
+    channel_names : list of str or None — names of the C channels (e.g. ``"Δf +0 Å"``)
     class_names : list of str or None — class names, index = class (from a dataset's attrs)
     channels : int — input channels C (1 for (H, W) images); found from the images
     """
@@ -49,8 +49,13 @@ class TrainingSet:
             self.groups = list(self.names)
         if not (len(self.images) == len(self.labels) == len(self.names) == len(self.groups)):
             raise InputError("training set: images, labels, names and groups differ in length")
+        bad = [(name, np.shape(img)) for name, img in zip(self.names, self.images)
+               if np.ndim(img) not in (2, 3)]
+        if bad:
+            raise InputError(f"training set: image {bad[0][0]} has shape {bad[0][1]}; "
+                             "expected (H, W) or (C, H, W)")
         found = {1 if np.ndim(img) == 2 else int(np.shape(img)[0]) for img in self.images}
-        if len(found) > 1 or any(np.ndim(img) not in (2, 3) for img in self.images):
+        if len(found) > 1:
             raise InputError(f"training set: images must all be (H, W) or all (C, H, W) with "
                              f"one C; got {len(found)} channel counts {sorted(found)}")
         if self.channels is None:
@@ -172,7 +177,7 @@ def _read_zarr(path: Path, *, multiclass: bool) -> TrainingSet:
 
 
 def common_sampling(samplings: dict[str, float | None]) -> float | None:
-    """The one pixel size (Å/px) of data whose parts (name → sampling) may differ, with a warning.
+    """The one pixel size (Å/px) of data whose parts (name → sampling) may differ (warns).
 
     Parts without a calibration are taken to share the others' one pixel size
     (warned: a model records the pixel size segment resamples new images to).
