@@ -101,10 +101,47 @@ def test_a_binary_model_scores_a_zarr_dataset_as_foreground(tmp_path, save_tiny_
     data, _, _ = _write_zarr(tmp_path / "bin.zarr", channels=1, n=2)
     out = tmp_path / "eval"
     code = main(["evaluate", str(model), str(data), "-o", str(out), "--tile", "64"])
-    assert code == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"warning: {data}: labels of 4 classes (background, Mo, S2, S1) for a model of 2 " \
+           "(background, foreground): scored as foreground (any class > 0) against " \
+           "background" in " ".join(err.split())
     assert not (out / "per_class.csv").exists()
     rows = _rows(out / "per_image.csv")
     assert [r["name"] for r in rows] == ["bin_00000", "bin_00001", "pooled", "mean of images"]
     pooled = json.loads((out / "pooled.json").read_text())
     labels = zarr.open_group(str(data), mode="r")["labels"][:]
     assert pooled["tp"] + pooled["fn"] == int((labels > 0).sum())
+
+
+def test_labels_beyond_the_classes_are_refused_before_any_work(tmp_path, save_focal_model,
+                                                               capsys):
+    model = save_focal_model(tmp_path, sampling=1.0)
+    data, _, labels = _write_zarr(tmp_path / "bad.zarr", n=3)
+    labels[2, 5:9, 5:9] = 7  # a class the model does not have, in the last image
+    zarr.open_group(str(data), mode="r+")["labels"][:] = labels
+    out = tmp_path / "eval"
+    code = main(["evaluate", str(model), str(data), "-o", str(out), "--tile", "64",
+                 "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        f"error: {data}: image bad_00002: labels hold class index 7, beyond the model's 4 "
+        "classes 0..3 (background, Mo, S2, S1)"]
+    assert not out.exists()  # no confusion PNGs of the first images left behind
+
+
+def test_a_dataset_without_pixel_size_is_warned_once_by_name(tmp_path, save_focal_model,
+                                                             capsys):
+    model = save_focal_model(tmp_path, sampling=1.0)
+    data, _, _ = _write_zarr(tmp_path / "nocal.zarr", n=3)
+    del zarr.open_group(str(data), mode="r+").attrs["sampling"]
+    out = tmp_path / "eval"
+    code = main(["evaluate", str(model), str(data), "-o", str(out), "--tile", "64",
+                 "--device", "cpu"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 0, err
+    assert err.count("has no pixel size: predicting at its own sampling") == 1
+    assert f"warning: {data}: image has no pixel size" in err
+    assert "3 of 3 images have no pixel size: their columns are not matched" in err
+    assert json.loads((out / "pooled.json").read_text())["columns"] is None

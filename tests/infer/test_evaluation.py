@@ -72,3 +72,15 @@ def test_labelled_zarr_is_lazy_and_scored(tmp_path):
         open_labelled_zarr(tmp_path / "d.zarr")
     with pytest.raises(InputError, match="not a temseg zarr dataset"):
         open_labelled_zarr(tmp_path)
+
+
+def test_check_class_labels_names_the_first_image_beyond_the_classes():
+    from temseg.infer.evaluation import check_class_labels
+    from temseg.io.labelled import LabelledPair
+
+    label = np.zeros((4, 4), np.uint8)
+    pairs = [LabelledPair("a", label, label), LabelledPair("b", label, label + 3)]
+    check_class_labels(pairs, ["background", "Mo", "S2", "S1"])  # 0..3: fine
+    with pytest.raises(InputError, match=r"^data: image b: labels hold class index 3, beyond "
+                                         r"the model's 3 classes 0\.\.2 \(bg, Mo, S2\)$"):
+        check_class_labels(pairs, ["bg", "Mo", "S2"], name="data")

@@ -235,11 +235,21 @@ def evaluate(
     if not column_distance > 0 or min_column_px < 1:
         raise ConfigError(f"--column-distance ({column_distance:g} Å) must be > 0 and "
                           f"--min-column-px ({min_column_px}) >= 1")
+    current = {"name": ""}  # the DATA path being scored: the segmenter's warnings name it
+    warned: set[str] = set()
+
+    def warn(message: str) -> None:  # once per DATA path, not once per image
+        line = f"{current['name']}: {message}" if current["name"] else message
+        if line not in warned:
+            warned.add(line)
+            _common.warn(line)
+
     segmenter = load_segmenter(model, tile=tile, device=pick_device(device), tta=tta,
-                               warn=_common.warn)
+                               warn=warn)
     classes = len(segmenter.classes) >= 3
     sources = _labelled_sources(segmenter, data, label_suffix=label_suffix,
                                 sampling=data_sampling, multiclass=classes)
+    sources = [_Named(str(d), s, current) for d, s in zip(data, sources)]
     config = {"model": str(model), "data": [str(d) for d in data], "label_suffix": label_suffix,
               "sampling": data_sampling, "tta": tta}
     if classes:
@@ -254,12 +264,27 @@ def evaluate(
                      threshold=threshold, sampling=data_sampling)
 
 
+class _Named:
+    """A labelled source that names itself in ``current`` while its pairs are read."""
+
+    def __init__(self, name: str, source, current: dict):
+        self.name, self.source, self.current = name, source, current
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __iter__(self):
+        for pair in self.source:
+            self.current["name"] = self.name
+            yield pair
+
+
 def _labelled_sources(segmenter, data: list[Path], *, label_suffix: str,
                       sampling: float | None, multiclass: bool) -> list:
     """Each DATA path as a sequence of labelled pairs (folders read, zarr datasets lazy),
     checked against the model before any work: channels, classes, image size."""
     from temseg.errors import InputError
-    from temseg.infer.evaluation import is_zarr_dataset, open_labelled_zarr
+    from temseg.infer.evaluation import check_class_labels, is_zarr_dataset, open_labelled_zarr
     from temseg.io import read_labelled_folder
 
     sources = []
@@ -276,6 +301,11 @@ def _labelled_sources(segmenter, data: list[Path], *, label_suffix: str,
                     if theirs is not None and ours is not None and theirs != ours:
                         _common.warn(f"{path}: {what} {', '.join(theirs)} differ from the "
                                      f"model's {', '.join(ours)}; scored by index")
+            if not multiclass and source.classes is not None and len(source.classes) >= 3:
+                _common.warn(f"{path}: labels of {len(source.classes)} classes "
+                             f"({', '.join(source.classes)}) for a model of 2 "
+                             f"({', '.join(segmenter.classes)}): scored as foreground (any "
+                             "class > 0) against background")
             segmenter.check_image(source.shape, sampling=source.sampling, name=str(path))
         else:
             if segmenter.in_channels > 1:
@@ -287,6 +317,8 @@ def _labelled_sources(segmenter, data: list[Path], *, label_suffix: str,
             for p in source:  # too small for the model: an error naming the file
                 segmenter.check_image(p.image.shape, name=str(p.path),
                                       sampling=sampling if sampling is not None else p.sampling)
+        if multiclass:  # labels beyond the classes: refused now, not after half the images
+            check_class_labels(source, segmenter.classes, name=str(path))
         sources.append(source)
     if not any(len(s) for s in sources):
         raise InputError(f"{', '.join(map(str, data))}: no labelled images found")
@@ -302,19 +334,25 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
     from temseg.record import write_record
     from temseg.train.crossval import evaluate_pairs, image_means, write_table
 
-    pairs = [p for source in sources for p in source]
+    pairs, origins = [], []
+    for source in sources:  # read whole, as before; each pair remembers its DATA path
+        for pair in source:
+            pairs.append(pair)
+            origins.append(source.name)
     thr = float(segmenter.threshold if threshold is None else threshold)
     samplings = {p.name: (sampling if sampling is not None else p.sampling) for p in pairs}
     names = [p.name for p in pairs]
 
     def predict(item):
-        image, pixel = item
+        image, pixel, origin = item
+        sources[0].current["name"] = origin  # the segmenter's warnings name the DATA path
         return segmenter.predict(image, sampling=pixel)
 
     with _common.progress() as bar:
         task = bar.add_task("evaluating", total=len(pairs))
         pooled, rows, probs = evaluate_pairs(
-            predict, [(p.image, samplings[p.name]) for p in pairs], [p.label for p in pairs],
+            predict, [(p.image, samplings[p.name], o) for p, o in zip(pairs, origins)],
+            [p.label for p in pairs],
             threshold=thr,
             names=names, callback=lambda done, total: bar.update(task, completed=done))
         if overlays:

@@ -13,7 +13,7 @@ fills most pixels and would lift a mean over every class towards 1.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +92,36 @@ class LabelledZarr(Sequence):
         image = np.asarray(self._images[index], dtype=np.float32)
         label = np.asarray(self._labels[index])
         return LabelledPair(self.names[index], image, label, self.sampling, self.path)
+
+
+    def label_maxima(self, *, block: int = 64) -> Iterator[tuple[str, int]]:
+        """``(name, largest label)`` of every image, reading only the labels, ``block`` at a
+        time."""
+        for start in range(0, len(self), block):
+            labels = np.asarray(self._labels[start:start + block])
+            for name, top in zip(self.names[start:start + block],
+                                 labels.reshape(len(labels), -1).max(axis=1)):
+                yield name, int(top)
+
+
+def check_class_labels(source, classes: Sequence[str], *, name: str | None = None) -> None:
+    """Refuse labels beyond the K ``classes`` before any work (an :class:`InputError` naming
+    the first such image), so that a K-class evaluation does not stop half-way.
+
+    ``source`` is a :class:`LabelledZarr` (only its labels are read) or a sequence of
+    labelled pairs.
+    """
+    k = len(classes)
+    if isinstance(source, LabelledZarr):
+        maxima: Iterable[tuple[str, int]] = source.label_maxima()
+        name = name or str(source.path)
+    else:
+        maxima = ((p.name, int(np.max(p.label))) for p in source if np.size(p.label))
+    for image, top in maxima:
+        if top >= k:
+            where = f"{name}: image {image}" if name else f"image {image}"
+            raise InputError(f"{where}: labels hold class index {top}, beyond the model's {k} "
+                             f"classes 0..{k - 1} ({', '.join(map(str, classes))})")
 
 
 def open_labelled_zarr(path: str | Path, *, sampling: float | None = None) -> LabelledZarr:
