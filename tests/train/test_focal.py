@@ -83,6 +83,18 @@ def test_focal_series_dataset_reads_as_channels_and_species(tmp_path):
     assert one.channels == 1 and one.images[0].shape == (32, 32) and one.channel_names is None
     assert one.class_names == ["vacuum", "particle"] and one.n_classes == 2
     assert set(np.unique(np.stack(one.labels))) == {0, 1}
+    # a focal series of one defocus, (N, 1, H, W): plain (H, W) images that keep its name,
+    # and it mixes with (N, H, W) data of the same classes
+    import zarr
+
+    root = zarr.open_group(str(tmp_path / "c1.zarr"), mode="a")
+    root.create_array("images", data=focal_series(6, 32)[0][:, 1:2])
+    root.create_array("labels", data=focal_series(6, 32)[1])
+    root.attrs.update({"classes": CLASSES, "channels": CHANNELS[1:2], "sampling": 0.2})
+    single = load_training_data([tmp_path / "c1.zarr", write_zarr(tmp_path / "p.zarr",
+                                                                  channels=1)])
+    assert single.channels == 1 and single.channel_names == CHANNELS[1:2]
+    assert {img.shape for img in single.images} == {(32, 32)} and single.n_classes == 4
 
 
 @pytest.mark.parametrize("change, message", [
