@@ -63,8 +63,8 @@ def geometry(config: SimulateConfig) -> Geometry:
     pad = int(math.ceil(config.padding / config.sampling))
     out = config.size + 2 * pad
     cell = out * config.sampling
-    return Geometry(cell=cell, pad=pad, out_gpts=out, wave_gpts=wave_gpts(cell, config.wave_sampling),
-                    sampling=config.sampling)
+    return Geometry(cell=cell, pad=pad, out_gpts=out,
+                    wave_gpts=wave_gpts(cell, config.wave_sampling), sampling=config.sampling)
 
 
 def draw_imaging(imaging: ImagingConfig, rng: np.random.Generator) -> dict[str, float]:
@@ -123,7 +123,8 @@ class Renderer:
         return crop(full, self.geo.pad)
 
     def focal(self, imaging: dict, offsets) -> np.ndarray:
-        """Noise-free ``(C, size, size)`` focal series: defocus ``imaging["defocus"] + offset``."""
+        """Noise-free ``(C, size, size)`` focal series, channel ``c`` at defocus
+        ``imaging["defocus"] + offsets[c]`` (Å, abTEM's sign: positive = underfocus)."""
         return np.stack([self.clean({**imaging, "defocus": imaging["defocus"] + offset})
                          for offset in offsets])
 
