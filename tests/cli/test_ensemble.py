@@ -45,3 +45,17 @@ def test_members_are_named_as_segment_takes_them(tmp_path, save_tiny_model, caps
     code = main(["ensemble", str(run), str(b.with_suffix("")), "-o", str(tmp_path / "e")])
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "e.json").is_file() and (tmp_path / "e.safetensors").is_file()
+
+
+def test_a_focal_series_ensemble_says_what_it_takes_and_gives(tmp_path, save_focal_model,
+                                                              capsys):
+    a = save_focal_model(tmp_path, name="a")
+    b = save_focal_model(tmp_path, name="b")
+    code = main(["ensemble", str(a), str(b), "-o", str(tmp_path / "ab"), "--threshold", "0.6"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    out = " ".join(captured.out.split())
+    assert "2 networks" in out and "threshold" not in out
+    assert "classes background, Mo, S2, S1 (most probable); takes focal series of 3 images " \
+           "(Δf -50, +0, +50 Å)" in out
+    assert "--threshold 0.6 is not used: a 4-class mask" in " ".join(captured.err.split())

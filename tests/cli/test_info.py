@@ -74,3 +74,21 @@ def test_info_errors_are_one_line(tmp_path, capsys, monkeypatch, args, message):
     assert main(["info", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_info_describes_a_focal_series_model(tmp_path, save_focal_model, capsys):
+    model = save_focal_model(tmp_path, sampling=0.125, name="focal")
+    for given in (model, model.with_suffix(""), model.with_suffix(".safetensors")):
+        assert main(["info", str(given)]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert "input focal series of 3 images (Δf -50, +0, +50 Å)" in out
+        assert "channels 0: Δf -50 Å, 1: Δf +0 Å, 2: Δf +50 Å" in out
+        assert "classes 4: 0 background, 1 Mo, 2 S2, 3 S1" in out
+        assert "0.125 Å/px (0.0125 nm/px)" in out and "threshold" not in out
+        assert "network: resunet" in out and "parameters" in out
+
+
+def test_info_of_a_missing_model_is_one_line(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "gone.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'gone.json'}: no such model file"]

@@ -1,4 +1,6 @@
-"""CLI command ``temseg info FILE``: shape, dtype, sampling, value range and metadata of a file."""
+"""CLI command ``temseg info FILE``: shape, dtype, sampling, value range and metadata of a file;
+for a model (file, stem, run folder or shipped name) what it takes and gives: its input
+channels (a focal series' defoci), classes, pixel size, size and training scores."""
 
 from __future__ import annotations
 
@@ -17,16 +19,100 @@ def _sampling_text(sampling: float | None) -> str:
     return f"{sampling:.6g} Å/px ({sampling / 10:.6g} nm/px)"
 
 
+def _model_path(file: Path) -> Path | None:
+    """The model JSON ``file`` names (``.json``, ``.safetensors``, a stem, a run folder or a
+    shipped model's name), or None when it names an image."""
+    from temseg.errors import ModelFileError
+    from temseg.infer import model_json
+    from temseg.io.micrograph import supported_suffixes
+
+    if file.suffix.lower() in supported_suffixes():
+        return None
+    try:
+        return model_json(file)
+    except ModelFileError:
+        if file.suffix.lower() in (".json", ".safetensors"):
+            raise
+        return None
+
+
+def _describe_model(path: Path) -> None:
+    """Print what a model takes and gives, its size and its training scores."""
+    from temseg.infer import load_segmenter
+
+    segmenter = load_segmenter(path, device="cpu", warn=_common.warn)
+    described = segmenter.describe()
+    config = described.get("model_config") or {}
+    summary = Table(show_header=False, box=None, pad_edge=False)
+    summary.add_column(style="bold")
+    summary.add_column()
+    summary.add_row("model", escape(str(path)))
+    kind = segmenter.kind
+    if kind == "network":
+        kind = f"network: {config.get('architecture', '?')}"
+        options = config.get("options") or {}
+        if options.get("members"):
+            kind += f" of {len(options['members'])} networks"
+        model = getattr(segmenter, "model", None)
+        if model is not None:
+            from temseg.models.receptive import count_parameters, receptive_field
+
+            kind += (f", {count_parameters(model):,} parameters, receptive field "
+                     f"{receptive_field(model)} px")
+    summary.add_row("kind", escape(kind))
+    summary.add_row("input", escape(segmenter.takes))
+    if segmenter.channels:
+        summary.add_row("channels", escape(", ".join(
+            f"{i}: {name}" for i, name in enumerate(segmenter.channels))))
+    summary.add_row("classes", escape(f"{len(segmenter.classes)}: " + ", ".join(
+        f"{i} {name}" for i, name in enumerate(segmenter.classes))))
+    if len(segmenter.classes) >= 3:
+        summary.add_row("mask", "the most probable class of every pixel (uint8 index)")
+    else:
+        summary.add_row("threshold", f"{segmenter.threshold:g}")
+    summary.add_row("sampling", _sampling_text(segmenter.sampling).replace(
+        "none in file (give --sampling or --pixel-size-nm)", "none (any pixel size)"))
+    training = config.get("training") or {}
+    scores = training.get("scores") or {}
+    if training:
+        data = (training.get("recipe") or {}).get("data")
+        if data:
+            summary.add_row("trained on", escape(", ".join(map(str, data))))
+        epochs = training.get("epochs_run")
+        if epochs is not None:
+            summary.add_row("epochs", f"{epochs} (best {training.get('best_epoch', '?')})")
+    if scores:
+        keys = [k for k in scores if k == "macro_f1" or k.startswith("f1_")] or \
+            [k for k in ("f1", "jaccard", "precision", "recall") if k in scores]
+        where = training.get("scored_on")
+        summary.add_row(f"scores{f' ({where})' if where else ''}",
+                        escape("  ".join(f"{k} {scores[k]:.4f}" for k in keys)))
+    _common.show(summary)
+
+
 def info(
     file: Path = typer.Argument(..., help="Micrograph or stack: PNG, JPEG, TIFF, DM3/DM4, "
-                                           "EMD, SER or MRC."),
+                                           "EMD, SER or MRC; or a model (.json, stem, run "
+                                           "folder, shipped name) to see its channels and "
+                                           "classes."),
     sampling: float = typer.Option(None, "--sampling", help="Pixel size in Å/px (overrides "
                                                             "the file)."),
     pixel_size_nm: float = typer.Option(None, "--pixel-size-nm", help="Pixel size in nm/px "
                                                                       "(overrides the file)."),
 ) -> None:
-    """Print shape, dtype, pixel size, field of view, value range and metadata of FILE."""
+    """Print shape, dtype, pixel size, field of view, value range and metadata of FILE.
+
+    For a model: what one input is (a single image, or a focal series and its
+    defoci in order), its classes, pixel size, size and training scores.
+    """
     from temseg.io import read_image
+
+    model = _model_path(file)
+    if model is not None:
+        if sampling is not None or pixel_size_nm is not None:
+            _common.warn("--sampling/--pixel-size-nm are for images; the model's own is shown")
+        _describe_model(model)
+        return
 
     micrograph = read_image(file, sampling=_common.sampling_from_options(sampling, pixel_size_nm),
                             allow_nonfinite=True)

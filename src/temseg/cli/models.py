@@ -111,14 +111,22 @@ def register(app: typer.Typer) -> None:
         from temseg.models import combine_models, load_model
         from temseg.models.receptive import count_parameters, receptive_field
 
-        from temseg.infer.segmenter import model_json
+        from temseg.infer.segmenter import describe_channels, model_json
 
         _common.check_output(output, option="--out", kind="file")
         # members as segment takes them: files, stems, run folders or shipped names
         weights, meta = combine_models([model_json(m) for m in models], output,
                                        threshold=threshold)
         model, config = load_model(meta)
+        if threshold is not None and len(config.classes) >= 3:
+            _common.warn(f"--threshold {threshold:g} is not used: a {len(config.classes)}-class "
+                         "mask holds the most probable class of every pixel")
+        # a focal-series species ensemble: what it takes and gives, not a threshold it ignores
+        decides = (f"threshold {config.threshold:g}" if len(config.classes) < 3 else
+                   f"classes {', '.join(config.classes)} (most probable)")
+        takes = (f"; takes {describe_channels(config.in_channels, config.channels)}"
+                 if config.in_channels > 1 else "")
         _common.out.print(f"wrote {meta} and {weights.name}: {len(model.members)} networks, "
                           f"{count_parameters(model):,} parameters, receptive field "
-                          f"{receptive_field(model)} px, threshold {config.threshold:g}",
+                          f"{receptive_field(model)} px, {decides}{takes}",
                           highlight=False)
