@@ -129,3 +129,17 @@ def test_one_channel_model_of_four_classes_gets_class_outputs(tmp_path):
     assert tifffile.imread(tmp_path / "two" / "st_prob.tif").shape == (2, 4, 64, 64)
     assert tifffile.imread(tmp_path / "two" / "st_mask.tif").shape == (2, 64, 64)
     assert len(result.frame_fractions) == 2
+
+
+def test_a_series_saved_as_colour_is_refused_saying_how_to_save_it(focal, tmp_path):
+    # tifffile.imwrite of a (3, H, W) array writes planar RGB: read as one grey image
+    data = np.random.default_rng(4).gamma(4.0, 25.0, (3, 64, 64)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "rgb.tif", data, photometric="rgb", planarconfig="separate")
+    with pytest.warns(UserWarning, match="converted to grey"):
+        mg = read_image(tmp_path / "rgb.tif")
+    with pytest.raises(InputError, match=r"the file is a single image \(its samples per pixel "
+                                         r"were read as colour and made grey: save the frames "
+                                         r"with photometric='minisblack'\)$"):
+        count_series(focal, mg)
+    tifffile.imwrite(tmp_path / "grey.tif", data, photometric="minisblack")
+    assert count_series(focal, read_image(tmp_path / "grey.tif")) == 1

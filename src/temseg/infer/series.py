@@ -63,8 +63,13 @@ def count_series(segmenter, micrograph, *, name: str | None = None) -> int:
         return micrograph.n_frames
     name = name or str(micrograph.path or "image")
     if not micrograph.is_stack:
+        colour = ""
+        if "S" in str((micrograph.metadata or {}).get("tiff.axes", "")):
+            # tifffile.imwrite of a (3, H, W) series stores RGB: its frames became one image
+            colour = (" (its samples per pixel were read as colour and made grey: save the "
+                      "frames with photometric='minisblack')")
         raise InputError(f"{name}: the model takes {segmenter.takes} (stacks of {c}·n frames, "
-                         f"n series); the file is a single image")
+                         f"n series); the file is a single image{colour}")
     n = micrograph.n_frames
     if n % c:
         raise InputError(f"{name}: the model takes {segmenter.takes} (stacks of {c}·n frames, "
