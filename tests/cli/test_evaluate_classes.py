@@ -145,3 +145,30 @@ def test_a_dataset_without_pixel_size_is_warned_once_by_name(tmp_path, save_foca
     assert f"warning: {data}: image has no pixel size" in err
     assert "3 of 3 images have no pixel size: their columns are not matched" in err
     assert json.loads((out / "pooled.json").read_text())["columns"] is None
+
+
+def test_the_record_says_what_each_dataset_was_scored_at(tmp_path, save_focal_model, capsys):
+    model = save_focal_model(tmp_path, sampling=1.0)
+    data, _, _ = _write_zarr(tmp_path / "mos2.zarr", n=2)
+    out = tmp_path / "eval"
+    code = main(["evaluate", str(model), str(data), "-o", str(out), "--tile", "64",
+                 "--device", "cpu", "--no-overlays"])
+    assert code == 0, capsys.readouterr().err
+    config = json.loads((out / "record.json").read_text())["config"]
+    assert config["datasets"] == [{"path": str(data), "images": 2, "sampling": 1.0,
+                                   "classes": SPECIES, "channels": CHANNELS}]
+    assert config["tile"] == 64 and config["device"] == "cpu"
+    assert config["segmenter"]["in_channels"] == 3 and config["segmenter"]["sampling"] == 1.0
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--column-distance", "0"], "--column-distance: must be a positive distance in Å"),
+    (["--column-distance", "-1"], "--column-distance: must be a positive distance in Å"),
+    (["--column-distance", "inf"], "--column-distance: must be a positive distance in Å"),
+    (["--min-column-px", "0"], "--min-column-px: must be >= 1, got 0")])
+def test_bad_column_options_are_one_line_before_any_work(tmp_path, option, message, capsys):
+    out = tmp_path / "eval"
+    assert main(["evaluate", "nothing.json", str(tmp_path), "-o", str(out), *option]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {message}")
+    assert not out.exists()

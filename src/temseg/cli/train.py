@@ -232,9 +232,11 @@ def evaluate(
     _common.check_output(out)
     data_sampling = _common.sampling_from_options(sampling, pixel_size_nm)
     _common.check_threshold(threshold)
-    if not column_distance > 0 or min_column_px < 1:
-        raise ConfigError(f"--column-distance ({column_distance:g} Å) must be > 0 and "
-                          f"--min-column-px ({min_column_px}) >= 1")
+    if not 0 < column_distance < float("inf"):
+        raise ConfigError(f"--column-distance: must be a positive distance in Å (0.9: half the "
+                          f"Mo-S spacing of MoS2), got {column_distance:g}")
+    if min_column_px < 1:
+        raise ConfigError(f"--min-column-px: must be >= 1, got {min_column_px}")
     current = {"name": ""}  # the DATA path being scored: the segmenter's warnings name it
     warned: set[str] = set()
 
@@ -249,9 +251,12 @@ def evaluate(
     classes = len(segmenter.classes) >= 3
     sources = _labelled_sources(segmenter, data, label_suffix=label_suffix,
                                 sampling=data_sampling, multiclass=classes)
-    sources = [_Named(str(d), s, current) for d, s in zip(data, sources)]
     config = {"model": str(model), "data": [str(d) for d in data], "label_suffix": label_suffix,
-              "sampling": data_sampling, "tta": tta}
+              "sampling": data_sampling, "tta": tta, "tile": tile,
+              "device": str(getattr(segmenter, "device", "cpu")),
+              "datasets": [_dataset_entry(d, s, data_sampling) for d, s in zip(data, sources)],
+              "segmenter": segmenter.describe()}
+    sources = [_Named(str(d), s, current) for d, s in zip(data, sources)]
     if classes:
         if threshold is not None:
             _common.warn(f"--threshold {threshold:g} is not used: a {len(segmenter.classes)}-"
@@ -262,6 +267,20 @@ def evaluate(
         return
     _evaluate_binary(segmenter, sources, out, model=model, config=config, overlays=overlays,
                      threshold=threshold, sampling=data_sampling)
+
+
+def _dataset_entry(path: Path, source, sampling: float | None) -> dict:
+    """What the record says of one DATA path: images, the pixel size they were scored at
+    (Å/px; a list when a folder's images differ), and a zarr's class and channel names."""
+    entry: dict = {"path": str(path), "images": len(source)}
+    if hasattr(source, "in_channels"):  # a zarr dataset (its attrs; nothing read)
+        entry.update(sampling=source.sampling, classes=source.classes, channels=source.channels)
+        return entry
+    found = sorted({p.sampling for p in source if p.sampling is not None})
+    found += [None] if any(p.sampling is None for p in source) else []
+    entry["sampling"] = sampling if sampling is not None else (
+        None if not found else found[0] if len(found) == 1 else found)
+    return entry
 
 
 class _Named:
