@@ -112,4 +112,4 @@ def test_mos2_pixels_too_coarse_for_the_columns_are_warned_about():
     assert cfg.structure.kind == "mos2" and cfg.channels == 3 and 0.1 <= cfg.sampling <= 0.15
     assert lattice_warning(cfg) is None
     message = lattice_warning(load_simulate_config(MOS2, sampling=1.0))
-    assert message.startswith("at 1 Å/px the MoS2 columns (1.84 Å apart) lie beyond the Nyquist")
+    assert message.startswith("at 1 Å/px the MoS2 columns (1.82 Å apart) lie beyond the Nyquist")

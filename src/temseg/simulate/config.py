@@ -76,8 +76,8 @@ class StructureConfig:
     rotated about the beam by a random angle and shifted by up to
     ``max_offset`` Å. ``vacancies`` is ignored.
 
-    ``kind: "mos2"``: a 2H-MoS2 monolayer (ASE ``mx2``, a = 3.19 Å, S-S
-    thickness 3.19 Å) with [001] along the beam, filling the periodic cell,
+    ``kind: "mos2"``: a 2H-MoS2 monolayer (ASE ``mx2``, a = 3.160 Å, S-S
+    thickness 3.17 Å, experiment's) with [001] along the beam, filling the periodic cell,
     rotated about the beam by a random angle (if ``rotate``) and shifted by
     up to ``max_offset`` Å in x and y. Every S atom is removed independently
     with a probability drawn per structure uniformly from ``vacancies``, so

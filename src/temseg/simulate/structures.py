@@ -37,14 +37,13 @@ ZONE_110 /= np.linalg.norm(ZONE_110, axis=1)[:, None]
 
 CEO2_A = 5.411  # Å, fluorite lattice constant of CeO2
 CARBON_DENSITY = 0.100  # atoms/Å³ (amorphous carbon, 2.0 g/cm³)
-#: Å, in-plane lattice constant of 2H-MoS2, and Å, S-S distance along the beam. Both are
-#: ~1 % above experiment (bulk 2H-MoS2 by X-ray diffraction: a = 3.160 Å, S-S 3.17 Å, so a
-#: projected Mo-S spacing of 1.824 Å, not 1.842 Å; ASE's mx2 default is a = 3.18 Å). Kept so
-#: that configs give the bytes they gave; a model for experimental images at a calibrated
-#: sampling sees their lattice 1 % smaller than in training (a recipe's ``zoom`` covers it).
-MOS2_A = 3.19
-MOS2_THICKNESS = 3.19
-#: Mo-S projected column distance, a/√3 (1.84 Å)
+#: Å, in-plane lattice constant of 2H-MoS2, and Å, S-S distance along the beam: the
+#: experimental values (2H-MoS2 by X-ray diffraction, a = 3.160 Å, S-S 3.17 Å; monolayers
+#: measure the same a), not DFT's ~1 % larger 3.18-3.19 Å (ASE's mx2 default is 3.18 Å), so
+#: a model trained on these images sees the lattice of a calibrated micrograph at its size.
+MOS2_A = 3.160
+MOS2_THICKNESS = 3.17
+#: Mo-S projected column distance, a/√3 (1.824 Å)
 MOS2_COLUMN_SPACING = MOS2_A / np.sqrt(3.0)
 #: species label classes of MoS2 columns (0 is background; an empty S site is background too)
 MO, S2, S1 = 1, 2, 3
