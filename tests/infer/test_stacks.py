@@ -169,3 +169,21 @@ def test_blank_frames_are_skipped_not_fatal(net_factory, rng, tmp_path):
     with pytest.raises(BlankImageError, match="every one of the 3 frames"):
         segment_micrograph(seg, read_image(empty), tmp_path / "out2")
     assert list((tmp_path / "out2").iterdir()) == []
+
+
+def test_a_zarr_dataset_given_to_segment_points_to_evaluate(tmp_path):
+    import zarr
+
+    from temseg.errors import InputError
+    from temseg.infer import collect_inputs
+
+    root = zarr.open_group(str(tmp_path / "mos2.zarr"), mode="w")
+    root.create_array("images", data=np.zeros((1, 3, 8, 8), np.float32))
+    root.create_array("labels", data=np.zeros((1, 8, 8), np.uint8))
+    with pytest.raises(InputError, match=r"mos2\.zarr: a zarr dataset, not images: score it "
+                                         r"against its labels with `temseg evaluate MODEL "
+                                         r"mos2\.zarr -o DIR`"):
+        collect_inputs([tmp_path / "mos2.zarr"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="empty: folder holds no image files"):
+        collect_inputs([tmp_path / "empty"])

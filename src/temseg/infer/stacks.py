@@ -283,6 +283,12 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL") 
             stems = {p.stem for p in inside}
             inside = [p for p in inside if not _is_output(p, stems)]
             if not inside:
+                from temseg.infer.evaluation import is_zarr_dataset
+
+                if is_zarr_dataset(path):  # e.g. a simulated focal-series test set
+                    raise InputError(f"{path}: a zarr dataset, not images: score it against "
+                                     "its labels with `temseg evaluate MODEL "
+                                     f"{path.name} -o DIR`; segment reads image files")
                 raise InputError(f"{path}: folder holds no image files "
                                  f"({', '.join(sorted(known))})")
             found.extend(inside)
