@@ -172,3 +172,22 @@ def test_bad_column_options_are_one_line_before_any_work(tmp_path, option, messa
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {message}")
     assert not out.exists()
+
+
+def test_channels_named_in_another_order_are_read_in_the_models(tmp_path, save_focal_model,
+                                                                capsys):
+    model = save_focal_model(tmp_path, sampling=1.0)
+    data, images, labels = _write_zarr(tmp_path / "mos2.zarr", n=2)
+    flipped = zarr.open_group(str(tmp_path / "flip.zarr"), mode="w")
+    flipped.create_array("images", data=images[:, ::-1].copy())
+    flipped.create_array("labels", data=labels)
+    flipped.attrs.update(sampling=1.0, classes=SPECIES, channels=CHANNELS[::-1])
+    for name in ("mos2", "flip"):
+        code = main(["evaluate", str(model), str(tmp_path / f"{name}.zarr"), "-o",
+                     str(tmp_path / f"e_{name}"), "--tile", "64", "--device", "cpu"])
+        err = " ".join(capsys.readouterr().err.split())
+        assert code == 0, err
+    assert "flip.zarr: channels Δf +50 Å, Δf +0 Å, Δf -50 Å read in the model's order" in err
+    assert "scored by index" not in err
+    assert _rows(tmp_path / "e_flip" / "per_class.csv") == \
+        _rows(tmp_path / "e_mos2" / "per_class.csv")

@@ -84,3 +84,18 @@ def test_check_class_labels_names_the_first_image_beyond_the_classes():
     with pytest.raises(InputError, match=r"^data: image b: labels hold class index 3, beyond "
                                          r"the model's 3 classes 0\.\.2 \(bg, Mo, S2\)$"):
         check_class_labels(pairs, ["bg", "Mo", "S2"], name="data")
+
+
+def test_a_zarr_reorders_its_named_channels_only_when_they_are_the_same_names(tmp_path):
+    import zarr
+
+    images = np.arange(2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4)
+    root = zarr.open_group(str(tmp_path / "d.zarr"), mode="w")
+    root.create_array("images", data=images)
+    root.create_array("labels", data=np.zeros((2, 4, 4), np.uint8))
+    root.attrs.update(channels=["b", "c", "a"])
+    data = open_labelled_zarr(tmp_path / "d.zarr")
+    assert not data.reorder_channels(["a", "b", "x"])
+    np.testing.assert_array_equal(data[1].image, images[1])
+    assert data.reorder_channels(["a", "b", "c"]) and data.channels == ["a", "b", "c"]
+    np.testing.assert_array_equal(data[1].image, images[1][[2, 0, 1]])

@@ -314,6 +314,11 @@ def _labelled_sources(segmenter, data: list[Path], *, label_suffix: str,
                 raise InputError(f"{path}: images have {source.in_channels} channel(s) "
                                  f"({len(source)}×{source.in_channels}×{source.shape[0]}×"
                                  f"{source.shape[1]}); the model takes {segmenter.takes}")
+            theirs = source.channels
+            if theirs is not None and segmenter.channels is not None and \
+                    theirs != segmenter.channels and source.reorder_channels(segmenter.channels):
+                _common.warn(f"{path}: channels {', '.join(theirs)} read in the model's order, "
+                             f"{', '.join(segmenter.channels)}")
             for what, theirs, ours in (("classes", source.classes, segmenter.classes),
                                        ("channels", source.channels, segmenter.channels)):
                 if multiclass or what == "channels":

@@ -77,6 +77,7 @@ class LabelledZarr(Sequence):
         self.channels = None if attrs.get("channels") is None else [str(c) for c in
                                                                     attrs["channels"]]
         self.in_channels = 1 if len(images) == 3 else int(images[1])
+        self._order: list[int] | None = None
         self.shape = labels[1:]
         self.names = [f"{self.path.stem}_{i:05d}" for i in range(labels[0])]
 
@@ -90,9 +91,26 @@ class LabelledZarr(Sequence):
             return [self[i] for i in range(*index.indices(len(self)))]
         index = range(len(self))[index]
         image = np.asarray(self._images[index], dtype=np.float32)
+        if self._order is not None:
+            image = image[self._order]
         label = np.asarray(self._labels[index])
         return LabelledPair(self.names[index], image, label, self.sampling, self.path)
 
+
+    def reorder_channels(self, names: Sequence[str]) -> bool:
+        """Give the channels in the order of ``names`` (a model's) when the dataset's named
+        channels are the same names in another order; whether it did so.
+
+        A focal series simulated with its offsets in another order holds the same
+        defoci: read in the model's order, not scored by index.
+        """
+        names = [str(n) for n in names]
+        if self.channels is None or sorted(self.channels) != sorted(names) \
+                or len(set(names)) != len(names):
+            return False
+        self._order = [self.channels.index(n) for n in names]
+        self.channels = names
+        return True
 
     def label_maxima(self, *, block: int = 64) -> Iterator[tuple[str, int]]:
         """``(name, largest label)`` of every image, reading only the labels, ``block`` at a
