@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from temseg.errors import ConfigError, InputError
-from temseg.io import Micrograph, read_image
+from temseg.io import Micrograph, read_image, write_tiff
 from temseg.io._meta import angstrom_per_unit, flatten_metadata, to_angstrom
 
 
@@ -287,6 +287,17 @@ def test_truncated_file(tmp_path, rng, suffix):
     cut = tmp_path / f"cut{suffix}"
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     with pytest.raises(InputError, match=f"cut\\{suffix}"):
+        read_image(cut)
+
+
+def test_a_truncated_imagej_stack_is_not_read_as_its_first_frame(tmp_path, rng):
+    stack = rng.gamma(4.0, 25.0, (6, 32, 32)).astype(np.float32)
+    full = write_tiff(tmp_path / "full.tif", stack, sampling=1.0)
+    assert read_image(full).n_frames == 6
+    cut = tmp_path / "cut.tif"  # a copy cut short: tifffile finds only the first page
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 3])
+    with pytest.raises(InputError, match=r"cut\.tif: truncated or corrupt stack: its ImageJ "
+                                         r"header promises 6 images, the file holds 1$"):
         read_image(cut)
 
 

@@ -289,6 +289,10 @@ def _read_tiff(path: Path, warn: Callable[[str], None] | None):
                 warn(f"{path}: pixels are not square (X {1 / x_per:g}, Y {1 / y_per:g} per "
                      f"px in the file's unit); the X pixel size, {sampling:g} Å/px, is used")
         n_frames = int(np.prod([s for a, s in zip(axes, shape) if a not in "YXS"] or [1]))
+        promised = (tif.imagej_metadata or {}).get("images") if tif.is_imagej else None
+        if isinstance(promised, int) and promised > n_frames:  # a copy cut short: not 1 frame
+            raise InputError(f"{path}: truncated or corrupt stack: its ImageJ header promises "
+                             f"{promised} images, the file holds {n_frames}")
         if n_frames == 1:
             try:
                 data = series.asarray()
