@@ -160,3 +160,26 @@ def test_particles_of_a_focal_series_model_are_indexed_by_series(focal_file, tmp
     assert summary["particles_per_series"] == pytest.approx(len(rows) / 2)
     assert "particles_per_frame" not in summary and len(summary["series_peak_ratio"]) == 2
     assert "per series" in captured.out and "per frame" not in captured.out
+
+
+def test_a_bad_frame_half_way_through_a_batch_leaves_a_recorded_folder(focal_file, tmp_path,
+                                                                        capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _frames(folder / "a.tif", 3)
+    data = np.random.default_rng(5).gamma(4.0, 25.0, (6, 64, 64)).astype(np.float32)
+    data[4, 3, 3] = np.nan  # found only when series 1 is read, after the checks
+    write_tiff(folder / "b.tif", data, sampling=1.0)
+    out = tmp_path / "out"
+    code = main(["segment", str(focal_file), str(folder), "-o", str(out), "--tile", "64",
+                 "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        f"error: 1 of 2 inputs failed: {folder / 'b.tif'}: frame 4 has 1 NaN/inf pixel(s); "
+        f"the other results and record.json (its 'failed' list) are in {out}"]
+    record = json.loads((out / "record.json").read_text())
+    assert [e["name"] for e in record["inputs"]] == ["a"]
+    assert record["failed"] == [{"input": str(folder / "b.tif"),
+                                 "reason": f"{folder / 'b.tif'}: frame 4 has 1 NaN/inf pixel(s)"}]
+    assert not [p for p in out.iterdir() if p.name.startswith("b")]  # no half-written outputs

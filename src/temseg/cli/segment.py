@@ -150,7 +150,9 @@ def register(app: typer.Typer) -> None:
         Per input NAME: NAME_prob.tif (float32, with the pixel size), NAME_mask.png
         (NAME_mask.tif for a stack), NAME_overlay.png (first frame of a stack); and
         record.json for the run. Stacks are streamed frame by frame; a blank (constant)
-        frame is reported and left unsegmented (NaN, empty mask). With --particles
+        frame is reported and left unsegmented (NaN, empty mask). In a batch, an
+        input found bad half-way (a NaN frame) is left out, the others are finished
+        and recorded, and the run ends in an error naming it. With --particles
         also NAME_particles.csv and NAME_particles.png: a size histogram, or for a
         stack the count and median size per frame (particles touching the border
         are counted but not sized). With --fourier the CSV gains each particle's
@@ -210,7 +212,7 @@ def register(app: typer.Typer) -> None:
         unit = "series" if segmenter.in_channels > 1 else "frame"
 
         with _common.no_empty_folder_left(out):
-            results, skipped = [], []
+            results, skipped, failed = [], [], []
             with _common.progress() as bar:
                 files = bar.add_task("files", total=len(plans))
                 frames = bar.add_task("frames", total=None, visible=False)
@@ -241,11 +243,16 @@ def register(app: typer.Typer) -> None:
                         message = str(exc).removeprefix("image: ")
                         if not message.startswith(str(plan["path"])):
                             message = f"{plan['path']}: {message}"
-                        if not isinstance(exc, BlankImageError) or len(plans) == 1:
+                        if len(plans) == 1:
                             raise InputError(message) from None
-                        # one blank file (beam blanked, a dropped frame) must not stop a batch
-                        _common.warn(f"{message}; skipped")
-                        skipped.append({"input": str(plan["path"]), "reason": message})
+                        # one blank file (beam blanked, a dropped frame) must not stop a batch;
+                        # nor one found bad half-way (a NaN frame): the others are finished and
+                        # recorded, and the run ends in an error naming it
+                        blank = isinstance(exc, BlankImageError)
+                        _common.warn(f"{message}; skipped" if blank else
+                                     f"{message}; not segmented, going on with the others")
+                        (skipped if blank else failed).append({"input": str(plan["path"]),
+                                                               "reason": message})
                         bar.advance(files)
                         continue
                     if result.blank_frames:
@@ -277,15 +284,22 @@ def register(app: typer.Typer) -> None:
                 config.update(threshold=None, mask="most probable class",
                               min_column_px=min_column_px)
             if not results:
-                raise InputError(f"none of the {len(plans)} inputs could be segmented: "
-                                 "every one is constant")
+                why = (f"{failed[0]['reason']}" + (f" (and {len(failed) - 1} more)"
+                                                   if len(failed) > 1 else "")
+                       if failed else "every one is constant")
+                raise InputError(f"none of the {len(plans)} inputs could be segmented: {why}")
             write_record(out, config=config, segmenter=segmenter.describe(), inputs=results,
-                         skipped=skipped, classes=segmenter.classes,
+                         skipped=skipped, failed=failed, classes=segmenter.classes,
                          channels=segmenter.channels)
         table = _summary(results)
         _common.show(table)
         _common.out.print(f"wrote {len(results)} result(s) and record.json to {out}"
                           + (f"; skipped {len(skipped)} constant input(s)" if skipped else ""))
+        if failed:
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            raise InputError(f"{len(failed)} of {len(plans)} inputs failed: {failed[0]['reason']}"
+                             f"{more}; the other results and record.json (its 'failed' list) "
+                             f"are in {out}")
 
 
 def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: int,
