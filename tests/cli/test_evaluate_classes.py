@@ -191,3 +191,21 @@ def test_channels_named_in_another_order_are_read_in_the_models(tmp_path, save_f
     assert "scored by index" not in err
     assert _rows(tmp_path / "e_flip" / "per_class.csv") == \
         _rows(tmp_path / "e_mos2" / "per_class.csv")
+
+
+@pytest.mark.parametrize("kind", ["focal", "binary"])
+def test_a_nan_image_half_way_is_named_and_leaves_no_folder(tmp_path, save_focal_model,
+                                                            save_tiny_model, capsys, kind):
+    model = (save_focal_model(tmp_path, sampling=1.0) if kind == "focal"
+             else save_tiny_model(tmp_path, sampling=1.0))
+    data, images, _ = _write_zarr(tmp_path / "d.zarr", channels=3 if kind == "focal" else 1)
+    images[2, ..., 5, 5] = np.nan  # the last image: the first ones' overlays are written
+    zarr.open_group(str(data), mode="r+")["images"][:] = images
+    out = tmp_path / "eval"
+    code = main(["evaluate", str(model), str(data), "-o", str(out), "--tile", "64",
+                 "--device", "cpu"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith(f"error: {data}: image d_00002: ")
+    assert "NaN" in err[0]
+    assert not out.exists()

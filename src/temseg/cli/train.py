@@ -225,9 +225,7 @@ def evaluate(
     precision, recall, F1 and the relative count error (e.g. of S1 columns,
     sulphur vacancies). Zarr datasets are read one image at a time.
     """
-    from temseg.device import pick_device
     from temseg.errors import ConfigError
-    from temseg.infer import load_segmenter
 
     _common.check_output(out)
     data_sampling = _common.sampling_from_options(sampling, pixel_size_nm)
@@ -245,6 +243,21 @@ def evaluate(
         if line not in warned:
             warned.add(line)
             _common.warn(line)
+
+    with _common.no_empty_folder_left(out):  # a failure leaves no empty folder behind
+        _evaluate(model, data, out, warn=warn, current=current, threshold=threshold,
+                  label_suffix=label_suffix, data_sampling=data_sampling, overlays=overlays,
+                  device=device, tile=tile, tta=tta, column_distance=column_distance,
+                  min_column_px=min_column_px)
+
+
+def _evaluate(model: Path, data: list[Path], out: Path, *, warn, current: dict,
+              threshold: float | None, label_suffix: str, data_sampling: float | None,
+              overlays: bool, device: str, tile: int, tta: bool, column_distance: float,
+              min_column_px: int) -> None:
+    """The work of ``evaluate`` once its options are checked."""
+    from temseg.device import pick_device
+    from temseg.infer import load_segmenter
 
     segmenter = load_segmenter(model, tile=tile, device=pick_device(device), tta=tta,
                                warn=warn)
@@ -354,6 +367,7 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
     """Foreground scores of a 2-class model or a baseline (unchanged for labelled folders)."""
     from rich.table import Table
 
+    from temseg.errors import InputError
     from temseg.io import write_confusion_overlay, write_json
     from temseg.record import write_record
     from temseg.train.crossval import evaluate_pairs, image_means, write_table
@@ -368,14 +382,17 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
     names = [p.name for p in pairs]
 
     def predict(item):
-        image, pixel, origin = item
+        image, pixel, origin, name = item
         sources[0].current["name"] = origin  # the segmenter's warnings name the DATA path
-        return segmenter.predict(image, sampling=pixel)
+        try:
+            return segmenter.predict(image, sampling=pixel)
+        except InputError as exc:  # e.g. a NaN pixel: say which image of which DATA path
+            raise InputError(f"{origin}: image {name}: {exc}") from None
 
     with _common.progress() as bar:
         task = bar.add_task("evaluating", total=len(pairs))
         pooled, rows, probs = evaluate_pairs(
-            predict, [(p.image, samplings[p.name], o) for p, o in zip(pairs, origins)],
+            predict, [(p.image, samplings[p.name], o, p.name) for p, o in zip(pairs, origins)],
             [p.label for p in pairs],
             threshold=thr,
             names=names, callback=lambda done, total: bar.update(task, completed=done))
@@ -424,10 +441,12 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
               for name in names[1:]}
     uncalibrated = []
 
+    written: list[Path] = []  # confusion PNGs of this run, removed if it fails half-way
+
     def seen(pair, pred) -> None:
         if overlays:
-            write_confusion_overlay(out / "confusion" / f"{pair.name}.png", pred, pair.label,
-                                    classes=True)
+            written.append(write_confusion_overlay(out / "confusion" / f"{pair.name}.png", pred,
+                                                   pair.label, classes=True))
         if pixel_size(pair) is None:
             uncalibrated.append(pair.name)
             return
@@ -440,10 +459,17 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
     total = sum(len(s) for s in sources)
     with _common.progress() as bar:
         task = bar.add_task("evaluating", total=total)
-        pooled, rows = evaluate_classes(
-            predict, (p for source in sources for p in source), classes=segmenter.classes,
-            n_items=total, callback=lambda done, n: bar.update(task, completed=done),
-            on_prediction=seen)
+        try:
+            pooled, rows = evaluate_classes(
+                predict, (p for source in sources for p in source), classes=segmenter.classes,
+                n_items=total, callback=lambda done, n: bar.update(task, completed=done),
+                on_prediction=seen)
+        except BaseException:  # no folder of half the overlays and no scores
+            for path in written:
+                Path(path).unlink(missing_ok=True)
+            if written and not any((out / "confusion").iterdir()):
+                (out / "confusion").rmdir()
+            raise
     mean = {"class": "mean (foreground)", "index": None, **pooled["mean_foreground"]}
     write_table(out / "per_class.csv", pooled["per_class"] + [mean])
     write_table(out / "per_image.csv", rows)

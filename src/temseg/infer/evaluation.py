@@ -220,7 +220,10 @@ def evaluate_classes(predict: Callable[[object], np.ndarray], items: Iterable, *
     pooled_matrix = np.zeros((k, k), np.int64)
     rows = []
     for i, item in enumerate(items):
-        proba = np.asarray(predict(item))
+        try:
+            proba = np.asarray(predict(item))
+        except InputError as exc:  # e.g. a NaN pixel: say which image of which dataset
+            raise InputError(f"{item.path or item.name}: image {item.name}: {exc}") from None
         if proba.ndim != 3 or proba.shape[0] != k:
             raise InputError(f"{item.name}: the model gave {proba.shape[0]} class maps for "
                              f"{k} classes")
