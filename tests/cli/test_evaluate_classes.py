@@ -209,3 +209,21 @@ def test_a_nan_image_half_way_is_named_and_leaves_no_folder(tmp_path, save_focal
     assert len(err) == 1 and err[0].startswith(f"error: {data}: image d_00002: ")
     assert "NaN" in err[0]
     assert not out.exists()
+
+
+def test_datasets_of_one_name_in_two_folders_keep_their_images_apart(tmp_path,
+                                                                     save_focal_model, capsys):
+    model = save_focal_model(tmp_path, sampling=1.0)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, _, _ = _write_zarr(tmp_path / "a" / "test.zarr", n=2)
+    second, _, _ = _write_zarr(tmp_path / "b" / "test.zarr", n=2)
+    out = tmp_path / "eval"
+    code = main(["evaluate", str(model), str(first), str(second), "-o", str(out), "--tile",
+                 "64", "--device", "cpu"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 0, err
+    assert f"{second}: image names repeat those of an earlier DATA path; written as b_NAME" in err
+    names = ["test_00000", "test_00001", "b_test_00000", "b_test_00001"]
+    assert [r["name"] for r in _rows(out / "per_image.csv")] == names
+    assert sorted(p.stem for p in (out / "confusion").iterdir()) == sorted(names)

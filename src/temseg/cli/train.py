@@ -359,7 +359,31 @@ def _labelled_sources(segmenter, data: list[Path], *, label_suffix: str,
         sources.append(source)
     if not any(len(s) for s in sources):
         raise InputError(f"{', '.join(map(str, data))}: no labelled images found")
+    _distinct_names(data, sources)
     return sources
+
+
+def _distinct_names(data: list[Path], sources: list) -> None:
+    """Rename the images of a DATA path whose names repeat an earlier one's (a/test.zarr and
+    b/test.zarr both hold test_00000), prefixing its folder's name: their rows in
+    per_image.csv and their confusion PNGs would otherwise be one."""
+    seen: set[str] = set()
+    for j, (path, source) in enumerate(zip(data, sources)):
+        names = list(source.names)
+        if seen.intersection(names):
+            base = Path(path).resolve().parent.name or f"data{j + 1}"
+            prefix, k = f"{base}_", 2
+            while seen.intersection(prefix + n for n in names):
+                prefix, k = f"{base}{k}_", k + 1
+            names = [prefix + n for n in names]
+            if hasattr(source, "pairs"):  # a labelled folder, read
+                for pair, name in zip(source.pairs, names):
+                    pair.name = name
+            else:  # a zarr dataset, read lazily under these names
+                source.names = names
+            _common.warn(f"{path}: image names repeat those of an earlier DATA path; "
+                         f"written as {prefix}NAME")
+        seen.update(names)
 
 
 def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config: dict,
