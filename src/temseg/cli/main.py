@@ -45,9 +45,10 @@ def _root(
 
 
 def _register() -> None:
-    from temseg.cli import analyze, baseline, demo, info, models, segment, simulate, train
+    from temseg.cli import (analyze, baseline, demo, evaluate, info, models, segment, simulate,
+                            train)
 
-    for module in (demo, info, models, simulate, train, segment, baseline, analyze):
+    for module in (demo, info, models, simulate, train, evaluate, segment, baseline, analyze):
         module.register(app)
 
 

@@ -1,0 +1,372 @@
+"""CLI command ``temseg evaluate MODEL DATA... -o DIR``: score a model on labelled images.
+
+DATA are labelled folders (``NAME`` + ``NAME_LABEL``) or zarr datasets, read
+lazily for models of ≥ 3 classes. Everything is checked against the model
+before any work (channels, classes, labels, sizes); a 2-class model or a
+baseline is scored foreground against background, a model of ≥ 3 classes per
+class and, where the pixel size is known, per column (003).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from temseg.cli import _common
+
+#: the six scores of 004 table 1 (soft dice is in the CSV files)
+_SCORES = ("accuracy", "balanced_accuracy", "jaccard", "f1", "precision", "recall")
+
+
+def evaluate(
+    model: Path = typer.Argument(..., help="Model file (.json/.safetensors/stem), run folder "
+                                           "or baseline JSON."),
+    data: list[Path] = typer.Argument(..., help="Labelled folders (NAME + NAME_LABEL) or zarr "
+                                                "datasets (images (N, H, W) or (N, C, H, W), "
+                                                "labels (N, H, W))."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    threshold: float | None = typer.Option(None, help="Foreground probability threshold "
+                                                      "(default: the model's, usually 0.5)."),
+    label_suffix: str = typer.Option("_LABEL", help="Label file suffix."),
+    sampling: float | None = typer.Option(None, help="Pixel size in Å/px of the data."),
+    pixel_size_nm: float | None = typer.Option(None, help="Pixel size in nm/px of the data."),
+    overlays: bool = typer.Option(True, "--overlays/--no-overlays",
+                                  help="Confusion PNGs (TP white, TN black, FP red, FN blue; "
+                                       "wrong class yellow)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    tile: int = typer.Option(512, help="Tile side for tiled prediction (pixels)."),
+    tta: bool = typer.Option(False, "--tta", help="Average over the 8 rotations and mirror "
+                                                  "images (networks; 8x the time)."),
+    column_distance: float = typer.Option(
+        0.9, help="Models of >= 3 classes: a found column matches a labelled one of its class "
+                  "when their centres lie at most this far apart (Å; 0.9 = half the Mo-S "
+                  "spacing of MoS2)."),
+    min_column_px: int = typer.Option(3, help="Models of >= 3 classes: found regions smaller "
+                                              "than this (pixels) are specks, not columns."),
+) -> None:
+    """Score a trained network or a baseline on labelled images: pooled and per image.
+
+    Writes per_image.csv, pooled.json, confusion/NAME.png and record.json. Scores
+    are pooled over all pixels, and also averaged over the images (every image
+    weighing the same: the "mean of images" row, "image_mean" in pooled.json).
+    A model of ≥ 3 classes (e.g. Mo, S2, S1 columns) is scored per class, one
+    class against the rest, pooled over all pixels: per_class.csv (F1, Jaccard,
+    precision, recall and pixel counts of every class, and their mean over the
+    foreground classes), pooled.json with the confusion matrix, and per image
+    the F1 of each class in per_image.csv. Its columns (connected regions) are
+    matched to the labelled ones by centre distance where the pixel size is
+    known: columns.csv gives, per class, the columns labelled and found,
+    precision, recall, F1 and the relative count error (e.g. of S1 columns,
+    sulphur vacancies). Zarr datasets are read one image at a time.
+    """
+    from temseg.errors import ConfigError
+
+    _common.check_output(out)
+    data_sampling = _common.sampling_from_options(sampling, pixel_size_nm)
+    _common.check_threshold(threshold)
+    if not 0 < column_distance < float("inf"):
+        raise ConfigError(f"--column-distance: must be a positive distance in Å (0.9: half the "
+                          f"Mo-S spacing of MoS2), got {column_distance:g}")
+    if min_column_px < 1:
+        raise ConfigError(f"--min-column-px: must be >= 1, got {min_column_px}")
+    current = {"name": ""}  # the DATA path being scored: the segmenter's warnings name it
+    warned: set[str] = set()
+
+    def warn(message: str) -> None:  # once per DATA path, not once per image
+        line = f"{current['name']}: {message}" if current["name"] else message
+        if line not in warned:
+            warned.add(line)
+            _common.warn(line)
+
+    with _common.no_empty_folder_left(out):  # a failure leaves no empty folder behind
+        _evaluate(model, data, out, warn=warn, current=current, threshold=threshold,
+                  label_suffix=label_suffix, data_sampling=data_sampling, overlays=overlays,
+                  device=device, tile=tile, tta=tta, column_distance=column_distance,
+                  min_column_px=min_column_px)
+
+
+def _evaluate(model: Path, data: list[Path], out: Path, *, warn, current: dict,
+              threshold: float | None, label_suffix: str, data_sampling: float | None,
+              overlays: bool, device: str, tile: int, tta: bool, column_distance: float,
+              min_column_px: int) -> None:
+    """The work of ``evaluate`` once its options are checked."""
+    from temseg.device import pick_device
+    from temseg.infer import load_segmenter
+
+    segmenter = load_segmenter(model, tile=tile, device=pick_device(device), tta=tta,
+                               warn=warn)
+    classes = len(segmenter.classes) >= 3
+    sources = _labelled_sources(segmenter, data, label_suffix=label_suffix,
+                                sampling=data_sampling, multiclass=classes)
+    config = {"model": str(model), "data": [str(d) for d in data], "label_suffix": label_suffix,
+              "sampling": data_sampling, "tta": tta, "tile": tile,
+              "device": str(getattr(segmenter, "device", "cpu")),
+              "datasets": [_dataset_entry(d, s, data_sampling) for d, s in zip(data, sources)],
+              "segmenter": segmenter.describe()}
+    sources = [_Named(str(d), s, current) for d, s in zip(data, sources)]
+    if classes:
+        if threshold is not None:
+            _common.warn(f"--threshold {threshold:g} is not used: a {len(segmenter.classes)}-"
+                         "class prediction is the most probable class of every pixel")
+        config.update(column_distance_A=column_distance, min_column_px=min_column_px)
+        _evaluate_classes(segmenter, sources, out, model=model, config=config,
+                          overlays=overlays, sampling=data_sampling)
+        return
+    _evaluate_binary(segmenter, sources, out, model=model, config=config, overlays=overlays,
+                     threshold=threshold, sampling=data_sampling)
+
+
+def _dataset_entry(path: Path, source, sampling: float | None) -> dict:
+    """What the record says of one DATA path: images, the pixel size they were scored at
+    (Å/px; a list when a folder's images differ), and a zarr's class and channel names."""
+    entry: dict = {"path": str(path), "images": len(source)}
+    if hasattr(source, "in_channels"):  # a zarr dataset (its attrs; nothing read)
+        entry.update(sampling=source.sampling, classes=source.classes, channels=source.channels)
+        return entry
+    found = sorted({p.sampling for p in source if p.sampling is not None})
+    found += [None] if any(p.sampling is None for p in source) else []
+    entry["sampling"] = sampling if sampling is not None else (
+        None if not found else found[0] if len(found) == 1 else found)
+    return entry
+
+
+class _Named:
+    """A labelled source that names itself in ``current`` while its pairs are read."""
+
+    def __init__(self, name: str, source, current: dict):
+        self.name, self.source, self.current = name, source, current
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __iter__(self):
+        for pair in self.source:
+            self.current["name"] = self.name
+            yield pair
+
+
+def _labelled_sources(segmenter, data: list[Path], *, label_suffix: str,
+                      sampling: float | None, multiclass: bool) -> list:
+    """Each DATA path as a sequence of labelled pairs (folders read, zarr datasets lazy),
+    checked against the model before any work: channels, classes, image size."""
+    from temseg.errors import InputError
+    from temseg.infer.evaluation import check_class_labels, is_zarr_dataset, open_labelled_zarr
+    from temseg.io import read_labelled_folder
+
+    sources = []
+    for path in data:
+        if is_zarr_dataset(path):
+            source = open_labelled_zarr(path, sampling=sampling)
+            if source.in_channels != segmenter.in_channels:
+                raise InputError(f"{path}: images have {source.in_channels} channel(s) "
+                                 f"({len(source)}×{source.in_channels}×{source.shape[0]}×"
+                                 f"{source.shape[1]}); the model takes {segmenter.takes}")
+            theirs = source.channels
+            if theirs is not None and segmenter.channels is not None and \
+                    theirs != segmenter.channels and source.reorder_channels(segmenter.channels):
+                _common.warn(f"{path}: channels {', '.join(theirs)} read in the model's order, "
+                             f"{', '.join(segmenter.channels)}")
+            for what, theirs, ours in (("classes", source.classes, segmenter.classes),
+                                       ("channels", source.channels, segmenter.channels)):
+                if multiclass or what == "channels":
+                    if theirs is not None and ours is not None and theirs != ours:
+                        _common.warn(f"{path}: {what} {', '.join(theirs)} differ from the "
+                                     f"model's {', '.join(ours)}; scored by index")
+            if not multiclass and source.classes is not None and len(source.classes) >= 3:
+                _common.warn(f"{path}: labels of {len(source.classes)} classes "
+                             f"({', '.join(source.classes)}) for a model of 2 "
+                             f"({', '.join(segmenter.classes)}): scored as foreground (any "
+                             "class > 0) against background")
+            segmenter.check_image(source.shape, sampling=source.sampling, name=str(path))
+        else:
+            if segmenter.in_channels > 1:
+                raise InputError(f"{path}: a labelled folder holds single images; the model "
+                                 f"takes {segmenter.takes}: give a zarr dataset with images "
+                                 f"(N, {segmenter.in_channels}, H, W)")
+            source = read_labelled_folder(path, label_suffix=label_suffix,
+                                          multiclass=multiclass)
+            for p in source:  # too small for the model: an error naming the file
+                segmenter.check_image(p.image.shape, name=str(p.path),
+                                      sampling=sampling if sampling is not None else p.sampling)
+        if multiclass:  # labels beyond the classes: refused now, not after half the images
+            check_class_labels(source, segmenter.classes, name=str(path))
+        sources.append(source)
+    if not any(len(s) for s in sources):
+        raise InputError(f"{', '.join(map(str, data))}: no labelled images found")
+    _distinct_names(data, sources)
+    return sources
+
+
+def _distinct_names(data: list[Path], sources: list) -> None:
+    """Rename the images of a DATA path whose names repeat an earlier one's (a/test.zarr and
+    b/test.zarr both hold test_00000), prefixing its folder's name: their rows in
+    per_image.csv and their confusion PNGs would otherwise be one."""
+    seen: set[str] = set()
+    for j, (path, source) in enumerate(zip(data, sources)):
+        names = list(source.names)
+        if seen.intersection(names):
+            base = Path(path).resolve().parent.name or f"data{j + 1}"
+            prefix, k = f"{base}_", 2
+            while seen.intersection(prefix + n for n in names):
+                prefix, k = f"{base}{k}_", k + 1
+            names = [prefix + n for n in names]
+            if hasattr(source, "pairs"):  # a labelled folder, read
+                for pair, name in zip(source.pairs, names):
+                    pair.name = name
+            else:  # a zarr dataset, read lazily under these names
+                source.names = names
+            _common.warn(f"{path}: image names repeat those of an earlier DATA path; "
+                         f"written as {prefix}NAME")
+        seen.update(names)
+
+
+def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config: dict,
+                     overlays: bool, threshold: float | None, sampling: float | None) -> None:
+    """Foreground scores of a 2-class model or a baseline (unchanged for labelled folders)."""
+    from rich.table import Table
+
+    from temseg.errors import InputError
+    from temseg.io import write_confusion_overlay, write_json
+    from temseg.record import write_record
+    from temseg.train.crossval import evaluate_pairs, image_means, write_table
+
+    pairs, origins = [], []
+    for source in sources:  # read whole, as before; each pair remembers its DATA path
+        for pair in source:
+            pairs.append(pair)
+            origins.append(source.name)
+    thr = float(segmenter.threshold if threshold is None else threshold)
+    samplings = {p.name: (sampling if sampling is not None else p.sampling) for p in pairs}
+    names = [p.name for p in pairs]
+
+    def predict(item):
+        image, pixel, origin, name = item
+        sources[0].current["name"] = origin  # the segmenter's warnings name the DATA path
+        try:
+            return segmenter.predict(image, sampling=pixel)
+        except InputError as exc:  # e.g. a NaN pixel: say which image of which DATA path
+            raise InputError(f"{origin}: image {name}: {exc}") from None
+
+    with _common.progress() as bar:
+        task = bar.add_task("evaluating", total=len(pairs))
+        pooled, rows, probs = evaluate_pairs(
+            predict, [(p.image, samplings[p.name], o, p.name) for p, o in zip(pairs, origins)],
+            [p.label for p in pairs],
+            threshold=thr,
+            names=names, callback=lambda done, total: bar.update(task, completed=done))
+        if overlays:
+            for pair, prob in bar.track(list(zip(pairs, probs)), description="overlays"):
+                write_confusion_overlay(out / "confusion" / f"{pair.name}.png", prob >= thr,
+                                        pair.label > 0)
+    means = image_means(rows)
+    write_table(out / "per_image.csv",
+                rows + [{"name": "pooled", **pooled}, {"name": "mean of images", **means}])
+    write_json(out / "pooled.json", {"threshold": thr, "n_images": len(pairs), **pooled,
+                                     "image_mean": means})
+    write_record(out, config={**config, "threshold": thr}, pooled=pooled)
+    table = Table(title=f"{model} at threshold {thr:g}")
+    keys = [k for k in _SCORES if k in pooled]
+    table.add_column("image")
+    for k in keys:
+        table.add_column(k, justify="right")
+    for row in rows:
+        table.add_row(row["name"], *(f"{row[k]:.4f}" for k in keys))
+    table.add_row("[bold]pooled[/]", *(f"[bold]{pooled[k]:.4f}[/]" for k in keys))
+    table.add_row("mean of images", *(f"{means[k]:.4f}" for k in keys))
+    _common.show(table)
+    _common.out.print(f"written to {out}", highlight=False)
+
+
+def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, config: dict,
+                      overlays: bool, sampling: float | None) -> None:
+    """Per-class scores of a model of ≥ 3 classes, streamed one image at a time."""
+    from rich.table import Table
+
+    from temseg.analyze.columns import column_scores, match_columns
+    from temseg.infer.evaluation import CLASS_KEYS, evaluate_classes
+    from temseg.io import write_confusion_overlay, write_json
+    from temseg.record import write_record
+    from temseg.train.crossval import write_table
+
+    def pixel_size(pair):
+        return sampling if sampling is not None else pair.sampling
+
+    def predict(pair):
+        return segmenter.predict_proba(pair.image, sampling=pixel_size(pair))
+
+    names = segmenter.classes
+    totals = {name: dict.fromkeys(("tp", "fp", "fn", "labelled", "found"), 0)
+              for name in names[1:]}
+    uncalibrated = []
+
+    written: list[Path] = []  # confusion PNGs of this run, removed if it fails half-way
+
+    def seen(pair, pred) -> None:
+        if overlays:
+            written.append(write_confusion_overlay(out / "confusion" / f"{pair.name}.png", pred,
+                                                   pair.label, classes=True))
+        if pixel_size(pair) is None:
+            uncalibrated.append(pair.name)
+            return
+        found = match_columns(pred, pair.label, classes=names, min_area_px=config[
+            "min_column_px"], max_distance_px=config["column_distance_A"] / pixel_size(pair))
+        for name, counts in found.items():
+            for key, value in counts.items():
+                totals[name][key] += value
+
+    total = sum(len(s) for s in sources)
+    with _common.progress() as bar:
+        task = bar.add_task("evaluating", total=total)
+        try:
+            pooled, rows = evaluate_classes(
+                predict, (p for source in sources for p in source), classes=segmenter.classes,
+                n_items=total, callback=lambda done, n: bar.update(task, completed=done),
+                on_prediction=seen)
+        except BaseException:  # no folder of half the overlays and no scores
+            for path in written:
+                Path(path).unlink(missing_ok=True)
+            if written and not any((out / "confusion").iterdir()):
+                (out / "confusion").rmdir()
+            raise
+    mean = {"class": "mean (foreground)", "index": None, **pooled["mean_foreground"]}
+    write_table(out / "per_class.csv", pooled["per_class"] + [mean])
+    write_table(out / "per_image.csv", rows)
+    columns = column_scores(totals) if len(uncalibrated) < total else None
+    if uncalibrated:
+        _common.warn(f"{len(uncalibrated)} of {total} images have no pixel size: their columns "
+                     "are not matched (give --sampling)")
+    if columns is not None:
+        write_table(out / "columns.csv", [{"class": n, **c} for n, c in columns.items()])
+    write_json(out / "pooled.json", {"pooling": "pixels", **pooled, "columns": columns})
+    write_record(out, config={**config, "prediction": "most probable class"},
+                 pooled={k: pooled[k] for k in ("accuracy", "mean_foreground", "classes")},
+                 columns=columns, classes=segmenter.classes, channels=segmenter.channels)
+    table = Table(title=f"{model}: {pooled['n_images']} images, per class (pooled over pixels)")
+    table.add_column("class")
+    for k in CLASS_KEYS:
+        table.add_column(k, justify="right")
+    table.add_column("pixels", justify="right")
+    for row in pooled["per_class"]:
+        table.add_row(row["class"], *(f"{row[k]:.4f}" for k in CLASS_KEYS),
+                      f"{row['tp'] + row['fn']:,}")
+    table.add_row("[bold]mean (foreground)[/]",
+                  *(f"[bold]{pooled['mean_foreground'][k]:.4f}[/]" for k in CLASS_KEYS), "")
+    _common.show(table)
+    if columns is not None:
+        table = Table(title=f"columns: centres at most {config['column_distance_A']:g} Å apart "
+                            "match")
+        for col in ("class", "labelled", "found", "precision", "recall", "f1", "count error"):
+            table.add_column(col, justify="left" if col == "class" else "right")
+        for name, c in columns.items():
+            error = "-" if c["count_error"] is None else f"{100 * c['count_error']:+.1f} %"
+            table.add_row(name, f"{c['labelled']:,}", f"{c['found']:,}", f"{c['precision']:.4f}",
+                          f"{c['recall']:.4f}", f"{c['f1']:.4f}", error)
+        _common.show(table)
+    _common.out.print(f"pixel accuracy {pooled['accuracy']:.4f}; written to {out}",
+                      highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
+    app.command("evaluate")(evaluate)
