@@ -92,3 +92,20 @@ def test_info_of_a_missing_model_is_one_line(tmp_path, capsys):
     assert main(["info", str(tmp_path / "gone.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path / 'gone.json'}: no such model file"]
+
+
+def test_info_describes_a_focal_series_zarr_dataset(tmp_path, capsys):
+    zarr = pytest.importorskip("zarr")
+    root = zarr.open_group(str(tmp_path / "mos2.zarr"), mode="w")
+    root.create_array("images", data=np.ones((5, 3, 16, 32), np.float32))
+    root.create_array("labels", data=np.zeros((5, 16, 32), np.uint8))
+    root.attrs.update(sampling=0.125, classes=["background", "Mo", "S2", "S1"],
+                      channels=["Δf -50 Å", "Δf +0 Å", "Δf +50 Å"])
+    assert main(["info", str(tmp_path / "mos2.zarr")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "images 5 × 3 × 16 × 32" in out
+    assert "input focal series of 3 images (Δf -50, +0, +50 Å)" in out
+    assert "classes 4: 0 background, 1 Mo, 2 S2, 3 S1" in out
+    assert "0.125 Å/px (0.0125 nm/px)" in out and "0.4 × 0.2 nm (W × H)" in out
+    assert main(["info", str(tmp_path / "mos2.zarr"), "--sampling", "0.5"]) == 0
+    assert "0.5 Å/px (0.05 nm/px)" in capsys.readouterr().out

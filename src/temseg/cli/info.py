@@ -90,11 +90,39 @@ def _describe_model(path: Path) -> None:
     _common.show(summary)
 
 
+def _describe_zarr(path: Path, *, sampling: float | None = None) -> None:
+    """Print a labelled zarr dataset's images, pixel size (``sampling`` Å/px replaces the
+    dataset's), channels and classes."""
+    from temseg.infer.evaluation import open_labelled_zarr
+    from temseg.infer.segmenter import describe_channels
+
+    data = open_labelled_zarr(path, sampling=sampling)
+    n, (h, w), c = len(data), data.shape, data.in_channels
+    summary = Table(show_header=False, box=None, pad_edge=False)
+    summary.add_column(style="bold")
+    summary.add_column()
+    summary.add_row("path", escape(str(path)))
+    summary.add_row("format", "zarr dataset (images + labels)")
+    summary.add_row("images", f"{n} × {c} × {h} × {w}" if c > 1 else f"{n} × {h} × {w}")
+    summary.add_row("input", escape(describe_channels(c, data.channels)))
+    if data.channels:
+        summary.add_row("channels", escape(", ".join(
+            f"{i}: {name}" for i, name in enumerate(data.channels))))
+    if data.classes:
+        summary.add_row("classes", escape(f"{len(data.classes)}: " + ", ".join(
+            f"{i} {name}" for i, name in enumerate(data.classes))))
+    summary.add_row("sampling", _sampling_text(data.sampling))
+    if data.sampling is not None:
+        summary.add_row("field of view", f"{w * data.sampling / 10:.4g} × "
+                                         f"{h * data.sampling / 10:.4g} nm (W × H)")
+    _common.show(summary)
+
+
 def info(
     file: Path = typer.Argument(..., help="Micrograph or stack: PNG, JPEG, TIFF, DM3/DM4, "
-                                           "EMD, SER or MRC; or a model (.json, stem, run "
-                                           "folder, shipped name) to see its channels and "
-                                           "classes."),
+                                           "EMD, SER or MRC; a zarr dataset; or a model "
+                                           "(.json, stem, run folder, shipped name) to see its "
+                                           "channels and classes."),
     sampling: float = typer.Option(None, "--sampling", help="Pixel size in Å/px (overrides "
                                                             "the file)."),
     pixel_size_nm: float = typer.Option(None, "--pixel-size-nm", help="Pixel size in nm/px "
@@ -107,6 +135,11 @@ def info(
     """
     from temseg.io import read_image
 
+    from temseg.infer.evaluation import is_zarr_dataset
+
+    if is_zarr_dataset(file):
+        _describe_zarr(file, sampling=_common.sampling_from_options(sampling, pixel_size_nm))
+        return
     model = _model_path(file)
     if model is not None:
         if sampling is not None or pixel_size_nm is not None:
