@@ -183,3 +183,17 @@ def test_a_bad_frame_half_way_through_a_batch_leaves_a_recorded_folder(focal_fil
     assert record["failed"] == [{"input": str(folder / "b.tif"),
                                  "reason": f"{folder / 'b.tif'}: frame 4 has 1 NaN/inf pixel(s)"}]
     assert not [p for p in out.iterdir() if p.name.startswith("b")]  # no half-written outputs
+
+
+def test_a_pixel_size_far_from_the_models_is_warned(focal_file, tmp_path, capsys):
+    stack = _frames(tmp_path / "coarse.tif", 3, sampling=4.0)  # the model works at 1 Å/px
+    out = tmp_path / "out"
+    code = main(["segment", str(focal_file), str(stack), "-o", str(out), "--tile", "64",
+                 "--device", "cpu"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 0, err
+    assert f"warning: {stack}: 4 Å/px is 4× coarser than the model's 1 Å/px; resampled to " \
+           "256×256 px (check the pixel size)" in err
+    assert main(["segment", str(focal_file), str(_frames(tmp_path / "ok.tif", 3, sampling=2.0)),
+                 "-o", str(tmp_path / "ok"), "--tile", "64", "--device", "cpu"]) == 0
+    assert "coarser" not in capsys.readouterr().err

@@ -78,6 +78,28 @@ def _check_inputs(segmenter, inputs: list[Path], sampling: float | None) -> list
     return plans
 
 
+#: resampling by this factor or more (either way) is worth a warning: a pixel size off by a
+#: unit prefix or a binning step, or images the model cannot resolve (S columns at 1 Å/px)
+RESAMPLE_WARN = 4.0
+
+
+def _warn_resampling(segmenter, plans: list[dict]) -> None:
+    """Say so when an input's pixel size is far from the model's (it is resampled that much)."""
+    model = getattr(segmenter, "sampling", None)
+    if model is None or not hasattr(segmenter, "_working_shape"):  # baselines: no resampling
+        return
+    for plan in plans:
+        if plan["sampling"] is None:
+            continue
+        ratio = plan["sampling"] / model
+        if 1 / RESAMPLE_WARN < ratio < RESAMPLE_WARN:
+            continue
+        h, w = segmenter._working_shape(tuple(plan["shape"]), plan["sampling"])
+        way = f"{ratio:.3g}× coarser" if ratio > 1 else f"{1 / ratio:.3g}× finer"
+        _common.warn(f"{plan['path']}: {plan['sampling']:g} Å/px is {way} than the model's "
+                     f"{model:g} Å/px; resampled to {h}×{w} px (check the pixel size)")
+
+
 def _warn_tile_count(segmenter, plans: list[dict], overlap: float) -> None:
     """Say so when the overlap multiplies the work (0.99 made 37,249 tiles of a 256² image)."""
     from temseg.infer.tiling import count_tiles
@@ -197,6 +219,7 @@ def register(app: typer.Typer) -> None:
                                    amp=amp, tta=tta, warn=warn)
         inputs = collect_inputs(input_paths)
         plans = _check_inputs(segmenter, inputs, pixel)
+        _warn_resampling(segmenter, plans)
         _warn_tile_count(segmenter, plans, overlap)
         names = output_names(inputs)
         thr = segmenter.threshold if threshold is None else threshold
