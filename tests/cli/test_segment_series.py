@@ -197,3 +197,40 @@ def test_a_pixel_size_far_from_the_models_is_warned(focal_file, tmp_path, capsys
     assert main(["segment", str(focal_file), str(_frames(tmp_path / "ok.tif", 3, sampling=2.0)),
                  "-o", str(tmp_path / "ok"), "--tile", "64", "--device", "cpu"]) == 0
     assert "coarser" not in capsys.readouterr().err
+
+
+def test_series_recorded_in_another_order_are_read_in_the_models(focal_file, tmp_path, capsys):
+    data = np.random.default_rng(4).gamma(4.0, 25.0, (6, 64, 64)).astype(np.float32)
+    write_tiff(tmp_path / "model_order.tif", data, sampling=1.0)
+    # the same two series recorded from the last channel to the first (over- to underfocus)
+    reverse = data.reshape(2, 3, 64, 64)[:, ::-1].reshape(6, 64, 64)
+    write_tiff(tmp_path / "reversed.tif", reverse, sampling=1.0)
+    common = ["--tile", "64", "--device", "cpu"]
+    assert main(["segment", str(focal_file), str(tmp_path / "model_order.tif"),
+                 "-o", str(tmp_path / "a"), *common]) == 0
+    assert main(["segment", str(focal_file), str(tmp_path / "reversed.tif"),
+                 "-o", str(tmp_path / "b"), "--series-order", "2,1,0", *common]) == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "a" / "model_order_prob.tif"),
+                                  tifffile.imread(tmp_path / "b" / "reversed_prob.tif"))
+    record = json.loads((tmp_path / "b" / "record.json").read_text())
+    assert record["config"]["series_order"] == [2, 1, 0]
+    # read in the file's order instead, the network sees other channels: other maps
+    assert main(["segment", str(focal_file), str(tmp_path / "reversed.tif"),
+                 "-o", str(tmp_path / "c"), *common]) == 0
+    assert not np.array_equal(tifffile.imread(tmp_path / "a" / "model_order_prob.tif"),
+                              tifffile.imread(tmp_path / "c" / "reversed_prob.tif"))
+    capsys.readouterr()
+    for bad in ("0,1", "0,1,1", "2;1;0"):
+        assert main(["segment", str(focal_file), str(tmp_path / "reversed.tif"),
+                     "-o", str(tmp_path / "d"), "--series-order", bad, *common]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: series order:") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "d").exists()
+
+
+def test_series_order_with_a_single_image_model_is_refused(save_tiny_model, tmp_path, capsys):
+    model = save_tiny_model(tmp_path, sampling=1.0)
+    image = _frames(tmp_path / "one.tif", 1)
+    assert main(["segment", str(model), str(image), "-o", str(tmp_path / "o"),
+                 "--series-order", "1,0"]) == 2
+    assert "takes single images" in capsys.readouterr().err

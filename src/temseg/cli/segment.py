@@ -160,6 +160,11 @@ def register(app: typer.Typer) -> None:
                                      "direction, reflections and peak ratio; "
                                      "NAME_fourier.png maps the ratio (low: zone axis, "
                                      "columns resolved)."),
+        series_order: str | None = typer.Option(
+            None, help="Focal-series models: the model's channel held by each frame of a "
+                       "series, e.g. 2,1,0 for series recorded in the reverse of the model's "
+                       "order (`temseg info MODEL` lists its channels). Default: the model's "
+                       "order."),
         min_column_px: int = typer.Option(
             3, help="Models of ≥ 3 classes: connected regions of a class smaller than this "
                     "(pixels) are specks, not counted as columns in NAME_counts.csv."),
@@ -183,7 +188,7 @@ def register(app: typer.Typer) -> None:
 
         A model fed focal series (C input channels, e.g. three defoci) reads each
         input stack of n·C frames as n series of C consecutive frames in the
-        model's channel order. A model of ≥ 3 classes (Mo, S2, S1 columns...)
+        model's channel order (--series-order for another order). A model of ≥ 3 classes (Mo, S2, S1 columns...)
         writes per input NAME_prob.tif (K class probabilities), NAME_mask.png or
         .tif (class index per pixel, one page per series), NAME_overlay.png
         (classes in colour on the middle image, with a legend) and
@@ -217,6 +222,9 @@ def register(app: typer.Typer) -> None:
         segmenter = load_segmenter(model_path, tile=tile, overlap=overlap,
                                    batch_size=batch_size, window=window, device=device,
                                    amp=amp, tta=tta, warn=warn)
+        from temseg.infer.series import check_series_order
+
+        order = check_series_order(series_order, segmenter.in_channels)
         inputs = collect_inputs(input_paths)
         plans = _check_inputs(segmenter, inputs, pixel)
         _warn_resampling(segmenter, plans)
@@ -261,7 +269,7 @@ def register(app: typer.Typer) -> None:
                             on_frame=lambda done, total: bar.update(frames, completed=done),
                             on_tile=lambda done, total: bar.update(tiles, completed=done,
                                                                    total=total),
-                            on_mask=measure)
+                            on_mask=measure, series_order=order)
                     except InputError as exc:  # e.g. a blank image: say which file
                         message = str(exc).removeprefix("image: ")
                         if not message.startswith(str(plan["path"])):
@@ -300,7 +308,7 @@ def register(app: typer.Typer) -> None:
             config = {"model": str(model_path), "tile": tile, "overlap": overlap,
                       "batch_size": batch_size, "window": window, "threshold": thr,
                       "device": str(getattr(segmenter, "device", "cpu")), "amp": amp,
-                      "tta": tta, "sampling": pixel,
+                      "tta": tta, "sampling": pixel, "series_order": order,
                       "particles": {"min_area_px": min_area_px, "fourier": fourier}
                       if particles else None}
             if classes:

@@ -77,14 +77,48 @@ def count_series(segmenter, micrograph, *, name: str | None = None) -> int:
     return n // c
 
 
-def iter_series(micrograph, in_channels: int) -> Iterator[np.ndarray]:
+def check_series_order(order, in_channels: int) -> list[int] | None:
+    """``order`` (frame k of every series is the model's channel ``order[k]``) as a list,
+    checked to be a permutation of the C channels; None keeps the model's order.
+
+    >>> check_series_order("2,1,0", 3)
+    [2, 1, 0]
+    """
+    if order is None:
+        return None
+    if isinstance(order, str):
+        try:
+            order = [int(v) for v in order.replace(" ", "").split(",") if v != ""]
+        except ValueError:
+            raise InputError(f"series order: {order!r} is not comma-separated channel "
+                             "indices (e.g. 2,1,0)") from None
+    order = [int(v) for v in order]
+    if in_channels == 1:
+        raise InputError("series order: the model takes single images, not focal series")
+    if sorted(order) != list(range(in_channels)):
+        raise InputError(f"series order: {','.join(map(str, order))} is not an order of the "
+                         f"model's {in_channels} channels 0..{in_channels - 1}")
+    return order
+
+
+def iter_series(micrograph, in_channels: int, *, order: list[int] | None = None
+                ) -> Iterator[np.ndarray]:
     """Yield ``(C, H, W)`` float32 focal series of consecutive frames (``(H, W)`` frames for
-    C = 1), reading only C frames at a time. The frame count must be a multiple of C."""
+    C = 1), reading only C frames at a time. The frame count must be a multiple of C.
+
+    ``order`` (from :func:`check_series_order`) says which of the model's channels
+    each frame of a series holds (frame k is channel ``order[k]``), for series
+    recorded in another order, e.g. from over- to underfocus; default the
+    model's own order.
+    """
     if in_channels == 1:
         yield from micrograph.frames()
         return
+    # channel i of the model is frame position[i] of the series
+    position = list(range(in_channels)) if order is None else [order.index(i) for i in
+                                                              range(in_channels)]
     for start in range(0, micrograph.n_frames - in_channels + 1, in_channels):
-        yield np.stack([micrograph.frame(start + c) for c in range(in_channels)])
+        yield np.stack([micrograph.frame(start + position[i]) for i in range(in_channels)])
 
 
 def display_image(series: np.ndarray) -> np.ndarray:
@@ -124,8 +158,8 @@ def _write_overlay(path: Path, image, mask, segmenter, classes: bool, title: str
 def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | None = None,
                    threshold: float | None = None, sampling: float | None = None,
                    on_frame: Callback | None = None, on_tile: Callback | None = None,
-                   on_mask: Callable[[int, np.ndarray, np.ndarray], None] | None = None
-                   ) -> SegmentResult:
+                   on_mask: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+                   order: list[int] | None = None) -> SegmentResult:
     """Segment the focal series (or, for C = 1, the frames) of one file and write the outputs.
 
     Parameters
@@ -148,6 +182,9 @@ def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | No
     on_mask : callable(index, mask, image), optional
         Called with each segmented series' index, its mask (uint8 class indices
         for K ≥ 3, else boolean) and its display image (the middle channel).
+    order : list of int, optional
+        Frame k of every series holds the model's channel ``order[k]``
+        (:func:`check_series_order`); default the model's order.
 
     Returns
     -------
@@ -183,7 +220,7 @@ def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | No
     if not stacked:
         from temseg.io import write_mask, write_tiff
 
-        series = next(iter_series(micrograph, c))
+        series = next(iter_series(micrograph, c, order=order))
         prob, mask_out, mask = _predict(segmenter, series, sampling, on_tile, threshold, classes)
         image = display_image(series)
         if on_mask is not None:
@@ -214,7 +251,7 @@ def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | No
         mask_map = tifffile.memmap(mask_tmp, shape=(n, h, w), dtype=np.uint8, imagej=True,
                                    **_imagej_options(sampling))
         try:
-            for i, series in enumerate(iter_series(micrograph, c)):
+            for i, series in enumerate(iter_series(micrograph, c, order=order)):
                 try:
                     prob, mask_out, mask = _predict(segmenter, series, sampling, on_tile,
                                                     threshold, classes)

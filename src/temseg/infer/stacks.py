@@ -126,8 +126,8 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
                        threshold: float | None = None, sampling: float | None = None,
                        on_frame: Callback | None = None,
                        on_tile: Callback | None = None,
-                       on_mask: Callable[[int, np.ndarray, np.ndarray], None] | None = None
-                       ) -> SegmentResult:
+                       on_mask: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+                       series_order: list[int] | None = None) -> SegmentResult:
     """Segment one image or stack and write its probability map, mask and overlay.
 
     A network of C > 1 input channels (focal series) or of ≥ 3 classes is
@@ -152,6 +152,9 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
     on_mask : callable(frame, mask, image), optional
         Called with each frame's index (0 for a single image), its boolean mask
         and the frame itself, e.g. to measure particles while a stack streams by.
+    series_order : list of int, optional
+        For a focal-series model: frame k of every series is the model's channel
+        ``series_order[k]`` (:func:`temseg.infer.series.check_series_order`).
 
     Returns
     -------
@@ -165,7 +168,7 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
     if uses_series(segmenter):
         return segment_series(segmenter, micrograph, out_dir, name=name, threshold=threshold,
                               sampling=sampling, on_frame=on_frame, on_tile=on_tile,
-                              on_mask=on_mask)
+                              on_mask=on_mask, order=series_order)
     threshold = segmenter.threshold if threshold is None else float(threshold)
     sampling = micrograph.sampling if sampling is None else sampling
     if name is None:
