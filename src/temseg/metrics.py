@@ -317,3 +317,42 @@ def class_counts(matrix: np.ndarray, c: int) -> Confusion:
     fn = int(matrix[c].sum()) - tp
     fp = int(matrix[:, c].sum()) - tp
     return Confusion(tp, fp, fn, int(matrix.sum()) - tp - fp - fn)
+
+
+#: one-vs-rest scores reported per class of a K-class confusion matrix
+CLASS_SCORE_KEYS = ("f1", "jaccard", "precision", "recall")
+
+
+def class_report(matrix: np.ndarray, classes: Sequence[str], *,
+                 keys: Sequence[str] = CLASS_SCORE_KEYS, name: str = "classes") -> dict:
+    """Each class scored one against the rest from a :func:`class_confusion` matrix.
+
+    Parameters
+    ----------
+    matrix : (K, K) ndarray — :func:`class_confusion`, summed over images to pool them
+    classes : K class names, index = class (0 the background)
+    keys : scores of :func:`scores_from_confusion` to report
+    name : what ``classes`` is called in the error of a size mismatch
+
+    Returns
+    -------
+    dict
+        ``per_class``: a dict per class (background included) with ``class``,
+        ``index``, the ``keys`` scores and ``tp, fp, fn, tn``;
+        ``mean_foreground``: each score's mean over classes 1..K−1 (the
+        background fills most pixels and would lift a mean over all towards 1);
+        ``accuracy``: the fraction of pixels given their true class.
+    """
+    k = len(classes)
+    if matrix.shape != (k, k):
+        raise InputError(f"{name}: {k} names for a {matrix.shape} confusion matrix")
+    total = int(matrix.sum())
+    per_class = []
+    for c, label in enumerate(classes):
+        counts = class_counts(matrix, c)
+        scores = scores_from_confusion(counts)
+        per_class.append({"class": str(label), "index": c,
+                          **{key: float(scores[key]) for key in keys}, **counts._asdict()})
+    mean = {key: float(np.mean([row[key] for row in per_class[1:]])) for key in keys}
+    return {"per_class": per_class, "mean_foreground": mean,
+            "accuracy": float(np.trace(matrix) / total) if total else 1.0}

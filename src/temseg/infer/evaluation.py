@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from temseg.errors import InputError
-from temseg.metrics import class_confusion
+from temseg.metrics import CLASS_SCORE_KEYS, class_confusion, class_report
 
 #: per-class scores reported by :func:`class_scores`
-CLASS_KEYS = ("f1", "jaccard", "precision", "recall")
+CLASS_KEYS = CLASS_SCORE_KEYS
 
 
 def is_zarr_dataset(path: str | Path) -> bool:
@@ -159,28 +159,14 @@ def class_scores(matrix: np.ndarray, classes: Sequence[str]) -> dict:
     Returns
     -------
     dict
+        :func:`temseg.metrics.class_report` of the :data:`CLASS_KEYS`:
         ``per_class``: a dict per class (background included) with ``class``,
         ``index``, the :data:`CLASS_KEYS` scores and ``tp, fp, fn, tn``;
         ``mean_foreground``: each score's mean over classes 1..K−1;
         ``accuracy``: the fraction of pixels given their true class.
         Empty-class conventions are :func:`temseg.metrics.scores_from_confusion`'s.
     """
-    from temseg.metrics import class_counts, scores_from_confusion
-
-    k = len(classes)
-    if matrix.shape != (k, k):
-        raise InputError(f"classes: {k} names for a {matrix.shape} confusion matrix")
-    total = int(matrix.sum())
-    per_class = []
-    for c, name in enumerate(classes):
-        counts = class_counts(matrix, c)
-        scores = scores_from_confusion(counts)
-        per_class.append({"class": str(name), "index": c,
-                          **{key: float(scores[key]) for key in CLASS_KEYS},
-                          **counts._asdict()})
-    mean = {key: float(np.mean([row[key] for row in per_class[1:]])) for key in CLASS_KEYS}
-    return {"per_class": per_class, "mean_foreground": mean,
-            "accuracy": float(np.trace(matrix) / total) if total else 1.0}
+    return class_report(matrix, classes, keys=CLASS_KEYS)
 
 
 def evaluate_classes(predict: Callable[[object], np.ndarray], items: Iterable, *,

@@ -15,13 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from temseg.errors import InputError
-from temseg.metrics import class_confusion, class_counts, scores_from_confusion
+from temseg.metrics import CLASS_SCORE_KEYS, class_confusion, class_counts, class_report
 
 __all__ = ["CLASS_SCORE_KEYS", "class_confusion", "class_counts", "class_scores"]
-
-#: scores reported per class on held-out data (the epoch log keeps only ``f1``)
-CLASS_SCORE_KEYS = ("f1", "jaccard", "precision", "recall")
 
 
 def class_scores(matrix: np.ndarray, class_names: Sequence[str], *,
@@ -32,7 +28,8 @@ def class_scores(matrix: np.ndarray, class_names: Sequence[str], *,
     ----------
     matrix : (K, K) ndarray — :func:`class_confusion` (summed over images to pool)
     class_names : sequence of K str — index = class; the first (background) is not reported
-    keys : scores of :func:`temseg.metrics.scores_from_confusion` to report
+    keys : scores of :func:`temseg.metrics.scores_from_confusion` to report (default
+        :data:`temseg.metrics.CLASS_SCORE_KEYS`; the epoch log keeps only ``f1``)
 
     Examples
     --------
@@ -40,11 +37,8 @@ def class_scores(matrix: np.ndarray, class_names: Sequence[str], *,
     >>> class_scores(m, ["background", "Mo", "S2"], keys=("f1",))
     {'f1_Mo': 0.6666666666666666, 'f1_S2': 0.6666666666666666, 'macro_f1': 0.6666666666666666}
     """
-    n = len(class_names)
-    if matrix.shape != (n, n):
-        raise InputError(f"class_names: {n} names for a {matrix.shape} confusion matrix")
-    per_class = [scores_from_confusion(class_counts(matrix, c)) for c in range(1, n)]
-    out = {f"{key}_{name}": float(row[key])
-           for key in keys for name, row in zip(class_names[1:], per_class)}
-    out.update({f"macro_{key}": float(np.mean([row[key] for row in per_class])) for key in keys})
+    report = class_report(matrix, class_names, keys=keys, name="class_names")
+    out = {f"{key}_{name}": row[key]
+           for key in keys for name, row in zip(class_names[1:], report["per_class"][1:])}
+    out.update({f"macro_{key}": report["mean_foreground"][key] for key in keys})
     return out
