@@ -21,7 +21,7 @@ from temseg.errors import ConfigError, InputError
 from temseg.io.files import atomic_path, write_json
 from temseg.record import write_record
 from temseg.train.config import TrainConfig
-from temseg.train.data import TrainingSet, load_training_data
+from temseg.train.data import TrainingSet, default_class_names, load_training_data
 
 #: the six scores of Sadre et al. 2021 (004) table 1, in its order
 TABLE1 = ("accuracy", "balanced_accuracy", "jaccard", "f1", "precision", "recall")
@@ -104,8 +104,7 @@ def evaluate_pairs(predict: Callable[[np.ndarray], np.ndarray], images: Sequence
         if len({m.shape for m in matrices}) != 1 or len(matrices) != len(rows):
             raise InputError("evaluate: the predictions differ in their number of classes")
         k = len(matrices[0])
-        labels_k = list(class_names) if class_names is not None and len(class_names) == k \
-            else ["background", *(f"class_{c}" for c in range(1, k))]
+        labels_k = default_class_names(class_names, k)
         for row, matrix in zip(rows, matrices):
             row.update(class_scores(matrix, labels_k, keys=("f1",)))
         pooled.update(class_scores(sum(matrices), labels_k))

@@ -89,17 +89,24 @@ class TrainingSet:
         The data's names when there are as many, else ``background, foreground``
         for two classes and ``background, class_1, ...`` for more.
         """
-        n = self.n_classes if n_classes is None else int(n_classes)
-        if self.class_names is not None and len(self.class_names) == n:
-            return list(self.class_names)
-        return ["background", "foreground"] if n == 2 else [
-            "background", *(f"class_{i}" for i in range(1, n))]
+        return default_class_names(self.class_names,
+                                   self.n_classes if n_classes is None else n_classes)
 
     def foreground_fraction(self) -> float:
         """Fraction of labelled pixels that are foreground (label > 0)."""
         fg = sum(int(np.count_nonzero(lab)) for lab in self.labels)
         total = sum(lab.size for lab in self.labels)
         return fg / total if total else 0.0
+
+
+def default_class_names(names: Sequence[str] | None, n_classes: int) -> list[str]:
+    """``names`` when there are ``n_classes`` of them, else ``background, foreground`` for two
+    classes and ``background, class_1, ...`` for more."""
+    n = int(n_classes)
+    if names is not None and len(names) == n:
+        return list(names)
+    return ["background", "foreground"] if n == 2 else [
+        "background", *(f"class_{i}" for i in range(1, n))]
 
 
 def group_of(name: str, pattern: str = r"_layer_\d+$") -> str:

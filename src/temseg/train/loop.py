@@ -35,7 +35,7 @@ from temseg.train.average import WeightAverage
 from temseg.train.checkpoints import (find_checkpoint, load_average, load_checkpoint,
                                       save_checkpoint)
 from temseg.train.config import TrainConfig
-from temseg.train.data import TrainingSet, check_shapes, epoch_batches
+from temseg.train.data import TrainingSet, check_shapes, default_class_names, epoch_batches
 from temseg.train.losses import foreground_probability, make_loss
 
 #: validation images are reflect-padded to a multiple of this (or of the model's
@@ -207,8 +207,7 @@ def validate(model: torch.nn.Module, data: TrainingSet, *, loss_fn, threshold: f
     row = {"val_loss": float(np.mean(losses)),
            **{f"val_{k}": float(pooled[k]) for k in SCORE_KEYS if pooled.get(k) is not None}}
     if matrix is not None:
-        names = class_names if class_names is not None and len(class_names) == len(matrix) \
-            else ["background", *(f"class_{i}" for i in range(1, len(matrix)))]
+        names = default_class_names(class_names, len(matrix))
         row.update({f"val_{k}": v for k, v in class_scores(matrix, names, keys=("f1",)).items()})
     return row
 
