@@ -33,7 +33,7 @@ import numpy as np
 
 from temseg.errors import BlankImageError, InputError
 from temseg.infer.segmenter import foreground
-from temseg.infer.stacks import Callback, SegmentResult, _imagej_options
+from temseg.infer.stacks import Callback, SegmentResult, _imagej_options, output_paths
 from temseg.io.files import atomic_path
 
 
@@ -126,14 +126,6 @@ def display_image(series: np.ndarray) -> np.ndarray:
     return series if series.ndim == 2 else series[series.shape[0] // 2]
 
 
-def series_paths(out_dir: str | Path, name: str, *, stacked: bool) -> dict[str, Path]:
-    """Where :func:`segment_series` writes the files of input ``name``."""
-    out_dir = Path(out_dir)
-    return {"probability": out_dir / f"{name}_prob.tif",
-            "mask": out_dir / f"{name}_mask{'.tif' if stacked else '.png'}",
-            "overlay": out_dir / f"{name}_overlay.png"}
-
-
 def _predict(segmenter, series, sampling, on_tile, threshold, classes: bool):
     """(probability map to write, mask to write, mask for ``on_mask``) of one series."""
     proba = segmenter.predict_proba(series, sampling=sampling, callback=on_tile)
@@ -204,7 +196,7 @@ def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | No
         name = Path(micrograph.path).stem if micrograph.path is not None else "image"
     n = count_series(segmenter, micrograph, name=str(micrograph.path or name))
     stacked = micrograph.is_stack if c == 1 else n > 1
-    paths = series_paths(out_dir, name, stacked=stacked)
+    paths = output_paths(out_dir, name, stack=stacked)  # the names of the binary path
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     h, w = micrograph.frame_shape
     label = str(micrograph.path.name if micrograph.path is not None else name)
