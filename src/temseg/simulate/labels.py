@@ -64,15 +64,8 @@ def column_mask(xy: np.ndarray, shape: tuple[int, int], *, sampling: float, orig
     coincide; a small tilt elongates them as it does the real column.
     Arguments as :func:`hull_mask`; returns ``(H, W)`` uint8.
     """
-    mask = np.zeros(shape, np.uint8)
-    if len(xy) == 0:
-        return mask
-    tree = cKDTree(np.asarray(xy, dtype=np.float64))
-    ii, jj = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
-    points = np.stack([ii.ravel(), jj.ravel()], axis=1) * sampling + np.asarray(origin)
-    dist, _ = tree.query(points, distance_upper_bound=radius * (1 + 1e-9))  # inclusive
-    mask.ravel()[np.isfinite(dist)] = 1
-    return mask
+    return species_mask(xy, np.ones(len(xy), np.uint8), shape, sampling=sampling,
+                        origin=origin, radius=radius)
 
 
 def species_mask(xy: np.ndarray, classes: np.ndarray, shape: tuple[int, int], *,
