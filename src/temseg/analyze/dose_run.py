@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from temseg.errors import BlankImageError, ConfigError, InputError, format_frames
-from temseg.io.files import atomic_path, write_json
+from temseg.io.files import atomic_path, is_zarr_dataset, write_json
 
 #: what Leth Larsen et al. (002) report for their MSD-net on simulated Au/CeO2 series, e/Å²
 PAPER_002 = {"dose_half_e_per_A2": (20.0, 30.0), "dose_converged_e_per_A2": 200.0}
@@ -153,11 +153,6 @@ def _csv_doses(path: Path, lines: list[str]) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def _is_zarr(path: Path) -> bool:
-    return path.is_dir() and (path.suffix == ".zarr" or (path / "zarr.json").exists()
-                              or (path / ".zgroup").exists())
-
-
 def read_series(path: str | Path, *, doses=None, sampling: float | None = None) -> DoseSeries:
     """Open a dose series: a simulated zarr dose series, or a stack with per-frame doses.
 
@@ -178,7 +173,7 @@ def read_series(path: str | Path, *, doses=None, sampling: float | None = None) 
     """
     path = Path(path)
     given = None if doses is None else read_doses(doses)
-    if _is_zarr(path):
+    if is_zarr_dataset(path):
         from temseg.simulate.dataset import open_dataset
 
         root = open_dataset(path)

@@ -19,17 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from temseg.errors import InputError
+from temseg.io.files import is_zarr_dataset
 from temseg.metrics import CLASS_SCORE_KEYS, class_confusion, class_report
+
+__all__ = ["CLASS_KEYS", "LabelledZarr", "check_class_labels", "class_scores",
+           "evaluate_classes", "is_zarr_dataset", "open_labelled_zarr"]
 
 #: per-class scores reported by :func:`class_scores`
 CLASS_KEYS = CLASS_SCORE_KEYS
-
-
-def is_zarr_dataset(path: str | Path) -> bool:
-    """Whether ``path`` is a zarr group folder (``.zarr`` or a ``zarr.json``/``.zgroup`` inside)."""
-    path = Path(path)
-    return path.is_dir() and (path.suffix == ".zarr" or (path / "zarr.json").exists()
-                              or (path / ".zgroup").exists())
 
 
 class LabelledZarr(Sequence):

@@ -1,4 +1,5 @@
-"""Writing files so that a failure never leaves a half-written one behind."""
+"""Writing files so that a failure never leaves a half-written one behind; telling a zarr
+dataset folder from a folder of images."""
 
 from __future__ import annotations
 
@@ -78,3 +79,10 @@ def write_figure(fig, path: str | Path, *, dpi: float | None = None) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", **({"dpi": dpi} if dpi else {}))
     return path
+
+
+def is_zarr_dataset(path: str | Path) -> bool:
+    """Whether ``path`` is a zarr group folder (``.zarr`` or a ``zarr.json``/``.zgroup`` inside)."""
+    path = Path(path)
+    return path.is_dir() and (path.suffix == ".zarr" or (path / "zarr.json").exists()
+                              or (path / ".zgroup").exists())
