@@ -188,9 +188,10 @@ def register(app: typer.Typer) -> None:
 
         A model fed focal series (C input channels, e.g. three defoci) reads each
         input stack of n·C frames as n series of C consecutive frames in the
-        model's channel order (--series-order for another order). A model of ≥ 3 classes (Mo, S2, S1 columns...)
-        writes per input NAME_prob.tif (K class probabilities), NAME_mask.png or
-        .tif (class index per pixel, one page per series), NAME_overlay.png
+        model's channel order (--series-order for another order). A model of ≥ 3
+        classes (Mo, S2, S1 columns...) writes per input NAME_prob.tif (K class
+        probabilities), NAME_mask.png or .tif (class index per pixel, one page
+        per series), NAME_overlay.png
         (classes in colour on the middle image, with a legend) and
         NAME_counts.csv: per series the number of connected regions (columns)
         of each class and their area; NAME_counts.png plots the counts of a

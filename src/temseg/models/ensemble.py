@@ -138,7 +138,8 @@ def combine_models(paths: Sequence[str | Path], output: str | Path, *,
                            "training": c.training} for p, c in zip(paths, configs)]}
     config = ModelConfig(architecture=Ensemble.architecture, options=ensemble.options,
                          in_channels=first.in_channels, classes=first.classes,
-                         channels=first.channels, preprocessing=first.preprocessing, sampling=first.sampling,
+                         channels=first.channels, preprocessing=first.preprocessing,
+                         sampling=first.sampling,
                          threshold=first.threshold if threshold is None else threshold,
                          training=record)
     return save_model(output, ensemble, config)
