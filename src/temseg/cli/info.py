@@ -19,6 +19,17 @@ def _sampling_text(sampling: float | None) -> str:
     return f"{sampling:.6g} Å/px ({sampling / 10:.6g} nm/px)"
 
 
+def _channels_text(channels) -> str:
+    """``0: Δf -50 Å, 1: ...``: input channels in order, for a model or a dataset."""
+    return escape(", ".join(f"{i}: {name}" for i, name in enumerate(channels)))
+
+
+def _classes_text(classes) -> str:
+    """``4: 0 background, 1 Mo, ...``: the classes, index = class."""
+    return escape(f"{len(classes)}: " + ", ".join(f"{i} {name}"
+                                                  for i, name in enumerate(classes)))
+
+
 def _model_path(file: Path) -> Path | None:
     """The model JSON ``file`` names (``.json``, ``.safetensors``, a stem, a run folder or a
     shipped model's name), or None when it names an image."""
@@ -62,10 +73,8 @@ def _describe_model(path: Path) -> None:
     summary.add_row("kind", escape(kind))
     summary.add_row("input", escape(segmenter.takes))
     if segmenter.channels:
-        summary.add_row("channels", escape(", ".join(
-            f"{i}: {name}" for i, name in enumerate(segmenter.channels))))
-    summary.add_row("classes", escape(f"{len(segmenter.classes)}: " + ", ".join(
-        f"{i} {name}" for i, name in enumerate(segmenter.classes))))
+        summary.add_row("channels", _channels_text(segmenter.channels))
+    summary.add_row("classes", _classes_text(segmenter.classes))
     if len(segmenter.classes) >= 3:
         summary.add_row("mask", "the most probable class of every pixel (uint8 index)")
     else:
@@ -106,11 +115,9 @@ def _describe_zarr(path: Path, *, sampling: float | None = None) -> None:
     summary.add_row("images", f"{n} × {c} × {h} × {w}" if c > 1 else f"{n} × {h} × {w}")
     summary.add_row("input", escape(describe_channels(c, data.channels)))
     if data.channels:
-        summary.add_row("channels", escape(", ".join(
-            f"{i}: {name}" for i, name in enumerate(data.channels))))
+        summary.add_row("channels", _channels_text(data.channels))
     if data.classes:
-        summary.add_row("classes", escape(f"{len(data.classes)}: " + ", ".join(
-            f"{i} {name}" for i, name in enumerate(data.classes))))
+        summary.add_row("classes", _classes_text(data.classes))
     summary.add_row("sampling", _sampling_text(data.sampling))
     if data.sampling is not None:
         summary.add_row("field of view", f"{w * data.sampling / 10:.4g} × "
