@@ -95,6 +95,11 @@ def test_columns_match_by_centre_distance_and_class():
     scores = column_scores(found)
     assert scores["Mo"]["f1"] == 1.0 and scores["S2"]["count_error"] == 1.0
     assert scores["S1"]["recall"] == 0.0 and scores["S1"]["count_error"] == -1.0
+    # nothing labelled: perfect when nothing is found, else neither recall nor precision
+    empty = column_scores({"S1": {"tp": 0, "fp": 0, "fn": 0, "labelled": 0, "found": 0},
+                           "Mo": {"tp": 0, "fp": 2, "fn": 0, "labelled": 0, "found": 2}})
+    assert (empty["S1"]["recall"], empty["S1"]["f1"], empty["S1"]["count_error"]) == (1, 1, None)
+    assert (empty["Mo"]["recall"], empty["Mo"]["precision"], empty["Mo"]["f1"]) == (0, 0, 0)
     # one found column cannot match two labelled ones
     two = np.zeros((12, 12), np.uint8)
     two[2:4, 2:4] = 1

@@ -235,12 +235,16 @@ def match_columns(pred, truth, *, classes: Sequence[str], max_distance_px: float
 
 def column_scores(totals: dict[str, dict]) -> dict[str, dict]:
     """Precision, recall and F1 of column detection per class from summed :func:`match_columns`
-    counts, with the relative count error ``(found − labelled) / labelled``."""
+    counts, with the relative count error ``(found − labelled) / labelled``.
+
+    Empty cases follow :mod:`temseg.metrics`: nothing labelled and nothing found
+    scores 1; nothing labelled but something found gives recall 0 (and F1 0).
+    """
     out = {}
     for name, c in totals.items():
         tp, fp, fn = c["tp"], c["fp"], c["fn"]
         precision = tp / (tp + fp) if tp + fp else (1.0 if not fn else 0.0)
-        recall = tp / (tp + fn) if tp + fn else 1.0
+        recall = tp / (tp + fn) if tp + fn else (1.0 if not fp else 0.0)
         f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
         error = (c["found"] - c["labelled"]) / c["labelled"] if c["labelled"] else None
         out[name] = {**c, "precision": precision, "recall": recall, "f1": f1,
