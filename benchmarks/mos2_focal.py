@@ -10,7 +10,7 @@ user would run:
    20 × 5); the one-image sets are the same data's middle channel (Δf + 0 Å);
 2. train ``configs/mos2_focal.yaml`` on both (same recipe, seed, crops);
 3. ``temseg evaluate`` both on their test set: per-class pixel F1 pooled over
-   pixels, columns matched by centre distance (0.9 Å), and the S1 column F1 by
+   pixels, columns matched by centre distance (0.9 Å), and the S1 pixel F1 by
    dose band (from the per-image rows and the simulated doses).
 
 Stages whose outputs exist are reused. Full run, two trainings side by side on
@@ -120,17 +120,17 @@ def score(work: Path) -> dict:
 
 
 def dose_bands(work: Path, rows: list[dict]) -> list[tuple[str, int, float]]:
-    """(band, images, mean per-image S1 F1) per decade of the simulated dose."""
+    """(band, images, mean per-image S1 F1) per half decade of the simulated dose."""
     import zarr
 
     doses = np.asarray(zarr.open_group(str(work / "test.zarr"), mode="r")["parameters"]["dose"])
     f1 = np.array([float(r["f1_S1"]) for r in rows])
+    edges = (1e3, 3e3, 1e4, 3e4, 1e5)
     bands = []
-    for low in (1e3, 1e4):
-        pick = (doses >= low) & (doses < 10 * low)
+    for low, high in zip(edges[:-1], edges[1:]):
+        pick = (doses >= low) & (doses < high)
         if pick.any():
-            bands.append((f"{low:.0e}-{10 * low:.0e} e/Å²", int(pick.sum()),
-                          float(f1[pick].mean())))
+            bands.append((f"{low:.0e}-{high:.0e} e/Å²", int(pick.sum()), float(f1[pick].mean())))
     return bands
 
 
