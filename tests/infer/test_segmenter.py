@@ -201,6 +201,16 @@ def test_network_file_round_trip(tmp_path, forward):
     assert desc["model_config"]["architecture"] == "resunet" and desc["tile"] == 64
 
 
+def test_description_counts_the_training_images_instead_of_copying_their_names(tmp_path):
+    names = [f"train_{i:05d}" for i in range(600)]
+    _tiny_resunet_file(tmp_path, training={"train_images": names, "val_images": names[:60],
+                                           "best_epoch": 28, "recipe": {"epochs": 30}})
+    training = load_segmenter(tmp_path / "tiny", device="cpu").describe()["model_config"][
+        "training"]
+    assert training == {"train_images": 600, "val_images": 60, "best_epoch": 28,
+                        "recipe": {"epochs": 30}}
+
+
 def test_focal_series_network_takes_c_h_w(tmp_path, save_focal_model, forward):
     """A 3-channel, 4-class model file (003): (3, H, W) in, four class maps out; each channel
     standardized on its own, as training does."""

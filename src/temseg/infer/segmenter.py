@@ -381,9 +381,15 @@ class NetworkSegmenter(Segmenter):
                    pooling_factor=self.multiple)
         if self.config is not None:
             try:
-                out["model_config"] = to_dict(self.config)
+                config = to_dict(self.config)
             except TypeError:
-                pass
+                return out
+            training = config.get("training")
+            if isinstance(training, dict):  # image lists as counts: a record per run, not a copy
+                config["training"] = {key: (len(value) if key.endswith("_images") and
+                                            isinstance(value, list) else value)
+                                      for key, value in training.items()}
+            out["model_config"] = config
         return out
 
 
