@@ -39,8 +39,8 @@ def test_a_stack_of_two_series_gives_class_maps_and_counts(focal_file, tmp_path,
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert sorted(p.name for p in out.iterdir()) == [
-        "mos2_counts.csv", "mos2_counts.png", "mos2_mask.tif", "mos2_overlay.png",
-        "mos2_prob.tif", "record.json"]
+        "mos2_columns.csv", "mos2_counts.csv", "mos2_counts.png", "mos2_mask.tif",
+        "mos2_overlay.png", "mos2_prob.tif", "record.json"]
     prob = tifffile.imread(out / "mos2_prob.tif")
     mask = tifffile.imread(out / "mos2_mask.tif")
     assert prob.shape == (2, 4, 64, 64) and prob.dtype == np.float32
@@ -58,6 +58,18 @@ def test_a_stack_of_two_series_gives_class_maps_and_counts(focal_file, tmp_path,
             assert float(row[f"{name}_area_nm2"]) == pytest.approx(
                 expected[name]["area_px"] * 0.01)
     assert sum(int(r["Mo_count"]) + int(r["S2_count"]) for r in rows) > 0
+    # every counted column once in NAME_columns.csv, its centre on a pixel of its class
+    columns = _rows(out / "mos2_columns.csv")
+    for i, row in enumerate(rows):
+        for c, name in enumerate(SPECIES[1:], start=1):
+            mine = [r for r in columns if r["series"] == str(i) and r["class"] == name]
+            assert len(mine) == int(row[f"{name}_count"])
+            assert sum(int(r["area_px"]) for r in mine) == int(row[f"{name}_area_px"])
+    for r in columns:
+        assert float(r["x_nm"]) == pytest.approx(float(r["x_px"]) * 0.1, abs=1e-3)
+        y, x = round(float(r["y_px"])), round(float(r["x_px"]))
+        near = mask[int(r["series"]), max(y - 1, 0):y + 2, max(x - 1, 0):x + 2]
+        assert (near == SPECIES.index(r["class"])).any()
     record = json.loads((out / "record.json").read_text())
     assert record["classes"] == SPECIES
     assert record["channels"] == ["Δf -50 Å", "Δf +0 Å", "Δf +50 Å"]
@@ -76,7 +88,8 @@ def test_one_series_writes_a_png_mask_and_no_plot(focal_file, tmp_path, capsys):
                  str(out), "--tile", "64", "--device", "cpu", "--min-column-px", "1"])
     assert code == 0, capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == [
-        "one_counts.csv", "one_mask.png", "one_overlay.png", "one_prob.tif", "record.json"]
+        "one_columns.csv", "one_counts.csv", "one_mask.png", "one_overlay.png", "one_prob.tif",
+        "record.json"]
     assert tifffile.imread(out / "one_prob.tif").shape == (4, 64, 64)
     assert len(_rows(out / "one_counts.csv")) == 1
 

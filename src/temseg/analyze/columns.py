@@ -250,3 +250,46 @@ def column_scores(totals: dict[str, dict]) -> dict[str, dict]:
         out[name] = {**c, "precision": precision, "recall": recall, "f1": f1,
                      "count_error": error}
     return out
+
+
+def column_positions(mask, *, classes: Sequence[str], min_area_px: int = 1) -> np.ndarray:
+    """Every column of a class-index mask: ``(M, 4)`` float64 rows of class index, centre
+    ``x`` and ``y`` in px (column and row of the centroid) and area in px, by class.
+
+    The regions are those :func:`count_columns` counts (4-connected, at least
+    ``min_area_px``), so per class the rows number its count. For tracking
+    columns, e.g. sulphur vacancies, from one focal series to the next (003).
+    """
+    classes = [str(c) for c in classes]
+    mask = _check_mask(mask, len(classes))
+    rows = []
+    for index in range(1, len(classes)):
+        labels = measure.label(mask == index, connectivity=1)
+        for region in measure.regionprops(labels):
+            if region.area >= min_area_px:
+                y, x = region.centroid
+                rows.append((index, x, y, region.area))
+    return np.array(rows, float).reshape(-1, 4)
+
+
+def write_positions_csv(path: str | Path, positions: Sequence[tuple[int, np.ndarray]], *,
+                        classes: Sequence[str], sampling: float | None = None) -> Path:
+    """``NAME_columns.csv``: one row per column, ``series, class, x_px, y_px, area_px`` (and
+    ``x_nm, y_nm, area_nm2`` with a pixel size), from ``(series, column_positions)`` pairs.
+    Written atomically."""
+    path = Path(path)
+    classes = [str(c) for c in classes]
+    fields = ["series", "class", "x_px", "y_px", "area_px"]
+    if sampling is not None:
+        fields += ["x_nm", "y_nm", "area_nm2"]
+        nm = float(sampling) / 10.0
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(fields)
+        for series, table in positions:
+            for index, x, y, area in table:
+                row = [int(series), classes[int(index)], round(x, 2), round(y, 2), int(area)]
+                if sampling is not None:
+                    row += [round(x * nm, 4), round(y * nm, 4), round(area * nm * nm, 6)]
+                writer.writerow(row)
+    return path

@@ -194,7 +194,8 @@ def register(app: typer.Typer) -> None:
         per series), NAME_overlay.png
         (classes in colour on the middle image, with a legend) and
         NAME_counts.csv: per series the number of connected regions (columns)
-        of each class and their area; NAME_counts.png plots the counts of a
+        of each class and their area; NAME_columns.csv lists every column (series,
+        class, centre in px and nm, area); NAME_counts.png plots the counts of a
         stack of series.
         """
         from temseg.errors import BlankImageError, ConfigError, InputError
@@ -353,14 +354,18 @@ def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: in
 
 def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_column_px: int,
                     then=None):
-    """An ``on_mask`` callback that appends each series' column counts to ``counts`` (and
-    hands the foreground to ``then``, the particle measurer, when given)."""
-    from temseg.analyze.columns import count_row
+    """An ``on_mask`` callback that appends each series' column counts (and, under
+    ``"positions"``, :func:`~temseg.analyze.columns.column_positions`) to ``counts``, and
+    hands the foreground to ``then``, the particle measurer, when given."""
+    from temseg.analyze.columns import column_positions, count_row
 
     def count(index: int, mask, image) -> None:
-        counts.append(count_row(index, mask, classes=segmenter.classes, sampling=sampling,
-                                min_area_px=min_column_px,
-                                frames_per_series=segmenter.in_channels))
+        row = count_row(index, mask, classes=segmenter.classes, sampling=sampling,
+                        min_area_px=min_column_px, frames_per_series=segmenter.in_channels)
+        # every column's place, compact (a float array per series) for long stacks
+        row["positions"] = column_positions(mask, classes=segmenter.classes,
+                                            min_area_px=min_column_px)
+        counts.append(row)
         if then is not None:
             then(index, mask > 0, image)
     return count
@@ -368,17 +373,23 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
 
 def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmenter,
                   blank: list, unit: str) -> dict:
-    """NAME_counts.csv (a row per series, blank ones too) and, for more than one series,
-    NAME_counts.png; the summary for the record."""
-    from temseg.analyze.columns import count_row, counts_summary, plot_counts, write_counts_csv
+    """NAME_counts.csv (a row per series, blank ones too), NAME_columns.csv (every column's
+    class, centre and area) and, for more than one series, NAME_counts.png; the summary for
+    the record."""
+    from temseg.analyze.columns import (count_row, counts_summary, plot_counts,
+                                        write_counts_csv, write_positions_csv)
 
     sampling = plan["sampling"]
+    positions = [(row["series"], row.pop("positions")) for row in counts]
+    columns_path = write_positions_csv(out / f"{name}_columns.csv", positions,
+                                       classes=segmenter.classes, sampling=sampling)
     rows = sorted(counts + [count_row(i, None, classes=segmenter.classes, sampling=sampling,
                                       frames_per_series=segmenter.in_channels) for i in blank],
                   key=lambda r: r["series"])
     csv_path = write_counts_csv(out / f"{name}_counts.csv", rows, classes=segmenter.classes,
                                 sampling=sampling)
-    entry = {"csv": str(csv_path), "per_class": counts_summary(rows, classes=segmenter.classes)}
+    entry = {"csv": str(csv_path), "columns_csv": str(columns_path),
+             "per_class": counts_summary(rows, classes=segmenter.classes)}
     if len(rows) > 1:
         entry["plot"] = str(plot_counts(out / f"{name}_counts.png", rows,
                                         classes=segmenter.classes,
