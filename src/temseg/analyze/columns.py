@@ -67,16 +67,21 @@ def count_columns(mask, *, classes: Sequence[str], sampling: float | None = None
     if isinstance(min_area_px, bool) or not isinstance(min_area_px, (int, np.integer)) \
             or min_area_px < 1:
         raise InputError(f"min_area_px: must be a positive integer, got {min_area_px!r}")
-    mask = _check_mask(mask, len(classes))
+    return counts_from_positions(column_positions(mask, classes=classes, min_area_px=min_area_px),
+                                 classes=classes, sampling=sampling)
+
+
+def counts_from_positions(positions: np.ndarray, *, classes: Sequence[str],
+                          sampling: float | None = None) -> dict[str, dict]:
+    """:func:`count_columns`' result from a :func:`column_positions` table (one labelling
+    of the mask for both the counts and the places)."""
     nm2_per_px = None if sampling is None else (float(sampling) / 10.0) ** 2
     out: dict[str, dict] = {}
-    for index, name in enumerate(classes[1:], start=1):
-        labels, n = measure.label(mask == index, connectivity=1, return_num=True)
-        areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-        areas = areas[areas >= min_area_px]
+    for index, name in enumerate(list(classes)[1:], start=1):
+        areas = positions[positions[:, 0] == index, 3]
         area = int(areas.sum())
-        out[name] = {"count": int(areas.size), "area_px": area,
-                     "area_nm2": None if nm2_per_px is None else round(area * nm2_per_px, 9)}
+        out[str(name)] = {"count": int(areas.size), "area_px": area,
+                          "area_nm2": None if nm2_per_px is None else round(area * nm2_per_px, 9)}
     return out
 
 
@@ -92,16 +97,23 @@ def count_fields(classes: Sequence[str], *, sampling: float | None = None) -> li
 
 
 def count_row(series: int, mask, *, classes: Sequence[str], sampling: float | None = None,
-              min_area_px: int = 1, frames_per_series: int = 1) -> dict:
+              min_area_px: int = 1, frames_per_series: int = 1,
+              positions: np.ndarray | None = None) -> dict:
     """One row of a counts table: the columns of ``mask``, series ``series`` of a stack.
 
     ``mask`` None marks a blank series (not segmented): its counts are None.
     ``first_frame`` is ``series · frames_per_series``, the stack frame it starts at.
+    ``positions`` (:func:`column_positions` of ``mask`` at ``min_area_px``), when the
+    caller has it, spares labelling the mask again.
     """
     row: dict = {"series": int(series), "first_frame": int(series) * int(frames_per_series),
                  "blank": mask is None}
-    counts = None if mask is None else count_columns(mask, classes=classes, sampling=sampling,
-                                                     min_area_px=min_area_px)
+    if mask is None:
+        counts = None
+    elif positions is not None:
+        counts = counts_from_positions(positions, classes=classes, sampling=sampling)
+    else:
+        counts = count_columns(mask, classes=classes, sampling=sampling, min_area_px=min_area_px)
     for name in list(classes)[1:]:
         c = None if counts is None else counts[name]
         row[f"{name}_count"] = None if c is None else c["count"]
@@ -166,13 +178,6 @@ def plot_counts(path: str | Path, rows: Sequence[dict], *, classes: Sequence[str
     return write_figure(fig, path)
 
 
-def column_centroids(mask, index: int, *, min_area_px: int = 1) -> np.ndarray:
-    """``(M, 2)`` centroids (row, column, in px) of the regions of class ``index`` in ``mask``."""
-    labels = measure.label(np.asarray(mask) == index, connectivity=1)
-    return np.array([r.centroid for r in measure.regionprops(labels) if r.area >= min_area_px],
-                    float).reshape(-1, 2)
-
-
 def match_columns(pred, truth, *, classes: Sequence[str], max_distance_px: float,
                   min_area_px: int = 1) -> dict[str, dict]:
     """Columns found against columns labelled, one class at a time.
@@ -217,10 +222,12 @@ def match_columns(pred, truth, *, classes: Sequence[str], max_distance_px: float
         raise InputError(f"prediction: shape {pred.shape} does not match truth {truth.shape}")
     if not max_distance_px > 0:
         raise InputError(f"max_distance_px: must be positive, got {max_distance_px!r}")
+    found_all = column_positions(pred, classes=classes, min_area_px=min_area_px)
+    labelled_all = column_positions(truth, classes=classes)
     out: dict[str, dict] = {}
     for index, name in enumerate(classes[1:], start=1):
-        found = column_centroids(pred, index, min_area_px=min_area_px)
-        labelled = column_centroids(truth, index)
+        found = found_all[found_all[:, 0] == index, 1:3]  # (x, y) centres in px
+        labelled = labelled_all[labelled_all[:, 0] == index, 1:3]
         tp = 0
         if len(found) and len(labelled):
             dist = cdist(found, labelled)

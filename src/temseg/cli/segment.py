@@ -360,11 +360,13 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
     from temseg.analyze.columns import column_positions, count_row
 
     def count(index: int, mask, image) -> None:
+        # every column's place, compact (a float array per series) for long stacks; the
+        # counts come from the same labelling
+        positions = column_positions(mask, classes=segmenter.classes, min_area_px=min_column_px)
         row = count_row(index, mask, classes=segmenter.classes, sampling=sampling,
-                        min_area_px=min_column_px, frames_per_series=segmenter.in_channels)
-        # every column's place, compact (a float array per series) for long stacks
-        row["positions"] = column_positions(mask, classes=segmenter.classes,
-                                            min_area_px=min_column_px)
+                        min_area_px=min_column_px, frames_per_series=segmenter.in_channels,
+                        positions=positions)
+        row["positions"] = positions
         counts.append(row)
         if then is not None:
             then(index, mask > 0, image)
