@@ -90,11 +90,11 @@ def test_stack_memory_does_not_grow_with_its_length(segmenter, stack_file, tmp_p
 
 
 class Exploding(NetworkSegmenter):
-    def predict(self, image, **kw):
+    def predict_proba(self, image, **kw):
         self.calls = getattr(self, "calls", 0) + 1
         if self.calls == 3:
             raise KeyboardInterrupt
-        return super().predict(image, **kw)
+        return super().predict_proba(image, **kw)
 
 
 def test_interrupted_stack_leaves_no_file(net_factory, stack_file, tmp_path):

@@ -19,8 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from temseg.io.files import atomic_path
-
 Callback = Callable[[int, int], None]
 
 
@@ -130,9 +128,11 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
                        series_order: list[int] | None = None) -> SegmentResult:
     """Segment one image or stack and write its probability map, mask and overlay.
 
-    A network of C > 1 input channels (focal series) or of ≥ 3 classes is
-    handed to :func:`temseg.infer.series.segment_series` (class outputs,
-    series of C frames); this page describes the binary single-channel path.
+    The work is :func:`temseg.infer.series.segment_series`'s, which also
+    reads the focal series of a network of C > 1 input channels and writes
+    the class outputs of one of ≥ 3 classes; this page describes the binary
+    single-channel outputs. A stack's overlay shows its first frame that is
+    not blank.
 
     Parameters
     ----------
@@ -160,83 +160,11 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
     -------
     SegmentResult
     """
-    import tifffile
+    from temseg.infer.series import segment_series
 
-    from temseg.infer.series import segment_series, uses_series
-    from temseg.io import write_mask, write_overlay, write_tiff
-
-    if uses_series(segmenter):
-        return segment_series(segmenter, micrograph, out_dir, name=name, threshold=threshold,
-                              sampling=sampling, on_frame=on_frame, on_tile=on_tile,
-                              on_mask=on_mask, order=series_order)
-    threshold = segmenter.threshold if threshold is None else float(threshold)
-    sampling = micrograph.sampling if sampling is None else sampling
-    if name is None:
-        name = Path(micrograph.path).stem if micrograph.path is not None else "image"
-    paths = output_paths(out_dir, name, stack=micrograph.is_stack)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-
-    if not micrograph.is_stack:
-        image = np.asarray(micrograph.data, dtype=np.float32)
-        prob = segmenter.predict(image, sampling=sampling, callback=on_tile)
-        mask = prob >= threshold
-        if on_mask is not None:
-            on_mask(0, mask, image)
-        write_tiff(paths["probability"], prob, sampling=sampling)
-        write_mask(paths["mask"], mask)
-        write_overlay(paths["overlay"], image, mask)
-        if on_frame is not None:
-            on_frame(1, 1)
-        return SegmentResult(micrograph.path, paths, image.shape, sampling, float(mask.mean()))
-
-    from temseg.errors import BlankImageError
-
-    n, (h, w) = micrograph.n_frames, micrograph.frame_shape
-    fractions: list[float | None] = []
-    blank: list[int] = []
-    options = _imagej_options(sampling)
-    with atomic_path(paths["probability"]) as prob_tmp, atomic_path(paths["mask"]) as mask_tmp:
-        prob_map = tifffile.memmap(prob_tmp, shape=(n, h, w), dtype=np.float32, imagej=True,
-                                   **options)
-        mask_map = tifffile.memmap(mask_tmp, shape=(n, h, w), dtype=np.uint8, imagej=True,
-                                   **options)
-        try:
-            store: dict = {}
-            frames = _keep_frame(micrograph.frames(), store)
-            for i, prob in enumerate(iter_predictions(segmenter, frames, sampling=sampling,
-                                                      on_tile=on_tile, blank=blank)):
-                is_blank = bool(blank) and blank[-1] == i
-                mask = prob >= threshold  # False where NaN
-                prob_map[i] = prob
-                mask_map[i] = mask.view(np.uint8) * np.uint8(255)
-                fractions.append(None if is_blank else float(mask.mean()))
-                if on_mask is not None and not is_blank:
-                    on_mask(i, mask, store["frame"])
-                if i == 0:
-                    store["mask"] = mask
-                if on_frame is not None:
-                    on_frame(i + 1, n)
-            if len(blank) == n:
-                raise BlankImageError(f"{micrograph.path or 'stack'}: every one of the {n} "
-                                      "frames is constant; nothing to segment")
-            prob_map.flush()
-            mask_map.flush()
-        finally:
-            del prob_map, mask_map
-        write_overlay(paths["overlay"], store["image"], store["mask"])
-    done = [f for f in fractions if f is not None]
-    return SegmentResult(micrograph.path, paths, (n, h, w), sampling,
-                         float(np.mean(done)), fractions, blank)
-
-
-def _keep_frame(frames: Iterator[np.ndarray], store: dict) -> Iterator[np.ndarray]:
-    """Pass frames through, keeping the current one in ``store["frame"]`` and the first in
-    ``store["image"]`` (for the overlay)."""
-    for i, frame in enumerate(frames):
-        store["frame"] = frame
-        if i == 0:
-            store["image"] = frame
-        yield frame
+    return segment_series(segmenter, micrograph, out_dir, name=name, threshold=threshold,
+                          sampling=sampling, on_frame=on_frame, on_tile=on_tile,
+                          on_mask=on_mask, order=series_order)
 
 
 #: stem endings of the files :func:`output_paths` writes (and the column counts of
