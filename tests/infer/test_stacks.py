@@ -171,6 +171,22 @@ def test_blank_frames_are_skipped_not_fatal(net_factory, rng, tmp_path):
     assert list((tmp_path / "out2").iterdir()) == []
 
 
+def test_overlay_of_a_stack_shows_its_first_frame_that_is_not_blank(net_factory, rng,
+                                                                   tmp_path):
+    from PIL import Image
+
+    from temseg.preprocess.normalize import standardize
+
+    seg = NetworkSegmenter(net_factory(), preprocessing=standardize, tile=48, device="cpu")
+    frames = rng.standard_normal((3, 40, 44)).astype(np.float32)
+    frames[0] = 5.0  # beam blanked at the start of the series
+    result = segment_micrograph(seg, read_image(write_tiff(tmp_path / "s.tif", frames)),
+                                tmp_path / "out")
+    assert result.blank_frames == [0]
+    overlay = np.asarray(Image.open(result.outputs["overlay"]).convert("L"), float)
+    assert overlay.std() > 10  # frame 1's noise, not the constant frame 0
+
+
 def test_a_zarr_dataset_given_to_segment_points_to_evaluate(tmp_path):
     import zarr
 
