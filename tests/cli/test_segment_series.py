@@ -3,6 +3,7 @@ column counts out."""
 
 import csv
 import json
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -95,7 +96,9 @@ def test_one_series_writes_a_png_mask_and_no_plot(focal_file, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("frames", "tail"), [
-    (5, "the file has 5 frames"), (1, "the file is a single image")])
+    (5, "the file has 5 frames"),
+    (1, "the file is a single image (images of a series in files of their own: "
+        "--series-files)")])
 def test_not_a_focal_series_is_one_line_before_any_work(focal_file, tmp_path, capsys, frames,
                                                         tail):
     bad = _frames(tmp_path / "bad.tif", frames)
@@ -247,3 +250,55 @@ def test_series_order_with_a_single_image_model_is_refused(save_tiny_model, tmp_
     assert main(["segment", str(model), str(image), "-o", str(tmp_path / "o"),
                  "--series-order", "1,0"]) == 2
     assert "takes single images" in capsys.readouterr().err
+
+
+def test_series_files_are_read_as_the_stack_of_their_images(focal_file, tmp_path, capsys):
+    data = np.random.default_rng(6).gamma(4.0, 25.0, (6, 64, 64)).astype(np.float32)
+    write_tiff(tmp_path / "stack.tif", data[:3], sampling=1.0)
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for i, frame in enumerate(data):  # two series of three defoci, one file per image
+        write_tiff(folder / f"df{i}.tif", frame, sampling=1.0)
+    common = ["--tile", "64", "--device", "cpu"]
+    assert main(["segment", str(focal_file), str(tmp_path / "stack.tif"),
+                 "-o", str(tmp_path / "a"), *common]) == 0
+    assert main(["segment", str(focal_file), str(folder), "--series-files",
+                 "-o", str(tmp_path / "b"), *common]) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "b").glob("*_prob.tif")) == [
+        "df0_prob.tif", "df3_prob.tif"]
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "a" / "stack_prob.tif"),
+                                  tifffile.imread(tmp_path / "b" / "df0_prob.tif"))
+    record = json.loads((tmp_path / "b" / "record.json").read_text())
+    assert record["config"]["series_files"] is True
+    assert [Path(p).name for p in record["inputs"][1]["series_files"]] == [
+        "df3.tif", "df4.tif", "df5.tif"]
+    assert _rows(tmp_path / "b" / "df3_counts.csv")[0]["series"] == "0"
+
+
+def test_bad_series_files_are_one_line_before_any_work(focal_file, save_tiny_model, tmp_path,
+                                                        capsys):
+    rng = np.random.default_rng(7)
+
+    def image(name, shape=(64, 64), sampling=1.0, frames=None):
+        data = rng.gamma(4.0, 25.0, (frames, *shape) if frames else shape)
+        return str(write_tiff(tmp_path / name, data.astype(np.float32), sampling=sampling))
+
+    a, b, c = image("a.tif"), image("b.tif"), image("c.tif")
+    cases = [
+        ([a, b], "--series-files: the model takes focal series of 3 images; 2 file(s) given"),
+        ([a, b, image("s.tif", frames=3)], "s.tif: a stack of 3 frames; --series-files takes "
+                                           "one image per file"),
+        ([a, b, image("big.tif", shape=(64, 80))], "big.tif: 64×80 px, but a.tif is 64×64 px"),
+        ([a, image("px.tif", sampling=1.1), c], "px.tif: 1.1 Å/px, but a.tif has 1 Å/px"),
+    ]
+    for inputs, message in cases:
+        code = main(["segment", str(focal_file), *inputs, "--series-files", "-o",
+                     str(tmp_path / "out"), "--device", "cpu"])
+        err = capsys.readouterr().err
+        lines = [e for e in err.splitlines() if e.startswith("error:")]
+        assert code == 2 and len(lines) == 1 and message in lines[0], err
+        assert not (tmp_path / "out").exists()
+    model = save_tiny_model(tmp_path / "tiny", sampling=1.0)
+    assert main(["segment", str(model), a, b, c, "--series-files", "-o",
+                 str(tmp_path / "out")]) == 2
+    assert "--series-files: the model takes single images" in capsys.readouterr().err

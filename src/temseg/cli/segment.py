@@ -56,26 +56,42 @@ def _split_model(paths: list[Path], model: Path | None) -> tuple[Path, list[Path
     return default_model_path(), paths
 
 
-def _check_inputs(segmenter, inputs: list[Path], sampling: float | None) -> list[dict]:
+def _check_inputs(segmenter, inputs: list[Path], sampling: float | None, *,
+                  series_files: bool = False) -> list[dict]:
     """Open every input (stacks stay lazy) and check it can be segmented; nothing kept in memory.
 
     For a model of C > 1 channels every file must be a stack of n·C frames
     (n focal series); ``frames`` of a plan counts series then, ``stack`` says
-    whether there is more than one.
+    whether there is more than one. With ``series_files`` every C consecutive
+    files are the images of one series (``files`` of a plan).
     """
     from temseg.infer import count_series
-    from temseg.io import read_image
+    from temseg.infer.series import group_series_files
 
+    groups = (group_series_files(inputs, segmenter.in_channels) if series_files
+              else [[path] for path in inputs])
     plans = []
-    for path in _common.track(inputs, "checking inputs"):
-        mg = read_image(path, sampling=sampling)
-        segmenter.check_image(mg.frame_shape, sampling=mg.sampling, name=str(path))
-        n = count_series(segmenter, mg, name=str(path))
+    for group in _common.track(groups, "checking inputs"):
+        plan = {"path": group[0], "files": group} if series_files else {"path": group[0]}
+        mg = _read(plan, sampling)
+        segmenter.check_image(mg.frame_shape, sampling=mg.sampling, name=str(plan["path"]))
+        n = count_series(segmenter, mg, name=str(plan["path"]))
         stack = mg.is_stack if segmenter.in_channels == 1 else n > 1
-        plans.append({"path": path, "frames": n, "shape": mg.frame_shape,
-                      "sampling": mg.sampling, "stack": stack})
+        plans.append({**plan, "frames": n, "shape": mg.frame_shape, "sampling": mg.sampling,
+                      "stack": stack})
         del mg
     return plans
+
+
+def _read(plan: dict, sampling: float | None):
+    """The micrograph of a plan: its file, or the focal series of its ``files``."""
+    from temseg.io import read_image
+
+    if "files" in plan:
+        from temseg.infer.series import read_series_files
+
+        return read_series_files(plan["files"], sampling=sampling)
+    return read_image(plan["path"], sampling=sampling)
 
 
 #: resampling by this factor or more (either way) is worth a warning: a pixel size off by a
@@ -165,6 +181,11 @@ def register(app: typer.Typer) -> None:
                        "series, e.g. 2,1,0 for series recorded in the reverse of the model's "
                        "order (`temseg info MODEL` lists its channels). Default: the model's "
                        "order."),
+        series_files: bool = typer.Option(
+            False, "--series-files", help="Focal-series models: every C consecutive inputs "
+                                          "(single images, in the order given; a folder's "
+                                          "sorted by name) are the C images of one series, "
+                                          "named after the first."),
         min_column_px: int = typer.Option(
             3, help="Models of ≥ 3 classes: connected regions of a class smaller than this "
                     "(pixels) are specks, not counted as columns in NAME_counts.csv."),
@@ -188,7 +209,9 @@ def register(app: typer.Typer) -> None:
 
         A model fed focal series (C input channels, e.g. three defoci) reads each
         input stack of n·C frames as n series of C consecutive frames in the
-        model's channel order (--series-order for another order). A model of ≥ 3
+        model's channel order (--series-order for another order); with
+        --series-files every C consecutive single-image inputs are one series
+        (e.g. three DM4 files, one per defocus). A model of ≥ 3
         classes (Mo, S2, S1 columns...) writes per input NAME_prob.tif (K class
         probabilities), NAME_mask.png or .tif (class index per pixel, one page
         per series), NAME_overlay.png
@@ -201,7 +224,6 @@ def register(app: typer.Typer) -> None:
         from temseg.errors import BlankImageError, ConfigError, InputError
         from temseg.infer import (class_outputs, collect_inputs, load_segmenter, output_names,
                                   segment_micrograph)
-        from temseg.io import read_image
         from temseg.record import write_record
 
         pixel = _common.sampling_from_options(sampling, pixel_size_nm)
@@ -228,10 +250,10 @@ def register(app: typer.Typer) -> None:
 
         order = check_series_order(series_order, segmenter.in_channels)
         inputs = collect_inputs(input_paths)
-        plans = _check_inputs(segmenter, inputs, pixel)
+        plans = _check_inputs(segmenter, inputs, pixel, series_files=series_files)
         _warn_resampling(segmenter, plans)
         _warn_tile_count(segmenter, plans, overlap)
-        names = output_names(inputs)
+        names = output_names([plan["path"] for plan in plans])
         thr = segmenter.threshold if threshold is None else threshold
         classes = class_outputs(segmenter)
         if classes and threshold is not None:
@@ -255,7 +277,7 @@ def register(app: typer.Typer) -> None:
                     warned.clear()
                     bar.update(frames, total=plan["frames"], completed=0, visible=plan["stack"],
                                description="frames" if unit == "frame" else "focal series")
-                    mg = read_image(plan["path"], sampling=pixel)
+                    mg = _read(plan, pixel)
                     rows: list[dict] = []
                     counts: list[dict] = []  # column counts per series (≥ 3 classes)
                     first: dict = {}  # the first frame and its mask, for the Fourier map
@@ -297,6 +319,8 @@ def register(app: typer.Typer) -> None:
                              f"({unit} {format_frames(result.blank_frames)}; 0-based): "
                              "probability NaN, mask empty")
                     entry = {"name": name, **result.to_dict()}
+                    if "files" in plan:
+                        entry["series_files"] = [str(p) for p in plan["files"]]
                     if classes:
                         entry["counts"] = _write_counts(out, name, counts, plan, segmenter,
                                                         result.blank_frames, unit)
@@ -311,6 +335,7 @@ def register(app: typer.Typer) -> None:
                       "batch_size": batch_size, "window": window, "threshold": thr,
                       "device": str(getattr(segmenter, "device", "cpu")), "amp": amp,
                       "tta": tta, "sampling": pixel, "series_order": order,
+                      "series_files": series_files,
                       "particles": {"min_area_px": min_area_px, "fourier": fourier}
                       if particles else None}
             if classes:

@@ -69,12 +69,85 @@ def count_series(segmenter, micrograph, *, name: str | None = None) -> int:
             colour = (" (its samples per pixel were read as colour and made grey: save the "
                       "frames with photometric='minisblack')")
         raise InputError(f"{name}: the model takes {segmenter.takes} (stacks of {c}·n frames, "
-                         f"n series); the file is a single image{colour}")
+                         f"n series); the file is a single image{colour} (images of a series "
+                         "in files of their own: --series-files)")
     n = micrograph.n_frames
     if n % c:
         raise InputError(f"{name}: the model takes {segmenter.takes} (stacks of {c}·n frames, "
                          f"n series); the file has {n} frames")
     return n // c
+
+
+def group_series_files(paths: list[Path], in_channels: int) -> list[list[Path]]:
+    """``paths`` cut into focal series of C consecutive files (``--series-files``).
+
+    Raises
+    ------
+    InputError
+        For a model of single images, or a file count that is not a multiple of C.
+    """
+    if in_channels == 1:
+        raise InputError("--series-files: the model takes single images, not focal series")
+    if not paths or len(paths) % in_channels:
+        raise InputError(f"--series-files: the model takes focal series of {in_channels} "
+                         f"images; {len(paths)} file(s) given, not a multiple of "
+                         f"{in_channels}")
+    return [list(paths[i:i + in_channels]) for i in range(0, len(paths), in_channels)]
+
+
+#: images of one focal series whose pixel sizes differ by more than this fraction are refused
+SAMPLING_TOLERANCE = 0.01
+
+
+def read_series_files(paths: list[Path], *, sampling: float | None = None, warn=None):
+    """One focal series from C single-image files, as an in-memory ``(C, H, W)`` stack.
+
+    Parameters
+    ----------
+    paths : list of path
+        The images of the series, in the order the model's channels take them
+        (or the order ``--series-order`` describes).
+    sampling : float, optional
+        Å per pixel of every image, replacing the files' own.
+
+    Returns
+    -------
+    temseg.io.Micrograph
+        ``path`` the first file; ``metadata`` the first file's, with
+        ``series_files`` (the file names in order).
+
+    Raises
+    ------
+    InputError
+        A file that is a stack, images of different sizes, or pixel sizes that
+        differ by more than 1 % (or one file with and one without).
+    """
+    from temseg.io import Micrograph, read_image
+
+    images = [read_image(path, sampling=sampling, warn=warn) for path in paths]
+    first = images[0]
+    for path, image in zip(paths, images):
+        if image.is_stack:
+            raise InputError(f"{path}: a stack of {image.n_frames} frames; --series-files "
+                             "takes one image per file")
+        if image.frame_shape != first.frame_shape:
+            raise InputError(f"{path}: {image.frame_shape[0]}×{image.frame_shape[1]} px, but "
+                             f"{Path(paths[0]).name} is {first.frame_shape[0]}×"
+                             f"{first.frame_shape[1]} px: the images of one focal series "
+                             "must be the same size")
+        a, b = image.sampling, first.sampling
+        if (a is None) != (b is None) or (a is not None and
+                                          abs(a - b) > SAMPLING_TOLERANCE * b):
+            raise InputError(f"{path}: {_pixel_size(a)}, but {Path(paths[0]).name} has "
+                             f"{_pixel_size(b)}: the images of one focal series share the "
+                             "pixel size (--sampling sets it for all)")
+    data = np.stack([np.asarray(image.data, np.float32) for image in images])
+    metadata = {**first.metadata, "series_files": [Path(p).name for p in paths]}
+    return Micrograph(data, sampling=first.sampling, metadata=metadata, path=Path(paths[0]))
+
+
+def _pixel_size(sampling: float | None) -> str:
+    return "no pixel size" if sampling is None else f"{sampling:.4g} Å/px"
 
 
 def check_series_order(order, in_channels: int) -> list[int] | None:
