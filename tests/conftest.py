@@ -109,3 +109,35 @@ def save_focal_model():
         return Path(folder) / f"{name}.json"
 
     return save
+
+
+_MODES = {np.dtype(np.uint8): 0, np.dtype(np.int16): 1, np.dtype(np.float32): 2,
+          np.dtype(np.uint16): 6}
+
+
+def _write_mrc(path, data, *, sampling=None):
+    """A minimal MRC2014 file: 1024-byte header (cell size in Å) + data, z-y-x order."""
+    data = np.asarray(data)
+    stack = data if data.ndim == 3 else data[None]
+    nz, ny, nx = stack.shape
+    header = np.zeros(256, "<i4")
+    floats = header.view("<f4")
+    header[0:4] = nx, ny, nz, _MODES[data.dtype]
+    header[7:10] = nx, ny, nz  # grid sampling
+    if sampling is not None:
+        floats[10:13] = nx * sampling, ny * sampling, nz * sampling  # cell lengths in Å
+    floats[13:16] = 90.0
+    header[16:19] = 1, 2, 3
+    floats[19:22] = stack.min(), stack.max(), stack.mean()
+    header[52] = int.from_bytes(b"MAP ", "little")
+    header[53] = 0x00004444  # little-endian machine stamp
+    with open(path, "wb") as handle:
+        handle.write(header.tobytes())
+        handle.write(np.ascontiguousarray(stack).astype(data.dtype.newbyteorder("<")).tobytes())
+
+
+@pytest.fixture(scope="session")
+def write_mrc():
+    """``write_mrc(path, data, sampling=None)``: a minimal MRC2014 file (RosettaSciIO reads
+    MRC but writes none), for image and stack readers fed a microscope format."""
+    return _write_mrc

@@ -302,3 +302,39 @@ def test_bad_series_files_are_one_line_before_any_work(focal_file, save_tiny_mod
     assert main(["segment", str(model), a, b, c, "--series-files", "-o",
                  str(tmp_path / "out")]) == 2
     assert "--series-files: the model takes single images" in capsys.readouterr().err
+
+
+def _write_emd(path, data, *, pixel_nm):
+    from rsciio.emd import file_writer
+
+    axes = [{"name": n, "size": s, "scale": pixel_nm if n in "xy" else 1.0, "offset": 0.0,
+             "units": "nm" if n in "xy" else "", "navigate": n == "frame"}
+            for n, s in zip(["frame", "y", "x"], data.shape)]
+    file_writer(str(path), {"data": data, "axes": axes,
+                            "metadata": {"General": {"title": "focal series"}, "Signal": {}},
+                            "original_metadata": {}})
+
+
+@pytest.mark.parametrize("suffix", [".mrc", ".emd"])
+def test_a_focal_stack_in_a_microscope_format_is_segmented_as_its_tiff(
+        focal_file, tmp_path, capsys, write_mrc, suffix):
+    data = np.random.default_rng(8).gamma(4.0, 25.0, (6, 64, 64)).astype(np.float32)
+    write_tiff(tmp_path / "series.tif", data, sampling=1.0)
+    if suffix == ".mrc":
+        write_mrc(tmp_path / "series.mrc", data, sampling=1.0)  # cell in Å
+    else:
+        pytest.importorskip("h5py")
+        _write_emd(tmp_path / "series.emd", data, pixel_nm=0.1)
+    common = ["--tile", "64", "--device", "cpu"]
+    assert main(["segment", str(focal_file), str(tmp_path / "series.tif"),
+                 "-o", str(tmp_path / "a"), *common]) == 0
+    assert main(["segment", str(focal_file), str(tmp_path / f"series{suffix}"),
+                 "-o", str(tmp_path / "b"), *common]) == 0, capsys.readouterr().err
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "a" / "series_prob.tif"),
+                                  tifffile.imread(tmp_path / "b" / "series_prob.tif"))
+    entry = json.loads((tmp_path / "b" / "record.json").read_text())["inputs"][0]
+    assert entry["sampling"] == pytest.approx(1.0, rel=1e-6)
+    assert entry["frames_per_series"] == 3 and len(entry["series_fractions"]) == 2
+    columns = _rows(tmp_path / "b" / "series_columns.csv")
+    assert columns and float(columns[0]["x_nm"]) == pytest.approx(
+        float(columns[0]["x_px"]) * 0.1, abs=1e-3)

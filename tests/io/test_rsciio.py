@@ -1,4 +1,4 @@
-"""Formats read through RosettaSciIO: MRC written by hand here; DM/SER/EMD error paths.
+"""Formats read through RosettaSciIO: MRC written by hand (the ``write_mrc`` fixture); DM/SER/EMD error paths.
 
 RosettaSciIO writes none of DM3/DM4, SER or MRC, and EMD needs h5py (not a
 dependency), so MRC is the format built byte by byte in these tests.
@@ -15,33 +15,8 @@ import pytest
 from temseg.errors import InputError
 from temseg.io import read_image
 
-_MODES = {np.dtype(np.uint8): 0, np.dtype(np.int16): 1, np.dtype(np.float32): 2,
-          np.dtype(np.uint16): 6}
-
-
-def write_mrc(path, data, *, sampling=None):
-    """A minimal MRC2014 file: 1024-byte header (cell size in Å) + data, z-y-x order."""
-    data = np.asarray(data)
-    stack = data if data.ndim == 3 else data[None]
-    nz, ny, nx = stack.shape
-    header = np.zeros(256, "<i4")
-    floats = header.view("<f4")
-    header[0:4] = nx, ny, nz, _MODES[data.dtype]
-    header[7:10] = nx, ny, nz  # grid sampling
-    if sampling is not None:
-        floats[10:13] = nx * sampling, ny * sampling, nz * sampling  # cell lengths in Å
-    floats[13:16] = 90.0
-    header[16:19] = 1, 2, 3
-    floats[19:22] = stack.min(), stack.max(), stack.mean()
-    header[52] = int.from_bytes(b"MAP ", "little")
-    header[53] = 0x00004444  # little-endian machine stamp
-    with open(path, "wb") as handle:
-        handle.write(header.tobytes())
-        handle.write(np.ascontiguousarray(stack).astype(data.dtype.newbyteorder("<")).tobytes())
-
-
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint16, np.float32])
-def test_mrc_image_with_sampling(tmp_path, rng, dtype):
+def test_mrc_image_with_sampling(tmp_path, rng, dtype, write_mrc):
     image = (rng.random((12, 20)) * 100).astype(dtype)
     write_mrc(tmp_path / "a.mrc", image, sampling=1.5)
     mg = read_image(tmp_path / "a.mrc")
@@ -51,12 +26,12 @@ def test_mrc_image_with_sampling(tmp_path, rng, dtype):
     assert mg.metadata["format"] == "MRC"
 
 
-def test_mrc_without_cell_is_uncalibrated(tmp_path, rng):
+def test_mrc_without_cell_is_uncalibrated(tmp_path, rng, write_mrc):
     write_mrc(tmp_path / "a.mrc", rng.random((8, 8)).astype(np.float32))
     assert read_image(tmp_path / "a.mrc").sampling is None
 
 
-def test_mrc_stack_is_lazy(tmp_path, rng):
+def test_mrc_stack_is_lazy(tmp_path, rng, write_mrc):
     stack = rng.random((5, 8, 9)).astype(np.float32)
     write_mrc(tmp_path / "s.mrc", stack, sampling=0.8)
     mg = read_image(tmp_path / "s.mrc")
@@ -65,7 +40,7 @@ def test_mrc_stack_is_lazy(tmp_path, rng):
     np.testing.assert_array_equal(np.stack(list(mg.frames())), stack)
 
 
-def test_truncated_mrc(tmp_path, rng):
+def test_truncated_mrc(tmp_path, rng, write_mrc):
     write_mrc(tmp_path / "t.mrc", rng.random((16, 16)).astype(np.float32))
     data = (tmp_path / "t.mrc").read_bytes()
     (tmp_path / "t.mrc").write_bytes(data[:-100])
