@@ -140,3 +140,37 @@ def test_dose_curve_rejects_bad_input():
         dose_curve([-1, 1, 2, 3, 4, 5], [1] * 6)
     curve = dose_curve(np.arange(1, 11), np.zeros(10))        # nothing ever segmented
     assert curve.dose_half is None
+
+
+def test_dose_bands_cover_every_dose_on_round_edges():
+    from temseg.analyze.dose import dose_bands
+
+    doses = [10.0, 999.9999999, 1000.0, 3162.2776601683795, 9.99e4, None, float("nan"), -1.0]
+    bands = dose_bands(doses)
+    lows = [round(a, 3) for a, _ in bands]
+    assert lows[0] == 10.0 and round(bands[-1][1]) == 100000
+    for a, b in bands:  # half decades
+        assert b / a == pytest.approx(10 ** 0.5)
+    for d in doses[:5]:
+        assert sum(a <= d < b for a, b in bands) == 1
+    assert dose_bands([None, float("nan")]) == []
+    assert len(dose_bands([1e2, 9e2], per_decade=1)) == 1
+
+
+def test_scores_by_dose_pool_the_counts_of_each_band():
+    from temseg.analyze.dose import scores_by_dose
+
+    # binary: [[tn, fp], [fn, tp]] per image
+    m1, m2, m3 = ([[90, 2], [3, 5]], [[80, 0], [10, 10]], [[50, 25], [0, 25]])
+    rows = scores_by_dose([120.0, 200.0, 5e3], [m1, m2, m3], ["background", "particle"])
+    assert [(r["images"], round(r["dose_low"])) for r in rows] == [(2, 100), (1, 3162)]
+    tp, fp, fn = 15, 2, 13  # images 1 and 2 pooled, not their scores averaged
+    assert rows[0]["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    assert rows[0]["jaccard"] == pytest.approx(tp / (tp + fp + fn))
+    assert rows[1]["precision"] == pytest.approx(0.5) and rows[1]["recall"] == 1.0
+    # three classes: F1 per foreground class and their mean
+    m = np.array([[10, 0, 0], [0, 4, 4], [0, 0, 8]])
+    (row,) = scores_by_dose([5e2], [m], ["background", "Mo", "S1"])
+    assert row["f1_Mo"] == pytest.approx(2 * 4 / (8 + 4)) and row["f1_S1"] == pytest.approx(
+        2 * 8 / (16 + 4))
+    assert row["mean_f1"] == pytest.approx((row["f1_Mo"] + row["f1_S1"]) / 2)

@@ -227,3 +227,62 @@ def test_datasets_of_one_name_in_two_folders_keep_their_images_apart(tmp_path,
     names = ["test_00000", "test_00001", "b_test_00000", "b_test_00001"]
     assert [r["name"] for r in _rows(out / "per_image.csv")] == names
     assert sorted(p.stem for p in (out / "confusion").iterdir()) == sorted(names)
+
+
+def _add_doses(path, doses):
+    root = zarr.open_group(str(path), mode="r+")
+    root.require_group("parameters").create_array("dose", data=np.asarray(doses, float))
+
+
+@pytest.mark.parametrize("kind", ["focal", "binary"])
+def test_a_set_with_doses_is_also_scored_per_dose_band(tmp_path, save_focal_model,
+                                                       save_tiny_model, capsys, kind):
+    from temseg.metrics import class_confusion, class_report
+
+    focal = kind == "focal"
+    model = (save_focal_model(tmp_path, sampling=1.0) if focal
+             else save_tiny_model(tmp_path, sampling=1.0))
+    data, _, labels = _write_zarr(tmp_path / "d.zarr", channels=3 if focal else 1, n=4)
+    _add_doses(data, [150.0, 2.5e3, 4.0e3, np.nan])  # the last: no dose (left out of bands)
+    out = tmp_path / "eval"
+    code = main(["evaluate", str(model), str(data), "-o", str(out), "--tile", "64",
+                 "--no-overlays"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "pooled per dose band" in captured.out
+    bands = _rows(out / "per_dose.csv")
+    assert [(round(float(b["dose_low"])), round(float(b["dose_high"])), b["images"])
+            for b in bands] == [(100, 316, "1"), (1000, 3162, "1"), (3162, 10000, "1")]
+    assert (out / "per_dose.png").stat().st_size > 10_000
+    rows = _rows(out / "per_image.csv")
+    assert [r["dose_e_per_A2"] for r in rows[:4]] == ["150.0", "2500.0", "4000.0", ""]
+    # a band of one image scores as that image does
+    segmenter = load_segmenter(model)
+    images = zarr.open_group(str(data), mode="r")["images"]
+    proba = segmenter.predict_proba(np.asarray(images[2]), sampling=1.0)
+    if focal:
+        matrix = class_confusion(proba.argmax(0).astype(np.uint8), labels[2], n_classes=4)
+        report = class_report(matrix, SPECIES)
+        for c in (1, 2, 3):
+            assert float(bands[2][f"f1_{SPECIES[c]}"]) == pytest.approx(
+                report["per_class"][c]["f1"])
+        assert float(bands[2]["mean_f1"]) == pytest.approx(report["mean_foreground"]["f1"])
+    else:
+        assert float(bands[2]["f1"]) == pytest.approx(float(rows[2]["f1"]))
+        pred, truth = proba[1] >= 0.5, labels[2] > 0
+        tp = int((pred & truth).sum())
+        assert float(bands[2]["f1"]) == pytest.approx(
+            2 * tp / (pred.sum() + truth.sum()))
+    by_dose = json.loads((out / "pooled.json").read_text())["by_dose"]
+    assert [b["images"] for b in by_dose] == [1, 1, 1]
+
+
+def test_a_set_without_doses_has_no_dose_outputs(tmp_path, save_focal_model, capsys):
+    model = save_focal_model(tmp_path, sampling=1.0)
+    data, _, _ = _write_zarr(tmp_path / "d.zarr", n=2)
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(model), str(data), "-o", str(out), "--tile", "64",
+                 "--no-overlays"]) == 0, capsys.readouterr().err
+    assert not (out / "per_dose.csv").exists() and not (out / "per_dose.png").exists()
+    assert "dose_e_per_A2" not in _rows(out / "per_image.csv")[0]
+    assert json.loads((out / "pooled.json").read_text())["by_dose"] is None

@@ -184,3 +184,105 @@ def plot_dose_curve(path: str | Path, curve: DoseCurve, *, area_unit: str = "px"
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return write_figure(fig, path)
+
+
+def dose_bands(doses, *, per_decade: int = 2) -> list[tuple[float, float]]:
+    """Bands ``[low, high)`` in e/Å² covering ``doses``, ``per_decade`` to a decade, on
+    round edges (10^(k/per_decade)): 1e3, 3.16e3, 1e4... for the default.
+
+    Non-finite or non-positive doses are left out; no doses give no bands.
+
+    >>> [(round(a), round(b)) for a, b in dose_bands([1500, 9000, 20000])]
+    [(1000, 3162), (3162, 10000), (10000, 31623)]
+    """
+    if per_decade < 1:
+        raise ConfigError(f"per_decade: must be ≥ 1, got {per_decade}")
+    d = np.asarray([v for v in doses if v is not None], dtype=np.float64)
+    d = d[np.isfinite(d) & (d > 0)]
+    if not d.size:
+        return []
+    steps = np.log10(d) * per_decade
+    first, last = int(np.floor(steps.min() + 1e-9)), int(np.floor(steps.max() + 1e-9))
+    if 10.0 ** (first / per_decade) > d.min():  # a dose a rounding error under an edge
+        first -= 1
+    if 10.0 ** ((last + 1) / per_decade) <= d.max():
+        last += 1
+    edges = 10.0 ** (np.arange(first, last + 2) / per_decade)
+    return [(float(a), float(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def scores_by_dose(doses, matrices, classes, *, per_decade: int = 2) -> list[dict]:
+    """Scores pooled over the images of each dose band (002: how a model fares with dose).
+
+    Parameters
+    ----------
+    doses : sequence of float or None
+        Each image's dose in e/Å² (None or non-finite: left out, e.g. a
+        labelled micrograph of unknown dose).
+    matrices : sequence of (K, K) arrays
+        Each image's :func:`temseg.metrics.class_confusion` matrix
+        (``[[tn, fp], [fn, tp]]`` for a binary segmentation).
+    classes : K class names (index 0 the background)
+
+    Returns
+    -------
+    list of dict
+        Per band that holds images: ``dose_low``, ``dose_high`` (e/Å²),
+        ``images``; for K = 2 ``f1, jaccard, precision, recall`` of the
+        foreground; for K ≥ 3 ``f1_<class>``, ``jaccard_<class>`` per
+        foreground class and ``mean_f1`` over them.
+    """
+    from temseg.metrics import class_report
+
+    if len(doses) != len(matrices):
+        raise InputError(f"scores by dose: {len(doses)} doses for {len(matrices)} images")
+    rows = []
+    for low, high in dose_bands(doses, per_decade=per_decade):
+        picked = [m for d, m in zip(doses, matrices)
+                  if d is not None and np.isfinite(d) and low <= d < high]
+        if not picked:
+            continue
+        report = class_report(np.sum(picked, axis=0), list(classes))
+        row = {"dose_low": low, "dose_high": high, "images": len(picked)}
+        if len(classes) == 2:
+            fg = report["per_class"][1]
+            row.update({k: fg[k] for k in ("f1", "jaccard", "precision", "recall")})
+        else:
+            for fg in report["per_class"][1:]:
+                row.update({f"{k}_{fg['class']}": fg[k] for k in ("f1", "jaccard")})
+            row["mean_f1"] = report["mean_foreground"]["f1"]
+        rows.append(row)
+    return rows
+
+
+def plot_scores_by_dose(path: str | Path, doses, image_f1: dict[str, list], rows: list[dict],
+                        *, title: str | None = None) -> Path:
+    """Per-image F1 against dose (points) and F1 pooled per dose band (lines), as PNG.
+
+    ``image_f1`` maps a name (the foreground, or each class) to the images'
+    F1 in the order of ``doses``; ``rows`` are :func:`scores_by_dose`'s, whose
+    ``f1`` (K = 2) or ``f1_<name>`` are drawn at each band's geometric centre.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.0), dpi=120)
+    ax = fig.subplots()
+    d = np.array([np.nan if v is None else v for v in doses], dtype=np.float64)
+    centres = [np.sqrt(r["dose_low"] * r["dose_high"]) for r in rows]
+    for i, (name, values) in enumerate(image_f1.items()):
+        colour = f"C{i}"
+        f1 = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        ax.semilogx(d, f1, ".", ms=3, alpha=0.4, color=colour)
+        key = "f1" if len(image_f1) == 1 and "f1" in (rows[0] if rows else {}) else f"f1_{name}"
+        ax.semilogx(centres, [r.get(key, np.nan) for r in rows], "o-", color=colour,
+                    label=f"{name}: pooled per band")
+    for r in rows:
+        ax.axvline(r["dose_low"], color="0.85", lw=0.8, zorder=0)
+    ax.set_xlabel("dose (e/Å²)")
+    ax.set_ylabel("F1 (points: single images)")
+    ax.set_ylim(-0.02, 1.02)
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return write_figure(fig, path)

@@ -58,7 +58,10 @@ def evaluate(
     matched to the labelled ones by centre distance where the pixel size is
     known: columns.csv gives, per class, the columns labelled and found,
     precision, recall, F1 and the relative count error (e.g. of S1 columns,
-    sulphur vacancies). Zarr datasets are read one image at a time.
+    sulphur vacancies). Zarr datasets are read one image at a time. Where the
+    images have doses (simulated sets: parameters/dose), per_dose.csv and
+    per_dose.png give the scores pooled per half decade of dose (F1 per class
+    for ≥ 3 classes) and per_image.csv each image's dose: the dose a model needs.
     """
     from temseg.errors import ConfigError
 
@@ -260,11 +263,15 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
                 write_confusion_overlay(out / "confusion" / f"{pair.name}.png", prob >= thr,
                                         pair.label > 0)
     means = image_means(rows)
+    doses = [p.dose for p in pairs]
+    by_dose = _by_dose(out, doses, [[[r["tn"], r["fp"]], [r["fn"], r["tp"]]] for r in rows],
+                       segmenter.classes, {segmenter.classes[1]: [r["f1"] for r in rows]},
+                       rows, title=f"{model} at threshold {thr:g}")
     write_table(out / "per_image.csv",
                 rows + [{"name": "pooled", **pooled}, {"name": "mean of images", **means}])
     write_json(out / "pooled.json", {"threshold": thr, "n_images": len(pairs), **pooled,
-                                     "image_mean": means})
-    write_record(out, config={**config, "threshold": thr}, pooled=pooled)
+                                     "image_mean": means, "by_dose": by_dose})
+    write_record(out, config={**config, "threshold": thr}, pooled=pooled, by_dose=by_dose)
     table = Table(title=f"{model} at threshold {thr:g}")
     keys = [k for k in _SCORES if k in pooled]
     table.add_column("image")
@@ -275,6 +282,7 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
     table.add_row("[bold]pooled[/]", *(f"[bold]{pooled[k]:.4f}[/]" for k in keys))
     table.add_row("mean of images", *(f"{means[k]:.4f}" for k in keys))
     _common.show(table)
+    _show_by_dose(by_dose, segmenter.classes)
     _common.out.print(f"written to {out}", highlight=False)
 
 
@@ -285,6 +293,7 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
 
     from temseg.analyze.columns import column_scores, match_columns
     from temseg.infer.evaluation import CLASS_KEYS, evaluate_classes
+    from temseg.metrics import class_confusion
     from temseg.io import write_confusion_overlay, write_json
     from temseg.record import write_record
     from temseg.train.crossval import write_table
@@ -299,10 +308,13 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
     totals = {name: dict.fromkeys(("tp", "fp", "fn", "labelled", "found"), 0)
               for name in names[1:]}
     uncalibrated = []
+    matrices, doses = [], []  # per image, for the scores by dose
 
     written: list[Path] = []  # confusion PNGs of this run, removed if it fails half-way
 
     def seen(pair, pred) -> None:
+        matrices.append(class_confusion(pred, pair.label, n_classes=len(names)))
+        doses.append(pair.dose)
         if overlays:
             written.append(write_confusion_overlay(out / "confusion" / f"{pair.name}.png", pred,
                                                    pair.label, classes=True))
@@ -331,6 +343,9 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
             raise
     mean = {"class": "mean (foreground)", "index": None, **pooled["mean_foreground"]}
     write_table(out / "per_class.csv", pooled["per_class"] + [mean])
+    by_dose = _by_dose(out, doses, matrices, names,
+                       {name: [r[f"f1_{name}"] for r in rows] for name in names[1:]}, rows,
+                       title=f"{model}: F1 per class against dose")
     write_table(out / "per_image.csv", rows)
     columns = column_scores(totals) if len(uncalibrated) < total else None
     if uncalibrated:
@@ -338,10 +353,12 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
                      "are not matched (give --sampling)")
     if columns is not None:
         write_table(out / "columns.csv", [{"class": n, **c} for n, c in columns.items()])
-    write_json(out / "pooled.json", {"pooling": "pixels", **pooled, "columns": columns})
+    write_json(out / "pooled.json", {"pooling": "pixels", **pooled, "columns": columns,
+                                     "by_dose": by_dose})
     write_record(out, config={**config, "prediction": "most probable class"},
                  pooled={k: pooled[k] for k in ("accuracy", "mean_foreground", "classes")},
-                 columns=columns, classes=segmenter.classes, channels=segmenter.channels)
+                 columns=columns, classes=segmenter.classes, channels=segmenter.channels,
+                 by_dose=by_dose)
     table = Table(title=f"{model}: {pooled['n_images']} images, per class (pooled over pixels)")
     table.add_column("class")
     for k in CLASS_KEYS:
@@ -363,8 +380,46 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
             table.add_row(name, f"{c['labelled']:,}", f"{c['found']:,}", f"{c['precision']:.4f}",
                           f"{c['recall']:.4f}", f"{c['f1']:.4f}", error)
         _common.show(table)
+    _show_by_dose(by_dose, names)
     _common.out.print(f"pixel accuracy {pooled['accuracy']:.4f}; written to {out}",
                       highlight=False)
+
+
+def _by_dose(out: Path, doses: list, matrices: list, classes: list[str],
+             image_f1: dict[str, list], rows: list[dict], *, title: str) -> list[dict] | None:
+    """Scores pooled per dose band where the images have doses (simulated sets): per_dose.csv
+    and per_dose.png, and each image's dose in its per-image row; None without doses."""
+    if all(d is None for d in doses):
+        return None
+    from temseg.analyze.dose import plot_scores_by_dose, scores_by_dose
+    from temseg.train.crossval import write_table
+
+    for row, dose in zip(rows, doses):
+        row["dose_e_per_A2"] = dose
+    by_dose = scores_by_dose(doses, matrices, classes)
+    write_table(out / "per_dose.csv", by_dose)
+    plot_scores_by_dose(out / "per_dose.png", doses, image_f1, by_dose, title=title)
+    return by_dose
+
+
+def _show_by_dose(by_dose: list[dict] | None, classes: list[str]) -> None:
+    """The scores by dose band as a table (nothing without doses)."""
+    if not by_dose:
+        return
+    from rich.table import Table
+
+    keys = (["f1", "jaccard", "precision", "recall"] if len(classes) == 2 else
+            [f"f1_{name}" for name in classes[1:]] + ["mean_f1"])
+    table = Table(title="pooled per dose band (per_dose.csv, per_dose.png)")
+    table.add_column("dose (e/Å²)")
+    table.add_column("images", justify="right")
+    for key in keys:
+        table.add_column(key.replace("f1_", "F1 ").replace("mean_f1", "mean F1"),
+                         justify="right")
+    for row in by_dose:
+        table.add_row(f"{row['dose_low']:.3g}–{row['dose_high']:.3g}", str(row["images"]),
+                      *(f"{row[k]:.4f}" for k in keys))
+    _common.show(table)
 
 
 def register(app: typer.Typer) -> None:

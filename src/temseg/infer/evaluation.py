@@ -46,6 +46,9 @@ class LabelledZarr(Sequence):
     in_channels : int
         1 for ``(N, H, W)`` images, C for ``(N, C, H, W)``.
     shape : (H, W)
+    doses : list of float or None
+        Each image's dose in e/Å² (``parameters/dose`` of a simulated set),
+        None where the set has none (no detector) or the value is not finite.
     """
 
     def __init__(self, path: str | Path, *, sampling: float | None = None):
@@ -77,6 +80,7 @@ class LabelledZarr(Sequence):
         self._order: list[int] | None = None
         self.shape = labels[1:]
         self.names = [f"{self.path.stem}_{i:05d}" for i in range(labels[0])]
+        self.doses = _doses(root, labels[0])
 
     def __len__(self) -> int:
         return len(self.names)
@@ -91,7 +95,8 @@ class LabelledZarr(Sequence):
         if self._order is not None:
             image = image[self._order]
         label = np.asarray(self._labels[index])
-        return LabelledPair(self.names[index], image, label, self.sampling, self.path)
+        return LabelledPair(self.names[index], image, label, self.sampling, self.path,
+                            dose=self.doses[index])
 
 
     def reorder_channels(self, names: Sequence[str]) -> bool:
@@ -117,6 +122,17 @@ class LabelledZarr(Sequence):
             for name, top in zip(self.names[start:start + block],
                                  labels.reshape(len(labels), -1).max(axis=1)):
                 yield name, int(top)
+
+
+def _doses(root, n: int) -> list[float | None]:
+    """``parameters/dose`` of a dataset (e/Å² per image), or None per image without one."""
+    try:
+        dose = np.asarray(root["parameters"]["dose"][:], dtype=np.float64)
+    except Exception:  # noqa: BLE001 - no parameters table, no dose column (no detector)
+        return [None] * n
+    if dose.shape != (n,):
+        return [None] * n
+    return [float(v) if np.isfinite(v) and v > 0 else None for v in dose]
 
 
 def check_class_labels(source, classes: Sequence[str], *, name: str | None = None) -> None:

@@ -42,6 +42,8 @@ class LabelledPair:
         Å per pixel.
     path, label_path : Path or None
         The files they came from (to name them in messages).
+    dose : float or None
+        Electron dose in e/Å², where known (a simulated image's).
     """
 
     name: str
@@ -50,6 +52,7 @@ class LabelledPair:
     sampling: float | None = None
     path: Path | None = None
     label_path: Path | None = None
+    dose: float | None = None
 
     def __repr__(self) -> str:
         return f"LabelledPair({self.name!r}, shape={self.image.shape}, sampling={self.sampling})"
