@@ -99,6 +99,11 @@ def _describe_model(path: Path) -> None:
     _common.show(summary)
 
 
+def _dose_text(dose: float) -> str:
+    """``1,200`` or ``0.5`` (e/Å²)."""
+    return f"{dose:,.0f}" if dose >= 100 else f"{dose:.3g}"
+
+
 def _describe_zarr(path: Path, *, sampling: float | None = None) -> None:
     """Print a labelled zarr dataset's images, pixel size (``sampling`` Å/px replaces the
     dataset's), channels and classes."""
@@ -122,6 +127,14 @@ def _describe_zarr(path: Path, *, sampling: float | None = None) -> None:
     if data.sampling is not None:
         summary.add_row("field of view", f"{w * data.sampling / 10:.4g} × "
                                          f"{h * data.sampling / 10:.4g} nm (W × H)")
+    doses = sorted(d for d in data.doses if d is not None)
+    if doses:
+        from statistics import median
+
+        unknown = n - len(doses)
+        summary.add_row("dose", f"{_dose_text(doses[0])}–{_dose_text(doses[-1])} e/Å² "
+                                f"(median {_dose_text(median(doses))})"
+                        + (f"; {unknown} image(s) without" if unknown else ""))
     _common.show(summary)
 
 
