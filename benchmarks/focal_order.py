@@ -45,6 +45,10 @@ def main() -> None:
     c = segmenter.in_channels
     if c < 2:
         raise SystemExit(f"{args.model}: not a focal-series model (1 input channel)")
+    theirs = [str(v) for v in data.attrs.get("channels") or []]
+    if theirs and segmenter.channels and theirs != list(segmenter.channels):
+        raise SystemExit(f"{args.data}: channels {theirs} are not the model's "
+                         f"{segmenter.channels} in its order: 'right' would be wrong")
     orders = list(itertools.permutations(range(c)))
     scores = {order: [] for order in orders}
     wins = {order: 0 for order in orders}

@@ -251,7 +251,7 @@ def test_a_set_with_doses_is_also_scored_per_dose_band(tmp_path, save_focal_mode
     assert code == 0, captured.err
     assert "pooled per dose band" in captured.out
     bands = _rows(out / "per_dose.csv")
-    assert [(round(float(b["dose_low"])), round(float(b["dose_high"])), b["images"])
+    assert [(round(float(b["dose_low_e_per_A2"])), round(float(b["dose_high_e_per_A2"])), b["images"])
             for b in bands] == [(100, 316, "1"), (1000, 3162, "1"), (3162, 10000, "1")]
     assert (out / "per_dose.png").stat().st_size > 10_000
     rows = _rows(out / "per_image.csv")

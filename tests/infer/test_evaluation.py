@@ -63,7 +63,7 @@ def test_labelled_zarr_is_lazy_and_scored(tmp_path):
 
     seen = []
     pooled, rows = evaluate_classes(predict, data, classes=CLASSES,
-                                    on_prediction=lambda p, m: seen.append(p.name))
+                                    on_prediction=lambda p, m, c: seen.append(p.name))
     assert pooled["accuracy"] == 1.0 and pooled["mean_foreground"]["f1"] == 1.0
     assert pooled["n_images"] == 3 and seen == ["d_00000", "d_00001", "d_00002"]
     assert list(rows[0]) == ["name", "accuracy", "f1_Mo", "f1_S2", "f1_S1", "mean_f1"]

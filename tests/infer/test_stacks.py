@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from temseg.infer.segmenter import NetworkSegmenter
-from temseg.infer.stacks import iter_predictions, output_paths, segment_micrograph
+from temseg.infer.stacks import output_paths, segment_micrograph
 from temseg.io import read_image, write_tiff
 
 
@@ -105,19 +105,6 @@ def test_interrupted_stack_leaves_no_file(net_factory, stack_file, tmp_path):
     assert list(out.iterdir()) == []
 
 
-def test_iter_predictions_is_lazy(segmenter, rng):
-    consumed = []
-
-    def frames():
-        for i in range(100):
-            consumed.append(i)
-            yield rng.standard_normal((32, 32)).astype(np.float32)
-
-    it = iter_predictions(segmenter, frames())
-    first = next(it)
-    assert first.shape == (32, 32) and consumed == [0]
-
-
 def test_segmenting_into_the_input_folder_twice_does_not_segment_the_outputs(
         segmenter, tmp_path, rng):
     from temseg.infer import collect_inputs
@@ -158,12 +145,6 @@ def test_blank_frames_are_skipped_not_fatal(net_factory, rng, tmp_path):
         np.testing.assert_array_equal(mask.frame(i) > 0, prob[i] >= 0.5)
     kept = [result.frame_fractions[i] for i in (0, 2, 4)]
     assert result.foreground_fraction == pytest.approx(np.mean(kept))
-    # the streaming helper raises on a blank frame unless asked to collect them
-    with pytest.raises(BlankImageError):
-        list(iter_predictions(seg, [frames[0], frames[1]]))
-    blank = []
-    probs = list(iter_predictions(seg, frames[:2], blank=blank))
-    assert blank == [1] and np.isnan(probs[1]).all() and not np.isnan(probs[0]).any()
     # a stack with nothing but blank frames is an error, and leaves no file
     empty = write_tiff(tmp_path / "dark.tif", np.zeros((3, 40, 44), np.float32), sampling=1.0)
     with pytest.raises(BlankImageError, match="every one of the 3 frames"):

@@ -227,7 +227,7 @@ def scores_by_dose(doses, matrices, classes, *, per_decade: int = 2) -> list[dic
     Returns
     -------
     list of dict
-        Per band that holds images: ``dose_low``, ``dose_high`` (e/Å²),
+        Per band that holds images: ``dose_low_e_per_A2``, ``dose_high_e_per_A2``,
         ``images``; for K = 2 ``f1, jaccard, precision, recall`` of the
         foreground; for K ≥ 3 ``f1_<class>``, ``jaccard_<class>`` per
         foreground class and ``mean_f1`` over them.
@@ -243,7 +243,7 @@ def scores_by_dose(doses, matrices, classes, *, per_decade: int = 2) -> list[dic
         if not picked:
             continue
         report = class_report(np.sum(picked, axis=0), list(classes))
-        row = {"dose_low": low, "dose_high": high, "images": len(picked)}
+        row = {"dose_low_e_per_A2": low, "dose_high_e_per_A2": high, "images": len(picked)}
         if len(classes) == 2:
             fg = report["per_class"][1]
             row.update({k: fg[k] for k in ("f1", "jaccard", "precision", "recall")})
@@ -268,7 +268,7 @@ def plot_scores_by_dose(path: str | Path, doses, image_f1: dict[str, list], rows
     fig = Figure(figsize=(6.4, 4.0), dpi=120)
     ax = fig.subplots()
     d = np.array([np.nan if v is None else v for v in doses], dtype=np.float64)
-    centres = [np.sqrt(r["dose_low"] * r["dose_high"]) for r in rows]
+    centres = [np.sqrt(r["dose_low_e_per_A2"] * r["dose_high_e_per_A2"]) for r in rows]
     for i, (name, values) in enumerate(image_f1.items()):
         colour = f"C{i}"
         f1 = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
@@ -277,7 +277,7 @@ def plot_scores_by_dose(path: str | Path, doses, image_f1: dict[str, list], rows
         ax.semilogx(centres, [r.get(key, np.nan) for r in rows], "o-", color=colour,
                     label=f"{name}: pooled per band")
     for r in rows:
-        ax.axvline(r["dose_low"], color="0.85", lw=0.8, zorder=0)
+        ax.axvline(r["dose_low_e_per_A2"], color="0.85", lw=0.8, zorder=0)
     ax.set_xlabel("dose (e/Å²)")
     ax.set_ylabel("F1 (points: single images)")
     ax.set_ylim(-0.02, 1.02)

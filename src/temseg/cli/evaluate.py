@@ -293,7 +293,6 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
 
     from temseg.analyze.columns import column_scores, match_columns
     from temseg.infer.evaluation import CLASS_KEYS, evaluate_classes
-    from temseg.metrics import class_confusion
     from temseg.io import write_confusion_overlay, write_json
     from temseg.record import write_record
     from temseg.train.crossval import write_table
@@ -312,8 +311,8 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
 
     written: list[Path] = []  # confusion PNGs of this run, removed if it fails half-way
 
-    def seen(pair, pred) -> None:
-        matrices.append(class_confusion(pred, pair.label, n_classes=len(names)))
+    def seen(pair, pred, matrix) -> None:
+        matrices.append(matrix)
         doses.append(pair.dose)
         if overlays:
             written.append(write_confusion_overlay(out / "confusion" / f"{pair.name}.png", pred,
@@ -417,7 +416,8 @@ def _show_by_dose(by_dose: list[dict] | None, classes: list[str]) -> None:
         table.add_column(key.replace("f1_", "F1 ").replace("mean_f1", "mean F1"),
                          justify="right")
     for row in by_dose:
-        table.add_row(f"{row['dose_low']:.3g}–{row['dose_high']:.3g}", str(row["images"]),
+        table.add_row(f"{row['dose_low_e_per_A2']:.3g}–{row['dose_high_e_per_A2']:.3g}",
+                      str(row["images"]),
                       *(f"{row[k]:.4f}" for k in keys))
     _common.show(table)
 

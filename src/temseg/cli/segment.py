@@ -57,19 +57,22 @@ def _split_model(paths: list[Path], model: Path | None) -> tuple[Path, list[Path
 
 
 def _check_inputs(segmenter, inputs: list[Path], sampling: float | None, *,
-                  series_files: bool = False) -> list[dict]:
+                  series_files: bool = False, order: list[int] | None = None) -> list[dict]:
     """Open every input (stacks stay lazy) and check it can be segmented; nothing kept in memory.
 
     For a model of C > 1 channels every file must be a stack of n·C frames
     (n focal series); ``frames`` of a plan counts series then, ``stack`` says
     whether there is more than one. With ``series_files`` every C consecutive
-    files are the images of one series (``files`` of a plan).
+    files are the images of one series (``files`` of a plan; file k holds the
+    model's channel ``order[k]``).
     """
     from temseg.infer import count_series
     from temseg.infer.series import group_series_files
 
     groups = (group_series_files(inputs, segmenter.in_channels) if series_files
               else [[path] for path in inputs])
+    if series_files:
+        _show_series_files(segmenter, groups, order)
     plans = []
     for group in _common.track(groups, "checking inputs"):
         plan = {"path": group[0], "files": group} if series_files else {"path": group[0]}
@@ -81,6 +84,19 @@ def _check_inputs(segmenter, inputs: list[Path], sampling: float | None, *,
                       "stack": stack})
         del mg
     return plans
+
+
+def _show_series_files(segmenter, groups: list[list[Path]], order: list[int] | None) -> None:
+    """Print which file feeds which channel (a wrong order is not seen in the output), and
+    warn of a series whose files come from different folders."""
+    names = segmenter.channels or [f"channel {i}" for i in range(segmenter.in_channels)]
+    names = names if order is None else [names[k] for k in order]
+    for group in groups:
+        _common.out.print(f"series {group[0].stem}: " + ", ".join(
+            f"{path.name} → {name}" for path, name in zip(group, names)), highlight=False)
+        if len({path.parent for path in group}) > 1:
+            _common.warn(f"series {group[0].stem}: its files come from different folders ("
+                         f"{', '.join(str(path) for path in group)}); check the grouping")
 
 
 def _read(plan: dict, sampling: float | None):
@@ -196,7 +212,8 @@ def register(app: typer.Typer) -> None:
         are resampled to its pixel size when their file (or --pixel-size-nm) gives one.
 
         Per input NAME: NAME_prob.tif (float32, with the pixel size), NAME_mask.png
-        (NAME_mask.tif for a stack), NAME_overlay.png (first frame of a stack); and
+        (NAME_mask.tif for a stack), NAME_overlay.png (first frame of a stack that is not
+        blank); and
         record.json for the run. Stacks are streamed frame by frame; a blank (constant)
         frame is reported and left unsegmented (NaN, empty mask). In a batch, an
         input found bad half-way (a NaN frame) is left out, the others are finished
@@ -250,7 +267,7 @@ def register(app: typer.Typer) -> None:
 
         order = check_series_order(series_order, segmenter.in_channels)
         inputs = collect_inputs(input_paths)
-        plans = _check_inputs(segmenter, inputs, pixel, series_files=series_files)
+        plans = _check_inputs(segmenter, inputs, pixel, series_files=series_files, order=order)
         _warn_resampling(segmenter, plans)
         _warn_tile_count(segmenter, plans, overlap)
         names = output_names([plan["path"] for plan in plans])
@@ -306,8 +323,10 @@ def register(app: typer.Typer) -> None:
                         blank = isinstance(exc, BlankImageError)
                         _common.warn(f"{message}; skipped" if blank else
                                      f"{message}; not segmented, going on with the others")
-                        (skipped if blank else failed).append({"input": str(plan["path"]),
-                                                               "reason": message})
+                        (skipped if blank else failed).append(
+                            {"input": str(plan["path"]), "reason": message,
+                             **({"series_files": [str(p) for p in plan["files"]]}
+                                if "files" in plan else {})})
                         bar.advance(files)
                         continue
                     if result.blank_frames:

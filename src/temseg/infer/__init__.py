@@ -9,17 +9,16 @@ through :func:`segment_series`).
 
 from temseg.infer.segmenter import (BaselineSegmenter, NetworkSegmenter, Segmenter,
                                     describe_channels, foreground, load_segmenter, model_json)
-from temseg.infer.series import (class_outputs, count_series, iter_series, segment_series,
-                                 uses_series)
-from temseg.infer.stacks import (SegmentResult, collect_inputs, iter_predictions, output_names,
-                                 output_paths, segment_micrograph)
+from temseg.infer.series import class_outputs, count_series, iter_series, segment_series
+from temseg.infer.stacks import (SegmentResult, collect_inputs, output_names, output_paths,
+                                 segment_micrograph)
 from temseg.infer.tiling import count_tiles, model_multiple, predict_tiled, tile_starts
 from temseg.infer.windows import WINDOWS, window_1d, window_2d
 
 __all__ = [
     "WINDOWS", "BaselineSegmenter", "NetworkSegmenter", "SegmentResult", "Segmenter",
     "class_outputs", "collect_inputs", "count_series", "count_tiles", "describe_channels",
-    "foreground", "iter_predictions", "iter_series", "load_segmenter", "model_json",
+    "foreground", "iter_series", "load_segmenter", "model_json",
     "model_multiple", "output_names", "output_paths", "predict_tiled", "segment_micrograph",
-    "segment_series", "tile_starts", "uses_series", "window_1d", "window_2d",
+    "segment_series", "tile_starts", "window_1d", "window_2d",
 ]

@@ -48,7 +48,8 @@ class LabelledZarr(Sequence):
     shape : (H, W)
     doses : list of float or None
         Each image's dose in e/Å² (``parameters/dose`` of a simulated set),
-        None where the set has none (no detector) or the value is not finite.
+        None where the set has none (no detector) or the value is not a
+        finite positive number.
     """
 
     def __init__(self, path: str | Path, *, sampling: float | None = None):
@@ -185,7 +186,7 @@ def class_scores(matrix: np.ndarray, classes: Sequence[str]) -> dict:
 def evaluate_classes(predict: Callable[[object], np.ndarray], items: Iterable, *,
                      classes: Sequence[str], n_items: int | None = None,
                      callback: Callable[[int, int], None] | None = None,
-                     on_prediction: Callable[[object, np.ndarray], None] | None = None
+                     on_prediction: Callable[[object, np.ndarray, np.ndarray], None] | None = None
                      ) -> tuple[dict, list[dict]]:
     """Score a K-class predictor on labelled items, pooled over pixels and per image.
 
@@ -200,9 +201,10 @@ def evaluate_classes(predict: Callable[[object], np.ndarray], items: Iterable, *
     n_items : int, optional
         For ``callback``'s total (default ``len(items)``).
     callback : callable(done, total), optional
-    on_prediction : callable(item, class map), optional
+    on_prediction : callable(item, class map, confusion matrix), optional
         Sees each ``(H, W)`` uint8 predicted class map (e.g. to draw overlays)
-        before it is dropped.
+        and the image's ``(K, K)`` :func:`~temseg.metrics.class_confusion`
+        matrix before they are dropped.
 
     Returns
     -------
@@ -237,7 +239,7 @@ def evaluate_classes(predict: Callable[[object], np.ndarray], items: Iterable, *
                      **{f"f1_{r['class']}": r["f1"] for r in scores["per_class"][1:]},
                      "mean_f1": scores["mean_foreground"]["f1"]})
         if on_prediction is not None:
-            on_prediction(item, pred)
+            on_prediction(item, pred, matrix)
         if callback is not None:
             callback(i + 1, total)
     if not rows:

@@ -1,14 +1,20 @@
-"""Focal series and class maps: segmenting for networks of C > 1 channels or K ≥ 3 classes (003).
+"""Segmenting, one input at a time: frames, focal series (003) and class maps.
 
-A network fed a focal series (C images of one field of view at C defoci)
-takes each input stack of n·C frames as n series: frames ``i·C .. i·C + C − 1``
-are series ``i``, in the order of the model's ``channels``. Anything else (a
-frame count not divisible by C, a single image) is refused before any work by
-:func:`count_series`, naming the file and what the model takes.
+:func:`segment_series` is the one streaming path of ``temseg segment``
+(:func:`~temseg.infer.stacks.segment_micrograph` calls it for every model).
+A single-channel model takes frames; a network fed a focal series (C images
+of one field of view at C defoci) takes each input stack of n·C frames as n
+series: frames ``i·C .. i·C + C − 1`` are series ``i``, in the order of the
+model's ``channels`` (or ``order``). Anything else (a frame count not
+divisible by C, a single image) is refused before any work by
+:func:`count_series`, naming the file and what the model takes. A series
+saved as C files of one image each is read by :func:`read_series_files`.
 
-:func:`segment_series` streams one series at a time (only C frames in memory;
-stacks of outputs go into memory-mapped TIFFs) and writes, for a model of
-K ≥ 3 classes:
+Only one frame or series is in memory at a time; stacks of outputs go into
+memory-mapped TIFFs, written atomically. A blank (constant) frame or series
+does not stop a stack: NaN probability, empty mask, listed in the result.
+A model of two classes writes the foreground probability and a binary mask
+per frame or series; a model of K ≥ 3 classes writes:
 
 - ``NAME_prob.tif``: the class probabilities, float32 with the pixel size,
   ``(K, H, W)`` (ImageJ axes CYX) for one series, ``(n, K, H, W)`` (TCYX)
@@ -18,10 +24,8 @@ K ≥ 3 classes:
 - ``NAME_overlay.png``: the first segmented series' middle image with every
   foreground class in its own colour and a legend.
 
-A C-channel model of two classes writes the binary outputs of
-:func:`~temseg.infer.stacks.segment_micrograph` per series. The column counts
-(``NAME_counts.csv``) are the caller's, through ``on_mask`` (``infer`` does not
-import ``analyze``).
+The column counts (``NAME_counts.csv``) are the caller's, through ``on_mask``
+(``infer`` does not import ``analyze``).
 """
 
 from __future__ import annotations
@@ -40,12 +44,6 @@ from temseg.io.files import atomic_path
 def class_outputs(segmenter) -> bool:
     """Whether ``segmenter`` gets class outputs (class-index mask, K probability maps): K ≥ 3."""
     return len(segmenter.classes) >= 3
-
-
-def uses_series(segmenter) -> bool:
-    """Whether :func:`segment_series` (not the binary frame path) segments for ``segmenter``:
-    a network of C > 1 input channels, or of K ≥ 3 classes."""
-    return segmenter.in_channels > 1 or class_outputs(segmenter)
 
 
 def count_series(segmenter, micrograph, *, name: str | None = None) -> int:
@@ -131,8 +129,8 @@ def read_series_files(paths: list[Path], *, sampling: float | None = None, warn=
             raise InputError(f"{path}: a stack of {image.n_frames} frames; --series-files "
                              "takes one image per file")
         if image.frame_shape != first.frame_shape:
-            raise InputError(f"{path}: {image.frame_shape[0]}×{image.frame_shape[1]} px, but "
-                             f"{Path(paths[0]).name} is {first.frame_shape[0]}×"
+            raise InputError(f"{path}: {image.frame_shape[0]}×{image.frame_shape[1]} px "
+                             f"(H × W), but {Path(paths[0]).name} is {first.frame_shape[0]}×"
                              f"{first.frame_shape[1]} px: the images of one focal series "
                              "must be the same size")
         a, b = image.sampling, first.sampling
@@ -272,7 +270,7 @@ def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | No
     paths = output_paths(out_dir, name, stack=stacked)  # the names of the binary path
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     h, w = micrograph.frame_shape
-    label = str(micrograph.path.name if micrograph.path is not None else name)
+    label = str(Path(micrograph.path).name if micrograph.path is not None else name)
     middle = f" ({segmenter.channels[c // 2]})" if c > 1 and segmenter.channels else ""
     pixels = np.zeros(k if classes else 2, np.int64)  # pixels per class (or bg/fg)
 

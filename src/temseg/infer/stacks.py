@@ -1,9 +1,9 @@
 """Segmenting micrographs and stacks of any length into files, frame by frame.
 
-:func:`iter_predictions` streams foreground probabilities over frames;
 :func:`segment_micrograph` writes, for one input, the probability map
 (float32 TIFF with the pixel size), the mask (PNG for an image, TIFF stack
-for a stack) and an overlay PNG (the first frame of a stack). A stack is
+for a stack) and an overlay PNG (the first frame of a stack that is not
+blank), through :func:`temseg.infer.series.segment_series`. A stack is
 never held in memory: each frame is read, predicted and written into
 memory-mapped TIFFs before the next is read. A blank frame (constant, e.g.
 the beam blanked) does not stop a long series: its probability is NaN, its
@@ -14,43 +14,12 @@ atomically, so an error or Ctrl-C leaves no half-written file.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
 Callback = Callable[[int, int], None]
-
-
-def iter_predictions(segmenter, frames: Iterable[np.ndarray], *, sampling: float | None = None,
-                     on_tile: Callback | None = None,
-                     blank: list[int] | None = None) -> Iterator[np.ndarray]:
-    """Yield the ``(H, W)`` float32 foreground probability of each frame, one at a time.
-
-    Parameters
-    ----------
-    segmenter : temseg.infer.Segmenter
-    frames : iterable of (H, W) arrays
-        E.g. ``Micrograph.frames()``; consumed lazily.
-    sampling : float, optional
-        Å per pixel of the frames.
-    on_tile : callable(done, total), optional
-        Progress over the tiles of the current frame.
-    blank : list, optional
-        When given, a constant frame (:class:`~temseg.errors.BlankImageError`)
-        yields an all-NaN map and its index is appended here, instead of raising.
-    """
-    from temseg.errors import BlankImageError
-
-    for i, frame in enumerate(frames):
-        try:
-            prob = segmenter.predict(frame, sampling=sampling, callback=on_tile)
-        except BlankImageError:
-            if blank is None:
-                raise
-            blank.append(i)
-            prob = np.full(np.shape(frame), np.nan, np.float32)
-        yield prob
 
 
 @dataclasses.dataclass
