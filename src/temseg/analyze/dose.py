@@ -280,7 +280,10 @@ def plot_scores_by_dose(path: str | Path, doses, image_f1: dict[str, list], rows
         ax.axvline(r["dose_low_e_per_A2"], color="0.85", lw=0.8, zorder=0)
     ax.set_xlabel("dose (e/Å²)")
     ax.set_ylabel("F1 (points: single images)")
-    ax.set_ylim(-0.02, 1.02)
+    values = [v for series in image_f1.values() for v in series if v is not None]
+    values += [r[k] for r in rows for k in r if k.startswith("f1")]
+    low = np.nanmin(values) if values else 0.0
+    ax.set_ylim(max(0.0, np.floor((low - 0.02) * 10) / 10) - 0.01, 1.01)  # the range in use
     if title:
         ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8, loc="lower right")

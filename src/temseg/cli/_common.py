@@ -68,6 +68,11 @@ def sampling_from_options(sampling: float | None, pixel_size_nm: float | None) -
     return value
 
 
+def dose_text(dose: float) -> str:
+    """A dose in e/Å² as people write it: ``1,200``, ``3,162`` or ``0.5``."""
+    return f"{dose:,.0f}" if dose >= 100 else f"{dose:.3g}"
+
+
 def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {message}", highlight=False)
 

@@ -416,8 +416,8 @@ def _show_by_dose(by_dose: list[dict] | None, classes: list[str]) -> None:
         table.add_column(key.replace("f1_", "F1 ").replace("mean_f1", "mean F1"),
                          justify="right")
     for row in by_dose:
-        table.add_row(f"{row['dose_low_e_per_A2']:.3g}–{row['dose_high_e_per_A2']:.3g}",
-                      str(row["images"]),
+        table.add_row(f"{_common.dose_text(row['dose_low_e_per_A2'])}–"
+                      f"{_common.dose_text(row['dose_high_e_per_A2'])}", str(row["images"]),
                       *(f"{row[k]:.4f}" for k in keys))
     _common.show(table)
 

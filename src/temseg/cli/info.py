@@ -99,11 +99,6 @@ def _describe_model(path: Path) -> None:
     _common.show(summary)
 
 
-def _dose_text(dose: float) -> str:
-    """``1,200`` or ``0.5`` (e/Å²)."""
-    return f"{dose:,.0f}" if dose >= 100 else f"{dose:.3g}"
-
-
 def _describe_zarr(path: Path, *, sampling: float | None = None) -> None:
     """Print a labelled zarr dataset's images, pixel size (``sampling`` Å/px replaces the
     dataset's), channels and classes."""
@@ -132,8 +127,8 @@ def _describe_zarr(path: Path, *, sampling: float | None = None) -> None:
         from statistics import median
 
         unknown = n - len(doses)
-        summary.add_row("dose", f"{_dose_text(doses[0])}–{_dose_text(doses[-1])} e/Å² "
-                                f"(median {_dose_text(median(doses))})"
+        summary.add_row("dose", f"{_common.dose_text(doses[0])}–{_common.dose_text(doses[-1])} e/Å² "
+                                f"(median {_common.dose_text(median(doses))})"
                         + (f"; {unknown} image(s) without" if unknown else ""))
     _common.show(summary)
 
