@@ -69,7 +69,8 @@ def test_one_series_gives_a_png_mask_and_k_maps(focal, tmp_path):
 @pytest.mark.parametrize(("frames", "message"), [
     (5, r"^x\.tif: the model takes focal series of 3 images \(Δf -50, \+0, \+50 Å\) "
         r"\(stacks of 3·n frames, n series\); the file has 5 frames$"),
-    (1, r"the file is a single image$")])
+    (1, r"the file is a single image \(images of a series in files of their own: "
+        r"--series-files\)$")])
 def test_a_frame_count_that_is_not_series_is_refused(focal, tmp_path, frames, message):
     path, _ = _stack(tmp_path / "x.tif", frames)
     with pytest.raises(InputError, match=message):

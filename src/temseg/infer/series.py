@@ -61,14 +61,13 @@ def count_series(segmenter, micrograph, *, name: str | None = None) -> int:
         return micrograph.n_frames
     name = name or str(micrograph.path or "image")
     if not micrograph.is_stack:
-        colour = ""
+        hint = " (images of a series in files of their own: --series-files)"
         if "S" in str((micrograph.metadata or {}).get("tiff.axes", "")):
             # tifffile.imwrite of a (3, H, W) series stores RGB: its frames became one image
-            colour = (" (its samples per pixel were read as colour and made grey: save the "
-                      "frames with photometric='minisblack')")
+            hint = (" (its samples per pixel were read as colour and made grey: save the "
+                    "frames with photometric='minisblack')")
         raise InputError(f"{name}: the model takes {segmenter.takes} (stacks of {c}·n frames, "
-                         f"n series); the file is a single image{colour} (images of a series "
-                         "in files of their own: --series-files)")
+                         f"n series); the file is a single image{hint}")
     n = micrograph.n_frames
     if n % c:
         raise InputError(f"{name}: the model takes {segmenter.takes} (stacks of {c}·n frames, "
