@@ -249,10 +249,14 @@ def test_a_set_with_doses_is_also_scored_per_dose_band(tmp_path, save_focal_mode
                  "--no-overlays"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "pooled per dose band" in captured.out
+    out_text = " ".join(captured.out.split())
+    assert ("pooled per band of dose of each image of a series (e/Å²; 3× in all)" if focal
+            else "pooled per band of dose (e/Å²)") in out_text
+    assert "1 of 4 images have no dose: left out of per_dose.csv" in captured.err
     bands = _rows(out / "per_dose.csv")
     assert [(round(float(b["dose_low_e_per_A2"])), round(float(b["dose_high_e_per_A2"])), b["images"])
             for b in bands] == [(100, 316, "1"), (1000, 3162, "1"), (3162, 10000, "1")]
+    assert [float(b["dose_mean_e_per_A2"]) for b in bands] == pytest.approx([150, 2500, 4000])
     assert (out / "per_dose.png").stat().st_size > 10_000
     rows = _rows(out / "per_image.csv")
     assert [r["dose_e_per_A2"] for r in rows[:4]] == ["150.0", "2500.0", "4000.0", ""]

@@ -115,4 +115,5 @@ def test_info_describes_a_focal_series_zarr_dataset(tmp_path, capsys):
         "dose", data=np.array([1.2e3, 5e4, 3e3, np.nan, 9.6e4]))
     assert main(["info", str(tmp_path / "mos2.zarr")]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "dose 1,200–96,000 e/Å² (median 26,500); 1 image(s) without" in out
+    assert ("dose 1,200–96,000 e/Å² (median 26,500; each image of a series, 3× in all); "
+            "1 image(s) without a dose") in out

@@ -304,6 +304,35 @@ def test_series_files_in_another_order_and_with_repeated_stems(focal_file, tmp_p
     assert "series img0: its files come from different folders" in capsys.readouterr().err
 
 
+def test_series_files_of_a_folder_go_in_number_order_and_a_constant_one_is_named(
+        focal_file, tmp_path, capsys):
+    data = np.random.default_rng(10).gamma(4.0, 25.0, (12, 64, 64)).astype(np.float32)
+    folder = tmp_path / "numbered"
+    folder.mkdir()
+    for i, frame in enumerate(data, start=1):  # frame1 … frame12, as acquisition software
+        write_tiff(folder / f"frame{i}.tif", frame, sampling=1.0)
+    common = ["--tile", "64", "--device", "cpu"]
+    assert main(["segment", str(focal_file), str(folder), "--series-files", "-o",
+                 str(tmp_path / "a"), *common]) == 0, capsys.readouterr().err
+    out = " ".join(capsys.readouterr().out.split())
+    assert "series frame10: frame10.tif → Δf -50 Å, frame11.tif → Δf +0 Å, " \
+           "frame12.tif → Δf +50 Å" in out
+    write_tiff(tmp_path / "stack.tif", data[9:12], sampling=1.0)
+    assert main(["segment", str(focal_file), str(tmp_path / "stack.tif"), "-o",
+                 str(tmp_path / "b"), *common]) == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "a" / "frame10_prob.tif"),
+                                  tifffile.imread(tmp_path / "b" / "stack_prob.tif"))
+    # a constant image (beam blanked at one defocus) is named, not the series' first file
+    write_tiff(folder / "frame5.tif", np.full((64, 64), 5.0, np.float32), sampling=1.0)
+    assert main(["segment", str(focal_file), str(folder), "--series-files", "-o",
+                 str(tmp_path / "c"), *common]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{folder / 'frame5.tif'}: constant image, in the series of frame4.tif" in err
+    record = json.loads((tmp_path / "c" / "record.json").read_text())
+    assert [Path(p).name for p in record["skipped"][0]["series_files"]] == [
+        "frame4.tif", "frame5.tif", "frame6.tif"]
+
+
 def test_bad_series_files_are_one_line_before_any_work(focal_file, save_tiny_model, tmp_path,
                                                         capsys):
     rng = np.random.default_rng(7)
@@ -328,6 +357,9 @@ def test_bad_series_files_are_one_line_before_any_work(focal_file, save_tiny_mod
         lines = [e for e in err.splitlines() if e.startswith("error:")]
         assert code == 2 and len(lines) == 1 and message in lines[0], err
         assert not (tmp_path / "out").exists()
+    code = main(["segment", str(focal_file), a, a, b, "--series-files", "-o",
+                 str(tmp_path / "out"), "--device", "cpu"])
+    assert code == 2 and "--series-files: a.tif is given 2 times" in capsys.readouterr().err
     model = save_tiny_model(tmp_path / "tiny", sampling=1.0)
     assert main(["segment", str(model), a, b, c, "--series-files", "-o",
                  str(tmp_path / "out")]) == 2

@@ -228,6 +228,7 @@ def scores_by_dose(doses, matrices, classes, *, per_decade: int = 2) -> list[dic
     -------
     list of dict
         Per band that holds images: ``dose_low_e_per_A2``, ``dose_high_e_per_A2``,
+        ``dose_mean_e_per_A2`` (the geometric mean of its images' doses),
         ``images``; for K = 2 ``f1, jaccard, precision, recall`` of the
         foreground; for K ≥ 3 ``f1_<class>``, ``jaccard_<class>`` per
         foreground class and ``mean_f1`` over them.
@@ -238,12 +239,15 @@ def scores_by_dose(doses, matrices, classes, *, per_decade: int = 2) -> list[dic
         raise InputError(f"scores by dose: {len(doses)} doses for {len(matrices)} images")
     rows = []
     for low, high in dose_bands(doses, per_decade=per_decade):
-        picked = [m for d, m in zip(doses, matrices)
+        inside = [(d, m) for d, m in zip(doses, matrices)
                   if d is not None and np.isfinite(d) and low <= d < high]
-        if not picked:
+        if not inside:
             continue
+        picked = [m for _, m in inside]
         report = class_report(np.sum(picked, axis=0), list(classes))
-        row = {"dose_low_e_per_A2": low, "dose_high_e_per_A2": high, "images": len(picked)}
+        row = {"dose_low_e_per_A2": low, "dose_high_e_per_A2": high,
+               "dose_mean_e_per_A2": float(np.exp(np.mean(np.log([d for d, _ in inside])))),
+               "images": len(picked)}
         if len(classes) == 2:
             fg = report["per_class"][1]
             row.update({k: fg[k] for k in ("f1", "jaccard", "precision", "recall")})
@@ -256,19 +260,20 @@ def scores_by_dose(doses, matrices, classes, *, per_decade: int = 2) -> list[dic
 
 
 def plot_scores_by_dose(path: str | Path, doses, image_f1: dict[str, list], rows: list[dict],
-                        *, title: str | None = None) -> Path:
+                        *, title: str | None = None, dose_label: str = "dose (e/Å²)") -> Path:
     """Per-image F1 against dose (points) and F1 pooled per dose band (lines), as PNG.
 
     ``image_f1`` maps a name (the foreground, or each class) to the images'
     F1 in the order of ``doses``; ``rows`` are :func:`scores_by_dose`'s, whose
-    ``f1`` (K = 2) or ``f1_<name>`` are drawn at each band's geometric centre.
+    ``f1`` (K = 2) or ``f1_<name>`` are drawn at the geometric mean dose of
+    each band's images; ``dose_label`` names the dose axis.
     """
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 4.0), dpi=120)
     ax = fig.subplots()
     d = np.array([np.nan if v is None else v for v in doses], dtype=np.float64)
-    centres = [np.sqrt(r["dose_low_e_per_A2"] * r["dose_high_e_per_A2"]) for r in rows]
+    centres = [r["dose_mean_e_per_A2"] for r in rows]
     for i, (name, values) in enumerate(image_f1.items()):
         colour = f"C{i}"
         f1 = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
@@ -278,7 +283,7 @@ def plot_scores_by_dose(path: str | Path, doses, image_f1: dict[str, list], rows
                     label=f"{name}: pooled per band")
     for r in rows:
         ax.axvline(r["dose_low_e_per_A2"], color="0.85", lw=0.8, zorder=0)
-    ax.set_xlabel("dose (e/Å²)")
+    ax.set_xlabel(dose_label)
     ax.set_ylabel("F1 (points: single images)")
     values = [v for series in image_f1.values() for v in series if v is not None]
     values += [r[k] for r in rows for k in r if k.startswith("f1")]

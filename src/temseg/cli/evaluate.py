@@ -266,7 +266,7 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
     doses = [p.dose for p in pairs]
     by_dose = _by_dose(out, doses, [[[r["tn"], r["fp"]], [r["fn"], r["tp"]]] for r in rows],
                        segmenter.classes, {segmenter.classes[1]: [r["f1"] for r in rows]},
-                       rows, title=f"{model} at threshold {thr:g}")
+                       rows, title=f"{model} at threshold {thr:g}", channels=1)
     write_table(out / "per_image.csv",
                 rows + [{"name": "pooled", **pooled}, {"name": "mean of images", **means}])
     write_json(out / "pooled.json", {"threshold": thr, "n_images": len(pairs), **pooled,
@@ -282,7 +282,7 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
     table.add_row("[bold]pooled[/]", *(f"[bold]{pooled[k]:.4f}[/]" for k in keys))
     table.add_row("mean of images", *(f"{means[k]:.4f}" for k in keys))
     _common.show(table)
-    _show_by_dose(by_dose, segmenter.classes)
+    _show_by_dose(by_dose, segmenter.classes, 1)
     _common.out.print(f"written to {out}", highlight=False)
 
 
@@ -344,7 +344,8 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
     write_table(out / "per_class.csv", pooled["per_class"] + [mean])
     by_dose = _by_dose(out, doses, matrices, names,
                        {name: [r[f"f1_{name}"] for r in rows] for name in names[1:]}, rows,
-                       title=f"{model}: F1 per class against dose")
+                       title=f"{model}: F1 per class against dose",
+                       channels=segmenter.in_channels)
     write_table(out / "per_image.csv", rows)
     columns = column_scores(totals) if len(uncalibrated) < total else None
     if uncalibrated:
@@ -379,13 +380,20 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
             table.add_row(name, f"{c['labelled']:,}", f"{c['found']:,}", f"{c['precision']:.4f}",
                           f"{c['recall']:.4f}", f"{c['f1']:.4f}", error)
         _common.show(table)
-    _show_by_dose(by_dose, names)
+    _show_by_dose(by_dose, names, segmenter.in_channels)
     _common.out.print(f"pixel accuracy {pooled['accuracy']:.4f}; written to {out}",
                       highlight=False)
 
 
+def _dose_label(channels: int) -> str:
+    """What the dose of a dataset image is: of one image, or of each image of a focal series."""
+    return ("dose (e/Å²)" if channels == 1 else
+            f"dose of each image of a series (e/Å²; {channels}× in all)")
+
+
 def _by_dose(out: Path, doses: list, matrices: list, classes: list[str],
-             image_f1: dict[str, list], rows: list[dict], *, title: str) -> list[dict] | None:
+             image_f1: dict[str, list], rows: list[dict], *, title: str,
+             channels: int) -> list[dict] | None:
     """Scores pooled per dose band where the images have doses (simulated sets): per_dose.csv
     and per_dose.png, and each image's dose in its per-image row; None without doses."""
     if all(d is None for d in doses):
@@ -395,13 +403,18 @@ def _by_dose(out: Path, doses: list, matrices: list, classes: list[str],
 
     for row, dose in zip(rows, doses):
         row["dose_e_per_A2"] = dose
+    unknown = sum(d is None for d in doses)
+    if unknown:
+        _common.warn(f"{unknown} of {len(doses)} images have no dose: left out of "
+                     "per_dose.csv")
     by_dose = scores_by_dose(doses, matrices, classes)
     write_table(out / "per_dose.csv", by_dose)
-    plot_scores_by_dose(out / "per_dose.png", doses, image_f1, by_dose, title=title)
+    plot_scores_by_dose(out / "per_dose.png", doses, image_f1, by_dose, title=title,
+                        dose_label=_dose_label(channels))
     return by_dose
 
 
-def _show_by_dose(by_dose: list[dict] | None, classes: list[str]) -> None:
+def _show_by_dose(by_dose: list[dict] | None, classes: list[str], channels: int) -> None:
     """The scores by dose band as a table (nothing without doses)."""
     if not by_dose:
         return
@@ -409,8 +422,9 @@ def _show_by_dose(by_dose: list[dict] | None, classes: list[str]) -> None:
 
     keys = (["f1", "jaccard", "precision", "recall"] if len(classes) == 2 else
             [f"f1_{name}" for name in classes[1:]] + ["mean_f1"])
-    table = Table(title="pooled per dose band (per_dose.csv, per_dose.png)")
-    table.add_column("dose (e/Å²)")
+    table = Table(title=f"pooled per band of {_dose_label(channels)} (per_dose.csv, "
+                        "per_dose.png)")
+    table.add_column("e/Å²")
     table.add_column("images", justify="right")
     for key in keys:
         table.add_column(key.replace("f1_", "F1 ").replace("mean_f1", "mean F1"),

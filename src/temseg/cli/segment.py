@@ -266,6 +266,12 @@ def register(app: typer.Typer) -> None:
         from temseg.infer.series import check_series_order
 
         order = check_series_order(series_order, segmenter.in_channels)
+        if series_files:  # collect_inputs drops repeats: say so instead of miscounting
+            given = [p.resolve() for p in input_paths if p.is_file()]
+            twice = next((p for p in given if given.count(p) > 1), None)
+            if twice is not None:
+                raise InputError(f"--series-files: {twice.name} is given {given.count(twice)} "
+                                 "times; every image of a series is a file of its own")
         inputs = collect_inputs(input_paths)
         plans = _check_inputs(segmenter, inputs, pixel, series_files=series_files, order=order)
         _warn_resampling(segmenter, plans)
@@ -313,7 +319,8 @@ def register(app: typer.Typer) -> None:
                             on_mask=measure, series_order=order)
                     except InputError as exc:  # e.g. a blank image: say which file
                         message = str(exc).removeprefix("image: ")
-                        if not message.startswith(str(plan["path"])):
+                        if not any(message.startswith(str(path))
+                                   for path in plan.get("files", [plan["path"]])):
                             message = f"{plan['path']}: {message}"
                         if len(plans) == 1:
                             raise InputError(message) from None
@@ -322,7 +329,8 @@ def register(app: typer.Typer) -> None:
                         # recorded, and the run ends in an error naming it
                         blank = isinstance(exc, BlankImageError)
                         _common.warn(f"{message}; skipped" if blank else
-                                     f"{message}; not segmented, going on with the others")
+                                     f"{message}; this input left out, going on with the "
+                                     "other inputs")
                         (skipped if blank else failed).append(
                             {"input": str(plan["path"]), "reason": message,
                              **({"series_files": [str(p) for p in plan["files"]]}

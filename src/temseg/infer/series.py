@@ -30,6 +30,7 @@ The column counts (``NAME_counts.csv``) are the caller's, through ``on_mask``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -111,7 +112,7 @@ def read_series_files(paths: list[Path], *, sampling: float | None = None, warn=
     -------
     temseg.io.Micrograph
         ``path`` the first file; ``metadata`` the first file's, with
-        ``series_files`` (the file names in order).
+        ``series_files`` (the paths in order, as given).
 
     Raises
     ------
@@ -139,7 +140,7 @@ def read_series_files(paths: list[Path], *, sampling: float | None = None, warn=
                              f"{_pixel_size(b)}: the images of one focal series share the "
                              "pixel size (--sampling sets it for all)")
     data = np.stack([np.asarray(image.data, np.float32) for image in images])
-    metadata = {**first.metadata, "series_files": [Path(p).name for p in paths]}
+    metadata = {**first.metadata, "series_files": [str(p) for p in paths]}
     return Micrograph(data, sampling=first.sampling, metadata=metadata, path=Path(paths[0]))
 
 
@@ -151,14 +152,14 @@ def check_series_order(order, in_channels: int) -> list[int] | None:
     """``order`` (frame k of every series is the model's channel ``order[k]``) as a list,
     checked to be a permutation of the C channels; None keeps the model's order.
 
-    >>> check_series_order("2,1,0", 3)
-    [2, 1, 0]
+    >>> check_series_order("2,1,0", 3), check_series_order("2 1 0", 3)
+    ([2, 1, 0], [2, 1, 0])
     """
     if order is None:
         return None
     if isinstance(order, str):
         try:
-            order = [int(v) for v in order.replace(" ", "").split(",") if v != ""]
+            order = [int(v) for v in re.split(r"[,\s]+", order.strip()) if v != ""]
         except ValueError:
             raise InputError(f"series order: {order!r} is not comma-separated channel "
                              "indices (e.g. 2,1,0)") from None
@@ -271,6 +272,10 @@ def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | No
     h, w = micrograph.frame_shape
     label = str(Path(micrograph.path).name if micrograph.path is not None else name)
     middle = f" ({segmenter.channels[c // 2]})" if c > 1 and segmenter.channels else ""
+    files = (micrograph.metadata or {}).get("series_files") if c > 1 else None
+    if files:  # one series from C files (read_series_files): name the file shown
+        shown = files[c // 2 if order is None else order.index(c // 2)]
+        label = f"series {name}: {Path(shown).name}"
     pixels = np.zeros(k if classes else 2, np.int64)  # pixels per class (or bg/fg)
 
     def tally(mask_out: np.ndarray) -> float:
@@ -283,7 +288,17 @@ def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | No
         from temseg.io import write_mask, write_tiff
 
         series = next(iter_series(micrograph, c, order=order))
-        prob, mask_out, mask = _predict(segmenter, series, sampling, on_tile, threshold, classes)
+        try:
+            prob, mask_out, mask = _predict(segmenter, series, sampling, on_tile, threshold,
+                                            classes)
+        except BlankImageError as exc:
+            if files:  # say which file is constant, not only which channel
+                flat = [f for f, frame in zip(files, micrograph.frames())
+                        if np.all(frame == frame.flat[0])]
+                if flat:
+                    raise BlankImageError(f"{flat[0]}: constant image, in the series of "
+                                          f"{Path(files[0]).name} ({exc})") from None
+            raise
         image = display_image(series)
         if on_mask is not None:
             on_mask(0, mask, image)

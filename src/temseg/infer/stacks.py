@@ -147,6 +147,19 @@ def _is_output(path: Path, stems: set[str]) -> bool:
                for end in OUTPUT_ENDINGS)
 
 
+def natural_key(path: str | Path) -> tuple:
+    """Sort key of a file name with its numbers compared as numbers: ``frame2.tif`` before
+    ``frame10.tif``, as acquisition software numbers its exports.
+
+    >>> sorted(["s10.tif", "s9.tif", "s1.tif"], key=natural_key)
+    ['s1.tif', 's9.tif', 's10.tif']
+    """
+    import re
+
+    parts = re.split(r"(\d+)", Path(path).name)
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts)
+
+
 def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL") -> list[Path]:
     """Image files from files and folders (the readable images directly inside a folder).
 
@@ -154,7 +167,8 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL") 
     ----------
     paths : iterable of path
         Files are taken as given; a folder contributes its files with a suffix
-        :func:`temseg.io.supported_suffixes` knows, sorted by name, leaving out
+        :func:`temseg.io.supported_suffixes` knows, in :func:`natural_key` order
+        (``frame2`` before ``frame10``), leaving out
         hidden files, label images (stem ending in ``skip_suffix``) and the
         outputs of an earlier ``temseg segment`` into the same folder
         (``NAME_prob``, ``NAME_mask``, ``NAME_overlay``, ``NAME_particles``,
@@ -176,10 +190,11 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL") 
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            inside = sorted(p for p in path.iterdir()
-                            if p.is_file() and p.suffix.lower() in known
-                            and not p.name.startswith(".")
-                            and not (skip_suffix and p.stem.endswith(skip_suffix)))
+            inside = sorted((p for p in path.iterdir()
+                             if p.is_file() and p.suffix.lower() in known
+                             and not p.name.startswith(".")
+                             and not (skip_suffix and p.stem.endswith(skip_suffix))),
+                            key=natural_key)
             stems = {p.stem for p in inside}
             inside = [p for p in inside if not _is_output(p, stems)]
             if not inside:
