@@ -33,8 +33,9 @@ def show(table) -> None:
     Console(file=out.file, width=width, soft_wrap=True, no_color=out.no_color).print(table)
 
 
-def progress() -> Progress:
-    """A rich progress display on stderr (use as a context manager)."""
+def progress(*, transient: bool = False) -> Progress:
+    """A rich progress display on stderr (use as a context manager); a ``transient`` one
+    leaves no line behind (a short check before the work, or before its one-line error)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -42,15 +43,17 @@ def progress() -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
-        transient=False,
+        transient=transient,
+        disable=transient and not err.is_terminal,  # a pipe would keep an empty line
     )
 
 
-def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    """Iterate with a progress bar."""
+def track(items: Iterable[T], description: str, total: int | None = None, *,
+          transient: bool = False) -> Iterator[T]:
+    """Iterate with a progress bar (``transient``: gone when done)."""
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
-    with progress() as bar:
+    with progress(transient=transient) as bar:
         task = bar.add_task(description, total=total)
         for item in items:
             yield item

@@ -74,7 +74,7 @@ def _check_inputs(segmenter, inputs: list[Path], sampling: float | None, *,
     if series_files:
         _show_series_files(segmenter, groups, order)
     plans = []
-    for group in _common.track(groups, "checking inputs"):
+    for group in _common.track(groups, "checking inputs", transient=True):
         plan = {"path": group[0], "files": group} if series_files else {"path": group[0]}
         mg = _read(plan, sampling)
         segmenter.check_image(mg.frame_shape, sampling=mg.sampling, name=str(plan["path"]))
