@@ -400,3 +400,22 @@ def test_a_focal_stack_in_a_microscope_format_is_segmented_as_its_tiff(
     columns = _rows(tmp_path / "b" / "series_columns.csv")
     assert columns and float(columns[0]["x_nm"]) == pytest.approx(
         float(columns[0]["x_px"]) * 0.1, abs=1e-3)
+
+
+def test_specks_are_sized_at_the_models_pixel_size(focal_file, tmp_path, capsys):
+    common = ["--tile", "64", "--device", "cpu"]
+    for sampling, option, expected in ((1.0, [], 3), (0.5, [], 12), (0.5, ["--min-column-px",
+                                                                        "5"], 5)):
+        image = _frames(tmp_path / f"s{sampling}.tif", 3, sampling=sampling)
+        out = tmp_path / f"out{sampling}{len(option)}"
+        assert main(["segment", str(focal_file), str(image), "-o", str(out), *option,
+                     *common]) == 0, capsys.readouterr().err
+        entry = json.loads((out / "record.json").read_text())["inputs"][0]
+        assert entry["counts"]["min_column_px"] == expected
+    # the counts of the finer image leave out regions under 12 px
+    mask = np.asarray(iio.imread(tmp_path / "out0.50" / "s0.5_mask.png"))
+    row = _rows(tmp_path / "out0.50" / "s0.5_counts.csv")[0]
+    expected = count_columns(mask, classes=SPECIES, sampling=0.5, min_area_px=12)
+    assert int(row["Mo_count"]) == expected["Mo"]["count"]
+    assert expected["Mo"]["count"] < count_columns(mask, classes=SPECIES,
+                                                   min_area_px=3)["Mo"]["count"]

@@ -22,6 +22,31 @@ from temseg.errors import InputError
 from temseg.io.files import atomic_path, write_figure
 
 
+#: regions of a class smaller than this many pixels *at the model's pixel size* are specks
+SPECK_PX = 3
+
+
+def speck_px(given: int | None, *, model_sampling: float | None,
+             sampling: float | None) -> int:
+    """The smallest region counted as a column, in the input's pixels.
+
+    ``given`` (``--min-column-px``) is taken as it is; without it,
+    :data:`SPECK_PX` pixels of the model's pixel size, scaled to the input's
+    (the mask is at the input's size): 12 px for an input twice as fine as
+    the model, 1 px for one twice as coarse. Unscaled where a pixel size is
+    unknown.
+
+    >>> speck_px(None, model_sampling=0.125, sampling=0.0625), speck_px(5, model_sampling=0.125,
+    ...                                                              sampling=0.0625)
+    (12, 5)
+    """
+    if given is not None:
+        return int(given)
+    if not model_sampling or not sampling:
+        return SPECK_PX
+    return max(1, round(SPECK_PX * (model_sampling / sampling) ** 2))
+
+
 def _check_mask(mask, n_classes: int) -> np.ndarray:
     mask = np.asarray(mask)
     if mask.ndim != 2 or mask.size == 0:

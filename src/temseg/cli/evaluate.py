@@ -42,8 +42,10 @@ def evaluate(
         0.9, help="Models of >= 3 classes: a found column matches a labelled one of its class "
                   "when their centres lie at most this far apart (Å; 0.9 = half the Mo-S "
                   "spacing of MoS2)."),
-    min_column_px: int = typer.Option(3, help="Models of >= 3 classes: found regions smaller "
-                                              "than this (pixels) are specks, not columns."),
+    min_column_px: int | None = typer.Option(
+        None, help="Models of >= 3 classes: found regions smaller than this (pixels of the "
+                   "data) are specks, not columns. Default: 3 pixels of the model's pixel "
+                   "size, scaled to the data's."),
 ) -> None:
     """Score a trained network or a baseline on labelled images: pooled and per image.
 
@@ -71,7 +73,7 @@ def evaluate(
     if not 0 < column_distance < float("inf"):
         raise ConfigError(f"--column-distance: must be a positive distance in Å (0.9: half the "
                           f"Mo-S spacing of MoS2), got {column_distance:g}")
-    if min_column_px < 1:
+    if min_column_px is not None and min_column_px < 1:
         raise ConfigError(f"--min-column-px: must be >= 1, got {min_column_px}")
     current = {"name": ""}  # the DATA path being scored: the segmenter's warnings name it
     warned: set[str] = set()
@@ -92,7 +94,7 @@ def evaluate(
 def _evaluate(model: Path, data: list[Path], out: Path, *, warn, current: dict,
               threshold: float | None, label_suffix: str, data_sampling: float | None,
               overlays: bool, device: str, tile: int, tta: bool, column_distance: float,
-              min_column_px: int) -> None:
+              min_column_px: int | None) -> None:
     """The work of ``evaluate`` once its options are checked."""
     from temseg.device import pick_device
     from temseg.infer import load_segmenter
@@ -291,7 +293,7 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
     """Per-class scores of a model of ≥ 3 classes, streamed one image at a time."""
     from rich.table import Table
 
-    from temseg.analyze.columns import column_scores, match_columns
+    from temseg.analyze.columns import column_scores, match_columns, speck_px
     from temseg.infer.evaluation import CLASS_KEYS, evaluate_classes
     from temseg.io import write_confusion_overlay, write_json
     from temseg.record import write_record
@@ -320,8 +322,10 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
         if pixel_size(pair) is None:
             uncalibrated.append(pair.name)
             return
-        found = match_columns(pred, pair.label, classes=names, min_area_px=config[
-            "min_column_px"], max_distance_px=config["column_distance_A"] / pixel_size(pair))
+        speck = speck_px(config["min_column_px"], sampling=pixel_size(pair),
+                         model_sampling=getattr(segmenter, "sampling", None))
+        found = match_columns(pred, pair.label, classes=names, min_area_px=speck,
+                              max_distance_px=config["column_distance_A"] / pixel_size(pair))
         for name, counts in found.items():
             for key, value in counts.items():
                 totals[name][key] += value

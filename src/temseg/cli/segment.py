@@ -202,9 +202,10 @@ def register(app: typer.Typer) -> None:
                                           "(single images, in the order given; a folder's "
                                           "sorted by name) are the C images of one series, "
                                           "named after the first."),
-        min_column_px: int = typer.Option(
-            3, help="Models of ≥ 3 classes: connected regions of a class smaller than this "
-                    "(pixels) are specks, not counted as columns in NAME_counts.csv."),
+        min_column_px: int | None = typer.Option(
+            None, help="Models of ≥ 3 classes: connected regions of a class smaller than this "
+                       "(input pixels) are specks, not counted as columns in NAME_counts.csv. "
+                       "Default: 3 pixels of the model's pixel size, scaled to each input's."),
     ) -> None:
         """Segment images, stacks or folders: probability TIFF, mask, overlay and a record.
 
@@ -248,7 +249,7 @@ def register(app: typer.Typer) -> None:
         particles = particles or fourier
         if min_area_px < 1:
             raise ConfigError(f"--min-area-px: must be ≥ 1, got {min_area_px}")
-        if min_column_px < 1:
+        if min_column_px is not None and min_column_px < 1:
             raise ConfigError(f"--min-column-px: must be ≥ 1, got {min_column_px}")
         _common.check_output(out)
         model_path, input_paths = _split_model(paths, model)
@@ -263,6 +264,7 @@ def register(app: typer.Typer) -> None:
         segmenter = load_segmenter(model_path, tile=tile, overlap=overlap,
                                    batch_size=batch_size, window=window, device=device,
                                    amp=amp, tta=tta, warn=warn)
+        from temseg.analyze.columns import speck_px
         from temseg.infer.series import check_series_order
 
         order = check_series_order(series_order, segmenter.in_channels)
@@ -308,7 +310,9 @@ def register(app: typer.Typer) -> None:
                                                   frames_per_series=segmenter.in_channels)
                                if particles else None)
                     if classes:
-                        measure = _column_counter(counts, segmenter, mg.sampling, min_column_px,
+                        speck = speck_px(min_column_px, sampling=mg.sampling,
+                                         model_sampling=getattr(segmenter, "sampling", None))
+                        measure = _column_counter(counts, segmenter, mg.sampling, speck,
                                                   measure)
                     try:
                         result = segment_micrograph(
@@ -349,8 +353,9 @@ def register(app: typer.Typer) -> None:
                     if "files" in plan:
                         entry["series_files"] = [str(p) for p in plan["files"]]
                     if classes:
-                        entry["counts"] = _write_counts(out, name, counts, plan, segmenter,
-                                                        result.blank_frames, unit)
+                        entry["counts"] = {**_write_counts(out, name, counts, plan, segmenter,
+                                                           result.blank_frames, unit),
+                                           "min_column_px": speck}
                     if particles:
                         entry["particles"] = _write_particles(out, name, rows, plan,
                                                               result.blank_frames, first,
