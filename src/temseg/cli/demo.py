@@ -33,7 +33,7 @@ def demo_command(
     probability.tif, overlay.png, particles.csv (per particle: area and
     equivalent diameter in nm, lattice spacing in Å and Fourier peak ratio
     from its own power spectrum), scores.json and record.json; prints the F1
-    against the known label. Offline; about a minute on a laptop CPU.
+    against the known label. Offline; about half a minute on a laptop CPU.
     """
     import time
 

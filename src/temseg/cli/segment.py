@@ -200,8 +200,9 @@ def register(app: typer.Typer) -> None:
         series_files: bool = typer.Option(
             False, "--series-files", help="Focal-series models: every C consecutive inputs "
                                           "(single images, in the order given; a folder's "
-                                          "sorted by name) are the C images of one series, "
-                                          "named after the first."),
+                                          "by name, numbers as numbers: frame2 before "
+                                          "frame10) are the C images of one series, named "
+                                          "after the first."),
         min_column_px: int | None = typer.Option(
             None, help="Models of ≥ 3 classes: connected regions of a class smaller than this "
                        "(input pixels) are specks, not counted as columns in NAME_counts.csv. "
