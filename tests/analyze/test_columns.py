@@ -107,3 +107,12 @@ def test_columns_match_by_centre_distance_and_class():
     one = np.zeros_like(two)
     one[2:4, 4:6] = 1
     assert match_columns(one, two, classes=classes[:2], max_distance_px=3)["Mo"]["tp"] == 1
+
+
+@pytest.mark.parametrize(("given", "model", "data", "expected"), [
+    (None, 0.125, 0.125, 3), (None, 0.125, 0.0625, 12), (None, 0.125, 0.25, 1),
+    (None, 0.125, 1.0, 1), (None, None, 0.1, 3), (None, 0.125, None, 3), (7, 0.125, 0.0625, 7)])
+def test_a_speck_is_three_pixels_of_the_models_size(given, model, data, expected):
+    from temseg.analyze.columns import speck_px
+
+    assert speck_px(given, model_sampling=model, sampling=data) == expected

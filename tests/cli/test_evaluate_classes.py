@@ -250,8 +250,11 @@ def test_a_set_with_doses_is_also_scored_per_dose_band(tmp_path, save_focal_mode
     captured = capsys.readouterr()
     assert code == 0, captured.err
     out_text = " ".join(captured.out.split())
-    assert ("pooled per band of dose of each image of a series (e/Å²; 3× in all)" if focal
-            else "pooled per band of dose (e/Å²)") in out_text
+    assert ("pooled per band of dose (e/Å²; each image of a series, 3× in all)" if focal
+            else "pooled per band of dose (e/Å²) (") in out_text
+    record = json.loads((out / "record.json").read_text())
+    if focal:  # 3 px at the model's pixel size, which is the data's
+        assert record["config"]["min_column_px_used"] == [3]
     assert "1 of 4 images have no dose: left out of per_dose.csv" in captured.err
     bands = _rows(out / "per_dose.csv")
     assert [(round(float(b["dose_low_e_per_A2"])), round(float(b["dose_high_e_per_A2"])), b["images"])

@@ -296,6 +296,17 @@ def test_series_files_in_another_order_and_with_repeated_stems(focal_file, tmp_p
     for name in ("img0", "img0_2"):  # one output name per series, numbered where stems repeat
         np.testing.assert_array_equal(tifffile.imread(tmp_path / "b" / f"{name}_prob.tif"),
                                       expected)
+    # signed numbers in the names are not read as signs: the user is told to check
+    signed = tmp_path / "signed"
+    signed.mkdir()
+    for offset, frame in zip((-50, 0, 50), data):
+        write_tiff(signed / f"df{offset}.tif", frame, sampling=1.0)
+    assert main(["segment", str(focal_file), str(signed), "--series-files", "-o",
+                 str(tmp_path / "s"), *common]) == 0
+    captured = capsys.readouterr()
+    assert "df0.tif → Δf -50 Å, df50.tif → Δf +0 Å, df-50.tif → Δf +50 Å" in " ".join(
+        captured.out.split())
+    assert "ordered without their signs (df-50 after df50)" in " ".join(captured.err.split())
     # a series of files from two folders is warned about (a grouping slipped by one file?)
     mixed = [str(tmp_path / "x" / "img0.tif"), str(tmp_path / "x" / "img1.tif"),
              str(tmp_path / "y" / "img2.tif")]
@@ -327,7 +338,7 @@ def test_series_files_of_a_folder_go_in_number_order_and_a_constant_one_is_named
     assert main(["segment", str(focal_file), str(folder), "--series-files", "-o",
                  str(tmp_path / "c"), *common]) == 0
     err = " ".join(capsys.readouterr().err.split())
-    assert f"{folder / 'frame5.tif'}: constant image, in the series of frame4.tif" in err
+    assert f"{folder / 'frame5.tif'}: constant image in the series of frame4.tif" in err
     record = json.loads((tmp_path / "c" / "record.json").read_text())
     assert [Path(p).name for p in record["skipped"][0]["series_files"]] == [
         "frame4.tif", "frame5.tif", "frame6.tif"]
@@ -357,9 +368,10 @@ def test_bad_series_files_are_one_line_before_any_work(focal_file, save_tiny_mod
         lines = [e for e in err.splitlines() if e.startswith("error:")]
         assert code == 2 and len(lines) == 1 and message in lines[0], err
         assert not (tmp_path / "out").exists()
-    code = main(["segment", str(focal_file), a, a, b, "--series-files", "-o",
-                 str(tmp_path / "out"), "--device", "cpu"])
-    assert code == 2 and "--series-files: a.tif is given 2 times" in capsys.readouterr().err
+    for repeated in ([a, a, b], [str(tmp_path), a]):  # also a file inside a folder given
+        code = main(["segment", str(focal_file), *repeated, "--series-files", "-o",
+                     str(tmp_path / "out"), "--device", "cpu"])
+        assert code == 2 and "--series-files: a.tif is given 2 times" in capsys.readouterr().err
     model = save_tiny_model(tmp_path / "tiny", sampling=1.0)
     assert main(["segment", str(model), a, b, c, "--series-files", "-o",
                  str(tmp_path / "out")]) == 2

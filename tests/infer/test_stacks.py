@@ -184,3 +184,17 @@ def test_a_zarr_dataset_given_to_segment_points_to_evaluate(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="empty: folder holds no image files"):
         collect_inputs([tmp_path / "empty"])
+
+
+def test_natural_key_orders_numbers_as_numbers_and_never_ties():
+    from temseg.infer.stacks import natural_key
+
+    names = ["frame10.tif", "frame2.tif", "frame1.tif", "frame01.tif", "10x.tif", "2x.tif",
+             "²1.tif", "a.tif"]
+    ordered = sorted(names, key=natural_key)
+    assert ordered.index("frame2.tif") < ordered.index("frame10.tif")
+    assert ordered.index("2x.tif") < ordered.index("10x.tif")
+    assert ordered[:2] == ["2x.tif", "10x.tif"]  # names starting with a number come first
+    # frame01 and frame1 name the same number: the name breaks the tie, whatever the listing
+    assert sorted(reversed(names), key=natural_key) == ordered
+    assert len({natural_key(n) for n in names}) == len(names)

@@ -76,6 +76,11 @@ def dose_text(dose: float) -> str:
     return f"{dose:,.0f}" if dose >= 100 else f"{dose:.3g}"
 
 
+def series_dose_note(channels: int) -> str:
+    """What a simulated dose means for a focal series of ``channels`` images ("" for one)."""
+    return "" if channels == 1 else f"each image of a series, {channels}× in all"
+
+
 def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {message}", highlight=False)
 

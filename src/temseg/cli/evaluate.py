@@ -268,7 +268,8 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
     doses = [p.dose for p in pairs]
     by_dose = _by_dose(out, doses, [[[r["tn"], r["fp"]], [r["fn"], r["tp"]]] for r in rows],
                        segmenter.classes, {segmenter.classes[1]: [r["f1"] for r in rows]},
-                       rows, title=f"{model} at threshold {thr:g}", channels=1)
+                       rows, title=f"{model} at threshold {thr:g}",
+                       channels=segmenter.in_channels)
     write_table(out / "per_image.csv",
                 rows + [{"name": "pooled", **pooled}, {"name": "mean of images", **means}])
     write_json(out / "pooled.json", {"threshold": thr, "n_images": len(pairs), **pooled,
@@ -284,7 +285,7 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
     table.add_row("[bold]pooled[/]", *(f"[bold]{pooled[k]:.4f}[/]" for k in keys))
     table.add_row("mean of images", *(f"{means[k]:.4f}" for k in keys))
     _common.show(table)
-    _show_by_dose(by_dose, segmenter.classes, 1)
+    _show_by_dose(by_dose, segmenter.classes, segmenter.in_channels)
     _common.out.print(f"written to {out}", highlight=False)
 
 
@@ -310,6 +311,7 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
               for name in names[1:]}
     uncalibrated = []
     matrices, doses = [], []  # per image, for the scores by dose
+    specks: set[int] = set()  # the speck sizes used (px), for the record
 
     written: list[Path] = []  # confusion PNGs of this run, removed if it fails half-way
 
@@ -324,6 +326,7 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
             return
         speck = speck_px(config["min_column_px"], sampling=pixel_size(pair),
                          model_sampling=getattr(segmenter, "sampling", None))
+        specks.add(speck)
         found = match_columns(pred, pair.label, classes=names, min_area_px=speck,
                               max_distance_px=config["column_distance_A"] / pixel_size(pair))
         for name, counts in found.items():
@@ -359,7 +362,8 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
         write_table(out / "columns.csv", [{"class": n, **c} for n, c in columns.items()])
     write_json(out / "pooled.json", {"pooling": "pixels", **pooled, "columns": columns,
                                      "by_dose": by_dose})
-    write_record(out, config={**config, "prediction": "most probable class"},
+    write_record(out, config={**config, "prediction": "most probable class",
+                              "min_column_px_used": sorted(specks)},
                  pooled={k: pooled[k] for k in ("accuracy", "mean_foreground", "classes")},
                  columns=columns, classes=segmenter.classes, channels=segmenter.channels,
                  by_dose=by_dose)
@@ -391,8 +395,8 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
 
 def _dose_label(channels: int) -> str:
     """What the dose of a dataset image is: of one image, or of each image of a focal series."""
-    return ("dose (e/Å²)" if channels == 1 else
-            f"dose of each image of a series (e/Å²; {channels}× in all)")
+    series = _common.series_dose_note(channels)
+    return "dose (e/Å²)" if not series else f"dose (e/Å²; {series})"
 
 
 def _by_dose(out: Path, doses: list, matrices: list, classes: list[str],

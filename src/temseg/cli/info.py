@@ -127,7 +127,7 @@ def _describe_zarr(path: Path, *, sampling: float | None = None) -> None:
         from statistics import median
 
         unknown = n - len(doses)
-        each = "" if c == 1 else f"; each image of a series, {c}× in all"
+        each = f"; {_common.series_dose_note(c)}" if c > 1 else ""
         summary.add_row("dose", f"{_common.dose_text(doses[0])}–{_common.dose_text(doses[-1])} "
                                 f"e/Å² (median {_common.dose_text(median(doses))}{each})"
                         + (f"; {unknown} image(s) without a dose" if unknown else ""))

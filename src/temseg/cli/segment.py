@@ -13,6 +13,7 @@ frames (or focal series) and tiles, and the run is recorded. For a model of
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -97,6 +98,9 @@ def _show_series_files(segmenter, groups: list[list[Path]], order: list[int] | N
         if len({path.parent for path in group}) > 1:
             _common.warn(f"series {group[0].stem}: its files come from different folders ("
                          f"{', '.join(str(path) for path in group)}); check the grouping")
+        if any(re.search(r"[-+]\d", path.name) for path in group):
+            _common.warn(f"series {group[0].stem}: file names with signed numbers are ordered "
+                         "without their signs (df-50 after df50): check the channels above")
 
 
 def _read(plan: dict, sampling: float | None):
@@ -201,8 +205,8 @@ def register(app: typer.Typer) -> None:
             False, "--series-files", help="Focal-series models: every C consecutive inputs "
                                           "(single images, in the order given; a folder's "
                                           "by name, numbers as numbers: frame2 before "
-                                          "frame10) are the C images of one series, named "
-                                          "after the first."),
+                                          "frame10, signs not read) are the C images of one "
+                                          "series, named after the first."),
         min_column_px: int | None = typer.Option(
             None, help="Models of ≥ 3 classes: connected regions of a class smaller than this "
                        "(input pixels) are specks, not counted as columns in NAME_counts.csv. "
@@ -269,13 +273,14 @@ def register(app: typer.Typer) -> None:
         from temseg.infer.series import check_series_order
 
         order = check_series_order(series_order, segmenter.in_channels)
-        if series_files:  # collect_inputs drops repeats: say so instead of miscounting
-            given = [p.resolve() for p in input_paths if p.is_file()]
-            twice = next((p for p in given if given.count(p) > 1), None)
-            if twice is not None:
-                raise InputError(f"--series-files: {twice.name} is given {given.count(twice)} "
-                                 "times; every image of a series is a file of its own")
-        inputs = collect_inputs(input_paths)
+        inputs = collect_inputs(input_paths, unique=not series_files)
+        if series_files:  # a repeat would shift every later series by one file
+            from collections import Counter
+
+            path, times = Counter(p.resolve() for p in inputs).most_common(1)[0]
+            if times > 1:
+                raise InputError(f"--series-files: {path.name} is given {times} times; every "
+                                 "image of a series is a file of its own")
         plans = _check_inputs(segmenter, inputs, pixel, series_files=series_files, order=order)
         _warn_resampling(segmenter, plans)
         _warn_tile_count(segmenter, plans, overlap)

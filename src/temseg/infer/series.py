@@ -161,8 +161,8 @@ def check_series_order(order, in_channels: int) -> list[int] | None:
         try:
             order = [int(v) for v in re.split(r"[,\s]+", order.strip()) if v != ""]
         except ValueError:
-            raise InputError(f"series order: {order!r} is not comma-separated channel "
-                             "indices (e.g. 2,1,0)") from None
+            raise InputError(f"series order: {order!r} is not channel indices separated by "
+                             "commas or spaces (e.g. 2,1,0)") from None
     order = [int(v) for v in order]
     if in_channels == 1:
         raise InputError("series order: the model takes single images, not focal series")
@@ -296,8 +296,9 @@ def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | No
                 flat = [f for f, frame in zip(files, micrograph.frames())
                         if np.all(frame == frame.flat[0])]
                 if flat:
-                    raise BlankImageError(f"{flat[0]}: constant image, in the series of "
-                                          f"{Path(files[0]).name} ({exc})") from None
+                    raise BlankImageError(f"{', '.join(map(str, flat))}: constant image "
+                                          f"in the series of {Path(files[0]).name} ({exc})"
+                                          ) from None
             raise
         image = display_image(series)
         if on_mask is not None:

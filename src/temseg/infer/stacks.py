@@ -153,14 +153,20 @@ def natural_key(path: str | Path) -> tuple:
 
     >>> sorted(["s10.tif", "s9.tif", "s1.tif"], key=natural_key)
     ['s1.tif', 's9.tif', 's10.tif']
+
+    Signs are not read (``img-10`` is a separator as often as a sign):
+    ``df-50`` sorts after ``df50``.
     """
     import re
 
-    parts = re.split(r"(\d+)", Path(path).name)
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts)
+    name = Path(path).name
+    parts = re.split(r"(\d+)", name)  # text, number, text, number, ..., text
+    # numbers sit at the odd places; the name itself breaks ties (frame1, frame01)
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), name
 
 
-def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL") -> list[Path]:
+def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL",
+                   unique: bool = True) -> list[Path]:
     """Image files from files and folders (the readable images directly inside a folder).
 
     Parameters
@@ -174,9 +180,13 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL") 
         (``NAME_prob``, ``NAME_mask``, ``NAME_overlay``, ``NAME_particles``,
         ``NAME_fourier``, ``NAME_counts`` beside an image ``NAME``).
 
+    unique : bool
+        Drop a file met again (given twice, or inside a folder also given);
+        False keeps every occurrence (to refuse repeats where they matter).
+
     Returns
     -------
-    list of Path, without duplicates, in the order given
+    list of Path, in the order given; without duplicates when ``unique``
 
     Raises
     ------
@@ -211,10 +221,12 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL") 
             found.append(path)
         else:
             raise InputError(f"{path}: no such file or folder")
-    unique: dict[Path, Path] = {}
+    if not unique:
+        return found
+    first: dict[Path, Path] = {}
     for path in found:
-        unique.setdefault(path.resolve(), path)
-    return list(unique.values())
+        first.setdefault(path.resolve(), path)
+    return list(first.values())
 
 
 def output_names(inputs: list[Path]) -> list[str]:
