@@ -164,6 +164,7 @@ def test_overlay_of_a_stack_shows_its_first_frame_that_is_not_blank(net_factory,
     result = segment_micrograph(seg, read_image(write_tiff(tmp_path / "s.tif", frames)),
                                 tmp_path / "out")
     assert result.blank_frames == [0]
+    assert result.overlay_frame == 1 and result.to_dict()["overlay_frame"] == 1
     overlay = np.asarray(Image.open(result.outputs["overlay"]).convert("L"), float)
     assert overlay.std() > 10  # frame 1's noise, not the constant frame 0
 

@@ -219,8 +219,7 @@ def register(app: typer.Typer) -> None:
 
         Per input NAME: NAME_prob.tif (float32, with the pixel size), NAME_mask.png
         (NAME_mask.tif for a stack), NAME_overlay.png (first frame of a stack that is not
-        blank); and
-        record.json for the run. Stacks are streamed frame by frame; a blank (constant)
+        blank: overlay_frame in the record); and record.json for the run. Stacks are streamed frame by frame; a blank (constant)
         frame is reported and left unsegmented (NaN, empty mask). In a batch, an
         input found bad half-way (a NaN frame) is left out, the others are finished
         and recorded, and the run ends in an error naming it. With --particles

@@ -363,6 +363,7 @@ def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | No
     done = [f for f in fractions if f is not None]
     return SegmentResult(micrograph.path, paths, tuple(micrograph.data.shape), sampling,
                          float(np.mean(done)), fractions, blank, frames_per_series=c,
+                         overlay_frame=first["index"],
                          class_fractions=_fractions(segmenter, pixels, classes))
 
 

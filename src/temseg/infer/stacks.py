@@ -46,6 +46,9 @@ class SegmentResult:
         ``frame_fractions`` and ``blank_frames`` count series, not frames.
     class_fractions : dict of str → float, or None
         Each class's share of the segmented pixels, for models of ≥ 3 classes.
+    overlay_frame : int or None
+        For a stack: the frame (or series) the overlay shows, the first that is
+        not blank.
     """
 
     input: Path | None
@@ -57,6 +60,7 @@ class SegmentResult:
     blank_frames: list = dataclasses.field(default_factory=list)
     frames_per_series: int = 1
     class_fractions: dict | None = None
+    overlay_frame: int | None = None
 
     def to_dict(self) -> dict:
         out = {"input": None if self.input is None else str(self.input),
@@ -70,6 +74,9 @@ class SegmentResult:
             out.update(frame_fractions=self.frame_fractions, blank_frames=self.blank_frames)
         if self.class_fractions is not None:
             out["class_fractions"] = self.class_fractions
+        if self.overlay_frame is not None:
+            out["overlay_series" if self.frames_per_series > 1 else "overlay_frame"] = \
+                self.overlay_frame
         return out
 
 
