@@ -116,3 +116,37 @@ def test_a_speck_is_three_pixels_of_the_models_size(given, model, data, expected
     from temseg.analyze.columns import speck_px
 
     assert speck_px(given, model_sampling=model, sampling=data) == expected
+
+
+def test_column_transitions_pair_across_drift_and_count_changes():
+    from temseg.analyze.columns import column_transitions, transition_row
+
+    # three columns; the sample drifts by (dy, dx) = (2, -3); the S2 at (30, 30) loses an atom,
+    # the Mo at (50, 40) vanishes, a new S2 appears at (60, 60), one Mo leaves the field
+    before = np.array([[1, 20.0, 20.0, 9], [2, 30.0, 30.0, 9], [1, 50.0, 40.0, 9],
+                       [1, 1.0, 40.0, 9]])
+    after = np.array([[1, 17.2, 22.1, 9], [3, 27.0, 32.0, 9], [2, 60.0, 60.0, 9]])
+    found = column_transitions(before, after, n_classes=4, max_distance_px=1.5,
+                               drift=(2.0, -3.0), shape=(80, 80))
+    t = found["transitions"]
+    assert t[1, 1] == 1 and t[2, 3] == 1 and t.sum() == 2
+    assert found["vanished"].tolist() == [0, 1, 0, 0]  # the Mo at x = 1 left the field
+    assert found["appeared"].tolist() == [0, 0, 1, 0]
+    # without the drift nothing pairs; without the shape the Mo at the edge "vanishes" too
+    assert column_transitions(before, after, n_classes=4, max_distance_px=1.5)[
+        "transitions"].sum() == 0
+    assert column_transitions(before, after, n_classes=4, max_distance_px=1.5,
+                              drift=(2.0, -3.0))["vanished"].tolist() == [0, 2, 0, 0]
+    row = transition_row(0, 1, (2.0, -3.0), found, classes=["background", "Mo", "S2", "S1"])
+    assert row["S2_to_S1"] == 1 and row["Mo_kept"] == 1 and row["Mo_vanished"] == 1
+    assert row["S2_appeared"] == 1 and row["paired"] == 2 and row["S1_to_S2"] == 0
+    with pytest.raises(InputError, match="max_distance_px"):
+        column_transitions(before, after, n_classes=4, max_distance_px=0)
+
+
+def test_series_drift_finds_the_shift_of_the_sample():
+    from temseg.analyze.columns import series_drift
+
+    image = np.random.default_rng(3).random((64, 64))
+    moved = np.roll(image, (4, -6), axis=(0, 1))  # the sample moved down 4, left 6
+    assert series_drift(image, moved) == pytest.approx((4.0, -6.0), abs=0.1)

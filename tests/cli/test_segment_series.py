@@ -40,8 +40,8 @@ def test_a_stack_of_two_series_gives_class_maps_and_counts(focal_file, tmp_path,
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert sorted(p.name for p in out.iterdir()) == [
-        "mos2_columns.csv", "mos2_counts.csv", "mos2_counts.png", "mos2_mask.tif",
-        "mos2_overlay.png", "mos2_prob.tif", "record.json"]
+        "mos2_columns.csv", "mos2_counts.csv", "mos2_counts.png", "mos2_events.csv",
+        "mos2_mask.tif", "mos2_overlay.png", "mos2_prob.tif", "record.json"]
     prob = tifffile.imread(out / "mos2_prob.tif")
     mask = tifffile.imread(out / "mos2_mask.tif")
     assert prob.shape == (2, 4, 64, 64) and prob.dtype == np.float32
@@ -431,3 +431,32 @@ def test_specks_are_sized_at_the_models_pixel_size(focal_file, tmp_path, capsys)
     assert int(row["Mo_count"]) == expected["Mo"]["count"]
     assert expected["Mo"]["count"] < count_columns(mask, classes=SPECIES,
                                                    min_area_px=3)["Mo"]["count"]
+
+
+def test_a_stack_of_series_follows_its_columns_across_the_drift(focal_file, tmp_path, capsys):
+    data = np.random.default_rng(12).gamma(4.0, 25.0, (3, 96, 96)).astype(np.float32)
+    moved = np.roll(data, (2, -3), axis=(1, 2))  # the same series, the sample drifted
+    write_tiff(tmp_path / "drift.tif", np.concatenate([data, moved]), sampling=1.0)
+    out = tmp_path / "out"
+    assert main(["segment", str(focal_file), str(tmp_path / "drift.tif"), "-o", str(out),
+                 "--tile", "96", "--device", "cpu", "--column-distance", "1.5"]) == 0, \
+        capsys.readouterr().err
+    (row,) = _rows(out / "drift_events.csv")
+    assert (row["from_series"], row["to_series"]) == ("0", "1")
+    assert float(row["drift_y_px"]) == pytest.approx(2.0, abs=0.15)
+    assert float(row["drift_x_px"]) == pytest.approx(-3.0, abs=0.15)
+    # the same regions, moved: paired with themselves, hardly any changing class (this
+    # untrained model's specks near the tile edges come and go; the pairing itself is
+    # tested exactly in tests/analyze/test_columns.py)
+    paired = int(row["paired"])
+    kept = sum(int(v) for k, v in row.items() if k.endswith("_kept"))
+    changed = sum(int(v) for k, v in row.items() if "_to_" in k)
+    assert paired > 100 and kept + changed == paired and kept >= 0.95 * paired, row
+    record = json.loads((out / "record.json").read_text())
+    assert record["inputs"][0]["events"]["totals"]["paired"] == int(row["paired"])
+    # without a pixel size there is no distance in Å: no events, and it says so
+    write_tiff(tmp_path / "nocal.tif", np.concatenate([data, moved]))
+    assert main(["segment", str(focal_file), str(tmp_path / "nocal.tif"), "-o",
+                 str(tmp_path / "o2"), "--tile", "96", "--device", "cpu"]) == 0
+    assert "columns not followed from series to series" in capsys.readouterr().err
+    assert not (tmp_path / "o2" / "nocal_events.csv").exists()

@@ -237,9 +237,6 @@ def match_columns(pred, truth, *, classes: Sequence[str], max_distance_px: float
     >>> match_columns(p, t, classes=["background", "Mo"], max_distance_px=1.5)["Mo"]
     {'tp': 1, 'fp': 1, 'fn': 1, 'labelled': 2, 'found': 2}
     """
-    from scipy.optimize import linear_sum_assignment
-    from scipy.spatial.distance import cdist
-
     classes = [str(c) for c in classes]
     pred = _check_mask(pred, len(classes))
     truth = _check_mask(truth, len(classes))
@@ -253,16 +250,127 @@ def match_columns(pred, truth, *, classes: Sequence[str], max_distance_px: float
     for index, name in enumerate(classes[1:], start=1):
         found = found_all[found_all[:, 0] == index, 1:3]  # (x, y) centres in px
         labelled = labelled_all[labelled_all[:, 0] == index, 1:3]
-        tp = 0
-        if len(found) and len(labelled):
-            dist = cdist(found, labelled)
-            far = dist > max_distance_px
-            dist[far] = 1e9  # never chosen over a real match; dropped below if chosen at all
-            rows, cols = linear_sum_assignment(dist)
-            tp = int(np.count_nonzero(~far[rows, cols]))
+        tp = len(_pair_up(found, labelled, max_distance_px)[0])
         out[name] = {"tp": tp, "fp": len(found) - tp, "fn": len(labelled) - tp,
                      "labelled": len(labelled), "found": len(found)}
     return out
+
+
+def _pair_up(a: np.ndarray, b: np.ndarray, max_distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(i, j)`` of the points of ``a`` and ``b`` paired by the assignment of least
+    total distance, keeping pairs at most ``max_distance`` apart; each point in one pair."""
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    if not len(a) or not len(b):
+        return np.zeros(0, int), np.zeros(0, int)
+    dist = cdist(a, b)
+    far = dist > max_distance
+    dist[far] = 1e9  # never chosen over a real pair; dropped below if chosen at all
+    rows, cols = linear_sum_assignment(dist)
+    near = ~far[rows, cols]
+    return rows[near], cols[near]
+
+
+def series_drift(before, after, *, upsample: int = 10) -> tuple[float, float]:
+    """How far the sample moved from image ``before`` to ``after``: ``(dy, dx)`` in px (a
+    feature at ``(y, x)`` in ``before`` lies at ``(y + dy, x + dx)`` in ``after``), by phase
+    correlation to 1/``upsample`` px. For matching columns of consecutive series of a drifting
+    in-situ recording."""
+    from skimage.registration import phase_cross_correlation
+
+    shift = phase_cross_correlation(np.asarray(before, float), np.asarray(after, float),
+                                    upsample_factor=upsample)[0]
+    return float(-shift[0]), float(-shift[1])
+
+
+def column_transitions(before: np.ndarray, after: np.ndarray, *, n_classes: int,
+                       max_distance_px: float, drift: tuple[float, float] = (0.0, 0.0),
+                       shape: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
+    """What became of each column from one series to the next (003: defects forming, moving).
+
+    Columns of any class are paired by centre distance (least total distance,
+    at most ``max_distance_px`` once ``drift`` (dy, dx) is applied to
+    ``before``); a pair of two classes is a change of species, e.g. S2 → S1,
+    a sulphur atom lost.
+
+    Parameters
+    ----------
+    before, after : (M, 4) arrays of :func:`column_positions` (class, x, y, area)
+    n_classes : K, the background included
+    shape : (H, W), optional
+        The images' size: a column without a partner counts as appeared or
+        vanished only where its partner would lie inside the other image, two
+        match distances from its edge (a drifting field gains and loses
+        columns at its edges; those are not events).
+
+    Returns
+    -------
+    dict
+        ``transitions`` (K, K) int: paired columns by class before (row) and
+        after (column); ``appeared`` (K,) int: columns of ``after`` with no
+        partner, by class; ``vanished`` (K,) int: columns of ``before`` with
+        none.
+
+    Examples
+    --------
+    >>> a = np.array([[1, 10.0, 10.0, 9], [2, 20.0, 10.0, 9]])
+    >>> b = np.array([[1, 11.0, 10.0, 9], [3, 21.0, 10.0, 9], [2, 40.0, 40.0, 9]])
+    >>> t = column_transitions(a, b, n_classes=4, max_distance_px=2, drift=(0.0, 1.0))
+    >>> t["transitions"].tolist()[1][1], t["transitions"].tolist()[2][3], t["appeared"].tolist()
+    (1, 1, [0, 0, 1, 0])
+    """
+    if not max_distance_px > 0:
+        raise InputError(f"max_distance_px: must be positive, got {max_distance_px!r}")
+    before = np.asarray(before, float).reshape(-1, 4)
+    after = np.asarray(after, float).reshape(-1, 4)
+    dy, dx = drift
+    moved = before[:, 1:3] + np.array([dx, dy])  # (x, y) where each column should be now
+    i, j = _pair_up(moved, after[:, 1:3], max_distance_px)
+    k = int(n_classes)
+    kind_before, kind_after = before[:, 0].astype(int), after[:, 0].astype(int)
+    transitions = np.zeros((k, k), np.int64)
+    np.add.at(transitions, (kind_before[i], kind_after[j]), 1)
+    lone_after = np.ones(len(after), bool)
+    lone_after[j] = False
+    lone_before = np.ones(len(before), bool)
+    lone_before[i] = False
+    if shape is not None:  # where the other image saw the place too
+        h, w = shape
+        margin = 2 * max_distance_px
+
+        def inside(xy: np.ndarray) -> np.ndarray:
+            return ((xy[:, 0] >= margin) & (xy[:, 0] <= w - 1 - margin)
+                    & (xy[:, 1] >= margin) & (xy[:, 1] <= h - 1 - margin))
+
+        lone_before &= inside(moved)
+        lone_before &= inside(before[:, 1:3])
+        lone_after &= inside(after[:, 1:3] - np.array([dx, dy]))
+        lone_after &= inside(after[:, 1:3])
+    return {"transitions": transitions,
+            "appeared": np.bincount(kind_after[lone_after], minlength=k).astype(np.int64),
+            "vanished": np.bincount(kind_before[lone_before], minlength=k).astype(np.int64)}
+
+
+def transition_row(from_series: int, to_series: int, drift: tuple[float, float],
+                   found: dict[str, np.ndarray], *, classes: Sequence[str]) -> dict:
+    """One row of ``NAME_events.csv`` from :func:`column_transitions`: the two series, the
+    drift (px), how many columns were paired, and per foreground class ``<c>_kept``,
+    ``<c>_appeared``, ``<c>_vanished`` and ``<a>_to_<b>`` for every change of class (e.g.
+    ``S2_to_S1``: a sulphur atom lost)."""
+    names = [str(c) for c in classes]
+    t, k = found["transitions"], len(names)
+    row = {"from_series": int(from_series), "to_series": int(to_series),
+           "drift_y_px": round(float(drift[0]), 2), "drift_x_px": round(float(drift[1]), 2),
+           "paired": int(t.sum())}
+    for c in range(1, k):
+        row.update({f"{names[c]}_kept": int(t[c, c]), f"{names[c]}_appeared":
+                    int(found["appeared"][c]), f"{names[c]}_vanished": int(found["vanished"][c])})
+    for a in range(1, k):
+        for b in range(1, k):
+            if a != b:
+                row[f"{names[a]}_to_{names[b]}"] = int(t[a, b])
+    return row
 
 
 def column_scores(totals: dict[str, dict]) -> dict[str, dict]:

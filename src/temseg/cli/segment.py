@@ -201,6 +201,12 @@ def register(app: typer.Typer) -> None:
                        "series, e.g. 2,1,0 for series recorded in the reverse of the model's "
                        "order (`temseg info MODEL` lists its channels). Default: the model's "
                        "order."),
+        column_distance: float = typer.Option(
+            0.9, help="Models of ≥ 3 classes, stacks of series: a column of one series is the "
+                      "same column in the next when their centres (after the drift) lie at "
+                      "most this far apart (Å; 0.9 = half the Mo-S spacing of MoS2): "
+                      "NAME_events.csv counts the columns kept, appeared, vanished and changed "
+                      "in class (e.g. S2_to_S1, a sulphur atom lost)."),
         series_files: bool = typer.Option(
             False, "--series-files", help="Focal-series models: every C consecutive inputs "
                                           "(single images, in the order given; a folder's "
@@ -253,6 +259,9 @@ def register(app: typer.Typer) -> None:
         particles = particles or fourier
         if min_area_px < 1:
             raise ConfigError(f"--min-area-px: must be ≥ 1, got {min_area_px}")
+        if not 0 < column_distance < float("inf"):
+            raise ConfigError(f"--column-distance: must be a positive distance in Å, got "
+                              f"{column_distance:g}")
         if min_column_px is not None and min_column_px < 1:
             raise ConfigError(f"--min-column-px: must be ≥ 1, got {min_column_px}")
         _common.check_output(out)
@@ -310,6 +319,7 @@ def register(app: typer.Typer) -> None:
                     mg = _read(plan, pixel)
                     rows: list[dict] = []
                     counts: list[dict] = []  # column counts per series (≥ 3 classes)
+                    events: list[dict] = []  # what became of the columns, series to series
                     first: dict = {}  # the first frame and its mask, for the Fourier map
                     measure = (_particle_measurer(rows, mg.sampling, min_area_px, fourier, first,
                                                   frames_per_series=segmenter.in_channels)
@@ -318,7 +328,8 @@ def register(app: typer.Typer) -> None:
                         speck = speck_px(min_column_px, sampling=mg.sampling,
                                          model_sampling=getattr(segmenter, "sampling", None))
                         measure = _column_counter(counts, segmenter, mg.sampling, speck,
-                                                  measure)
+                                                  measure, events=events,
+                                                  column_distance=column_distance)
                     try:
                         result = segment_micrograph(
                             segmenter, mg, out, name=name, threshold=thr,
@@ -361,6 +372,12 @@ def register(app: typer.Typer) -> None:
                         entry["counts"] = {**_write_counts(out, name, counts, plan, segmenter,
                                                            result.blank_frames, unit),
                                            "min_column_px": speck}
+                        if events:
+                            entry["events"] = _write_events(out, name, events)
+                        elif len(counts) > 1 and mg.sampling is None:
+                            warn("no pixel size: columns not followed from series to series "
+                                 "(NAME_events.csv needs --column-distance in Å; give "
+                                 "--sampling)")
                     if particles:
                         entry["particles"] = _write_particles(out, name, rows, plan,
                                                               result.blank_frames, first,
@@ -377,7 +394,7 @@ def register(app: typer.Typer) -> None:
                       if particles else None}
             if classes:
                 config.update(threshold=None, mask="most probable class",
-                              min_column_px=min_column_px)
+                              min_column_px=min_column_px, column_distance_A=column_distance)
             if not results:
                 why = (f"{failed[0]['reason']}" + (f" (and {len(failed) - 1} more)"
                                                    if len(failed) > 1 else "")
@@ -415,11 +432,22 @@ def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: in
 
 
 def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_column_px: int,
-                    then=None):
+                    then=None, *, events: list[dict] | None = None,
+                    column_distance: float | None = None):
     """An ``on_mask`` callback that appends each series' column counts (and, under
     ``"positions"``, :func:`~temseg.analyze.columns.column_positions`) to ``counts``, and
-    hands the foreground to ``then``, the particle measurer, when given."""
-    from temseg.analyze.columns import column_positions, count_row
+    hands the foreground to ``then``, the particle measurer, when given.
+
+    With ``events`` and a pixel size, each series' columns are also paired with the last
+    segmented series' (drift by phase correlation, centres at most ``column_distance`` Å
+    apart): one :func:`~temseg.analyze.columns.transition_row` per pair of series."""
+    import numpy as np
+
+    from temseg.analyze.columns import (column_positions, column_transitions, count_row,
+                                        series_drift, transition_row)
+
+    last: dict = {}
+    track = events is not None and sampling is not None and column_distance is not None
 
     def count(index: int, mask, image) -> None:
         # every column's place, compact (a float array per series) for long stacks; the
@@ -430,9 +458,31 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
                         positions=positions)
         row["positions"] = positions
         counts.append(row)
+        if track:
+            if last:
+                drift = series_drift(last["image"], image)
+                found = column_transitions(last["positions"], positions,
+                                           n_classes=len(segmenter.classes), drift=drift,
+                                           max_distance_px=column_distance / sampling,
+                                           shape=np.shape(image))
+                events.append(transition_row(last["index"], index, drift, found,
+                                             classes=segmenter.classes))
+            last.update(index=index, image=image, positions=positions)
         if then is not None:
             then(index, mask > 0, image)
     return count
+
+
+def _write_events(out: Path, name: str, events: list[dict]) -> dict:
+    """NAME_events.csv (a row per pair of consecutive segmented series) and, for the record,
+    each change summed over the stack."""
+    from temseg.train.crossval import write_table
+
+    path = out / f"{name}_events.csv"
+    write_table(path, events)
+    keys = [k for k in events[0] if k not in ("from_series", "to_series", "drift_y_px",
+                                              "drift_x_px")]
+    return {"csv": str(path), "totals": {k: int(sum(e[k] for e in events)) for k in keys}}
 
 
 def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmenter,
