@@ -276,7 +276,8 @@ def series_drift(before, after, *, upsample: int = 10) -> tuple[float, float]:
     """How far the sample moved from image ``before`` to ``after``: ``(dy, dx)`` in px (a
     feature at ``(y, x)`` in ``before`` lies at ``(y + dy, x + dx)`` in ``after``), by phase
     correlation to 1/``upsample`` px. For matching columns of consecutive series of a drifting
-    in-situ recording."""
+    in-situ recording: give it the class maps of the two series, whose look does not change
+    with defocus or dose as the micrographs' does (``benchmarks/focal_events.py``)."""
     from skimage.registration import phase_cross_correlation
 
     shift = phase_cross_correlation(np.asarray(before, float), np.asarray(after, float),

@@ -439,8 +439,9 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
     hands the foreground to ``then``, the particle measurer, when given.
 
     With ``events`` and a pixel size, each series' columns are also paired with the last
-    segmented series' (drift by phase correlation, centres at most ``column_distance`` Å
-    apart): one :func:`~temseg.analyze.columns.transition_row` per pair of series."""
+    segmented series' (drift by phase correlation of the two class maps, centres at
+    most ``column_distance`` Å apart): one :func:`~temseg.analyze.columns.transition_row`
+    per pair of series."""
     import numpy as np
 
     from temseg.analyze.columns import (column_positions, column_transitions, count_row,
@@ -460,14 +461,17 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
         counts.append(row)
         if track:
             if last:
-                drift = series_drift(last["image"], image)
+                # from the class maps, not the images: a change of contrast (defocus,
+                # dose) moved the images' correlation peak by up to 170 px in
+                # benchmarks/focal_events.py, the class maps' by 0.14 px at most
+                drift = series_drift(last["mask"], mask)
                 found = column_transitions(last["positions"], positions,
                                            n_classes=len(segmenter.classes), drift=drift,
                                            max_distance_px=column_distance / sampling,
                                            shape=np.shape(image))
                 events.append(transition_row(last["index"], index, drift, found,
                                              classes=segmenter.classes))
-            last.update(index=index, image=image, positions=positions)
+            last.update(index=index, mask=mask, positions=positions)
         if then is not None:
             then(index, mask > 0, image)
     return count
