@@ -150,3 +150,5 @@ def test_series_drift_finds_the_shift_of_the_sample():
     image = np.random.default_rng(3).random((64, 64))
     moved = np.roll(image, (4, -6), axis=(0, 1))  # the sample moved down 4, left 6
     assert series_drift(image, moved) == pytest.approx((4.0, -6.0), abs=0.1)
+    # a series where nothing was found (all background) has nothing to align: no drift
+    assert series_drift(np.zeros((32, 32)), moved[:32, :32]) == (0.0, 0.0)

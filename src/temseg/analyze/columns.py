@@ -278,10 +278,16 @@ def series_drift(before, after, *, upsample: int = 10) -> tuple[float, float]:
     correlation to 1/``upsample`` px. For matching columns of consecutive series of a drifting
     in-situ recording: give it the class maps of the two series, whose look does not change
     with defocus or dose as the micrographs' does (``benchmarks/focal_events.py``)."""
+    import warnings
+
     from skimage.registration import phase_cross_correlation
 
-    shift = phase_cross_correlation(np.asarray(before, float), np.asarray(after, float),
-                                    upsample_factor=upsample)[0]
+    before, after = np.asarray(before, float), np.asarray(after, float)
+    if np.ptp(before) == 0 or np.ptp(after) == 0:  # nothing to align (no column found)
+        return 0.0, 0.0
+    with warnings.catch_warnings():  # its RMS error, unused, warns for sparse maps
+        warnings.simplefilter("ignore", UserWarning)
+        shift = phase_cross_correlation(before, after, upsample_factor=upsample)[0]
     return float(-shift[0]), float(-shift[1])
 
 
