@@ -152,3 +152,27 @@ def test_series_drift_finds_the_shift_of_the_sample():
     assert series_drift(image, moved) == pytest.approx((4.0, -6.0), abs=0.1)
     # a series where nothing was found (all background) has nothing to align: no drift
     assert series_drift(np.zeros((32, 32)), moved[:32, :32]) == (0.0, 0.0)
+
+
+def test_pairing_in_groups_finds_the_dense_optimum():
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    from temseg.analyze.columns import _pair_up
+
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        a = rng.uniform(0, 30, (rng.integers(0, 30), 2))
+        b = rng.uniform(0, 30, (rng.integers(0, 30), 2))
+        limit = rng.uniform(0.5, 5.0)
+        i, j = _pair_up(a, b, limit)
+        expected = (0, 0.0)
+        if len(a) and len(b):
+            dist = cdist(a, b)
+            far = dist > limit
+            dist[far] = 1e9
+            r, c = linear_sum_assignment(dist)
+            expected = (int((~far[r, c]).sum()), float(dist[r, c][~far[r, c]].sum()))
+        got = (len(i), float(cdist(a, b)[i, j].sum()) if len(i) else 0.0)
+        assert got[0] == expected[0] and got[1] == pytest.approx(expected[1])
+        assert len(set(i.tolist())) == len(i) and len(set(j.tolist())) == len(j)

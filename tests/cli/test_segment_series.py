@@ -435,32 +435,32 @@ def test_specks_are_sized_at_the_models_pixel_size(focal_file, tmp_path, capsys)
 
 def test_a_stack_of_series_follows_its_columns_across_the_drift(focal_file, tmp_path, capsys):
     rng = np.random.default_rng(12)
-    yy, xx = np.mgrid[:96, :96]
+    yy, xx = np.mgrid[:112, :112]
     blobs = sum(np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 8.0)
-                for y, x in rng.uniform(8, 88, (40, 2)))  # column-like blobs
-    data = np.stack([100 + 80 * blobs * s + rng.normal(0, 2, (96, 96)) for s in (1, -1, 1)])
-    data = data.astype(np.float32)
-    moved = np.roll(data, (2, -3), axis=(1, 2))  # the same series, the sample drifted
-    write_tiff(tmp_path / "drift.tif", np.concatenate([data, moved]), sampling=1.0)
+                for y, x in rng.uniform(4, 108, (60, 2)))  # column-like blobs
+    field = np.stack([100 + 80 * blobs * s + rng.normal(0, 2, (112, 112)) for s in (1, -1, 1)])
+    data = field[:, 8:104, 8:104].astype(np.float32)
+    moved = field[:, 6:102, 11:107].astype(np.float32)  # the field of view moved: drift (2, -3)
+    blank = np.full_like(data, 50.0)  # the beam blanked for one series
+    write_tiff(tmp_path / "drift.tif", np.concatenate([data, blank, moved]), sampling=1.0)
     out = tmp_path / "out"
     assert main(["segment", str(focal_file), str(tmp_path / "drift.tif"), "-o", str(out),
                  "--tile", "96", "--device", "cpu", "--column-distance", "1.5"]) == 0, \
         capsys.readouterr().err
-    (row,) = _rows(out / "drift_events.csv")
-    assert (row["from_series"], row["to_series"]) == ("0", "1")
+    (row,) = _rows(out / "drift_events.csv")  # the blank series is passed over
+    assert (row["from_series"], row["to_series"]) == ("0", "2")
     assert float(row["drift_y_px"]) == pytest.approx(2.0, abs=0.15)
     assert float(row["drift_x_px"]) == pytest.approx(-3.0, abs=0.15)
     # the same regions, moved: paired with themselves, hardly any changing class (this
-    # untrained model's specks near the tile edges come and go; the pairing itself is
-    # tested exactly in tests/analyze/test_columns.py)
+    # untrained model's regions within its receptive field of a cut edge come and go; the
+    # pairing and the edge rule are tested exactly in tests/analyze/test_columns.py)
     paired = int(row["paired"])
     kept = sum(int(v) for k, v in row.items() if k.endswith("_kept"))
-    changed = sum(int(v) for k, v in row.items() if "_to_" in k)
-    assert paired > 100 and kept + changed == paired and kept >= 0.95 * paired, row
+    assert paired >= 20 and kept >= 0.9 * paired, row
     record = json.loads((out / "record.json").read_text())
     assert record["inputs"][0]["events"]["totals"]["paired"] == int(row["paired"])
     # without a pixel size there is no distance in Å: no events, and it says so
-    write_tiff(tmp_path / "nocal.tif", np.concatenate([data, moved]))
+    write_tiff(tmp_path / "nocal.tif", np.concatenate([data, moved]))  # no pixel size
     assert main(["segment", str(focal_file), str(tmp_path / "nocal.tif"), "-o",
                  str(tmp_path / "o2"), "--tile", "96", "--device", "cpu"]) == 0
     assert "columns not followed from series to series" in capsys.readouterr().err

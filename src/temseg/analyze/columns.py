@@ -258,18 +258,40 @@ def match_columns(pred, truth, *, classes: Sequence[str], max_distance_px: float
 
 def _pair_up(a: np.ndarray, b: np.ndarray, max_distance: float) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(i, j)`` of the points of ``a`` and ``b`` paired by the assignment of least
-    total distance, keeping pairs at most ``max_distance`` apart; each point in one pair."""
-    from scipy.optimize import linear_sum_assignment
-    from scipy.spatial.distance import cdist
+    total distance, keeping pairs at most ``max_distance`` apart; each point in one pair.
 
+    Only points that can pair matter, so the assignment is solved in each connected group
+    of candidate pairs (a k-d tree finds them): the same optimum as one dense assignment,
+    at near-linear cost (64,000 columns of a 4096² image would need a 33 GB distance matrix).
+    """
+    from scipy.optimize import linear_sum_assignment
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    empty = np.zeros(0, int), np.zeros(0, int)
     if not len(a) or not len(b):
-        return np.zeros(0, int), np.zeros(0, int)
-    dist = cdist(a, b)
-    far = dist > max_distance
-    dist[far] = 1e9  # never chosen over a real pair; dropped below if chosen at all
-    rows, cols = linear_sum_assignment(dist)
-    near = ~far[rows, cols]
-    return rows[near], cols[near]
+        return empty
+    near = cKDTree(a).sparse_distance_matrix(cKDTree(b), max_distance, output_type="coo_matrix")
+    if not near.nnz:
+        return empty
+    n = len(a) + len(b)  # one graph: points of a, then points of b
+    graph = coo_matrix((np.ones(near.nnz), (near.row, near.col + len(a))), shape=(n, n))
+    _, group = connected_components(graph, directed=False)
+    rows, cols = [], []
+    order = np.argsort(group[near.row], kind="stable")
+    starts = np.flatnonzero(np.diff(group[near.row][order], prepend=-1))
+    for chunk in np.split(order, starts[1:]):
+        i, j, d = near.row[chunk], near.col[chunk], near.data[chunk]
+        ui, ii = np.unique(i, return_inverse=True)
+        uj, jj = np.unique(j, return_inverse=True)
+        cost = np.full((len(ui), len(uj)), 1e9)  # not a candidate: never chosen over one
+        cost[ii, jj] = d
+        r, c = linear_sum_assignment(cost)
+        keep = cost[r, c] < 1e9
+        rows.append(ui[r[keep]])
+        cols.append(uj[c[keep]])
+    return np.concatenate(rows), np.concatenate(cols)
 
 
 def series_drift(before, after, *, upsample: int = 10) -> tuple[float, float]:
@@ -282,7 +304,7 @@ def series_drift(before, after, *, upsample: int = 10) -> tuple[float, float]:
 
     from skimage.registration import phase_cross_correlation
 
-    before, after = np.asarray(before, float), np.asarray(after, float)
+    before, after = np.asarray(before, np.float32), np.asarray(after, np.float32)
     if np.ptp(before) == 0 or np.ptp(after) == 0:  # nothing to align (no column found)
         return 0.0, 0.0
     with warnings.catch_warnings():  # its RMS error, unused, warns for sparse maps

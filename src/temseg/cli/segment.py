@@ -329,7 +329,7 @@ def register(app: typer.Typer) -> None:
                                          model_sampling=getattr(segmenter, "sampling", None))
                         measure = _column_counter(counts, segmenter, mg.sampling, speck,
                                                   measure, events=events,
-                                                  column_distance=column_distance)
+                                                  column_distance=column_distance, warn=warn)
                     try:
                         result = segment_micrograph(
                             segmenter, mg, out, name=name, threshold=thr,
@@ -433,7 +433,7 @@ def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: in
 
 def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_column_px: int,
                     then=None, *, events: list[dict] | None = None,
-                    column_distance: float | None = None):
+                    column_distance: float | None = None, warn=None):
     """An ``on_mask`` callback that appends each series' column counts (and, under
     ``"positions"``, :func:`~temseg.analyze.columns.column_positions`) to ``counts``, and
     hands the foreground to ``then``, the particle measurer, when given.
@@ -441,7 +441,8 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
     With ``events`` and a pixel size, each series' columns are also paired with the last
     segmented series' (drift by phase correlation of the two class maps, centres at
     most ``column_distance`` Å apart): one :func:`~temseg.analyze.columns.transition_row`
-    per pair of series."""
+    per pair of series; a series without columns is passed over; ``warn`` hears of a drift
+    of a quarter of the field or more (a lattice repeats: it may be a wrong one)."""
     import numpy as np
 
     from temseg.analyze.columns import (column_positions, column_transitions, count_row,
@@ -459,7 +460,7 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
                         positions=positions)
         row["positions"] = positions
         counts.append(row)
-        if track:
+        if track and len(positions):  # a series without columns has nothing to pair
             if last:
                 # from the class maps, not the images: a change of contrast (defocus,
                 # dose) moved the images' correlation peak by up to 170 px in
@@ -471,6 +472,12 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
                                            shape=np.shape(image))
                 events.append(transition_row(last["index"], index, drift, found,
                                              classes=segmenter.classes))
+                if warn is not None and np.hypot(*drift) > 0.25 * min(np.shape(mask)):
+                    # a lattice repeats: a large drift may have paired columns with neighbours
+                    unit = "series" if segmenter.in_channels > 1 else "frame"
+                    warn(f"{unit} {last['index']} → {index}: a drift of "
+                         f"{np.hypot(*drift):.0f} px, a quarter of the field or more; check "
+                         "drift_y_px, drift_x_px in NAME_events.csv")
             last.update(index=index, mask=mask, positions=positions)
         if then is not None:
             then(index, mask > 0, image)
