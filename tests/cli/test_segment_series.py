@@ -435,10 +435,10 @@ def test_specks_are_sized_at_the_models_pixel_size(focal_file, tmp_path, capsys)
 
 def test_a_stack_of_series_follows_its_columns_across_the_drift(focal_file, tmp_path, capsys):
     rng = np.random.default_rng(12)
-    yy, xx = np.mgrid[:112, :112]
+    yy, xx = np.mgrid[:140, :112]
     blobs = sum(np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 8.0)
-                for y, x in rng.uniform(4, 108, (60, 2)))  # column-like blobs
-    field = np.stack([100 + 80 * blobs * s + rng.normal(0, 2, (112, 112)) for s in (1, -1, 1)])
+                for y, x in rng.uniform(4, 108, (75, 2)) * [1.25, 1])  # column-like blobs
+    field = np.stack([100 + 80 * blobs * s + rng.normal(0, 2, (140, 112)) for s in (1, -1, 1)])
     data = field[:, 8:104, 8:104].astype(np.float32)
     moved = field[:, 6:102, 11:107].astype(np.float32)  # the field of view moved: drift (2, -3)
     blank = np.full_like(data, 50.0)  # the beam blanked for one series
@@ -457,6 +457,13 @@ def test_a_stack_of_series_follows_its_columns_across_the_drift(focal_file, tmp_
     paired = int(row["paired"])
     kept = sum(int(v) for k, v in row.items() if k.endswith("_kept"))
     assert paired >= 20 and kept >= 0.9 * paired, row
+    # a drift of a quarter of the field or more is warned about: a lattice may pair wrongly
+    far = field[:, 34:130, 8:104].astype(np.float32)
+    write_tiff(tmp_path / "far.tif", np.concatenate([data, far]), sampling=1.0)
+    assert main(["segment", str(focal_file), str(tmp_path / "far.tif"), "-o",
+                 str(tmp_path / "o3"), "--tile", "96", "--device", "cpu"]) == 0
+    assert "series 0 → 1: a drift of 26 px, a quarter of the field or more" in " ".join(
+        capsys.readouterr().err.split())
     record = json.loads((out / "record.json").read_text())
     assert record["inputs"][0]["events"]["totals"]["paired"] == int(row["paired"])
     # without a pixel size there is no distance in Å: no events, and it says so
