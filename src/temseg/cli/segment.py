@@ -247,7 +247,9 @@ def register(app: typer.Typer) -> None:
         NAME_counts.csv: per series the number of connected regions (columns)
         of each class and their area; NAME_columns.csv lists every column (series,
         class, centre in px and nm, area); NAME_counts.png plots the counts of a
-        stack of series.
+        stack of series, and NAME_events.csv follows its columns from each series
+        to the next (drift removed; kept, appeared, vanished, changed class such as
+        S2_to_S1, a sulphur atom lost; needs a pixel size).
         """
         from temseg.errors import BlankImageError, ConfigError, InputError
         from temseg.infer import (class_outputs, collect_inputs, load_segmenter, output_names,
