@@ -111,10 +111,11 @@ def main() -> None:
         after = column_positions(maps[1], classes=seg.classes, min_area_px=speck)
         result = column_transitions(before, after, n_classes=k, max_distance_px=distance,
                                     drift=drift, shape=maps[0].shape)
-        # which pairs are S2 -> S1, and where: redo the pairing's bookkeeping by position
+        # where the S2 -> S1 pairs lie, in the first series
         # a site's first coordinate runs along the image rows (abTEM order): as (x, y) in px
         made_xy = ((structure.sites[picks] - np.array(geo.origin)) / sampling)[:, ::-1]
-        s2s1 = _s2_to_s1_places(before, after, drift, distance)
+        i, j = result["pairs"]
+        s2s1 = before[i[(before[i, 0] == S2) & (after[j, 0] == S1)], 1:3]
         true = sum(np.min(np.hypot(*(made_xy - p).T)) <= distance for p in s2s1)
         made += len(picks)
         found_true += true
@@ -129,19 +130,6 @@ def main() -> None:
     print(f"drift error median {np.median(drift_error):.2f} px, max {max(drift_error):.2f} px")
     print(f"S2 → S1 events found: {found_true} true of {made} made (recall {recall:.3f}), "
           f"{found_false} false; other false changes of class: {other_false}")
-
-
-def _s2_to_s1_places(before, after, drift, distance):
-    """(x, y) in the first series of every column paired S2 → S1 (the pairing of
-    :func:`temseg.analyze.columns.column_transitions`)."""
-    from temseg.analyze.columns import _pair_up
-
-    moved = before[:, 1:3] + np.array([drift[1], drift[0]])
-    i, j = _pair_up(moved, after[:, 1:3], distance)
-    from temseg.simulate.structures import S1, S2
-
-    pick = (before[i, 0] == S2) & (after[j, 0] == S1)
-    return before[i[pick], 1:3]
 
 
 if __name__ == "__main__":

@@ -339,7 +339,8 @@ def column_transitions(before: np.ndarray, after: np.ndarray, *, n_classes: int,
         ``transitions`` (K, K) int: paired columns by class before (row) and
         after (column); ``appeared`` (K,) int: columns of ``after`` with no
         partner, by class; ``vanished`` (K,) int: columns of ``before`` with
-        none.
+        none; ``pairs``: the row indices ``(i, j)`` of the paired columns in
+        ``before`` and ``after`` (to place the events).
 
     Examples
     --------
@@ -376,7 +377,7 @@ def column_transitions(before: np.ndarray, after: np.ndarray, *, n_classes: int,
         lone_before &= inside(before[:, 1:3])
         lone_after &= inside(after[:, 1:3] - np.array([dx, dy]))
         lone_after &= inside(after[:, 1:3])
-    return {"transitions": transitions,
+    return {"transitions": transitions, "pairs": (i, j),
             "appeared": np.bincount(kind_after[lone_after], minlength=k).astype(np.int64),
             "vanished": np.bincount(kind_before[lone_before], minlength=k).astype(np.int64)}
 

@@ -71,6 +71,15 @@ def sampling_from_options(sampling: float | None, pixel_size_nm: float | None) -
     return value
 
 
+def check_column_options(column_distance: float, min_column_px: int | None) -> None:
+    """``--column-distance`` (Å) and ``--min-column-px`` of segment and evaluate, checked."""
+    if not 0 < column_distance < float("inf"):
+        raise ConfigError(f"--column-distance: must be a positive distance in Å (0.9: half the "
+                          f"Mo-S spacing of MoS2), got {column_distance:g}")
+    if min_column_px is not None and min_column_px < 1:
+        raise ConfigError(f"--min-column-px: must be >= 1, got {min_column_px}")
+
+
 def dose_text(dose: float) -> str:
     """A dose in e/Å² as people write it: ``1,200``, ``3,162`` or ``0.5``."""
     return f"{dose:,.0f}" if dose >= 100 else f"{dose:.3g}"

@@ -65,16 +65,11 @@ def evaluate(
     per_dose.png give the scores pooled per half decade of dose (F1 per class
     for ≥ 3 classes) and per_image.csv each image's dose: the dose a model needs.
     """
-    from temseg.errors import ConfigError
 
     _common.check_output(out)
     data_sampling = _common.sampling_from_options(sampling, pixel_size_nm)
     _common.check_threshold(threshold)
-    if not 0 < column_distance < float("inf"):
-        raise ConfigError(f"--column-distance: must be a positive distance in Å (0.9: half the "
-                          f"Mo-S spacing of MoS2), got {column_distance:g}")
-    if min_column_px is not None and min_column_px < 1:
-        raise ConfigError(f"--min-column-px: must be >= 1, got {min_column_px}")
+    _common.check_column_options(column_distance, min_column_px)
     current = {"name": ""}  # the DATA path being scored: the segmenter's warnings name it
     warned: set[str] = set()
 

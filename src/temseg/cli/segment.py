@@ -261,11 +261,7 @@ def register(app: typer.Typer) -> None:
         particles = particles or fourier
         if min_area_px < 1:
             raise ConfigError(f"--min-area-px: must be ≥ 1, got {min_area_px}")
-        if not 0 < column_distance < float("inf"):
-            raise ConfigError(f"--column-distance: must be a positive distance in Å, got "
-                              f"{column_distance:g}")
-        if min_column_px is not None and min_column_px < 1:
-            raise ConfigError(f"--min-column-px: must be ≥ 1, got {min_column_px}")
+        _common.check_column_options(column_distance, min_column_px)
         _common.check_output(out)
         model_path, input_paths = _split_model(paths, model)
         warned: set[str] = set()
