@@ -56,7 +56,8 @@ def _digest(folder: Path) -> dict[str, str]:
     ({"structure.vacancies": [0.0, 1.5]}, "structure.vacancies"),
     ({"structure.vacancies": [-0.1, 0.1]}, "structure.vacancies"),
     ({"structure.vacancies": [0.2, 0.1]}, "structure.vacancies"),
-    ({"structure.kind": "graphene"}, "structure.kind"),
+    ({"structure.kind": "bilayer"}, "structure.kind"),
+    ({"structure.kind": "graphene"}, "labels.kind"),    # species labels of graphene
     ({"labels.kind": "bonds"}, "labels.kind"),
     ({"labels.kind": "hull"}, "labels.kind"),          # a monolayer has no outline
     ({"structure.kind": "particle"}, "labels.kind"),   # species labels of a particle

@@ -31,13 +31,19 @@ def load_simulate_config(config: Path, **overrides):
 
 def lattice_warning(cfg) -> str | None:
     """Why the images of ``cfg`` would show no lattice (pixels too coarse), or None."""
-    from temseg.simulate.structures import MOS2_COLUMN_SPACING, lattice_constant
+    from temseg.simulate.structures import GRAPHENE_A, MOS2_COLUMN_SPACING, lattice_constant
 
     if cfg.structure.kind == "mos2":  # species labels need the Mo and S columns apart
         if cfg.sampling <= 0.5 * MOS2_COLUMN_SPACING:
             return None
         return (f"at {cfg.sampling:g} Å/px the MoS2 columns ({MOS2_COLUMN_SPACING:.2f} Å "
                 "apart) lie beyond the Nyquist limit: the images cannot tell Mo from S columns")
+    if cfg.structure.kind == "graphene":  # the {100} fringes tell the sheet from the dirt
+        d100 = GRAPHENE_A * 3**0.5 / 2
+        if cfg.sampling <= 0.5 * d100:
+            return None
+        return (f"at {cfg.sampling:g} Å/px the graphene {{100}} fringes ({d100:.2f} Å) lie "
+                "beyond the Nyquist limit: the images will show no lattice")
     element = cfg.structure.element
     d111 = lattice_constant(element) / 3**0.5  # the particle's widest lattice fringes
     if cfg.sampling <= 0.5 * d111:

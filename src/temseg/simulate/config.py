@@ -61,12 +61,13 @@ def _positive(name: str, value: float) -> None:
         raise ConfigError(f"{name}: must be a positive number, got {value!r}")
 
 
-STRUCTURE_KINDS = ("particle", "mos2")
+STRUCTURE_KINDS = ("particle", "mos2", "graphene")
 
 
 @dataclass
 class StructureConfig:
-    """The specimen: an FCC particle on a support (002 §2, fig. 1) or a MoS2 monolayer (003).
+    """The specimen: an FCC particle on a support (002 §2, fig. 1), a MoS2 monolayer (003),
+    or graphene with surface contamination (004).
 
     ``kind: "particle"`` (default): a sphere of random ``radius`` cut from the
     bulk crystal with [110] along the beam, truncated at the (111) layer
@@ -85,9 +86,21 @@ class StructureConfig:
     and ``vacancies`` apply; ``element``, ``radius``, ``truncation``,
     ``max_tilt``, ``support``, ``support_depth`` and ``interface_gap`` are
     ignored (still validated, so a typo fails either way).
+
+    ``kind: "graphene"``: a graphene monolayer (a = 2.46 Å) with [001] along
+    the beam, filling the cell (rotated and shifted as MoS2), under patches of
+    amorphous hydrocarbon contamination (004's other class). The patches are
+    where a smooth periodic random field (Gaussian correlation length drawn
+    from ``patch_scale`` Å) exceeds the level that covers a fraction drawn
+    from ``coverage`` of the cell; a patch is 3 Å thick at its edge and
+    thickens inward to a maximum drawn from ``contamination_thickness`` Å
+    (over half a standard deviation of the field). Its carbon atoms lie at
+    random (0.06 atoms/Å³, hydrocarbon at 1.2 g/cm³; hydrogen is left out) on
+    top of the sheet. Only ``rotate``, ``max_offset``, ``coverage``,
+    ``patch_scale`` and ``contamination_thickness`` apply.
     """
 
-    kind: Literal["particle", "mos2"] = "particle"
+    kind: Literal["particle", "mos2", "graphene"] = "particle"
     element: str = "Au"
     radius: tuple[float, float] = (10.0, 20.0)
     truncation: tuple[float, float] = (0.0, 0.7)
@@ -98,6 +111,9 @@ class StructureConfig:
     support_depth: tuple[float, float] = (20.0, 40.0)
     interface_gap: float = 2.5
     vacancies: tuple[float, float] = (0.0, 0.1)
+    coverage: tuple[float, float] = (0.1, 0.6)
+    patch_scale: tuple[float, float] = (8.0, 25.0)
+    contamination_thickness: tuple[float, float] = (6.0, 20.0)
 
     def __post_init__(self) -> None:
         if self.kind not in STRUCTURE_KINDS:
@@ -120,6 +136,11 @@ class StructureConfig:
         if not self.interface_gap >= 0:
             raise ConfigError(f"structure.interface_gap: must be >= 0 Å, got {self.interface_gap}")
         self.vacancies = check_range("structure.vacancies", self.vacancies, low=0.0, high=1.0)
+        self.coverage = check_range("structure.coverage", self.coverage, low=0.0, high=1.0)
+        self.patch_scale = check_range("structure.patch_scale", self.patch_scale, low=0.0,
+                                       strict_low=True)
+        self.contamination_thickness = check_range(
+            "structure.contamination_thickness", self.contamination_thickness, low=3.0)
 
 
 @dataclass
@@ -204,7 +225,7 @@ class DetectorSettings:
             raise ConfigError(str(exc) if from_file else f"detector.{exc}") from None
 
 
-LABEL_KINDS = ("hull", "species")
+LABEL_KINDS = ("hull", "species", "contamination")
 #: class names of the label kinds, index = class value
 LABEL_CLASSES = {"species": ("background", "Mo", "S2", "S1")}
 
@@ -221,11 +242,14 @@ class LabelConfig:
     ``column_radius`` Å around the projected columns; an S site whose two
     atoms are both gone is background; a pixel within ``column_radius`` of
     two columns takes the nearer one's class. ``grow_hull`` is ignored.
+    ``kind: "contamination"`` (graphene only): 1 where a contamination patch
+    covers the sheet, 0 on clean graphene (004's labels); ``columns`` must be
+    false (the patches have no columns).
     ``columns`` also stores a mask with a disc of ``column_radius`` Å around
     every projected atom (the particle's, or every atom of the monolayer).
     """
 
-    kind: Literal["hull", "species"] = "hull"
+    kind: Literal["hull", "species", "contamination"] = "hull"
     grow_hull: bool = False
     columns: bool = True
     column_radius: float = 0.7
@@ -303,6 +327,13 @@ class SimulateConfig:
         if self.labels.kind == "hull" and kind == "mos2":
             raise ConfigError("labels.kind: 'hull' labels a particle's outline; a MoS2 "
                               "monolayer fills the image (use labels.kind 'species')")
+        if (self.labels.kind == "contamination") != (kind == "graphene"):
+            raise ConfigError(f"labels.kind: graphene is labelled by its contamination and only "
+                              f"graphene is (structure.kind {kind!r}, labels.kind "
+                              f"{self.labels.kind!r})")
+        if kind == "graphene" and self.labels.columns:
+            raise ConfigError("labels.columns: graphene's contamination has no atomic columns "
+                              "to label (set labels.columns: false)")
         fov = self.size * self.sampling
         need = 2 * self.structure.radius[1] + 2 * self.structure.max_offset
         if self.structure.kind == "particle" and need > fov:

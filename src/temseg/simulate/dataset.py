@@ -168,8 +168,8 @@ def _write_parameters(root, rows: list[dict]) -> None:
 
 
 def _label_kind(config: SimulateConfig) -> str:
-    if config.labels.kind == "species":
-        return "species"
+    if config.labels.kind in ("species", "contamination"):
+        return config.labels.kind
     return "hull_grown" if config.labels.grow_hull else "hull"
 
 

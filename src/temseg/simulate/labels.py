@@ -1,5 +1,5 @@
 """Pixel-exact labels from the atoms: projected convex hull and atomic-column discs (002 §2),
-and atomic-species discs of MoS2 columns (003).
+atomic-species discs of MoS2 columns (003), and contamination patches on graphene (004).
 
 Pixel ``(i, j)`` of an image with sampling ``s`` and ``origin`` ``(x0, y0)``
 is the point ``(x0 + i·s, y0 + j·s)`` (axis 0 along ``x``, abTEM's order),
@@ -102,3 +102,15 @@ def species_mask(xy: np.ndarray, classes: np.ndarray, shape: tuple[int, int], *,
     hit = np.isfinite(dist)
     mask.ravel()[hit] = classes[nearest[hit]]
     return mask
+
+
+def cover_mask(cover, shape: tuple[int, int], *, sampling: float,
+               origin=(0.0, 0.0)) -> np.ndarray:
+    """Mask of the pixels under a contamination patch of ``cover``
+    (:class:`temseg.simulate.structures.Cover`), read at each pixel's point.
+
+    Arguments as :func:`hull_mask`; returns ``(H, W)`` uint8, 1 under a patch.
+    """
+    ii, jj = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    points = np.stack([ii.ravel(), jj.ravel()], axis=1) * sampling + np.asarray(origin)
+    return cover.covered(points).reshape(shape).astype(np.uint8)

@@ -15,7 +15,7 @@ import numpy as np
 
 from temseg.simulate.config import ImagingConfig, SimulateConfig
 from temseg.simulate.imaging import crop, hrtem_image, wave_spectrum
-from temseg.simulate.labels import column_mask, hull_mask, species_mask
+from temseg.simulate.labels import column_mask, cover_mask, hull_mask, species_mask
 from temseg.simulate.structures import Structure, build_structure, half_column_spacing
 from temseg.simulate.waves import exit_wave, wave_gpts
 
@@ -89,12 +89,15 @@ class Result:
 def make_labels(structure: Structure, config: SimulateConfig, geo: Geometry):
     """(labels, columns or None) of ``structure`` on the output grid, uint8 ``(size, size)``.
 
-    ``labels`` is the hull mask (``labels.kind == "hull"``) or the species
-    class indices (``"species"``, from the structure's ``sites``).
+    ``labels`` is the hull mask (``labels.kind == "hull"``), the species
+    class indices (``"species"``, from the structure's ``sites``) or the
+    contamination patches (``"contamination"``, from the structure's ``cover``).
     """
     shape = (config.size, config.size)
     xy = structure.particle_xy
-    if config.labels.kind == "species":
+    if config.labels.kind == "contamination":
+        hull = cover_mask(structure.cover, shape, sampling=geo.sampling, origin=geo.origin)
+    elif config.labels.kind == "species":
         hull = species_mask(structure.sites, structure.site_classes, shape,
                             sampling=geo.sampling, origin=geo.origin,
                             radius=config.labels.column_radius)

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms
-from ase.build import bulk, mx2
+from ase.build import bulk, graphene, mx2
 from ase.data import atomic_numbers, reference_states
+from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
 from temseg.rng import as_generator
@@ -47,6 +48,11 @@ MOS2_THICKNESS = 3.17
 MOS2_COLUMN_SPACING = MOS2_A / np.sqrt(3.0)
 #: species label classes of MoS2 columns (0 is background; an empty S site is background too)
 MO, S2, S1 = 1, 2, 3
+GRAPHENE_A = 2.46  # Å, graphene's lattice constant
+#: atoms/Å³ of the contamination's carbon: hydrocarbon at 1.2 g/cm³, its hydrogen left out
+CONTAMINATION_DENSITY = 0.06
+CONTAMINATION_GAP = 1.7  # Å, from the sheet to the lowest contamination atom (half of 3.35 Å)
+CONTAMINATION_EDGE = 3.0  # Å, thickness of a patch at its edge (about one carbon layer)
 
 
 def lattice_constant(element: str) -> float:
@@ -77,6 +83,8 @@ class Structure:
     site_classes : (K,) ndarray of uint8 or None
         MoS2 only: each site's class, :data:`MO`, :data:`S2`, :data:`S1`, or
         0 for an S site with both atoms removed.
+    cover : Cover or None
+        Graphene only: where the contamination lies (its atoms are ``particle``).
     """
 
     atoms: Atoms
@@ -84,11 +92,50 @@ class Structure:
     params: dict = field(default_factory=dict)
     sites: np.ndarray | None = None
     site_classes: np.ndarray | None = None
+    cover: "Cover | None" = None
 
     @property
     def particle_xy(self) -> np.ndarray:
         """(M, 2) projected positions (x, y) in Å of the particle's atoms."""
         return self.atoms.positions[self.particle, :2]
+
+
+@dataclass(frozen=True)
+class Cover:
+    """Contamination patches over a periodic cell: where a smooth random field exceeds ``level``.
+
+    ``field`` is sampled on an ``(n, n)`` grid of spacing ``cell / n`` Å (grid
+    point ``(i, j)`` at ``(i·s, j·s)``) and read between grid points by
+    bilinear interpolation, periodic over the cell, so the atoms and the
+    label pixels see one continuous field.
+    """
+
+    field: np.ndarray
+    cell: float
+    level: float
+
+    def value(self, xy: np.ndarray) -> np.ndarray:
+        """The field at projected positions ``xy`` (M, 2) in Å."""
+        coords = np.asarray(xy, dtype=np.float64).T * (len(self.field) / self.cell)
+        return ndimage.map_coordinates(self.field, coords, order=1, mode="grid-wrap")
+
+    def covered(self, xy: np.ndarray) -> np.ndarray:
+        """Which of the positions ``xy`` (M, 2) in Å lie under a patch."""
+        return self.value(xy) > self.level
+
+
+def patch_field(cell: float, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """A periodic random field over a cell of ``cell`` Å on a grid no coarser than 1 Å, zero
+    mean and unit standard deviation: white noise smoothed by a Gaussian of ``scale`` Å plus,
+    at half the weight, one of ``scale / 3`` Å, so that the outlines are ragged as real
+    contamination's rather than smooth blobs."""
+    n = max(8, int(np.ceil(cell)))
+    noise = rng.standard_normal((2, n, n))
+    field = 0.0
+    for weight, sigma, white in ((1.0, scale, noise[0]), (0.5, scale / 3, noise[1])):
+        part = ndimage.gaussian_filter(white, sigma * n / cell, mode="wrap")
+        field = field + weight * part / part.std()
+    return (field - field.mean()) / field.std()
 
 
 def _block(unit: Atoms, half: np.ndarray) -> np.ndarray:
@@ -146,7 +193,7 @@ def build_structure(config: StructureConfig, *, cell: float, rng=None,
     """One random specimen in a square periodic cell of side ``cell`` Å.
 
     ``config.kind == "mos2"`` builds a monolayer (:func:`build_mos2`, which
-    takes ``field``); otherwise a particle (and support), for which
+    takes ``field``), ``"graphene"`` a contaminated sheet (:func:`build_graphene`); otherwise a particle (and support), for which
     ``field`` is ignored.
 
     Parameters
@@ -167,6 +214,8 @@ def build_structure(config: StructureConfig, *, cell: float, rng=None,
     """
     if config.kind == "mos2":
         return build_mos2(config, cell=cell, rng=rng, field=field)
+    if config.kind == "graphene":
+        return build_graphene(config, cell=cell, rng=rng)
     gen = as_generator(rng)
     el = config.element
     radius = float(gen.uniform(*config.radius))
@@ -225,6 +274,23 @@ def build_structure(config: StructureConfig, *, cell: float, rng=None,
     return Structure(atoms=atoms, particle=is_particle[inside], params=params)
 
 
+def _hex_layer(unit: Atoms, a: float, reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """The hexagonal 2D crystal ``unit`` (lattice constant ``a`` Å) covering the disc
+    ``|xy| <= reach`` Å, a lattice point at the origin.
+
+    Returns positions ``(M, 3)`` and atomic numbers in a fixed order: per unit
+    cell, the unit's atoms in their order.
+    """
+    a1, a2 = np.asarray(unit.cell)[0, :2], np.asarray(unit.cell)[1, :2]
+    n = int(np.ceil(reach / (a * np.sqrt(3.0) / 2))) + 2  # rows needed either way
+    m = np.stack(np.meshgrid(np.arange(-n, n + 1), np.arange(-n, n + 1), indexing="ij"),
+                 -1).reshape(-1, 2)
+    origins = m[:, :1] * a1 + m[:, 1:] * a2
+    origins = origins[np.linalg.norm(origins, axis=1) <= reach + a]
+    pos = unit.positions[None, :, :] + np.c_[origins, np.zeros(len(origins))][:, None, :]
+    return pos.reshape(-1, 3), np.tile(unit.numbers, len(origins))
+
+
 def _mos2_layer(reach: float) -> tuple[np.ndarray, np.ndarray]:
     """A 2H-MoS2 layer (ASE ``mx2``) covering the disc ``|xy| <= reach`` Å, Mo at the origin.
 
@@ -232,14 +298,7 @@ def _mos2_layer(reach: float) -> tuple[np.ndarray, np.ndarray]:
     atomic numbers, in a fixed order: per unit cell Mo, S above, S below.
     """
     unit = mx2("MoS2", kind="2H", a=MOS2_A, thickness=MOS2_THICKNESS, vacuum=None)
-    a1, a2 = np.asarray(unit.cell)[0, :2], np.asarray(unit.cell)[1, :2]
-    n = int(np.ceil(reach / (MOS2_A * np.sqrt(3.0) / 2))) + 2  # rows needed either way
-    m = np.stack(np.meshgrid(np.arange(-n, n + 1), np.arange(-n, n + 1), indexing="ij"),
-                 -1).reshape(-1, 2)
-    origins = m[:, :1] * a1 + m[:, 1:] * a2
-    origins = origins[np.linalg.norm(origins, axis=1) <= reach + MOS2_A]
-    pos = unit.positions[None, :, :] + np.c_[origins, np.zeros(len(origins))][:, None, :]
-    return pos.reshape(-1, 3), np.tile(unit.numbers, len(origins))
+    return _hex_layer(unit, MOS2_A, reach)
 
 
 def mos2_sites(positions: np.ndarray, numbers: np.ndarray,
@@ -335,3 +394,67 @@ def build_mos2(config: StructureConfig, *, cell: float, rng=None,
     }
     return Structure(atoms=atoms, particle=np.ones(len(atoms), bool), params=params,
                      sites=site_xy, site_classes=classes)
+
+
+def build_graphene(config: StructureConfig, *, cell: float, rng=None) -> Structure:
+    """A graphene monolayer under patches of amorphous hydrocarbon contamination (004).
+
+    The sheet (ASE ``graphene``, a = 2.46 Å, [001] along the beam) is placed
+    as :func:`build_mos2` places MoS2 (rotated about the cell centre, shifted
+    by up to ``config.max_offset`` Å, cut to the cell: a seam at the border,
+    keep it in the cropped padding). A :class:`Cover` marks the patches: a
+    field of :func:`patch_field` with a correlation length drawn from
+    ``config.patch_scale`` and a level that leaves a fraction drawn from
+    ``config.coverage`` of its grid above it. Carbon atoms fill the patches
+    at random at :data:`CONTAMINATION_DENSITY` from :data:`CONTAMINATION_GAP`
+    Å above the sheet up to a local thickness of :data:`CONTAMINATION_EDGE` Å
+    at a patch's edge, rising linearly to the maximum drawn from
+    ``config.contamination_thickness`` where the field is half a standard
+    deviation above the level.
+
+    Returns
+    -------
+    Structure
+        ``particle`` marks the contamination's atoms, ``cover`` the patches;
+        ``params``: ``rotation`` (°), ``offset_x``, ``offset_y``, ``patch_scale``,
+        ``contamination_thickness`` (Å), ``coverage`` (drawn fraction of the
+        cell), ``n_graphene_atoms``, ``n_contamination_atoms``, ``n_atoms``.
+    """
+    gen = as_generator(rng)
+    rotation = float(gen.uniform(0.0, 360.0)) if config.rotate else 0.0
+    offset = gen.uniform(-config.max_offset, config.max_offset, size=2)
+    coverage = float(gen.uniform(*config.coverage))
+    scale = float(gen.uniform(*config.patch_scale))
+    t_max = float(gen.uniform(*config.contamination_thickness))
+
+    field = patch_field(cell, scale, gen)
+    level = float(np.quantile(field, 1.0 - coverage)) if coverage < 1 else -np.inf
+    cover = Cover(field=field, cell=cell, level=level)
+
+    unit = graphene(formula="C2", a=GRAPHENE_A, size=(1, 1, 1), vacuum=None)
+    sheet, _ = _hex_layer(unit, GRAPHENE_A, cell * np.sqrt(0.5) + config.max_offset + 1.0)
+    sheet = Rotation.from_euler("z", rotation, degrees=True).apply(sheet)
+    sheet[:, :2] += [cell / 2 + offset[0], cell / 2 + offset[1]]
+    sheet = sheet[np.all((sheet[:, :2] >= 0) & (sheet[:, :2] < cell), axis=1)]
+
+    n = int(gen.poisson(CONTAMINATION_DENSITY * cell * cell * t_max))
+    dirt = gen.uniform([0.0, 0.0, 0.0], [cell, cell, t_max], size=(n, 3))
+    above = cover.value(dirt[:, :2]) - level
+    ramp = np.clip(above / 0.5, 0.0, 1.0)
+    thickness = CONTAMINATION_EDGE + (t_max - CONTAMINATION_EDGE) * ramp
+    dirt = dirt[(above > 0) & (dirt[:, 2] < thickness)]
+    dirt[:, 2] += CONTAMINATION_GAP
+
+    margin = 2.0
+    pos = np.concatenate([sheet, dirt]) + [0.0, 0.0, margin]
+    depth = CONTAMINATION_GAP + t_max + 2 * margin
+    is_dirt = np.r_[np.zeros(len(sheet), bool), np.ones(len(dirt), bool)]
+    atoms = Atoms(numbers=np.full(len(pos), 6), positions=pos, cell=[cell, cell, depth],
+                  pbc=True)
+    params = {
+        "rotation": rotation, "offset_x": float(offset[0]), "offset_y": float(offset[1]),
+        "coverage": coverage, "patch_scale": scale, "contamination_thickness": t_max,
+        "n_graphene_atoms": len(sheet), "n_contamination_atoms": len(dirt),
+        "n_atoms": len(pos),
+    }
+    return Structure(atoms=atoms, particle=is_dirt, params=params, cover=cover)
