@@ -39,8 +39,13 @@ def train(
                                                  "(else the config's `data`)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Output folder of the run(s)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="Recipe YAML (TrainConfig)."),
-    architecture: str | None = typer.Option(None, help="resunet, unet or msdnet"
-                                                       + _d("architecture")),
+    init: str | None = typer.Option(
+        None, "--init", help="Fine-tune: start from this trained network (model file, run "
+                             "folder or shipped name); its architecture and options are kept, "
+                             "and its preprocessing unless the recipe gives one."),
+    architecture: str | None = typer.Option(None, help="resunet, unet or msdnet (default: the "
+                                                       "recipe's, else the --init model's, "
+                                                       "else resunet)."),
     epochs: int | None = typer.Option(None, help="Training epochs" + _d("epochs")),
     batch_size: int | None = typer.Option(None, help="Images (crops) per batch"
                                                      + _d("batch_size")),
@@ -86,7 +91,7 @@ def train(
     from temseg.train.config import TrainConfig
     from temseg.train.crossval import run_training
 
-    overrides = dict(architecture=architecture, epochs=epochs, batch_size=batch_size, lr=lr,
+    overrides = dict(init=init, architecture=architecture, epochs=epochs, batch_size=batch_size, lr=lr,
                      amsgrad=amsgrad, loss=loss, patch_size=patch_size,
                      val_fraction=val_fraction, patience=patience, seeds=_seeds(seeds),
                      ensemble=ensemble, folds=folds, device=device, num_threads=threads,
@@ -100,6 +105,10 @@ def train(
     if resume and config is None and out is not None and (out / "config.yaml").is_file():
         config = out / "config.yaml"
     cfg = load_config(TrainConfig, config, **overrides)
+    if cfg.init is not None:  # the init model's network, before anything is printed
+        from temseg.train.init import resolve_init
+
+        cfg, _ = resolve_init(cfg)
     if show_config:
         import yaml
 
@@ -109,7 +118,8 @@ def train(
         return
     _common.err.print(f"training {cfg.architecture} for {cfg.epochs} epochs × "
                       f"{len(cfg.seeds)} seed(s)" + (f" × {cfg.folds} folds" if cfg.folds > 1 else "")
-                      + f" → {out}", highlight=False)
+                      + (f" from {cfg.init}" if cfg.init else "") + f" → {out}",
+                      highlight=False)
     with _common.progress() as bar:
         tasks: dict[str, int] = {}
         batches = bar.add_task("batches", total=None)
@@ -130,7 +140,7 @@ def train(
 
         try:
             report = run_training(cfg, out_dir=out, resume=resume, callback=on_epoch,
-                                  batch_callback=on_batch)
+                                  batch_callback=on_batch, warn=_common.warn)
         except KeyboardInterrupt:
             _common.err.print(f"interrupted: the last whole epoch is saved; continue with "
                               f"`temseg train --resume --out {out}`", highlight=False)

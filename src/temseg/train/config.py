@@ -44,13 +44,20 @@ class TrainConfig:
     group_pattern : str
         Regular expression removed from an image name to get its source group
         (frames of one stack, ``..._layer_0031``, stay on one side of a split).
-    architecture : str
-        Registry name of :func:`temseg.models.build_model` (``resunet``, ``unet``, ``msdnet``).
+    init : str or None
+        Fine-tune: start every run from this trained network's weights (a model
+        file, a training run folder or a shipped model's name; see
+        :mod:`temseg.train.init`). Its architecture and options are kept, and
+        its preprocessing unless ``preprocessing`` is given.
+    architecture : str or None
+        Registry name of :func:`temseg.models.build_model` (``resunet``, ``unet``,
+        ``msdnet``); ``None``: the ``init`` model's, else ``resunet``.
     model : dict
         Options of the architecture (features, depth, ...).
     preprocessing : dict
         Fields of :class:`temseg.preprocess.Preprocessing`, applied to every
-        image before training and stored in the model file.
+        image before training and stored in the model file (empty: the
+        defaults, or the ``init`` model's).
     sampling : float or None
         Å per pixel of the data; overrides the data's own calibration.
     loss : {"ce", "dice", "ce+dice", "lovasz", "ce+lovasz"}
@@ -123,7 +130,8 @@ class TrainConfig:
     label_suffix: str = "_LABEL"
     multiclass: bool = False
     group_pattern: str = r"_layer_\d+$"
-    architecture: str = "resunet"
+    init: str | None = None
+    architecture: str | None = None
     model: dict[str, Any] = field(default_factory=dict)
     preprocessing: dict[str, Any] = field(default_factory=dict)
     sampling: float | None = None
@@ -157,6 +165,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.data = [Path(p) for p in self.data]
+        if self.init is not None:
+            self.init = str(self.init)
+            if not self.init.strip():
+                raise ConfigError("init: give a model file, run folder or shipped model name")
+        elif self.architecture is None:
+            self.architecture = "resunet"
         self.val_data = [Path(p) for p in self.val_data]
         if self.loss not in LOSSES:
             raise ConfigError(f"loss: {self.loss!r} is not one of {', '.join(map(repr, LOSSES))}")

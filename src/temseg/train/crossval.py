@@ -242,7 +242,8 @@ def _check_recipe_fits(config: TrainConfig, data: TrainingSet) -> None:
                           f"{len(data.class_names)} classes ({', '.join(data.class_names)})")
 
 
-def _build(config: TrainConfig, data: TrainingSet, *, seed: int, preprocessing):
+def _build(config: TrainConfig, data: TrainingSet, *, seed: int, preprocessing, init_state=None):
+    """The run's network (seeded; with ``init_state`` its weights are a trained model's)."""
     from temseg.models import ModelConfig, build_model
     from temseg.train.loop import init_seed
 
@@ -250,6 +251,8 @@ def _build(config: TrainConfig, data: TrainingSet, *, seed: int, preprocessing):
     options = model_options(config, n_classes, data.channels)
     init_seed(seed)
     model = build_model(config.architecture, **options)
+    if init_state is not None:
+        model.load_state_dict(init_state, strict=True)
     model_config = ModelConfig(
         architecture=config.architecture,
         options={k: v for k, v in options.items() if k not in ("classes", "in_channels")},
@@ -260,7 +263,7 @@ def _build(config: TrainConfig, data: TrainingSet, *, seed: int, preprocessing):
 
 
 def _train_one(config, data, plan, *, seed, folder, preprocessing, resume, callback,
-               batch_callback) -> Run:
+               batch_callback, init=None) -> Run:
     import json
     import time
 
@@ -283,7 +286,10 @@ def _train_one(config, data, plan, *, seed, folder, preprocessing, resume, callb
             resume_from = find_checkpoint(folder)
         except InputError:
             resume_from = None
-    model, model_config = _build(config, data, seed=seed, preprocessing=preprocessing)
+    # a resumed run's checkpoint holds its weights; the init model only starts a fresh one
+    model, model_config = _build(
+        config, data, seed=seed, preprocessing=preprocessing,
+        init_state=init.state if init is not None and resume_from is None else None)
     train_set = data.subset(train_idx)
     val_set = data.subset(val_idx) if val_idx is not None else None
     if config.val_data and fold is None:
@@ -310,6 +316,7 @@ def _train_one(config, data, plan, *, seed, folder, preprocessing, resume, callb
         "epochs_run": len(result.history), "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early, "scores": scores,
         "scored_on": "test fold" if test_idx is not None else "validation",
+        **({"init": init.record()} if init is not None else {}),
     }
     save_model(folder / "model", result.model, model_config)
     if result.history:
@@ -385,7 +392,9 @@ def resolved_recipe(config: TrainConfig) -> dict:
     architecture does not have is an error here, as it would be in training.
     """
     from temseg.models import model_defaults
+    from temseg.train.init import resolve_init
 
+    config, _ = resolve_init(config)
     shown = to_dict(config)
     defaults = model_defaults(config.architecture)
     if config.architecture != "ensemble":
@@ -451,7 +460,8 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
                  data: TrainingSet | None = None,
                  callback: Callable[[str, dict], None] | None = None,
                  batch_callback: Callable[[str, int, int], None] | None = None,
-                 only_folds: Sequence[int] | None = None) -> TrainingReport:
+                 only_folds: Sequence[int] | None = None,
+                 warn: Callable[[str], None] | None = None) -> TrainingReport:
     """Train the recipe ``config`` for every fold and seed; write models, logs and tables.
 
     Layout: a single run writes into ``out_dir`` itself; folds into
@@ -472,6 +482,9 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
         Already loaded and preprocessed data (else read from ``config.data``).
     only_folds : sequence of int, optional
         Train only these folds (1-based) of the ``k`` planned (quick checks).
+    warn : callable(message), optional
+        Receives warnings (an ``init`` model at another pixel size, or trained on
+        held-out images); default :func:`warnings.warn`.
     callback : callable(run_name, epoch_row), optional
     batch_callback : callable(run_name, done, total), optional
 
@@ -485,9 +498,17 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     from temseg.device import pick_device
     from temseg.models import ARCHITECTURES, build_model
     from temseg.train.data import check_shapes
+    from temseg.train.init import check_init_fits, resolve_init
     from temseg.train.loop import check_model_fits
 
+    if warn is None:
+        import warnings
+
+        def warn(message: str) -> None:
+            warnings.warn(message, stacklevel=3)
+
     out_dir = Path(out_dir)
+    config, init = resolve_init(config)
     if resume and not (out_dir / "config.yaml").is_file():
         raise InputError(f"{out_dir}: nothing to resume (no config.yaml from an earlier run)")
     if config.architecture not in ARCHITECTURES:
@@ -511,6 +532,11 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     plans = plan_splits(data, config)
     if only_folds is not None:
         plans = [p for p in plans if p[0] in set(only_folds)]
+    if init is not None:
+        held_out = {name for plan in plans for idx in plan[2:] if idx is not None
+                    for name in data.subset(idx).names}
+        for message in check_init_fits(init, data, n_classes, held_out):
+            warn(message)
     earlier = [out_dir / "checkpoints", *out_dir.glob("*/checkpoints"),
                *out_dir.glob("*/*/checkpoints")]
     if not resume and any(p.exists() for p in earlier):
@@ -531,7 +557,7 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
                 config, data, plan, seed=seed, folder=folder, preprocessing=preprocessing,
                 resume=resume, callback=(lambda row, n=name: callback(n, row)) if callback else None,
                 batch_callback=((lambda d, t, n=name: batch_callback(n, d, t))
-                                if batch_callback else None))
+                                if batch_callback else None), init=init)
             plan_runs.append(run)
         runs += plan_runs
         if config.ensemble:
@@ -554,5 +580,6 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
                                "std": {k: s for k, (_, s) in ensemble_summary.items()}}
     write_json(out_dir / "summary.json", written)
     write_record(out_dir, seed=config.seeds[0], config=to_dict(config),
-                 n_images=len(data), sampling=data.sampling, runs=rows)
+                 n_images=len(data), sampling=data.sampling, runs=rows,
+                 **({"init": init.record()} if init is not None else {}))
     return TrainingReport(runs, summary, out_dir, scored_on, ensembles, ensemble_summary)

@@ -1,0 +1,161 @@
+"""`temseg train --init MODEL`: fine-tuning a trained network on other labelled data."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from safetensors.numpy import load_file
+
+from temseg.cli.main import main
+from tests.cli.test_train import RECIPE, write_folder
+
+#: the recipe without its network: a fine-tuned run takes the init model's
+FINE = "\n".join(line for line in RECIPE.splitlines()
+                 if not line.startswith(("architecture", "model"))) + "\n"
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """A 2-block, 4-filter residual U-Net trained 3 epochs on six lattice particles."""
+    tmp = tmp_path_factory.mktemp("pre")
+    recipe = tmp / "recipe.yaml"
+    recipe.write_text(RECIPE)
+    data = write_folder(tmp / "data", seed=0)
+    assert main(["train", str(data), "-c", str(recipe), "-o", str(tmp / "run"),
+                 "--epochs", "4", "--val-fraction", "0"]) == 0
+    return tmp / "run"
+
+
+@pytest.fixture
+def fine(tmp_path):
+    path = tmp_path / "fine.yaml"
+    path.write_text(FINE)
+    return path
+
+
+def test_init_model_sets_the_network_and_its_weights_start_the_run(tmp_path, pretrained, fine):
+    from temseg.config import load_config
+    from temseg.train.config import TrainConfig
+    from temseg.train.crossval import _build
+    from temseg.train.data import load_training_data
+    from temseg.train.init import resolve_init
+
+    data = write_folder(tmp_path / "other", seed=5)
+    cfg, init = resolve_init(load_config(TrainConfig, fine, init=str(pretrained)))
+    assert cfg.architecture == "resunet" and cfg.model["blocks"] == 2
+    assert cfg.model["filters"] == 4  # not the resunet default
+    assert cfg.preprocessing["standardize"] is True
+    # idempotent: a resolved recipe resolves to itself
+    assert resolve_init(cfg)[0] == cfg
+    train = load_training_data([data])
+    model, _ = _build(cfg, train, seed=9, preprocessing=None, init_state=init.state)
+    trained = load_file(str(pretrained / "model.safetensors"))
+    state = model.state_dict()
+    assert set(state) == set(trained)
+    for name, value in trained.items():
+        assert np.array_equal(state[name].numpy(), value), name
+
+
+def test_fine_tuning_starts_where_the_pretrained_network_stopped(tmp_path, pretrained, fine,
+                                                               capsys):
+    data = write_folder(tmp_path / "other", seed=5)
+    runs = {}
+    for name, extra in (("fresh", ["--architecture", "resunet"]),
+                        ("tuned", ["--init", str(pretrained)])):
+        cfg = tmp_path / f"{name}.yaml"
+        cfg.write_text(FINE + ("model: {blocks: 2, filters: 4}\n" if name == "fresh" else ""))
+        assert main(["train", str(data), "-c", str(cfg), "-o", str(tmp_path / name),
+                     "--epochs", "1", *extra]) == 0, capsys.readouterr().err
+        runs[name] = json.loads((tmp_path / name / "log.json").read_text())[0]
+    # the same network, seed and data: only the starting weights differ
+    assert runs["tuned"]["train_loss"] < 0.7 * runs["fresh"]["train_loss"]
+    meta = json.loads((tmp_path / "tuned" / "model.json").read_text())["config"]
+    assert meta["options"]["filters"] == 4
+    init = meta["training"]["init"]
+    pre = json.loads((pretrained / "model.json").read_text())
+    assert init["weights_sha256"] == pre["weights_sha256"]
+    assert init["model"].endswith("model.json") and init["architecture"] == "resunet"
+    record = json.loads((tmp_path / "tuned" / "record.json").read_text())
+    assert record["init"]["weights_sha256"] == pre["weights_sha256"]
+    assert record["config"]["init"] == str(pretrained)
+    assert "from " + str(pretrained) in capsys.readouterr().err
+
+
+def test_resumed_fine_tuning_is_bit_identical(tmp_path, pretrained, fine):
+    data = write_folder(tmp_path / "other", seed=5)
+    base = ["train", str(data), "-c", str(fine), "--init", str(pretrained)]
+    assert main([*base, "-o", str(tmp_path / "whole"), "--epochs", "2"]) == 0
+    assert main([*base, "-o", str(tmp_path / "parts"), "--epochs", "1"]) == 0
+    assert main(["train", "-o", str(tmp_path / "parts"), "--resume", "--epochs", "2"]) == 0
+    a = load_file(str(tmp_path / "whole" / "model.safetensors"))
+    b = load_file(str(tmp_path / "parts" / "model.safetensors"))
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_show_config_prints_the_init_models_network(tmp_path, pretrained, fine, capsys):
+    assert main(["train", "-c", str(fine), "--init", str(pretrained), "--show-config"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown["init"] == str(pretrained)
+    assert shown["architecture"] == "resunet" and shown["model"]["filters"] == 4
+
+
+def test_held_out_images_the_init_model_saw_are_warned(tmp_path, pretrained, fine, capsys):
+    data = pretrained.parent / "data"  # the very images it was trained on
+    assert main(["train", str(data), "-c", str(fine), "--init", str(pretrained), "-o",
+                 str(tmp_path / "cv"), "--folds", "3", "--val-fraction", "0",
+                 "--epochs", "1"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "was trained on 6 of the held-out images" in err and "optimistic" in err
+
+
+def test_another_pixel_size_is_warned(tmp_path, pretrained, fine, capsys):
+    data = write_folder(tmp_path / "other", seed=5)
+    tuned = tmp_path / "tuned"
+    assert main(["train", str(data), "-c", str(fine), "--init", str(pretrained), "-o",
+                 str(tuned), "--epochs", "1", "--sampling", "0.3"]) == 0
+    capsys.readouterr()
+    assert main(["train", str(data), "-c", str(fine), "--init", str(tuned), "-o",
+                 str(tmp_path / "again"), "--epochs", "1", "--sampling", "0.6"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "learned at 0.3 Å/px, the data are at 0.6 Å/px" in err
+
+
+@pytest.mark.parametrize(("extra", "recipe_tail", "message"), [
+    (["--architecture", "unet"], "", "architecture: the recipe asks for unet"),
+    ([], "model: {blocks: 3}\n", "model.blocks: the recipe says 3"),
+    ([], "model: {depth: 3}\n", "has no option 'depth'"),
+])
+def test_a_recipe_that_reshapes_the_network_is_refused(tmp_path, pretrained, extra,
+                                                       recipe_tail, message, capsys):
+    data = write_folder(tmp_path / "other", seed=5)
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text(FINE + recipe_tail)
+    out = tmp_path / "out"
+    rc = main(["train", str(data), "-c", str(cfg), "--init", str(pretrained), "-o", str(out),
+               *extra])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_init_models_that_do_not_fit_are_refused_before_work(tmp_path, pretrained, fine,
+                                                             save_focal_model, capsys):
+    data = write_folder(tmp_path / "other", seed=5)
+    focal = save_focal_model(tmp_path / "m", sampling=0.125)
+    cases = [
+        (str(focal), "takes 3 channel(s) (Δf -50 Å, Δf +0 Å, Δf +50 Å), the data have 1"),
+        (str(tmp_path / "missing"), "no such model file"),
+    ]
+    # an ensemble of two networks
+    ens = tmp_path / "ens"
+    assert main(["ensemble", str(pretrained), str(pretrained / "model.json"), "-o",
+                 str(ens)]) == 0
+    cases.append((str(ens), "is an ensemble of several networks"))
+    for spec, message in cases:
+        capsys.readouterr()
+        out = tmp_path / "out"
+        rc = main(["train", str(data), "-c", str(fine), "--init", spec, "-o", str(out)])
+        err = " ".join(capsys.readouterr().err.split())
+        assert rc == 2 and message in err, err
+        assert not out.exists()
