@@ -69,6 +69,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="where the fold models go (default: a folder under /tmp)")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    parser.add_argument("--init", default=None,
+                        help="fine-tune every fold from this trained network (e.g. one "
+                             "pretrained on simulated graphene)")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--max-folds", type=int, default=None,
@@ -109,7 +112,11 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     cfg = load_config(TrainConfig, args.recipe, epochs=args.epochs, batch_size=args.batch_size,
                       folds=args.folds, seeds=seeds, device=args.device, data=[str(args.data)],
-                      num_threads=args.threads)
+                      num_threads=args.threads, init=args.init)
+    if cfg.init is not None:
+        from temseg.train.init import resolve_init
+
+        cfg, _ = resolve_init(cfg)
     data = load_recipe_data(cfg)
     if args.max_images:
         data = data.subset(range(min(args.max_images, len(data))))
@@ -121,7 +128,7 @@ def main(argv=None) -> int:
     print(f"recipe {args.recipe.name}: {cfg.architecture} {cfg.model} ({n_params:,} parameters), "
           f"loss {cfg.loss}, Adam lr {cfg.lr:g} (amsgrad {cfg.amsgrad}, {cfg.lr_schedule}), "
           f"batch {cfg.batch_size}, {cfg.epochs} epochs, dihedral {cfg.dihedral}, "
-          f"intensity {cfg.intensity}")
+          f"intensity {cfg.intensity}" + (f", from {cfg.init}" if cfg.init else ""))
     print(f"data {args.data}: {len(data)} pairs, {len(set(data.groups))} source groups; "
           f"{cfg.folds} grouped folds (split_seed {cfg.split_seed}), seeds {cfg.seeds}")
     print(f"machine: {platform.node()}, {platform.processor() or platform.machine()}, "

@@ -159,3 +159,15 @@ def test_init_models_that_do_not_fit_are_refused_before_work(tmp_path, pretraine
         err = " ".join(capsys.readouterr().err.split())
         assert rc == 2 and message in err, err
         assert not out.exists()
+
+
+def test_info_names_the_model_a_network_was_fine_tuned_from(tmp_path, pretrained, fine, capsys):
+    data = write_folder(tmp_path / "other", seed=5)
+    assert main(["train", str(data), "-c", str(fine), "--init", str(pretrained), "-o",
+                 str(tmp_path / "tuned"), "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "tuned")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "fine-tuned from" in out and "model.json" in out
+    assert main(["info", str(pretrained)]) == 0
+    assert "fine-tuned from" not in capsys.readouterr().out

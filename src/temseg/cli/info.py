@@ -87,6 +87,9 @@ def _describe_model(path: Path) -> None:
         data = (training.get("recipe") or {}).get("data")
         if data:
             summary.add_row("trained on", escape(", ".join(map(str, data))))
+        init = training.get("init")
+        if isinstance(init, dict) and init.get("model"):
+            summary.add_row("fine-tuned from", escape(str(init["model"])))
         epochs = training.get("epochs_run")
         if epochs is not None:
             summary.add_row("epochs", f"{epochs} (best {training.get('best_epoch', '?')})")
