@@ -10,9 +10,9 @@ from safetensors.numpy import load_file
 from temseg.cli.main import main
 from tests.cli.test_train import RECIPE, write_folder
 
-#: the recipe without its network: a fine-tuned run takes the init model's
+#: the recipe without its network and preprocessing: a fine-tuned run takes the init model's
 FINE = "\n".join(line for line in RECIPE.splitlines()
-                 if not line.startswith(("architecture", "model"))) + "\n"
+                 if not line.startswith(("architecture", "model", "preprocessing"))) + "\n"
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,9 @@ def test_init_model_sets_the_network_and_its_weights_start_the_run(tmp_path, pre
     cfg, init = resolve_init(load_config(TrainConfig, fine, init=str(pretrained)))
     assert cfg.architecture == "resunet" and cfg.model["blocks"] == 2
     assert cfg.model["filters"] == 4  # not the resunet default
+    # the init model's preprocessing (remove_outliers is on by default)
     assert cfg.preprocessing["standardize"] is True
+    assert cfg.preprocessing["remove_outliers"] is False
     # idempotent: a resolved recipe resolves to itself
     assert resolve_init(cfg)[0] == cfg
     train = load_training_data([data])
@@ -106,7 +108,8 @@ def test_held_out_images_the_init_model_saw_are_warned(tmp_path, pretrained, fin
                  str(tmp_path / "cv"), "--folds", "3", "--val-fraction", "0",
                  "--epochs", "1"]) == 0
     err = " ".join(capsys.readouterr().err.split())
-    assert "was trained on 6 of the held-out images" in err and "optimistic" in err
+    assert "was trained on images named as 6 of the held-out ones" in err
+    assert "optimistic" in err
 
 
 def test_another_pixel_size_is_warned(tmp_path, pretrained, fine, capsys):
@@ -147,11 +150,6 @@ def test_init_models_that_do_not_fit_are_refused_before_work(tmp_path, pretraine
         (str(focal), "takes 3 channel(s) (Δf -50 Å, Δf +0 Å, Δf +50 Å), the data have 1"),
         (str(tmp_path / "missing"), "no such model file"),
     ]
-    # an ensemble of two networks
-    ens = tmp_path / "ens"
-    assert main(["ensemble", str(pretrained), str(pretrained / "model.json"), "-o",
-                 str(ens)]) == 0
-    cases.append((str(ens), "is an ensemble of several networks"))
     for spec, message in cases:
         capsys.readouterr()
         out = tmp_path / "out"
@@ -171,3 +169,76 @@ def test_info_names_the_model_a_network_was_fine_tuned_from(tmp_path, pretrained
     assert "fine-tuned from" in out and "model.json" in out
     assert main(["info", str(pretrained)]) == 0
     assert "fine-tuned from" not in capsys.readouterr().out
+
+
+def test_recipe_preprocessing_fields_replace_only_their_own(tmp_path, pretrained, fine):
+    from temseg.config import load_config
+    from temseg.train.config import TrainConfig
+    from temseg.train.init import resolve_init
+
+    cfg = load_config(TrainConfig, fine, init=str(pretrained),
+                      preprocessing={"flatfield_order": 2})
+    resolved, _ = resolve_init(cfg)
+    assert resolved.preprocessing["flatfield_order"] == 2
+    assert resolved.preprocessing["remove_outliers"] is False  # the init model's, kept
+
+
+def test_one_member_of_an_ensemble_is_fine_tuned(tmp_path, pretrained, fine, capsys):
+    from temseg.config import load_config
+    from temseg.train.config import TrainConfig
+    from temseg.train.init import resolve_init
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(RECIPE.replace("{blocks: 2, filters: 4}", "{blocks: 2, filters: 6}"))
+    other = tmp_path / "other_run"
+    assert main(["train", str(pretrained.parent / "data"), "-c", str(recipe), "-o", str(other),
+                 "--epochs", "1", "--val-fraction", "0"]) == 0
+    ens = tmp_path / "ens"
+    assert main(["ensemble", str(pretrained), str(other), "-o", str(ens)]) == 0
+    cfg, init = resolve_init(load_config(TrainConfig, fine, init=str(ens), init_member=2))
+    assert cfg.model["filters"] == 6 and init.member == 2
+    second = load_file(str(other / "model.safetensors"))
+    assert all(np.array_equal(init.state[k].numpy(), v) for k, v in second.items())
+    data = write_folder(tmp_path / "d", seed=5)
+    capsys.readouterr()
+    for extra, message in (([], "is an ensemble of 2 networks (1: resunet blocks 2 filters 4"),
+                           (["--init-member", "3"], "has members 1 to 2, not 3")):
+        rc = main(["train", str(data), "-c", str(fine), "--init", str(ens), "-o",
+                   str(tmp_path / "out"), *extra])
+        err = " ".join(capsys.readouterr().err.split())
+        assert rc == 2 and message in err, err
+    rc = main(["train", str(data), "-c", str(fine), "--init", str(pretrained),
+               "--init-member", "1", "-o", str(tmp_path / "out")])
+    assert rc == 2 and "is a single network" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_shipped_graphene_ensemble_gives_its_n3_member():
+    from temseg.train.config import TrainConfig
+    from temseg.train.init import resolve_init
+
+    cfg, init = resolve_init(TrainConfig(init="graphene", init_member=4))
+    assert cfg.architecture == "resunet"
+    assert (cfg.model["blocks"], cfg.model["filters"]) == (3, 8)
+    assert init.record()["member"] == 4
+
+
+def test_resume_from_another_init_model_is_refused(tmp_path, pretrained, fine, capsys):
+    import shutil
+
+    data = write_folder(tmp_path / "other", seed=5)
+    init = tmp_path / "init"
+    shutil.copytree(pretrained, init)
+    out = tmp_path / "tuned"
+    assert main(["train", str(data), "-c", str(fine), "--init", str(init), "-o", str(out),
+                 "--epochs", "1"]) == 0
+    assert json.loads((out / "init.json").read_text())["weights_sha256"] == json.loads(
+        (pretrained / "model.json").read_text())["weights_sha256"]
+    # the init folder now holds another network of the same shape
+    shutil.rmtree(init)
+    assert main(["train", str(data), "-c", str(fine), "--init", str(pretrained), "-o",
+                 str(init), "--epochs", "1", "--seeds", "4"]) == 0
+    capsys.readouterr()
+    assert main(["train", "-o", str(out), "--resume", "--epochs", "2"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "is not the one" in err and "started from" in err

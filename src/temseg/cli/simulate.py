@@ -84,8 +84,9 @@ def register(app: typer.Typer) -> None:
         replaces the config's value; unset, the config's value holds.
 
         The dataset holds images (counts per pixel; one channel per defocus with a
-        focal_series), labels (projected convex hull, or MoS2 species: 1 Mo, 2 S2,
-        3 S1), columns (atomic-column discs), a parameters table with every drawn
+        focal_series), labels (projected convex hull; MoS2 species: 1 Mo, 2 S2,
+        3 S1; or 1 under contamination on graphene), columns (atomic-column discs), a
+        parameters table with every drawn
         value, and the config and seed; the same config and seed give the same bytes.
         """
         from temseg.simulate.dataset import simulate_dataset

@@ -43,6 +43,9 @@ def train(
         None, "--init", help="Fine-tune: start from this trained network (model file, run "
                              "folder or shipped name); its architecture and options are kept, "
                              "and its preprocessing unless the recipe gives one."),
+    init_member: int | None = typer.Option(
+        None, "--init-member", help="With an ensemble as --init (e.g. the shipped graphene "
+                                    "model): which member network to start from, 1-based."),
     architecture: str | None = typer.Option(None, help="resunet, unet or msdnet (default: the "
                                                        "recipe's, else the --init model's, "
                                                        "else resunet)."),
@@ -91,7 +94,8 @@ def train(
     from temseg.train.config import TrainConfig
     from temseg.train.crossval import run_training
 
-    overrides = dict(init=init, architecture=architecture, epochs=epochs, batch_size=batch_size, lr=lr,
+    overrides = dict(init=init, init_member=init_member, architecture=architecture,
+                     epochs=epochs, batch_size=batch_size, lr=lr,
                      amsgrad=amsgrad, loss=loss, patch_size=patch_size,
                      val_fraction=val_fraction, patience=patience, seeds=_seeds(seeds),
                      ensemble=ensemble, folds=folds, device=device, num_threads=threads,

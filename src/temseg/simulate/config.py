@@ -84,8 +84,9 @@ class StructureConfig:
     with a probability drawn per structure uniformly from ``vacancies``, so
     an S column holds two, one or no atoms. Only ``rotate``, ``max_offset``
     and ``vacancies`` apply; ``element``, ``radius``, ``truncation``,
-    ``max_tilt``, ``support``, ``support_depth`` and ``interface_gap`` are
-    ignored (still validated, so a typo fails either way).
+    ``max_tilt``, ``support``, ``support_depth``, ``interface_gap`` and the
+    graphene fields are ignored (still validated, so a typo fails either way);
+    ``kind: "particle"`` ignores ``vacancies`` and the graphene fields.
 
     ``kind: "graphene"``: a graphene monolayer (a = 2.46 Å) with [001] along
     the beam, filling the cell (rotated and shifted as MoS2), under patches of
@@ -95,8 +96,9 @@ class StructureConfig:
     from ``coverage`` of the cell; a patch is 3 Å thick at its edge and
     thickens inward to a maximum drawn from ``contamination_thickness`` Å
     (over half a standard deviation of the field). Its carbon atoms lie at
-    random (0.06 atoms/Å³, hydrocarbon at 1.2 g/cm³; hydrogen is left out) on
-    top of the sheet. Only ``rotate``, ``max_offset``, ``coverage``,
+    random (0.06 atoms/Å³, 1.2 g/cm³ of carbon) on top of the sheet
+    (hydrogen is left out).
+    Only ``rotate``, ``max_offset``, ``coverage``,
     ``patch_scale`` and ``contamination_thickness`` apply.
     """
 

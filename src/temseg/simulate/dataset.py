@@ -2,7 +2,8 @@
 
 Layout (ARCHITECTURE.md): ``images (N, H, W) float32`` — ``(N, C, H, W)``
 with a focal series (003), one channel per defocus offset — ``labels (N, H,
-W) uint8`` (projected convex hull, or species class indices), ``columns (N,
+W) uint8`` (projected convex hull, species class indices, or contamination
+patches on graphene), ``columns (N,
 H, W) uint8`` (atomic-column discs, optional), group ``parameters/`` of 1-D
 arrays (every drawn value, one entry per image, its unit in the group's
 ``units`` attr), attrs ``sampling`` (Å/px), ``seed``, ``config``,

@@ -49,9 +49,12 @@ MOS2_COLUMN_SPACING = MOS2_A / np.sqrt(3.0)
 #: species label classes of MoS2 columns (0 is background; an empty S site is background too)
 MO, S2, S1 = 1, 2, 3
 GRAPHENE_A = 2.46  # Å, graphene's lattice constant
-#: atoms/Å³ of the contamination's carbon: hydrocarbon at 1.2 g/cm³, its hydrogen left out
+#: atoms/Å³ of the contamination: carbon at 1.2 g/cm³, a hydrocarbon's density; its hydrogen
+#: (weak scatterers) is left out, the ~15 % more carbon than a real CH-CH2 film stands in for it
 CONTAMINATION_DENSITY = 0.06
-CONTAMINATION_GAP = 1.7  # Å, from the sheet to the lowest contamination atom (half of 3.35 Å)
+#: Å, from the sheet to the lowest contamination atom. The atoms are drawn at random, without
+#: van der Waals spacing (~3.3 Å); in projection along the beam the gap does not show
+CONTAMINATION_GAP = 1.7
 CONTAMINATION_EDGE = 3.0  # Å, thickness of a patch at its edge (about one carbon layer)
 
 
@@ -193,7 +196,8 @@ def build_structure(config: StructureConfig, *, cell: float, rng=None,
     """One random specimen in a square periodic cell of side ``cell`` Å.
 
     ``config.kind == "mos2"`` builds a monolayer (:func:`build_mos2`, which
-    takes ``field``), ``"graphene"`` a contaminated sheet (:func:`build_graphene`); otherwise a particle (and support), for which
+    takes ``field``), ``"graphene"`` a contaminated sheet (:func:`build_graphene`);
+    otherwise a particle (and support), for which
     ``field`` is ignored.
 
     Parameters

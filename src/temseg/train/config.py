@@ -48,7 +48,10 @@ class TrainConfig:
         Fine-tune: start every run from this trained network's weights (a model
         file, a training run folder or a shipped model's name; see
         :mod:`temseg.train.init`). Its architecture and options are kept, and
-        its preprocessing unless ``preprocessing`` is given.
+        its preprocessing (fields given in ``preprocessing`` replace its own).
+    init_member : int or None
+        With an ``init`` ensemble (several networks averaged, e.g. the shipped
+        ``graphene``): which member to start from, 1-based.
     architecture : str or None
         Registry name of :func:`temseg.models.build_model` (``resunet``, ``unet``,
         ``msdnet``); ``None``: the ``init`` model's, else ``resunet``.
@@ -131,6 +134,7 @@ class TrainConfig:
     multiclass: bool = False
     group_pattern: str = r"_layer_\d+$"
     init: str | None = None
+    init_member: int | None = None
     architecture: str | None = None
     model: dict[str, Any] = field(default_factory=dict)
     preprocessing: dict[str, Any] = field(default_factory=dict)
@@ -171,6 +175,13 @@ class TrainConfig:
                 raise ConfigError("init: give a model file, run folder or shipped model name")
         elif self.architecture is None:
             self.architecture = "resunet"
+        if self.init_member is not None:
+            if self.init is None:
+                raise ConfigError("init_member: given without init (the ensemble to pick from)")
+            if isinstance(self.init_member, bool) or not isinstance(self.init_member, int) \
+                    or self.init_member < 1:
+                raise ConfigError(f"init_member: must be a member number >= 1, got "
+                                  f"{self.init_member!r}")
         self.val_data = [Path(p) for p in self.val_data]
         if self.loss not in LOSSES:
             raise ConfigError(f"loss: {self.loss!r} is not one of {', '.join(map(repr, LOSSES))}")

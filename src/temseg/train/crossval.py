@@ -390,6 +390,8 @@ def resolved_recipe(config: TrainConfig) -> dict:
     What ``temseg train --show-config`` prints: the network's options are the
     architecture's defaults overlaid with the recipe's, so an option the
     architecture does not have is an error here, as it would be in training.
+    With an ``init`` model its network and preprocessing are filled in first
+    (:func:`temseg.train.init.resolve_init`).
     """
     from temseg.models import model_defaults
     from temseg.train.init import resolve_init
@@ -439,6 +441,20 @@ def _check_resumable(config: TrainConfig, out_dir: Path) -> None:
                           "new run in another folder instead")
 
 
+def _check_same_init(init, out_dir: Path) -> None:
+    """Refuse to resume from another init model than the run started from (``init.json``)."""
+    import json
+
+    try:
+        started = json.loads((out_dir / "init.json").read_text())
+    except (OSError, ValueError):
+        return  # nothing recorded: nothing to compare
+    if (started.get("weights_sha256"), started.get("member")) != (init.sha256, init.member):
+        raise InputError(f"--resume: the init model {init.path} is not the one "
+                         f"{out_dir} started from (weights SHA-256 or member differ; see "
+                         f"{out_dir / 'init.json'}); start a new run in another folder")
+
+
 def _preprocessing(config: TrainConfig):
     from temseg.preprocess import Preprocessing
 
@@ -479,7 +495,9 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
         Continue the runs in ``out_dir`` from their last checkpoints (finished
         runs are kept as they are).
     data : TrainingSet, optional
-        Already loaded and preprocessed data (else read from ``config.data``).
+        Already loaded and preprocessed data (else read from ``config.data``),
+        preprocessed as ``resolve_init(config)[0].preprocessing`` says when the
+        recipe has an ``init`` model.
     only_folds : sequence of int, optional
         Train only these folds (1-based) of the ``k`` planned (quick checks).
     warn : callable(message), optional
@@ -543,7 +561,11 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
         raise InputError(f"{out_dir}: holds an earlier run; resume it or choose another folder")
     if resume:
         _check_resumable(config, out_dir)
+    if resume and init is not None:
+        _check_same_init(init, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if init is not None and not (out_dir / "init.json").is_file():
+        write_json(out_dir / "init.json", init.record())
     with atomic_path(out_dir / "config.yaml") as tmp:
         tmp.write_text(yaml.safe_dump(resolved_recipe(config), sort_keys=False))
     runs, ensembles = [], []

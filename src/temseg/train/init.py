@@ -2,8 +2,9 @@
 
 A network pretrained on simulated images (002, 003) or on another microscope's
 micrographs is trained on, with the same shape, on the labelled data at hand.
-The init model fixes the network: its architecture and options, and (unless
-the recipe gives its own) the preprocessing it learned with. A recipe that
+The init model fixes the network: its architecture and options, and the
+preprocessing it learned with (fields the recipe gives replace its own). Of an
+ensemble (the shipped ``graphene`` model) one member is chosen. A recipe that
 names another architecture or model option is refused before any work, as is
 a model whose input channels or classes do not fit the data.
 """
@@ -32,44 +33,87 @@ class InitModel:
     ----------
     path : Path — its model JSON
     config : ModelConfig — its architecture, options, classes, preprocessing, pixel size
+        (of the chosen member, for an ensemble)
     state : dict of str to torch.Tensor — its weights (and batch-norm statistics)
     sha256 : str — SHA-256 of its weights file (recorded with every fine-tuned model)
+    member : int or None — which member of an ensemble (1-based)
     """
 
     path: Path
     config: "ModelConfig"
     state: dict[str, Any]
     sha256: str
+    member: int | None = None
 
     def record(self) -> dict:
         """What a fine-tuned model's training record says about where it started."""
         return {"model": str(self.path), "weights_sha256": self.sha256,
+                **({"member": self.member} if self.member is not None else {}),
                 "architecture": self.config.architecture, "sampling": self.config.sampling}
 
 
-def load_init(spec: str | Path) -> InitModel:
-    """The network ``spec`` names: a model file, a training run folder or a shipped name.
+#: loaded init models by (JSON path, its mtime and size, member): the CLI, the recipe check
+#: and the run each resolve the recipe, and a model is read and hashed once
+_LOADED: dict[tuple, InitModel] = {}
+
+
+def _describe(members: list) -> str:
+    return "; ".join(f"{i}: {m.get('architecture')} "
+                     + " ".join(f"{k} {v}" for k, v in (m.get("options") or {}).items()
+                                if k in ("blocks", "filters", "depth", "padding_mode"))
+                     for i, m in enumerate(members, 1))
+
+
+def load_init(spec: str | Path, member: int | None = None) -> InitModel:
+    """The network ``spec`` names: a model file, a training run folder or a shipped name;
+    of an ensemble (several networks averaged, e.g. the shipped ``graphene``) its ``member``
+    (1-based), which must be given.
 
     Raises
     ------
     ModelFileError
         Missing or damaged model files, or a fitted baseline (not a network).
     ConfigError
-        An ensemble (average of several networks: fine-tune one of its members instead).
+        An ensemble without ``member`` (or one it does not have), or ``member``
+        for a single network.
     """
     from temseg.infer.segmenter import model_json
-    from temseg.models import load_model
+    from temseg.models import ModelConfig, load_model
     from temseg.models.files import read_model_json
 
     path = model_json(spec)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, member)
+    if key in _LOADED:
+        return _LOADED[key]
     data = read_model_json(path)
-    architecture = (data.get("config") or {}).get("architecture")
-    if architecture == "ensemble":
-        raise ConfigError(f"init: {spec} is an ensemble of several networks; fine-tune one of "
-                          "its members (their files are listed in its JSON) instead")
+    options = data["config"].get("options") if isinstance(data.get("config"), dict) else None
+    members = (options or {}).get("members") if isinstance(options, dict) else None
+    ensemble = isinstance(members, list)
+    if ensemble and member is None:
+        raise ConfigError(f"init: {spec} is an ensemble of {len(members)} networks "
+                          f"({_describe(members)}); choose the one to fine-tune with "
+                          "--init-member N")
+    if not ensemble and member is not None:
+        raise ConfigError(f"init_member: {spec} is a single network, not an ensemble")
+    if ensemble and not 1 <= member <= len(members):
+        raise ConfigError(f"init_member: {spec} has members 1 to {len(members)}, not {member}")
     model, config = load_model(path)
+    if ensemble:
+        model = model.members[member - 1]
+        chosen = members[member - 1]
+        config = ModelConfig(architecture=chosen["architecture"],
+                             options=dict(chosen.get("options") or {}),
+                             in_channels=config.in_channels, classes=config.classes,
+                             channels=config.channels, preprocessing=config.preprocessing,
+                             sampling=config.sampling, threshold=config.threshold,
+                             training=config.training)
     state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
-    return InitModel(path=path, config=config, state=state, sha256=data["weights_sha256"])
+    init = InitModel(path=path, config=config, state=state, sha256=data["weights_sha256"],
+                     member=member)
+    _LOADED.clear()  # one at a time: a model's weights can be large
+    _LOADED[key] = init
+    return init
 
 
 def resolve_init(config: "TrainConfig") -> tuple["TrainConfig", InitModel | None]:
@@ -77,8 +121,8 @@ def resolve_init(config: "TrainConfig") -> tuple["TrainConfig", InitModel | None
 
     Without ``init``: ``(config, None)``. With it, ``architecture`` and
     ``model`` become the init model's (a recipe's own must agree: a
-    fine-tuned network keeps its shape), ``preprocessing`` the init model's
-    unless the recipe gives one. Idempotent.
+    fine-tuned network keeps its shape), and ``preprocessing`` the init
+    model's with the recipe's own fields on top. Idempotent.
 
     Raises
     ------
@@ -91,7 +135,7 @@ def resolve_init(config: "TrainConfig") -> tuple["TrainConfig", InitModel | None
 
     if config.init is None:
         return config, None
-    init = load_init(config.init)
+    init = load_init(config.init, config.init_member)
     theirs = init.config
     name = config.init
     if config.architecture is not None and config.architecture != theirs.architecture:
@@ -108,7 +152,7 @@ def resolve_init(config: "TrainConfig") -> tuple["TrainConfig", InitModel | None
         if value != have:
             raise ConfigError(f"model.{key}: the recipe says {value!r}, --init {name} has "
                               f"{have!r} (a fine-tuned network keeps its shape; leave model out)")
-    preprocessing = config.preprocessing or dict(theirs.preprocessing)
+    preprocessing = {**theirs.preprocessing, **config.preprocessing}
     resolved = dataclasses.replace(config, architecture=theirs.architecture,
                                    model=dict(theirs.options), preprocessing=preprocessing)
     return resolved, init
@@ -145,6 +189,7 @@ def check_init_fits(init: InitModel, data: "TrainingSet", n_classes: int,
                         "scale (resample the data, or train with zoom)")
     seen = set(theirs.training.get("train_images") or []) & held_out
     if seen:
-        warnings.append(f"init: {init.path} was trained on {len(seen)} of the held-out images "
-                        f"(e.g. {sorted(seen)[0]}): their scores will be optimistic")
+        warnings.append(f"init: {init.path} was trained on images named as {len(seen)} of the "
+                        f"held-out ones (e.g. {sorted(seen)[0]}); if they are the same images, "
+                        "their scores will be optimistic")
     return warnings
