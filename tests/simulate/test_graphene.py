@@ -168,3 +168,19 @@ def test_lattice_warning_names_the_graphene_fringes():
     assert lattice_warning(_config()) is None
     message = lattice_warning(_config(sampling=1.2, wave_sampling=0.1))
     assert "graphene {100} fringes (2.13 Å)" in message
+
+
+def test_shipped_graphene_configs_fit_together():
+    from pathlib import Path
+
+    from temseg.train.config import TrainConfig
+
+    folder = Path(__file__).resolve().parents[2] / "configs"
+    sim = load_config(SimulateConfig, folder / "simulate_graphene.yaml")
+    assert sim.structure.kind == "graphene" and sim.labels.kind == "contamination"
+    assert sim.detector.dose == (1000.0, 10000.0)  # 004's dose range, e/Å²
+    pre = load_config(TrainConfig, folder / "pretrain_graphene.yaml")
+    n3 = load_config(TrainConfig, folder / "graphene_n3.yaml")
+    # the pretrained network is the one the fold recipe fine-tunes (same shape)
+    assert pre.architecture == n3.architecture and pre.model == n3.model
+    assert pre.preprocessing == n3.preprocessing
