@@ -107,7 +107,10 @@ def test_info_describes_a_focal_series_zarr_dataset(tmp_path, capsys):
     assert "input focal series of 3 images (Δf -50, +0, +50 Å)" in out
     assert "classes 4: 0 background, 1 Mo, 2 S2, 3 S1" in out
     assert "0.125 Å/px (0.0125 nm/px)" in out and "0.4 × 0.2 nm (W × H)" in out
-    assert "dose" not in out
+    assert "dose" not in out and "labels" not in out.replace("images + labels", "")
+    root.attrs["label_kind"] = "species"
+    assert main(["info", str(tmp_path / "mos2.zarr")]) == 0
+    assert "labels atomic species of each column" in " ".join(capsys.readouterr().out.split())
     assert main(["info", str(tmp_path / "mos2.zarr"), "--sampling", "0.5"]) == 0
     assert "0.5 Å/px (0.05 nm/px)" in capsys.readouterr().out
     # a simulated set's doses (the detector's draw, e/Å²)

@@ -102,6 +102,15 @@ def _describe_model(path: Path) -> None:
     _common.show(summary)
 
 
+#: what a simulated set's labels mark, by its ``label_kind``
+_LABEL_KINDS = {
+    "hull": "1 inside each particle's projected outline",
+    "hull_grown": "1 inside each particle's projected outline, grown by half a column spacing",
+    "species": "atomic species of each column",
+    "contamination": "1 under contamination, 0 on clean graphene",
+}
+
+
 def _describe_zarr(path: Path, *, sampling: float | None = None) -> None:
     """Print a labelled zarr dataset's images, pixel size (``sampling`` Å/px replaces the
     dataset's), channels and classes."""
@@ -121,6 +130,8 @@ def _describe_zarr(path: Path, *, sampling: float | None = None) -> None:
         summary.add_row("channels", _channels_text(data.channels))
     if data.classes:
         summary.add_row("classes", _classes_text(data.classes))
+    if data.label_kind:
+        summary.add_row("labels", escape(_LABEL_KINDS.get(data.label_kind, data.label_kind)))
     summary.add_row("sampling", _sampling_text(data.sampling))
     if data.sampling is not None:
         summary.add_row("field of view", f"{w * data.sampling / 10:.4g} × "

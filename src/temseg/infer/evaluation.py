@@ -78,6 +78,8 @@ class LabelledZarr(Sequence):
         self.channels = None if attrs.get("channels") is None else [str(c) for c in
                                                                     attrs["channels"]]
         self.in_channels = 1 if len(images) == 3 else int(images[1])
+        #: what the labels mark (a simulated set's ``label_kind``: hull, species, contamination...)
+        self.label_kind = None if attrs.get("label_kind") is None else str(attrs["label_kind"])
         self._order: list[int] | None = None
         self.shape = labels[1:]
         self.names = [f"{self.path.stem}_{i:05d}" for i in range(labels[0])]
