@@ -125,7 +125,7 @@ def test_another_pixel_size_is_warned(tmp_path, pretrained, fine, capsys):
 
 
 @pytest.mark.parametrize(("extra", "recipe_tail", "message"), [
-    (["--architecture", "unet"], "", "architecture: the recipe asks for unet"),
+    (["--architecture", "unet"], "", "architecture: unet asked for, but --init"),
     ([], "model: {blocks: 3}\n", "model.blocks: the recipe says 3"),
     ([], "model: {depth: 3}\n", "has no option 'depth'"),
 ])
@@ -242,3 +242,51 @@ def test_resume_from_another_init_model_is_refused(tmp_path, pretrained, fine, c
     assert main(["train", "-o", str(out), "--resume", "--epochs", "2"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "is not the one" in err and "started from" in err
+
+
+def test_warnings_of_preprocessing_and_pixel_size_and_the_path_kept_absolute(
+        tmp_path, pretrained, fine, capsys, monkeypatch):
+    from temseg.config import load_config
+    from temseg.train.config import TrainConfig
+    from temseg.train.init import check_init_fits, resolve_init
+    from temseg.train.data import load_training_data
+
+    monkeypatch.chdir(pretrained.parent)
+    cfg, init = resolve_init(load_config(TrainConfig, fine, init="run"))
+    assert cfg.init == str(pretrained.resolve())  # a resume from another folder finds it
+    data = load_training_data([write_folder(tmp_path / "d", seed=5)])
+    assert check_init_fits(init, data, 2, set(), preprocessing=dict(cfg.preprocessing)) == []
+    # the recipe turns standardizing off: the network would see raw intensities
+    told = check_init_fits(init, data, 2, set(),
+                           preprocessing={**cfg.preprocessing, "standardize": False})
+    assert len(told) == 1 and "standardize True → False" in told[0]
+    # a pixel size: none for the data, or outside what the model learned (with its zoom)
+    import dataclasses
+
+    init.config.sampling = 0.5
+    told = check_init_fits(init, data, 2, set())
+    assert len(told) == 1 and "the data have no pixel size" in told[0]
+    for sampling, zoom, warned in ((0.8, 0.0, True), (0.8, 0.8, False), (1.2, 0.8, True)):
+        init.config.training = {**init.config.training, "recipe": {"zoom": zoom}}
+        told = check_init_fits(init, dataclasses.replace(data, sampling=sampling), 2, set())
+        assert bool(told) == warned, (sampling, zoom, told)
+
+
+def test_a_shipped_members_own_training_images_are_known(tmp_path, fine, graphene_dir,
+                                                         capsys):
+    from temseg.train.init import load_init
+
+    init = load_init("graphene", 4)
+    seen = set(init.config.training.get("train_images") or [])
+    assert len(seen) == 105  # the shipped members were trained on all 105 labelled images
+    few = tmp_path / "few"
+    few.mkdir()
+    for path in sorted(graphene_dir.glob("*_LABEL.png"))[:4]:
+        image = path.with_name(path.name.replace("_LABEL", ""))
+        (few / image.name).symlink_to(image)
+        (few / path.name).symlink_to(path)
+    assert main(["train", str(few), "-c", str(fine), "--init", "graphene", "--init-member", "4",
+                 "--folds", "2", "--val-fraction", "0", "--epochs", "1", "-o",
+                 str(tmp_path / "cv")]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "images named as 4 of the held-out ones" in err

@@ -184,3 +184,10 @@ def test_shipped_graphene_configs_fit_together():
     # the pretrained network is the one the fold recipe fine-tunes (same shape)
     assert pre.architecture == n3.architecture and pre.model == n3.model
     assert pre.preprocessing == n3.preprocessing
+
+
+def test_a_beam_energy_in_kev_is_refused():
+    data = {key: (dict(value) if isinstance(value, dict) else value) for key, value in TINY.items()}
+    data["imaging"]["energy"] = 80  # meant as 80 keV
+    with pytest.raises(ConfigError, match=r"imaging.energy: 80 eV is not a TEM's .*80000"):
+        load_config(SimulateConfig, data)

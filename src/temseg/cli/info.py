@@ -89,10 +89,13 @@ def _describe_model(path: Path) -> None:
             summary.add_row("trained on", escape(", ".join(map(str, data))))
         init = training.get("init")
         if isinstance(init, dict) and init.get("model"):
-            summary.add_row("fine-tuned from", escape(str(init["model"])))
+            member = f" (member {init['member']})" if init.get("member") else ""
+            summary.add_row("fine-tuned from", escape(str(init["model"]) + member))
         epochs = training.get("epochs_run")
         if epochs is not None:
-            summary.add_row("epochs", f"{epochs} (best {training.get('best_epoch', '?')})")
+            best = training.get("best_epoch")
+            summary.add_row("epochs", f"{epochs}" + (f" (best {best})" if best is not None
+                                                     else " (the last kept)"))
     if scores:
         keys = [k for k in scores if k == "macro_f1" or k.startswith("f1_")] or \
             [k for k in ("f1", "jaccard", "precision", "recall") if k in scores]

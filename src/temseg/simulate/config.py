@@ -163,6 +163,9 @@ class ImagingConfig:
 
     def __post_init__(self) -> None:
         _positive("imaging.energy", self.energy)
+        if not 1e4 <= self.energy <= 1.5e6:
+            raise ConfigError(f"imaging.energy: {self.energy:g} eV is not a TEM's beam energy "
+                              "(give it in eV: 80 kV is 80000, 300 kV is 300000)")
         self.defocus = check_range("imaging.defocus", self.defocus)
         self.cs = check_range("imaging.cs", self.cs)
         self.focal_spread = check_range("imaging.focal_spread", self.focal_spread, low=0.0)
@@ -330,9 +333,9 @@ class SimulateConfig:
             raise ConfigError("labels.kind: 'hull' labels a particle's outline; a MoS2 "
                               "monolayer fills the image (use labels.kind 'species')")
         if (self.labels.kind == "contamination") != (kind == "graphene"):
-            raise ConfigError(f"labels.kind: graphene is labelled by its contamination and only "
-                              f"graphene is (structure.kind {kind!r}, labels.kind "
-                              f"{self.labels.kind!r})")
+            raise ConfigError(f"labels.kind: structure.kind 'graphene' goes with labels.kind "
+                              f"'contamination' and only it (got structure.kind {kind!r}, "
+                              f"labels.kind {self.labels.kind!r})")
         if kind == "graphene" and self.labels.columns:
             raise ConfigError("labels.columns: graphene's contamination has no atomic columns "
                               "to label (set labels.columns: false)")

@@ -553,7 +553,8 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     if init is not None:
         held_out = {name for plan in plans for idx in plan[2:] if idx is not None
                     for name in data.subset(idx).names}
-        for message in check_init_fits(init, data, n_classes, held_out):
+        for message in check_init_fits(init, data, n_classes, held_out,
+                                       preprocessing=to_dict(preprocessing)):
             warn(message)
     earlier = [out_dir / "checkpoints", *out_dir.glob("*/checkpoints"),
                *out_dir.glob("*/*/checkpoints")]

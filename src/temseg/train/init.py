@@ -102,12 +102,18 @@ def load_init(spec: str | Path, member: int | None = None) -> InitModel:
     if ensemble:
         model = model.members[member - 1]
         chosen = members[member - 1]
+        # the member's own training record (its images), where the ensemble kept one per member
+        records = config.training.get("members") if isinstance(config.training, dict) else None
+        training = config.training
+        if isinstance(records, list) and len(records) == len(members) \
+                and isinstance(records[member - 1], dict):
+            training = records[member - 1].get("training") or training
         config = ModelConfig(architecture=chosen["architecture"],
                              options=dict(chosen.get("options") or {}),
                              in_channels=config.in_channels, classes=config.classes,
                              channels=config.channels, preprocessing=config.preprocessing,
                              sampling=config.sampling, threshold=config.threshold,
-                             training=config.training)
+                             training=training)
     state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
     init = InitModel(path=path, config=config, state=state, sha256=data["weights_sha256"],
                      member=member)
@@ -137,11 +143,10 @@ def resolve_init(config: "TrainConfig") -> tuple["TrainConfig", InitModel | None
         return config, None
     init = load_init(config.init, config.init_member)
     theirs = init.config
-    name = config.init
+    name = config.init + (f" member {init.member}" if init.member is not None else "")
     if config.architecture is not None and config.architecture != theirs.architecture:
-        raise ConfigError(f"architecture: the recipe asks for {config.architecture}, --init "
-                          f"{name} is a {theirs.architecture} (a fine-tuned network keeps its "
-                          "shape; leave architecture out)")
+        raise ConfigError(f"architecture: {config.architecture} asked for, but --init {name} "
+                          f"is a {theirs.architecture} (a fine-tuned network keeps its shape)")
     options = to_dict({**model_defaults(theirs.architecture), **theirs.options})
     fixed = {"in_channels": theirs.in_channels, "classes": len(theirs.classes)}
     for key, value in to_dict(config.model).items():
@@ -151,21 +156,27 @@ def resolve_init(config: "TrainConfig") -> tuple["TrainConfig", InitModel | None
                               f"{name})")
         if value != have:
             raise ConfigError(f"model.{key}: the recipe says {value!r}, --init {name} has "
-                              f"{have!r} (a fine-tuned network keeps its shape; leave model out)")
+                              f"{have!r} (a fine-tuned network keeps its shape: use a recipe "
+                              "without model options, or one of the same shape)")
     preprocessing = {**theirs.preprocessing, **config.preprocessing}
-    resolved = dataclasses.replace(config, architecture=theirs.architecture,
+    spec = config.init
+    if Path(spec).expanduser().exists():  # a path: absolute, so a resume works from anywhere
+        spec = str(Path(spec).expanduser().resolve())
+    resolved = dataclasses.replace(config, init=spec, architecture=theirs.architecture,
                                    model=dict(theirs.options), preprocessing=preprocessing)
     return resolved, init
 
 
 def check_init_fits(init: InitModel, data: "TrainingSet", n_classes: int,
-                    held_out: set[str]) -> list[str]:
+                    held_out: set[str], preprocessing: dict | None = None) -> list[str]:
     """Refuse an init model whose channels or classes do not fit ``data``; return warnings.
 
-    ``held_out``: names of the images a run scores on (validation or test folds).
-    Warns when the data's pixel size differs from the model's by over 10 %,
-    and when the model was trained on held-out images (its scores would be
-    optimistic).
+    ``held_out``: names of the images a run scores on (validation or test folds);
+    ``preprocessing``: the run's (resolved) preprocessing fields.
+    Warns when the data's pixel size lies outside what the model learned (its
+    pixel size, widened by its training's ``zoom``) or is unknown, when the
+    model was trained on images named as held-out ones (their scores would be
+    optimistic), and when the run preprocesses differently from the model.
 
     Raises
     ------
@@ -183,10 +194,24 @@ def check_init_fits(init: InitModel, data: "TrainingSet", n_classes: int,
         raise InputError(f"init: {init.path} has {len(theirs.classes)} classes "
                          f"({', '.join(theirs.classes)}), the data have {n_classes}")
     warnings = []
-    if theirs.sampling and data.sampling and abs(data.sampling / theirs.sampling - 1) > 0.1:
-        warnings.append(f"init: {init.path} learned at {theirs.sampling:.4g} Å/px, the data are "
-                        f"at {data.sampling:.4g} Å/px: the features it learned sit at another "
-                        "scale (resample the data, or train with zoom)")
+    recipe = theirs.training.get("recipe") if isinstance(theirs.training, dict) else None
+    zoom = float((recipe or {}).get("zoom") or 0.0)
+    if theirs.sampling:
+        low, high = theirs.sampling / (1 + zoom) / 1.1, theirs.sampling * (1 + zoom) * 1.1
+        learned = f"{theirs.sampling:.4g} Å/px" + (f" (±{zoom:.0%} by zoom)" if zoom else "")
+        if data.sampling is None:
+            warnings.append(f"init: the data have no pixel size; {init.path} learned at "
+                            f"{learned}: give --sampling to check they match")
+        elif not low <= data.sampling <= high:
+            warnings.append(f"init: {init.path} learned at {learned}, the data are at "
+                            f"{data.sampling:.4g} Å/px: the features it learned sit at another "
+                            "scale (resample the data, or train with zoom)")
+    run = preprocessing or {}
+    changed = [f"{k} {v!r} → {run[k]!r}" for k, v in theirs.preprocessing.items()
+               if k in run and run[k] != v]
+    if changed:
+        warnings.append(f"init: the recipe preprocesses otherwise than {init.path} learned "
+                        f"({'; '.join(changed)}): its features may not fit the images")
     seen = set(theirs.training.get("train_images") or []) & held_out
     if seen:
         warnings.append(f"init: {init.path} was trained on images named as {len(seen)} of the "
