@@ -102,6 +102,7 @@ def test_evaluate_baseline_file(trained, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--threshold", "1.5"], "threshold"),
+    (["--threads", "0"], "--threads: must be >= 1"),
 ])
 def test_bad_threshold(trained, capsys, args, message):
     rc = main(["evaluate", str(trained / "run"), str(trained / "data"), "-o",
@@ -113,3 +114,16 @@ def test_missing_model(trained, capsys):
     rc = main(["evaluate", str(trained / "nope.json"), str(trained / "data"), "-o",
                str(trained / "y")])
     assert rc == 2 and "nope" in capsys.readouterr().err
+
+
+def test_threads_option_sets_torchs_threads(trained, capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert main(["evaluate", str(trained / "run"), str(trained / "data"), "-o",
+                     str(trained / "threads"), "--threads", "1", "--no-overlays"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -244,6 +244,7 @@ def test_missing_pixel_size_warns_once_per_file(model_file, tmp_path, rng, capsy
     (["MODEL", "IMG", "--threshold", "0"], "must be in (0, 1)"),
     (["MODEL", "IMG", "--pixel-size-nm", "1000"], "640000×640000 px; check the pixel size"),
     (["MODEL", "IMG", "--window", "hann"], "window"),
+    (["MODEL", "IMG", "--threads", "0"], "--threads: must be >= 1, got 0"),
 ])
 def test_bad_input_is_one_line_before_any_work(model_file, tmp_path, rng, capsys, args, message):
     img = write_tiff(tmp_path / "img.tif", rng.random((64, 64)).astype(np.float32), sampling=1.0)

@@ -90,6 +90,23 @@ def series_dose_note(channels: int) -> str:
     return "" if channels == 1 else f"each image of a series, {channels}× in all"
 
 
+#: help of the --threads option of the commands that run a network
+THREADS_HELP = "CPU threads for torch (default: torch's choice, every core)."
+
+
+def set_threads(threads: int | None) -> None:
+    """``--threads``: how many CPU threads torch may use (None: its own choice)."""
+    if threads is None:
+        return
+    if threads < 1:
+        from temseg.errors import ConfigError
+
+        raise ConfigError(f"--threads: must be >= 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {message}", highlight=False)
 

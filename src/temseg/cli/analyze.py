@@ -98,6 +98,7 @@ def dose_curve_command(
                                         "of frames)."),
     tile: int = typer.Option(512, help="Tile size in pixels."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    threads: int | None = typer.Option(None, help=_common.THREADS_HELP),
     tta: bool = typer.Option(False, "--tta", help="Average over the 8 rotations and mirror "
                                                   "images (8x the time)."),
 ) -> None:
@@ -120,6 +121,7 @@ def dose_curve_command(
     if doses is not None and dose:
         raise ConfigError("give per-frame doses with --doses FILE or --dose (repeated), not both")
     _common.check_threshold(threshold)
+    _common.set_threads(threads)
     if not 0.0 < reference_fraction <= 0.5:
         raise ConfigError(f"--reference-fraction: must be in (0, 0.5], got {reference_fraction}")
     if smooth < 1:

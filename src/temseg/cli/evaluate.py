@@ -35,6 +35,7 @@ def evaluate(
                                   help="Confusion PNGs (TP white, TN black, FP red, FN blue; "
                                        "wrong class yellow)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    threads: int | None = typer.Option(None, help=_common.THREADS_HELP),
     tile: int = typer.Option(512, help="Tile side for tiled prediction (pixels)."),
     tta: bool = typer.Option(False, "--tta", help="Average over the 8 rotations and mirror "
                                                   "images (networks; 8x the time)."),
@@ -79,6 +80,7 @@ def evaluate(
             warned.add(line)
             _common.warn(line)
 
+    _common.set_threads(threads)
     with _common.no_empty_folder_left(out):  # a failure leaves no empty folder behind
         _evaluate(model, data, out, warn=warn, current=current, threshold=threshold,
                   label_suffix=label_suffix, data_sampling=data_sampling, overlays=overlays,

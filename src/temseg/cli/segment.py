@@ -175,6 +175,7 @@ def register(app: typer.Typer) -> None:
         threshold: float | None = typer.Option(
             None, help="Foreground probability threshold of the mask (default: the model's)."),
         device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+        threads: int | None = typer.Option(None, help=_common.THREADS_HELP),
         amp: bool = typer.Option(False, "--amp", help="Mixed precision (CUDA only)."),
         tta: bool = typer.Option(False, "--tta", help="Average over the 8 rotations and "
                                                       "mirror images (8x the time)."),
@@ -258,6 +259,7 @@ def register(app: typer.Typer) -> None:
 
         pixel = _common.sampling_from_options(sampling, pixel_size_nm)
         _common.check_threshold(threshold)
+        _common.set_threads(threads)
         particles = particles or fourier
         if min_area_px < 1:
             raise ConfigError(f"--min-area-px: must be ≥ 1, got {min_area_px}")

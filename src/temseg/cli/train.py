@@ -120,10 +120,11 @@ def train(
 
         typer.echo(yaml.safe_dump(resolved_recipe(cfg), sort_keys=False), nl=False)
         return
-    _common.err.print(f"training {cfg.architecture} for {cfg.epochs} epochs × "
-                      f"{len(cfg.seeds)} seed(s)" + (f" × {cfg.folds} folds" if cfg.folds > 1 else "")
-                      + (f" from {cfg.init}" if cfg.init else "") + f" → {out}",
-                      highlight=False)
+    folds = f" × {cfg.folds} folds" if cfg.folds > 1 else ""
+    verb = "resuming" if resume else "training"
+    _common.err.print(f"{verb} {cfg.architecture} to {cfg.epochs} epoch(s) × {len(cfg.seeds)} "
+                      f"seed(s){folds}" + (f" from {cfg.init}" if cfg.init else "")
+                      + f" → {out}", highlight=False)
     with _common.progress() as bar:
         tasks: dict[str, int] = {}
         batches = bar.add_task("batches", total=None)
