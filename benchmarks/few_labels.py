@@ -90,6 +90,7 @@ def run(args) -> None:
 
 def report(folder: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -119,6 +120,7 @@ def report(folder: Path) -> None:
         ax.plot(sizes, means, "o-", label="from scratch" if mode == "scratch" else
                 "fine-tuned from simulation")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xticks(sizes, [str(n) for n in sizes])
     ax.set_xlabel("labelled training images")
     ax.set_ylabel("held-out F1 (pooled)")
