@@ -22,8 +22,13 @@ TINY = {"seed": 3, "n_structures": 1, "images_per_structure": 2, "size": 64,
         "labels": {"kind": "contamination", "columns": False}}
 
 
+def _raw() -> dict:
+    """A copy of TINY whose sections can be changed."""
+    return {key: (dict(value) if isinstance(value, dict) else value) for key, value in TINY.items()}
+
+
 def _config(structure=None, **changes) -> SimulateConfig:
-    data = {key: (dict(value) if isinstance(value, dict) else value) for key, value in TINY.items()}
+    data = _raw()
     data["structure"].update(structure or {})
     data.update(changes)
     return load_config(SimulateConfig, data)
@@ -38,7 +43,7 @@ def _config(structure=None, **changes) -> SimulateConfig:
     ({}, {"columns": True}, "labels.columns"),
 ])
 def test_bad_values_name_their_field(structure, labels, field):
-    data = {key: (dict(value) if isinstance(value, dict) else value) for key, value in TINY.items()}
+    data = _raw()
     data["structure"].update(structure)
     data["labels"].update(labels)
     with pytest.raises(ConfigError) as info:
@@ -187,7 +192,7 @@ def test_shipped_graphene_configs_fit_together():
 
 
 def test_a_beam_energy_in_kev_is_refused():
-    data = {key: (dict(value) if isinstance(value, dict) else value) for key, value in TINY.items()}
+    data = _raw()
     data["imaging"]["energy"] = 80  # meant as 80 keV
     with pytest.raises(ConfigError, match=r"imaging.energy: 80 eV is not a TEM's .*80000"):
         load_config(SimulateConfig, data)
