@@ -264,7 +264,7 @@ def test_warnings_of_preprocessing_and_pixel_size_and_the_path_kept_absolute(
     # a pixel size: none for the data, or outside what the model learned (with its zoom)
     import dataclasses
 
-    init.config.sampling = 0.5
+    init = dataclasses.replace(init, config=dataclasses.replace(init.config, sampling=0.5))
     told = check_init_fits(init, data, 2, set())
     assert len(told) == 1 and "the data have no pixel size" in told[0]
     for sampling, zoom, warned in ((0.8, 0.0, True), (0.8, 0.8, False), (1.2, 0.8, True)):

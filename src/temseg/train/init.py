@@ -78,7 +78,7 @@ def load_init(spec: str | Path, member: int | None = None) -> InitModel:
         for a single network.
     """
     from temseg.infer.segmenter import model_json
-    from temseg.models import ModelConfig, load_model
+    from temseg.models import load_model
     from temseg.models.files import read_model_json
 
     path = model_json(spec)
@@ -108,12 +108,9 @@ def load_init(spec: str | Path, member: int | None = None) -> InitModel:
         if isinstance(records, list) and len(records) == len(members) \
                 and isinstance(records[member - 1], dict):
             training = records[member - 1].get("training") or training
-        config = ModelConfig(architecture=chosen["architecture"],
-                             options=dict(chosen.get("options") or {}),
-                             in_channels=config.in_channels, classes=config.classes,
-                             channels=config.channels, preprocessing=config.preprocessing,
-                             sampling=config.sampling, threshold=config.threshold,
-                             training=training)
+        config = dataclasses.replace(config, architecture=chosen["architecture"],
+                                     options=dict(chosen.get("options") or {}),
+                                     training=training)
     state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
     init = InitModel(path=path, config=config, state=state, sha256=data["weights_sha256"],
                      member=member)
