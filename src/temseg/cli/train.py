@@ -42,7 +42,7 @@ def train(
     init: str | None = typer.Option(
         None, "--init", help="Fine-tune: start from this trained network (model file, run "
                              "folder or shipped name); its architecture and options are kept, "
-                             "and its preprocessing unless the recipe gives one."),
+                             "and its preprocessing (fields the recipe gives replace its own)."),
     init_member: int | None = typer.Option(
         None, "--init-member", help="With an ensemble as --init (e.g. the shipped graphene "
                                     "model): which member network to start from, 1-based."),
