@@ -91,6 +91,18 @@ def test_kfold_and_resume(tmp_path, recipe, capsys):
         tested |= set(meta["test_images"])
     assert len(tested) == 6  # every image is tested exactly once over the folds
     capsys.readouterr()
+    # info of the whole output: its scores over the folds and where each fold's model is
+    assert main(["info", str(out)]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    summary = json.loads((out / "summary.json").read_text())
+    assert "3 run(s) scored on test folds" in shown and "runs fold_1, fold_2, fold_3" in shown
+    assert f"f1 {summary['mean']['f1']:.4f} ± {summary['std']['f1']:.4f}" in shown
+    # a model is one fold's: the folder of all of them is refused, naming them
+    for command in (["evaluate", str(out), str(data)],
+                    ["segment", str(out), str(data / "stack0_layer_0000.png")]):
+        assert main([*command, "-o", str(tmp_path / "x")]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert "holds 3 trained runs (fold_1, fold_2, fold_3), not one model" in err
     # a second run into the same folder must not overwrite it
     assert main(args) == 2
     assert "earlier run" in capsys.readouterr().err

@@ -47,6 +47,42 @@ def _model_path(file: Path) -> Path | None:
         return None
 
 
+def _describe_runs(folder: Path) -> None:
+    """Print a training output of several runs (folds, seeds): its scores and its runs."""
+    import json
+
+    from temseg.errors import InputError
+    from temseg.infer.stacks import natural_key
+
+    try:
+        summary_data = json.loads((folder / "summary.json").read_text())
+        mean, std = summary_data["mean"], summary_data.get("std", {})
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"{folder / 'summary.json'}: not a temseg training summary") from None
+    runs = sorted((q.parent.relative_to(folder).as_posix() for q in
+                   [*folder.glob("*/model.json"), *folder.glob("*/*/model.json")]),
+                  key=natural_key)
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("path", escape(str(folder)))
+    table.add_row("format", f"training output: {summary_data.get('n_runs', len(runs))} run(s) "
+                            f"scored on {summary_data.get('scored_on', '?')}")
+    keys = [k for k in mean if k == "macro_f1" or k.startswith("f1_")] or \
+        [k for k in ("f1", "jaccard", "precision", "recall") if k in mean]
+    if keys:
+        table.add_row("scores", escape("  ".join(
+            f"{k} {mean[k]:.4f} ± {std.get(k, float('nan')):.4f}" for k in keys)))
+    if "ensemble" in summary_data:
+        ens = summary_data["ensemble"].get("mean", {})
+        table.add_row("ensemble", escape("  ".join(f"{k} {ens[k]:.4f}" for k in keys
+                                                   if k in ens)))
+    if runs:
+        table.add_row("runs", escape(", ".join(runs)))
+        table.add_row("models", escape(f"one per run: temseg info {folder / runs[0]}"))
+    _common.show(table)
+
+
 def _describe_model(path: Path) -> None:
     """Print what a model takes and gives, its size and its training scores."""
     from temseg.infer import load_segmenter
@@ -172,6 +208,9 @@ def info(
 
     if is_zarr_dataset(file):
         _describe_zarr(file, sampling=_common.sampling_from_options(sampling, pixel_size_nm))
+        return
+    if file.is_dir() and (file / "summary.json").is_file() and not (file / "model.json").is_file():
+        _describe_runs(file)
         return
     model = _model_path(file)
     if model is not None:

@@ -463,6 +463,15 @@ def model_json(path: str | Path) -> Path:
         for candidate in (p / "model.json", p / "checkpoints" / "best" / "model.json"):
             if candidate.is_file():
                 return candidate
+        runs = sorted(q.parent.relative_to(p).as_posix() for q in
+                      [*p.glob("*/model.json"), *p.glob("*/*/model.json")])
+        if runs:
+            from temseg.infer.stacks import natural_key
+
+            runs.sort(key=natural_key)
+            raise ModelFileError(f"{p}: holds {len(runs)} trained runs ({', '.join(runs[:5])}"
+                                 f"{', ...' if len(runs) > 5 else ''}), not one model: give one "
+                                 f"of them, e.g. {p / runs[0]}")
         raise ModelFileError(f"{p}: folder holds no model.json (nor checkpoints/best/model.json)")
     suffix = p.suffix.lower()
     if suffix == ".json":
