@@ -196,3 +196,43 @@ def test_a_beam_energy_in_kev_is_refused():
     data["imaging"]["energy"] = 80  # meant as 80 keV
     with pytest.raises(ConfigError, match=r"imaging.energy: 80 eV is not a TEM's .*80000"):
         load_config(SimulateConfig, data)
+
+
+def test_illumination_field_is_a_smooth_gain_around_one():
+    from temseg.simulate.imaging import illumination_field
+
+    tilt = illumination_field((64, 64), amplitude=0.3, angle=0.0, radial=0.0)
+    assert tilt.mean() == pytest.approx(1.0, abs=1e-9)
+    assert tilt.min() == pytest.approx(0.7) and tilt.max() == pytest.approx(1.3)
+    assert np.allclose(tilt, tilt[:, :1])        # angle 0: along axis 0 only
+    assert tilt[-1, 0] > tilt[0, 0]
+    turned = illumination_field((64, 64), amplitude=0.3, angle=90.0, radial=0.0)
+    assert np.allclose(turned, turned[:1, :])    # 90°: along axis 1 only
+    bright = illumination_field((64, 64), amplitude=0.2, angle=0.0, radial=1.0)
+    assert bright[32, 32] > bright[0, 0] and np.abs(bright - 1).max() == pytest.approx(0.2)
+
+
+def test_uneven_illumination_multiplies_the_clean_image_and_draws_nothing_when_off():
+    from temseg.simulate.pipeline import IMAGING_KEYS, draw_imaging
+
+    off = _config()
+    rng = np.random.default_rng(0)
+    assert set(draw_imaging(off.imaging, rng)) == set(IMAGING_KEYS)
+    # off: the generator moved by the four draws only (older configs keep their bytes)
+    ref = np.random.default_rng(0)
+    ref.uniform(size=4)
+    assert rng.uniform() == ref.uniform()
+    data = _raw()
+    data["imaging"]["illumination"] = [0.3, 0.3]
+    on = load_config(SimulateConfig, data)
+    plain = simulate_structure(off, seed=np.random.SeedSequence(3))
+    lit = simulate_structure(on, seed=np.random.SeedSequence(3))
+    row = lit.params[0]
+    from temseg.simulate.imaging import illumination_field
+
+    gain = illumination_field((off.size, off.size), amplitude=row["illumination"],
+                              angle=row["illumination_angle"],
+                              radial=row["illumination_radial"])
+    assert row["illumination"] == pytest.approx(0.3)
+    assert np.allclose(lit.images[0], plain.images[0] * gain, rtol=1e-5)
+    assert np.array_equal(lit.labels, plain.labels)

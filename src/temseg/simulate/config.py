@@ -153,6 +153,11 @@ class ImagingConfig:
     spherical aberration in Å (12.45 µm = 124 500 Å); ``focal_spread`` is the
     1/e width of the focal spread in Å; ``blur`` the standard deviation of a
     Gaussian blur of the intensity in Å (vibration, partial spatial coherence).
+    ``illumination`` (004: a monochromated beam lights the field unevenly): the
+    relative amplitude of a smooth gain across the image, drawn per image with
+    a random direction and share of a tilt and a radial fall-off
+    (:func:`temseg.simulate.imaging.illumination_field`); ``[0, 0]`` (default)
+    is even illumination and draws nothing, so older configs keep their bytes.
     """
 
     energy: float = 300e3
@@ -160,6 +165,7 @@ class ImagingConfig:
     cs: tuple[float, float] = (0.0, 124_500.0)
     focal_spread: tuple[float, float] = (5.0, 20.0)
     blur: tuple[float, float] = (0.1, 0.8)
+    illumination: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
         _positive("imaging.energy", self.energy)
@@ -170,6 +176,8 @@ class ImagingConfig:
         self.cs = check_range("imaging.cs", self.cs)
         self.focal_spread = check_range("imaging.focal_spread", self.focal_spread, low=0.0)
         self.blur = check_range("imaging.blur", self.blur, low=0.0)
+        self.illumination = check_range("imaging.illumination", self.illumination, low=0.0,
+                                        high=0.9)
 
 
 @dataclass

@@ -145,7 +145,10 @@ PARAMETER_UNITS = {
     "c0": "1", "c3": "1", "C": "1", "N0": "1", "n_atoms": "count", "n_particle_atoms": "count",
     "structure": "index", "epoch": "index", "vacancy_probability": "probability per S atom",
     "n_mo_columns": "count", "n_s2_columns": "count", "n_s1_columns": "count",
-    "n_empty_s_sites": "count",
+    "n_empty_s_sites": "count", "coverage": "fraction of the cell", "patch_scale": "Å",
+    "contamination_thickness": "Å", "n_graphene_atoms": "count",
+    "n_contamination_atoms": "count", "illumination": "relative gain amplitude",
+    "illumination_angle": "°", "illumination_radial": "fraction",
 }
 
 

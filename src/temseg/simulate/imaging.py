@@ -152,6 +152,33 @@ def hrtem_image(spectrum: np.ndarray, *, cell: float, out_gpts: int, energy: flo
     return image.astype(np.float32)
 
 
+def illumination_field(shape: tuple[int, int], *, amplitude: float, angle: float,
+                       radial: float) -> np.ndarray:
+    """A smooth gain across an image: uneven illumination (004's monochromated beam).
+
+    ``1 + amplitude · g`` with ``g`` a mix of a tilt along ``angle`` (degrees,
+    from axis 0 toward axis 1) and, by the share ``radial`` in [0, 1], a
+    fall-off from the centre, each scaled to a largest magnitude of 1 and
+    centred on zero: the gain stays within ``1 ± amplitude`` and averages 1.
+
+    Returns
+    -------
+    (H, W) ndarray of float64
+    """
+    u = np.linspace(-1.0, 1.0, shape[0])[:, None]
+    v = np.linspace(-1.0, 1.0, shape[1])[None, :]
+    theta = np.deg2rad(angle)
+    tilt = u * np.cos(theta) + v * np.sin(theta)
+    fall = -(u**2 + v**2)
+    parts = []
+    for part in (tilt, fall):
+        part = part - part.mean()
+        parts.append(part / max(np.abs(part).max(), 1e-12))
+    g = (1.0 - radial) * parts[0] + radial * parts[1]
+    g = g - g.mean()
+    return 1.0 + amplitude * g / max(np.abs(g).max(), 1e-12)
+
+
 def crop(image: np.ndarray, pad: int) -> np.ndarray:
     """Remove ``pad`` pixels from every side of a ``(H, W)`` image."""
     return image[pad: image.shape[0] - pad, pad: image.shape[1] - pad] if pad else image

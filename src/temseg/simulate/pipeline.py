@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from temseg.simulate.config import ImagingConfig, SimulateConfig
-from temseg.simulate.imaging import crop, hrtem_image, wave_spectrum
+from temseg.simulate.imaging import crop, hrtem_image, illumination_field, wave_spectrum
 from temseg.simulate.labels import column_mask, cover_mask, hull_mask, species_mask
 from temseg.simulate.structures import Structure, build_structure, half_column_spacing
 from temseg.simulate.waves import exit_wave, wave_gpts
 
 IMAGING_KEYS = ("defocus", "cs", "focal_spread", "blur")
+#: drawn after IMAGING_KEYS, only where ``imaging.illumination`` is not [0, 0]
+ILLUMINATION_KEYS = ("illumination", "illumination_angle", "illumination_radial")
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,15 @@ def geometry(config: SimulateConfig) -> Geometry:
 
 
 def draw_imaging(imaging: ImagingConfig, rng: np.random.Generator) -> dict[str, float]:
-    """One set of 002 table 1 values, uniform in each range (Å)."""
-    return {key: float(rng.uniform(*getattr(imaging, key))) for key in IMAGING_KEYS}
+    """One set of 002 table 1 values, uniform in each range (Å); with uneven illumination
+    also its amplitude, direction (°) and radial share (drawn after the others, so a
+    config without it draws as before)."""
+    drawn = {key: float(rng.uniform(*getattr(imaging, key))) for key in IMAGING_KEYS}
+    if imaging.illumination[1] > 0:
+        drawn["illumination"] = float(rng.uniform(*imaging.illumination))
+        drawn["illumination_angle"] = float(rng.uniform(0.0, 360.0))
+        drawn["illumination_radial"] = float(rng.uniform(0.0, 1.0))
+    return drawn
 
 
 @dataclass
@@ -120,10 +129,18 @@ class Renderer:
         self.detector = config.detector.ranges() if config.detector.enabled else None
 
     def clean(self, imaging: dict) -> np.ndarray:
-        """Noise-free intensity (vacuum = 1), cropped to ``(size, size)``."""
+        """Noise-free intensity (vacuum = 1, times the illumination's gain where drawn),
+        cropped to ``(size, size)``."""
+        optics = {k: v for k, v in imaging.items() if k not in ILLUMINATION_KEYS}
         full = hrtem_image(self.spectrum, cell=self.geo.cell, out_gpts=self.geo.out_gpts,
-                           energy=self.config.imaging.energy, **imaging)
-        return crop(full, self.geo.pad)
+                           energy=self.config.imaging.energy, **optics)
+        image = crop(full, self.geo.pad)
+        if "illumination" in imaging:
+            image = image * illumination_field(
+                image.shape, amplitude=imaging["illumination"],
+                angle=imaging["illumination_angle"],
+                radial=imaging["illumination_radial"]).astype(image.dtype)
+        return image
 
     def focal(self, imaging: dict, offsets) -> np.ndarray:
         """Noise-free ``(C, size, size)`` focal series, channel ``c`` at defocus
