@@ -140,7 +140,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")],
                         default=[5, 10, 20, 40])
     parser.add_argument("--subsets", type=int, default=2, help="random draws per size")
-    parser.add_argument("--images-seen", type=int, default=1600,
+    parser.add_argument("--images-seen", type=int, default=1200,
                         help="training image passes per run (epochs = this / n)")
     parser.add_argument("--fold", type=int, default=1, help="which of the 5 grouped folds")
     parser.add_argument("--threads", type=int, default=None)

@@ -80,7 +80,7 @@ def test_fine_tuning_starts_where_the_pretrained_network_stopped(tmp_path, pretr
     assert init["model"].endswith("model.json") and init["architecture"] == "resunet"
     record = json.loads((tmp_path / "tuned" / "record.json").read_text())
     assert record["init"]["weights_sha256"] == pre["weights_sha256"]
-    assert record["config"]["init"] == str(pretrained)
+    assert record["config"]["init"] == str(pretrained / "model.json")
     err = " ".join(capsys.readouterr().err.split())
     assert "training resunet to 1 epoch(s)" in err and "from " + str(pretrained) in err
 
@@ -99,7 +99,7 @@ def test_resumed_fine_tuning_is_bit_identical(tmp_path, pretrained, fine):
 def test_show_config_prints_the_init_models_network(tmp_path, pretrained, fine, capsys):
     assert main(["train", "-c", str(fine), "--init", str(pretrained), "--show-config"]) == 0
     shown = yaml.safe_load(capsys.readouterr().out)
-    assert shown["init"] == str(pretrained)
+    assert shown["init"] == str(pretrained / "model.json")
     assert shown["architecture"] == "resunet" and shown["model"]["filters"] == 4
 
 
@@ -254,7 +254,7 @@ def test_warnings_of_preprocessing_and_pixel_size_and_the_path_kept_absolute(
 
     monkeypatch.chdir(pretrained.parent)
     cfg, init = resolve_init(load_config(TrainConfig, fine, init="run"))
-    assert cfg.init == str(pretrained.resolve())  # a resume from another folder finds it
+    assert cfg.init == str(pretrained.resolve() / "model.json")  # found from any folder
     data = load_training_data([write_folder(tmp_path / "d", seed=5)])
     assert check_init_fits(init, data, 2, set(), preprocessing=dict(cfg.preprocessing)) == []
     # the recipe turns standardizing off: the network would see raw intensities
@@ -291,3 +291,19 @@ def test_a_shipped_members_own_training_images_are_known(tmp_path, fine, graphen
                  str(tmp_path / "cv")]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert "images named as 4 of the held-out ones" in err
+
+
+def test_a_fresh_run_replaces_a_stale_init_record(tmp_path, pretrained, fine):
+    data = write_folder(tmp_path / "other", seed=5)
+    for init in (["--init", str(pretrained)], []):
+        out = tmp_path / ("with" if init else "without")
+        out.mkdir()
+        (out / "init.json").write_text('{"weights_sha256": "from an interrupted try"}')
+        assert main(["train", str(data), "-c", str(fine), "-o", str(out), "--epochs", "1",
+                     *init, *([] if init else ["--architecture", "resunet"])]) == 0
+        stale = out / "init.json"
+        if init:
+            assert json.loads(stale.read_text())["weights_sha256"] == json.loads(
+                (pretrained / "model.json").read_text())["weights_sha256"]
+        else:
+            assert not stale.exists()

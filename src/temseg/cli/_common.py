@@ -91,7 +91,8 @@ def series_dose_note(channels: int) -> str:
 
 
 #: help of the --threads option of the commands that run a network
-THREADS_HELP = "CPU threads for torch (default: torch's choice, every core)."
+THREADS_HELP = ("CPU threads for torch (default: torch's own choice, OMP_NUM_THREADS or "
+                "the cores).")
 
 
 def set_threads(threads: int | None) -> None:

@@ -52,16 +52,14 @@ def _describe_runs(folder: Path) -> None:
     import json
 
     from temseg.errors import InputError
-    from temseg.infer.stacks import natural_key
+    from temseg.infer.segmenter import run_folders
 
     try:
         summary_data = json.loads((folder / "summary.json").read_text())
         mean, std = summary_data["mean"], summary_data.get("std", {})
     except (OSError, ValueError, KeyError, TypeError):
         raise InputError(f"{folder / 'summary.json'}: not a temseg training summary") from None
-    runs = sorted((q.parent.relative_to(folder).as_posix() for q in
-                   [*folder.glob("*/model.json"), *folder.glob("*/*/model.json")]),
-                  key=natural_key)
+    runs = run_folders(folder)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()

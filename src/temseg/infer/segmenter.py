@@ -446,6 +446,15 @@ class BaselineSegmenter(Segmenter):
         return {**super().describe(), "method": self.method}
 
 
+def run_folders(folder: Path) -> list[str]:
+    """The runs of a training output (``fold_F``, ``seed_S``, ``fold_F/seed_S``) that hold a
+    ``model.json``, relative to ``folder``, in natural order (``fold_2`` before ``fold_10``)."""
+    from temseg.infer.stacks import natural_key
+
+    found = [*folder.glob("*/model.json"), *folder.glob("*/*/model.json")]
+    return sorted((q.parent.relative_to(folder).as_posix() for q in found), key=natural_key)
+
+
 def model_json(path: str | Path) -> Path:
     """The JSON half of a model given as ``NAME.json``, ``NAME.safetensors``, the stem
     ``NAME``, a folder holding ``model.json`` (a checkpoint) or
@@ -463,12 +472,8 @@ def model_json(path: str | Path) -> Path:
         for candidate in (p / "model.json", p / "checkpoints" / "best" / "model.json"):
             if candidate.is_file():
                 return candidate
-        runs = sorted(q.parent.relative_to(p).as_posix() for q in
-                      [*p.glob("*/model.json"), *p.glob("*/*/model.json")])
+        runs = run_folders(p)
         if runs:
-            from temseg.infer.stacks import natural_key
-
-            runs.sort(key=natural_key)
             raise ModelFileError(f"{p}: holds {len(runs)} trained runs ({', '.join(runs[:5])}"
                                  f"{', ...' if len(runs) > 5 else ''}), not one model: give one "
                                  f"of them, e.g. {p / runs[0]}")

@@ -565,8 +565,11 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     if resume and init is not None:
         _check_same_init(init, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if init is not None and not (out_dir / "init.json").is_file():
-        write_json(out_dir / "init.json", init.record())
+    if not resume:  # a fresh run: what it starts from (none: no stale file of an earlier try)
+        if init is not None:
+            write_json(out_dir / "init.json", init.record())
+        else:
+            (out_dir / "init.json").unlink(missing_ok=True)
     with atomic_path(out_dir / "config.yaml") as tmp:
         tmp.write_text(yaml.safe_dump(resolved_recipe(config), sort_keys=False))
     runs, ensembles = [], []

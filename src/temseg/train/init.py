@@ -52,8 +52,8 @@ class InitModel:
                 "architecture": self.config.architecture, "sampling": self.config.sampling}
 
 
-#: loaded init models by (JSON path, its mtime and size, member): the CLI, the recipe check
-#: and the run each resolve the recipe, and a model is read and hashed once
+#: loaded init models by (JSON path, weights SHA-256, member): the CLI, the recipe check and
+#: the run each resolve the recipe, and a model's weights are read and hashed once
 _LOADED: dict[tuple, InitModel] = {}
 
 
@@ -81,12 +81,11 @@ def load_init(spec: str | Path, member: int | None = None) -> InitModel:
     from temseg.models import load_model
     from temseg.models.files import read_model_json
 
-    path = model_json(spec)
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, member)
+    path = model_json(spec).resolve()
+    data = read_model_json(path)
+    key = (str(path), data.get("weights_sha256"), member)
     if key in _LOADED:
         return _LOADED[key]
-    data = read_model_json(path)
     options = data["config"].get("options") if isinstance(data.get("config"), dict) else None
     members = (options or {}).get("members") if isinstance(options, dict) else None
     ensemble = isinstance(members, list)
@@ -104,10 +103,14 @@ def load_init(spec: str | Path, member: int | None = None) -> InitModel:
         chosen = members[member - 1]
         # the member's own training record (its images), where the ensemble kept one per member
         records = config.training.get("members") if isinstance(config.training, dict) else None
+        records = [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
         training = config.training
-        if isinstance(records, list) and len(records) == len(members) \
-                and isinstance(records[member - 1], dict):
+        if len(records) == len(members):
             training = records[member - 1].get("training") or training
+        elif records:  # nested ensembles: which file holds the member is lost; any member's
+            seen = sorted({name for r in records
+                           for name in (r.get("training") or {}).get("train_images") or []})
+            training = {**training, "train_images": seen}
         config = dataclasses.replace(config, architecture=chosen["architecture"],
                                      options=dict(chosen.get("options") or {}),
                                      training=training)
@@ -157,8 +160,10 @@ def resolve_init(config: "TrainConfig") -> tuple["TrainConfig", InitModel | None
                               "without model options, or one of the same shape)")
     preprocessing = {**theirs.preprocessing, **config.preprocessing}
     spec = config.init
-    if Path(spec).expanduser().exists():  # a path: absolute, so a resume works from anywhere
-        spec = str(Path(spec).expanduser().resolve())
+    given = Path(spec).expanduser()
+    if given.exists() or len(given.parts) > 1 or given.suffix:  # a file: its absolute JSON
+        spec = str(init.path)  # path, so a resume works from any folder
+    # (a bare name that is no file is a shipped model's, kept as a name)
     resolved = dataclasses.replace(config, init=spec, architecture=theirs.architecture,
                                    model=dict(theirs.options), preprocessing=preprocessing)
     return resolved, init
@@ -168,7 +173,8 @@ def check_init_fits(init: InitModel, data: "TrainingSet", n_classes: int,
                     held_out: set[str], preprocessing: dict | None = None) -> list[str]:
     """Refuse an init model whose channels or classes do not fit ``data``; return warnings.
 
-    ``held_out``: names of the images a run scores on (validation or test folds);
+    ``held_out``: names of the images a run scores on (its validation split or test
+    folds; separate ``val_data`` folders are not compared);
     ``preprocessing``: the run's (resolved) preprocessing fields.
     Warns when the data's pixel size lies outside what the model learned (its
     pixel size, widened by its training's ``zoom``) or is unknown, when the
@@ -191,11 +197,13 @@ def check_init_fits(init: InitModel, data: "TrainingSet", n_classes: int,
         raise InputError(f"init: {init.path} has {len(theirs.classes)} classes "
                          f"({', '.join(theirs.classes)}), the data have {n_classes}")
     warnings = []
-    recipe = theirs.training.get("recipe") if isinstance(theirs.training, dict) else None
-    zoom = float((recipe or {}).get("zoom") or 0.0)
+    training = theirs.training if isinstance(theirs.training, dict) else {}
+    zoom = float((training.get("recipe") or {}).get("zoom") or 0.0)
     if theirs.sampling:
         low, high = theirs.sampling / (1 + zoom) / 1.1, theirs.sampling * (1 + zoom) * 1.1
-        learned = f"{theirs.sampling:.4g} Å/px" + (f" (±{zoom:.0%} by zoom)" if zoom else "")
+        learned = f"{theirs.sampling:.4g} Å/px" + (
+            f" ({theirs.sampling / (1 + zoom):.2g}–{theirs.sampling * (1 + zoom):.2g} by zoom)"
+            if zoom else "")
         if data.sampling is None:
             warnings.append(f"init: the data have no pixel size; {init.path} learned at "
                             f"{learned}: give --sampling to check they match")
@@ -209,7 +217,7 @@ def check_init_fits(init: InitModel, data: "TrainingSet", n_classes: int,
     if changed:
         warnings.append(f"init: the recipe preprocesses otherwise than {init.path} learned "
                         f"({'; '.join(changed)}): its features may not fit the images")
-    seen = set(theirs.training.get("train_images") or []) & held_out
+    seen = set(training.get("train_images") or []) & held_out
     if seen:
         warnings.append(f"init: {init.path} was trained on images named as {len(seen)} of the "
                         f"held-out ones (e.g. {sorted(seen)[0]}); if they are the same images, "
