@@ -47,6 +47,13 @@ def _model_path(file: Path) -> Path | None:
         return None
 
 
+def _score_keys(scores: dict) -> list[str]:
+    """The scores worth showing: per class F1 and their mean for ≥ 3 classes, else the
+    foreground's F1, Jaccard, precision and recall."""
+    return [k for k in scores if k == "macro_f1" or k.startswith("f1_")] or \
+        [k for k in ("f1", "jaccard", "precision", "recall") if k in scores]
+
+
 def _describe_runs(folder: Path) -> None:
     """Print a training output of several runs (folds, seeds): its scores and its runs."""
     import json
@@ -66,8 +73,7 @@ def _describe_runs(folder: Path) -> None:
     table.add_row("path", escape(str(folder)))
     table.add_row("format", f"training output: {summary_data.get('n_runs', len(runs))} run(s) "
                             f"scored on {summary_data.get('scored_on', '?')}")
-    keys = [k for k in mean if k == "macro_f1" or k.startswith("f1_")] or \
-        [k for k in ("f1", "jaccard", "precision", "recall") if k in mean]
+    keys = _score_keys(mean)
     if keys:
         table.add_row("scores", escape("  ".join(
             f"{k} {mean[k]:.4f} ± {std.get(k, float('nan')):.4f}" for k in keys)))
@@ -131,8 +137,7 @@ def _describe_model(path: Path) -> None:
             summary.add_row("epochs", f"{epochs}" + (f" (best {best})" if best is not None
                                                      else " (the last kept)"))
     if scores:
-        keys = [k for k in scores if k == "macro_f1" or k.startswith("f1_")] or \
-            [k for k in ("f1", "jaccard", "precision", "recall") if k in scores]
+        keys = _score_keys(scores)
         where = training.get("scored_on")
         summary.add_row(f"scores{f' ({where})' if where else ''}",
                         escape("  ".join(f"{k} {scores[k]:.4f}" for k in keys)))
