@@ -77,7 +77,8 @@ def run(args) -> None:
             cfg = dataclasses.replace(tuned if args.mode == "init" else scratch, folds=1,
                                       epochs=epochs, seeds=[subset])
             out = args.out / f"n{n}_s{subset}_{args.mode}"
-            row = {"n": n, "subset": subset, "mode": args.mode, "epochs": epochs,
+            row = {"fold": args.fold, "n": n, "subset": subset, "mode": args.mode,
+                   "epochs": epochs,
                    **train_and_score(cfg, data, picked, test_idx, out)}
             print(row, flush=True)
             new = not table.is_file()
@@ -88,7 +89,7 @@ def run(args) -> None:
                 writer.writerow(row)
 
 
-def report(folder: Path) -> None:
+def report(folder: Path, fold: int | None = None) -> None:
     import matplotlib
     import matplotlib.ticker
 
@@ -124,7 +125,7 @@ def report(folder: Path) -> None:
     ax.set_xticks(sizes, [str(n) for n in sizes])
     ax.set_xlabel("labelled training images")
     ax.set_ylabel("held-out F1 (pooled)")
-    ax.set_title("graphene contamination (004), one fold")
+    ax.set_title("graphene contamination (004)" + (f", fold {fold}" if fold else ""))
     ax.legend()
     fig.tight_layout()
     fig.savefig(folder / "few_labels.png", dpi=120)
@@ -142,13 +143,17 @@ def main(argv=None) -> int:
     parser.add_argument("--subsets", type=int, default=2, help="random draws per size")
     parser.add_argument("--images-seen", type=int, default=1200,
                         help="training image passes per run (epochs = this / n)")
-    parser.add_argument("--fold", type=int, default=1, help="which of the 5 grouped folds")
+    parser.add_argument("--fold", type=int, default=None,
+                        help="which of the 5 grouped folds (default 1; with --report: named in "
+                             "the plot's title)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path("/tmp/few_labels"))
     parser.add_argument("--report", type=Path, default=None, metavar="DIR")
     args = parser.parse_args(argv)
+    args.fold_given = args.fold is not None
+    args.fold = 1 if args.fold is None else args.fold
     if args.report:
-        report(args.report)
+        report(args.report, fold=args.fold if args.fold_given else None)
         return 0
     if args.init is None:
         parser.error("--init: the pretrained network is needed (both modes use its shape)")
