@@ -98,11 +98,19 @@ def test_kfold_and_resume(tmp_path, recipe, capsys):
     assert "3 run(s) scored on test folds" in shown and "runs fold_1, fold_2, fold_3" in shown
     assert f"f1 {summary['mean']['f1']:.4f} ± {summary['std']['f1']:.4f}" in shown
     # a model is one fold's: the folder of all of them is refused, naming them
-    for command in (["evaluate", str(out), str(data)],
-                    ["segment", str(out), str(data / "stack0_layer_0000.png")]):
-        assert main([*command, "-o", str(tmp_path / "x")]) == 2
-        err = " ".join(capsys.readouterr().err.split())
-        assert "holds 3 trained runs (fold_1, fold_2, fold_3), not one model" in err
+    interrupted = tmp_path / "cv_interrupted"  # no summary.json yet
+    interrupted.mkdir()
+    for f in (1, 2):
+        (interrupted / f"fold_{f}").mkdir()
+        for name in ("model.json", "model.safetensors"):
+            (interrupted / f"fold_{f}" / name).write_bytes((out / f"fold_{f}" / name).read_bytes())
+    for folder, shown in ((out, "3 trained runs (fold_1, fold_2, fold_3)"),
+                          (interrupted, "2 trained runs (fold_1, fold_2)")):
+        for command in (["evaluate", str(folder), str(data)],
+                        ["segment", str(folder), str(data / "stack0_layer_0000.png")]):
+            assert main([*command, "-o", str(tmp_path / "x")]) == 2
+            err = " ".join(capsys.readouterr().err.split())
+            assert f"holds {shown}, not one model" in err
     # a second run into the same folder must not overwrite it
     assert main(args) == 2
     assert "earlier run" in capsys.readouterr().err
@@ -169,6 +177,7 @@ def test_resume_continues_to_more_epochs(tmp_path, recipe):
 @pytest.mark.parametrize("args, message", [
     (["--loss", "focal"], "loss"),
     (["--epochs", "0"], "epochs"),
+    (["--threads", "0"], "--threads: must be >= 1, got 0"),
     (["--architecture", "vgg"], "architecture"),
     (["--architecture", "unet"], "blocks"),  # a resunet option given to the U-Net
     (["--patch-size", "3"], "pooling factor of 4 px"),

@@ -95,14 +95,19 @@ THREADS_HELP = ("CPU threads for torch (default: torch's own choice, OMP_NUM_THR
                 "the cores).")
 
 
-def set_threads(threads: int | None) -> None:
-    """``--threads``: how many CPU threads torch may use (None: its own choice)."""
-    if threads is None:
-        return
-    if threads < 1:
+def check_threads(threads: int | None) -> None:
+    """``--threads`` must be at least 1 (None: torch's own choice)."""
+    if threads is not None and threads < 1:
         from temseg.errors import ConfigError
 
         raise ConfigError(f"--threads: must be >= 1, got {threads}")
+
+
+def set_threads(threads: int | None) -> None:
+    """``--threads``: how many CPU threads torch may use (None: its own choice)."""
+    check_threads(threads)
+    if threads is None:
+        return
     import torch
 
     torch.set_num_threads(threads)

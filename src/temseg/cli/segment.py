@@ -47,10 +47,11 @@ def _split_model(paths: list[Path], model: Path | None) -> tuple[Path, list[Path
         from temseg.errors import ModelFileError
 
         raise ModelFileError(f"{paths[0]}: no such model file")
-    if paths and paths[0].is_dir() and (paths[0] / "summary.json").is_file():
-        from temseg.infer import model_json
+    if paths and paths[0].is_dir() and not (paths[0] / "model.json").is_file():
+        from temseg.infer.segmenter import model_json, run_folders
 
-        model_json(paths[0])  # a training output of several runs: says which to give
+        if run_folders(paths[0]):  # a training output of several runs (finished or not)
+            model_json(paths[0])   # refused, naming the runs to choose from
     if paths and _is_model(paths[0]):
         if len(paths) < 2:
             raise ConfigError(f"inputs: give at least one image, stack or folder to segment "

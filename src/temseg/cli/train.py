@@ -102,6 +102,7 @@ def train(
                      label_suffix=label_suffix,
                      sampling=_common.sampling_from_options(sampling, pixel_size_nm),
                      data=[str(p) for p in data] if data else None)
+    _common.check_threads(threads)
     if out is None and not show_config:
         raise ConfigError("--out: required (the folder the run(s) are written to)")
     if out is not None:
