@@ -154,6 +154,15 @@ def test_kfold_ensemble_of_seeds_is_written_and_scored(tmp_path, recipe, capsys)
         per_image = (folder / "ensemble_per_image.csv").read_text().splitlines()
         seed_model = json.loads((folder / "seed_3" / "model.json").read_text())
         assert len(per_image) == 1 + len(seed_model["config"]["training"]["test_images"])
+    capsys.readouterr()
+    # info and a model argument name the seeds' averages beside the runs
+    assert main(["info", str(out)]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "fold_1/seed_3, fold_1/seed_4, fold_2/seed_3" in shown
+    assert "ensembles fold_1/ensemble.json, fold_2/ensemble.json" in shown
+    assert main(["evaluate", str(out), str(data), "-o", str(tmp_path / "x")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "holds 4 trained runs" in err and "or an average of seeds, e.g." in err
     assert main(["train", str(data), "-c", str(recipe), "-o", str(tmp_path / "one"),
                  "--ensemble"]) == 2
     assert "two or more seeds" in capsys.readouterr().err

@@ -59,7 +59,7 @@ def _describe_runs(folder: Path) -> None:
     import json
 
     from temseg.errors import InputError
-    from temseg.infer.segmenter import run_folders
+    from temseg.infer.segmenter import ensemble_files, run_folders
 
     try:
         summary_data = json.loads((folder / "summary.json").read_text())
@@ -84,6 +84,9 @@ def _describe_runs(folder: Path) -> None:
     if runs:
         table.add_row("runs", escape(", ".join(runs)))
         table.add_row("models", escape(f"one per run: temseg info {folder / runs[0]}"))
+    averaged = ensemble_files(folder)
+    if averaged:
+        table.add_row("ensembles", escape(", ".join(averaged)))
     _common.show(table)
 
 

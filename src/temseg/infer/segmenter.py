@@ -446,13 +446,28 @@ class BaselineSegmenter(Segmenter):
         return {**super().describe(), "method": self.method}
 
 
+def _relative_sorted(folder: Path, found) -> list[str]:
+    """``found`` paths relative to ``folder``, in natural order part by part (``fold_2/seed_3``
+    before ``fold_10/seed_1``)."""
+    from temseg.infer.stacks import natural_key
+
+    relative = (q.relative_to(folder) for q in found)
+    return [q.as_posix() for q in sorted(relative,
+                                         key=lambda q: tuple(map(natural_key, q.parts)))]
+
+
+def ensemble_files(folder: Path) -> list[str]:
+    """The seed-averaged ensembles of a training output (``ensemble.json``,
+    ``fold_F/ensemble.json``), relative to ``folder``, in natural order."""
+    return _relative_sorted(folder, [*folder.glob("ensemble.json"),
+                                     *folder.glob("*/ensemble.json")])
+
+
 def run_folders(folder: Path) -> list[str]:
     """The runs of a training output (``fold_F``, ``seed_S``, ``fold_F/seed_S``) that hold a
     ``model.json``, relative to ``folder``, in natural order (``fold_2`` before ``fold_10``)."""
-    from temseg.infer.stacks import natural_key
-
-    found = [*folder.glob("*/model.json"), *folder.glob("*/*/model.json")]
-    return sorted((q.parent.relative_to(folder).as_posix() for q in found), key=natural_key)
+    return _relative_sorted(folder, [q.parent for q in [*folder.glob("*/model.json"),
+                                                        *folder.glob("*/*/model.json")]])
 
 
 def model_json(path: str | Path) -> Path:
@@ -474,9 +489,11 @@ def model_json(path: str | Path) -> Path:
                 return candidate
         runs = run_folders(p)
         if runs:
+            averaged = ensemble_files(p)
+            also = f", or an average of seeds, e.g. {p / averaged[0]}" if averaged else ""
             raise ModelFileError(f"{p}: holds {len(runs)} trained runs ({', '.join(runs[:5])}"
                                  f"{', ...' if len(runs) > 5 else ''}), not one model: give one "
-                                 f"of them, e.g. {p / runs[0]}")
+                                 f"of them, e.g. {p / runs[0]}{also}")
         raise ModelFileError(f"{p}: folder holds no model.json (nor checkpoints/best/model.json)")
     suffix = p.suffix.lower()
     if suffix == ".json":
