@@ -150,11 +150,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("/tmp/few_labels"))
     parser.add_argument("--report", type=Path, default=None, metavar="DIR")
     args = parser.parse_args(argv)
-    args.fold_given = args.fold is not None
-    args.fold = 1 if args.fold is None else args.fold
     if args.report:
-        report(args.report, fold=args.fold if args.fold_given else None)
+        report(args.report, fold=args.fold)
         return 0
+    args.fold = args.fold or 1
     if args.init is None:
         parser.error("--init: the pretrained network is needed (both modes use its shape)")
     run(args)

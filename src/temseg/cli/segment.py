@@ -24,11 +24,13 @@ from temseg.cli import _common
 def _is_model(path: Path) -> bool:
     """Whether ``path`` names a model (file, stem, checkpoint or run folder), not an image."""
     from temseg.errors import ModelFileError
-    from temseg.infer import model_json
+    from temseg.infer.segmenter import model_json, run_folders
 
     try:
         model_json(path)
     except ModelFileError:
+        if path.is_dir() and run_folders(path):  # a training output of several runs:
+            raise                                # refused, naming the runs to choose from
         return False
     return True
 
@@ -47,11 +49,6 @@ def _split_model(paths: list[Path], model: Path | None) -> tuple[Path, list[Path
         from temseg.errors import ModelFileError
 
         raise ModelFileError(f"{paths[0]}: no such model file")
-    if paths and paths[0].is_dir() and not (paths[0] / "model.json").is_file():
-        from temseg.infer.segmenter import model_json, run_folders
-
-        if run_folders(paths[0]):  # a training output of several runs (finished or not)
-            model_json(paths[0])   # refused, naming the runs to choose from
     if paths and _is_model(paths[0]):
         if len(paths) < 2:
             raise ConfigError(f"inputs: give at least one image, stack or folder to segment "
