@@ -113,6 +113,25 @@ def test_held_out_images_the_init_model_saw_are_warned(tmp_path, pretrained, fin
     assert "optimistic" in err
 
 
+def test_a_validation_folder_the_init_model_saw_is_warned(tmp_path, pretrained, capsys):
+    seen = pretrained.parent / "data"  # the init model's training images, as val_data
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text(FINE + f"val_data: [{seen}]\n")
+    data = write_folder(tmp_path / "other", seed=5)
+    assert main(["train", str(data), "-c", str(cfg), "--init", str(pretrained), "-o",
+                 str(tmp_path / "out"), "--epochs", "1"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "was trained on images named as 6 of the held-out ones" in err
+    # a validation folder of images it never saw (other names): no warning
+    val = write_folder(tmp_path / "val", seed=7)
+    for path in val.iterdir():
+        path.rename(val / f"new_{path.name}")
+    cfg.write_text(FINE + f"val_data: [{val}]\n")
+    assert main(["train", str(data), "-c", str(cfg), "--init", str(pretrained), "-o",
+                 str(tmp_path / "out2"), "--epochs", "1"]) == 0
+    assert "held-out" not in capsys.readouterr().err
+
+
 def test_another_pixel_size_is_warned(tmp_path, pretrained, fine, capsys):
     data = write_folder(tmp_path / "other", seed=5)
     tuned = tmp_path / "tuned"

@@ -124,6 +124,14 @@ def test_load_zarr(tmp_path):
     assert len(data) == 3 and data.sampling == pytest.approx(0.1)
     assert np.array_equal(data.labels[1], (labels[1] > 0).astype(np.uint8))
     assert len(set(data.groups)) == 3
+    # the names it gives, without reading pixels; a labelled folder's likewise
+    from temseg.train.data import dataset_names
+
+    pairs = particle_set(2, (16, 16), seed=0, radius_px=(3, 4))
+    _write_folder(tmp_path / "folder", pairs)
+    folder = load_training_data([tmp_path / "folder"])
+    assert dataset_names([tmp_path / "sim.zarr", tmp_path / "folder"]) == data.names + folder.names
+    assert dataset_names([tmp_path / "missing"]) == []
 
 
 def test_simulated_dataset_groups_by_structure(tmp_path):

@@ -515,7 +515,7 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
 
     from temseg.device import pick_device
     from temseg.models import ARCHITECTURES, build_model
-    from temseg.train.data import check_shapes
+    from temseg.train.data import check_shapes, dataset_names
     from temseg.train.init import check_init_fits, resolve_init
     from temseg.train.loop import check_model_fits
 
@@ -553,6 +553,8 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     if init is not None:
         held_out = {name for plan in plans for idx in plan[2:] if idx is not None
                     for name in data.subset(idx).names}
+        if config.val_data and config.folds < 2:  # scored on separate validation folders
+            held_out |= set(dataset_names(config.val_data, label_suffix=config.label_suffix))
         for message in check_init_fits(init, data, n_classes, held_out,
                                        preprocessing=to_dict(preprocessing)):
             warn(message)

@@ -223,6 +223,32 @@ def _read_folder(path: Path, *, label_suffix: str, multiclass: bool, pattern: st
                        common_sampling(samplings))
 
 
+def dataset_names(paths: Sequence[str | Path], *, label_suffix: str = "_LABEL") -> list[str]:
+    """The image names :func:`load_training_data` would give ``paths``, without reading pixels.
+
+    Labelled folders give their images' stems, zarr datasets ``STEM_00000``…; a
+    path that is neither (or missing) gives nothing: reading it reports the error.
+    """
+    from temseg.io.labelled import find_pairs
+
+    names = []
+    for path in map(Path, paths):
+        if path.suffix == ".zarr" or (path / "zarr.json").exists() or (path / ".zgroup").exists():
+            import zarr
+
+            try:
+                n = zarr.open_group(str(path), mode="r")["images"].shape[0]
+            except Exception:  # noqa: BLE001 - a bad store is reported when it is read
+                continue
+            names += [f"{path.stem}_{i:05d}" for i in range(n)]
+        elif path.is_dir():
+            try:
+                names += [image.stem for image, _ in find_pairs(path, label_suffix=label_suffix)]
+            except InputError:
+                continue
+    return names
+
+
 def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LABEL",
                        multiclass: bool = False, group_pattern: str = r"_layer_\d+$",
                        preprocessing=None, sampling: float | None = None) -> TrainingSet:

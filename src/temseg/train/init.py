@@ -173,8 +173,8 @@ def check_init_fits(init: InitModel, data: "TrainingSet", n_classes: int,
                     held_out: set[str], preprocessing: dict | None = None) -> list[str]:
     """Refuse an init model whose channels or classes do not fit ``data``; return warnings.
 
-    ``held_out``: names of the images a run scores on (its validation split or test
-    folds; separate ``val_data`` folders are not compared);
+    ``held_out``: names of the images a run scores on (its validation split, test
+    folds or separate ``val_data`` folders);
     ``preprocessing``: the run's (resolved) preprocessing fields.
     Warns when the data's pixel size lies outside what the model learned (its
     pixel size, widened by its training's ``zoom``) or is unknown, when the
