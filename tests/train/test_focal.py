@@ -17,7 +17,7 @@ from torch import nn
 from temseg.cli.main import main
 from temseg.errors import ConfigError, InputError
 from temseg.train.config import TrainConfig
-from temseg.train.crossval import evaluate_pairs
+from temseg.train.scoring import evaluate_pairs
 from temseg.train.data import TrainingSet, epoch_batches, load_training_data
 from temseg.train.loop import fit, init_seed, monitored
 
@@ -257,13 +257,16 @@ def test_held_out_scores_of_class_probabilities_are_pooled_per_class():
     assert "background" not in " ".join(pooled)
 
 
+#: 40 epochs, patience 8: the validation F1 of 2 images bounces in the first epochs, and where
+#: it peaks moves with the CPU's rounding (patience 2 stopped at epoch 3, F1 0.15, on an
+#: AVX-512 machine; with these settings seeds 0, 1, 2 reach 0.94, 1.0, 1.0 there)
 RECIPE = """\
 architecture: resunet
 model: {blocks: 1, filters: 8}
 lr: 1.0e-2
 batch_size: 2
-epochs: 10
-patience: 2
+epochs: 40
+patience: 8
 val_fraction: 0.34
 device: cpu
 """
@@ -288,7 +291,7 @@ def test_train_cli_makes_a_three_channel_species_network(tmp_path, capsys):
     training = config["training"]
     assert training["best_epoch"] == best["epoch"]
     if training["stopped_early"]:
-        assert len(log) == best["epoch"] + 2
+        assert len(log) == best["epoch"] + 8
     # only the channels together tell the classes apart: the network learned to combine them
     assert best["val_macro_f1"] > 0.8 and training["scores"]["macro_f1"] == best["val_macro_f1"]
     header = (out / "runs.csv").read_text().splitlines()[0].split(",")
