@@ -165,7 +165,7 @@ def print_table(rows) -> None:
     """
     import numpy as np
 
-    from temseg.train.crossval import TABLE1, mean_std
+    from temseg.train.scoring import TABLE1, mean_std
 
     summary = mean_std([{k: float(r[k]) for k in TABLE1} for r in rows], TABLE1)
     per_image = all(f"image_{k}" in r for r in rows for k in TABLE1)
@@ -228,7 +228,7 @@ def rescore(folders, *, data_dir: Path, tta: bool, threads: int | None,
 
     from temseg.infer.segmenter import NetworkSegmenter
     from temseg.models import combine_models, load_model
-    from temseg.train.crossval import TABLE1, evaluate_pairs, image_means
+    from temseg.train.scoring import TABLE1, evaluate_pairs, image_means
 
     torch.set_num_threads(threads or 1)
     t0 = time.perf_counter()

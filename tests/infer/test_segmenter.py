@@ -7,8 +7,9 @@ import pytest
 from skimage.transform import resize
 
 from temseg.errors import ConfigError, InputError, ModelFileError
+from temseg.models.locate import model_json
 from temseg.infer.segmenter import (BaselineSegmenter, NetworkSegmenter, foreground,
-                                    load_segmenter, model_json)
+                                    load_segmenter)
 from temseg.infer.tiling import predict_tiled
 from temseg.preprocess import Preprocessing, resample_to
 

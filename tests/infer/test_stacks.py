@@ -188,7 +188,7 @@ def test_a_zarr_dataset_given_to_segment_points_to_evaluate(tmp_path):
 
 
 def test_natural_key_orders_numbers_as_numbers_and_never_ties():
-    from temseg.infer.stacks import natural_key
+    from temseg.io.files import natural_key
 
     names = ["frame10.tif", "frame2.tif", "frame1.tif", "frame01.tif", "10x.tif", "2x.tif",
              "²1.tif", "a.tif"]

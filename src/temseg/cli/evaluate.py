@@ -231,7 +231,7 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
     from temseg.errors import InputError
     from temseg.io import write_confusion_overlay, write_json
     from temseg.record import write_record
-    from temseg.train.crossval import evaluate_pairs, image_means, write_table
+    from temseg.train.scoring import evaluate_pairs, image_means, write_table
 
     pairs, origins = [], []
     for source in sources:  # read whole, as before; each pair remembers its DATA path
@@ -295,7 +295,7 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
     from temseg.infer.evaluation import CLASS_KEYS, evaluate_classes
     from temseg.io import write_confusion_overlay, write_json
     from temseg.record import write_record
-    from temseg.train.crossval import write_table
+    from temseg.train.scoring import write_table
 
     def pixel_size(pair):
         return sampling if sampling is not None else pair.sampling
@@ -404,7 +404,7 @@ def _by_dose(out: Path, doses: list, matrices: list, classes: list[str],
     if all(d is None for d in doses):
         return None
     from temseg.analyze.dose import plot_scores_by_dose, scores_by_dose
-    from temseg.train.crossval import write_table
+    from temseg.train.scoring import write_table
 
     for row, dose in zip(rows, doses):
         row["dose_e_per_A2"] = dose

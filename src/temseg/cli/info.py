@@ -59,7 +59,7 @@ def _describe_runs(folder: Path) -> None:
     import json
 
     from temseg.errors import InputError
-    from temseg.infer.segmenter import ensemble_files, run_folders
+    from temseg.models.locate import ensemble_files, run_folders
 
     try:
         summary_data = json.loads((folder / "summary.json").read_text())

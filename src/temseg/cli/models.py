@@ -111,7 +111,8 @@ def register(app: typer.Typer) -> None:
         from temseg.models import combine_models, load_model
         from temseg.models.receptive import count_parameters, receptive_field
 
-        from temseg.infer.segmenter import describe_channels, model_json
+        from temseg.models.locate import model_json
+        from temseg.infer.segmenter import describe_channels
 
         _common.check_output(output, option="--out", kind="file")
         # members as segment takes them: files, stems, run folders or shipped names

@@ -24,7 +24,7 @@ from temseg.cli import _common
 def _is_model(path: Path) -> bool:
     """Whether ``path`` names a model (file, stem, checkpoint or run folder), not an image."""
     from temseg.errors import ModelFileError
-    from temseg.infer.segmenter import model_json, run_folders
+    from temseg.models.locate import model_json, run_folders
 
     try:
         model_json(path)
@@ -489,7 +489,7 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
 def _write_events(out: Path, name: str, events: list[dict]) -> dict:
     """NAME_events.csv (a row per pair of consecutive segmented series) and, for the record,
     each change summed over the stack."""
-    from temseg.train.crossval import write_table
+    from temseg.train.scoring import write_table
 
     path = out / f"{name}_events.csv"
     write_table(path, events)

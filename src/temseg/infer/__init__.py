@@ -7,8 +7,9 @@ networks and fitted baselines with ``.predict(image, *, sampling)``;
 through :func:`segment_series`).
 """
 
+from temseg.models.locate import model_json
 from temseg.infer.segmenter import (BaselineSegmenter, NetworkSegmenter, Segmenter,
-                                    describe_channels, foreground, load_segmenter, model_json)
+                                    describe_channels, foreground, load_segmenter)
 from temseg.infer.series import class_outputs, count_series, iter_series, segment_series
 from temseg.infer.stacks import (SegmentResult, collect_inputs, output_names, output_paths,
                                  segment_micrograph)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from temseg.io.files import natural_key
+
 Callback = Callable[[int, int], None]
 
 
@@ -152,24 +154,6 @@ def _is_output(path: Path, stems: set[str]) -> bool:
     """Whether ``path`` is a segment output of an image whose stem is in ``stems``."""
     return any(path.stem.endswith(end) and path.stem[: -len(end)] in stems
                for end in OUTPUT_ENDINGS)
-
-
-def natural_key(path: str | Path) -> tuple:
-    """Sort key of a file name with its numbers compared as numbers: ``frame2.tif`` before
-    ``frame10.tif``, as acquisition software numbers its exports.
-
-    >>> sorted(["s10.tif", "s9.tif", "s1.tif"], key=natural_key)
-    ['s1.tif', 's9.tif', 's10.tif']
-
-    Signs are not read (``img-10`` is a separator as often as a sign):
-    ``df-50`` sorts after ``df50``.
-    """
-    import re
-
-    name = Path(path).name
-    parts = re.split(r"(\d+)", name)  # text, number, text, number, ..., text
-    # numbers sit at the odd places; the name itself breaks ties (frame1, frame01)
-    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), name
 
 
 def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL",

@@ -1,5 +1,6 @@
 """Writing files so that a failure never leaves a half-written one behind; telling a zarr
-dataset folder from a folder of images."""
+dataset folder from a folder of images; ordering file names as acquisition software numbers
+them."""
 
 from __future__ import annotations
 
@@ -86,3 +87,21 @@ def is_zarr_dataset(path: str | Path) -> bool:
     path = Path(path)
     return path.is_dir() and (path.suffix == ".zarr" or (path / "zarr.json").exists()
                               or (path / ".zgroup").exists())
+
+
+def natural_key(path: str | Path) -> tuple:
+    """Sort key of a file name with its numbers compared as numbers: ``frame2.tif`` before
+    ``frame10.tif``, as acquisition software numbers its exports.
+
+    >>> sorted(["s10.tif", "s9.tif", "s1.tif"], key=natural_key)
+    ['s1.tif', 's9.tif', 's10.tif']
+
+    Signs are not read (``img-10`` is a separator as often as a sign):
+    ``df-50`` sorts after ``df50``.
+    """
+    import re
+
+    name = Path(path).name
+    parts = re.split(r"(\d+)", name)  # text, number, text, number, ..., text
+    # numbers sit at the odd places; the name itself breaks ties (frame1, frame01)
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), name

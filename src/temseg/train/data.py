@@ -229,11 +229,12 @@ def dataset_names(paths: Sequence[str | Path], *, label_suffix: str = "_LABEL") 
     Labelled folders give their images' stems, zarr datasets ``STEM_00000``…; a
     path that is neither (or missing) gives nothing: reading it reports the error.
     """
+    from temseg.io.files import is_zarr_dataset
     from temseg.io.labelled import find_pairs
 
     names = []
     for path in map(Path, paths):
-        if path.suffix == ".zarr" or (path / "zarr.json").exists() or (path / ".zgroup").exists():
+        if is_zarr_dataset(path):
             import zarr
 
             try:

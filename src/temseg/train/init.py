@@ -77,7 +77,7 @@ def load_init(spec: str | Path, member: int | None = None) -> InitModel:
         An ensemble without ``member`` (or one it does not have), or ``member``
         for a single network.
     """
-    from temseg.infer.segmenter import model_json
+    from temseg.models.locate import model_json
     from temseg.models import load_model
     from temseg.models.files import read_model_json
 
