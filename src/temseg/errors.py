@@ -26,6 +26,11 @@ class ModelFileError(TemsegError, ValueError):
     """A model file is missing, corrupt, tampered with or does not fit its config."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler's time limit, ``kill``) while the CLI runs, met as Ctrl-C
+    is: temporary files removed, a training's last whole epoch kept to resume from."""
+
+
 def format_frames(frames, *, limit: int = 8) -> str:
     """``"2, 5 and 3 more"``: frame indices for a message, the first ``limit`` of them."""
     frames = list(frames)

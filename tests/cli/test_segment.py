@@ -59,6 +59,35 @@ def test_segments_a_folder_and_a_stack(model_file, inputs, tmp_path, capsys):
     assert "series.tif" in captured.out and "%" in captured.out
 
 
+def test_sigterm_mid_stack_leaves_no_file_and_exits_143(model_file, inputs, tmp_path,
+                                                         monkeypatch, capsys):
+    """A batch scheduler's time limit (SIGTERM) is met as Ctrl-C: the stack's temporary
+    outputs are removed (they were left as hidden full-size files), exit status 143."""
+    import os
+    import signal
+
+    from temseg.infer.segmenter import NetworkSegmenter
+
+    _, stack = inputs
+    calls = []
+    original = NetworkSegmenter.predict_proba
+
+    def killed_on_frame_2(self, image, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, image, **kw)
+
+    monkeypatch.setattr(NetworkSegmenter, "predict_proba", killed_on_frame_2)
+    before = signal.getsignal(signal.SIGTERM)
+    out = tmp_path / "out"
+    code = main(["segment", str(model_file), str(stack), "--out", str(out), "--tile", "64",
+                 "--device", "cpu"])
+    assert code == 143 and "terminated" in capsys.readouterr().err
+    assert len(calls) == 2 and not list(out.glob("*")) and not list(out.glob(".*"))
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is given back
+
+
 def test_particles_are_measured_on_the_written_masks(model_file, inputs, tmp_path, capsys):
     import csv
 

@@ -183,6 +183,35 @@ def test_resume_continues_to_more_epochs(tmp_path, recipe):
     assert [r["epoch"] for r in json.loads((out / "log.json").read_text())] == [1, 2, 3]
 
 
+def test_sigterm_keeps_the_last_whole_epoch_to_resume_from(tmp_path, recipe, monkeypatch,
+                                                           capsys):
+    """A batch scheduler's time limit (SIGTERM) after epoch 1 of 3: exit 143, the epoch kept."""
+    import os
+    import signal
+
+    import temseg.train.loop as loop
+
+    data = write_folder(tmp_path / "data", n=4)
+    out = tmp_path / "run"
+    write_log = loop.write_log
+
+    def killed_after_epoch_1(out_dir, history):
+        write_log(out_dir, history)
+        if len(history) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(loop, "write_log", killed_after_epoch_1)
+    code = main(["train", str(data), "-c", str(recipe), "-o", str(out), "--epochs", "3",
+                 "--val-fraction", "0"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 143 and "terminated: the last whole epoch is saved" in err
+    trainer = json.loads((out / "checkpoints" / "last" / "trainer.json").read_text())
+    assert trainer["epoch"] == 1 and not (out / "result.json").exists()
+    monkeypatch.undo()
+    assert main(["train", "-o", str(out), "--resume"]) == 0
+    assert [r["epoch"] for r in json.loads((out / "log.json").read_text())] == [1, 2, 3]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--loss", "focal"], "loss"),
     (["--epochs", "0"], "epochs"),

@@ -66,6 +66,19 @@ def test_sigint_is_held_until_the_write_is_done():
     assert signal.getsignal(signal.SIGINT) is before
 
 
+def test_sigterm_is_held_too_and_raised_as_terminated():
+    from temseg.errors import Terminated
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    done = []
+    with pytest.raises(Terminated):
+        with hold_interrupts():
+            os.kill(os.getpid(), signal.SIGTERM)
+            done.append(True)
+    assert done == [True]
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(InputError, match="no checkpoint"):
         find_checkpoint(tmp_path / "nothing")

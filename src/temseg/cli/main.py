@@ -8,7 +8,10 @@ baselines, analyze, demo. Errors become one line and a non-zero exit;
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import warnings
 
 import typer
@@ -17,7 +20,7 @@ from temseg import __version__
 from rich.markup import escape
 
 from temseg.cli import _common
-from temseg.errors import TemsegError
+from temseg.errors import TemsegError, Terminated
 
 app = typer.Typer(
     name="temseg",
@@ -60,19 +63,53 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     _common.warn(escape(str(message)))
 
 
+_TERMINATED: list[int] = []  # SIGTERM met during this process's run of main()
+
+
+def _terminate(signum, frame) -> None:
+    _TERMINATED.append(signum)
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Within: SIGTERM raises :class:`Terminated` (main thread only; the old handler after).
+
+    Click turns it, like any KeyboardInterrupt, into an exit of status 130; ``main`` tells
+    the two apart by :data:`_TERMINATED`.
+    """
+    _TERMINATED.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the exit status (0 ok, 1 internal error, 2 bad input/usage)."""
+    """Run the CLI; return the exit status (0 ok, 1 internal error, 2 bad input/usage,
+    130 interrupted by Ctrl-C, 143 terminated by SIGTERM)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     if debug:  # accepted anywhere, as users type it: `temseg info --debug f.tif`
         argv = ["--debug"] + [a for a in argv if a != "--debug"]
     try:
-        with warnings.catch_warnings():  # library warnings as one line, not file:line + source
-            warnings.showwarning = _show_warning
+        with warnings.catch_warnings(), _sigterm_as_interrupt():
+            warnings.showwarning = _show_warning  # library warnings as one line
             app(args=argv, prog_name="temseg")
     except SystemExit as exc:
         code = exc.code
+        if _TERMINATED and code != 0:
+            if code != 143:  # (train says more itself, and exits 143)
+                _common.err.print("terminated")
+            return 143
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except Terminated:
+        _common.err.print("terminated")
+        return 143
     except KeyboardInterrupt:
         _common.err.print("interrupted")
         return 130

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from temseg.cli import _common
+from temseg.errors import Terminated
 
 #: the six scores of 004 table 1 (soft dice is in the CSV files)
 _SCORES = ("accuracy", "balanced_accuracy", "jaccard", "f1", "precision", "recall")
@@ -147,10 +148,11 @@ def train(
         try:
             report = run_training(cfg, out_dir=out, resume=resume, callback=on_epoch,
                                   batch_callback=on_batch, warn=_common.warn)
-        except KeyboardInterrupt:
-            _common.err.print(f"interrupted: the last whole epoch is saved; continue with "
+        except KeyboardInterrupt as exc:
+            stop = "terminated" if isinstance(exc, Terminated) else "interrupted"
+            _common.err.print(f"{stop}: the last whole epoch is saved; continue with "
                               f"`temseg train --resume --out {out}`", highlight=False)
-            raise typer.Exit(130) from None
+            raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
     _print_report(report)
 
 

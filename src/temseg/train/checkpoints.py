@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from temseg.errors import InputError, ModelFileError
+from temseg.errors import InputError, ModelFileError, Terminated
 from temseg.io.files import write_json
 
 _FILES = ("optimizer.safetensors", "rng.safetensors", "trainer.json")
@@ -35,7 +35,8 @@ _FILES = ("optimizer.safetensors", "rng.safetensors", "trainer.json")
 
 @contextlib.contextmanager
 def hold_interrupts():
-    """Delay Ctrl-C (SIGINT) until the block ends, then raise ``KeyboardInterrupt``.
+    """Delay Ctrl-C (SIGINT) and SIGTERM until the block ends, then raise ``KeyboardInterrupt``
+    (:class:`temseg.errors.Terminated` for SIGTERM), so a checkpoint is never half-written.
 
     Outside the main thread (where signals cannot be handled) this does nothing.
     """
@@ -43,11 +44,15 @@ def hold_interrupts():
         yield
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if signal.SIGTERM in caught:
+        raise Terminated
     if caught:
         raise KeyboardInterrupt
 
