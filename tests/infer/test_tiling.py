@@ -160,6 +160,27 @@ def test_tiles_are_multiples_of_the_pooling_factor(rng, net_factory, forward):
         predict_tiled(model, img, tile=8, device="cpu")
 
 
+def test_an_msd_net_is_tiled_as_asked_and_small_images_padded_to_its_smallest_input(rng):
+    """An MSD-net has no pooling: tiles of any size ≥ its smallest input (41 px for 9×9
+    kernels dilated up to 10), not multiples of 41 (512 became 492); smaller images are
+    reflect-padded to 41 px instead of refused as smaller than a "pooling factor"."""
+    from temseg.infer.tiling import model_min_size
+
+    torch.manual_seed(0)
+    model = build_model("msdnet", depth=4, width=1, kernel_size=9, dilations=[1, 10, 3, 2])
+    model.eval()
+    assert model_multiple(model) == 1 and model_min_size(model) == 41
+    assert count_tiles((100, 100), tile=50, overlap=0.25, min_size=41) == 3 * 3
+    small = rng.standard_normal((30, 35)).astype(np.float32)
+    out = predict_tiled(model, small, tile=50, device="cpu")
+    padded = np.pad(small, ((5, 6), (3, 3)), "reflect")  # to 41 × 41, centred
+    with torch.no_grad():
+        plain = torch.softmax(model(torch.from_numpy(padded)[None, None]), 1)[0].numpy()
+    np.testing.assert_allclose(out, plain[:, 5:35, 3:38], atol=1e-5)
+    with pytest.raises(ConfigError, match="smallest input of 41 px"):
+        predict_tiled(model, small, tile=40, device="cpu")
+
+
 def test_bad_arguments_are_clear_errors(image, net_factory):
     model = net_factory()
     with pytest.raises(ConfigError, match="overlap"):

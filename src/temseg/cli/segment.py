@@ -146,8 +146,9 @@ def _warn_tile_count(segmenter, plans: list[dict], overlap: float) -> None:
         return
     plan = max(plans, key=lambda p: p["shape"][0] * p["shape"][1])
     work = segmenter._working_shape(tuple(plan["shape"]), plan["sampling"])
-    n = count_tiles(work, tile=segmenter.tile, overlap=overlap, multiple=segmenter.multiple)
-    usual = count_tiles(work, tile=segmenter.tile, overlap=0.25, multiple=segmenter.multiple)
+    shape = {"multiple": segmenter.multiple, "min_size": segmenter.min_size}
+    n = count_tiles(work, tile=segmenter.tile, overlap=overlap, **shape)
+    usual = count_tiles(work, tile=segmenter.tile, overlap=0.25, **shape)
     if n >= 10 * usual:
         _common.warn(f"--overlap {overlap:g} makes {n:,} tiles per frame of "
                      f"{plan['path'].name} ({usual:,} at the default 0.25): {n / usual:.0f}× "

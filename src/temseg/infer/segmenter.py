@@ -23,7 +23,8 @@ import numpy as np
 
 from temseg.errors import ConfigError, InputError, ModelFileError
 from temseg.models.locate import _read_kind, model_json
-from temseg.infer.tiling import _validate, count_tiles, model_multiple, predict_tiled
+from temseg.infer.tiling import (_validate, count_tiles, model_min_size, model_multiple,
+                                  predict_tiled, too_small)
 from temseg.infer.windows import WINDOWS
 from temseg.preprocess.resample import resampled_shape
 
@@ -246,6 +247,12 @@ class NetworkSegmenter(Segmenter):
         """The network's pooling factor (input sides are padded/tiled to multiples of it)."""
         return model_multiple(self.model)
 
+    @property
+    def min_size(self) -> int:
+        """The smallest tile side the network takes (its pooling factor, or an MSD-net's
+        41 px); smaller images are reflect-padded to it."""
+        return model_min_size(self.model)
+
     def configure(self, *, tile: int | None = None, overlap: float | None = None,
                   batch_size: int | None = None, window: str | None = None,
                   device=None, amp: bool | None = None,
@@ -260,9 +267,9 @@ class NetworkSegmenter(Segmenter):
         _validate(overlap, batch_size)
         if window not in WINDOWS:
             raise ConfigError(f"window: unknown window {window!r} (use {', '.join(WINDOWS)})")
-        if tile < self.multiple:
-            raise ConfigError(f"tile: {tile} px is smaller than the model's pooling factor "
-                              f"of {self.multiple} px")
+        why = too_small(tile, self.multiple, self.min_size)
+        if why:
+            raise ConfigError(f"tile: {tile} px is smaller than {why}")
         self.tile, self.overlap, self.batch_size, self.window = tile, overlap, batch_size, window
         if device is not None or not hasattr(self, "device"):
             self.device = device if hasattr(device, "type") else pick_device(device or "auto")
@@ -293,7 +300,7 @@ class NetworkSegmenter(Segmenter):
 
     def n_tiles(self, shape, *, sampling=None) -> int:
         n = count_tiles(self._working_shape(tuple(shape), sampling), tile=self.tile,
-                        overlap=self.overlap, multiple=self.multiple)
+                        overlap=self.overlap, multiple=self.multiple, min_size=self.min_size)
         return 8 * n if self.tta else n
 
     def predict_proba(self, image, *, sampling=None, callback=None) -> np.ndarray:
@@ -359,7 +366,7 @@ class NetworkSegmenter(Segmenter):
         if not self.tta:
             return tiled(x, callback)
         total = 8 * count_tiles(x.shape[-2:], tile=self.tile, overlap=self.overlap,
-                                multiple=self.multiple)
+                                multiple=self.multiple, min_size=self.min_size)
         acc = None
         for n, (turns, flip) in enumerate((k, f) for k in range(4) for f in (False, True)):
             view = np.rot90(x, turns, axes=(-2, -1))
@@ -378,7 +385,7 @@ class NetworkSegmenter(Segmenter):
         out = super().describe()
         out.update(tile=self.tile, overlap=self.overlap, batch_size=self.batch_size,
                    window=self.window, device=str(self.device), amp=self.amp, tta=self.tta,
-                   pooling_factor=self.multiple)
+                   pooling_factor=self.multiple, min_input_px=self.min_size)
         if self.config is not None:
             try:
                 config = to_dict(self.config)

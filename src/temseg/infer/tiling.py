@@ -22,7 +22,7 @@ from temseg.errors import ConfigError, InputError
 from temseg.infer.windows import window_1d
 
 #: attributes a model may carry to say its pooling factor (input sides must be multiples)
-_MULTIPLE_ATTRS = ("pooling_factor", "factor", "divisor", "min_size")
+_MULTIPLE_ATTRS = ("pooling_factor", "factor", "divisor")
 
 
 def tile_starts(length: int, tile: int, overlap: float) -> np.ndarray:
@@ -55,7 +55,7 @@ def tile_starts(length: int, tile: int, overlap: float) -> np.ndarray:
 def model_multiple(model) -> int:
     """The pooling factor of ``model``: input sides must be multiples of it (1 if it does not say).
 
-    Read from a ``pooling_factor``, ``factor``, ``divisor`` or ``min_size`` attribute.
+    Read from a ``pooling_factor``, ``factor`` or ``divisor`` attribute.
     """
     for name in _MULTIPLE_ATTRS:
         value = getattr(model, name, None)
@@ -64,17 +64,37 @@ def model_multiple(model) -> int:
     return 1
 
 
-def _tile_shape(tile, image_shape: tuple[int, int], multiple: int) -> tuple[int, int]:
-    """The tile size used: a multiple of the pooling factor, no longer than the image needs."""
+def model_min_size(model) -> int:
+    """The smallest input side ``model`` takes, px: its ``min_size`` (an MSD-net's widest
+    dilated kernel, reflect-padded, needs 41 px) or else its pooling factor."""
+    value = getattr(model, "min_size", None)
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+    return max(int(value) if ok else 1, model_multiple(model))
+
+
+def too_small(side: int, multiple: int, min_size: int) -> str | None:
+    """Why a side of ``side`` px is too small for a network, or None: ``"the network's pooling
+    factor of 16 px"`` or ``"the network's smallest input of 41 px"``."""
+    if side >= max(multiple, min_size):
+        return None
+    return (f"the network's pooling factor of {multiple} px" if multiple >= min_size
+            else f"the network's smallest input of {min_size} px")
+
+
+def _tile_shape(tile, image_shape: tuple[int, int], multiple: int,
+                min_size: int = 1) -> tuple[int, int]:
+    """The tile size used: a multiple of the pooling factor, no longer than the image needs,
+    no shorter than the network's smallest input (the image is padded to it)."""
     if isinstance(tile, (int, np.integer)):
         tile = (int(tile), int(tile))
     tile = tuple(int(t) for t in tile)
     if len(tile) != 2 or min(tile) < 1:
         raise ConfigError(f"tile: must be a positive size in pixels, got {tile}")
-    if min(tile) < multiple:
-        raise ConfigError(
-            f"tile: {min(tile)} px is smaller than the model's pooling factor of {multiple} px")
-    return tuple(min(t // multiple, -(-n // multiple)) * multiple  # type: ignore[return-value]
+    why = too_small(min(tile), multiple, min_size)
+    if why:
+        raise ConfigError(f"tile: {min(tile)} px is smaller than {why}")
+    least = -(-min_size // multiple) * multiple
+    return tuple(max(least, min(t // multiple, -(-n // multiple)) * multiple)  # type: ignore
                  for t, n in zip(tile, image_shape))
 
 
@@ -161,7 +181,7 @@ def predict_tiled(
     if isinstance(takes, int) and takes != cin:
         raise InputError(f"image: the model takes {takes} input channel(s), got {cin} "
                          f"(shape {image.shape})")
-    th, tw = _tile_shape(tile, (height, width), model_multiple(model))
+    th, tw = _tile_shape(tile, (height, width), model_multiple(model), model_min_size(model))
 
     # reflect-pad only where the image is smaller than a tile (or not a multiple of the
     # pooling factor when it is smaller than the tile)
@@ -233,11 +253,12 @@ def predict_tiled(
 
 
 def count_tiles(shape: tuple[int, int], *, tile: int | tuple[int, int] = 512,
-                overlap: float = 0.25, multiple: int = 1) -> int:
+                overlap: float = 0.25, multiple: int = 1, min_size: int = 1) -> int:
     """Number of tiles :func:`predict_tiled` runs for an image of ``shape`` (for progress bars).
 
-    ``multiple`` is the model's pooling factor (:func:`model_multiple`).
+    ``multiple`` is the model's pooling factor (:func:`model_multiple`), ``min_size`` its
+    smallest input side (:func:`model_min_size`).
     """
-    th, tw = _tile_shape(tile, shape, multiple)
+    th, tw = _tile_shape(tile, shape, multiple, min_size)
     hp, wp = max(shape[0], th), max(shape[1], tw)
     return len(tile_starts(hp, th, overlap)) * len(tile_starts(wp, tw, overlap))
