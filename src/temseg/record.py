@@ -30,6 +30,7 @@ def run_record(*, seed: int | None = None, config: dict | None = None, **extra) 
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "host": platform.node(),
+        "cwd": str(Path.cwd()),  # the command's relative paths start here
         "versions": versions(),
         "seed": seed,
         "config": config,

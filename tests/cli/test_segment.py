@@ -88,6 +88,43 @@ def test_sigterm_mid_stack_leaves_no_file_and_exits_143(model_file, inputs, tmp_
     assert signal.getsignal(signal.SIGTERM) is before  # the handler is given back
 
 
+def test_a_folder_named_like_a_shipped_model_is_warned_and_the_model_named(
+        tmp_path, rng, monkeypatch, capsys):
+    """A folder `graphene` of images here: as the first argument it is an input (the default
+    model segments it, said in a warning); --model graphene is the shipped model."""
+    monkeypatch.chdir(tmp_path)
+    write_tiff(tmp_path / "graphene" / "a.tif", rng.gamma(4, 25, (64, 64)).astype(np.float32))
+    assert main(["segment", "graphene", "-o", "o1"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "graphene: the folder here is segmented as an input, with the default model" in err
+    assert "model: au_ceo2 (shipped with temseg)" in err
+    assert main(["segment", "--model", "graphene", "graphene", "-o", "o2"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "model: graphene (shipped with temseg)" in err and "warning: graphene" not in err
+    record = json.loads((tmp_path / "o2" / "record.json").read_text())
+    assert Path(record["segmenter"]["path"]).name == "graphene.json"
+
+
+def test_a_replaced_pixel_size_is_said_and_the_record_names_weights_and_folder(
+        model_file, inputs, tmp_path, capsys):
+    folder, _ = inputs
+    out = tmp_path / "out"
+    assert main(["segment", str(model_file), str(folder / "big.tif"), "-o", str(out),
+                 "--sampling", "1.5", "--threads", "1", "--device", "cpu"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "big.tif: the file's pixel size 1 Å/px is replaced by the 1.5 Å/px given" in err
+    record = json.loads((out / "record.json").read_text())
+    entry = record["inputs"][0]
+    assert entry["sampling"] == 1.5 and entry["sampling_in_file"] == pytest.approx(1.0)
+    model = json.loads(Path(model_file).read_text())
+    assert record["segmenter"]["weights_sha256"] == model["weights_sha256"]
+    assert record["cwd"] == str(Path.cwd()) and record["config"]["threads"] == 1
+    # the same pixel size as the file's: nothing to say
+    assert main(["segment", str(model_file), str(folder / "big.tif"), "-o", str(tmp_path / "b"),
+                 "--sampling", "1.0", "--device", "cpu"]) == 0
+    assert "replaced" not in capsys.readouterr().err
+
+
 def test_particles_are_measured_on_the_written_masks(model_file, inputs, tmp_path, capsys):
     import csv
 
@@ -121,8 +158,25 @@ def test_particles_are_measured_on_the_written_masks(model_file, inputs, tmp_pat
     summary = {r["name"]: r["particles"] for r in record["inputs"]}
     assert summary["big"]["particles"] == len(expected)
     assert summary["series"]["particles_per_frame"] == pytest.approx(len(series_rows) / 3)
-    assert record["config"]["particles"] == {"min_area_px": 4, "fourier": False}
+    assert record["config"]["particles"] == {"min_area_px": 4, "min_area_nm2": None,
+                                             "fourier": False}
+    assert summary["big"]["min_area_px"] == 4
     assert "per frame" in captured.out
+    # the smallest particle in nm²: 0.2 nm² at 1 Å/px (the files' own) is 20 px
+    again = tmp_path / "again"
+    assert main(["segment", str(model_file), str(folder / "big.tif"), "-o", str(again),
+                 "--tile", "64", "--device", "cpu", "--particles", "--min-area-nm2", "0.2",
+                 "--threshold", "0.45"]) == 0
+    with open(again / "big_particles.csv") as fh:
+        areas = [int(r["area_px"]) for r in csv.DictReader(fh)]
+    assert areas == [r["area_px"] for r in expected if r["area_px"] >= 20]
+    assert json.loads((again / "record.json").read_text())["inputs"][0]["particles"][
+        "min_area_px"] == 20
+    # an input without a pixel size: an area in nm² has no pixels
+    bare = write_tiff(tmp_path / "bare.tif", np.ones((40, 40), np.float32) + np.eye(40))
+    assert main(["segment", str(model_file), str(bare), "-o", str(tmp_path / "x"),
+                 "--particles", "--min-area-nm2", "0.2"]) == 2
+    assert "--min-area-nm2: bare.tif has no pixel size" in capsys.readouterr().err
     # beside their image, the particle plots are not taken for images by the next run
     from temseg.infer import collect_inputs
 
@@ -272,6 +326,8 @@ def test_missing_pixel_size_warns_once_per_file(model_file, tmp_path, rng, capsy
     (["MODEL", "IMG", "--threshold", "2"], "--threshold"),
     (["MODEL", "IMG", "--threshold", "0"], "must be in (0, 1)"),
     (["MODEL", "IMG", "--pixel-size-nm", "1000"], "640000×640000 px; check the pixel size"),
+    (["MODEL", "IMG", "--pixel-size-nm", "-0.03"], "--pixel-size-nm -0.03 nm/px: the pixel "
+                                                   "size must be positive"),
     (["MODEL", "IMG", "--window", "hann"], "window"),
     (["MODEL", "IMG", "--threads", "0"], "--threads: must be >= 1, got 0"),
 ])

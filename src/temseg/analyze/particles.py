@@ -25,6 +25,17 @@ def _unit(unit: str) -> tuple[tuple[str, ...], str]:
     return UNITS[unit]
 
 
+def area_px(area_nm2: float, *, sampling: float) -> int:
+    """The pixels (at least 1) of an area of ``area_nm2`` nm² at ``sampling`` Å/px, rounded up.
+
+    >>> area_px(1.0, sampling=0.5)  # 1 nm² = 100 Å² = 400 px of 0.25 Å²
+    400
+    """
+    import math
+
+    return max(1, math.ceil(area_nm2 * 100.0 / sampling**2 - 1e-9))
+
+
 def label_particles(mask: np.ndarray, *, min_area_px: int = 16) -> np.ndarray:
     """The connected particles of a mask (8-connected) as labels 1..N; smaller regions dropped."""
     binary = morphology.remove_small_objects(np.asarray(mask) > 0,

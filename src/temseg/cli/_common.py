@@ -67,7 +67,9 @@ def sampling_from_options(sampling: float | None, pixel_size_nm: float | None) -
     value = sampling if sampling is not None else (
         pixel_size_nm * 10.0 if pixel_size_nm is not None else None)
     if value is not None and not value > 0:
-        raise ConfigError(f"pixel size must be positive, got {value}")
+        given = (f"--sampling {sampling:g} Å/px" if sampling is not None
+                 else f"--pixel-size-nm {pixel_size_nm:g} nm/px")
+        raise ConfigError(f"{given}: the pixel size must be positive")
     return value
 
 

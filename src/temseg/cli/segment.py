@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from temseg.cli import _common
 
@@ -35,15 +36,30 @@ def _is_model(path: Path) -> bool:
     return True
 
 
+def _shipped_clash(path: Path) -> str | None:
+    """The shipped model named like ``path`` (a bare name), when a file or folder of that name
+    exists here and is no model (then it is read as an input), else None."""
+    from temseg.models.default import shipped_model_path
+
+    bare = len(path.parts) == 1 and not path.suffix
+    return path.name if bare and path.exists() and shipped_model_path(path.name) else None
+
+
 def _split_model(paths: list[Path], model: Path | None) -> tuple[Path, list[Path]]:
     """The model and the inputs: ``--model`` if given, else the first path when it is a
-    model, else the shipped default model (all paths are inputs)."""
+    model, else the shipped default model (all paths are inputs).
+
+    ``--model NAME`` of a shipped model is that model even where a file or folder NAME
+    (no model) lies here; as the first argument such a NAME is an input, with a warning.
+    """
     from temseg.errors import ConfigError
-    from temseg.models.default import default_model_path
+    from temseg.models.default import default_model_path, shipped_model_path
 
     if model is not None:
         if not paths:
             raise ConfigError("inputs: give at least one image, stack or folder to segment")
+        if _shipped_clash(model) and not _is_model(model):
+            return shipped_model_path(model.name), paths
         return model, paths
     if paths and paths[0].suffix.lower() in (".json", ".safetensors") and not paths[0].exists():
         from temseg.errors import ModelFileError
@@ -56,7 +72,23 @@ def _split_model(paths: list[Path], model: Path | None) -> tuple[Path, list[Path
         return paths[0], paths[1:]
     if not paths:
         raise ConfigError("inputs: give at least one image, stack or folder to segment")
+    name = _shipped_clash(paths[0])
+    if name:
+        kind = "folder" if paths[0].is_dir() else "file"
+        _common.warn(f"{name}: the {kind} here is segmented as an input, with the default "
+                     f"model; for the shipped {name} model give --model {name}")
     return default_model_path(), paths
+
+
+def _model_words(json_path: Path) -> str:
+    """How a model is named to the user: ``graphene (shipped)`` or its path."""
+    from temseg.models.default import shipped_model_path
+
+    name = json_path.stem
+    shipped = shipped_model_path(name)
+    if shipped is not None and shipped.resolve() == Path(json_path).resolve():
+        return f"{name} (shipped with temseg)"
+    return str(json_path)
 
 
 def _check_inputs(segmenter, inputs: list[Path], sampling: float | None, *,
@@ -83,6 +115,12 @@ def _check_inputs(segmenter, inputs: list[Path], sampling: float | None, *,
         segmenter.check_image(mg.frame_shape, sampling=mg.sampling, name=str(plan["path"]))
         n = count_series(segmenter, mg, name=str(plan["path"]))
         stack = mg.is_stack if segmenter.in_channels == 1 else n > 1
+        in_file = mg.metadata.get("sampling_in_file")
+        if in_file is not None and sampling is not None and abs(in_file / sampling - 1) > 0.01:
+            _common.warn(f"{plan['path']}: the file's pixel size {in_file:g} Å/px is replaced by "
+                         f"the {sampling:g} Å/px given")
+        if in_file is not None:
+            plan["sampling_in_file"] = in_file
         plans.append({**plan, "frames": n, "shape": mg.frame_shape, "sampling": mg.sampling,
                       "stack": stack})
         del mg
@@ -194,6 +232,10 @@ def register(app: typer.Typer) -> None:
                                        "NAME_particles.png."),
         min_area_px: int = typer.Option(16, help="With --particles: smaller regions are noise "
                                                  "and not counted (pixels)."),
+        min_area_nm2: float | None = typer.Option(
+            None, help="With --particles: the smallest particle in nm² instead of "
+                       "--min-area-px (the same size at every pixel size; an input without a "
+                       "pixel size is refused)."),
         fourier: bool = typer.Option(
             False, "--fourier", help="With --particles (implied): each particle's power "
                                      "spectrum (Leth Larsen et al.): lattice spacing in Å, "
@@ -235,7 +277,8 @@ def register(app: typer.Typer) -> None:
         and recorded, and the run ends in an error naming it. With --particles
         also NAME_particles.csv and NAME_particles.png: a size histogram, or for a
         stack the count and median size per frame (particles touching the border
-        are counted but not sized). With --fourier the CSV gains each particle's
+        are counted, and listed in the CSV with their cut size and touches_border,
+        but left out of the sizes plotted and their medians). With --fourier the CSV gains each particle's
         lattice spacing and peak ratio, NAME_fourier.png maps the ratio, and a
         stack's plot adds the median peak ratio per frame.
 
@@ -266,6 +309,8 @@ def register(app: typer.Typer) -> None:
         particles = particles or fourier
         if min_area_px < 1:
             raise ConfigError(f"--min-area-px: must be ≥ 1, got {min_area_px}")
+        if min_area_nm2 is not None and not 0 < min_area_nm2 < float("inf"):
+            raise ConfigError(f"--min-area-nm2: must be a positive area, got {min_area_nm2:g}")
         _common.check_column_options(column_distance, min_column_px)
         _common.check_output(out)
         model_path, input_paths = _split_model(paths, model)
@@ -280,7 +325,11 @@ def register(app: typer.Typer) -> None:
         segmenter = load_segmenter(model_path, tile=tile, overlap=overlap,
                                    batch_size=batch_size, window=window, device=device,
                                    amp=amp, tta=tta, warn=warn)
+        if segmenter.path is not None:
+            _common.err.print(f"model: {escape(_model_words(Path(segmenter.path)))}",
+                              highlight=False)
         from temseg.analyze.columns import speck_px
+        from temseg.analyze.particles import area_px
         from temseg.infer.series import check_series_order
 
         order = check_series_order(series_order, segmenter.in_channels)
@@ -293,6 +342,11 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"--series-files: {path.name} is given {times} times; every "
                                  "image of a series is a file of its own")
         plans = _check_inputs(segmenter, inputs, pixel, series_files=series_files, order=order)
+        if min_area_nm2 is not None and particles:
+            unknown = [plan["path"].name for plan in plans if plan["sampling"] is None]
+            if unknown:
+                raise InputError(f"--min-area-nm2: {unknown[0]} has no pixel size (give "
+                                 "--pixel-size-nm, or --min-area-px)")
         _warn_resampling(segmenter, plans)
         _warn_tile_count(segmenter, plans, overlap)
         names = output_names([plan["path"] for plan in plans])
@@ -324,7 +378,9 @@ def register(app: typer.Typer) -> None:
                     counts: list[dict] = []  # column counts per series (≥ 3 classes)
                     events: list[dict] = []  # what became of the columns, series to series
                     first: dict = {}  # the first frame and its mask, for the Fourier map
-                    measure = (_particle_measurer(rows, mg.sampling, min_area_px, fourier, first,
+                    smallest = (min_area_px if min_area_nm2 is None
+                                else area_px(min_area_nm2, sampling=mg.sampling))
+                    measure = (_particle_measurer(rows, mg.sampling, smallest, fourier, first,
                                                   frames_per_series=segmenter.in_channels)
                                if particles else None)
                     if classes:
@@ -369,6 +425,8 @@ def register(app: typer.Typer) -> None:
                              f"({unit} {format_frames(result.blank_frames)}; 0-based): "
                              "probability NaN, mask empty")
                     entry = {"name": name, **result.to_dict()}
+                    if "sampling_in_file" in plan:  # replaced by --sampling/--pixel-size-nm
+                        entry["sampling_in_file"] = plan["sampling_in_file"]
                     if "files" in plan:
                         entry["series_files"] = [str(p) for p in plan["files"]]
                     if classes:
@@ -384,16 +442,18 @@ def register(app: typer.Typer) -> None:
                     if particles:
                         entry["particles"] = _write_particles(out, name, rows, plan,
                                                               result.blank_frames, first,
-                                                              min_area_px, unit)
+                                                              smallest, unit)
                     results.append(entry)
                     bar.advance(files)
 
-            config = {"model": str(model_path), "tile": tile, "overlap": overlap,
+            config = {"model": str(model_path), "threads": threads, "tile": tile,
+                      "overlap": overlap,
                       "batch_size": batch_size, "window": window, "threshold": thr,
                       "device": str(getattr(segmenter, "device", "cpu")), "amp": amp,
                       "tta": tta, "sampling": pixel, "series_order": order,
                       "series_files": series_files,
-                      "particles": {"min_area_px": min_area_px, "fourier": fourier}
+                      "particles": {"min_area_px": min_area_px if min_area_nm2 is None
+                                    else None, "min_area_nm2": min_area_nm2, "fourier": fourier}
                       if particles else None}
             if classes:
                 config.update(threshold=None, mask="most probable class",
@@ -559,7 +619,7 @@ def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: 
                                            for v in frame_peak_ratios(rows, n_frames,
                                                                       unit=unit)]
     return {**particle_summary(rows, n_frames=segmented, unit=unit), **extra,
-            "csv": str(csv_path), "plot": str(png_path)}
+            "min_area_px": min_area_px, "csv": str(csv_path), "plot": str(png_path)}
 
 
 def _summary(results: list[dict]):

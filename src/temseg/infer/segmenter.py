@@ -13,6 +13,7 @@ and ``segment`` use nothing else.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Callable
@@ -178,10 +179,19 @@ class Segmenter:
         return 1
 
     def describe(self) -> dict:
-        """JSON-safe summary for run records."""
-        return {"kind": self.kind, "path": None if self.path is None else str(self.path),
-                "threshold": self.threshold, "sampling": self.sampling, "classes": self.classes,
-                "in_channels": self.in_channels, "channels": self.channels}
+        """JSON-safe summary for run records (with the model file's ``weights_sha256``, which
+        names the weights used whatever the file is called)."""
+        out = {"kind": self.kind, "path": None if self.path is None else str(self.path),
+               "threshold": self.threshold, "sampling": self.sampling, "classes": self.classes,
+               "in_channels": self.in_channels, "channels": self.channels}
+        if self.path is not None:
+            try:
+                sha = json.loads(Path(self.path).read_text()).get("weights_sha256")
+            except (OSError, ValueError, AttributeError):
+                sha = None
+            if sha:
+                out["weights_sha256"] = sha
+        return out
 
 
 class NetworkSegmenter(Segmenter):
