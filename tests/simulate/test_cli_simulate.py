@@ -1,5 +1,7 @@
 """``temseg simulate``: writes the dataset with progress; bad configs fail in one line, exit 2."""
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -58,18 +60,127 @@ def test_bad_config_fails_before_work(tmp_path, capsys):
     assert "structure.radius" in capsys.readouterr().err
 
 
-def test_noise_model_option_reaches_detector(tmp_path, capsys):
-    model = tmp_path / "noise.json"
-    model.write_text('{"detector": {"c0": [0.3, 0.3], "c3": [2.5, 2.5], "N0": [0.01, 0.01], '
-                     '"dose": [500.0, 500.0]}}')
+def _noise_model(folder: Path, *, sampling=0.3, dose=(500.0, 500.0), c0=0.3) -> Path:
+    """A tiny ``temseg fit-noise``-style detector.json (fixed c0, c3, N0; a vacuum dose range)."""
+    model = folder / "noise.json"
+    model.write_text(json.dumps({
+        "kind": "detector", "format_version": 1,
+        "detector": {"c0": [c0, c0], "c3": [2.5, 2.5], "N0": [0.01, 0.01], "dose": list(dose)},
+        "fit": {"sampling": sampling}}))
+    return model
+
+
+def test_noise_model_replaces_the_detector_and_keeps_the_dose_range(tmp_path, capsys):
+    """--noise-model gives c0, c3, N0; the config's dose ('high': 1e2-1e6) stays; the zarr
+    says so: resolved ranges, the model's SHA-256 and block, N0 in e/px, mtf none."""
+    model = _noise_model(tmp_path)
     out = tmp_path / "fitted.zarr"
     code = main(["simulate", str(SMALL), "--out", str(out), "--n-structures", "1",
-                 "--images-per-structure", "1", "--size", "56", "--noise-model", str(model),
+                 "--images-per-structure", "2", "--size", "56", "--noise-model", str(model),
                  "--scheduler", "synchronous"])
     assert code == 0, capsys.readouterr().err
     params = read_parameters(out)
     np.testing.assert_allclose(params["c0"], 0.3)
+    np.testing.assert_allclose(params["N0"], 0.01)
+    assert np.all((params["dose"] >= 1e2) & (params["dose"] <= 1e6))
+    assert not np.allclose(params["dose"], 500.0)
+    root = open_dataset(out)
+    attrs = dict(root.attrs)
+    assert attrs["detector"]["dose"] == [1e2, 1e6] and attrs["detector"]["c0"] == [0.3, 0.3]
+    assert attrs["config"]["detector"]["mtf"] is None
+    assert attrs["config"]["detector"]["dose"] == "high"
+    sha = hashlib.sha256(model.read_bytes()).hexdigest()
+    assert attrs["noise_model"]["sha256"] == sha and attrs["noise_model"]["fit_sampling"] == 0.3
+    assert attrs["noise_model"]["detector"]["dose"] == [500.0, 500.0]
+    record = json.loads((out / "record.json").read_text())
+    assert record["noise_model"]["sha256"] == sha
+    assert dict(root["parameters"].attrs)["units"]["N0"] == "e/px"
+
+
+def test_dose_fitted_takes_the_vacuum_doses_and_says_one_dose(tmp_path, capsys):
+    model = _noise_model(tmp_path)
+    config = tmp_path / "fitted.yaml"
+    config.write_text(SMALL.read_text().replace("dose: high", "dose: fitted\n  c0: [0.9, 1.0]"))
+    out = tmp_path / "fitted.zarr"
+    code = main(["simulate", str(config), "--out", str(out), "--n-structures", "1",
+                 "--images-per-structure", "1", "--size", "56", "--noise-model", str(model),
+                 "--scheduler", "synchronous"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    params = read_parameters(out)
     np.testing.assert_allclose(params["dose"], 500.0)
+    np.testing.assert_allclose(params["c0"], 0.3)  # the flag replaced the config's c0
+    assert "--noise-model replaces the config's detector c0 [0.9, 1.0]" in err
+    assert "every image the vacuum stack's one dose, 500 e/Å²" in err
+    assert main(["simulate", str(config), "--out", str(tmp_path / "x.zarr")]) == 2
+    assert "detector.dose: 'fitted'" in capsys.readouterr().err
+
+
+def test_refitting_the_noise_model_changes_the_recorded_sha(tmp_path):
+    """Same config and seed, another model in the same file: the attrs tell them apart."""
+    from temseg.cli.simulate import load_simulate_config
+    from temseg.simulate.dataset import _attrs
+
+    model = _noise_model(tmp_path, c0=0.3)
+    first = _attrs(load_simulate_config(SMALL, size=56, noise_model=model))
+    _noise_model(tmp_path, c0=0.4)
+    second = _attrs(load_simulate_config(SMALL, size=56, noise_model=model))
+    assert first["config"] == second["config"]
+    assert first["noise_model"]["sha256"] != second["noise_model"]["sha256"]
+    assert second["detector"]["c0"] == [0.4, 0.4]
+
+
+def test_noise_model_fitted_at_another_pixel_size_is_warned_about(tmp_path):
+    from temseg.cli.simulate import load_simulate_config
+    from temseg.simulate.config import detector_warnings
+
+    model = _noise_model(tmp_path, sampling=0.3)
+    assert detector_warnings(load_simulate_config(SMALL, noise_model=model)) == []
+    assert detector_warnings(load_simulate_config(SMALL, sampling=0.31, noise_model=model)) == []
+    (message,) = detector_warnings(load_simulate_config(SMALL, sampling=0.6, noise_model=model))
+    assert message.startswith("detector.noise_model: fitted at 0.3 Å/px, simulating at 0.6 Å/px")
+
+
+def test_a_dose_in_e_per_nm2_is_warned_about(tmp_path):
+    from temseg.cli.simulate import load_simulate_config
+    from temseg.simulate.config import detector_warnings
+
+    config = tmp_path / "nm2.yaml"
+    config.write_text(SMALL.read_text().replace("dose: high", "dose: [1.0e+5, 1.0e+7]"))
+    (message,) = detector_warnings(load_simulate_config(config))
+    assert message.startswith("detector.dose: up to 1e+07 e/Å² is above the 1e+06 e/Å²")
+    assert "e/nm²" in message
+    assert detector_warnings(load_simulate_config(SMALL)) == []  # 'high' tops at 1e6
+
+
+def test_a_store_left_by_a_killed_run_is_removed_by_the_next(tmp_path, capsys):
+    """A run SIGKILLed while writing leaves .NAME.HOST-PID.XXXX; the next run removes it
+    (its process is gone) and names it; an older-style store is only pointed out."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "sim.zarr"
+    script = (
+        "import os, signal, sys\n"
+        "from temseg.config import load_config\n"
+        "from temseg.simulate import dataset\n"
+        "from temseg.simulate.config import SimulateConfig\n"
+        "dataset._run_local = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "config = load_config(SimulateConfig, sys.argv[1], size=56)\n"
+        "dataset.simulate_dataset(config, sys.argv[2])\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(SMALL), str(out)], timeout=120)
+    assert proc.returncode == -9
+    (stale,) = [p for p in tmp_path.iterdir() if p.name.startswith(".sim.zarr.")]
+    assert (stale / "zarr.json").exists() and not out.exists()
+    older = tmp_path / ".sim.zarr.abcd1234"
+    older.mkdir()
+    code = main(["simulate", str(SMALL), "--out", str(out), "--n-structures", "1",
+                 "--images-per-structure", "1", "--size", "56", "--scheduler", "synchronous"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert not stale.exists() and f"temporary store(s) that killed runs left: {stale.name}" in err
+    assert older.exists() and ".sim.zarr.abcd1234 looks like a temporary store" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".sim.zarr.abcd1234", "sim.zarr"]
 
 
 def test_noise_model_that_is_a_segmentation_model_is_named(tmp_path, save_tiny_model, capsys):

@@ -33,6 +33,8 @@ def test_defaults_and_small_config_are_valid(tmp_path):
     ({"detector.dose": [1e4, 1e2]}, "detector.dose"),
     ({"detector.dose": "medium"}, "detector.dose"),
     ({"detector.mtf": "MTF9"}, "detector.mtf"),
+    ({"detector.mtf": None}, "detector.mtf"),  # no preset and no noise model
+    ({"detector.dose": "fitted"}, "detector.dose"),  # fitted needs a noise model
     ({"detector.c0": [0.0, 0.5]}, "detector.c0"),
     ({"detector.c3": [3.0, 2.0]}, "detector.c3"),
     ({"imaging.defocus": [200.0, -200.0]}, "imaging.defocus"),

@@ -14,8 +14,13 @@ import typer
 from temseg.cli import _common
 
 
-def load_simulate_config(config: Path, **overrides):
-    """The :class:`SimulateConfig` of a YAML file with flag overrides (``None`` = keep)."""
+def load_simulate_config(config: Path, *, replaced: list[str] | None = None, **overrides):
+    """The :class:`SimulateConfig` of a YAML file with flag overrides (``None`` = keep).
+
+    ``noise_model`` (--noise-model) replaces the config's whole MTF and readout
+    noise: its ``detector.mtf``, ``c0``, ``c3`` and ``N0``; the dose range stays.
+    The config values so replaced are appended to ``replaced`` (``"c0 [0.8, 1.5]"``).
+    """
     from temseg.config import from_dict, read_yaml
     from temseg.simulate.config import SimulateConfig
 
@@ -23,6 +28,10 @@ def load_simulate_config(config: Path, **overrides):
     noise_model = overrides.pop("noise_model", None)
     if noise_model is not None:
         detector = dict(data.get("detector") or {})
+        for key in ("c0", "c3", "N0"):
+            value = detector.pop(key, None)
+            if value is not None and replaced is not None:
+                replaced.append(f"{key} {value}")
         detector["noise_model"] = str(noise_model)
         data["detector"] = detector
     data.update({k: v for k, v in overrides.items() if v is not None})
@@ -70,7 +79,10 @@ def register(app: typer.Typer) -> None:
         pixel_size_nm: float | None = typer.Option(
             None, help="Output pixel size in nm/px (instead of --sampling)."),
         noise_model: Path | None = typer.Option(
-            None, help="Detector model JSON from `temseg fit-noise` (replaces the MTF preset)."),
+            None, help="Detector model JSON from `temseg fit-noise`: its MTF (c0, c3) and "
+                       "readout noise (N0) replace the config's mtf, c0, c3 and N0; the "
+                       "config's dose range stays (detector.dose: fitted takes the vacuum "
+                       "stack's). Warned if fitted at another pixel size."),
         scheduler: str = typer.Option("threads", help="Local Dask scheduler: threads, "
                                                       "processes or synchronous."),
         workers: int | None = typer.Option(None, help="Local workers (default: CPU cores)."),
@@ -87,21 +99,34 @@ def register(app: typer.Typer) -> None:
         focal_series), labels (projected convex hull; MoS2 species: 1 Mo, 2 S2,
         3 S1; or 1 under contamination on graphene), columns (atomic-column discs), a
         parameters table with every drawn
-        value, and the config and seed; the same config and seed give the same bytes.
+        value, the config and seed, and the detector ranges drawn from (with a noise
+        model, also its SHA-256 and detector block); the same config, noise model and
+        seed give the same bytes.
         """
-        from temseg.simulate.dataset import simulate_dataset
+        from temseg.simulate.config import detector_warnings
+        from temseg.simulate.dataset import clean_stale_stores, simulate_dataset
         from temseg.simulate.pipeline import geometry
 
         _common.check_output(out)
         sampling_a = _common.sampling_from_options(sampling, pixel_size_nm)
+        replaced: list[str] = []
         cfg = load_simulate_config(
             config, seed=seed, mode=mode, n_structures=n_structures,
             images_per_structure=images_per_structure, frames=frames, size=size,
-            sampling=sampling_a, noise_model=noise_model)
+            sampling=sampling_a, noise_model=noise_model, replaced=replaced)
         geo = geometry(cfg)
-        message = lattice_warning(cfg)
-        if message:
-            _common.warn(message)
+        if replaced:
+            _common.warn(f"--noise-model replaces the config's detector {', '.join(replaced)}")
+        for message in [lattice_warning(cfg), *detector_warnings(cfg)]:
+            if message:
+                _common.warn(message)
+        removed, kept = clean_stale_stores(out)
+        if removed:
+            _common.warn(f"removed {len(removed)} temporary store(s) that killed runs left: "
+                         + ", ".join(p.name for p in removed))
+        for store, why in kept:
+            _common.warn(f"{store} looks like a temporary store of another simulate of {out.name} "
+                         f"({why}); delete it if nothing is writing it")
         focal = "" if cfg.focal_series is None else f" × {cfg.channels} defoci"
         _common.err.print(
             f"{cfg.n_images} images{focal} of {cfg.size}² px at {cfg.sampling:g} Å/px "

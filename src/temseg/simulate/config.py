@@ -188,12 +188,21 @@ class DetectorSettings:
     ``c3`` and ``N0`` ranges, when given, override the preset's. ``dose`` is a
     preset (``"high"``: 1e2–1e6, ``"low"``: 1e1–1e4 e/Å²) or a ``[low, high]``
     range in e/Å², drawn ``"log-uniform"`` or ``"exponential"`` (002).
-    ``noise_model`` is a JSON written by ``temseg fit-noise``; it replaces the
-    ranges. ``enabled: false`` stores noise-free intensities.
+    ``enabled: false`` stores noise-free intensities.
+
+    ``noise_model`` is a JSON written by ``temseg fit-noise``. It replaces the
+    detector only: its ``c0``, ``c3`` (MTF) and ``N0`` (readout noise) ranges
+    take the MTF preset's place (``mtf`` becomes ``None``; ``c0``, ``c3``,
+    ``N0`` given here still override them). The dose range stays this
+    config's: the vacuum stack's doses say nothing about the doses to train
+    for. ``dose: "fitted"`` (only with a noise model) draws from the dose
+    range of the vacuum stack instead (a single-dose stack gives one dose).
+    The file is read once, at validation; :meth:`noise_model_file` gives it
+    with its SHA-256 and the pixel size it was fitted at.
     """
 
     enabled: bool = True
-    mtf: str = "MTF4"
+    mtf: str | None = "MTF4"
     c0: tuple[float, float] | None = None
     c3: tuple[float, float] | None = None
     N0: tuple[float, float] | None = None
@@ -204,35 +213,66 @@ class DetectorSettings:
     def __post_init__(self) -> None:
         from temseg.simulate.detector import DOSE_PRESETS, MTF_PRESETS
 
-        if self.mtf not in MTF_PRESETS:
+        if self.noise_model is not None:
+            self.mtf = None  # the noise model is the detector; no preset is used
+        elif self.mtf is None:
+            raise ConfigError(f"detector.mtf: name an MTF preset ({', '.join(MTF_PRESETS)}) "
+                              "unless noise_model gives the detector")
+        if self.mtf is not None and self.mtf not in MTF_PRESETS:
             raise ConfigError(f"detector.mtf: unknown MTF preset {self.mtf!r} "
                               f"(one of {', '.join(MTF_PRESETS)})")
-        if isinstance(self.dose, str) and self.dose not in DOSE_PRESETS:
+        if self.dose == "fitted" and self.noise_model is None:
+            raise ConfigError("detector.dose: 'fitted' takes the dose range of a noise model; "
+                              "give detector.noise_model (--noise-model) or a dose range")
+        if isinstance(self.dose, str) and self.dose not in (*DOSE_PRESETS, "fitted"):
             raise ConfigError(f"detector.dose: unknown dose preset {self.dose!r} "
-                              f"(one of {', '.join(DOSE_PRESETS)}, or [low, high] in e/Å²)")
+                              f"(one of {', '.join(DOSE_PRESETS)}, 'fitted' with a noise model, "
+                              "or [low, high] in e/Å²)")
         if not isinstance(self.dose, str):
             self.dose = check_range("detector.dose", self.dose, low=0.0, strict_low=True)
         for name in ("c0", "c3", "N0"):
             if getattr(self, name) is not None:
                 setattr(self, name, check_range(f"detector.{name}", getattr(self, name),
                                                 low=0.0, strict_low=name != "N0"))
+        self._noise_model = None
         self.ranges()  # the detector's own validation, named under detector.
+
+    def noise_model_file(self):
+        """The ``NoiseModel`` of ``noise_model`` (read once, then kept), or None."""
+        from temseg.simulate.detector import read_noise_model
+
+        if self.noise_model is None:
+            return None
+        cached = getattr(self, "_noise_model", None)
+        if cached is None or cached.path != str(self.noise_model):
+            cached = self._noise_model = read_noise_model(self.noise_model)
+        return cached
 
     def ranges(self):
         """The :class:`temseg.simulate.detector.DetectorConfig` to draw per-image values from.
 
-        A ``noise_model`` JSON (from ``temseg fit-noise``) replaces the preset.
+        A ``noise_model`` JSON (from ``temseg fit-noise``) replaces the MTF
+        preset's ``c0``, ``c3`` and ``N0``; the dose range is this config's
+        (the model's with ``dose: "fitted"``).
         """
-        from temseg.simulate.detector import DetectorConfig
+        from temseg.simulate.detector import DOSE_PRESETS, DetectorConfig
 
+        overrides = {k: getattr(self, k) for k in ("c0", "c3", "N0")
+                     if getattr(self, k) is not None}
         try:
-            if self.noise_model is not None:
-                return DetectorConfig.from_json(self.noise_model)
-            overrides = {k: getattr(self, k) for k in ("c0", "c3", "N0")
-                         if getattr(self, k) is not None}
-            return DetectorConfig.from_preset(self.mtf, dose=self.dose,
-                                              dose_distribution=self.dose_distribution,
-                                              **overrides)
+            model = self.noise_model_file()
+            if model is None:
+                return DetectorConfig.from_preset(self.mtf, dose=self.dose,
+                                                  dose_distribution=self.dose_distribution,
+                                                  **overrides)
+            fitted = model.detector
+            if self.dose == "fitted":
+                dose, scale = fitted.dose, fitted.dose_scale
+            else:
+                dose, scale = DOSE_PRESETS.get(self.dose, self.dose), None
+            return DetectorConfig(**{"c0": fitted.c0, "c3": fitted.c3, "N0": fitted.N0,
+                                     **overrides}, dose=dose, dose_scale=scale,
+                                  dose_distribution=self.dose_distribution)
         except ConfigError as exc:  # a file's own message already names the file
             from_file = self.noise_model is not None and str(exc).startswith(str(self.noise_model))
             raise ConfigError(str(exc) if from_file else f"detector.{exc}") from None
@@ -380,3 +420,47 @@ class SimulateConfig:
         if self.mode == "dose_series":
             return self.frames
         return self.n_structures * self.images_per_structure
+
+
+#: relative difference of the simulation's and the noise fit's pixel size that is warned about
+SAMPLING_TOLERANCE = 0.05
+
+
+def detector_warnings(config: SimulateConfig) -> list[str]:
+    """One-line messages about a detector that is valid but likely not what was meant.
+
+    A dose above :data:`~temseg.simulate.detector.DOSE_CEILING` e/Å² (e/nm²
+    typed as e/Å²?); a noise model fitted at a pixel size more than
+    :data:`SAMPLING_TOLERANCE` away from ``config.sampling`` (its ``c0``, in
+    q/q_Nyquist, and ``N0``, in e/px, hold per camera pixel, so they carry
+    over only if a simulated pixel is one camera pixel; they are not
+    rescaled), or one that does not say its pixel size; ``dose: "fitted"``
+    from a single-dose vacuum stack (every image gets that dose).
+    Empty when the detector is off.
+    """
+    from temseg.simulate.detector import DOSE_CEILING
+
+    det = config.detector
+    if not det.enabled:
+        return []
+    messages = []
+    lo, hi = det.ranges().dose
+    if hi > DOSE_CEILING:
+        messages.append(f"detector.dose: up to {hi:.3g} e/Å² is above the {DOSE_CEILING:.0e} e/Å² "
+                        "top of the 'high' preset; is it e/nm²? (1 e/Å² = 100 e/nm²)")
+    model = det.noise_model_file()
+    if model is None:
+        return messages
+    if model.sampling is None:
+        messages.append(f"detector.noise_model: {model.path} does not say the pixel size it was "
+                        f"fitted at; its c0 and N0 are per camera pixel, check they fit "
+                        f"{config.sampling:g} Å/px")
+    elif abs(config.sampling / model.sampling - 1.0) > SAMPLING_TOLERANCE:
+        messages.append(f"detector.noise_model: fitted at {model.sampling:g} Å/px, simulating at "
+                        f"{config.sampling:g} Å/px; its c0 (q/q_Nyquist) and N0 (e/px) are per "
+                        "camera pixel and hold only if one simulated pixel is one camera pixel "
+                        "(not rescaled)")
+    if det.dose == "fitted" and lo == hi:
+        messages.append(f"detector.dose: 'fitted' gives every image the vacuum stack's one dose, "
+                        f"{lo:.4g} e/Å²")
+    return messages

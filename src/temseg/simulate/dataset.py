@@ -7,7 +7,9 @@ patches on graphene), ``columns (N,
 H, W) uint8`` (atomic-column discs, optional), group ``parameters/`` of 1-D
 arrays (every drawn value, one entry per image, its unit in the group's
 ``units`` attr), attrs ``sampling`` (Å/px), ``seed``, ``config``,
-``label_kind``, ``temseg_version`` and the simulation grids; species labels
+``label_kind``, ``temseg_version``, the simulation grids, ``detector`` (the
+ranges drawn from) and, with a noise model, ``noise_model`` (its path,
+SHA-256, fit pixel size and detector block); species labels
 add ``classes``, focal series ``channels`` and ``defocus_offsets`` (Å). One
 chunk per image. The folder also holds ``record.json`` (how it was made, with a time
 stamp); everything else is byte-identical for a config and seed, whatever
@@ -20,6 +22,8 @@ with a ``dask.distributed`` cluster the results come back and are written here).
 from __future__ import annotations
 
 import os
+import platform
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -142,7 +146,8 @@ PARAMETER_UNITS = {
     "dose": "e/Å²", "dose_per_pixel": "e/px", "defocus": "Å", "cs": "Å", "focal_spread": "Å",
     "blur": "Å", "radius": "Å", "offset_x": "Å", "offset_y": "Å", "support_depth": "Å",
     "tilt": "°", "tilt_axis": "°", "rotation": "°", "truncation": "fraction of the radius",
-    "c0": "1", "c3": "1", "C": "1", "N0": "1", "n_atoms": "count", "n_particle_atoms": "count",
+    "c0": "q/q_Nyquist", "c3": "1", "C": "1", "N0": "e/px", "n_atoms": "count",
+    "n_particle_atoms": "count",
     "structure": "index", "epoch": "index", "vacancy_probability": "probability per S atom",
     "n_mo_columns": "count", "n_s2_columns": "count", "n_s1_columns": "count",
     "n_empty_s_sites": "count", "coverage": "fraction of the cell", "patch_scale": "Å",
@@ -204,8 +209,89 @@ def _attrs(config: SimulateConfig) -> dict:
         "wave_gpts": geo.wave_gpts,
         "energy": config.imaging.energy,
         "temseg_version": __version__,
+        **_detector_attrs(config),
         **extra,
     }
+
+
+def _detector_attrs(config: SimulateConfig) -> dict:
+    """``detector``: the ranges actually drawn from (c0, c3, N0, dose, its distribution),
+    whatever gave them; ``noise_model``: the model file used (path, SHA-256 of its bytes,
+    the pixel size it was fitted at, its detector block), so that a refit is visible."""
+    det = config.detector
+    if not det.enabled:
+        return {}
+    out = {"detector": det.ranges().to_dict()}
+    model = det.noise_model_file()
+    if model is not None:
+        out["noise_model"] = model.to_dict()
+    return out
+
+
+def _host_tag() -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", platform.node())[:24]
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (unknown counts as running)."""
+    if os.name != "posix" or pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: another user's process
+        return True
+    return True
+
+
+#: what a temporary store may hold (a store holding anything else is never deleted)
+_STORE_ENTRIES = {"zarr.json", "images", "labels", "columns", "parameters", "record.json"}
+
+
+def clean_stale_stores(path: str | Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Remove the hidden temporary stores that killed runs writing ``path`` left beside it.
+
+    :func:`simulate_dataset` writes into ``.NAME.HOST-PID.XXXXXXXX`` beside
+    ``path`` and moves it into place at the end; a SIGKILL (or a power cut)
+    leaves it behind. Such a store is removed when its process no longer runs
+    on this host and it holds nothing but a dataset's files. Stores that may
+    still be written (their process runs), made on another host, or made by an
+    earlier temseg (``.NAME.XXXXXXXX``, no process recorded) are kept.
+
+    Returns
+    -------
+    removed : list of Path
+    kept : list of (Path, str)
+        Each kept store with why it was kept, for the user to judge.
+    """
+    path = Path(path)
+    parent = path.parent
+    if not parent.is_dir():
+        return [], []
+    name = re.escape(path.name)
+    ours = re.compile(rf"\.{name}\.(?P<host>[A-Za-z0-9]*)-(?P<pid>[0-9]+)\.[a-z0-9_]+")
+    older = re.compile(rf"\.{name}\.[a-z0-9_]{{8}}")
+    removed, kept = [], []
+    for entry in sorted(parent.iterdir()):
+        if not entry.name.startswith(f".{path.name}.") or entry.is_symlink() or not entry.is_dir():
+            continue
+        match = ours.fullmatch(entry.name)
+        if match is None:
+            if older.fullmatch(entry.name):
+                kept.append((entry, "left by an earlier temseg; its process is not recorded"))
+            continue
+        pid, host = int(match["pid"]), match["host"]
+        if host != _host_tag():
+            kept.append((entry, f"made on another host ({host or 'unnamed'}), process {pid}"))
+        elif _pid_alive(pid):
+            kept.append((entry, f"process {pid} is running and may still be writing it"))
+        elif not {e.name for e in entry.iterdir()} <= _STORE_ENTRIES:
+            kept.append((entry, "holds files a dataset does not"))
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed, kept
 
 
 def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str = "threads",
@@ -220,7 +306,8 @@ def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str
         Validated config (``mode`` ``"dataset"`` or ``"dose_series"``).
     path : path
         Output folder (``.zarr`` by convention). Written to a temporary folder
-        beside it and moved into place on success: never half-written.
+        beside it and moved into place on success: never half-written. Such
+        folders that killed runs left are removed first (:func:`clean_stale_stores`).
     scheduler : {"threads", "processes", "synchronous"}
         Dask's local scheduler; ignored when ``address`` is given.
     workers : int, optional
@@ -262,7 +349,9 @@ def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str
     seeds = np.random.SeedSequence(config.seed).spawn(n_tasks)
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    clean_stale_stores(path)  # what a killed earlier run left
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{_host_tag()}-{os.getpid()}.",
+                                dir=path.parent))
     try:
         root = zarr.open_group(str(tmp), mode="w", zarr_format=3)
         arrays = _create(root, config)
@@ -287,7 +376,7 @@ def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str
         from temseg.record import write_record
 
         write_record(tmp, seed=config.seed, config=to_dict(config), kind="simulated dataset",
-                     n_images=config.n_images)
+                     n_images=config.n_images, **_detector_attrs(config))
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

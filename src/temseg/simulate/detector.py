@@ -33,6 +33,7 @@ NumPy/SciPy FFTs here.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -47,7 +48,8 @@ from temseg.rng import as_generator
 
 __all__ = [
     "MTFParams", "mtf", "q_norm_grid", "apply_mtf", "apply_detector", "readout_fraction",
-    "DetectorConfig", "DetectorModel", "MTF_PRESETS", "DOSE_PRESETS",
+    "DetectorConfig", "DetectorModel", "NoiseModel", "read_noise_model", "MTF_PRESETS",
+    "DOSE_PRESETS", "DOSE_CEILING",
 ]
 
 #: 002 table 3: ranges (low, high) of c0, c3 (eq. 1) and N0 (e/px) of the five MTF models
@@ -61,6 +63,9 @@ MTF_PRESETS: dict[str, dict[str, tuple[float, float]]] = {
 
 #: 002 table 2: frame dose ranges in e/Å²
 DOSE_PRESETS: dict[str, tuple[float, float]] = {"high": (1e2, 1e6), "low": (1e1, 1e4)}
+
+#: e/Å²: the top of the "high" preset; a frame dose above it is most likely e/nm² typed as e/Å²
+DOSE_CEILING = 1e6
 
 
 @dataclass(frozen=True)
@@ -291,29 +296,10 @@ class DetectorConfig:
         """Read a detector model JSON, as written by ``temseg fit-noise``.
 
         The file holds either the fields of this class or a mapping with a
-        ``"detector"`` key holding them.
+        ``"detector"`` key holding them. :func:`read_noise_model` also gives the
+        file's SHA-256 and the pixel size it was fitted at.
         """
-        from temseg.config import from_dict
-
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read detector model ({exc.strerror or exc})") from None
-        except ValueError:
-            raise InputError(f"{path}: not valid JSON") from None
-        kind = data.get("kind") if isinstance(data, dict) else None
-        if kind not in (None, "detector"):  # e.g. a segmentation model's JSON
-            raise ConfigError(f"{path}: not a detector model from `temseg fit-noise` "
-                              f"(kind {kind!r})")
-        if isinstance(data, dict) and "detector" in data:
-            data = data["detector"]
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: a detector model must be a mapping of field: value")
-        try:
-            return from_dict(cls, data)
-        except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
+        return read_noise_model(path).detector
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (ranges as lists)."""
@@ -323,3 +309,65 @@ class DetectorConfig:
 
 #: the name ARCHITECTURE.md uses for the ranges + presets object
 DetectorModel = DetectorConfig
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """A detector model file as read: its ranges, the SHA-256 of its bytes, the fit's pixel size.
+
+    ``sampling`` is the pixel size (Å/px) of the vacuum stack ``temseg fit-noise``
+    fitted (``fit.sampling`` of the file), ``None`` where the file does not say.
+    ``c0`` (in q/q_Nyquist) and ``N0`` (e/px) hold per camera pixel.
+    """
+
+    path: str
+    detector: DetectorConfig
+    sha256: str
+    sampling: float | None = None
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict: path, SHA-256, fit sampling (Å/px) and detector block."""
+        return {"path": self.path, "sha256": self.sha256, "fit_sampling": self.sampling,
+                "detector": self.detector.to_dict()}
+
+
+def read_noise_model(path: str | Path) -> NoiseModel:
+    """Read a detector model JSON (``temseg fit-noise``'s ``detector.json``) with its SHA-256.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read or is not JSON.
+    ConfigError
+        It is not a detector model or a field is invalid (the message names the file).
+    """
+    from temseg.config import from_dict
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read detector model ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        raise InputError(f"{path}: not valid JSON") from None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind not in (None, "detector"):  # e.g. a segmentation model's JSON
+        raise ConfigError(f"{path}: not a detector model from `temseg fit-noise` "
+                          f"(kind {kind!r})")
+    fit = data.get("fit") if isinstance(data, dict) else None
+    sampling = fit.get("sampling") if isinstance(fit, dict) else None
+    if not (isinstance(sampling, (int, float)) and not isinstance(sampling, bool)
+            and math.isfinite(sampling) and sampling > 0):
+        sampling = None
+    if isinstance(data, dict) and "detector" in data:
+        data = data["detector"]
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a detector model must be a mapping of field: value")
+    try:
+        detector = from_dict(DetectorConfig, data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return NoiseModel(path=str(path), detector=detector, sha256=hashlib.sha256(raw).hexdigest(),
+                      sampling=None if sampling is None else float(sampling))
