@@ -209,7 +209,8 @@ def test_fourier_columns_and_map_come_from_the_input_image(model_file, tmp_path,
         if want.spacing_A is not None:
             assert float(row["spacing_A"]) == pytest.approx(want.spacing_A)
     record = json.loads((out / "record.json").read_text())
-    assert record["config"]["particles"] == {"min_area_px": 4, "fourier": True}
+    assert record["config"]["particles"] == {"min_area_px": 4, "min_area_nm2": None,
+                                             "fourier": True}
     assert record["inputs"][0]["particles"]["fourier_map"].endswith("lattice_fourier.png")
     # a stack: the median peak ratio of each frame's particles goes into the record
     stack = write_tiff(tmp_path / "films.tif", np.stack([image, image[::-1]]).astype(np.float32),

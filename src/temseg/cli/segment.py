@@ -325,9 +325,6 @@ def register(app: typer.Typer) -> None:
         segmenter = load_segmenter(model_path, tile=tile, overlap=overlap,
                                    batch_size=batch_size, window=window, device=device,
                                    amp=amp, tta=tta, warn=warn)
-        if segmenter.path is not None:
-            _common.err.print(f"model: {escape(_model_words(Path(segmenter.path)))}",
-                              highlight=False)
         from temseg.analyze.columns import speck_px
         from temseg.analyze.particles import area_px
         from temseg.infer.series import check_series_order
@@ -361,6 +358,9 @@ def register(app: typer.Typer) -> None:
                          f"{', '.join(segmenter.classes[1:])}); NAME_counts.csv counts the "
                          "columns of each class")
         unit = "series" if segmenter.in_channels > 1 else "frame"
+        if segmenter.path is not None:  # (after the checks: a bad input stays one line)
+            _common.err.print(f"model: {escape(_model_words(Path(segmenter.path)))}",
+                              highlight=False)
 
         with _common.no_empty_folder_left(out):
             results, skipped, failed = [], [], []
