@@ -57,12 +57,15 @@ def test_predict_resamples_to_the_model_sampling(image_truth):
     assert 2 * (mask & small).sum() / (mask.sum() + small.sum()) > 0.8
 
 
-def test_no_lattice_gives_zeros_and_one_warning():
-    model = BaselineModel("bragg", BraggParams())
+def test_no_lattice_is_all_amorphous_with_one_warning():
+    model = BaselineModel("bragg", BraggParams())  # foreground: amorphous
     with pytest.warns(NoLatticeWarning) as record:
         prob = model.predict(np.zeros((64, 64)))
     assert len(record) == 1
-    assert prob.shape == (64, 64) and not prob.any()
+    assert prob.shape == (64, 64) and (prob == 1).all()
+    crystal = BaselineModel("bragg", BraggParams(foreground="crystal"))
+    with pytest.warns(NoLatticeWarning):
+        assert not crystal.predict(np.zeros((64, 64))).any()
 
 
 def test_network_file_is_refused(tmp_path):

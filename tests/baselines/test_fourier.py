@@ -55,6 +55,9 @@ def test_vacuum_image_gives_empty_mask_and_warning():
     with pytest.warns(NoLatticeWarning):
         mask = fourier_filter(np.full((64, 64), 3.0))
     assert mask.shape == (64, 64) and not mask.any()
+    # the amorphous side as foreground: an image without a lattice is all of it
+    with pytest.warns(NoLatticeWarning, match="all-foreground"):
+        assert fourier_filter(np.full((64, 64), 3.0), foreground="amorphous").all()
 
 
 def test_band_in_inverse_angstrom_equals_band_in_px():

@@ -70,6 +70,16 @@ def test_errors_are_one_line(tmp_path, labelled, capsys):
     assert main(["baseline", "fit", str(labelled), "--band-nm", "1", "2",
                  "--method", "fourier"]) == 2
     assert "--band-nm needs" in capsys.readouterr().err
+    # an option of the other filter is refused, not silently dropped
+    out = tmp_path / "b.json"
+    assert main(["baseline", "fit", str(labelled), "--method", "bragg", "--band", "0.1", "0.3",
+                 "-o", str(out)]) == 2
+    assert "--band: not an option of the bragg filter (--method fourier?)" in \
+        capsys.readouterr().err
+    assert main(["baseline", "fit", str(labelled), "--method", "fourier", "--sigma", "0.01",
+                 "-o", str(out)]) == 2
+    assert "--sigma: not an option of the fourier filter" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_an_image_too_small_is_named_before_work(tmp_path, capsys):

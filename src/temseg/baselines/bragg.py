@@ -23,14 +23,13 @@ image: :func:`analyse` (the spectrum and all candidate peaks) and
 from __future__ import annotations
 
 import functools
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage
 
-from temseg.baselines.fourier import (Foreground, NoLatticeWarning, check_foreground,
+from temseg.baselines.fourier import (Foreground, check_foreground, no_lattice,
                                       check_image, frequency_grid)
 from temseg.errors import ConfigError
 
@@ -387,15 +386,15 @@ def bragg_score(image, params: BraggParams | None = None) -> tuple[np.ndarray, f
     Returns
     -------
     score : (H, W) ndarray of float32 (float64 zeros without lattice peaks)
-    threshold : float — ``score > threshold`` is the foreground; ``+inf`` (and a
-        :class:`NoLatticeWarning`) when no peak exceeds ``g_thresh``.
+    threshold : float — ``score > threshold`` is the foreground; when no peak exceeds
+        ``g_thresh`` (a :class:`NoLatticeWarning`) the image is all amorphous:
+        ``-inf`` (all) for an amorphous foreground, ``+inf`` (none) for a crystal one.
     """
     p = params or BraggParams()
     diff = bragg_difference(image, p)
     if diff is None:
-        warnings.warn("no Bragg peak above g_thresh; returning an all-background mask",
-                      NoLatticeWarning, stacklevel=3)
-        return np.zeros(np.shape(image), dtype=np.float64), np.inf
+        return np.zeros(np.shape(image), dtype=np.float64), no_lattice(
+            p.foreground, "no Bragg peak above g_thresh")
     if p.foreground == "crystal":
         return -diff, -p.m_thresh
     return diff, p.m_thresh
@@ -418,8 +417,9 @@ def bragg_filter(image, *, sigma: float = 0.0156, g_thresh: float = 1.6, m_thres
     Returns
     -------
     mask : (H, W) ndarray of bool — the ``foreground`` side ("amorphous": where
-        F_LP|I − I_Bragg| > m_thresh). No peak above ``g_thresh`` gives an
-        all-background mask and a :class:`NoLatticeWarning`.
+        F_LP|I − I_Bragg| > m_thresh). No peak above ``g_thresh``: no lattice,
+        all amorphous (all foreground; all background for ``"crystal"``), with a
+        :class:`NoLatticeWarning`.
 
     Examples
     --------

@@ -85,8 +85,8 @@ class BaselineModel:
         (H, W) ndarray of float32 in [0, 1]
             ``sigmoid((s − t) / (0.1·|t|))`` of the filter's score ``s`` and
             threshold ``t``: above 0.5 exactly where the hard baseline mask is
-            foreground. All zeros (and a :class:`NoLatticeWarning`) for an image
-            without a lattice.
+            foreground. For an image without a lattice (a :class:`NoLatticeWarning`)
+            all zeros, or all ones when the foreground is the amorphous side.
         """
         arr = check_image(image)
         work = arr
@@ -100,8 +100,8 @@ class BaselineModel:
             score, thr = self._score(work)
         for w in caught:  # re-issue them from here, others unchanged
             warnings.warn(w.message, w.category, stacklevel=2)
-        if not np.isfinite(thr):
-            return np.zeros(arr.shape, np.float32)
+        if not np.isfinite(thr):  # no lattice: +inf nothing is foreground, -inf everything
+            return np.full(arr.shape, 0.0 if thr > 0 else 1.0, np.float32)
         scale = SOFTNESS * max(abs(thr), 1e-6)
         prob = 0.5 * (1.0 + np.tanh(0.5 * (score - thr) / scale))  # the logistic sigmoid
         if prob.shape != arr.shape:

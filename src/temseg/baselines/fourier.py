@@ -34,7 +34,19 @@ _FWHM = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
 class NoLatticeWarning(UserWarning):
-    """An image shows no lattice peaks; the baseline returns an all-background mask."""
+    """An image shows no lattice peaks: the baseline's mask is all amorphous, so all
+    foreground when the foreground is the amorphous side, all background when it is the
+    crystal."""
+
+
+def no_lattice(foreground: str, why: str) -> tuple[np.ndarray, float]:
+    """Warn that ``why`` (no lattice found) and give the threshold of the mask it means:
+    ``-inf`` (every pixel foreground) for an amorphous foreground, ``+inf`` for a crystal one.
+    """
+    whole = "amorphous: an all-foreground mask" if foreground == "amorphous" else \
+        "not crystal: an all-background mask"
+    warnings.warn(f"{why}: every pixel is {whole}", NoLatticeWarning, stacklevel=4)
+    return -np.inf if foreground == "amorphous" else np.inf
 
 
 #: the smallest image side the Fourier and Bragg filters work on (px)
@@ -252,7 +264,8 @@ def fourier_filter(image, *, band: tuple[float, float] | None = None,
     Returns
     -------
     mask : (H, W) ndarray of bool — the ``foreground`` side. An image without a
-        lattice ring gives an all-background mask and a :class:`NoLatticeWarning`.
+        lattice ring is all amorphous (all background for ``"crystal"``, all
+        foreground for ``"amorphous"``), with a :class:`NoLatticeWarning`.
 
     Examples
     --------
@@ -280,8 +293,9 @@ def fourier_score(image, params: FourierParams, *, ring: float | None = -1.0
     Returns
     -------
     score : (H, W) ndarray of float64
-    threshold : float — ``score > threshold`` is the foreground; ``+inf`` when
-        the image has no lattice (a :class:`NoLatticeWarning` is issued).
+    threshold : float — ``score > threshold`` is the foreground; without a lattice
+        (a :class:`NoLatticeWarning`) ``+inf`` (none) for a crystal foreground,
+        ``-inf`` (all) for an amorphous one.
     """
     arr = check_image(image)
     band = params.band
@@ -290,14 +304,12 @@ def fourier_score(image, params: FourierParams, *, ring: float | None = -1.0
         if q0 is not None:
             band = (q0 * (1.0 - params.rel_width), q0 * (1.0 + params.rel_width))
     if band is None:
-        warnings.warn("no lattice ring found in the image; returning an all-background mask",
-                      NoLatticeWarning, stacklevel=3)
-        return np.zeros(arr.shape), np.inf
+        return np.zeros(arr.shape), no_lattice(params.foreground,
+                                               "no lattice ring found in the image")
     amplitude = fourier_amplitude(arr, band=band, blur_px=params.blur_px)
     if np.ptp(amplitude) <= 1e-12 * max(np.abs(amplitude).max(), 1e-300):
-        warnings.warn("the band-passed image is flat; returning an all-background mask",
-                      NoLatticeWarning, stacklevel=3)
-        return np.zeros(arr.shape), np.inf
+        return np.zeros(arr.shape), no_lattice(params.foreground,
+                                               "the band-passed image is flat")
     threshold = float(threshold_otsu(amplitude))
     if params.foreground == "amorphous":
         return -amplitude, -threshold

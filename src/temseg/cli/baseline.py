@@ -100,6 +100,14 @@ def fit(
 
     _common.check_output(out, kind="file")
     sampling = _common.sampling_from_options(sampling, pixel_size_nm)
+    other = {"bragg": {"--band": band, "--band-nm": band_nm},
+             "fourier": {"--sigma": sigma, "--g-thresh": g_thresh, "--m-thresh": m_thresh}}
+    unused = [name for name, value in other[method.value].items() if value is not None]
+    if unused:
+        from temseg.errors import ConfigError
+
+        raise ConfigError(f"{', '.join(unused)}: not an option of the {method.value} filter "
+                          f"(--method {'fourier' if method is Method.bragg else 'bragg'}?)")
     with _common.progress() as bar:
         task = bar.add_task("reading", total=None)
         data = read_labelled_folder(data_folder, label_suffix=label_suffix, sampling=sampling,
