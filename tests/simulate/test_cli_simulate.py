@@ -29,6 +29,14 @@ def test_simulate_writes_dataset_with_overrides(tmp_path, capsys):
     # the same command again refuses to overwrite
     again = main(["simulate", str(SMALL), "--out", str(out)])
     assert again == 2 and "already exists" in capsys.readouterr().err
+    # an option this mode does not use is said, not silently dropped (before any work)
+    assert main(["simulate", str(SMALL), "--out", str(out), "--frames", "7"]) == 2
+    assert "--frames 7 is not used: frames belong to a dose series" in \
+        " ".join(capsys.readouterr().err.split())
+    assert main(["simulate", str(SMALL), "--out", str(out), "--mode", "dose_series",
+                 "--n-structures", "4"]) == 2
+    assert "--n-structures: not used by a dose series" in \
+        " ".join(capsys.readouterr().err.split())
 
 
 def test_overwrite_replaces_only_a_dataset(tmp_path, capsys):

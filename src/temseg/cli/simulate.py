@@ -115,6 +115,15 @@ def register(app: typer.Typer) -> None:
             images_per_structure=images_per_structure, frames=frames, size=size,
             sampling=sampling_a, noise_model=noise_model, replaced=replaced)
         geo = geometry(cfg)
+        if frames is not None and cfg.mode != "dose_series":
+            _common.warn(f"--frames {frames} is not used: frames belong to a dose series "
+                         f"(--mode dose_series); this config makes a {cfg.mode}")
+        given = [name for name, value in (("--n-structures", n_structures),
+                                          ("--images-per-structure", images_per_structure))
+                 if value is not None]
+        if given and cfg.mode == "dose_series":
+            _common.warn(f"{', '.join(given)}: not used by a dose series (one structure, one "
+                         "imaging condition; --frames sets its length)")
         if replaced:
             _common.warn(f"--noise-model replaces the config's detector {', '.join(replaced)}")
         for message in [lattice_warning(cfg), *detector_warnings(cfg)]:
