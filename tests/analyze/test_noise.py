@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy.ndimage import gaussian_filter
 
 from temseg.analyze.noise import fit_noise, fit_readout, fit_spectrum, parse_roi, write_noise_fit
 from temseg.errors import ConfigError, InputError
@@ -226,3 +227,119 @@ def test_cli_checks_output_and_doses_before_fitting(tmp_path, capsys):
     assert main([*argv, "--out", str(out)]) == 0
     record = _strict_json(out / "record.json")
     assert record["config"]["N0"] == pytest.approx(_strict_json(out / "detector.json")["fit"]["N0"])
+
+
+# --- plausibility of the fit: optimiser bounds, gain and doses against the shot noise ---
+
+def _film(size, *, contrast, blur_px, seed, disc=False):
+    """Specimen over vacuum: 1 + ``contrast`` × smoothed noise (a thin amorphous film), or
+    only inside a disc of a third of the side (an amorphous object)."""
+    rng = np.random.default_rng(seed)
+    field = gaussian_filter(rng.standard_normal((size, size)), blur_px, mode="wrap")
+    field *= contrast / field.std()
+    if disc:
+        yy, xx = np.mgrid[:size, :size] - size / 2
+        field *= gaussian_filter((yy**2 + xx**2 < (size / 3) ** 2).astype(float), 2)
+    return 1.0 + field
+
+
+def _counts(image, doses, *, gain=1.0, seed=1):
+    """Frames of ``image`` in counts: c0 = 0.4, c3 = 3, N0 = 1 e/px, ``gain`` counts/e."""
+    rng = np.random.default_rng(seed)
+    return gain * np.stack([apply_detector(image, dose=d, sampling=SAMPLING, c0=0.4, c3=3.0,
+                                           N0=1.0, rng=rng) for d in doses])
+
+
+FILM_DOSES = [2000.0, 4000.0, 8000.0]  # e/Å²: N_D = 20–80 e/px at 0.1 Å/px
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_a_thin_film_in_the_region_is_refused_at_the_optimiser_bound(seed):
+    """A 5 % carbon-like film puts low-q power the MTF cannot hold: c0 runs to its bound."""
+    frames = _counts(_film(128, contrast=0.05, blur_px=10, seed=seed), FILM_DOSES)
+    with pytest.raises(InputError, match=r"^vacuum: no frame left: .* at a bound of the "
+                                         r"optimiser \(e\.g\. c0 = .*likely holds specimen"):
+        fit_noise(frames, vacuum_roi=(0, 128, 0, 128), sampling=SAMPLING)
+    with pytest.warns(UserWarning, match="likely holds specimen"):
+        forced = fit_noise(frames, vacuum_roi=(0, 128, 0, 128), sampling=SAMPLING, force=True)
+    assert forced.c0 < 0.05  # what the audit saw accepted: c0 far from the true 0.4
+    assert any(r.startswith("bound: c0 = ") for f in forced.frames for r in f.reasons)
+    assert "kept by force fit at an optimiser bound" in forced.rejection_summary()
+    # the same detector over clean vacuum: nothing at a bound, no warning, the true model
+    clean = fit_noise(_counts(np.ones((128, 128)), FILM_DOSES), vacuum_roi=(0, 128, 0, 128),
+                      sampling=SAMPLING)
+    assert all(not f.reasons for f in clean.frames) and clean.rejection_summary() is None
+    assert clean.c0 == pytest.approx(0.4, rel=0.1) and clean.N0 == pytest.approx(1.0, rel=0.3)
+
+
+def test_an_amorphous_object_is_flagged_by_how_its_noise_grows():
+    """Object contrast adds variance ∝ counts², shot noise ∝ counts: the exponent shows it."""
+    doses = np.geomspace(1e3, 1e5, 6)
+    obj = _film(128, contrast=0.025, blur_px=3, seed=2, disc=True)
+    with pytest.warns(UserWarning, match=r"^vacuum: the noise variance grows as mean "
+                                         r"counts\^[12]\.\d\d, .*likely holds specimen"):
+        fit = fit_noise(_counts(obj, doses), vacuum_roi=(0, 128, 0, 128), sampling=SAMPLING)
+    assert fit.check["variance_exponent"] > 1.5
+    clean = fit_noise(_counts(np.ones((128, 128)), doses), vacuum_roi=(0, 128, 0, 128),
+                      sampling=SAMPLING)
+    assert clean.check["variance_exponent"] == pytest.approx(1.0, abs=0.15)
+    assert clean.check["message"] is None
+
+
+def test_a_gain_not_given_is_found_in_the_shot_noise():
+    """10 counts per electron: (c1² − c2²)/mean ≈ 10, and doses and N0 10× off unless given."""
+    doses = np.geomspace(300, 30000, 5)
+    frames = _counts(np.ones((64, 64)), doses, gain=10.0)
+    with pytest.warns(UserWarning, match=r"^gain: .*implies about (8\.\d|9\.\d|1[0-2]) counts per "
+                                         r"electron, not counts_per_electron = 1 \(not given\?\)"):
+        fit = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING)
+    assert fit.check["noise_gain"] == pytest.approx(10.0, rel=0.2)
+    assert fit.N0 == pytest.approx(10.0, rel=0.35)  # the error the warning names
+    given = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING,
+                      counts_per_electron=10.0)  # warnings are errors here: none may come
+    assert given.check["gain_ratio"] == pytest.approx(1.0, rel=0.2)
+    assert given.N0 == pytest.approx(1.0, rel=0.35)
+    assert [f.dose for f in given.frames] == pytest.approx(doses, rel=0.02)
+
+
+def test_doses_in_e_per_nm2_are_found_in_the_counts():
+    doses = np.geomspace(300, 30000, 5)
+    frames = _counts(np.ones((64, 64)), doses)
+    with pytest.warns(UserWarning, match=r"^doses: the mean counts are 0\.01× .*look like "
+                                         r"e/nm², not e/Å²"):
+        fit = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, doses=doses * 100)
+    assert fit.check["counts_ratio"] == pytest.approx(0.01, rel=0.02)
+    right = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, doses=doses)
+    assert right.check["counts_ratio"] == pytest.approx(1.0, rel=0.02)
+    assert fit.N0 == pytest.approx(100 * right.N0, rel=0.01)
+
+
+def test_clean_vacuum_passes_the_checks_and_records_them(tmp_path):
+    frames = _vacuum_frames(0.3, 2.5, 0.01, size=64, doses=DOSES[1:5])
+    fit = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING)  # no warning
+    check = fit.check
+    assert check["message"] is None and check["n_frames"] >= 3
+    assert 0.5 < check["gain_ratio"] < 2 and check["counts_ratio"] == pytest.approx(1.0)
+    assert not any(r.startswith("bound") for f in fit.frames for r in f.reasons)
+    json_path, _ = write_noise_fit(tmp_path, fit)
+    data = _strict_json(json_path)
+    assert data["fit"]["noise_check"]["noise_gain"] == pytest.approx(check["noise_gain"])
+    assert data["frames"][0]["mean_counts"] == pytest.approx(float(frames[0].mean()), rel=1e-6)
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"c0": 0.001, "c3": 2.0, "C": 0.1}, "c0 = 0.001 q/q_Nyquist at a bound"),
+    ({"c0": 3.0, "c3": 2.0, "C": 0.1}, "c0 = 3 q/q_Nyquist at a bound"),
+    ({"c0": 0.005, "c3": 2.0, "C": 0.1}, "below half the lowest frequency fitted (0.0156)"),
+    ({"c0": 0.4, "c3": 20.0, "C": 0.1}, "c3 = 20 at a bound"),
+    ({"c0": 0.001, "c3": 0.3, "C": 1.0}, "C = 1 at its bound 1"),
+    ({"c0": 0.4, "c3": 3.0, "C": 0.0}, ""),  # no readout floor: a counting detector
+    ({"c0": 0.01, "c3": 3.0, "C": 0.2}, ""),
+])
+def test_at_bound_names_the_parameter(params, named):
+    from temseg.analyze.noise import _at_bound
+
+    text = _at_bound(params, 2 / 128)
+    assert (named in text) if named else text == ""
+    if named.startswith("C ="):  # no shot noise: c0 and c3 mean nothing, only C is named
+        assert text == named + " (readout noise only)"

@@ -59,3 +59,83 @@ def test_bad_input_is_one_line_and_exit_2(stack, tmp_path, capsys, args, message
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o" / "detector.json").exists()
+
+
+def _run(argv, capsys):
+    """``main(argv)`` with warnings printed as outside pytest; (exit code, stderr)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        code = main(argv)
+    return code, capsys.readouterr().err
+
+
+def _write_stack(path, image, doses, *, gain=1.0):
+    rng = np.random.default_rng(5)
+    frames = gain * np.stack([apply_detector(image, dose=d, sampling=0.1, c0=0.4, c3=3.0,
+                                             N0=1.0, rng=rng) for d in doses])
+    write_tiff(path, frames.astype(np.float32), sampling=0.1)
+    return path
+
+
+def test_an_earlier_fit_is_kept_unless_overwrite(stack, tmp_path, capsys):
+    out = tmp_path / "noise"
+    out.mkdir()
+    (out / "detector.json").write_text("earlier")
+    argv = ["fit-noise", str(stack), "--vacuum", "8:72,8:72", "--sampling", "0.1",
+            "--out", str(out)]
+    code, err = _run(argv, capsys)
+    assert code == 2
+    assert err.strip() == (f"error: {out / 'detector.json'}: already exists (use --overwrite to "
+                           "replace it)")
+    assert sorted(p.name for p in out.iterdir()) == ["detector.json"]  # nothing written
+    assert (out / "detector.json").read_text() == "earlier"
+    code, err = _run([*argv, "--overwrite"], capsys)
+    assert code == 0, err
+    assert json.loads((out / "detector.json").read_text())["kind"] == "detector"
+    assert (out / "record.json").exists()
+
+
+def test_a_gain_not_given_is_warned_in_one_line(tmp_path, capsys):
+    doses = list(np.geomspace(300, 30000, 5))
+    path = _write_stack(tmp_path / "gain10.tif", np.ones((64, 64)), doses, gain=10.0)
+    code, err = _run(["fit-noise", str(path), "--vacuum", "0:64,0:64", "--out",
+                      str(tmp_path / "a")], capsys)
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if "counts per electron" in line]
+    assert len(lines) == 1 and lines[0].startswith("warning: gain: "), err
+    assert "(not given?)" in lines[0] and "--counts-per-electron" in lines[0]
+    check = json.loads((tmp_path / "a" / "detector.json").read_text())["fit"]["noise_check"]
+    assert check["noise_gain"] == pytest.approx(10.0, rel=0.25)
+    assert check["message"] == lines[0].removeprefix("warning: ")
+    code, err = _run(["fit-noise", str(path), "--vacuum", "0:64,0:64", "--out",
+                      str(tmp_path / "b"), "--counts-per-electron", "10"], capsys)
+    assert code == 0 and "counts per electron" not in err, err
+
+
+def test_doses_in_e_per_nm2_are_warned(tmp_path, capsys):
+    doses = [300.0, 3000.0, 30000.0]
+    path = _write_stack(tmp_path / "vac.tif", np.ones((64, 64)), doses)
+    given = [arg for d in doses for arg in ("--dose", str(100 * d))]
+    code, err = _run(["fit-noise", str(path), "--vacuum", "0:64,0:64", *given, "--out",
+                      str(tmp_path / "o")], capsys)
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if "e/nm²" in line]
+    assert len(lines) == 1 and lines[0].startswith("warning: doses: "), err
+    assert "look like e/nm², not e/Å²" in lines[0] and "N0 is 100× too high" in lines[0]
+
+
+def test_a_region_holding_specimen_is_refused(tmp_path, capsys):
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(3)
+    film = gaussian_filter(rng.standard_normal((128, 128)), 10, mode="wrap")
+    path = _write_stack(tmp_path / "film.tif", 1 + 0.05 * film / film.std(),
+                        [2000.0, 4000.0, 8000.0])
+    code, err = _run(["fit-noise", str(path), "--vacuum", "0:128,0:128", "--out",
+                      str(tmp_path / "o")], capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "likely holds specimen" in lines[0], err
+    assert not (tmp_path / "o" / "detector.json").exists()

@@ -19,6 +19,23 @@ Two forms of eq. A.1 (``form=``):
     noise are comparable (``C`` ≈ 0.2–0.8) it is only an approximation and
     its ``c0`` comes out low (the dose dependence of ``c0`` seen in 002 fig. 5);
     the ``c0``/``c3`` ranges are then taken from frames with ``C ≤ shape_c_max``.
+
+What the parameters mean, for a detector giving ``G`` counts per electron (the
+PSD is in per-pixel variance units, counts²): ``c1² = G²·(N_D + N0)`` is the
+noise power at ``q̃ → 0`` (shot noise, whose MTF is 1 there, plus readout),
+``c2² = G²·N0`` the white readout floor, so ``c1² − c2² = G²·N_D = G·mean``
+(counts²) is the shot-noise variance: Poisson electrons, ``G`` counts each.
+``c0`` (q/q_Nyquist) and ``c3`` shape the MTF. Two checks follow the fit:
+
+* A frame whose ``c0``, ``c3`` or ``C`` sits at a bound of the optimiser (``c0``
+  also below half the lowest frequency fitted, where nothing pins it) is
+  rejected as a low-R² frame is (``FrameFit.reasons``): specimen in the region
+  puts power at low ``q`` that the MTF cannot hold.
+* :func:`noise_consistency`: ``(c1² − c2²)/mean`` against ``counts_per_electron``
+  (the gain), the mean counts against ``dose × sampling² × counts_per_electron``
+  (the doses), and how the shot-noise variance grows with the counts
+  (∝ counts¹ in vacuum, towards counts² with specimen contrast). A
+  disagreement beyond a factor of 2 (exponent above 1.3) is warned.
 """
 
 from __future__ import annotations
@@ -38,9 +55,18 @@ from temseg.errors import ConfigError, InputError
 from temseg.simulate.detector import DetectorConfig
 
 __all__ = ["FrameFit", "NoiseFit", "parse_roi", "fit_spectrum", "fit_noise", "fit_readout",
-           "plot_noise_fit", "write_noise_fit"]
+           "noise_consistency", "plot_noise_fit", "write_noise_fit"]
 
 Form = Literal["quadrature", "linear"]
+
+#: the optimiser's bounds on (c0 [q/q_Nyquist], c1 [counts], C, c3) in :func:`fit_spectrum`
+BOUNDS = ((1e-3, 0.0, 0.0, 0.3), (3.0, np.inf, 1.0, 20.0))
+#: factor by which gain or doses may disagree with the noise before a warning; regions
+#: under SMALL_REGION_PX a side pin c1 (the q → 0 noise) loosely: twice the factor there
+CONSISTENCY_FACTOR = 2.0
+SMALL_REGION_PX = 64
+#: largest exponent k of shot-noise variance ∝ mean counts^k taken for vacuum (1 ideally)
+VARIANCE_EXPONENT_MAX = 1.3
 
 
 def parse_roi(text: str) -> tuple[slice, slice]:
@@ -105,7 +131,7 @@ def fit_spectrum(q_norm: np.ndarray, amplitude: np.ndarray, *, weights: np.ndarr
     head = max(float(np.mean(y[: max(2, len(y) // 20)])), 1e-12)
     tail = float(np.mean(y[-max(2, len(y) // 10):]))
     c_start = min(max(tail / head, 0.01), 0.95)
-    lower, upper = [1e-3, 0.0, 0.0, 0.3], [3.0, np.inf, 1.0, 20.0]
+    lower, upper = list(BOUNDS[0]), list(BOUNDS[1])
     best, best_sse = None, np.inf
     for maxfev in (600, 6000):  # the long budget only if no short fit converged
         for c0_start in (0.15, 0.35, 0.7):  # c0 and c3 trade off on noisy spectra
@@ -136,7 +162,9 @@ class FrameFit:
     """Eq. A.1 fit of one frame's vacuum noise spectrum.
 
     ``dose`` in e/Å², ``dose_per_pixel`` (N_D) in e/px, ``c1``/``c2`` in counts
-    (amplitude), ``c0`` in q/q_Nyquist, ``C = c2/c1``; ``q_norm``/``amplitude``
+    (amplitude), ``c0`` in q/q_Nyquist, ``C = c2/c1``, ``mean_counts`` the mean
+    of the region in counts; ``reasons`` why the frame is (or, forced, would
+    be) rejected: ``"r2"``, ``"peaks"``, ``"bound: ..."``; ``q_norm``/``amplitude``
     hold the measured spectrum (not written to JSON).
     """
 
@@ -151,13 +179,15 @@ class FrameFit:
     r2: float
     peak_score: float = 0.0
     accepted: bool = True
+    mean_counts: float = math.nan
+    reasons: tuple[str, ...] = ()
     q_norm: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     amplitude: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     def to_dict(self) -> dict:
         keys = ("index", "dose", "dose_per_pixel", "c0", "c1", "c2", "c3", "C", "r2", "peak_score",
-                "accepted")
-        return {k: getattr(self, k) for k in keys}
+                "accepted", "mean_counts")
+        return {**{k: getattr(self, k) for k in keys}, "reasons": list(self.reasons)}
 
 
 @dataclass
@@ -181,6 +211,33 @@ class NoiseFit:
     form: str
     r2_min: float
     blank_frames: list[int] = field(default_factory=list)
+    check: dict = field(default_factory=dict)  # noise_consistency(): gain and dose numbers
+
+    def rejection_summary(self) -> str | None:
+        """One line on the rejected frames by reason (and those kept by ``force`` at a bound).
+
+        None when there are none. A bound on ``c0`` or ``c3`` in an otherwise fair
+        fit (R² ≥ 0.5, no peaks) is named as likely specimen.
+        """
+        rejected = [f for f in self.frames if not f.accepted]
+        forced = [f for f in self.frames if f.accepted and _bound_of(f)]
+        if not rejected and not forced:
+            return None
+        parts = []
+        bound = [f for f in rejected if _bound_of(f)]
+        if bound:
+            likely = "; specimen in the region?" if any(map(_specimen_like, bound)) else ""
+            parts.append(f"{len(bound)} fit at an optimiser bound (e.g. {_bound_of(bound[0])}"
+                         f"{likely})")
+        for key, what in (("r2", f"with R² < {self.r2_min}"), ("peaks", "with spectral peaks")):
+            n = sum(key in f.reasons for f in rejected)
+            parts += [f"{n} {what}"] * bool(n)
+        text = (f"{len(rejected)} of {len(self.frames)} frames rejected: {', '.join(parts)}"
+                if rejected else "")
+        if forced:
+            text += "; " * bool(text) + (f"{len(forced)} frame(s) kept by force fit at an "
+                                         f"optimiser bound (e.g. {_bound_of(forced[0])})")
+        return text
 
     def to_dict(self) -> dict:
         """Plain, strict-JSON-ready dict (the layout of ``detector.json``).
@@ -198,9 +255,10 @@ class NoiseFit:
                 "sampling": self.sampling, "vacuum_roi": [ys.start, ys.stop, xs.start, xs.stop],
                 "n_frames": len(self.frames),
                 "n_accepted": sum(f.accepted for f in self.frames),
-                "blank_frames": self.blank_frames,
+                "blank_frames": self.blank_frames, "noise_check": self.check,
                 "units": {"dose": "e/Å²", "dose_per_pixel": "e/px", "N0": "e/px",
-                          "c0": "q/q_Nyquist", "sampling": "Å/px"},
+                          "c0": "q/q_Nyquist", "sampling": "Å/px", "mean_counts": "counts",
+                          "noise_gain": "counts/e", "counts_per_electron": "counts/e"},
             },
             "frames": [f.to_dict() for f in self.frames],
         })
@@ -215,6 +273,141 @@ def _finite_or_none(value):
     if isinstance(value, (float, np.floating)) and not math.isfinite(value):
         return None
     return value
+
+
+def _at_bound(params: dict[str, float], q_low: float, *, rel: float = 0.01) -> str:
+    """Which of ``c0``, ``c3``, ``C`` sits within ``rel`` of a bound in :data:`BOUNDS`, as text.
+
+    ``c0`` below half of ``q_low`` (the lowest frequency fitted, q/q_Nyquist)
+    counts as well: the MTF has fallen below 1/(1 + 2^c3) at the first ring,
+    so no measured ring pins its plateau (c1) or half-point. ``C = 0`` (no
+    readout floor) is a possible detector and is not flagged; at ``C = 1`` (no
+    shot noise: too few counts) ``c0`` and ``c3`` mean nothing and only ``C`` is
+    named. ``""`` if none.
+    """
+    (c0_lo, _, _, c3_lo), (c0_hi, _, c_hi, c3_hi) = BOUNDS
+    c0, c3, C = params["c0"], params["c3"], params["C"]
+    if C >= c_hi * (1 - rel):
+        return f"C = {C:.3g} at its bound {c_hi:g} (readout noise only)"
+    found = []
+    if c0 <= c0_lo * (1 + rel) or c0 >= c0_hi * (1 - rel):
+        found.append(f"c0 = {c0:.3g} q/q_Nyquist at a bound ({c0_lo:g} or {c0_hi:g})")
+    elif c0 < q_low / 2:
+        found.append(f"c0 = {c0:.3g} q/q_Nyquist below half the lowest frequency fitted "
+                     f"({q_low:.3g})")
+    if c3 <= c3_lo * (1 + rel) or c3 >= c3_hi * (1 - rel):
+        found.append(f"c3 = {c3:.3g} at a bound ({c3_lo:g} or {c3_hi:g})")
+    return ", ".join(found)
+
+
+def _bound_of(frame: FrameFit) -> str:
+    return next((r[len("bound: "):] for r in frame.reasons if r.startswith("bound: ")), "")
+
+
+def _specimen_like(frame: FrameFit) -> bool:
+    """``c0``/``c3`` at a bound in a fair fit (R² ≥ 0.5, no peaks): low-q power the MTF cannot
+    hold. Noise-dominated frames that hit a bound fit far worse (R² ≲ 0.3)."""
+    bound = _bound_of(frame)
+    return (bool(bound) and not bound.startswith("C =") and frame.r2 >= 0.5
+            and "peaks" not in frame.reasons)
+
+
+def noise_consistency(frames: Sequence[FrameFit], *, counts_per_electron: float = 1.0,
+                      doses_given: bool = False, region_px: int | None = None) -> dict:
+    """The shot noise of the fits against the gain and doses given; numbers and a message.
+
+    In vacuum ``c1² − c2²`` (counts²) is the shot-noise variance ``G·mean`` of a
+    detector with ``G`` counts per electron (module docstring), so
+    ``noise_gain = Σ(c1² − c2²) / Σ mean`` (counts/e), over the accepted frames
+    where shot noise shows (``C ≤ 0.9``, mean > 0), measures ``G`` (the noise
+    gain: a scintillator's spread of counts per electron adds to it). Checked:
+
+    * ``gain_ratio = noise_gain / counts_per_electron`` (1 when the gain is right);
+    * ``counts_ratio = Σ mean / Σ(dose × sampling² × counts_per_electron)`` over
+      all frames fitted: mean counts over the counts the doses (e/Å²), pixel size
+      and gain imply (1 by construction when the doses came from the counts);
+    * ``variance_exponent``: ``k`` of ``c1² − c2² ∝ mean^k`` (least squares in
+      logs; at least 3 frames spanning 4× in mean): 1 for shot noise, towards 2
+      where specimen contrast (its variance ∝ counts²) adds to it.
+
+    A ratio outside ``[1/factor, factor]`` (``factor`` is :data:`CONSISTENCY_FACTOR`,
+    doubled when ``region_px``, the region's shorter side in pixels, is under
+    :data:`SMALL_REGION_PX`: there the few low-``q`` rings left c1 up to 3× off
+    in seeded vacuum) or an exponent above :data:`VARIANCE_EXPONENT_MAX` gives
+    ``message``: one line naming the likely cause (None when all agree, or
+    when the doses given agree with the noise gain, so a wrong
+    ``counts_per_electron`` changes nothing in the fit).
+
+    Returns
+    -------
+    dict
+        ``noise_gain``, ``counts_per_electron``, ``gain_ratio``, ``counts_ratio``,
+        ``variance_exponent`` (None where not measurable), ``n_frames`` (frames
+        behind ``noise_gain``), ``doses_given``, ``factor``, ``message``.
+    """
+    F, G = CONSISTENCY_FACTOR, float(counts_per_electron)
+    if region_px is not None and region_px < SMALL_REGION_PX:
+        F *= 2
+    shot = [f for f in frames if f.accepted and f.C <= 0.9 and f.mean_counts > 0
+            and f.c1 > f.c2]
+    var = np.array([f.c1**2 - f.c2**2 for f in shot])
+    mean = np.array([f.mean_counts for f in shot])
+    noise_gain = float(var.sum() / mean.sum()) if shot else None
+    gain_ratio = noise_gain / G if noise_gain is not None else None
+    counted = [f for f in frames if f.mean_counts > 0]
+    counts_ratio = (sum(f.mean_counts for f in counted)
+                    / (G * sum(f.dose_per_pixel for f in counted))) if counted else None
+    k = None
+    if len(shot) >= 3 and mean.max() >= 4 * mean.min():
+        k = float(np.polyfit(np.log(mean), np.log(var), 1)[0])
+
+    def off(ratio):
+        return ratio is not None and not 1 / F <= ratio <= F
+
+    def about(x):  # two significant figures, never in e-notation: 9.9, 100, 1200
+        return f"{float(f'{x:.2g}'):g}"
+
+    def times(ratio):
+        return f"{about(ratio)}× too high" if ratio > 1 else f"{about(1 / ratio)}× too low"
+
+    message = None
+    n_bound = sum(map(_specimen_like, frames))
+    n_rejected = sum(not f.accepted for f in frames)
+    if k is not None and k > VARIANCE_EXPONENT_MAX:
+        message = (f"vacuum: the noise variance grows as mean counts^{k:.2f}, not ∝ counts as "
+                   "shot noise does: the region likely holds specimen (a thin film or an "
+                   "object) — choose a clean vacuum region")
+    elif n_bound and (off(gain_ratio) or doses_given and off(counts_ratio)):
+        implied = (f"the mean counts are {counts_ratio:.3g}× dose × sampling² × {G:g}"
+                   if gain_ratio is None or not off(gain_ratio) else
+                   f"the shot noise of the rest implies {about(noise_gain)} counts per electron, "
+                   f"not {G:g}")
+        message = (f"vacuum: {n_bound} of {len(frames)} frames fit at an optimiser bound and "
+                   f"{implied}: the region likely holds specimen — choose a clean vacuum region")
+    elif not doses_given and off(gain_ratio):
+        unset = " (not given?)" if G == 1 else ""
+        message = (f"gain: the shot noise (variance over mean counts) implies about "
+                   f"{about(noise_gain)} counts per electron, not counts_per_electron = {G:g}"
+                   f"{unset}: doses and N0 are {times(gain_ratio)}"
+                   + (" (or the counts carry an offset)" if gain_ratio < 1 else "")
+                   + f"; give counts_per_electron ≈ {about(noise_gain)} (--counts-per-electron)"
+                   + (f", or choose a clean vacuum region ({n_rejected} of {len(frames)} frames "
+                      "rejected: specimen?)" if 2 * n_rejected > len(frames) else ""))
+    elif doses_given and off(counts_ratio) and not off(gain_ratio):
+        likely = (": they look like e/nm², not e/Å² (divide by 100), or the pixel size is "
+                  "10× off" if 100 / F <= 1 / counts_ratio <= 100 * F else
+                  ": check the doses (e/Å²) and the pixel size")
+        message = (f"doses: the mean counts are {counts_ratio:.3g}× dose × sampling² × "
+                   f"counts_per_electron (the shot noise agrees with counts_per_electron = "
+                   f"{G:g}){likely}; N0 is {times(1 / counts_ratio)}")
+    elif doses_given and off(gain_ratio) and not (off(counts_ratio)
+                                                   and 1 / F <= counts_ratio / gain_ratio <= F):
+        message = (f"doses: the shot noise implies about {about(noise_gain)} counts per electron "
+                   f"and the mean counts are {counts_ratio:.3g}× dose × sampling² × "
+                   f"{G:g}: check the doses (e/Å²), pixel size and counts_per_electron")
+    return {"noise_gain": noise_gain, "counts_per_electron": G, "gain_ratio": gain_ratio,
+            "counts_ratio": counts_ratio, "variance_exponent": k, "n_frames": len(shot),
+            "doses_given": bool(doses_given), "factor": F, "message": message}
 
 
 def fit_readout(C: np.ndarray, dose_per_pixel: np.ndarray) -> tuple[float, float]:
@@ -232,12 +425,12 @@ def fit_readout(C: np.ndarray, dose_per_pixel: np.ndarray) -> tuple[float, float
     if len(c) == 1:
         return float(direct[0]), float("nan")
 
-    def model(x, log_n0):
-        n0 = np.exp(log_n0)
-        return np.sqrt(n0 / (n0 + x))
+    def model(x, log_n0):  # sqrt(N0/(N0 + x)), finite for any trial log N0
+        return 1.0 / np.sqrt(1.0 + x * np.exp(-log_n0))
 
     start = float(np.log(np.median(direct)))
-    popt, _ = curve_fit(model, nd, c, p0=[start], maxfev=2000)
+    with np.errstate(over="ignore"):  # exp(log N0) of trial steps far off; C → 1 there
+        popt, _ = curve_fit(model, nd, c, p0=[start], maxfev=2000)
     resid = c - model(nd, *popt)
     sst = float(np.sum((c - c.mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid**2)) / sst if sst > 0 else float("nan")
@@ -276,12 +469,16 @@ def fit_noise(
         Frame doses in e/Å². By default from the mean counts of the region:
         ``dose = mean / counts_per_electron / sampling²``.
     counts_per_electron : float
-        Detector gain used for the default doses (1 for counted or calibrated data).
+        Detector gain in counts per electron, for the default doses (1 for
+        counted or calibrated data) and checked against the shot noise
+        (:func:`noise_consistency`).
     form : {"quadrature", "linear"}
         Form of eq. A.1 (module docstring).
     r2_min : float
         Frames whose fit has a lower R² are rejected (structure in the region,
-        or too few counts); if all are, the region is refused unless ``force``.
+        or too few counts); so are frames whose ``c0``, ``c3`` or ``C`` sits at a
+        bound of the optimiser (specimen in the region, module docstring). If all
+        are, the region is refused unless ``force``.
     peak_max : float
         Frames with a spectral peak this far above noise statistics (ring max
         over ring mean minus ln of the ring size, see
@@ -302,7 +499,7 @@ def fit_noise(
         Largest q/q_Nyquist fitted; √2 keeps the corners, where the readout
         floor shows best.
     force : bool
-        Keep frames whatever their R² and spectral peaks. A frame that is
+        Keep frames whatever their R², spectral peaks and bounds. A frame that is
         constant in the region (a blank frame: no noise) is left out even so
         (listed in ``NoiseFit.blank_frames``); all of them blank is an error.
     callback : callable(int), optional
@@ -311,6 +508,13 @@ def fit_noise(
     Returns
     -------
     NoiseFit
+        ``check`` holds :func:`noise_consistency`'s numbers.
+
+    Warns
+    -----
+    UserWarning
+        One line when gain, doses and shot noise disagree by more than a factor
+        of 2, or the noise grows faster with the counts than shot noise does.
     """
     if not (math.isfinite(sampling) and sampling > 0):
         raise ConfigError(f"sampling: must be > 0 Å/px, got {sampling}")
@@ -346,13 +550,13 @@ def fit_noise(
         if region.min() == region.max():  # beam blanked, a dropped frame: no noise to fit
             blank.append(index)
             continue
+        mean = float(region.mean())
         if doses is not None:
             if index >= len(doses):
                 raise ConfigError(f"doses: {len(doses)} doses for more frames than that "
                                   "(give one per frame)")
             dose = doses[index]
         else:
-            mean = float(region.mean())
             if not mean > 0:
                 raise InputError(f"vacuum: frame {index} has mean {mean:.3g} counts; doses cannot "
                                  "be taken from the counts, give them")
@@ -361,10 +565,13 @@ def fit_noise(
         amplitude = np.sqrt(psd)
         params, r2 = fit_spectrum(q, amplitude, weights=n, form=form)
         score = float(np.nanmax(peak - np.log(n))) if np.isfinite(peak).any() else 0.0
+        bound = _at_bound(params, float(q[0]))
+        reasons = (("r2",) * (r2 < r2_min) + ("peaks",) * (score > peak_max)
+                   + (f"bound: {bound}",) * bool(bound))
         fits.append(FrameFit(index=index, dose=dose, dose_per_pixel=dose * sampling**2,
-                             r2=r2, peak_score=score,
-                             accepted=force or (r2 >= r2_min and score <= peak_max),
-                             q_norm=q, amplitude=amplitude, **params))
+                             r2=r2, peak_score=score, accepted=force or not reasons,
+                             mean_counts=mean, reasons=reasons, q_norm=q, amplitude=amplitude,
+                             **params))
         if callback is not None:
             callback(index)
     if doses is not None and len(doses) != len(fits) + len(blank):
@@ -377,6 +584,13 @@ def fit_noise(
     accepted = [f for f in fits if f.accepted]
     if not accepted:
         best = max(f.r2 for f in fits)
+        bound = [f for f in fits if _specimen_like(f)]
+        if bound:  # fitted well, yet the MTF cannot hold the power at low q: not detector noise
+            raise InputError(
+                f"vacuum: no frame left: {len(bound)} of {len(fits)} frames fit at a bound of "
+                f"the optimiser (e.g. {_bound_of(bound[0])}; best R² = {best:.2f}, need "
+                f"{r2_min}) — the region likely holds specimen or is not vacuum; choose a "
+                "clean vacuum region or force the fit")
         if all(f.peak_score > peak_max for f in fits):
             raise InputError(
                 f"vacuum: the region shows lattice peaks in its spectrum in all {len(fits)} "
@@ -397,10 +611,15 @@ def fit_noise(
         c0=(float(c0s.min()), float(c0s.max())), c3=(float(c3s.min()), float(c3s.max())),
         N0=(N0 * (1.0 - n0_spread), N0 * (1.0 + n0_spread)),
         dose=(min(all_doses), max(all_doses)))
+    check = noise_consistency(fits, counts_per_electron=counts_per_electron,
+                              doses_given=doses is not None,
+                              region_px=min(ys.stop - ys.start, xs.stop - xs.start))
+    if check["message"]:
+        warnings.warn(check["message"], UserWarning, stacklevel=2)
     return NoiseFit(frames=fits, N0=N0, N0_r2=N0_r2, c0=float(np.median(c0s)),
                     c3=float(np.median(c3s)), shape_frames=[f.index for f in shape],
                     detector=detector, sampling=float(sampling), vacuum_roi=(ys, xs),
-                    form=form, r2_min=r2_min, blank_frames=blank)
+                    form=form, r2_min=r2_min, blank_frames=blank, check=check)
 
 
 def plot_noise_fit(fit: NoiseFit, path: str | Path) -> Path:

@@ -33,15 +33,23 @@ def fit_noise_command(
                              help="Noise model form (eq. A.1): quadrature or linear."),
     r2_min: float = typer.Option(0.9, "--r2-min", help="Reject frame fits with a lower R²."),
     force: bool = typer.Option(False, "--force", help="Keep every frame, whatever its fit."),
+    overwrite: bool = typer.Option(False, "--overwrite",
+                                   help="Replace the detector.json of an earlier fit in OUT."),
 ) -> None:
     """Fit the detector noise model (Leth Larsen et al., eq. A.1 and eq. 2) from a vacuum region.
 
     Writes OUT/detector.json (give it to `simulate` as the detector model),
-    OUT/detector.png (the fits) and OUT/record.json.
+    OUT/detector.png (the fits) and OUT/record.json. Frames whose fit sits at a
+    bound of the optimiser are rejected (specimen in the region?); a gain or
+    doses that disagree with the shot noise by more than 2× are warned.
     """
-    _common.check_output(out)
-    from temseg.analyze.noise import fit_noise, parse_roi, write_noise_fit
     from temseg.errors import ConfigError
+
+    _common.check_output(out)
+    if (out / "detector.json").exists() and not overwrite:  # as `simulate` refuses a dataset
+        raise ConfigError(f"{out / 'detector.json'}: already exists (use --overwrite to "
+                          "replace it)")
+    from temseg.analyze.noise import fit_noise, parse_roi, write_noise_fit
     from temseg.io import read_image
     from temseg.record import write_record
 
@@ -65,9 +73,9 @@ def fit_noise_command(
         _common.warn(f"{len(fit.blank_frames)} blank (constant) frame(s) left out "
                      f"(frame {format_frames(fit.blank_frames)}; 0-based)")
     n_ok = sum(f.accepted for f in fit.frames)
-    if n_ok < len(fit.frames):
-        _common.warn(f"{len(fit.frames) - n_ok} of {len(fit.frames)} frames rejected "
-                     f"(R² < {r2_min} or spectral peaks)")
+    rejected = fit.rejection_summary()
+    if rejected:
+        _common.warn(rejected)
     det = fit.detector
     _common.out.print(
         f"N0 = {fit.N0:.4g} e/px, c0 = {fit.c0:.3f} [{det.c0[0]:.3f}, {det.c0[1]:.3f}], "
