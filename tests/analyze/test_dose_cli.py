@@ -351,3 +351,45 @@ def test_cli_warns_about_a_dose_given_twice(tiny_model, tmp_path, capsys):
                  "-o", str(tmp_path / "dc"), "--doses", str(tmp_path / "d.txt")]) == 0
     err = capsys.readouterr().err
     assert "dose 5 e/Å² given for 2 frames (2, 3; 0-based)" in err
+
+
+def test_a_nan_frame_is_named_with_its_file_and_frame(tiny_model, tmp_path, capsys):
+    doses = np.geomspace(1, 100, 6)
+    frames, _ = disc_series(doses, size=48)
+    frames[3, :10, :10] = np.nan
+    with pytest.raises(InputError, match=r"^s.tif: frame 3 has 100 NaN/inf pixel\(s\) "):
+        DoseSeries(frames, doses, source="s.tif").frame(3)
+    write_tiff(tmp_path / "s.tif", frames, sampling=0.3)
+    out = tmp_path / "dc"
+    assert main(["analyze", "dose-curve", str(tmp_path / "s.tif"), "-m", str(tiny_model),
+                 "-o", str(out), *[a for d in doses for a in ("--dose", f"{d:.17g}")]]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 's.tif'}: frame 3 has 100 NaN/inf pixel(s)" in err
+    assert err.count("error:") == 1 and "Traceback" not in err and not out.exists()
+
+
+def test_cli_states_the_reference_prints_nm2_and_records_the_rule(tiny_model, tmp_path, capsys):
+    doses = np.geomspace(1, 100, 6)
+    frames, _ = disc_series(doses, size=48)
+    write_tiff(tmp_path / "s.tif", frames, sampling=0.3)
+    out = tmp_path / "dc"
+    assert main(["analyze", "dose-curve", str(tmp_path / "s.tif"), "-m", str(tiny_model),
+                 "-o", str(out), "--tolerance", "0.2",
+                 *[a for d in doses for a in ("--dose", f"{d:.17g}")]]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads((out / "dose_curve.json").read_text())
+    full = summary["full_area"]
+    assert (f"full area {full:.0f} px = {full * 0.03**2:.3g} nm² (mean of the 3 highest-dose "
+            f"frames, {doses[3]:.3g}–100 e/Å²)") in captured.out
+    assert "±20 % of the full area" in captured.out
+    # 3 reference frames of 6: one warning line
+    assert "3 of the 6 in the curve (more than a third)" in captured.err
+    assert captured.err.count("more than a third") == 1
+    assert summary["n_reference_frames"] == 3 and summary["tolerance"] == 0.2
+    assert "±20 % of the full area" in summary["convergence_rule"]
+    record = json.loads((out / "record.json").read_text())
+    assert record["config"]["tolerance"] == 0.2 and record["config"]["n_reference_frames"] == 3
+    capsys.readouterr()
+    assert main(["analyze", "dose-curve", str(tmp_path / "s.tif"), "-o", str(tmp_path / "x"),
+                 "--tolerance", "1.5", "--dose", "1"]) == 2
+    assert "--tolerance: must be in (0, 1), got 1.5" in capsys.readouterr().err

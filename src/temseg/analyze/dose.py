@@ -1,10 +1,11 @@
 """Dose curves: segmented area against electron dose (Leth Larsen et al., 002 fig. 2–4).
 
 Over a dose series of one particle, the frames of highest dose give a
-pseudo ground truth: their mean segmented area is the full area and their
-min–max the band the area converges into. Two figures summarise a model's
-low-dose performance: the dose at which half the full area is segmented, and
-the dose from which on the area stays inside the band.
+pseudo ground truth: their mean segmented area is the full area (the
+reference level). Two figures summarise a model's low-dose performance: the
+dose at which half the full area is segmented, and the dose of convergence,
+defined in :func:`convergence_rule` so that the reference frames cannot by
+themselves make a series converged.
 """
 
 from __future__ import annotations
@@ -17,6 +18,38 @@ import numpy as np
 from temseg.errors import ConfigError, InputError
 from temseg.io.files import write_figure
 
+#: fewest highest-dose frames that form the reference level
+MIN_REFERENCE = 3
+
+
+def convergence_rule(tolerance: float = 0.1, n_reference: int | None = None) -> str:
+    """The definition of the convergence dose, in words (for help, messages and records).
+
+    ``n_reference`` (when known) is the number of highest-dose frames whose mean
+    area is the full area; ``tolerance`` the band's relative half-width.
+    """
+    which = (f"the {n_reference} highest-dose frames" if n_reference is not None else
+             "the highest-dose frames (the reference fraction of the frames, at least "
+             f"{MIN_REFERENCE})")
+    return (f"the lowest dose from which every frame up to the highest dose has an area "
+            f"within ±{100 * tolerance:g} % of the full area, the mean area of {which}; "
+            "these reference frames must lie inside too but cannot by themselves count as "
+            "converged: at least the frame next below them must, otherwise the area has not "
+            "converged within the series")
+
+
+def reference_count(n_frames: int, reference_fraction: float) -> int:
+    """Frames forming the reference: ``round(reference_fraction · n_frames)``, at least 3.
+
+    Raises
+    ------
+    ConfigError
+        ``reference_fraction`` outside (0, 0.5].
+    """
+    if not 0.0 < reference_fraction <= 0.5:
+        raise ConfigError(f"reference_fraction: must be in (0, 0.5], got {reference_fraction}")
+    return max(MIN_REFERENCE, round(reference_fraction * n_frames))
+
 
 @dataclass(frozen=True)
 class DoseCurve:
@@ -27,13 +60,19 @@ class DoseCurve:
     doses : (N,) ndarray — frame doses in e/Å², sorted ascending
     areas : (N,) ndarray — segmented area per frame (px or nm², as given)
     full_area : float — mean area of the reference (highest-dose) frames
-    band : (float, float) — min and max area of the reference frames
-    dose_half : float or None — dose at 50 % of ``full_area`` (log-interpolated)
-    dose_converged : float or None — lowest dose from which the running
-        median of the area stays inside ``band`` (widened by ``tolerance``)
+    band : (float, float) — ``full_area · (1 ∓ tolerance)``: where a converged area lies
+    dose_half : float or None — dose at 50 % of ``full_area`` (log-interpolated over
+        the running median of the area)
+    dose_converged : float or None — lowest dose from which every frame's area
+        (not smoothed) lies inside ``band``, the reference frames included but
+        never by themselves (see :func:`convergence_rule`); None: not converged
+        within the series
     half_is_bound, converged_is_bound : bool — the series starts already past
         that point, so the figure is the lowest dose measured: an upper bound
         (the true dose is at most this), not a crossing
+    n_reference : int — frames of highest dose forming the reference
+    tolerance : float — relative half-width of ``band``
+    reference_range : (float, float) — min and max area of the reference frames
     """
 
     doses: np.ndarray
@@ -44,6 +83,14 @@ class DoseCurve:
     dose_converged: float | None
     half_is_bound: bool = False
     converged_is_bound: bool = False
+    n_reference: int = MIN_REFERENCE
+    tolerance: float = 0.1
+    reference_range: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def reference_doses(self) -> tuple[float, float]:
+        """Lowest and highest dose (e/Å²) of the reference frames."""
+        return float(self.doses[-self.n_reference]), float(self.doses[-1])
 
     def as_dict(self) -> dict:
         return {"full_area": self.full_area, "band": list(self.band),
@@ -51,22 +98,39 @@ class DoseCurve:
                 "dose_half_is_upper_bound": self.half_is_bound,
                 "dose_converged_e_per_A2": self.dose_converged,
                 "dose_converged_is_upper_bound": self.converged_is_bound,
-                "n_frames": int(self.doses.size)}
+                "n_frames": int(self.doses.size),
+                "n_reference_frames": self.n_reference,
+                "reference_doses_e_per_A2": list(self.reference_doses),
+                "reference_area_range": list(self.reference_range),
+                "tolerance": self.tolerance,
+                "convergence_rule": convergence_rule(self.tolerance, self.n_reference)}
 
     def describe(self, which: str) -> str:
-        """``"30.2 e/Å²"``, ``"≤ 10 e/Å² (from the first frame)"`` or ``"not reached"``.
+        """``"30.2 e/Å²"``, ``"≤ 10 e/Å² (from the first frame)"``, ``"not reached"`` (50 %)
+        or ``"not converged within the series"``.
 
         ``which`` is ``"half"`` or ``"converged"``.
         """
         dose, bound = ((self.dose_half, self.half_is_bound) if which == "half"
                        else (self.dose_converged, self.converged_is_bound))
         if dose is None:
-            return "not reached"
+            return "not reached" if which == "half" else "not converged within the series"
         return f"≤ {dose:.3g} e/Å² (from the first frame)" if bound else f"{dose:.3g} e/Å²"
+
+    def reference_warning(self) -> str | None:
+        """One line when the reference frames are more than a third of the curve, else None."""
+        n = int(self.doses.size)
+        if 3 * self.n_reference <= n:
+            return None
+        lo, _ = self.reference_doses
+        return (f"the full area is the mean of the {self.n_reference} highest-dose frames, "
+                f"{self.n_reference} of the {n} in the curve (more than a third): convergence "
+                f"can only be found below {lo:.3g} e/Å²; a longer series gives a better "
+                "reference")
 
 
 def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
-               tolerance: float = 0.0, smooth: int = 5) -> DoseCurve:
+               tolerance: float = 0.1, smooth: int = 5) -> DoseCurve:
     """Summarise segmented area against dose.
 
     Parameters
@@ -77,21 +141,42 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
         Segmented area of each frame (finite: leave frames without an area,
         such as blank ones, out of both arrays).
     reference_fraction : float
-        Fraction of frames, by highest dose, forming the pseudo ground truth
-        (at least 3 frames).
+        Fraction of frames, by highest dose, whose mean area is the full area:
+        ``round(reference_fraction · N)`` frames, raised to at least 3 (so
+        0.1 of 10 frames is 3). In (0, 0.5].
     tolerance : float
-        Relative widening of the reference band when testing convergence
-        (0: the area must stay inside the reference frames' own min–max).
+        Relative half-width of the band around the full area that the area of
+        every frame from the convergence dose on must lie in (0.1: ±10 %).
     smooth : int
-        Running-median window (frames, 1 to N) used for the 50 % crossing and
-        the convergence, so a single noisy frame does not decide either.
+        Running-median window (frames, 1 to N) used for the 50 % crossing, so a
+        single noisy frame does not decide it. The convergence is tested on the
+        areas themselves.
+
+    Returns
+    -------
+    DoseCurve
+        ``dose_converged`` follows :func:`convergence_rule`: the lowest dose
+        from which every frame, up to the highest dose, lies within
+        ±``tolerance`` of the full area; the reference frames must too, but at
+        least the frame of next-highest dose below them must also, or it is
+        None (not converged within the series).
 
     Raises
     ------
     InputError
         Fewer than 6 frames, doses not positive, areas not finite.
     ConfigError
-        ``smooth`` outside 1 to N.
+        ``smooth`` outside 1 to N, ``reference_fraction`` outside (0, 0.5],
+        ``tolerance`` outside (0, 1).
+
+    Examples
+    --------
+    The third-highest frame at 72 % of the top is no convergence:
+
+    >>> c = dose_curve([2, 5, 10, 20, 50, 100, 200, 320, 500, 1000],
+    ...                [0, 10, 50, 300, 900, 2000, 3300, 4314, 5500, 5994])
+    >>> c.describe("converged")
+    'not converged within the series'
     """
     doses = np.asarray(doses, dtype=np.float64)
     areas = np.asarray(areas, dtype=np.float64)
@@ -108,14 +193,19 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
     if not 1 <= smooth <= doses.size:
         raise ConfigError(f"smooth: the running-median window must be 1 to {doses.size} "
                           f"frames, got {smooth}")
+    if not 0.0 < tolerance < 1.0:
+        raise ConfigError(f"tolerance: the relative half-width of the band must be in (0, 1), "
+                          f"got {tolerance}")
+    n_ref = reference_count(doses.size, reference_fraction)
     order = np.argsort(doses, kind="stable")
     doses, areas = doses[order], areas[order]
-    n_ref = max(3, int(round(reference_fraction * doses.size)))
     ref = areas[-n_ref:]
     full = float(ref.mean())
-    band = (float(ref.min()), float(ref.max()))
+    band = (full * (1 - tolerance), full * (1 + tolerance))
+    extra = {"n_reference": n_ref, "tolerance": float(tolerance),
+             "reference_range": (float(ref.min()), float(ref.max()))}
     if full <= 0:
-        return DoseCurve(doses, areas, full, band, None, None)
+        return DoseCurve(doses, areas, full, band, None, None, **extra)
 
     smoothed = _running_median(areas, smooth)
     above = smoothed >= 0.5 * full
@@ -129,13 +219,19 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
             t = (0.5 * full - a0) / (a1 - a0) if a1 != a0 else 1.0
             dose_half = float(np.exp(np.log(doses[i - 1]) + t * np.log(doses[i] / doses[i - 1])))
 
-    low, high = band[0] * (1 - tolerance), band[1] * (1 + tolerance)
-    inside = (smoothed >= low) & (smoothed <= high)
-    outside = np.flatnonzero(~inside)
-    dose_conv = float(doses[0]) if outside.size == 0 else (
-        float(doses[outside[-1] + 1]) if outside[-1] + 1 < doses.size else None)
+    first = _first_converged(areas, band, n_ref)
+    dose_conv = None if first is None else float(doses[first])
     return DoseCurve(doses, areas, full, band, dose_half, dose_conv,
-                     half_is_bound=half_bound, converged_is_bound=outside.size == 0)
+                     half_is_bound=half_bound, converged_is_bound=first == 0, **extra)
+
+
+def _first_converged(areas: np.ndarray, band: tuple[float, float], n_ref: int) -> int | None:
+    """Index of the first frame from which every area lies in ``band``; None when that is
+    only the reference frames (the last ``n_ref``) or no frame at all."""
+    inside = (areas >= band[0]) & (areas <= band[1])
+    outside = np.flatnonzero(~inside)
+    first = 0 if outside.size == 0 else int(outside[-1]) + 1
+    return first if first < areas.size - n_ref else None
 
 
 def _running_median(values: np.ndarray, window: int) -> np.ndarray:
@@ -149,21 +245,28 @@ def _running_median(values: np.ndarray, window: int) -> np.ndarray:
 def plot_dose_curve(path: str | Path, curve: DoseCurve, *, area_unit: str = "px",
                     title: str | None = None, reference: dict | None = None,
                     blank_doses=(), nm2_per_unit: float | None = None) -> Path:
-    """Plot area against dose (log axis) with the reference band and the two doses, as PNG.
+    """Plot area against dose (log axis) with the convergence band and the two doses, as PNG.
 
-    ``reference`` maps a label to a dose (e.g. the paper's figures) drawn as dotted lines;
+    ``reference`` maps a label to a dose (e.g. the paper's figures), drawn as a dotted line,
+    or to a ``(low, high)`` range of doses, drawn shaded;
     ``blank_doses`` (e/Å²) of frames left out as blank are marked on the dose axis;
     ``nm2_per_unit`` (nm² per ``area_unit``, known from the pixel size) adds an nm² axis.
+    The legend sits below the axes, so it covers no data.
     """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 4.0), dpi=120)
+    fig = Figure(figsize=(6.4, 5.2), dpi=120)
     ax = fig.subplots()
-    ax.semilogx(curve.doses, curve.areas, ".", ms=4, color="0.3", label="segmented area")
+    n_ref = curve.n_reference
+    ax.semilogx(curve.doses[:-n_ref], curve.areas[:-n_ref], ".", ms=4, color="0.3",
+                label="segmented area")
+    ax.semilogx(curve.doses[-n_ref:], curve.areas[-n_ref:], "s", ms=4, mfc="none",
+                color="tab:green", label=f"reference frames ({n_ref} highest doses)")
     if len(blank_doses):
         ax.plot(blank_doses, np.zeros(len(blank_doses)), "x", ms=6, color="tab:red", clip_on=False,
                 transform=ax.get_xaxis_transform(), label="blank frame (left out)")
-    ax.axhspan(*curve.band, color="tab:green", alpha=0.2, label="reference band (highest doses)")
+    ax.axhspan(*curve.band, color="tab:green", alpha=0.2,
+               label=f"full area ±{100 * curve.tolerance:g} % (mean of the reference frames)")
     ax.axhline(curve.full_area, color="tab:green", lw=1)
     if curve.dose_half:
         ax.axvline(curve.dose_half, color="tab:orange", ls="--",
@@ -172,7 +275,10 @@ def plot_dose_curve(path: str | Path, curve: DoseCurve, *, area_unit: str = "px"
         ax.axvline(curve.dose_converged, color="k", ls="--",
                    label=f"converged at {curve.describe('converged')}")
     for name, dose in (reference or {}).items():
-        ax.axvline(dose, color="tab:blue", ls=":", label=name)
+        if isinstance(dose, tuple):  # a range of doses
+            ax.axvspan(*dose, color="tab:blue", alpha=0.12, lw=0, label=name)
+        else:
+            ax.axvline(dose, color="tab:blue", ls=":", label=name)
     ax.set_xlabel("frame dose (e/Å²)")
     ax.set_ylabel(f"segmented area ({area_unit})")
     if nm2_per_unit:
@@ -181,8 +287,9 @@ def plot_dose_curve(path: str | Path, curve: DoseCurve, *, area_unit: str = "px"
         nm2.set_ylabel("segmented area (nm²)")
     if title:
         ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+              frameon=False)
+    fig.tight_layout()  # makes room below the axes for the legend
     return write_figure(fig, path)
 
 

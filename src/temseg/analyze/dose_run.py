@@ -1,9 +1,10 @@
 """Dose-curve runs: segment every frame of a dose series and summarise area against dose.
 
-The series is either an image stack with one dose per frame (from a file or
-a list), or a simulated dose series (a zarr dataset from ``temseg simulate``
-with ``mode: dose_series``: doses, pixel size and the true labels come with
-it). Each frame is segmented with a :class:`temseg.infer.Segmenter`, the
+The series is either an image stack with one dose per frame (given as a dose
+file or a list: a stack's own metadata doses are not read), or a simulated
+dose series (a zarr dataset from ``temseg simulate`` with ``mode:
+dose_series``: doses from ``parameters/dose``, pixel size and the true labels
+come with it). Each frame is segmented with a :class:`temseg.infer.Segmenter`, the
 foreground area is measured, and :func:`temseg.analyze.dose.dose_curve`
 gives the dose at 50 % of the full area and the dose of convergence (002
 fig. 2–4), written as ``areas.csv``, ``dose_curve.json`` and
@@ -24,6 +25,8 @@ from temseg.io.files import atomic_path, is_zarr_dataset, write_json
 
 #: what Leth Larsen et al. (002) report for their MSD-net on simulated Au/CeO2 series, e/Å²
 PAPER_002 = {"dose_half_e_per_A2": (20.0, 30.0), "dose_converged_e_per_A2": 200.0}
+#: how plots and messages name the paper behind :data:`PAPER_002`
+PAPER_002_NAME = "Leth Larsen et al."
 
 Callback = Callable[[int, int], None]
 
@@ -72,8 +75,20 @@ class DoseSeries:
         return {dose: ii for dose, ii in frames.items() if len(ii) > 1}
 
     def frame(self, i: int) -> np.ndarray:
-        """Frame ``i`` as ``(H, W)`` float32."""
-        return np.asarray(self.frames[i], dtype=np.float32)
+        """Frame ``i`` as ``(H, W)`` float32.
+
+        Raises
+        ------
+        InputError
+            NaN/inf pixels, naming the source and the frame (0-based), as ``segment`` does.
+        """
+        frame = np.asarray(self.frames[i], dtype=np.float32)
+        finite = np.isfinite(frame)
+        if not finite.all():
+            raise InputError(f"{self.source or 'series'}: frame {i} has "
+                             f"{frame.size - int(np.count_nonzero(finite))} NaN/inf pixel(s) "
+                             f"(dose {self.doses[i]:g} e/Å²)")
+        return frame
 
     def label(self, i: int) -> np.ndarray | None:
         """Known mask of frame ``i`` (bool), or None."""
@@ -162,7 +177,8 @@ def read_series(path: str | Path, *, doses=None, sampling: float | None = None) 
         A zarr dataset (``images``, ``labels``, ``parameters/dose``, attr
         ``sampling``) or a stack file readable by :func:`temseg.io.read_image`.
     doses : path or sequence of float, optional
-        One dose (e/Å²) per frame; required for stacks, overrides a zarr's.
+        One dose (e/Å²) per frame; required for stacks (doses in a stack's
+        metadata are not read), overrides a zarr's ``parameters/dose``.
     sampling : float, optional
         Å/px overriding the file's.
 
@@ -238,6 +254,19 @@ class DoseRun:
             out["true_area_px"] = self.rows[-1]["true_area_px"]
         return out
 
+    def describe_full_area(self) -> str:
+        """The full area, ``"5326 px = 4.79 nm² (mean of the 3 highest-dose frames, ...)"``.
+
+        nm² only where the pixel size is known.
+        """
+        curve = self.curve
+        text = f"{curve.full_area:.0f} px"
+        if self.sampling:
+            text += f" = {curve.full_area * (self.sampling / 10.0) ** 2:.3g} nm²"
+        lo, hi = curve.reference_doses
+        return (f"{text} (mean of the {curve.n_reference} highest-dose frames, "
+                f"{lo:.3g}–{hi:.3g} e/Å²)")
+
 
 def _is_blank(frame: np.ndarray) -> bool:
     return frame.size == 0 or bool(frame.min() == frame.max())
@@ -304,7 +333,7 @@ def check_series(series: DoseSeries, *, smooth: int, smooth_name: str = "smooth"
 
 def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
                    threshold: float | None = None, reference_fraction: float = 0.1,
-                   tolerance: float = 0.0, smooth: int = 5, title: str | None = None,
+                   tolerance: float = 0.1, smooth: int = 5, title: str | None = None,
                    callback: Callback | None = None) -> DoseRun:
     """Segment a dose series and write ``areas.csv``, ``dose_curve.json`` and ``dose_curve.png``.
 
@@ -333,13 +362,19 @@ def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
     Raises
     ------
     InputError
-        Fewer than :data:`MIN_FRAMES` frames, or non-blank frames.
+        Fewer than :data:`MIN_FRAMES` frames, or non-blank frames; a frame with
+        NaN/inf pixels (naming the series and the frame).
     ConfigError
-        ``smooth`` outside 1 to the number of frames.
+        ``smooth`` outside 1 to the number of frames; ``reference_fraction`` or
+        ``tolerance`` out of range (checked before any segmenting).
     """
-    from temseg.analyze.dose import dose_curve, plot_dose_curve
+    from temseg.analyze.dose import dose_curve, plot_dose_curve, reference_count
 
     check_series(series, smooth=smooth)
+    reference_count(len(series), reference_fraction)  # a bad fraction fails before segmenting
+    if not 0.0 < tolerance < 1.0:
+        raise ConfigError(f"tolerance: the relative half-width of the band must be in (0, 1), "
+                          f"got {tolerance}")
     rows = list(iter_areas(segmenter, series, threshold=threshold, callback=callback))
     blank = [r["frame"] for r in rows if r["blank"]]
     rows.sort(key=lambda r: r["dose_e_per_A2"])
@@ -364,7 +399,10 @@ def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
         writer.writerows({k: ("" if r[k] is None else r[k]) for k in keys} for r in rows)
     run.files["csv"] = out / "areas.csv"
     run.files["json"] = write_json(out / "dose_curve.json", {**run.summary(), "frames": rows})
-    reference = {"002: 50 % at 20–30 e/Å²": 25.0, "002: converged at 200 e/Å²": 200.0}
+    lo, hi = PAPER_002["dose_half_e_per_A2"]
+    conv = PAPER_002["dose_converged_e_per_A2"]
+    reference = {f"{PAPER_002_NAME}: 50 % at {lo:g}–{hi:g} e/Å²": (lo, hi),
+                 f"{PAPER_002_NAME}: converged at {conv:g} e/Å²": conv}
     run.files["png"] = plot_dose_curve(out / "dose_curve.png", curve, area_unit="px",
                                        title=title, reference=reference,
                                        blank_doses=[r["dose_e_per_A2"] for r in rows

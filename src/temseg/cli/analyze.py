@@ -101,9 +101,15 @@ def dose_curve_command(
     threshold: Optional[float] = typer.Option(
         None, help="Foreground probability threshold (default: the model's)."),
     reference_fraction: float = typer.Option(
-        0.1, help="Fraction of frames, by highest dose, that form the reference band."),
+        0.1, help="Fraction of frames, by highest dose, whose mean area is the full area: "
+                  "round(fraction × frames), but at least 3 frames (so 0.1 of 10 frames is 3); "
+                  "in (0, 0.5]."),
+    tolerance: float = typer.Option(
+        0.1, help="Half-width of the convergence band, relative to the full area (0.1: "
+                  "every frame from the convergence dose on within ±10 %)."),
     smooth: int = typer.Option(5, help="Running-median window in frames (1 to the number "
-                                        "of frames)."),
+                                        "of frames) for the 50 % dose; the convergence is "
+                                        "tested on the frames' own areas."),
     tile: int = typer.Option(512, help="Tile size in pixels."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     threads: int | None = typer.Option(None, help=_common.THREADS_HELP),
@@ -112,12 +118,22 @@ def dose_curve_command(
 ) -> None:
     """Segment every frame of a dose series and find the dose where the area holds.
 
+    The full area is the mean area of the highest-dose frames (--reference-fraction,
+    at least 3). The area has converged from the lowest dose from which every
+    frame up to the highest dose lies within ±--tolerance (default 10 %) of the full area; the
+    reference frames must lie inside too but cannot by themselves count: at least
+    the frame next below them must, otherwise "not converged within the series".
+
+    Doses: --dose or --doses for a stack (doses in its metadata are not read);
+    a simulated zarr series brings its own (parameters/dose).
+
     Writes OUT/areas.csv (dose in e/Å² and segmented area per frame; F1 against the
     labels of a simulated series), OUT/dose_curve.json (dose at 50 % of the
-    full area, dose of convergence, reference band), OUT/dose_curve.png and
-    OUT/record.json; prints the two doses beside Leth Larsen et al.'s. Doses
-    may come in any order. Blank (constant) frames, e.g. with the beam
-    blanked, are left out of the curve (empty area in areas.csv) with a warning.
+    full area, dose of convergence, reference frames, band and this rule),
+    OUT/dose_curve.png and OUT/record.json; prints the two doses beside Leth
+    Larsen et al.'s. Doses may come in any order. Blank (constant) frames, e.g.
+    with the beam blanked, are left out of the curve (empty area in areas.csv)
+    with a warning.
     """
     _common.check_output(out)
     from temseg.analyze.dose_run import PAPER_002, check_series, read_series, run_dose_curve
@@ -132,6 +148,8 @@ def dose_curve_command(
     _common.set_threads(threads)
     if not 0.0 < reference_fraction <= 0.5:
         raise ConfigError(f"--reference-fraction: must be in (0, 0.5], got {reference_fraction}")
+    if not 0.0 < tolerance < 1.0:
+        raise ConfigError(f"--tolerance: must be in (0, 1), got {tolerance}")
     if smooth < 1:
         raise ConfigError(f"--smooth: the running-median window must be at least 1 frame, "
                           f"got {smooth}")
@@ -147,28 +165,36 @@ def dose_curve_command(
     with _common.progress() as bar:
         task = bar.add_task("segmenting frames", total=len(data))
         run = run_dose_curve(segmenter, data, out, threshold=threshold,
-                             reference_fraction=reference_fraction, smooth=smooth,
-                             title=series.name,
+                             reference_fraction=reference_fraction, tolerance=tolerance,
+                             smooth=smooth, title=series.name,
                              callback=lambda done, total: bar.update(task, completed=done))
     summary = run.summary()
     if run.blank_frames:
         _common.warn(f"{len(run.blank_frames)} blank (constant) frame(s) left out of the dose "
                      f"curve (frame {format_frames(run.blank_frames)}; 0-based): area empty "
                      "in areas.csv")
+    if run.curve.reference_warning():
+        _common.warn(run.curve.reference_warning())
     write_record(out, config={"model": str(model_path), "threshold": threshold,
-                              "reference_fraction": reference_fraction, "smooth": smooth,
+                              "reference_fraction": reference_fraction,
+                              "n_reference_frames": run.curve.n_reference,
+                              "tolerance": tolerance, "smooth": smooth,
                               "sampling": data.sampling, "tile": tile, "tta": tta},
                  input=str(series), segmenter=segmenter.describe(), result=summary)
     lo, hi = PAPER_002["dose_half_e_per_A2"]
     blank = f" ({len(run.blank_frames)} blank left out)" if run.blank_frames else ""
     _common.out.print(f"{len(data)} frames{blank}, {run.curve.doses.min():.3g}–"
-                      f"{run.curve.doses.max():.3g} e/Å²; full area {summary['full_area']:.0f} px",
+                      f"{run.curve.doses.max():.3g} e/Å²; full area {run.describe_full_area()}",
                       highlight=False)
     _common.out.print(f"50 % of the full area at {run.curve.describe('half')} "
                       f"(Leth Larsen et al.: {lo:g}–{hi:g} e/Å²)", highlight=False)
-    _common.out.print(f"area converged from {run.curve.describe('converged')} "
-                      f"(Leth Larsen et al.: {PAPER_002['dose_converged_e_per_A2']:g} e/Å²)",
-                      highlight=False)
+    band = f"±{100 * tolerance:g} % of the full area"
+    converged = (f"area converged from {run.curve.describe('converged')}, every frame above "
+                 f"within {band}" if run.curve.dose_converged is not None else
+                 "area not converged within the series: no dose below the reference frames "
+                 f"from which every frame stays within {band}")
+    _common.out.print(f"{converged} (Leth Larsen et al.: "
+                      f"{PAPER_002['dose_converged_e_per_A2']:g} e/Å²)", highlight=False)
     _common.out.print(f"wrote areas.csv, dose_curve.json, dose_curve.png and record.json to "
                       f"{out}", highlight=False)
 
