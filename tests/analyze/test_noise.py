@@ -337,7 +337,7 @@ def test_clean_vacuum_passes_the_checks_and_records_them(tmp_path):
     ({"c0": 0.01, "c3": 3.0, "C": 0.2}, ""),
 ])
 def test_at_bound_names_the_parameter(params, named):
-    from temseg.analyze.noise import _at_bound
+    from temseg.analyze.noise_checks import _at_bound
 
     text = _at_bound(params, 2 / 128)
     assert (named in text) if named else text == ""
