@@ -178,3 +178,61 @@ def test_pixel_sizes_of_mixed_training_data_are_warned_about(tmp_path):
         warnings.simplefilter("error")  # one pixel size, or the user's: nothing to say
         assert load_training_data([tmp_path / "a"]).sampling == 0.3
         assert load_training_data([tmp_path / "a", tmp_path / "b"], sampling=0.4).sampling == 0.4
+
+
+def test_non_square_images_keep_their_shape_through_the_dihedral_draw():
+    from temseg.preprocess import dihedral
+
+    rng = np.random.default_rng(3)
+    images = [rng.random((6, 10)).astype(np.float32) for _ in range(3)]
+    labels = [(img > 0.5).astype(np.uint8) for img in images]
+    data = TrainingSet(images, labels, ["a", "b", "c"])
+    seen = set()
+    for epoch in range(12):
+        batches = list(epoch_batches(data, seed=5, epoch=epoch, batch_size=3, dihedral=True))
+        again = list(epoch_batches(data, seed=5, epoch=epoch, batch_size=3, dihedral=True))
+        assert all(np.array_equal(x, x2) and np.array_equal(y, y2)
+                   for (x, y), (x2, y2) in zip(batches, again))
+        for x, y in batches:
+            assert x.shape == (3, 1, 6, 10) and y.shape == (3, 6, 10)
+            for xi, yi in zip(x[:, 0], y):
+                (i, k), = [(i, k) for i, img in enumerate(images) for k in range(8)
+                           if np.array_equal(dihedral(img, k), xi)]
+                np.testing.assert_array_equal(yi, dihedral(labels[i], k))  # turned together
+                seen.add(k)
+    assert seen == {0, 2, 4, 6}  # identity, 180° and both mirrors; no 90° turn
+
+
+def test_non_square_images_train_a_step():
+    import torch
+    from torch import nn
+
+    from temseg.train.config import TrainConfig
+    from temseg.train.loop import fit, init_seed
+
+    pairs = particle_set(4, (20, 28), seed=1, radius_px=(3, 5))
+    data = TrainingSet([p[0] for p in pairs], [p[1] for p in pairs], [f"r{i}" for i in range(4)])
+    init_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))
+    cfg = TrainConfig(epochs=1, batch_size=4, device="cpu", val_fraction=0.0)
+    result = fit(model, data, None, cfg, seed=0)
+    assert len(result.history) == 1 and np.isfinite(result.history[0]["train_loss"])
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_all_foreground_labels_warn(tmp_path):
+    pairs = particle_set(2, (32, 32), seed=0, radius_px=(4, 6))
+    _write_folder(tmp_path / "fg", [(img, np.ones_like(m)) for img, m in pairs])
+    with pytest.warns(UserWarning, match="every pixel of every label is foreground.*1/2"):
+        data = load_training_data([tmp_path / "fg"])
+    assert data.foreground_fraction() == 1.0
+    _write_folder(tmp_path / "some", [(pairs[0][0], np.ones_like(pairs[0][1])), pairs[1]])
+    load_training_data([tmp_path / "some"])  # one full label among others: no warning
+    import imageio.v3 as iio
+
+    _write_folder(tmp_path / "ids", pairs)
+    for i, (_, m) in enumerate(pairs):  # labels saved as class ids 1/2
+        iio.imwrite(tmp_path / "ids" / f"s{i}_layer_{i:04d}_LABEL.png", (m + 1).astype(np.uint8))
+    with pytest.warns(UserWarning, match="foreground"):
+        load_training_data([tmp_path / "ids"])
+    load_training_data([tmp_path / "ids"], multiclass=True)  # classes 1 and 2: no warning

@@ -112,8 +112,31 @@ def _label_warning(path: Path, values: np.ndarray, *, multiclass: bool) -> str |
             "(a lossy or anti-aliased mask?)")
 
 
+def _palette_indices(path: Path) -> np.ndarray | None:
+    """The palette indices of a palette (PIL mode ``P``) PNG/GIF/BMP, else None.
+
+    A labelling tool's palette PNG stores the class id as the index and a
+    colour per class in the palette; the index is the label. Anything else,
+    or a file PIL cannot open (left to :func:`read_raster` to report), gives None.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            if image.mode != "P":
+                return None
+            return np.array(image)
+    except Exception:  # noqa: BLE001 - read_raster reads it again and names the problem
+        return None
+
+
 def _read_label(path: Path, *, multiclass: bool, warn: Warn = default_warn) -> np.ndarray:
-    """Label pixels: integer-valued, one channel; binary → 0/1, class ids kept otherwise."""
+    """Label pixels: integer-valued, one channel; binary → 0/1, class ids kept otherwise.
+
+    A palette image gives its indices (the class ids), not its colours; grey
+    stored as RGB(A) gives the grey, unless one colour (any colour) fills the
+    image and the alpha channel varies: then the alpha is the mask.
+    """
     if path.suffix.lower() in TIFF:
         import tifffile
 
@@ -125,13 +148,20 @@ def _read_label(path: Path, *, multiclass: bool, warn: Warn = default_warn) -> n
         except Exception as exc:
             raise InputError(f"{path}: corrupt or truncated label file ({exc})") from None
     else:
-        array, _ = read_raster(path)
+        array = _palette_indices(path)
+        if array is None:
+            array, _ = read_raster(path)
     array = np.asarray(array)
     if array.ndim == 3 and array.shape[-1] in (2, 3, 4):  # grey stored as RGB(A)
         colour = array[..., :3] if array.shape[-1] >= 3 else array[..., :1]
-        if not (colour == colour[..., :1]).all():
+        alpha = array[..., -1] if array.shape[-1] in (2, 4) else None
+        if alpha is not None and (alpha != alpha.flat[0]).any() and (
+                colour == colour[:1, :1]).all():
+            array = alpha  # one colour everywhere: the mask is in the alpha channel
+        elif not (colour == colour[..., :1]).all():
             raise InputError(f"{path}: label is a colour image; expected one channel of class ids")
-        array = colour[..., 0]
+        else:
+            array = colour[..., 0]
     if array.ndim != 2:
         raise InputError(f"{path}: label must be a 2-D image, got shape {array.shape}")
     if array.dtype.kind == "f":
@@ -208,6 +238,9 @@ def read_labelled_folder(folder: str | Path, *, label_suffix: str = "_LABEL",
     multiclass : bool
         False: label > 0 is foreground (labels become 0/1). True: labels are
         integer class ids (a label holding only 0 and 255 counts as binary).
+        A palette (indexed colour) label gives its palette indices; an RGBA
+        or grey+alpha label of one colour with a varying alpha gives its alpha.
+        True colour labels are refused.
     sampling : float, optional
         Å per pixel for all images; overrides what the files say.
     callback : callable, optional

@@ -63,17 +63,32 @@ def dihedral_stack(array) -> np.ndarray:
     return np.stack([dihedral(array, k) for k in range(N_DIHEDRAL)])
 
 
-def random_dihedral(image, label=None, *, seed: int | np.random.Generator | None):
+def random_dihedral(image, label=None, *, seed: int | np.random.Generator | None,
+                    keep_shape: bool = False):
     """The same random dihedral symmetry applied to an image and (optionally) its label.
+
+    Parameters
+    ----------
+    image : (..., H, W) array_like
+    label : (H, W) array_like, optional
+    seed : int or Generator
+    keep_shape : bool
+        Draw only the 4 symmetries that keep an (H, W) array (H, W): identity,
+        180° rotation and the two mirrors (k = 0, 2, 4, 6), so non-square
+        images of one batch keep one shape. The draw is the same as without
+        it (one integer in 0..7), an odd k taken as the even one below it, so
+        the generator's later draws do not change.
 
     Returns
     -------
     image : ndarray
     label : ndarray or None
     k : int
-        The symmetry that was drawn.
+        The symmetry that was applied.
     """
     k = int(as_generator(seed).integers(N_DIHEDRAL))
+    if keep_shape:
+        k -= k % 2  # rotations by 90°/270° and the transposes swap H and W
     return dihedral(image, k), (None if label is None else dihedral(label, k)), k
 
 

@@ -278,6 +278,13 @@ def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LAB
     InputError
         A path is missing, the set is empty, no pixel is foreground, or the
         parts differ in channels (count or names) or class names.
+
+    Warns
+    -----
+    UserWarning
+        Every pixel of every label is foreground in binary training (labels
+        saved as class ids 1/2, or an inverted mask); parts at different or
+        unknown pixel sizes (:func:`common_sampling`).
     """
     if not paths:
         raise InputError("data: give at least one labelled folder or zarr dataset")
@@ -304,9 +311,14 @@ def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LAB
                          channels=parts[0].channels)
     merged.sampling = sampling if sampling is not None else common_sampling(
         {str(path): part.sampling for path, part in zip(paths, parts)})
-    if merged.foreground_fraction() == 0.0:
+    fraction = merged.foreground_fraction()
+    if fraction == 0.0:
         raise InputError(f"{', '.join(map(str, paths))}: every label is background; "
                          "nothing to learn")
+    if fraction == 1.0 and merged.n_classes == 2:
+        warnings.warn(f"{', '.join(map(str, paths))}: every pixel of every label is foreground; "
+                      "labels saved as class ids 1/2 instead of 0/1, or an inverted mask?",
+                      UserWarning, stacklevel=2)
     if preprocessing is not None:
         merged.images = [np.asarray(preprocessing(img), dtype=np.float32) for img in merged.images]
     return merged
@@ -358,7 +370,9 @@ def epoch_batches(data: TrainingSet, *, seed: int, epoch: int, batch_size: int,
     draw for all channels and the label, so the channels stay registered;
     intensity, blur and noise are drawn for each channel in turn (each defocus
     is its own exposure, with its own contrast and noise). One-channel data
-    draw exactly as they always did.
+    draw exactly as they always did. A non-square tile (whole-image training
+    on non-square images) is only mirrored or turned by 180°, so it keeps its
+    shape (:func:`temseg.preprocess.random_dihedral` with ``keep_shape``).
 
     Yields
     ------
@@ -386,8 +400,9 @@ def epoch_batches(data: TrainingSet, *, seed: int, epoch: int, batch_size: int,
                 x0 = int(rng.integers(0, w - patch_size + 1))
                 img = img[..., y0:y0 + patch_size, x0:x0 + patch_size]
                 lab = lab[y0:y0 + patch_size, x0:x0 + patch_size]
-            if dihedral:
-                img, lab, _ = random_dihedral(img, lab, seed=rng)
+            if dihedral:  # a non-square tile is only flipped or turned 180°: one batch, one shape
+                img, lab, _ = random_dihedral(img, lab, seed=rng,
+                                              keep_shape=img.shape[-2] != img.shape[-1])
             if intensity > 0 or noise > 0 or blur > 0:
                 img = (random_intensity(img, seed=rng, **quality) if img.ndim == 2 else
                        np.stack([random_intensity(c, seed=rng, **quality) for c in img]))

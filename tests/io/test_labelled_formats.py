@@ -1,0 +1,66 @@
+"""Label files as labelling tools write them: palette PNGs, masks in the alpha channel."""
+
+from __future__ import annotations
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from temseg.errors import InputError
+from temseg.io import read_labelled_folder
+from temseg.synthetic import particle_image
+
+
+def _image(folder, name="a", shape=(16, 16)):
+    image, mask = particle_image(shape, radius_px=(3.0, 5.0), seed=2)
+    tifffile.imwrite(folder / f"{name}.tif", image)
+    return mask
+
+
+def _palette_png(path, indices, colours):
+    image = Image.fromarray(indices.astype(np.uint8), mode="P")
+    image.putpalette([c for colour in colours for c in colour])
+    image.save(path)
+
+
+def test_palette_label_gives_its_indices_not_its_colours(tmp_path):
+    _image(tmp_path)
+    classes = np.zeros((16, 16), np.uint8)
+    classes[2:7, 2:7], classes[9:14, 9:14] = 1, 2
+    # background white, classes red and green: the colours say nothing, the index is the class
+    _palette_png(tmp_path / "a_LABEL.png", classes, [(255, 255, 255), (255, 0, 0), (0, 255, 0)])
+    with Image.open(tmp_path / "a_LABEL.png") as saved:
+        assert saved.mode == "P"
+    np.testing.assert_array_equal(read_labelled_folder(tmp_path, multiclass=True)[0].label,
+                                  classes)
+    np.testing.assert_array_equal(read_labelled_folder(tmp_path)[0].label, classes > 0)
+
+
+def test_true_colour_label_is_still_refused(tmp_path):
+    _image(tmp_path)
+    colour = np.zeros((16, 16, 3), np.uint8)
+    colour[4:8, 4:8] = (255, 0, 0)
+    iio.imwrite(tmp_path / "a_LABEL.png", colour)
+    with pytest.raises(InputError, match=r"a_LABEL\.png: label is a colour image"):
+        read_labelled_folder(tmp_path)
+
+
+@pytest.mark.parametrize("colour", [(0, 0, 0), (255, 0, 0), (7,)])
+def test_mask_in_the_alpha_channel_is_read(tmp_path, colour):
+    mask = _image(tmp_path)
+    rgba = np.zeros((16, 16, len(colour) + 1), np.uint8)
+    rgba[..., :-1] = colour  # one colour everywhere (RGBA, or grey + alpha)
+    rgba[..., -1] = mask * 255
+    iio.imwrite(tmp_path / "a_LABEL.png", rgba)
+    np.testing.assert_array_equal(read_labelled_folder(tmp_path)[0].label, mask)
+    np.testing.assert_array_equal(read_labelled_folder(tmp_path, multiclass=True)[0].label, mask)
+
+
+def test_grey_mask_with_an_opaque_alpha_reads_the_grey(tmp_path):
+    mask = _image(tmp_path)
+    rgba = np.full((16, 16, 4), 255, np.uint8)
+    rgba[..., :3] = (mask * 255)[..., None]
+    iio.imwrite(tmp_path / "a_LABEL.png", rgba)
+    np.testing.assert_array_equal(read_labelled_folder(tmp_path)[0].label, mask)
