@@ -277,9 +277,7 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
     if train_set.foreground_fraction() == 0.0:
         raise InputError("training set: every label is background; nothing to learn")
     tile = check_shapes(train_set, patch_size=config.patch_size, where="training data")
-    square = len({img.shape for img in train_set.images}) == 1 and \
-        train_set.images[0].shape[-2] == train_set.images[0].shape[-1]
-    patch = config.patch_size if (config.patch_size is not None or not square) else None
+    patch = config.patch_size  # None: whole images (check_shapes: all of one shape)
     n_classes = max(train_set.n_classes, config.n_classes or 2)
     if val_set is not None and len(val_set) and val_set.channels != train_set.channels:
         raise InputError(f"validation data: {val_set.channels} channel(s) per image, the "
