@@ -208,8 +208,16 @@ def test_sigterm_keeps_the_last_whole_epoch_to_resume_from(tmp_path, recipe, mon
     trainer = json.loads((out / "checkpoints" / "last" / "trainer.json").read_text())
     assert trainer["epoch"] == 1 and not (out / "result.json").exists()
     monkeypatch.undo()
-    assert main(["train", "-o", str(out), "--resume"]) == 0
+    # resumed with the data folder moved (the same images): the same model as never stopped
+    moved = data.rename(tmp_path / "moved")
+    assert main(["train", str(moved), "-o", str(out), "--resume"]) == 0
     assert [r["epoch"] for r in json.loads((out / "log.json").read_text())] == [1, 2, 3]
+    assert main(["train", str(moved), "-c", str(recipe), "-o", str(tmp_path / "straight"),
+                 "--epochs", "3", "--val-fraction", "0"]) == 0
+    from safetensors.numpy import load_file
+
+    a, b = (load_file(str(f / "model.safetensors")) for f in (out, tmp_path / "straight"))
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
 
 
 @pytest.mark.parametrize("args, message", [

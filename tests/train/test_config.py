@@ -24,6 +24,9 @@ def test_yaml_one_to_one_and_overrides(tmp_path):
     ({"patience": 3, "val_fraction": 0.0}, "patience"), ({"group_pattern": "("}, "group_pattern"),
     ({"zoom": 1.0}, "zoom"), ({"noise": -0.1}, "noise"), ({"blur": 11}, "blur"),
     ({"ema": 1.0}, "ema"), ({"ema": -0.5}, "ema"),
+    # k-fold: scored on each test fold, validation only from val_fraction of the training folds
+    ({"val_data": ["v"], "folds": 2}, "val_data: not used with folds ≥ 2"),
+    ({"patience": 3, "val_fraction": 0.0, "folds": 2}, "patience: .*split off each fold's"),
 ])
 def test_bad_values_name_the_field(data, field):
     with pytest.raises(ConfigError, match=field):
@@ -44,3 +47,8 @@ def test_recipes_in_configs_are_valid():
         assert cfg.folds == 5 and cfg.split_seed == 0  # the same folds for every recipe
         assert cfg.preprocessing.get("standardize", True)
         build_model(cfg.architecture, **cfg.model)  # the model options are valid
+
+
+def test_validation_that_is_used_is_accepted():
+    assert load_config(TrainConfig, {"patience": 3, "folds": 2}).val_fraction == 0.2
+    assert load_config(TrainConfig, {"patience": 3, "val_fraction": 0.0, "val_data": ["v"]})

@@ -79,7 +79,9 @@ def train(
     sampling: float | None = typer.Option(None, help="Pixel size in Å/px (overrides the data)."),
     pixel_size_nm: float | None = typer.Option(None, help="Pixel size in nm/px."),
     resume: bool = typer.Option(False, "--resume", help="Continue the runs in --out from "
-                                                        "their last checkpoints."),
+                                                        "their last checkpoints (the same "
+                                                        "images; their folder may have "
+                                                        "moved)."),
     show_config: bool = typer.Option(False, "--show-config",
                                      help="Print the resolved recipe (every option, defaults "
                                           "included) as YAML and exit without training."),
@@ -88,7 +90,8 @@ def train(
 
     Writes per run: model.safetensors + model.json, log.csv/log.json,
     learning_curve.png, checkpoints/{last,best}; and runs.csv, summary.json,
-    config.yaml and record.json in --out.
+    config.yaml, data.json (the images trained on) and record.json in --out,
+    which must lie apart from the data folders.
     """
     from temseg.config import load_config
     from temseg.errors import ConfigError
@@ -149,9 +152,16 @@ def train(
             report = run_training(cfg, out_dir=out, resume=resume, callback=on_epoch,
                                   batch_callback=on_batch, warn=_common.warn)
         except KeyboardInterrupt as exc:
+            from temseg.train.crossval import trained_epochs
+
             stop = "terminated" if isinstance(exc, Terminated) else "interrupted"
-            _common.err.print(f"{stop}: the last whole epoch is saved; continue with "
-                              f"`temseg train --resume --out {out}`", highlight=False)
+            if trained_epochs(out):
+                _common.err.print(f"{stop}: the last whole epoch is saved; continue with "
+                                  f"`temseg train --resume --out {out}`", highlight=False)
+            else:
+                _common.err.print(f"{stop} before the first epoch finished: nothing was "
+                                  "trained, so there is nothing to resume; run the same "
+                                  "command again to start afresh", highlight=False)
             raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
     _print_report(report)
 

@@ -35,7 +35,9 @@ class TrainConfig:
         network; attrs ``channels`` and ``classes`` name its channels and classes.
     val_data : list of paths
         Explicit validation folders/datasets; when empty, ``val_fraction`` of
-        the source groups of ``data`` is held out instead.
+        the source groups of ``data`` is held out instead. Only with ``folds``
+        1 (k-fold scores each fold on its test part and validates on
+        ``val_fraction`` of its training folds).
     label_suffix : str
         Suffix of the label file names in labelled folders.
     multiclass : bool
@@ -107,6 +109,7 @@ class TrainConfig:
         of foreground (any class) against background.
     patience : int or None
         Stop after this many epochs without a better ``monitor``; ``None`` = never.
+        Needs validation data (``val_fraction`` > 0, or ``val_data``).
     threshold : float
         Probability threshold of the foreground, stored in the model file.
     seeds : list of int
@@ -229,10 +232,17 @@ class TrainConfig:
             raise ConfigError(f"ensemble: needs two or more seeds to average, got {self.seeds}")
         if self.num_threads is not None and self.num_threads < 1:
             raise ConfigError(f"num_threads: must be ≥ 1, got {self.num_threads}")
-        if self.patience is not None and self.val_fraction == 0 and not self.val_data \
-                and self.folds == 1:
-            raise ConfigError("patience: early stopping needs validation data "
-                              "(val_fraction > 0 or val_data)")
+        if self.val_data and self.folds >= 2:
+            raise ConfigError("val_data: not used with folds ≥ 2 (each fold is scored on its "
+                              "test part; validation for early stopping comes from "
+                              "val_fraction of the training folds); leave val_data out or "
+                              "set folds 1")
+        if self.patience is not None and self.val_fraction == 0 and not self.val_data:
+            where = ("val_fraction > 0, split off each fold's training part; the test "
+                     "fold never stops training" if self.folds >= 2
+                     else "val_fraction > 0 or val_data")
+            raise ConfigError(f"patience: early stopping needs validation data ({where}); "
+                              "or leave patience out")
         try:
             re.compile(self.group_pattern)
         except re.error as exc:

@@ -162,7 +162,7 @@ def _train_one(config, data, plan, *, seed, folder, preprocessing, resume, callb
         init_state=init.state if init is not None and resume_from is None else None)
     train_set = data.subset(train_idx)
     val_set = data.subset(val_idx) if val_idx is not None else None
-    if config.val_data and fold is None:
+    if config.val_data:  # only with folds 1 (TrainConfig refuses it with k-fold)
         val_set = _load(config, config.val_data, preprocessing)
     t0 = time.perf_counter()
     result = fit(model, train_set, val_set, config, seed=seed, out_dir=folder,
@@ -280,8 +280,11 @@ def resolved_recipe(config: TrainConfig) -> dict:
 
 
 #: recipe keys a resumed run may change: where it runs, not what it computes
-#: and ``epochs``: a resumed run (finished or not) may be trained for longer
+#: and ``epochs``: a resumed run (finished or not) may be trained for longer; ``data`` and
+#: ``val_data`` may name moved folders, but their images must be those of ``DATA_RECORD``
 RESUME_MAY_CHANGE = ("device", "num_threads", "amp", "data", "val_data", "epochs")
+#: file in the output folder naming the images a run was trained on (checked by ``--resume``)
+DATA_RECORD = "data.json"
 
 
 def _run_folder(out_dir: Path, fold: int | None, seed: int, seeds: Sequence[int]) -> Path:
@@ -309,6 +312,97 @@ def _check_resumable(config: TrainConfig, out_dir: Path) -> None:
         raise ConfigError(f"--resume: the recipe differs from {out_dir / 'config.yaml'} "
                           f"({shown}); a resumed run continues the same training — start a "
                           "new run in another folder instead")
+
+
+def data_record(config: TrainConfig, data: TrainingSet) -> dict:
+    """What a run trains on: the sorted image names (with source groups) of ``data`` and the
+    image names of ``config.val_data`` — written to ``OUT/data.json`` by a fresh run."""
+    from temseg.train.data import dataset_names
+
+    pairs = sorted(zip(data.names, data.groups))
+    val = sorted(dataset_names(config.val_data, label_suffix=config.label_suffix)
+                 if config.val_data else [])
+    return {"data": {"images": [n for n, _ in pairs], "groups": [g for _, g in pairs]},
+            "val_data": {"images": val}}
+
+
+def _check_same_data(record: dict, out_dir: Path, warn: Callable[[str], None]) -> None:
+    """Refuse to resume with other images than the run was trained on (``OUT/data.json``).
+
+    Another image set would leak a fold's test images into its training (the
+    folds are planned from the data) or claim data the models never saw; the
+    same images from a moved folder are fine. An older run without the file
+    is resumed with a warning.
+    """
+    import json
+    from collections import Counter
+
+    path = out_dir / DATA_RECORD
+    try:
+        saved = json.loads(path.read_text())
+    except FileNotFoundError:
+        warn(f"--resume: {out_dir} has no {DATA_RECORD} (an older run): the data could not "
+             "be checked against the images it was trained on")
+        return
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: unreadable ({exc}); cannot check the data of --resume") \
+            from None
+    for key in ("data", "val_data"):
+        before, now = saved.get(key, {}).get("images", []), record[key]["images"]
+        added = sorted((Counter(now) - Counter(before)).elements())
+        missing = sorted((Counter(before) - Counter(now)).elements())
+        parts = [f"{len(names)} image(s) {how}, e.g. {names[0]!r}"
+                 for names, how in ((added, "added"), (missing, "missing")) if names]
+        if parts:
+            raise InputError(f"--resume: the {key} differ from the images {out_dir} was "
+                             f"trained on ({'; '.join(parts)}; see {path}); a resumed run must "
+                             "see the same images — start a new run in another folder")
+    groups = dict(zip(saved["data"]["images"], saved["data"].get("groups", [])))
+    for name, group in zip(record["data"]["images"], record["data"]["groups"]):
+        if groups.get(name, group) != group:
+            raise InputError(f"--resume: image {name!r} is now in source group {group!r}, not "
+                             f"{groups[name]!r} as when {out_dir} was trained (the folds would "
+                             "differ); start a new run in another folder")
+
+
+def _check_out_apart(out_dir: Path, config: TrainConfig) -> None:
+    """Refuse an output folder that is or lies inside a data folder: the run's files (plots,
+    models) would be read as data the next time. (One that holds a data folder, such as a
+    project folder, writes beside the data, not into them.)"""
+    out = out_dir.resolve()
+    for path in (*config.data, *config.val_data):
+        given = Path(path).resolve()
+        how = "is" if out == given else "lies inside" if given in out.parents else None
+        if how is not None:
+            raise InputError(f"{out_dir}: the output folder {how} the data {path}; write the "
+                             "run to a folder apart from the data")
+
+
+def _checkpoint_folders(out_dir: Path) -> list[Path]:
+    return [p for p in (out_dir / "checkpoints", *out_dir.glob("*/checkpoints"),
+                        *out_dir.glob("*/*/checkpoints")) if p.exists()]
+
+
+def trained_epochs(out_dir: str | Path) -> int:
+    """Whole epochs saved in the checkpoints under ``out_dir``, summed over its runs.
+
+    0: nothing trained yet (at most the epoch-0 checkpoints of a run stopped
+    before its first epoch), so nothing to resume; a fresh run there replaces
+    them. A checkpoint that cannot be read counts as one epoch (kept, never
+    overwritten).
+    """
+    import json
+
+    from temseg.train.checkpoints import find_checkpoint
+
+    total = 0
+    for folder in _checkpoint_folders(Path(out_dir)):
+        try:
+            total += int(json.loads((find_checkpoint(folder) / "trainer.json")
+                                    .read_text())["epoch"])
+        except (InputError, OSError, ValueError, KeyError, TypeError):
+            total += 1
+    return total
 
 
 def _check_same_init(init, out_dir: Path) -> None:
@@ -354,8 +448,10 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     ``out_dir/fold_F``, several seeds into ``.../seed_S``; with ``ensemble``
     the seeds' average goes beside them (``.../ensemble.json``, scored on
     the same held-out data, its row in runs.csv has seed "ensemble"). ``out_dir`` gets
-    ``config.yaml`` (the resolved recipe), ``runs.csv`` (a row per run, with
-    its scores), ``summary.json`` (mean ± std) and ``record.json``.
+    ``config.yaml`` (the resolved recipe), ``data.json`` (the images trained on,
+    :func:`data_record`), ``runs.csv`` (a row per run, with its scores),
+    ``summary.json`` (mean ± std) and ``record.json``. ``out_dir`` must lie
+    apart from the data folders (neither one of them nor inside one).
 
     Parameters
     ----------
@@ -363,7 +459,12 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     out_dir : path
     resume : bool
         Continue the runs in ``out_dir`` from their last checkpoints (finished
-        runs are kept as they are).
+        runs are kept as they are). The recipe may differ only in ``epochs`` and
+        where it runs; the data only in where they lie (the same image names and
+        groups as ``out_dir/data.json``; a run without it is resumed with a warning).
+        Without ``resume`` a folder of trained epochs is refused; one holding only
+        the epoch-0 checkpoints of a run stopped before its first epoch
+        (:func:`trained_epochs` 0) is started afresh.
     data : TrainingSet, optional
         Already loaded and preprocessed data (else read from ``config.data``),
         preprocessed as ``resolve_init(config)[0].preprocessing`` says when the
@@ -379,7 +480,8 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     Raises
     ------
     InputError
-        Bad data, a model that does not fit it, or ``resume`` without a checkpoint.
+        Bad data, a model that does not fit it, ``out_dir`` overlapping a data
+        folder, ``resume`` without a checkpoint or with other images.
     """
     import yaml
 
@@ -397,6 +499,7 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
 
     out_dir = Path(out_dir)
     config, init = resolve_init(config)
+    _check_out_apart(out_dir, config)
     if resume and not (out_dir / "config.yaml").is_file():
         raise InputError(f"{out_dir}: nothing to resume (no config.yaml from an earlier run)")
     if config.architecture not in ARCHITECTURES:
@@ -428,16 +531,21 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
         for message in check_init_fits(init, data, n_classes, held_out,
                                        preprocessing=to_dict(preprocessing)):
             warn(message)
-    earlier = [out_dir / "checkpoints", *out_dir.glob("*/checkpoints"),
-               *out_dir.glob("*/*/checkpoints")]
-    if not resume and any(p.exists() for p in earlier):
+    if not resume and trained_epochs(out_dir):
         raise InputError(f"{out_dir}: holds an earlier run; resume it or choose another folder")
+    record = data_record(config, data)
     if resume:
         _check_resumable(config, out_dir)
+        _check_same_data(record, out_dir, warn)
     if resume and init is not None:
         _check_same_init(init, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not resume:  # a fresh run: what it starts from (none: no stale file of an earlier try)
+        import shutil
+
+        for folder in _checkpoint_folders(out_dir):  # epoch 0 of a run stopped before epoch 1
+            shutil.rmtree(folder)
+        write_json(out_dir / DATA_RECORD, record)
         if init is not None:
             write_json(out_dir / "init.json", init.record())
         else:
