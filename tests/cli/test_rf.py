@@ -52,3 +52,21 @@ def test_errors_are_one_line_with_exit_2(capsys):
     assert "--pool" in capsys.readouterr().err
     assert main(["rf", "resunet", "--sampling", "1", "--pixel-size-nm", "0.1"]) == 2
     assert main(["rf", "resunet", "--filtres", "4"]) == 2
+
+
+def test_an_option_of_another_architecture_is_named_in_one_line(capsys):
+    """rf msdnet --blocks 3 used to end in MSDNet.__init__()'s TypeError."""
+    assert main(["rf", "msdnet", "--blocks", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "__init__" not in err
+    assert "--blocks: not an option of msdnet (its options here: --depth, --kernel-size, " \
+           "--max-dilation, --dilations, --seed)" in " ".join(err.split())
+    assert main(["rf", "resunet", "--blocks", "0"]) == 2
+    assert "blocks: must be an integer >= 1, got 0" in capsys.readouterr().err
+
+
+def test_one_class_is_a_sigmoid_output(capsys):
+    """--classes 1: one foreground logit (sigmoid), which training and prediction take; the head
+    has 1 output instead of 2 (8,074 − 5 parameters)."""
+    assert main(["rf", "resunet", "--classes", "1"]) == 0
+    assert "8,069 trainable parameters" in capsys.readouterr().out

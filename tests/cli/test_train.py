@@ -263,6 +263,12 @@ def test_show_config_prints_the_resolved_recipe_and_trains_nothing(tmp_path, rec
     rc = main(["train", "-c", str(typo), "--show-config"])
     err = capsys.readouterr().err
     assert rc == 2 and "'filtres'" in err and "Traceback" not in err
+    for bad, said in (("'4'", "model.blocks: must be an integer >= 1, got '4'"),
+                      ("0", "model.blocks: must be an integer >= 1, got 0")):
+        typo.write_text(yaml.safe_dump({**shown, "model": {"blocks": 2}}).replace(
+            "blocks: 2", f"blocks: {bad}"))
+        assert main(["train", "-c", str(typo), "--show-config"]) == 2
+        assert said in capsys.readouterr().err
 
 
 def test_bad_data_fails_before_work(tmp_path, recipe, capsys):

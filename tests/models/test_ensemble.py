@@ -44,7 +44,9 @@ def test_probabilities_are_the_mean_of_the_members(tmp_path):
 def test_an_ensemble_of_ensembles_is_flattened(tmp_path):
     paths = [_save(tmp_path, n, s)[0] for n, s in (("a", 0), ("b", 1), ("c", 2))]
     _, first = combine_models(paths[:2], tmp_path / "ab")
-    _, meta = combine_models([first, paths[2]], tmp_path / "abc")
+    with pytest.warns(UserWarning, match=r"ab.json is an ensemble of 2 networks: .* each of "
+                                         r"the 3 networks weighs 1/3 \(.*2/3, not 1/2\)"):
+        _, meta = combine_models([first, paths[2]], tmp_path / "abc")
     ens, _ = load_model(meta)
     direct, _ = load_model(combine_models(paths, tmp_path / "direct")[1])
     assert len(ens.members) == 3
@@ -107,3 +109,28 @@ def test_a_focal_series_ensemble_keeps_its_channel_names(tmp_path):
     assert ens(torch.zeros(1, 3, 16, 16)).shape == (1, 4, 16, 16)
     with pytest.raises(InputError, match="channels"):
         combine_models([paths[0], paths[2]], tmp_path / "x")
+
+
+def test_the_same_network_twice_is_warned(tmp_path):
+    """Equal weights (by SHA-256) count twice in the mean: said; different ones are not."""
+    a, _ = _save(tmp_path, "a", 0)
+    copy, _ = _save(tmp_path, "copy", 0)  # another file, the same weights
+    b, _ = _save(tmp_path, "b", 1)
+    with pytest.warns(UserWarning, match=r"a.json and .*a.json are the same network \(weights "
+                                         r"SHA-256 [0-9a-f]{12}…\): it counts 2×") as record:
+        combine_models([a, a], tmp_path / "aa")
+    assert len(record) == 1
+    with pytest.warns(UserWarning, match="counts 3×"):
+        combine_models([a, copy, a, b], tmp_path / "aab")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        combine_models([a, b], tmp_path / "ab")  # two networks: nothing to say
+
+
+def test_an_ensemble_takes_at_least_two_classes():
+    """One sigmoid logit per member would average softmax over one channel (= 1): refused."""
+    with pytest.raises(ConfigError, match="classes: an ensemble averages class probabilities "
+                                          "of at least two classes, got 1"):
+        Ensemble(classes=1, members=[{"architecture": "resunet", "options": {"blocks": 1}}] * 2)

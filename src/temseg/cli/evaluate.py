@@ -65,6 +65,10 @@ def evaluate(
     images have doses (simulated sets: parameters/dose), per_dose.csv and
     per_dose.png give the scores pooled per half decade of dose (F1 per class
     for ≥ 3 classes) and per_image.csv each image's dose: the dose a model needs.
+    An earlier evaluation into the same folder leaves nothing stale: its confusion PNGs of
+    images not scored now, and its files this run does not write, are removed (other
+    files are kept). Labels without any foreground pixel are scored with a warning: only
+    the accuracy means anything then.
     """
 
     _common.check_output(out)
@@ -101,6 +105,7 @@ def _evaluate(model: Path, data: list[Path], out: Path, *, warn, current: dict,
     classes = len(segmenter.classes) >= 3
     sources = _labelled_sources(segmenter, data, label_suffix=label_suffix,
                                 sampling=data_sampling, multiclass=classes)
+    previous = _Previous(out)  # an earlier evaluate's outputs here: its stale ones go at the end
     config = {"model": str(model), "data": [str(d) for d in data], "label_suffix": label_suffix,
               "sampling": data_sampling, "tta": tta, "tile": tile,
               "device": str(getattr(segmenter, "device", "cpu")),
@@ -112,11 +117,57 @@ def _evaluate(model: Path, data: list[Path], out: Path, *, warn, current: dict,
             _common.warn(f"--threshold {threshold:g} is not used: a {len(segmenter.classes)}-"
                          "class prediction is the most probable class of every pixel")
         config.update(column_distance_A=column_distance, min_column_px=min_column_px)
-        _evaluate_classes(segmenter, sources, out, model=model, config=config,
-                          overlays=overlays, sampling=data_sampling)
-        return
-    _evaluate_binary(segmenter, sources, out, model=model, config=config, overlays=overlays,
-                     threshold=threshold, sampling=data_sampling)
+        names = _evaluate_classes(segmenter, sources, out, model=model, config=config,
+                                  overlays=overlays, sampling=data_sampling)
+    else:
+        names = _evaluate_binary(segmenter, sources, out, model=model, config=config,
+                                 overlays=overlays, threshold=threshold, sampling=data_sampling)
+    previous.remove_stale(names if overlays else [])
+
+
+#: the files of fixed name evaluate writes into its folder (not every run writes all)
+_OUTPUTS = ("per_image.csv", "pooled.json", "record.json", "per_class.csv", "columns.csv",
+            "per_dose.csv", "per_dose.png")
+
+
+class _Previous:
+    """What an earlier ``temseg evaluate`` wrote into ``out`` (found by its per_image.csv):
+    its images' names and its output files, so that those this run does not rewrite (the
+    confusion PNGs of other images, per_dose.csv of data with doses...) are removed once
+    this run has written its own, and do not pass for its results. Other files are kept."""
+
+    def __init__(self, out: Path):
+        import csv
+
+        self.out, self.names, self.files = out, [], {}
+        table = out / "per_image.csv"
+        if not table.is_file():
+            return
+        try:
+            with open(table, newline="") as fh:
+                self.names = [row["name"] for row in csv.DictReader(fh) if row.get("name")]
+        except (OSError, UnicodeDecodeError, KeyError, csv.Error):
+            return
+        self.files = {name: self._stamp(out / name) for name in _OUTPUTS
+                      if (out / name).is_file()}
+
+    @staticmethod
+    def _stamp(path: Path) -> tuple[int, int]:
+        stat = path.stat()
+        return stat.st_ino, stat.st_mtime_ns
+
+    def remove_stale(self, overlays: list[str]) -> None:
+        """Remove the earlier run's confusion PNGs not among ``overlays`` (this run's image
+        names) and its output files this run did not write again."""
+        folder = self.out / "confusion"
+        for name in set(self.names) - set(overlays):
+            (folder / f"{name}.png").unlink(missing_ok=True)
+        if self.names and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        for name, stamp in self.files.items():
+            path = self.out / name
+            if path.is_file() and self._stamp(path) == stamp:  # not written by this run
+                path.unlink()
 
 
 def _dataset_entry(path: Path, source, sampling: float | None) -> dict:
@@ -224,8 +275,10 @@ def _distinct_names(data: list[Path], sources: list) -> None:
 
 
 def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config: dict,
-                     overlays: bool, threshold: float | None, sampling: float | None) -> None:
-    """Foreground scores of a 2-class model or a baseline (unchanged for labelled folders)."""
+                     overlays: bool, threshold: float | None, sampling: float | None
+                     ) -> list[str]:
+    """Foreground scores of a 2-class model or a baseline (unchanged for labelled folders);
+    returns the images' names."""
     from rich.table import Table
 
     from temseg.errors import InputError
@@ -261,6 +314,8 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
             for pair, prob in bar.track(list(zip(pairs, probs)), description="overlays"):
                 write_confusion_overlay(out / "confusion" / f"{pair.name}.png", prob >= thr,
                                         pair.label > 0)
+    if pooled.get("tp", 0) + pooled.get("fn", 0) == 0:
+        _no_foreground_warning(len(pairs), pooled.get("fp", 0))
     means = image_means(rows)
     doses = [p.dose for p in pairs]
     by_dose = _by_dose(out, doses, [[[r["tn"], r["fp"]], [r["fn"], r["tp"]]] for r in rows],
@@ -284,11 +339,20 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
     _common.show(table)
     _show_by_dose(by_dose, segmenter.classes, segmenter.in_channels)
     _common.out.print(f"written to {out}", highlight=False)
+    return names
+
+
+def _no_foreground_warning(n_images: int, found: int) -> None:
+    """Say that labels without any foreground pixel leave the foreground scores undefined."""
+    _common.warn(f"the labels of all {n_images} image(s) hold no foreground pixel ({found:,} "
+                 "predicted as foreground): F1, Jaccard, precision and recall are undefined; "
+                 "only accuracy is meaningful")
 
 
 def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, config: dict,
-                      overlays: bool, sampling: float | None) -> None:
-    """Per-class scores of a model of ≥ 3 classes, streamed one image at a time."""
+                      overlays: bool, sampling: float | None) -> list[str]:
+    """Per-class scores of a model of ≥ 3 classes, streamed one image at a time; returns the
+    images' names."""
     from rich.table import Table
 
     from temseg.analyze.columns import column_scores, match_columns, speck_px
@@ -344,6 +408,9 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
             if written and not any((out / "confusion").iterdir()):
                 (out / "confusion").rmdir()
             raise
+    if not any(row["tp"] + row["fn"] for row in pooled["per_class"][1:]):
+        _no_foreground_warning(total, sum(row["tp"] + row["fp"]
+                                          for row in pooled["per_class"][1:]))
     mean = {"class": "mean (foreground)", "index": None, **pooled["mean_foreground"]}
     write_table(out / "per_class.csv", pooled["per_class"] + [mean])
     by_dose = _by_dose(out, doses, matrices, names,
@@ -388,6 +455,7 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
     _show_by_dose(by_dose, names, segmenter.in_channels)
     _common.out.print(f"pixel accuracy {pooled['accuracy']:.4f}; written to {out}",
                       highlight=False)
+    return [row["name"] for row in rows]
 
 
 def _dose_label(channels: int) -> str:

@@ -42,8 +42,8 @@ def _model_path(file: Path) -> Path | None:
     try:
         return model_json(file)
     except ModelFileError:
-        if file.suffix.lower() in (".json", ".safetensors"):
-            raise
+        if file.suffix.lower() in (".json", ".safetensors") or (file / "checkpoints").is_dir():
+            raise  # a model file, or a run interrupted before it kept a model: say why
         return None
 
 
@@ -54,25 +54,53 @@ def _score_keys(scores: dict) -> list[str]:
         [k for k in ("f1", "jaccard", "precision", "recall") if k in scores]
 
 
+def _planned_runs(output: Path) -> str:
+    """`` of N`` runs (folds × seeds) the recipe of a training output plans, or ""."""
+    import yaml
+
+    try:
+        recipe = yaml.safe_load((output / "config.yaml").read_text()) or {}
+        planned = max(int(recipe.get("folds") or 1), 1) * len(recipe.get("seeds") or [0])
+    except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError):
+        return ""
+    return f" of {planned}"
+
+
 def _describe_runs(folder: Path) -> None:
-    """Print a training output of several runs (folds, seeds): its scores and its runs."""
+    """Print a training output of several runs (folds, seeds), finished or interrupted (no
+    summary.json yet), or a fold's folder of seeds: its scores and its runs and their state."""
     import json
 
     from temseg.errors import InputError
-    from temseg.models.locate import ensemble_files, run_folders
+    from temseg.models.locate import ensemble_files, training_output, training_runs
 
-    try:
-        summary_data = json.loads((folder / "summary.json").read_text())
-        mean, std = summary_data["mean"], summary_data.get("std", {})
-    except (OSError, ValueError, KeyError, TypeError):
-        raise InputError(f"{folder / 'summary.json'}: not a temseg training summary") from None
-    runs = run_folders(folder)
+    runs = training_runs(folder)
+    if (folder / "summary.json").is_file():
+        try:
+            summary_data = json.loads((folder / "summary.json").read_text())
+            mean, std = summary_data["mean"], summary_data.get("std", {})
+        except (OSError, ValueError, KeyError, TypeError):
+            raise InputError(f"{folder / 'summary.json'}: not a temseg training "
+                             "summary") from None
+        kind = (f"training output: {summary_data.get('n_runs', len(runs))} run(s) scored on "
+                f"{summary_data.get('scored_on', '?')}")
+    else:  # interrupted, or one fold of a k-fold output: no scores over the runs
+        summary_data, mean, std = {}, {}, {}
+        parent = folder.parent
+        if (folder / "config.yaml").is_file():
+            kind = (f"training output: {len(runs)}{_planned_runs(folder)} run(s), not finished "
+                    "(no summary.json yet)")
+        elif (parent / "config.yaml").is_file():
+            kind = f"training runs: {len(runs)} run(s) of the output {parent}" + (
+                f" (scores in {parent / 'summary.json'})"
+                if (parent / "summary.json").is_file() else "")
+        else:
+            kind = f"training runs: {len(runs)} run(s)"
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
     table.add_row("path", escape(str(folder)))
-    table.add_row("format", f"training output: {summary_data.get('n_runs', len(runs))} run(s) "
-                            f"scored on {summary_data.get('scored_on', '?')}")
+    table.add_row("format", escape(kind))
     keys = _score_keys(mean)
     if keys:
         table.add_row("scores", escape("  ".join(
@@ -82,8 +110,17 @@ def _describe_runs(folder: Path) -> None:
         table.add_row("ensemble", escape("  ".join(f"{k} {ens[k]:.4f}" for k in keys
                                                    if k in ens)))
     if runs:
-        table.add_row("runs", escape(", ".join(runs)))
-        table.add_row("models", escape(f"one per run: temseg info {folder / runs[0]}"))
+        table.add_row("runs", escape(", ".join(name if state == "finished" else
+                                               f"{name} ({state})"
+                                               for name, state in runs.items())))
+        unfinished = [name for name, state in runs.items() if state != "finished"]
+        state = f"{len(runs) - len(unfinished)} finished"
+        if unfinished:
+            output = training_output(folder / unfinished[0])
+            state += f", {len(unfinished)} unfinished" + (
+                f" (resume with temseg train --resume -o {output})" if output else "")
+        table.add_row("state", escape(state))
+        table.add_row("models", escape(f"one per run: temseg info {folder / next(iter(runs))}"))
     averaged = ensemble_files(folder)
     if averaged:
         table.add_row("ensembles", escape(", ".join(averaged)))
@@ -197,7 +234,8 @@ def info(
     file: Path = typer.Argument(..., help="Micrograph or stack: PNG, JPEG, TIFF, DM3/DM4, "
                                            "EMD, SER or MRC; a zarr dataset; or a model "
                                            "(.json, stem, run folder, shipped name) to see its "
-                                           "channels and classes."),
+                                           "channels and classes; a training output of "
+                                           "several runs, finished or not, to list them."),
     sampling: float = typer.Option(None, "--sampling", help="Pixel size in Å/px (overrides "
                                                             "the file)."),
     pixel_size_nm: float = typer.Option(None, "--pixel-size-nm", help="Pixel size in nm/px "
@@ -215,9 +253,13 @@ def info(
     if is_zarr_dataset(file):
         _describe_zarr(file, sampling=_common.sampling_from_options(sampling, pixel_size_nm))
         return
-    if file.is_dir() and (file / "summary.json").is_file() and not (file / "model.json").is_file():
-        _describe_runs(file)
-        return
+    if file.is_dir() and not (file / "model.json").is_file() \
+            and not (file / "checkpoints").is_dir():  # not one run: a training output?
+        from temseg.models.locate import training_runs
+
+        if (file / "summary.json").is_file() or training_runs(file):
+            _describe_runs(file)
+            return
     model = _model_path(file)
     if model is not None:
         if sampling is not None or pixel_size_nm is not None:

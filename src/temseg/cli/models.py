@@ -24,6 +24,28 @@ def _ints(name: str, text: str | None) -> int | list[int] | None:
     return values[0] if len(values) == 1 else values
 
 
+def _check_flags(architecture: str, options: dict) -> None:
+    """Refuse a flag of another architecture (``rf msdnet --blocks 3``), naming the flags
+    this one takes."""
+    from temseg.models import model_defaults
+
+    known = model_defaults(architecture)  # an unknown architecture: its own error
+    flags = [k for k in options if k not in ("in_channels", "classes")]
+    wrong = [k for k in flags if k not in known]
+    if wrong:
+        def flag(name: str) -> str:
+            return "--" + name.replace("_", "-")
+
+        theirs = [flag(k) for k in _RF_OPTIONS if k in known]
+        raise ConfigError(f"{', '.join(map(flag, wrong))}: not an option of {architecture} "
+                          f"(its options here: {', '.join(theirs)})")
+
+
+#: the architecture options ``temseg rf`` has flags for
+_RF_OPTIONS = ("blocks", "pool", "dilation", "filters", "depth", "features", "variant",
+               "kernel_size", "max_dilation", "dilations", "seed")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
 
@@ -52,7 +74,9 @@ def register(app: typer.Typer) -> None:
         dilations: str = typer.Option(None, help="msdnet: random or repeat (default random)."),
         seed: int = typer.Option(None, help="msdnet: seed of the random dilations (default 0)."),
         in_channels: int = typer.Option(1, help="Input channels."),
-        classes: int = typer.Option(2, help="Output classes."),
+        classes: int = typer.Option(2, help="Output classes (1: a single sigmoid foreground "
+                                            "logit, as the losses and tiled prediction take; "
+                                            "model files and ensembles hold 2 or more)."),
         sampling: float = typer.Option(None, help="Pixel size in Å/px (adds the field in nm)."),
         pixel_size_nm: float = typer.Option(None, help="Pixel size in nm/px."),
     ) -> None:
@@ -71,6 +95,7 @@ def register(app: typer.Typer) -> None:
                    "dilations": dilations, "seed": seed,
                    "in_channels": in_channels, "classes": classes}
         options = {k: v for k, v in options.items() if v is not None}
+        _check_flags(architecture, options)
         rows = rf_table(architecture, sampling=angstrom, **options)
         if len(rows) == 1:
             row = rows[0]
@@ -106,7 +131,11 @@ def register(app: typer.Typer) -> None:
         """Average several trained networks into one model file.
 
         The ensemble's foreground probability is the mean of its members';
-        segment, evaluate and analyze take it like any model.
+        segment, evaluate and analyze take it like any model. An ensemble among
+        MODELS joins network by network: every network weighs the same (an
+        ensemble of 2 and one model: 1/3 each, not 1/2 for the ensemble), with
+        a warning. The same network given twice (equal weights) is warned about:
+        it would count twice.
         """
         from temseg.models import combine_models, load_model
         from temseg.models.receptive import count_parameters, receptive_field

@@ -14,7 +14,9 @@ trains five runs of each network; averaging them is the cheapest gain there is.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,9 @@ class Ensemble(nn.Module):
         if len(members) < 2:
             raise ConfigError(f"members: an ensemble needs at least two networks, got "
                               f"{len(members)}")
+        if classes < 2:  # one sigmoid logit would average softmax(1 channel) = 1 everywhere
+            raise ConfigError(f"classes: an ensemble averages class probabilities of at least "
+                              f"two classes, got {classes}")
         built, resolved = [], []
         for i, member in enumerate(members):
             if not isinstance(member, dict) or "architecture" not in member:
@@ -82,6 +87,32 @@ class Ensemble(nn.Module):
         return list(widest.rf_path())
 
 
+def _digest(model: nn.Module) -> str:
+    """SHA-256 of a network's weights (names, dtypes, shapes and values, in order)."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().to("cpu").contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _warn_duplicates(paths: Sequence[str | Path], models: Sequence[nn.Module]) -> None:
+    """Warn, once per network, of a network that comes more than once (the same file twice,
+    or a network also inside a given ensemble): it would count twice in the average."""
+    seen: dict[str, list[str]] = {}
+    for path, model in zip(paths, models):
+        parts = model.members if isinstance(model, Ensemble) else [model]
+        for i, member in enumerate(parts, 1):
+            name = f"{path} (member {i})" if isinstance(model, Ensemble) else str(path)
+            seen.setdefault(_digest(member), []).append(name)
+    for digest, names in seen.items():
+        if len(names) > 1:
+            warnings.warn(f"ensemble: {' and '.join(names)} are the same network (weights "
+                          f"SHA-256 {digest[:12]}…): it counts {len(names)}× in the average",
+                          UserWarning, stacklevel=3)
+
+
 def combine_models(paths: Sequence[str | Path], output: str | Path, *,
                    threshold: float | None = None) -> tuple[Path, Path]:
     """Write the ensemble of the model files ``paths`` as one model file ``output``.
@@ -107,6 +138,13 @@ def combine_models(paths: Sequence[str | Path], output: str | Path, *,
     InputError
         Fewer than two files, an output that would overwrite a member, or
         members that disagree on what they take.
+
+    Warns
+    -----
+    UserWarning
+        The same network twice (equal weights, by SHA-256): it would count twice in the
+        average. An ensemble among ``paths``: its networks join one by one, so every network
+        weighs 1/n in the result (the ensemble as a whole k/n, not 1/len(paths)).
     """
     from temseg.models.files import ModelConfig, _stem, load_model, save_model
 
@@ -129,6 +167,14 @@ def combine_models(paths: Sequence[str | Path], output: str | Path, *,
                                  "members must take the same images")
     flat = [m for model in models
             for m in (model.members if isinstance(model, Ensemble) else [model])]
+    _warn_duplicates(paths, models)
+    for path, model in zip(paths, models):
+        if isinstance(model, Ensemble):
+            k = len(model.members)
+            warnings.warn(f"ensemble: {path} is an ensemble of {k} networks: they join one by "
+                          f"one, so each of the {len(flat)} networks weighs 1/{len(flat)} ("
+                          f"{path} as a whole {k}/{len(flat)}, not 1/{len(paths)})",
+                          UserWarning, stacklevel=2)
     ensemble = Ensemble(in_channels=first.in_channels, classes=len(first.classes),
                         members=[{"architecture": m.architecture, "options": m.options}
                                  for m in flat])

@@ -274,6 +274,12 @@ def resolved_recipe(config: TrainConfig) -> dict:
         if unknown:
             raise ConfigError(f"model: {config.architecture} has no option "
                               f"{', '.join(map(repr, unknown))} (it has: {', '.join(defaults)})")
+        from temseg.models.registry import check_options
+
+        try:  # types too: blocks '4' or 0 is no network (--show-config printed them as valid)
+            check_options(config.architecture, config.model)
+        except ConfigError as exc:
+            raise ConfigError(f"model.{exc}") from None
     shown["model"] = {**defaults, **config.model}
     shown["preprocessing"] = to_dict(_preprocessing(config))
     return shown
