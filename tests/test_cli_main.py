@@ -27,10 +27,11 @@ def test_python_dash_m_runs():
 def failing_command():
     @cli_main.app.command("_fail", hidden=True)
     def _fail(kind: str = "input"):
-        if kind == "warn":
+        if kind in ("warn", "warn-twice"):
             import warnings
 
-            warnings.warn("b.tif: 3 samples/pixel (RGB) converted to grey", stacklevel=1)
+            for _ in range(2 if kind == "warn-twice" else 1):  # a file read twice
+                warnings.warn("b.tif: 3 samples/pixel (RGB) converted to grey", stacklevel=1)
             return
         if kind == "input":
             raise InputError("foo.tif: not a micrograph [truncated]")
@@ -65,6 +66,13 @@ def test_library_warnings_print_as_one_line(failing_command, capsys):
         assert cli_main.main(["_fail", "--kind", "warn"]) == 0
     err = capsys.readouterr().err.strip()
     assert err == "warning: b.tif: 3 samples/pixel (RGB) converted to grey"
+    # the same text twice in one run is said once; the next run says it again
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert cli_main.main(["_fail", "--kind", "warn-twice"]) == 0
+        assert cli_main.main(["_fail", "--kind", "warn"]) == 0
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "warning: b.tif: 3 samples/pixel (RGB) converted to grey"] * 2
 
 
 def test_usage_error_exits_2(capsys):

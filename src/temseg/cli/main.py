@@ -58,9 +58,16 @@ def _register() -> None:
 _register()
 
 
+_SHOWN: set[str] = set()  # warnings printed in this run of main(): each text once
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Print a Python warning as the CLI's one-line ``warning: ...``."""
-    _common.warn(escape(str(message)))
+    """Print a Python warning as the CLI's one-line ``warning: ...``, each text once (a file
+    checked before the work and read again for it warned twice of its RGB)."""
+    text = str(message)
+    if text not in _SHOWN:
+        _SHOWN.add(text)
+        _common.warn(escape(text))
 
 
 _TERMINATED: list[int] = []  # SIGTERM met during this process's run of main()
@@ -96,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     if debug:  # accepted anywhere, as users type it: `temseg info --debug f.tif`
         argv = ["--debug"] + [a for a in argv if a != "--debug"]
+    _SHOWN.clear()
     try:
         with warnings.catch_warnings(), _sigterm_as_interrupt():
             warnings.showwarning = _show_warning  # library warnings as one line
