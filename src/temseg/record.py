@@ -24,14 +24,38 @@ def versions() -> dict[str, str]:
     return out
 
 
+def source_commit() -> dict | None:
+    """The git commit temseg runs from, when it runs from a git checkout (an editable
+    install): ``{"commit": sha, "dirty": bool}`` (dirty: uncommitted changes to tracked
+    files), else None. The version number alone does not tell two development states apart.
+    """
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        def git(*args: str) -> str:
+            return subprocess.run(["git", "-C", str(root), *args], capture_output=True,
+                                  text=True, timeout=10, check=True).stdout.strip()
+
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": dirty}
+
+
 def run_record(*, seed: int | None = None, config: dict | None = None, **extra) -> dict:
     """A record of how an output was made (the command line, versions, time, seed, config)."""
+    source = source_commit()
     return {
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "host": platform.node(),
         "cwd": str(Path.cwd()),  # the command's relative paths start here
         "versions": versions(),
+        **({"temseg_source": source} if source else {}),
         "seed": seed,
         "config": config,
         **extra,
