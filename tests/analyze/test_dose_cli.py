@@ -392,4 +392,4 @@ def test_cli_states_the_reference_prints_nm2_and_records_the_rule(tiny_model, tm
     capsys.readouterr()
     assert main(["analyze", "dose-curve", str(tmp_path / "s.tif"), "-o", str(tmp_path / "x"),
                  "--tolerance", "1.5", "--dose", "1"]) == 2
-    assert "--tolerance: must be in (0, 1), got 1.5" in capsys.readouterr().err
+    assert "--tolerance: the relative half-width of the band must be in (0, 1), got 1.5" in capsys.readouterr().err

@@ -111,3 +111,13 @@ def test_a_plot_without_reference_still_draws(tmp_path):
     curve = dose_curve(AUDIT_DOSES, AUDIT_AREAS)
     png = plot_dose_curve(tmp_path / "d.png", curve, reference={"a range": (20.0, 30.0)})
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_frames_of_one_dose_stand_or_fall_together_in_any_order():
+    """Two frames at 100 e/Å², one 20 % off: converged above 100, whichever comes first."""
+    from temseg.analyze.dose import dose_curve
+
+    doses = [10, 20, 50, 100, 100, 200, 300, 500, 1000, 2000]
+    for pair in ([800, 1000], [1000, 800]):
+        areas = [100, 300, 600, *pair, 990, 1005, 1000, 995, 1010]
+        assert dose_curve(doses, areas).dose_converged == 200

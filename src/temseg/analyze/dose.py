@@ -38,6 +38,20 @@ def convergence_rule(tolerance: float = 0.1, n_reference: int | None = None) -> 
             "converged within the series")
 
 
+def check_tolerance(tolerance: float, *, name: str = "tolerance") -> float:
+    """``tolerance``, the relative half-width of the convergence band, checked to lie in (0, 1).
+
+    Raises
+    ------
+    ConfigError
+        Outside (0, 1), naming ``name`` (the option as the user gave it).
+    """
+    if not 0.0 < tolerance < 1.0:
+        raise ConfigError(f"{name}: the relative half-width of the band must be in (0, 1), "
+                          f"got {tolerance}")
+    return float(tolerance)
+
+
 def reference_count(n_frames: int, reference_fraction: float) -> int:
     """Frames forming the reference: ``round(reference_fraction · n_frames)``, at least 3.
 
@@ -193,9 +207,7 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
     if not 1 <= smooth <= doses.size:
         raise ConfigError(f"smooth: the running-median window must be 1 to {doses.size} "
                           f"frames, got {smooth}")
-    if not 0.0 < tolerance < 1.0:
-        raise ConfigError(f"tolerance: the relative half-width of the band must be in (0, 1), "
-                          f"got {tolerance}")
+    check_tolerance(tolerance)
     n_ref = reference_count(doses.size, reference_fraction)
     order = np.argsort(doses, kind="stable")
     doses, areas = doses[order], areas[order]
@@ -219,18 +231,24 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
             t = (0.5 * full - a0) / (a1 - a0) if a1 != a0 else 1.0
             dose_half = float(np.exp(np.log(doses[i - 1]) + t * np.log(doses[i] / doses[i - 1])))
 
-    first = _first_converged(areas, band, n_ref)
+    first = _first_converged(doses, areas, band, n_ref)
     dose_conv = None if first is None else float(doses[first])
     return DoseCurve(doses, areas, full, band, dose_half, dose_conv,
                      half_is_bound=half_bound, converged_is_bound=first == 0, **extra)
 
 
-def _first_converged(areas: np.ndarray, band: tuple[float, float], n_ref: int) -> int | None:
-    """Index of the first frame from which every area lies in ``band``; None when that is
-    only the reference frames (the last ``n_ref``) or no frame at all."""
+def _first_converged(doses: np.ndarray, areas: np.ndarray, band: tuple[float, float],
+                     n_ref: int) -> int | None:
+    """Index (into ``doses`` sorted ascending) of the first frame from which every area lies in
+    ``band``; None when that is only the reference frames (the last ``n_ref``) or no frame.
+
+    Frames of one dose stand or fall together: one outside the band puts the
+    convergence above that dose, whichever order they were recorded in.
+    """
     inside = (areas >= band[0]) & (areas <= band[1])
     outside = np.flatnonzero(~inside)
-    first = 0 if outside.size == 0 else int(outside[-1]) + 1
+    first = 0 if outside.size == 0 else int(
+        np.searchsorted(doses, doses[outside[-1]], side="right"))
     return first if first < areas.size - n_ref else None
 
 

@@ -368,13 +368,12 @@ def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
         ``smooth`` outside 1 to the number of frames; ``reference_fraction`` or
         ``tolerance`` out of range (checked before any segmenting).
     """
-    from temseg.analyze.dose import dose_curve, plot_dose_curve, reference_count
+    from temseg.analyze.dose import (check_tolerance, dose_curve, plot_dose_curve,
+                                     reference_count)
 
     check_series(series, smooth=smooth)
     reference_count(len(series), reference_fraction)  # a bad fraction fails before segmenting
-    if not 0.0 < tolerance < 1.0:
-        raise ConfigError(f"tolerance: the relative half-width of the band must be in (0, 1), "
-                          f"got {tolerance}")
+    check_tolerance(tolerance)
     rows = list(iter_areas(segmenter, series, threshold=threshold, callback=callback))
     blank = [r["frame"] for r in rows if r["blank"]]
     rows.sort(key=lambda r: r["dose_e_per_A2"])

@@ -136,6 +136,7 @@ def dose_curve_command(
     with a warning.
     """
     _common.check_output(out)
+    from temseg.analyze.dose import check_tolerance
     from temseg.analyze.dose_run import PAPER_002, check_series, read_series, run_dose_curve
     from temseg.errors import ConfigError, format_frames
     from temseg.infer import load_segmenter
@@ -148,8 +149,7 @@ def dose_curve_command(
     _common.set_threads(threads)
     if not 0.0 < reference_fraction <= 0.5:
         raise ConfigError(f"--reference-fraction: must be in (0, 0.5], got {reference_fraction}")
-    if not 0.0 < tolerance < 1.0:
-        raise ConfigError(f"--tolerance: must be in (0, 1), got {tolerance}")
+    check_tolerance(tolerance, name="--tolerance")
     if smooth < 1:
         raise ConfigError(f"--smooth: the running-median window must be at least 1 frame, "
                           f"got {smooth}")
