@@ -177,6 +177,10 @@ def test_particles_are_measured_on_the_written_masks(model_file, inputs, tmp_pat
     assert main(["segment", str(model_file), str(bare), "-o", str(tmp_path / "x"),
                  "--particles", "--min-area-nm2", "0.2"]) == 2
     assert "--min-area-nm2: bare.tif has no pixel size" in capsys.readouterr().err
+    # without --particles it does nothing, and says so (it crashed on a file without a size)
+    assert main(["segment", str(model_file), str(bare), "-o", str(tmp_path / "y"),
+                 "--min-area-nm2", "0.2"]) == 0
+    assert "--min-area-nm2 is not used without --particles" in capsys.readouterr().err
     # beside their image, the particle plots are not taken for images by the next run
     from temseg.infer import collect_inputs
 

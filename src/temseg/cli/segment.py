@@ -311,6 +311,8 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"--min-area-px: must be ≥ 1, got {min_area_px}")
         if min_area_nm2 is not None and not 0 < min_area_nm2 < float("inf"):
             raise ConfigError(f"--min-area-nm2: must be a positive area, got {min_area_nm2:g}")
+        if min_area_nm2 is not None and not particles:
+            _common.warn("--min-area-nm2 is not used without --particles (or --fourier)")
         _common.check_column_options(column_distance, min_column_px)
         _common.check_output(out)
         model_path, input_paths = _split_model(paths, model)
@@ -378,8 +380,8 @@ def register(app: typer.Typer) -> None:
                     counts: list[dict] = []  # column counts per series (≥ 3 classes)
                     events: list[dict] = []  # what became of the columns, series to series
                     first: dict = {}  # the first frame and its mask, for the Fourier map
-                    smallest = (min_area_px if min_area_nm2 is None
-                                else area_px(min_area_nm2, sampling=mg.sampling))
+                    smallest = (area_px(min_area_nm2, sampling=mg.sampling)
+                                if particles and min_area_nm2 is not None else min_area_px)
                     measure = (_particle_measurer(rows, mg.sampling, smallest, fourier, first,
                                                   frames_per_series=segmenter.in_channels)
                                if particles else None)
