@@ -34,16 +34,18 @@ def test_a_second_evaluation_leaves_no_stale_overlays(tmp_path, save_tiny_model,
     assert sorted(p.name for p in (out / "confusion").iterdir()) == [
         "a.png", "b.png", "c.png", "d.png"]
     (out / "confusion" / "mine.txt").write_text("my notes")  # not evaluate's: kept
+    (out / "confusion" / "pooled.png").write_bytes(b"mine")  # a summary row's name: no image
     (out / "notes.md").write_text("kept")
     (out / "per_dose.csv").write_text("dose_low_e_per_A2\n10\n")  # as of data with doses
     assert main(["evaluate", str(model), str(one), "-o", str(out)]) == 0
     assert _names(out / "per_image.csv") == ["e"]
     assert not (out / "per_dose.csv").exists()  # evaluate's, not written again: stale
-    assert sorted(p.name for p in (out / "confusion").iterdir()) == ["e.png", "mine.txt"]
+    assert sorted(p.name for p in (out / "confusion").iterdir()) == ["e.png", "mine.txt",
+                                                                      "pooled.png"]
     assert (out / "notes.md").read_text() == "kept"
     # without overlays, the earlier ones are stale too; other files stay
     assert main(["evaluate", str(model), str(four), "-o", str(out), "--no-overlays"]) == 0
-    assert sorted(p.name for p in (out / "confusion").iterdir()) == ["mine.txt"]
+    assert sorted(p.name for p in (out / "confusion").iterdir()) == ["mine.txt", "pooled.png"]
     assert _names(out / "per_image.csv") == ["a", "b", "c", "d"]
     capsys.readouterr()
 

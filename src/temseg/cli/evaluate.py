@@ -126,6 +126,8 @@ def _evaluate(model: Path, data: list[Path], out: Path, *, warn, current: dict,
 
 
 #: the files of fixed name evaluate writes into its folder (not every run writes all)
+#: per_image.csv's summary rows after the images (no overlay of theirs to remove)
+_SUMMARY_ROWS = ("pooled", "mean of images")
 _OUTPUTS = ("per_image.csv", "pooled.json", "record.json", "per_class.csv", "columns.csv",
             "per_dose.csv", "per_dose.png")
 
@@ -145,7 +147,8 @@ class _Previous:
             return
         try:
             with open(table, newline="") as fh:
-                self.names = [row["name"] for row in csv.DictReader(fh) if row.get("name")]
+                self.names = [row["name"] for row in csv.DictReader(fh) if row.get("name")
+                              and row["name"] not in _SUMMARY_ROWS]
         except (OSError, UnicodeDecodeError, KeyError, csv.Error):
             return
         self.files = {name: self._stamp(out / name) for name in _OUTPUTS
@@ -323,7 +326,8 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
                        rows, title=f"{model} at threshold {thr:g}",
                        channels=segmenter.in_channels)
     write_table(out / "per_image.csv",
-                rows + [{"name": "pooled", **pooled}, {"name": "mean of images", **means}])
+                rows + [{"name": name, **scores}
+                        for name, scores in zip(_SUMMARY_ROWS, (pooled, means))])
     write_json(out / "pooled.json", {"threshold": thr, "n_images": len(pairs), **pooled,
                                      "image_mean": means, "by_dose": by_dose})
     write_record(out, config={**config, "threshold": thr}, pooled=pooled, by_dose=by_dose)
