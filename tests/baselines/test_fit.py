@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
+
 import numpy as np
 import pytest
+from scipy import ndimage
 
-from temseg.baselines.bragg import BraggParams
-from temseg.baselines.fit import best_threshold, cross_validate, fit_baseline
+from temseg.baselines.bragg import BraggParams, bragg_filter
+from temseg.baselines.fit import REPORTED, best_threshold, cross_validate, fit_baseline
+from temseg.baselines.fourier import FourierParams, NoLatticeWarning, fourier_filter
 from temseg.errors import ConfigError, InputError
+from temseg.metrics import Confusion, confusion, scores_from_confusion
+from temseg.preprocess import group_kfold
 from temseg.synthetic import particle_set
 
 
@@ -25,9 +32,17 @@ def test_best_threshold_is_exact_on_separable_scores():
     thr, f1 = best_threshold([score], [truth])
     assert f1 == pytest.approx(1.0)
     assert np.array_equal(score > thr, truth)
-    # an image with no lattice (None) is all background
-    thr, f1 = best_threshold([score, None], [truth, truth])
+    # an image with no lattice (None) is all amorphous: all background when the crystal is
+    # the foreground, all foreground (every background pixel a false positive) otherwise
+    thr, f1 = best_threshold([score, None], [truth, truth], foreground="crystal")
     assert f1 == pytest.approx(2 * truth.sum() / (3 * truth.sum()))
+    n = truth.sum()
+    thr_amorphous, f1 = best_threshold([score, None], [truth, truth])
+    assert f1 == pytest.approx(4 * n / (4 * n + truth.size - n))
+    assert thr_amorphous == thr
+    # only lattice-free images: the score of the all-amorphous masks, whatever the threshold
+    assert best_threshold([None], [truth])[1] == pytest.approx(2 * n / (n + truth.size))
+    assert best_threshold([None], [truth], foreground="crystal")[1] == 0.0
 
 
 def test_bragg_fit_improves_on_the_start_point(patches):
@@ -68,6 +83,44 @@ def test_cross_validation_reports_mean_and_std(patches):
     summary = cv.summary()
     assert summary["k"] == 3 and len(summary["folds"]) == 3
     assert "spectra" in calls and any(s.startswith("fold") for s in calls)
+
+
+@pytest.mark.parametrize("method, start", [
+    ("bragg", BraggParams()),  # the amorphous side is the foreground by default
+    ("fourier", FourierParams(foreground="amorphous")),
+])
+def test_cv_scores_a_lattice_free_image_as_the_filter_segments_it(patches, method, start):
+    """A lattice-free image is all amorphous in the fit as in the filters: all foreground
+    here (it was scored as all background, unlike what segment and evaluate produce)."""
+    images, truths = patches
+    rng = np.random.default_rng(3)
+    noise = ndimage.gaussian_filter(rng.standard_normal((96, 96)), 1.5)
+    noise += 0.3 * rng.standard_normal(noise.shape)  # amorphous texture + shot noise
+    images = [*images[:3], noise]
+    truths = [~t.astype(bool) for t in truths[:3]] + [np.ones(noise.shape, bool)]
+    groups = ["a", "b", "c", "noise"]
+    cv = cross_validate(images, truths, method=method, k=2, groups=groups, seed=0, start=start,
+                        max_evals=8, final_fit=False)
+    for (_, test), fold in zip(group_kfold(groups, 2, seed=0), cv.folds):
+        params = dataclasses.replace(start, **fold["params"])
+        masks = []
+        for i in test:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                if method == "bragg":
+                    masks.append(bragg_filter(images[i], sigma=params.sigma,
+                                              g_thresh=params.g_thresh,
+                                              m_thresh=params.m_thresh))
+                else:
+                    masks.append(fourier_filter(images[i], rel_width=params.rel_width,
+                                                blur_px=params.blur_px, foreground="amorphous"))
+            no_lattice = any(issubclass(w.category, NoLatticeWarning) for w in caught)
+            assert no_lattice == (i == 3)  # the noise image, and only it, has no lattice
+            if i == 3:
+                assert masks[-1].all()
+        total = sum((confusion(m, truths[i]) for m, i in zip(masks, test)), Confusion(0, 0, 0, 0))
+        expected = scores_from_confusion(total)
+        assert fold["scores"] == pytest.approx({k: expected[k] for k in REPORTED})
 
 
 def test_bad_inputs(patches):

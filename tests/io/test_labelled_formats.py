@@ -38,6 +38,37 @@ def test_palette_label_gives_its_indices_not_its_colours(tmp_path):
     np.testing.assert_array_equal(read_labelled_folder(tmp_path)[0].label, classes > 0)
 
 
+def test_grey_palette_label_reads_as_the_grey_png_of_the_mask(tmp_path):
+    # the review's case: palette numbered in order of first appearance, the top-left is
+    # white, so index 0 = white; read as indices, 960 background px became foreground
+    (tmp_path / "grey").mkdir()
+    (tmp_path / "palette").mkdir()
+    _image(tmp_path / "grey", shape=(32, 32))
+    _image(tmp_path / "palette", shape=(32, 32))
+    mask = np.zeros((32, 32), np.uint8)
+    mask[:8, :8] = 1  # 64 foreground px, in the top-left corner
+    iio.imwrite(tmp_path / "grey" / "a_LABEL.png", mask * 255)
+    _palette_png(tmp_path / "palette" / "a_LABEL.png", 1 - mask, [(255, 255, 255), (0, 0, 0)])
+    with Image.open(tmp_path / "palette" / "a_LABEL.png") as saved:
+        assert saved.mode == "P"
+        assert np.array(saved)[0, 0] == 0 and saved.getpalette()[:3] == [255, 255, 255]
+    for multiclass in (False, True):
+        grey = read_labelled_folder(tmp_path / "grey", multiclass=multiclass)[0].label
+        palette = read_labelled_folder(tmp_path / "palette", multiclass=multiclass)[0].label
+        np.testing.assert_array_equal(palette, grey)
+        np.testing.assert_array_equal(palette, mask)
+
+
+def test_coloured_palette_keeps_its_indices_even_with_a_grey_entry(tmp_path):
+    _image(tmp_path)
+    classes = np.zeros((16, 16), np.uint8)
+    classes[2:7, 2:7], classes[9:14, 9:14] = 1, 2
+    # background black (grey), classes 1 white (grey) and 2 red: one colour makes it class ids
+    _palette_png(tmp_path / "a_LABEL.png", classes, [(0, 0, 0), (255, 255, 255), (255, 0, 0)])
+    np.testing.assert_array_equal(read_labelled_folder(tmp_path, multiclass=True)[0].label,
+                                  classes)
+
+
 def test_true_colour_label_is_still_refused(tmp_path):
     _image(tmp_path)
     colour = np.zeros((16, 16, 3), np.uint8)

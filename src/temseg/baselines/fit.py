@@ -11,8 +11,10 @@ Fourier filter (000): the threshold is Otsu's per image, so only the band's
 relative width and the blur are fitted, on a grid.
 
 The objective is a pooled pixel score over the training images (F1 by
-default, as 004 compares methods by it). Per-image FFTs are computed once and
-reused across folds and parameter trials.
+default, as 004 compares methods by it). An image without a lattice is
+scored as the filters segment it: all amorphous, so all foreground when the
+foreground is the amorphous side and all background when it is the crystal.
+Per-image FFTs are computed once and reused across folds and parameter trials.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import numpy as np
 from scipy import optimize
 
 from temseg.baselines.bragg import BraggParams, Spectrum, analyse, difference_map
-from temseg.baselines.fourier import (FourierParams, NoLatticeWarning, check_image, fourier_score,
+from temseg.baselines.fourier import (Foreground, FourierParams, NoLatticeWarning,
+                                      check_foreground, check_image, fourier_score,
                                       strongest_ring)
 from temseg.errors import ConfigError, InputError
 
@@ -63,15 +66,21 @@ def _check_objective(objective: str) -> str:
 
 
 def best_threshold(maps: Sequence[np.ndarray | None], truths: Sequence[np.ndarray], *,
-                   objective: str = "f1", n_bins: int = 512) -> tuple[float, float]:
+                   objective: str = "f1", foreground: Foreground = "amorphous",
+                   n_bins: int = 512) -> tuple[float, float]:
     """The threshold on score maps that maximises a pooled score.
 
     Parameters
     ----------
     maps : sequence of (H, W) arrays or None
-        Scores, higher = more foreground; ``None`` means "all background".
+        Scores, higher = more foreground; ``None`` means "no lattice": the
+        image is all amorphous, whatever the threshold.
     truths : sequence of (H, W) bool arrays
     objective : one of :data:`OBJECTIVES`
+    foreground : {"amorphous", "crystal"}
+        The side the scores and truths call foreground: a ``None`` map is all
+        foreground for ``"amorphous"``, all background for ``"crystal"`` (as
+        :func:`~temseg.baselines.bragg.bragg_filter` segments such an image).
     n_bins : int
         Resolution of the sweep (histogram bins between the smallest and
         largest score).
@@ -84,9 +93,15 @@ def best_threshold(maps: Sequence[np.ndarray | None], truths: Sequence[np.ndarra
     finite = [m for m in maps if m is not None]
     n_pos = sum(int(np.count_nonzero(t)) for t in truths)
     n_all = sum(t.size for t in truths)
+    # no-lattice images: foreground everywhere or nowhere, the same at every threshold
+    tp0 = fp0 = 0
+    if check_foreground(foreground) == "amorphous":
+        absent = [t for m, t in zip(maps, truths) if m is None]
+        tp0 = sum(int(np.count_nonzero(t)) for t in absent)
+        fp0 = sum(t.size for t in absent) - tp0
     if not finite:
-        tp = fp = 0
-        return np.inf, float(_objective_from_counts(tp, fp, n_pos, n_all - n_pos, objective))
+        return np.inf, float(_objective_from_counts(tp0, fp0, n_pos - tp0,
+                                                    n_all - n_pos - fp0, objective))
     lo = min(float(m.min()) for m in finite)
     hi = max(float(m.max()) for m in finite)
     if hi <= lo:
@@ -103,8 +118,8 @@ def best_threshold(maps: Sequence[np.ndarray | None], truths: Sequence[np.ndarra
         pos += np.bincount(k[tt], minlength=n_bins + 1)
         neg += np.bincount(k[~tt], minlength=n_bins + 1)
     # predicting bins ≥ j as foreground (j = n_bins: nothing)
-    tp = np.cumsum(pos[::-1])[::-1]
-    fp = np.cumsum(neg[::-1])[::-1]
+    tp = np.cumsum(pos[::-1])[::-1] + tp0
+    fp = np.cumsum(neg[::-1])[::-1] + fp0
     fn = n_pos - tp
     tn = n_all - n_pos - fp
     values = _objective_from_counts(tp, fp, fn, tn, objective)
@@ -172,6 +187,7 @@ class _BraggData:
                 progress("spectra", i + 1, len(images))
 
     def maps(self, idx, params: BraggParams, sigma: float, g_thresh: float):
+        """Score maps, foreground high; None for an image without a lattice."""
         sign = 1.0 if params.foreground == "amorphous" else -1.0
         out = []
         for i in idx:
@@ -181,9 +197,15 @@ class _BraggData:
         return out
 
     def predict(self, idx, params: BraggParams):
+        """Masks as :func:`~temseg.baselines.bragg.bragg_filter` gives them.
+
+        An image without a lattice is all amorphous: all foreground for an
+        amorphous foreground, all background for a crystal one.
+        """
         sign = 1.0 if params.foreground == "amorphous" else -1.0
+        whole = params.foreground == "amorphous"  # the mask of an image without a lattice
         maps = self.maps(idx, params, params.sigma, params.g_thresh)
-        return [np.zeros(self.truths[i].shape, bool) if m is None else m > sign * params.m_thresh
+        return [np.full(self.truths[i].shape, whole) if m is None else m > sign * params.m_thresh
                 for i, m in zip(idx, maps)]
 
 
@@ -200,7 +222,8 @@ def _fit_bragg(data: _BraggData, idx, start: BraggParams, objective: str, max_ev
         if key not in cache:
             sigma = float(np.clip(np.exp(log_sigma), 1e-3, 0.25))
             maps = data.maps(idx, start, sigma, float(np.exp(log_g)))
-            cache[key] = best_threshold(maps, truths, objective=objective)
+            cache[key] = best_threshold(maps, truths, objective=objective,
+                                        foreground=start.foreground)
             if progress:
                 progress("fit", min(len(cache), max_evals), max_evals)
         return cache[key][1]
@@ -245,7 +268,9 @@ class _FourierData:
 
     def predict(self, idx, params: FourierParams):
         out = []
-        with warnings.catch_warnings():  # no lattice: all background, silently while fitting
+        # no lattice (or a flat band-pass): fourier_score's ∓inf threshold makes the mask all
+        # amorphous, as fourier_filter's; its NoLatticeWarning is silenced while fitting
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", NoLatticeWarning)
             for i in idx:
                 score, thr = fourier_score(self.images[i], params, ring=self.rings[i])

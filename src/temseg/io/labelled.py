@@ -112,12 +112,18 @@ def _label_warning(path: Path, values: np.ndarray, *, multiclass: bool) -> str |
             "(a lossy or anti-aliased mask?)")
 
 
-def _palette_indices(path: Path) -> np.ndarray | None:
-    """The palette indices of a palette (PIL mode ``P``) PNG/GIF/BMP, else None.
+def _palette_label(path: Path) -> np.ndarray | None:
+    """The label of a palette (PIL mode ``P``) PNG/GIF/BMP, else None.
 
-    A labelling tool's palette PNG stores the class id as the index and a
-    colour per class in the palette; the index is the label. Anything else,
-    or a file PIL cannot open (left to :func:`read_raster` to report), gives None.
+    Where every palette entry used is grey (R = G = B) the label is those
+    greys, as the same mask saved as a grey PNG: many tools number the
+    palette in order of first appearance, so a mask whose top-left pixel is
+    white has index 0 = white, and its indices would swap foreground and
+    background. Where an entry used is coloured, the palette is a labelling
+    tool's class colours and the index is the class id. Which index means
+    background is then the tool's choice (usually 0); nothing in the file
+    says, so the indices are kept as they are. Anything else, or a file PIL
+    cannot open (left to :func:`read_raster` to report), gives None.
     """
     from PIL import Image
 
@@ -125,16 +131,22 @@ def _palette_indices(path: Path) -> np.ndarray | None:
         with Image.open(path) as image:
             if image.mode != "P":
                 return None
-            return np.array(image)
+            indices = np.array(image)
+            palette = np.array(image.getpalette("RGB") or [], np.uint8).reshape(-1, 3)
     except Exception:  # noqa: BLE001 - read_raster reads it again and names the problem
         return None
+    used = _distinct(indices)
+    if used[-1] < len(palette) and (palette[used] == palette[used, :1]).all():
+        return palette[indices, 0]  # a grey palette: its greys, read as a grey PNG
+    return indices
 
 
 def _read_label(path: Path, *, multiclass: bool, warn: Warn = default_warn) -> np.ndarray:
     """Label pixels: integer-valued, one channel; binary → 0/1, class ids kept otherwise.
 
-    A palette image gives its indices (the class ids), not its colours; grey
-    stored as RGB(A) gives the grey, unless one colour (any colour) fills the
+    A palette image of greys gives its greys; one with colours gives its
+    indices (the class ids), see :func:`_palette_label`. Grey stored as RGB(A)
+    gives the grey, unless one colour (any colour) fills the
     image and the alpha channel varies: then the alpha is the mask.
     """
     if path.suffix.lower() in TIFF:
@@ -148,7 +160,7 @@ def _read_label(path: Path, *, multiclass: bool, warn: Warn = default_warn) -> n
         except Exception as exc:
             raise InputError(f"{path}: corrupt or truncated label file ({exc})") from None
     else:
-        array = _palette_indices(path)
+        array = _palette_label(path)
         if array is None:
             array, _ = read_raster(path)
     array = np.asarray(array)
@@ -238,7 +250,10 @@ def read_labelled_folder(folder: str | Path, *, label_suffix: str = "_LABEL",
     multiclass : bool
         False: label > 0 is foreground (labels become 0/1). True: labels are
         integer class ids (a label holding only 0 and 255 counts as binary).
-        A palette (indexed colour) label gives its palette indices; an RGBA
+        A palette (indexed colour) label whose entries are all grey gives its
+        greys (as a grey PNG of the mask would; the palette's order does not
+        matter); one with coloured entries gives its palette indices, index 0
+        taken as background as labelling tools number it; an RGBA
         or grey+alpha label of one colour with a varying alpha gives its alpha.
         True colour labels are refused.
     sampling : float, optional
