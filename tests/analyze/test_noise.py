@@ -343,3 +343,17 @@ def test_at_bound_names_the_parameter(params, named):
     assert (named in text) if named else text == ""
     if named.startswith("C ="):  # no shot noise: c0 and c3 mean nothing, only C is named
         assert text == named + " (readout noise only)"
+
+
+def test_a_dose_message_without_measurable_shot_noise_does_not_claim_it_agrees():
+    """Readout-dominated frames (C > 0.9) measure no gain: the doses message says so."""
+    from types import SimpleNamespace
+
+    from temseg.analyze.noise_checks import noise_consistency
+
+    frames = [SimpleNamespace(accepted=True, C=0.95, mean_counts=m, c1=1.0, c2=0.99,
+                              dose_per_pixel=100.0 * m, r2=0.9, reasons=[]) for m in (10, 20, 40)]
+    check = noise_consistency(frames, doses_given=True)
+    assert check["gain_ratio"] is None and check["counts_ratio"] == 0.01
+    assert "no frame showed enough shot noise" in check["message"]
+    assert "agrees" not in check["message"] and "e/nm²" in check["message"]

@@ -152,9 +152,11 @@ def noise_consistency(frames: Sequence[FrameFit], *, counts_per_electron: float 
         likely = (": they look like e/nm², not e/Å² (divide by 100), or the pixel size is "
                   "10× off" if 100 / F <= 1 / counts_ratio <= 100 * F else
                   ": check the doses (e/Å²) and the pixel size")
+        noise = (f"the shot noise agrees with counts_per_electron = {G:g}"
+                 if gain_ratio is not None else
+                 "no frame showed enough shot noise to check counts_per_electron")
         message = (f"doses: the mean counts are {counts_ratio:.3g}× dose × sampling² × "
-                   f"counts_per_electron (the shot noise agrees with counts_per_electron = "
-                   f"{G:g}){likely}; N0 is {times(1 / counts_ratio)}")
+                   f"counts_per_electron ({noise}){likely}; N0 is {times(1 / counts_ratio)}")
     elif doses_given and off(gain_ratio) and not (off(counts_ratio)
                                                    and 1 / F <= counts_ratio / gain_ratio <= F):
         message = (f"doses: the shot noise implies about {about(noise_gain)} counts per electron "
