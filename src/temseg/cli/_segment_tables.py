@@ -1,0 +1,150 @@
+"""What ``temseg segment`` writes beside its masks: particle and column tables, their plots,
+and the column events of a stack of focal series (each built from :mod:`temseg.analyze`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: int,
+                       fourier: bool, first: dict, *, frames_per_series: int = 1):
+    """An ``on_mask`` callback that appends each frame's particles to ``rows`` (for a
+    focal-series model each series', keyed ``series`` and ``first_frame``)."""
+    from temseg.analyze.particles import particle_table
+
+    def measure(index: int, mask, image) -> None:
+        if fourier and not first:
+            first.update(image=image, mask=mask, frame=index)
+        where = ({"frame": index} if frames_per_series == 1 else
+                 {"series": index, "first_frame": index * frames_per_series})
+        rows.extend({**where, **row}
+                    for row in particle_table(mask, sampling=sampling, min_area_px=min_area_px,
+                                              image=image if fourier else None))
+    return measure
+
+
+def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_column_px: int,
+                    then=None, *, events: list[dict] | None = None,
+                    column_distance: float | None = None, warn=None):
+    """An ``on_mask`` callback that appends each series' column counts (and, under
+    ``"positions"``, :func:`~temseg.analyze.columns.column_positions`) to ``counts``, and
+    hands the foreground to ``then``, the particle measurer, when given.
+
+    With ``events`` and a pixel size, each series' columns are also paired with the last
+    segmented series' (drift by phase correlation of the two class maps, centres at
+    most ``column_distance`` Å apart): one :func:`~temseg.analyze.columns.transition_row`
+    per pair of series; a series without columns is passed over; ``warn`` hears of a drift
+    of a quarter of the field or more (a lattice repeats: it may be a wrong one)."""
+    import numpy as np
+
+    from temseg.analyze.columns import (column_positions, column_transitions, count_row,
+                                        series_drift, transition_row)
+
+    last: dict = {}
+    track = events is not None and sampling is not None and column_distance is not None
+
+    def count(index: int, mask, image) -> None:
+        # every column's place, compact (a float array per series) for long stacks; the
+        # counts come from the same labelling
+        positions = column_positions(mask, classes=segmenter.classes, min_area_px=min_column_px)
+        row = count_row(index, mask, classes=segmenter.classes, sampling=sampling,
+                        min_area_px=min_column_px, frames_per_series=segmenter.in_channels,
+                        positions=positions)
+        row["positions"] = positions
+        counts.append(row)
+        if track and len(positions):  # a series without columns has nothing to pair
+            if last:
+                # from the class maps, not the images: a change of contrast (defocus,
+                # dose) moved the images' correlation peak by up to 170 px in
+                # benchmarks/focal_events.py, the class maps' by 0.14 px at most
+                drift = series_drift(last["mask"], mask)
+                found = column_transitions(last["positions"], positions,
+                                           n_classes=len(segmenter.classes), drift=drift,
+                                           max_distance_px=column_distance / sampling,
+                                           shape=np.shape(image))
+                events.append(transition_row(last["index"], index, drift, found,
+                                             classes=segmenter.classes))
+                if warn is not None and np.hypot(*drift) > 0.25 * min(np.shape(mask)):
+                    # a lattice repeats: a large drift may have paired columns with neighbours
+                    unit = "series" if segmenter.in_channels > 1 else "frame"
+                    warn(f"{unit} {last['index']} → {index}: a drift of "
+                         f"{np.hypot(*drift):.0f} px, a quarter of the field or more; check "
+                         "drift_y_px, drift_x_px in NAME_events.csv")
+            last.update(index=index, mask=mask, positions=positions)
+        if then is not None:
+            then(index, mask > 0, image)
+    return count
+
+
+def _write_events(out: Path, name: str, events: list[dict]) -> dict:
+    """NAME_events.csv (a row per pair of consecutive segmented series) and, for the record,
+    each change summed over the stack."""
+    from temseg.train.scoring import write_table
+
+    path = out / f"{name}_events.csv"
+    write_table(path, events)
+    keys = [k for k in events[0] if k not in ("from_series", "to_series", "drift_y_px",
+                                              "drift_x_px")]
+    return {"csv": str(path), "totals": {k: int(sum(e[k] for e in events)) for k in keys}}
+
+
+def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmenter,
+                  blank: list, unit: str) -> dict:
+    """NAME_counts.csv (a row per series, blank ones too), NAME_columns.csv (every column's
+    class, centre and area) and, for more than one series, NAME_counts.png; the summary for
+    the record."""
+    from temseg.analyze.columns import (count_row, counts_summary, plot_counts,
+                                        write_counts_csv, write_positions_csv)
+
+    sampling = plan["sampling"]
+    positions = [(row["series"], row.pop("positions")) for row in counts]
+    columns_path = write_positions_csv(out / f"{name}_columns.csv", positions,
+                                       classes=segmenter.classes, sampling=sampling)
+    rows = sorted(counts + [count_row(i, None, classes=segmenter.classes, sampling=sampling,
+                                      frames_per_series=segmenter.in_channels) for i in blank],
+                  key=lambda r: r["series"])
+    csv_path = write_counts_csv(out / f"{name}_counts.csv", rows, classes=segmenter.classes,
+                                sampling=sampling)
+    entry = {"csv": str(csv_path), "columns_csv": str(columns_path),
+             "per_class": counts_summary(rows, classes=segmenter.classes)}
+    if len(rows) > 1:
+        entry["plot"] = str(plot_counts(out / f"{name}_counts.png", rows,
+                                        classes=segmenter.classes,
+                                        title=f"{plan['path'].name}: columns per {unit}",
+                                        unit="frame" if unit == "frame" else "focal series"))
+    return entry
+
+
+def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: list,
+                     first: dict, min_area_px: int, unit: str = "frame") -> dict:
+    """NAME_particles.csv and .png (and NAME_fourier.png); the summary for the record.
+
+    ``unit`` is "series" for a focal-series model: rows, CSV, plot and record then
+    count focal series (``series``, ``first_frame``; ``particles_per_series``...).
+    """
+    import numpy as np
+
+    from temseg.analyze.particles import (frame_peak_ratios, label_particles, particle_summary,
+                                          plot_fourier_map, plot_particles, write_particle_csv)
+
+    n_frames = plan["frames"] if plan["stack"] else None
+    csv_path = write_particle_csv(out / f"{name}_particles.csv", rows, frames=plan["stack"],
+                                  unit=unit)
+    png_path = plot_particles(out / f"{name}_particles.png", rows, n_frames=n_frames,
+                              title=plan["path"].name, blank_frames=blank, unit=unit)
+    segmented = None if n_frames is None else n_frames - len(blank)
+    extra = {}
+    if first:
+        shown = [r for r in rows if r[unit] == first["frame"]]
+        where = f", {unit} {first['frame']}" if plan["stack"] else ""
+        extra["fourier_map"] = str(plot_fourier_map(
+            out / f"{name}_fourier.png", first["image"],
+            label_particles(first["mask"], min_area_px=min_area_px), shown,
+            title=f"{plan['path'].name}{where}: Fourier peak ratio per particle"))
+        ratios = [r["peak_ratio"] for r in rows if r.get("peak_ratio") is not None]
+        extra["peak_ratio_median"] = float(np.median(ratios)) if ratios else None
+        if plan["stack"]:  # 003 keeps the frames whose particles sit on a zone axis (low ratio)
+            extra[f"{unit}_peak_ratio"] = [None if np.isnan(v) else float(v)
+                                           for v in frame_peak_ratios(rows, n_frames,
+                                                                      unit=unit)]
+    return {**particle_summary(rows, n_frames=segmented, unit=unit), **extra,
+            "min_area_px": min_area_px, "csv": str(csv_path), "plot": str(png_path)}
