@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from temseg.cli.main import main
+from temseg.cli.simulate import load_simulate_config
 from temseg.simulate.dataset import open_dataset, read_parameters
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,8 +118,9 @@ def test_dose_fitted_takes_the_vacuum_doses_and_says_one_dose(tmp_path, capsys):
     assert code == 0, err
     params = read_parameters(out)
     np.testing.assert_allclose(params["dose"], 500.0)
-    np.testing.assert_allclose(params["c0"], 0.3)  # the flag replaced the config's c0
-    assert "--noise-model replaces the config's detector c0 [0.9, 1.0]" in err
+    np.testing.assert_allclose(params["c0"], 0.3)  # the model replaced the config's c0
+    assert (f"detector.noise_model: {model} replaces the config's detector mtf MTF4, "
+            "c0 [0.9, 1.0] (its c0, c3 and N0 are used)") in " ".join(err.split())
     assert "every image the vacuum stack's one dose, 500 e/Å²" in err
     assert main(["simulate", str(config), "--out", str(tmp_path / "x.zarr")]) == 2
     assert "detector.dose: 'fitted'" in capsys.readouterr().err
@@ -142,11 +144,53 @@ def test_noise_model_fitted_at_another_pixel_size_is_warned_about(tmp_path):
     from temseg.cli.simulate import load_simulate_config
     from temseg.simulate.config import detector_warnings
 
+    def about_sampling(**overrides):
+        messages = detector_warnings(load_simulate_config(SMALL, noise_model=model, **overrides))
+        return [m for m in messages if "replaces the config's detector" not in m]
+
     model = _noise_model(tmp_path, sampling=0.3)
-    assert detector_warnings(load_simulate_config(SMALL, noise_model=model)) == []
-    assert detector_warnings(load_simulate_config(SMALL, sampling=0.31, noise_model=model)) == []
-    (message,) = detector_warnings(load_simulate_config(SMALL, sampling=0.6, noise_model=model))
+    assert about_sampling() == []
+    assert about_sampling(sampling=0.31) == []
+    (message,) = about_sampling(sampling=0.6)
     assert message.startswith("detector.noise_model: fitted at 0.3 Å/px, simulating at 0.6 Å/px")
+
+
+def test_noise_model_by_flag_or_by_yaml_is_one_rule(tmp_path, capsys):
+    """The same model file as --noise-model or as detector.noise_model: the same config,
+    attrs and bytes for a seed; the config's mtf, c0, c3, N0 it replaces are named."""
+    from temseg.simulate.config import detector_warnings
+
+    model = _noise_model(tmp_path)
+    detector = "detector:\n  mtf: MTF4\n  c0: [0.9, 1.0]\n  N0: [0.0, 0.1]\n  dose: high"
+    text = SMALL.read_text()
+    assert "detector:\n  mtf: MTF4\n  dose: high" in text
+    by_flag = tmp_path / "flag.yaml"
+    by_flag.write_text(text.replace("detector:\n  mtf: MTF4\n  dose: high", detector))
+    by_yaml = tmp_path / "yaml.yaml"
+    by_yaml.write_text(text.replace("detector:\n  mtf: MTF4\n  dose: high",
+                                    f"{detector}\n  noise_model: {model}"))
+    configs = [load_simulate_config(by_flag, noise_model=model), load_simulate_config(by_yaml)]
+    for cfg in configs:
+        assert (cfg.detector.mtf, cfg.detector.c0, cfg.detector.N0) == (None, None, None)
+        assert cfg.detector.ranges().c0 == (0.3, 0.3) and cfg.detector.ranges().dose == (1e2, 1e6)
+        assert detector_warnings(cfg) == [
+            f"detector.noise_model: {model} replaces the config's detector mtf MTF4, "
+            "c0 [0.9, 1.0], N0 [0.0, 0.1] (its c0, c3 and N0 are used)"]
+    # a config that names no preset gets no word about the default one
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(text.replace("detector:\n  mtf: MTF4\n  dose: high", "detector: {}"))
+    assert detector_warnings(load_simulate_config(bare, noise_model=model)) == []
+    digests = []
+    for name, config, flag in (("flag", by_flag, ["--noise-model", str(model)]),
+                               ("yaml", by_yaml, [])):
+        out = tmp_path / f"{name}.zarr"
+        code = main(["simulate", str(config), "--out", str(out), "--n-structures", "1",
+                     "--images-per-structure", "1", "--size", "56", "--scheduler",
+                     "synchronous", *flag])
+        assert code == 0, capsys.readouterr().err
+        digests.append({str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+                        for p in sorted(out.rglob("*")) if p.is_file() and p.name != "record.json"})
+    assert digests[0] == digests[1] and "zarr.json" in digests[0]
 
 
 def test_a_dose_in_e_per_nm2_is_warned_about(tmp_path):

@@ -14,12 +14,13 @@ import typer
 from temseg.cli import _common
 
 
-def load_simulate_config(config: Path, *, replaced: list[str] | None = None, **overrides):
+def load_simulate_config(config: Path, **overrides):
     """The :class:`SimulateConfig` of a YAML file with flag overrides (``None`` = keep).
 
-    ``noise_model`` (--noise-model) replaces the config's whole MTF and readout
-    noise: its ``detector.mtf``, ``c0``, ``c3`` and ``N0``; the dose range stays.
-    The config values so replaced are appended to ``replaced`` (``"c0 [0.8, 1.5]"``).
+    ``noise_model`` (--noise-model) sets ``detector.noise_model``: the same
+    rule as the YAML key (:class:`~temseg.simulate.config.DetectorSettings`),
+    so its c0, c3 and N0 replace the config's mtf, c0, c3 and N0 either way
+    (``detector_warnings`` names those replaced); the dose range stays.
     """
     from temseg.config import from_dict, read_yaml
     from temseg.simulate.config import SimulateConfig
@@ -27,13 +28,7 @@ def load_simulate_config(config: Path, *, replaced: list[str] | None = None, **o
     data = read_yaml(config)
     noise_model = overrides.pop("noise_model", None)
     if noise_model is not None:
-        detector = dict(data.get("detector") or {})
-        for key in ("c0", "c3", "N0"):
-            value = detector.pop(key, None)
-            if value is not None and replaced is not None:
-                replaced.append(f"{key} {value}")
-        detector["noise_model"] = str(noise_model)
-        data["detector"] = detector
+        data["detector"] = {**(data.get("detector") or {}), "noise_model": str(noise_model)}
     data.update({k: v for k, v in overrides.items() if v is not None})
     return from_dict(SimulateConfig, data)
 
@@ -109,11 +104,10 @@ def register(app: typer.Typer) -> None:
 
         _common.check_output(out)
         sampling_a = _common.sampling_from_options(sampling, pixel_size_nm)
-        replaced: list[str] = []
         cfg = load_simulate_config(
             config, seed=seed, mode=mode, n_structures=n_structures,
             images_per_structure=images_per_structure, frames=frames, size=size,
-            sampling=sampling_a, noise_model=noise_model, replaced=replaced)
+            sampling=sampling_a, noise_model=noise_model)
         geo = geometry(cfg)
         if frames is not None and cfg.mode != "dose_series":
             _common.warn(f"--frames {frames} is not used: frames belong to a dose series "
@@ -124,8 +118,6 @@ def register(app: typer.Typer) -> None:
         if given and cfg.mode == "dose_series":
             _common.warn(f"{', '.join(given)}: not used by a dose series (one structure, one "
                          "imaging condition; --frames sets its length)")
-        if replaced:
-            _common.warn(f"--noise-model replaces the config's detector {', '.join(replaced)}")
         for message in [lattice_warning(cfg), *detector_warnings(cfg)]:
             if message:
                 _common.warn(message)

@@ -180,6 +180,14 @@ class ImagingConfig:
                                         high=0.9)
 
 
+class _DefaultPreset(str):
+    """The MTF preset a config that names none gets (told apart from one it names)."""
+
+
+#: ``detector.mtf`` when the config gives none
+DEFAULT_MTF = _DefaultPreset("MTF4")
+
+
 @dataclass
 class DetectorSettings:
     """Detector of 002 eq. 1–3, applied per image.
@@ -190,19 +198,21 @@ class DetectorSettings:
     range in e/Å², drawn ``"log-uniform"`` or ``"exponential"`` (002).
     ``enabled: false`` stores noise-free intensities.
 
-    ``noise_model`` is a JSON written by ``temseg fit-noise``. It replaces the
-    detector only: its ``c0``, ``c3`` (MTF) and ``N0`` (readout noise) ranges
-    take the MTF preset's place (``mtf`` becomes ``None``; ``c0``, ``c3``,
-    ``N0`` given here still override them). The dose range stays this
-    config's: the vacuum stack's doses say nothing about the doses to train
-    for. ``dose: "fitted"`` (only with a noise model) draws from the dose
-    range of the vacuum stack instead (a single-dose stack gives one dose).
-    The file is read once, at validation; :meth:`noise_model_file` gives it
-    with its SHA-256 and the pixel size it was fitted at.
+    ``noise_model`` is a JSON written by ``temseg fit-noise`` (the YAML key
+    and ``--noise-model`` are one rule). It replaces the detector only: its
+    ``c0``, ``c3`` (MTF) and ``N0`` (readout noise) ranges replace this
+    config's ``mtf``, ``c0``, ``c3`` and ``N0``, which become ``None`` (they
+    are still validated; :attr:`replaced` lists those the config gave, for
+    :func:`detector_warnings`). The dose range stays this config's: the
+    vacuum stack's doses say nothing about the doses to train for. ``dose:
+    "fitted"`` (only with a noise model) draws from the dose range of the
+    vacuum stack instead (a single-dose stack gives one dose). The file is
+    read once, at validation; :meth:`noise_model_file` gives it with its
+    SHA-256 and the pixel size it was fitted at.
     """
 
     enabled: bool = True
-    mtf: str | None = "MTF4"
+    mtf: str | None = DEFAULT_MTF
     c0: tuple[float, float] | None = None
     c3: tuple[float, float] | None = None
     N0: tuple[float, float] | None = None
@@ -213,9 +223,7 @@ class DetectorSettings:
     def __post_init__(self) -> None:
         from temseg.simulate.detector import DOSE_PRESETS, MTF_PRESETS
 
-        if self.noise_model is not None:
-            self.mtf = None  # the noise model is the detector; no preset is used
-        elif self.mtf is None:
+        if self.mtf is None and self.noise_model is None:
             raise ConfigError(f"detector.mtf: name an MTF preset ({', '.join(MTF_PRESETS)}) "
                               "unless noise_model gives the detector")
         if self.mtf is not None and self.mtf not in MTF_PRESETS:
@@ -234,6 +242,17 @@ class DetectorSettings:
             if getattr(self, name) is not None:
                 setattr(self, name, check_range(f"detector.{name}", getattr(self, name),
                                                 low=0.0, strict_low=name != "N0"))
+        #: the config's detector values a noise model replaced, e.g. ``"c0 [0.9, 1.0]"``
+        self.replaced: list[str] = []
+        if self.noise_model is not None:  # the noise model is the detector: one rule
+            if self.mtf is not None and not isinstance(self.mtf, _DefaultPreset):
+                self.replaced.append(f"mtf {self.mtf}")
+            for name in ("c0", "c3", "N0"):
+                if getattr(self, name) is not None:
+                    self.replaced.append(f"{name} {[float(v) for v in getattr(self, name)]}")
+            self.mtf = self.c0 = self.c3 = self.N0 = None
+        elif self.mtf is not None:
+            self.mtf = str(self.mtf)  # the default preset as a plain string
         self._noise_model = None
         self.ranges()  # the detector's own validation, named under detector.
 
@@ -251,17 +270,17 @@ class DetectorSettings:
     def ranges(self):
         """The :class:`temseg.simulate.detector.DetectorConfig` to draw per-image values from.
 
-        A ``noise_model`` JSON (from ``temseg fit-noise``) replaces the MTF
-        preset's ``c0``, ``c3`` and ``N0``; the dose range is this config's
+        A ``noise_model`` JSON (from ``temseg fit-noise``) gives ``c0``, ``c3``
+        and ``N0`` (no preset, no overrides); the dose range is this config's
         (the model's with ``dose: "fitted"``).
         """
         from temseg.simulate.detector import DOSE_PRESETS, DetectorConfig
 
-        overrides = {k: getattr(self, k) for k in ("c0", "c3", "N0")
-                     if getattr(self, k) is not None}
         try:
             model = self.noise_model_file()
             if model is None:
+                overrides = {k: getattr(self, k) for k in ("c0", "c3", "N0")
+                             if getattr(self, k) is not None}
                 return DetectorConfig.from_preset(self.mtf, dose=self.dose,
                                                   dose_distribution=self.dose_distribution,
                                                   **overrides)
@@ -270,9 +289,8 @@ class DetectorSettings:
                 dose, scale = fitted.dose, fitted.dose_scale
             else:
                 dose, scale = DOSE_PRESETS.get(self.dose, self.dose), None
-            return DetectorConfig(**{"c0": fitted.c0, "c3": fitted.c3, "N0": fitted.N0,
-                                     **overrides}, dose=dose, dose_scale=scale,
-                                  dose_distribution=self.dose_distribution)
+            return DetectorConfig(c0=fitted.c0, c3=fitted.c3, N0=fitted.N0, dose=dose,
+                                  dose_scale=scale, dose_distribution=self.dose_distribution)
         except ConfigError as exc:  # a file's own message already names the file
             from_file = self.noise_model is not None and str(exc).startswith(str(self.noise_model))
             raise ConfigError(str(exc) if from_file else f"detector.{exc}") from None
@@ -430,8 +448,9 @@ def detector_warnings(config: SimulateConfig) -> list[str]:
     """One-line messages about a detector that is valid but likely not what was meant.
 
     A dose above :data:`~temseg.simulate.detector.DOSE_CEILING` e/Å² (e/nm²
-    typed as e/Å²?); a noise model fitted at a pixel size more than
-    :data:`SAMPLING_TOLERANCE` away from ``config.sampling`` (its ``c0``, in
+    typed as e/Å²?); the config's detector values a noise model replaced
+    (``DetectorSettings.replaced``: ``mtf``, ``c0``, ``c3``, ``N0``); a
+    noise model fitted at a pixel size more than :data:`SAMPLING_TOLERANCE` away from ``config.sampling`` (its ``c0``, in
     q/q_Nyquist, and ``N0``, in e/px, hold per camera pixel, so they carry
     over only if a simulated pixel is one camera pixel; they are not
     rescaled), or one that does not say its pixel size; ``dose: "fitted"``
@@ -451,6 +470,9 @@ def detector_warnings(config: SimulateConfig) -> list[str]:
     model = det.noise_model_file()
     if model is None:
         return messages
+    if det.replaced:
+        messages.append(f"detector.noise_model: {model.path} replaces the config's detector "
+                        f"{', '.join(det.replaced)} (its c0, c3 and N0 are used)")
     if model.sampling is None:
         messages.append(f"detector.noise_model: {model.path} does not say the pixel size it was "
                         f"fitted at; its c0 and N0 are per camera pixel, check they fit "

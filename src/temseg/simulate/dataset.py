@@ -21,6 +21,7 @@ with a ``dask.distributed`` cluster the results come back and are written here).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import re
@@ -228,8 +229,16 @@ def _detector_attrs(config: SimulateConfig) -> dict:
     return out
 
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; a store is judged by its process alone
+    fcntl = None
+
+
 def _host_tag() -> str:
-    return re.sub(r"[^A-Za-z0-9]", "", platform.node())[:24]
+    """This host in a temporary store's name: the first 12 hex digits of the SHA-256 of
+    its full name (two nodes whose names differ only past some length stay apart)."""
+    return hashlib.sha256(platform.node().encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -240,24 +249,99 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
+    except (OverflowError, ValueError):  # no such PID can exist: cannot tell, keep
+        return True
     except OSError:  # PermissionError: another user's process
         return True
     return True
 
 
+#: the file inside a temporary store that its writer holds an exclusive flock on
+_LOCK_NAME = ".writer.lock"
+
 #: what a temporary store may hold (a store holding anything else is never deleted)
-_STORE_ENTRIES = {"zarr.json", "images", "labels", "columns", "parameters", "record.json"}
+_STORE_ENTRIES = {"zarr.json", "images", "labels", "columns", "parameters", "record.json",
+                  _LOCK_NAME}
+
+
+def _hold_lock(store: Path) -> int | None:
+    """Create ``store``'s lock file and hold an exclusive flock on it; returns its descriptor.
+
+    None where flock is missing (no ``fcntl``) or the filesystem refuses it; then
+    no lock file is left and :func:`clean_stale_stores` goes by the process alone.
+    """
+    if fcntl is None:
+        return None
+    lock = store / _LOCK_NAME
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        lock.unlink(missing_ok=True)
+        return None
+    return fd
+
+
+def _release_lock(store: Path, fd: int | None) -> None:
+    """Remove ``store``'s lock file while still holding it, then release it."""
+    if fd is None:
+        return
+    try:
+        (store / _LOCK_NAME).unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
+def _take_lock(store: Path) -> tuple[int | None, str | None]:
+    """Take the writer's lock of ``store`` without waiting.
+
+    Returns ``(fd, None)`` when taken (close ``fd`` to release it), ``(None,
+    None)`` when there is no lock to judge by (no lock file, or no ``fcntl``),
+    and ``(None, why)`` when it cannot be taken (a writer holds it).
+    """
+    lock = store / _LOCK_NAME
+    if fcntl is None:
+        return None, None
+    try:
+        fd = os.open(lock, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"cannot open its lock file ({exc.strerror or exc})"
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held, now = os.fstat(fd), os.stat(lock, follow_symlinks=False)
+    except BlockingIOError:
+        os.close(fd)
+        return None, "its writer holds its lock and may still be writing it"
+    except FileNotFoundError:  # the writer removed it after we opened it: it is finishing
+        os.close(fd)
+        return None, "its writer is moving it into place"
+    except OSError as exc:
+        os.close(fd)
+        return None, f"cannot lock its lock file ({exc.strerror or exc})"
+    if (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino):
+        os.close(fd)
+        return None, "its lock file was replaced while being checked"
+    return fd, None
 
 
 def clean_stale_stores(path: str | Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Remove the hidden temporary stores that killed runs writing ``path`` left beside it.
 
     :func:`simulate_dataset` writes into ``.NAME.HOST-PID.XXXXXXXX`` beside
-    ``path`` and moves it into place at the end; a SIGKILL (or a power cut)
-    leaves it behind. Such a store is removed when its process no longer runs
-    on this host and it holds nothing but a dataset's files. Stores that may
-    still be written (their process runs), made on another host, or made by an
-    earlier temseg (``.NAME.XXXXXXXX``, no process recorded) are kept.
+    ``path`` (``HOST``: 12 hex digits of the SHA-256 of the host name),
+    holding an exclusive ``flock`` on a lock file in it while it writes, and
+    moves it into place at the end; a SIGKILL (or a power cut) leaves it
+    behind. Such a store is removed only when it was made on this host, its
+    process no longer runs here, its lock (if it has one and ``fcntl`` exists)
+    can be taken without waiting, and it holds nothing but a dataset's files.
+    The lock keeps a store that a process of the same host name writes from
+    elsewhere (another node on a shared filesystem, another container) whose
+    PID means nothing here. Stores that may still be written, made on another
+    host, or made by an earlier temseg (``.NAME.XXXXXXXX``, no process
+    recorded) are kept.
 
     Returns
     -------
@@ -283,14 +367,26 @@ def clean_stale_stores(path: str | Path) -> tuple[list[Path], list[tuple[Path, s
             continue
         pid, host = int(match["pid"]), match["host"]
         if host != _host_tag():
-            kept.append((entry, f"made on another host ({host or 'unnamed'}), process {pid}"))
-        elif _pid_alive(pid):
-            kept.append((entry, f"process {pid} is running and may still be writing it"))
-        elif not {e.name for e in entry.iterdir()} <= _STORE_ENTRIES:
+            kept.append((entry, f"made on another host ({host or 'unnamed'}) or by an older "
+                                f"temseg, process {pid}"))
+            continue
+        if _pid_alive(pid):
+            kept.append((entry, f"process {pid} is running (or cannot be checked) and may "
+                                "still be writing it"))
+            continue
+        if not {e.name for e in entry.iterdir()} <= _STORE_ENTRIES:
             kept.append((entry, "holds files a dataset does not"))
-        else:
+            continue
+        fd, why = _take_lock(entry)
+        if why is not None:
+            kept.append((entry, why))
+            continue
+        try:
             shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
+        finally:
+            if fd is not None:
+                os.close(fd)
+        removed.append(entry)
     return removed, kept
 
 
@@ -352,8 +448,10 @@ def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str
     clean_stale_stores(path)  # what a killed earlier run left
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{_host_tag()}-{os.getpid()}.",
                                 dir=path.parent))
+    lock = None
     try:
-        root = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+        root = zarr.open_group(str(tmp), mode="w", zarr_format=3)  # (mode "w" empties tmp)
+        lock = _hold_lock(tmp)  # held while writing: no cleaner removes tmp meanwhile
         arrays = _create(root, config)
         done = 0
 
@@ -379,9 +477,13 @@ def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str
                      n_images=config.n_images, **_detector_attrs(config))
         if path.exists():
             shutil.rmtree(path)
+        _release_lock(tmp, lock)  # the lock file goes: the dataset's bytes are the same
+        lock = None
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if lock is not None:
+            os.close(lock)
         raise
     return path
 
