@@ -66,8 +66,9 @@ def test_rows_csv_summary_and_plot(tmp_path):
     with open(path) as fh:
         table = list(csv.DictReader(fh))
     assert list(table[0]) == count_fields(SPECIES, sampling=0.5) == [
-        "series", "first_frame", "blank", "Mo_count", "Mo_area_px", "Mo_area_nm2",
-        "S2_count", "S2_area_px", "S2_area_nm2", "S1_count", "S1_area_px", "S1_area_nm2"]
+        "series", "first_frame", "blank", "Mo_count", "Mo_count_whole", "Mo_area_px",
+        "Mo_area_nm2", "S2_count", "S2_count_whole", "S2_area_px", "S2_area_nm2", "S1_count",
+        "S1_count_whole", "S1_area_px", "S1_area_nm2"]
     assert [r["S1_count"] for r in table] == ["1", "", "0"]
     assert "Mo_area_nm2" not in count_fields(SPECIES)
     summary = counts_summary(rows, classes=SPECIES)
@@ -176,3 +177,74 @@ def test_pairing_in_groups_finds_the_dense_optimum():
         got = (len(i), float(cdist(a, b)[i, j].sum()) if len(i) else 0.0)
         assert got[0] == expected[0] and got[1] == pytest.approx(expected[1])
         assert len(set(i.tolist())) == len(i) and len(set(j.tolist())) == len(j)
+
+
+def test_columns_cut_by_the_edge_are_flagged_and_left_out_of_the_whole_count(tmp_path):
+    from temseg.analyze.columns import column_positions, write_positions_csv
+
+    mask = discs([4, 3, 1])  # every disc clear of the 96² field's edge
+    for centre, cls in (((0, 40), 1), ((50, 95), 1), ((95, 0), 2)):  # three cut by it
+        mask[disk(centre, 4, shape=mask.shape)] = cls
+    table = column_positions(mask, classes=SPECIES)
+    assert table.shape == (11, 5)
+    edge = table[:, 4] == 1
+    assert sorted(table[edge, 0].tolist()) == [1, 1, 2]
+    assert sorted(np.round(table[edge][:, [2, 1]]).tolist()) == sorted(
+        [[1.0, 40.0], [50.0, 94.0], [94.0, 1.0]])  # (y, x) pulled inside by the cut
+    row = count_row(0, mask, classes=SPECIES)
+    assert (row["Mo_count"], row["Mo_count_whole"]) == (6, 4)
+    assert (row["S2_count"], row["S2_count_whole"]) == (4, 3)
+    assert (row["S1_count"], row["S1_count_whole"]) == (1, 1)
+    # the same from a table given, and a blank series has neither
+    assert count_row(0, mask, classes=SPECIES, positions=table)["Mo_count_whole"] == 4
+    assert count_row(1, None, classes=SPECIES)["Mo_count_whole"] is None
+    path = write_positions_csv(tmp_path / "x_columns.csv", [(0, table)], classes=SPECIES,
+                               sampling=0.5)
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0])[-1] == "touches_border"
+    assert sum(r["touches_border"] == "True" for r in rows) == 3
+    assert {r["touches_border"] for r in rows} == {"True", "False"}
+
+
+def test_events_give_the_drift_in_nm_and_summed_from_the_first_series():
+    from temseg.analyze.columns import transition_row
+
+    found = {"transitions": np.zeros((4, 4), int), "appeared": np.zeros(4, int),
+             "vanished": np.zeros(4, int)}
+    row = transition_row(2, 3, (2.0, -3.0), found, classes=SPECIES, sampling=0.5,
+                         since_first=(7.5, -1.25))
+    assert (row["drift_y_px"], row["drift_x_px"]) == (2.0, -3.0)
+    assert (row["drift_y_nm"], row["drift_x_nm"]) == (pytest.approx(0.1), pytest.approx(-0.15))
+    assert (row["cum_drift_y_px"], row["cum_drift_x_px"]) == (7.5, -1.25)
+    assert row["cum_drift_y_nm"] == pytest.approx(0.375)
+    assert row["cum_drift_x_nm"] == pytest.approx(-0.0625)
+    # the columns come first, in this order; no nm without a pixel size
+    assert list(row)[2:10] == ["drift_y_px", "drift_x_px", "drift_y_nm", "drift_x_nm",
+                               "cum_drift_y_px", "cum_drift_x_px", "cum_drift_y_nm",
+                               "cum_drift_x_nm"]
+    bare = transition_row(2, 3, (2.0, -3.0), found, classes=SPECIES, since_first=(7.5, -1.25))
+    assert "drift_y_nm" not in bare and "cum_drift_y_nm" not in bare
+    assert bare["cum_drift_x_px"] == -1.25
+
+
+def test_regions_too_large_for_one_column_are_found():
+    from temseg.analyze.columns import column_positions, oversized_columns, oversized_summary
+
+    mask = discs([6, 3, 1])  # radius-4 discs: 45 px
+    mask[60:90, 2:40] = 1  # a blob of 1140 px
+    table = column_positions(mask, classes=SPECIES)
+    # 0.5 Å/px: a disc is 11 Å² (one column), the blob 285 Å²
+    flagged = oversized_columns(table, sampling=0.5)
+    assert flagged.sum() == 1 and table[flagged, 3].tolist() == [1140.0]
+    # at 0.7 Å/px a disc is 22 Å²: too large too
+    assert oversized_columns(table, sampling=0.7).sum() == table.shape[0]
+    # no pixel size: 1140 px > 20 × the median 45 px
+    assert oversized_columns(table).tolist() == flagged.tolist()
+    summary = oversized_summary([table, table[~flagged], table], sampling=0.5)
+    assert summary["regions"] == 2 and summary["series"] == 2
+    assert summary["largest_px"] == 1140
+    assert summary["largest_nm2"] == pytest.approx(1140 * 0.05 ** 2)
+    assert "0.2 nm²" in summary["rule"]
+    assert oversized_summary([table[~flagged]], sampling=0.5) is None
+    assert oversized_summary([table])["largest_nm2"] is None

@@ -121,7 +121,9 @@ def test_a_blank_series_is_reported_and_counted_as_blank(focal_file, tmp_path, c
                  "--device", "cpu"])
     err = capsys.readouterr().err
     assert code == 0, err
-    assert "1 focal series with a blank (constant) image not segmented (series 1;" in err
+    # the series and the blank frame within the file, both 0-based
+    assert "1 focal series with a blank (constant) image not segmented (series 1; " \
+           "constant: frame 3 of the file; 0-based)" in " ".join(err.split())
     rows = _rows(out / "b_counts.csv")
     assert [r["blank"] for r in rows] == ["False", "True"] and rows[1]["Mo_count"] == ""
     assert "Mo_area_nm2" not in rows[0]
@@ -296,23 +298,55 @@ def test_series_files_in_another_order_and_with_repeated_stems(focal_file, tmp_p
     for name in ("img0", "img0_2"):  # one output name per series, numbered where stems repeat
         np.testing.assert_array_equal(tifffile.imread(tmp_path / "b" / f"{name}_prob.tif"),
                                       expected)
-    # signed numbers in the names are not read as signs: the user is told to check
-    signed = tmp_path / "signed"
-    signed.mkdir()
-    for offset, frame in zip((-50, 0, 50), data):
-        write_tiff(signed / f"df{offset}.tif", frame, sampling=1.0)
-    assert main(["segment", str(focal_file), str(signed), "--series-files", "-o",
-                 str(tmp_path / "s"), *common]) == 0
-    captured = capsys.readouterr()
-    assert "df0.tif → Δf -50 Å, df50.tif → Δf +0 Å, df-50.tif → Δf +50 Å" in " ".join(
-        captured.out.split())
-    assert "ordered without their signs (df-50 after df50)" in " ".join(captured.err.split())
     # a series of files from two folders is warned about (a grouping slipped by one file?)
     mixed = [str(tmp_path / "x" / "img0.tif"), str(tmp_path / "x" / "img1.tif"),
              str(tmp_path / "y" / "img2.tif")]
     assert main(["segment", str(focal_file), *mixed, "--series-files", "-o",
                  str(tmp_path / "c"), *common]) == 0
     assert "series img0: its files come from different folders" in capsys.readouterr().err
+
+
+def test_series_files_of_a_folder_are_ordered_with_their_signs(focal_file, tmp_path, capsys):
+    # the audit's case: s0_df-50, s0_df0, s0_df50, s1_...: df0 was fed to Δf -50 Å
+    data = np.random.default_rng(11).gamma(4.0, 25.0, (6, 64, 64)).astype(np.float32)
+    data[[0, 3]] *= np.linspace(0.5, 1.5, 64, dtype=np.float32)  # channels unlike each other
+    write_tiff(tmp_path / "stack.tif", data, sampling=1.0)  # in the model's order
+    folder = tmp_path / "defoci"
+    folder.mkdir()
+    for i, frame in enumerate(data):
+        write_tiff(folder / f"s{i // 3}_df{(-50, 0, 50)[i % 3]}.tif", frame, sampling=1.0)
+    common = ["--tile", "64", "--device", "cpu"]
+    assert main(["segment", str(focal_file), str(tmp_path / "stack.tif"), "-o",
+                 str(tmp_path / "a"), *common]) == 0
+    capsys.readouterr()
+    assert main(["segment", str(focal_file), str(folder), "--series-files", "-o",
+                 str(tmp_path / "b"), *common]) == 0
+    captured = capsys.readouterr()
+    out, err = " ".join(captured.out.split()), " ".join(captured.err.split())
+    for s in (0, 1):  # each file → its channel, with the sign of the channel names
+        assert f"series s{s}_df-50: s{s}_df-50.tif → Δf -50 Å, s{s}_df0.tif → Δf +0 Å, " \
+               f"s{s}_df50.tif → Δf +50 Å (Δf as abTEM: positive = underfocus)" in out
+    expected = tifffile.imread(tmp_path / "a" / "stack_prob.tif")
+    for s in (0, 1):
+        np.testing.assert_array_equal(tifffile.imread(tmp_path / "b" / f"s{s}_df-50_prob.tif"),
+                                      expected[s])
+    # that signs were read is said once, naming the folder
+    assert err.count("ordered with the signs of their numbers read") == 1
+    assert f"{folder}: files ordered with the signs" in err
+    # files given are the user's order: shown, never warned about, even signed ones
+    given = [str(folder / f"s0_df{d}.tif") for d in (-50, 0, 50)]
+    assert main(["segment", str(focal_file), *given, "--series-files", "-o",
+                 str(tmp_path / "c"), *common]) == 0
+    captured = capsys.readouterr()
+    assert "s0_df-50.tif → Δf -50 Å, s0_df0.tif → Δf +0 Å" in " ".join(captured.out.split())
+    assert "signs" not in captured.err and "ordered" not in captured.err
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "c" / "s0_df-50_prob.tif"),
+                                  expected[0])
+    assert main(["segment", str(focal_file), *given[::-1], "--series-files", "-o",
+                 str(tmp_path / "d"), *common]) == 0
+    captured = capsys.readouterr()
+    assert "series s0_df50: s0_df50.tif → Δf -50 Å" in " ".join(captured.out.split())
+    assert "signs" not in captured.err and "ordered" not in captured.err
 
 
 def test_series_files_of_a_folder_go_in_number_order_and_a_constant_one_is_named(
@@ -472,3 +506,80 @@ def test_a_stack_of_series_follows_its_columns_across_the_drift(focal_file, tmp_
                  str(tmp_path / "o2"), "--tile", "96", "--device", "cpu"]) == 0
     assert "columns not followed from series to series" in capsys.readouterr().err
     assert not (tmp_path / "o2" / "nocal_events.csv").exists()
+
+
+def test_counts_tell_whole_columns_and_events_the_drift_in_nm_from_the_first_series(
+        focal_file, tmp_path, capsys):
+    from skimage import measure
+    from skimage.segmentation import clear_border
+
+    rng = np.random.default_rng(12)
+    yy, xx = np.mgrid[:140, :112]
+    blobs = sum(np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 8.0)
+                for y, x in rng.uniform(4, 108, (75, 2)) * [1.25, 1])
+    field = np.stack([100 + 80 * blobs * s + rng.normal(0, 2, (140, 112)) for s in (1, -1, 1)])
+    # the field of view moves by (2, -3) px from each series to the next
+    series = [field[:, 8 - 2 * k:104 - 2 * k, 8 + 3 * k:104 + 3 * k] for k in range(3)]
+    write_tiff(tmp_path / "walk.tif", np.concatenate(series).astype(np.float32), sampling=1.0)
+    out = tmp_path / "out"
+    assert main(["segment", str(focal_file), str(tmp_path / "walk.tif"), "-o", str(out),
+                 "--tile", "96", "--device", "cpu", "--column-distance", "1.5"]) == 0, \
+        capsys.readouterr().err
+    events = _rows(out / "walk_events.csv")
+    assert [(r["from_series"], r["to_series"]) for r in events] == [("0", "1"), ("1", "2")]
+    for r in events:
+        assert float(r["drift_y_nm"]) == pytest.approx(float(r["drift_y_px"]) * 0.1, abs=2e-3)
+        assert float(r["drift_x_nm"]) == pytest.approx(float(r["drift_x_px"]) * 0.1, abs=2e-3)
+    # summed from the first series: the second step adds to the first
+    assert float(events[0]["cum_drift_y_px"]) == pytest.approx(float(events[0]["drift_y_px"]))
+    assert float(events[1]["cum_drift_y_px"]) == pytest.approx(4.0, abs=0.3)
+    assert float(events[1]["cum_drift_x_px"]) == pytest.approx(-6.0, abs=0.3)
+    assert float(events[1]["cum_drift_x_nm"]) == pytest.approx(
+        float(events[1]["cum_drift_x_px"]) * 0.1, abs=2e-3)
+    record = json.loads((out / "record.json").read_text())
+    assert not any("drift" in k for k in record["inputs"][0]["events"]["totals"])
+    # whole columns: those a clear_border of the written mask keeps (specks of 3 px left out)
+    mask = tifffile.imread(out / "walk_mask.tif")
+    counts = _rows(out / "walk_counts.csv")
+    columns = _rows(out / "walk_columns.csv")
+    cut = 0
+    for i, row in enumerate(counts):
+        for c, name in enumerate(SPECIES[1:], start=1):
+            labels = measure.label(mask[i] == c, connectivity=1)
+            sizes = np.bincount(clear_border(labels).ravel())[1:]
+            assert int(row[f"{name}_count_whole"]) == int((sizes >= 3).sum())
+            mine = [r for r in columns if r["series"] == str(i) and r["class"] == name]
+            whole = [r for r in mine if r["touches_border"] == "False"]
+            assert len(whole) == int(row[f"{name}_count_whole"])
+            cut += int(row[f"{name}_count"]) - len(whole)
+    assert cut > 0  # a 96 px field of columns has some cut by its edge
+
+
+def test_regions_too_large_for_a_column_are_warned_of_once_per_input(focal_file, tmp_path,
+                                                                      capsys):
+    # this untrained model maps gamma noise at 1 Å/px to regions of several nm²
+    stack = _frames(tmp_path / "blobs.tif", 9)
+    out = tmp_path / "out"
+    assert main(["segment", str(focal_file), str(stack), "-o", str(out), "--tile", "64",
+                 "--device", "cpu"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("too large for one atomic column") == 1, err
+    columns = _rows(out / "blobs_columns.csv")
+    big = [float(r["area_nm2"]) for r in columns if float(r["area_nm2"]) > 0.2]
+    series = {r["series"] for r in columns if float(r["area_nm2"]) > 0.2}
+    assert f"blobs.tif: {len(big)} region(s) in {len(series)} focal series too large for one " \
+           f"atomic column (area > 0.2 nm²; largest {max(big):.2f} nm²)" in err
+    oversized = json.loads((out / "record.json").read_text())["inputs"][0]["counts"]["oversized"]
+    assert oversized["regions"] == len(big) and oversized["largest_nm2"] == pytest.approx(max(big))
+    # without a pixel size: regions over 20× the median, their size in px
+    write_tiff(tmp_path / "nocal.tif", tifffile.imread(stack))
+    assert main(["segment", str(focal_file), str(tmp_path / "nocal.tif"), "-o",
+                 str(tmp_path / "o2"), "--tile", "64", "--device", "cpu"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    columns = _rows(tmp_path / "o2" / "nocal_columns.csv")
+    big = []
+    for i in range(3):
+        areas = np.array([int(r["area_px"]) for r in columns if r["series"] == str(i)])
+        big += areas[areas > 20 * np.median(areas)].tolist()
+    assert big and f"nocal.tif: {len(big)} region(s) in 3 focal series too large for one " \
+        f"atomic column (area > 20× the median column area; largest {max(big)} px)" in err

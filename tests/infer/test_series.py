@@ -144,3 +144,15 @@ def test_a_series_saved_as_colour_is_refused_saying_how_to_save_it(focal, tmp_pa
         count_series(focal, mg)
     tifffile.imwrite(tmp_path / "grey.tif", data, photometric="minisblack")
     assert count_series(focal, read_image(tmp_path / "grey.tif")) == 1
+
+
+def test_constant_frames_names_the_blank_frames_of_blank_series_in_the_file(tmp_path):
+    from temseg.infer.series import constant_frames
+
+    data = np.random.default_rng(3).gamma(4.0, 25.0, (9, 16, 16)).astype(np.float32)
+    data[4] = 3.0  # series 1, its middle image
+    data[6] = data[8] = 0.0  # series 2, its first and last
+    stack = read_image(write_tiff(tmp_path / "b.tif", data))
+    assert constant_frames(stack, [1, 2], 3) == [4, 6, 8]
+    assert constant_frames(stack, [1], 3) == [4]
+    assert constant_frames(stack, [0], 3) == []  # not blank: nothing named

@@ -199,3 +199,17 @@ def test_natural_key_orders_numbers_as_numbers_and_never_ties():
     # frame01 and frame1 name the same number: the name breaks the tie, whatever the listing
     assert sorted(reversed(names), key=natural_key) == ordered
     assert len({natural_key(n) for n in names}) == len(names)
+
+
+def test_collect_inputs_orders_a_folder_with_signs_only_when_asked(tmp_path):
+    from temseg.infer import collect_inputs
+
+    for d in (50, 0, -50):
+        write_tiff(tmp_path / f"df{d}.tif", np.ones((4, 4), np.float32))
+    assert [p.name for p in collect_inputs([tmp_path], signed=True)] == [
+        "df-50.tif", "df0.tif", "df50.tif"]
+    assert [p.name for p in collect_inputs([tmp_path])] == ["df0.tif", "df50.tif",
+                                                            "df-50.tif"]
+    # files given are kept in the order given
+    given = [tmp_path / "df50.tif", tmp_path / "df-50.tif", tmp_path / "df0.tif"]
+    assert collect_inputs(given, signed=True) == given

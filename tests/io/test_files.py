@@ -41,3 +41,26 @@ def test_failed_write_leaves_nothing(tmp_path):
         tmp.write_text("half")
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_natural_key_reads_signs_only_when_asked_and_only_after_a_letter():
+    from temseg.io.files import natural_key
+
+    def signed(name):
+        return natural_key(name, signed=True)
+
+    names = [f"s{s}_df{d}.tif" for s in (1, 0) for d in (50, 0, -50)]
+    assert sorted(names, key=signed) == ["s0_df-50.tif", "s0_df0.tif", "s0_df50.tif",
+                                         "s1_df-50.tif", "s1_df0.tif", "s1_df50.tif"]
+    # by default a '-' is text, as before: df-50 after df50
+    assert sorted(["df-50.tif", "df0.tif", "df50.tif"], key=natural_key) == [
+        "df0.tif", "df50.tif", "df-50.tif"]
+    assert sorted(["df+100.tif", "df-100.tif", "df20.tif", "df_-5.tif"], key=signed) == [
+        "df-100.tif", "df20.tif", "df+100.tif", "df_-5.tif"]
+    assert signed("img-10.tif")[0] == ("img", -10, ".tif")
+    assert signed("a_-5.tif")[0] == ("a_", -5, ".tif")
+    # after a digit or another sign, or at the start, it is a separator
+    for name in ("2024-05.tif", "-5.tif", "x--5.tif", "frame 3.tif"):
+        assert signed(name) == natural_key(name), name
+    # a signed and an unsigned number never tie: the name decides
+    assert signed("df+50.tif") != signed("df50.tif")

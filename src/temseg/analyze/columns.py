@@ -1,7 +1,7 @@
 """Atomic columns per class from a class-index mask: counts and areas per focal series (003).
 
 Leth Larsen et al. (003) segment monolayer MoS₂ into Mo, S2 (two S atoms) and
-S1 (one S: a sulphur vacancy) columns and count them in every frame of an
+S1 (one S: an S2 column that lost an atom, a single vacancy) columns and count them in every frame of an
 in-situ series. Here every connected region (4-connected, so that discs
 meeting at a corner stay two columns) of a foreground class is one column:
 :func:`count_columns` counts one mask, :func:`count_row` makes it a CSV row,
@@ -24,6 +24,15 @@ from temseg.io.files import atomic_path, write_figure
 
 #: regions of a class smaller than this many pixels *at the model's pixel size* are specks
 SPECK_PX = 3
+
+#: the largest area, in Å², that one atomic column can cover: a column's image is 1–2 Å
+#: across (a disc of ~1–3 Å²), and MoS₂'s unit cell (a = 3.16 Å, 8.7 Å², a Mo and an S2
+#: column) is smaller than this, so a larger region is several columns or a blob
+COLUMN_AREA_MAX_A2 = 20.0
+
+#: without a pixel size: a region more than this many times its series' median column area
+#: is not one column
+COLUMN_AREA_MAX_MEDIAN = 20
 
 
 def speck_px(given: int | None, *, model_sampling: float | None,
@@ -59,6 +68,16 @@ def _check_mask(mask, n_classes: int) -> np.ndarray:
     return mask
 
 
+def _check_options(classes: Sequence[str], min_area_px) -> list[str]:
+    classes = [str(c) for c in classes]
+    if len(classes) < 2:
+        raise InputError(f"classes: need a background and at least one class, got {classes}")
+    if isinstance(min_area_px, bool) or not isinstance(min_area_px, (int, np.integer)) \
+            or min_area_px < 1:
+        raise InputError(f"min_area_px: must be a positive integer, got {min_area_px!r}")
+    return classes
+
+
 def count_columns(mask, *, classes: Sequence[str], sampling: float | None = None,
                   min_area_px: int = 1) -> dict[str, dict]:
     """Connected regions (columns) of each foreground class and their area.
@@ -86,12 +105,7 @@ def count_columns(mask, *, classes: Sequence[str], sampling: float | None = None
     >>> count_columns(m, classes=["background", "Mo", "S2"])["Mo"]
     {'count': 2, 'area_px': 8, 'area_nm2': None}
     """
-    classes = [str(c) for c in classes]
-    if len(classes) < 2:
-        raise InputError(f"classes: need a background and at least one class, got {classes}")
-    if isinstance(min_area_px, bool) or not isinstance(min_area_px, (int, np.integer)) \
-            or min_area_px < 1:
-        raise InputError(f"min_area_px: must be a positive integer, got {min_area_px!r}")
+    classes = _check_options(classes, min_area_px)
     return counts_from_positions(column_positions(mask, classes=classes, min_area_px=min_area_px),
                                  classes=classes, sampling=sampling)
 
@@ -112,10 +126,12 @@ def counts_from_positions(positions: np.ndarray, *, classes: Sequence[str],
 
 def count_fields(classes: Sequence[str], *, sampling: float | None = None) -> list[str]:
     """The CSV columns of :func:`count_row`: ``series``, ``first_frame``, ``blank``, then
-    ``NAME_count``, ``NAME_area_px`` (and ``NAME_area_nm2`` with a pixel size) per class."""
+    ``NAME_count`` (every column, those cut by the image edge too), ``NAME_count_whole``
+    (those clear of the edge), ``NAME_area_px`` (and ``NAME_area_nm2`` with a pixel size)
+    per class."""
     fields = ["series", "first_frame", "blank"]
     for name in list(classes)[1:]:
-        fields += [f"{name}_count", f"{name}_area_px"]
+        fields += [f"{name}_count", f"{name}_count_whole", f"{name}_area_px"]
         if sampling is not None:
             fields.append(f"{name}_area_nm2")
     return fields
@@ -129,19 +145,24 @@ def count_row(series: int, mask, *, classes: Sequence[str], sampling: float | No
     ``mask`` None marks a blank series (not segmented): its counts are None.
     ``first_frame`` is ``series · frames_per_series``, the stack frame it starts at.
     ``positions`` (:func:`column_positions` of ``mask`` at ``min_area_px``), when the
-    caller has it, spares labelling the mask again.
+    caller has it, spares labelling the mask again. ``NAME_count`` counts every column,
+    ``NAME_count_whole`` those that do not touch the image edge (a column cut by the edge
+    is counted whole in ``NAME_count``: over-counts a density).
     """
     row: dict = {"series": int(series), "first_frame": int(series) * int(frames_per_series),
                  "blank": mask is None}
-    if mask is None:
-        counts = None
-    elif positions is not None:
+    counts = None
+    if mask is not None:
+        if positions is None:
+            positions = column_positions(mask, classes=_check_options(classes, min_area_px),
+                                         min_area_px=min_area_px)
+        positions = np.asarray(positions, float)
         counts = counts_from_positions(positions, classes=classes, sampling=sampling)
-    else:
-        counts = count_columns(mask, classes=classes, sampling=sampling, min_area_px=min_area_px)
-    for name in list(classes)[1:]:
+    for index, name in enumerate(list(classes)[1:], start=1):
         c = None if counts is None else counts[name]
         row[f"{name}_count"] = None if c is None else c["count"]
+        row[f"{name}_count_whole"] = (None if c is None or positions.shape[1] < 5 else int(
+            ((positions[:, 0] == index) & (positions[:, 4] == 0)).sum()))
         row[f"{name}_area_px"] = None if c is None else c["area_px"]
         if sampling is not None:
             row[f"{name}_area_nm2"] = None if c is None else c["area_nm2"]
@@ -325,7 +346,8 @@ def column_transitions(before: np.ndarray, after: np.ndarray, *, n_classes: int,
 
     Parameters
     ----------
-    before, after : (M, 4) arrays of :func:`column_positions` (class, x, y, area)
+    before, after : (M, 5) arrays of :func:`column_positions` (class, x, y, area,
+        touches_border; the first four columns are used, an (M, 4) array will do)
     n_classes : K, the background included
     shape : (H, W), optional
         The images' size: a column without a partner counts as appeared or
@@ -352,8 +374,7 @@ def column_transitions(before: np.ndarray, after: np.ndarray, *, n_classes: int,
     """
     if not max_distance_px > 0:
         raise InputError(f"max_distance_px: must be positive, got {max_distance_px!r}")
-    before = np.asarray(before, float).reshape(-1, 4)
-    after = np.asarray(after, float).reshape(-1, 4)
+    before, after = _first_four(before), _first_four(after)
     dy, dx = drift
     moved = before[:, 1:3] + np.array([dx, dy])  # (x, y) where each column should be now
     i, j = _pair_up(moved, after[:, 1:3], max_distance_px)
@@ -382,17 +403,50 @@ def column_transitions(before: np.ndarray, after: np.ndarray, *, n_classes: int,
             "vanished": np.bincount(kind_before[lone_before], minlength=k).astype(np.int64)}
 
 
+def _first_four(table) -> np.ndarray:
+    """class, x, y, area of a :func:`column_positions` table ((M, 4) or (M, 5))."""
+    table = np.asarray(table, float)
+    return table[:, :4] if table.ndim == 2 and table.shape[1] >= 4 else table.reshape(-1, 4)
+
+
 def transition_row(from_series: int, to_series: int, drift: tuple[float, float],
-                   found: dict[str, np.ndarray], *, classes: Sequence[str]) -> dict:
+                   found: dict[str, np.ndarray], *, classes: Sequence[str],
+                   sampling: float | None = None,
+                   since_first: tuple[float, float] | None = None) -> dict:
     """One row of ``NAME_events.csv`` from :func:`column_transitions`: the two series, the
-    drift (px), how many columns were paired, and per foreground class ``<c>_kept``,
+    drift, how many columns were paired, and per foreground class ``<c>_kept``,
     ``<c>_appeared``, ``<c>_vanished`` and ``<a>_to_<b>`` for every change of class (e.g.
-    ``S2_to_S1``: a sulphur atom lost)."""
+    ``S2_to_S1``: a sulphur atom lost).
+
+    The drift from ``from_series`` to ``to_series`` is ``drift_y_px``, ``drift_x_px`` (and
+    ``drift_y_nm``, ``drift_x_nm`` with ``sampling``, Å per pixel); ``since_first``, the
+    ``(dy, dx)`` px summed from the first series followed up to ``to_series``, adds
+    ``cum_drift_y_px``, ``cum_drift_x_px`` (and ``cum_drift_y_nm``, ``cum_drift_x_nm``).
+
+    Examples
+    --------
+    >>> found = {"transitions": np.zeros((2, 2), int), "appeared": np.zeros(2, int),
+    ...          "vanished": np.zeros(2, int)}
+    >>> row = transition_row(1, 2, (3.0, -4.0), found, classes=["background", "Mo"],
+    ...                      sampling=0.5, since_first=(5.0, -6.0))
+    >>> row["drift_y_nm"], row["drift_x_nm"], row["cum_drift_y_px"], row["cum_drift_x_nm"]
+    (0.15, -0.2, 5.0, -0.3)
+    """
     names = [str(c) for c in classes]
     t, k = found["transitions"], len(names)
     row = {"from_series": int(from_series), "to_series": int(to_series),
-           "drift_y_px": round(float(drift[0]), 2), "drift_x_px": round(float(drift[1]), 2),
-           "paired": int(t.sum())}
+           "drift_y_px": round(float(drift[0]), 2), "drift_x_px": round(float(drift[1]), 2)}
+    nm = None if sampling is None else float(sampling) / 10.0
+    if nm is not None:
+        row.update(drift_y_nm=round(float(drift[0]) * nm, 4),
+                   drift_x_nm=round(float(drift[1]) * nm, 4))
+    if since_first is not None:
+        row.update(cum_drift_y_px=round(float(since_first[0]), 2),
+                   cum_drift_x_px=round(float(since_first[1]), 2))
+        if nm is not None:
+            row.update(cum_drift_y_nm=round(float(since_first[0]) * nm, 4),
+                       cum_drift_x_nm=round(float(since_first[1]) * nm, 4))
+    row["paired"] = int(t.sum())
     for c in range(1, k):
         row.update({f"{names[c]}_kept": int(t[c, c]), f"{names[c]}_appeared":
                     int(found["appeared"][c]), f"{names[c]}_vanished": int(found["vanished"][c])})
@@ -423,43 +477,102 @@ def column_scores(totals: dict[str, dict]) -> dict[str, dict]:
 
 
 def column_positions(mask, *, classes: Sequence[str], min_area_px: int = 1) -> np.ndarray:
-    """Every column of a class-index mask: ``(M, 4)`` float64 rows of class index, centre
-    ``x`` and ``y`` in px (column and row of the centroid) and area in px, by class.
+    """Every column of a class-index mask: ``(M, 5)`` float64 rows of class index, centre
+    ``x`` and ``y`` in px (column and row of the centroid), area in px and ``touches_border``
+    (1 where the region reaches the image edge: a column cut by it, its centre and area
+    biased; 0 for a whole column), by class.
 
     The regions are those :func:`count_columns` counts (4-connected, at least
     ``min_area_px``), so per class the rows number its count. For tracking
     columns, e.g. sulphur vacancies, from one focal series to the next (003).
+
+    Examples
+    --------
+    >>> m = np.zeros((6, 6), np.uint8); m[0:2, 2:4] = 1; m[3:5, 3:5] = 1
+    >>> column_positions(m, classes=["background", "Mo"])[:, 4].tolist()
+    [1.0, 0.0]
     """
     classes = [str(c) for c in classes]
     mask = _check_mask(mask, len(classes))
+    h, w = mask.shape
     rows = []
     for index in range(1, len(classes)):
         labels = measure.label(mask == index, connectivity=1)
         for region in measure.regionprops(labels):
             if region.area >= min_area_px:
                 y, x = region.centroid
-                rows.append((index, x, y, region.area))
-    return np.array(rows, float).reshape(-1, 4)
+                y0, x0, y1, x1 = region.bbox
+                rows.append((index, x, y, region.area,
+                             float(y0 == 0 or x0 == 0 or y1 == h or x1 == w)))
+    return np.array(rows, float).reshape(-1, 5)
+
+
+def oversized_columns(positions, *, sampling: float | None = None) -> np.ndarray:
+    """Which regions of a :func:`column_positions` table are too large to be one column.
+
+    With ``sampling`` (Å per pixel): an area above :data:`COLUMN_AREA_MAX_A2` (20 Å², i.e.
+    0.2 nm²; one column's image is 1–2 Å across). Without: above
+    :data:`COLUMN_AREA_MAX_MEDIAN` (20) times the median area of the table's columns (all
+    classes). Such a region (an undertrained model's blob, merged columns) is still counted
+    as one column by :func:`count_row`: a warning, not a correction.
+
+    Returns
+    -------
+    (M,) ndarray of bool
+
+    Examples
+    --------
+    >>> t = np.array([[1, 5.0, 5.0, 12, 0], [1, 40.0, 40.0, 900, 0]])
+    >>> oversized_columns(t, sampling=0.2).tolist(), oversized_columns(t).tolist()
+    ([False, True], [False, False])
+    """
+    table = np.asarray(positions, float)
+    areas = table[:, 3] if table.ndim == 2 and len(table) else np.zeros(0)
+    if sampling is not None:
+        return areas * float(sampling) ** 2 > COLUMN_AREA_MAX_A2
+    if not areas.size:
+        return np.zeros(0, bool)
+    return areas > COLUMN_AREA_MAX_MEDIAN * np.median(areas)
+
+
+def oversized_summary(tables: Sequence[np.ndarray], *,
+                      sampling: float | None = None) -> dict | None:
+    """The regions of an input's :func:`column_positions` tables (one per series) that
+    :func:`oversized_columns` finds too large: ``{"regions", "series", "largest_px",
+    "largest_nm2" (None without a pixel size), "rule"}``, or None where there is none."""
+    flagged = [np.asarray(t, float)[oversized_columns(t, sampling=sampling), 3]
+               for t in tables]
+    hit = [a for a in flagged if a.size]
+    if not hit:
+        return None
+    largest = int(max(a.max() for a in hit))
+    rule = (f"area > {COLUMN_AREA_MAX_A2 / 100:g} nm²" if sampling is not None else
+            f"area > {COLUMN_AREA_MAX_MEDIAN}× the median column area")
+    return {"regions": int(sum(a.size for a in hit)), "series": len(hit), "largest_px": largest,
+            "largest_nm2": None if sampling is None else round(largest * (sampling / 10) ** 2, 4),
+            "rule": rule}
 
 
 def write_positions_csv(path: str | Path, positions: Sequence[tuple[int, np.ndarray]], *,
                         classes: Sequence[str], sampling: float | None = None) -> Path:
     """``NAME_columns.csv``: one row per column, ``series, class, x_px, y_px, area_px`` (and
-    ``x_nm, y_nm, area_nm2`` with a pixel size), from ``(series, column_positions)`` pairs.
-    Written atomically."""
+    ``x_nm, y_nm, area_nm2`` with a pixel size), then ``touches_border`` (True for a column
+    cut by the image edge), from ``(series, column_positions)`` pairs. Written atomically."""
     path = Path(path)
     classes = [str(c) for c in classes]
     fields = ["series", "class", "x_px", "y_px", "area_px"]
     if sampling is not None:
         fields += ["x_nm", "y_nm", "area_nm2"]
         nm = float(sampling) / 10.0
+    fields.append("touches_border")
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(fields)
         for series, table in positions:
-            for index, x, y, area in table:
+            for index, x, y, area, *edge in table:
                 row = [int(series), classes[int(index)], round(x, 2), round(y, 2), int(area)]
                 if sampling is not None:
                     row += [round(x * nm, 4), round(y * nm, 4), round(area * nm * nm, 6)]
+                row.append(bool(edge[0]) if edge else "")
                 writer.writerow(row)
     return path

@@ -32,14 +32,16 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
     With ``events`` and a pixel size, each series' columns are also paired with the last
     segmented series' (drift by phase correlation of the two class maps, centres at
     most ``column_distance`` Å apart): one :func:`~temseg.analyze.columns.transition_row`
-    per pair of series; a series without columns is passed over; ``warn`` hears of a drift
-    of a quarter of the field or more (a lattice repeats: it may be a wrong one)."""
+    per pair of series, with the drift in nm and summed from the first series followed; a
+    series without columns is passed over; ``warn`` hears of a drift of a quarter of the
+    field or more (a lattice repeats: it may be a wrong one)."""
     import numpy as np
 
     from temseg.analyze.columns import (column_positions, column_transitions, count_row,
                                         series_drift, transition_row)
 
     last: dict = {}
+    since_first = [0.0, 0.0]  # (dy, dx) px from the first series followed
     track = events is not None and sampling is not None and column_distance is not None
 
     def count(index: int, mask, image) -> None:
@@ -61,8 +63,11 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
                                            n_classes=len(segmenter.classes), drift=drift,
                                            max_distance_px=column_distance / sampling,
                                            shape=np.shape(image))
+                since_first[0] += drift[0]
+                since_first[1] += drift[1]
                 events.append(transition_row(last["index"], index, drift, found,
-                                             classes=segmenter.classes))
+                                             classes=segmenter.classes, sampling=sampling,
+                                             since_first=tuple(since_first)))
                 if warn is not None and np.hypot(*drift) > 0.25 * min(np.shape(mask)):
                     # a lattice repeats: a large drift may have paired columns with neighbours
                     unit = "series" if segmenter.in_channels > 1 else "frame"
@@ -82,21 +87,39 @@ def _write_events(out: Path, name: str, events: list[dict]) -> dict:
 
     path = out / f"{name}_events.csv"
     write_table(path, events)
-    keys = [k for k in events[0] if k not in ("from_series", "to_series", "drift_y_px",
-                                              "drift_x_px")]
+    keys = [k for k in events[0] if k not in ("from_series", "to_series")
+            and not k.startswith(("drift_", "cum_drift_"))]
     return {"csv": str(path), "totals": {k: int(sum(e[k] for e in events)) for k in keys}}
 
 
 def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmenter,
-                  blank: list, unit: str) -> dict:
+                  blank: list, unit: str, *, warn=None) -> dict:
     """NAME_counts.csv (a row per series, blank ones too), NAME_columns.csv (every column's
-    class, centre and area) and, for more than one series, NAME_counts.png; the summary for
-    the record."""
-    from temseg.analyze.columns import (count_row, counts_summary, plot_counts,
-                                        write_counts_csv, write_positions_csv)
+    class, centre, area and whether the image edge cuts it) and, for more than one series,
+    NAME_counts.png; the summary for the record.
+
+    Regions too large to be one column (:func:`~temseg.analyze.columns.oversized_columns`)
+    are still counted; ``warn`` (by default a warning naming the input) hears of them once
+    for the input, and the record keeps them under ``oversized``."""
+    from temseg.analyze.columns import (count_row, counts_summary, oversized_summary,
+                                        plot_counts, write_counts_csv, write_positions_csv)
 
     sampling = plan["sampling"]
     positions = [(row["series"], row.pop("positions")) for row in counts]
+    oversized = oversized_summary([table for _, table in positions], sampling=sampling)
+    if oversized is not None:
+        if warn is None:
+            from temseg.cli import _common
+
+            def warn(message: str) -> None:
+                _common.warn(f"{plan['path'].name}: {message}")
+
+        largest = (f"{oversized['largest_nm2']:.2f} nm²" if sampling is not None
+                   else f"{oversized['largest_px']} px")
+        where = "frame(s)" if unit == "frame" else "focal series"
+        warn(f"{oversized['regions']} region(s) in {oversized['series']} {where} too large "
+             f"for one atomic column ({oversized['rule']}; largest {largest}), each counted "
+             "as one column in NAME_counts.csv: an undertrained model or merged columns?")
     columns_path = write_positions_csv(out / f"{name}_columns.csv", positions,
                                        classes=segmenter.classes, sampling=sampling)
     rows = sorted(counts + [count_row(i, None, classes=segmenter.classes, sampling=sampling,
@@ -106,6 +129,8 @@ def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmente
                                 sampling=sampling)
     entry = {"csv": str(csv_path), "columns_csv": str(columns_path),
              "per_class": counts_summary(rows, classes=segmenter.classes)}
+    if oversized is not None:
+        entry["oversized"] = oversized
     if len(rows) > 1:
         entry["plot"] = str(plot_counts(out / f"{name}_counts.png", rows,
                                         classes=segmenter.classes,

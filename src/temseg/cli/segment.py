@@ -13,7 +13,6 @@ frames (or focal series) and tiles, and the run is recorded. For a model of
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import typer
@@ -94,14 +93,15 @@ def _model_words(json_path: Path) -> str:
 
 
 def _check_inputs(segmenter, inputs: list[Path], sampling: float | None, *,
-                  series_files: bool = False, order: list[int] | None = None) -> list[dict]:
+                  series_files: bool = False, order: list[int] | None = None,
+                  from_folders: frozenset = frozenset()) -> list[dict]:
     """Open every input (stacks stay lazy) and check it can be segmented; nothing kept in memory.
 
     For a model of C > 1 channels every file must be a stack of n·C frames
     (n focal series); ``frames`` of a plan counts series then, ``stack`` says
     whether there is more than one. With ``series_files`` every C consecutive
     files are the images of one series (``files`` of a plan; file k holds the
-    model's channel ``order[k]``).
+    model's channel ``order[k]``; ``from_folders`` those of them found in a folder).
     """
     from temseg.infer import count_series
     from temseg.infer.series import group_series_files
@@ -109,7 +109,7 @@ def _check_inputs(segmenter, inputs: list[Path], sampling: float | None, *,
     groups = (group_series_files(inputs, segmenter.in_channels) if series_files
               else [[path] for path in inputs])
     if series_files:
-        _show_series_files(segmenter, groups, order)
+        _show_series_files(segmenter, groups, order, from_folders=from_folders)
     plans = []
     for group in _common.track(groups, "checking inputs", transient=True):
         plan = {"path": group[0], "files": group} if series_files else {"path": group[0]}
@@ -129,20 +129,33 @@ def _check_inputs(segmenter, inputs: list[Path], sampling: float | None, *,
     return plans
 
 
-def _show_series_files(segmenter, groups: list[list[Path]], order: list[int] | None) -> None:
-    """Print which file feeds which channel (a wrong order is not seen in the output), and
-    warn of a series whose files come from different folders."""
+def _show_series_files(segmenter, groups: list[list[Path]], order: list[int] | None, *,
+                       from_folders: frozenset = frozenset()) -> None:
+    """Print which file feeds which channel (a wrong order is not seen in the output), with
+    the defocus sign of the channel names; warn of a series whose files come from different
+    folders, and once where a folder's files were ordered with signs read (``from_folders``:
+    the files found in a folder; files given are in the user's order)."""
+    from temseg.io.files import natural_key
+
     names = segmenter.channels or [f"channel {i}" for i in range(segmenter.in_channels)]
     names = names if order is None else [names[k] for k in order]
+    # channel names carry the simulation's (abTEM's) defocus sign; many microscopes show
+    # the opposite, so say which it is where the names are defoci
+    sign = (" (Δf as abTEM: positive = underfocus)"
+            if any(str(name).startswith("Δf") for name in names) else "")
     for group in groups:
         _common.out.print(f"series {group[0].stem}: " + ", ".join(
-            f"{path.name} → {name}" for path, name in zip(group, names)), highlight=False)
+            f"{path.name} → {name}" for path, name in zip(group, names)) + sign,
+            highlight=False)
         if len({path.parent for path in group}) > 1:
             _common.warn(f"series {group[0].stem}: its files come from different folders ("
                          f"{', '.join(str(path) for path in group)}); check the grouping")
-        if any(re.search(r"[-+]\d", path.name) for path in group):
-            _common.warn(f"series {group[0].stem}: file names with signed numbers are ordered "
-                         "without their signs (df-50 after df50): check the channels above")
+    signed = {path.parent for group in groups for path in group if path in from_folders
+              and natural_key(path, signed=True) != natural_key(path)}
+    if signed:
+        _common.warn(f"{', '.join(sorted(map(str, signed)))}: files ordered with the signs of "
+                     "their numbers read (a - or + between a letter or _ and digits: df-50, "
+                     "df0, df50); check the file → channel lines")
 
 
 def _read(plan: dict, sampling: float | None):
@@ -258,9 +271,9 @@ def register(app: typer.Typer) -> None:
         series_files: bool = typer.Option(
             False, "--series-files", help="Focal-series models: every C consecutive inputs "
                                           "(single images, in the order given; a folder's "
-                                          "by name, numbers as numbers: frame2 before "
-                                          "frame10, signs not read) are the C images of one "
-                                          "series, named after the first."),
+                                          "by name, numbers as numbers with their signs: "
+                                          "frame2 before frame10, df-50 before df0) are the "
+                                          "C images of one series, named after the first."),
         min_column_px: int | None = typer.Option(
             None, help="Models of ≥ 3 classes: connected regions of a class smaller than this "
                        "(input pixels) are specks, not counted as columns in NAME_counts.csv. "
@@ -334,15 +347,24 @@ def register(app: typer.Typer) -> None:
         from temseg.infer.series import check_series_order
 
         order = check_series_order(series_order, segmenter.in_channels)
-        inputs = collect_inputs(input_paths, unique=not series_files)
-        if series_files:  # a repeat would shift every later series by one file
+        inputs, from_folders = [], set()
+        if not series_files:
+            inputs = collect_inputs(input_paths)
+        else:  # files given in the order given, a folder's in defocus order (signs read)
+            for given in input_paths:
+                found = collect_inputs([given], unique=False, signed=True)
+                inputs.extend(found)
+                if Path(given).is_dir():
+                    from_folders.update(found)
+            # a repeat would shift every later series by one file
             from collections import Counter
 
             path, times = Counter(p.resolve() for p in inputs).most_common(1)[0]
             if times > 1:
                 raise InputError(f"--series-files: {path.name} is given {times} times; every "
                                  "image of a series is a file of its own")
-        plans = _check_inputs(segmenter, inputs, pixel, series_files=series_files, order=order)
+        plans = _check_inputs(segmenter, inputs, pixel, series_files=series_files, order=order,
+                              from_folders=frozenset(from_folders))
         if min_area_nm2 is not None and particles:
             unknown = [plan["path"].name for plan in plans if plan["sampling"] is None]
             if unknown:
@@ -425,9 +447,17 @@ def register(app: typer.Typer) -> None:
 
                         what = ("blank (constant) frame(s)" if unit == "frame" else
                                 "focal series with a blank (constant) image")
+                        where = ""
+                        if unit == "series":  # which frames of the file, to find them
+                            from temseg.infer.series import constant_frames
+
+                            flat = constant_frames(mg, result.blank_frames,
+                                                   segmenter.in_channels)
+                            where = (f"; constant: frame {format_frames(flat)} of the file"
+                                     if flat else "")
                         warn(f"{len(result.blank_frames)} {what} not segmented "
-                             f"({unit} {format_frames(result.blank_frames)}; 0-based): "
-                             "probability NaN, mask empty")
+                             f"({unit} {format_frames(result.blank_frames)}{where}; "
+                             "0-based): probability NaN, mask empty")
                     entry = {"name": name, **result.to_dict()}
                     if "sampling_in_file" in plan:  # replaced by --sampling/--pixel-size-nm
                         entry["sampling_in_file"] = plan["sampling_in_file"]

@@ -157,7 +157,7 @@ def _is_output(path: Path, stems: set[str]) -> bool:
 
 
 def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL",
-                   unique: bool = True) -> list[Path]:
+                   unique: bool = True, signed: bool = False) -> list[Path]:
     """Image files from files and folders (the readable images directly inside a folder).
 
     Parameters
@@ -165,7 +165,7 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL",
     paths : iterable of path
         Files are taken as given; a folder contributes its files with a suffix
         :func:`temseg.io.supported_suffixes` knows, in :func:`natural_key` order
-        (``frame2`` before ``frame10``), leaving out
+        (``frame2`` before ``frame10``; signs read with ``signed``), leaving out
         hidden files, label images (stem ending in ``skip_suffix``) and the
         outputs of an earlier ``temseg segment`` into the same folder
         (``NAME_prob``, ``NAME_mask``, ``NAME_overlay``, ``NAME_particles``,
@@ -174,6 +174,10 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL",
     unique : bool
         Drop a file met again (given twice, or inside a folder also given);
         False keeps every occurrence (to refuse repeats where they matter).
+    signed : bool
+        Order a folder's files with the signs of their numbers read
+        (``natural_key(..., signed=True)``: ``df-50``, ``df0``, ``df50``), as the
+        files of a defocus series are named; files given are kept as given.
 
     Returns
     -------
@@ -195,7 +199,7 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL",
                              if p.is_file() and p.suffix.lower() in known
                              and not p.name.startswith(".")
                              and not (skip_suffix and p.stem.endswith(skip_suffix))),
-                            key=natural_key)
+                            key=lambda p: natural_key(p, signed=signed))
             stems = {p.stem for p in inside}
             inside = [p for p in inside if not _is_output(p, stems)]
             if not inside:

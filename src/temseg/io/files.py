@@ -89,19 +89,25 @@ def is_zarr_dataset(path: str | Path) -> bool:
                               or (path / ".zgroup").exists())
 
 
-def natural_key(path: str | Path) -> tuple:
+def natural_key(path: str | Path, *, signed: bool = False) -> tuple:
     """Sort key of a file name with its numbers compared as numbers: ``frame2.tif`` before
     ``frame10.tif``, as acquisition software numbers its exports.
 
     >>> sorted(["s10.tif", "s9.tif", "s1.tif"], key=natural_key)
     ['s1.tif', 's9.tif', 's10.tif']
 
-    Signs are not read (``img-10`` is a separator as often as a sign):
-    ``df-50`` sorts after ``df50``.
+    By default signs are not read (``img-10`` is a separator as often as a sign):
+    ``df-50`` sorts after ``df50``. With ``signed`` a ``-`` or ``+`` right before
+    digits and right after a letter or ``_`` is the number's sign (for defocus
+    series, ``--series-files``):
+
+    >>> sorted(["df50.tif", "df0.tif", "df-50.tif"], key=lambda p: natural_key(p, signed=True))
+    ['df-50.tif', 'df0.tif', 'df50.tif']
     """
     import re
 
     name = Path(path).name
-    parts = re.split(r"(\d+)", name)  # text, number, text, number, ..., text
+    number = r"((?:(?<=[^\W\d])[-+])?\d+)" if signed else r"(\d+)"
+    parts = re.split(number, name)  # text, number, text, number, ..., text
     # numbers sit at the odd places; the name itself breaks ties (frame1, frame01)
     return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), name
