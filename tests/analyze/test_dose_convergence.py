@@ -121,3 +121,28 @@ def test_frames_of_one_dose_stand_or_fall_together_in_any_order():
     for pair in ([800, 1000], [1000, 800]):
         areas = [100, 300, 600, *pair, 990, 1005, 1000, 995, 1010]
         assert dose_curve(doses, areas).dose_converged == 200
+
+
+def test_dose_bands_give_the_arithmetic_mean_dose_and_the_plot_draws_it(tmp_path,
+                                                                         monkeypatch):
+    """per_dose.csv's ``dose_mean_e_per_A2`` is the arithmetic mean of a band's doses (the
+    audit's band of 2039.6 and 2610.6 e/Å²: 2325.1, not the geometric 2307.5), and
+    per_dose.png draws each band's pooled F1 at that dose."""
+    from temseg.analyze.dose import plot_scores_by_dose, scores_by_dose
+
+    doses = [2039.6, 2610.6, 150.0]
+    matrices = [[[90, 2], [3, 5]], [[80, 0], [10, 10]], [[50, 25], [0, 25]]]
+    rows = scores_by_dose(doses, matrices, ["background", "particle"])
+    by_low = {round(r["dose_low_e_per_A2"]): r for r in rows}
+    assert by_low[1000]["images"] == 2
+    assert by_low[1000]["dose_mean_e_per_A2"] == pytest.approx(2325.1)
+    assert by_low[100]["dose_mean_e_per_A2"] == pytest.approx(150.0)
+    drawn = {}
+    monkeypatch.setattr(dose_module, "write_figure",
+                        lambda fig, path: drawn.setdefault("fig", fig) and path)
+    plot_scores_by_dose(tmp_path / "per_dose.png", doses, {"particle": [0.7, 0.6, 0.5]}, rows)
+    (ax,) = drawn["fig"].axes
+    pooled = [line for line in ax.lines if line.get_label().endswith("pooled per band")]
+    assert len(pooled) == 1
+    np.testing.assert_allclose(pooled[0].get_xdata(), [r["dose_mean_e_per_A2"] for r in rows])
+    np.testing.assert_allclose(sorted(pooled[0].get_xdata()), [150.0, 2325.1])

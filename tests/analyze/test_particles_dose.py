@@ -165,7 +165,7 @@ def test_scores_by_dose_pool_the_counts_of_each_band():
     m1, m2, m3 = ([[90, 2], [3, 5]], [[80, 0], [10, 10]], [[50, 25], [0, 25]])
     rows = scores_by_dose([120.0, 200.0, 5e3], [m1, m2, m3], ["background", "particle"])
     assert [(r["images"], round(r["dose_low_e_per_A2"])) for r in rows] == [(2, 100), (1, 3162)]
-    assert rows[0]["dose_mean_e_per_A2"] == pytest.approx((120.0 * 200.0) ** 0.5)
+    assert rows[0]["dose_mean_e_per_A2"] == pytest.approx(160.0)  # arithmetic mean
     tp, fp, fn = 15, 2, 13  # images 1 and 2 pooled, not their scores averaged
     assert rows[0]["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
     assert rows[0]["jaccard"] == pytest.approx(tp / (tp + fp + fn))

@@ -276,3 +276,28 @@ def test_mos2_pixels_too_coarse_for_the_columns_are_warned_about():
     assert lattice_warning(cfg) is None
     message = lattice_warning(load_simulate_config(MOS2, sampling=1.0))
     assert message.startswith("at 1 Å/px the MoS2 columns (1.82 Å apart) lie beyond the Nyquist")
+
+
+def test_help_names_the_shipped_configs_that_write_columns(capsys, monkeypatch):
+    """simulate --help says which shipped configs write the ``columns`` array (labels.columns),
+    and names every shipped simulate config, each on the right side."""
+    import re
+
+    from temseg.errors import ConfigError
+
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["simulate", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    found = re.search(r"columns \(atomic-column discs\) only where labels\.columns is true "
+                      r"\(the default\), as in (.*?); (.*?) write none", text)
+    assert found, text
+    writes, none = (set(re.findall(r"[\w.]+\.yaml", group)) for group in found.groups())
+    shipped = {}
+    for path in sorted((REPO / "configs").glob("*.yaml")):
+        try:
+            shipped[path.name] = load_simulate_config(path).labels.columns
+        except ConfigError:  # a training config, not a simulate one
+            continue
+    assert {"simulate_mos2.yaml", "simulate_small.yaml"} <= set(shipped)
+    assert writes == {name for name, columns in shipped.items() if columns}
+    assert none == {name for name, columns in shipped.items() if not columns}

@@ -170,7 +170,7 @@ def run_demo(out: str | Path, *, segmenter=None, config=None, seed: int = DEMO_S
         "probability": write_tiff(out / "probability.tif", prob, sampling=config.sampling),
         "label": write_mask(out / "label.png", label > 0),
         "mask": write_mask(out / "mask.png", mask),
-        "overlay": write_overlay(out / "overlay.png", image, mask),
+        "overlay": write_overlay(out / "overlay.png", image, mask, sampling=config.sampling),
         "particles": write_particle_csv(out / "particles.csv", rows),
     }
     result.files["scores"] = write_json(out / "scores.json", {

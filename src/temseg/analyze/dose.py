@@ -353,7 +353,7 @@ def scores_by_dose(doses, matrices, classes, *, per_decade: int = 2) -> list[dic
     -------
     list of dict
         Per band that holds images: ``dose_low_e_per_A2``, ``dose_high_e_per_A2``,
-        ``dose_mean_e_per_A2`` (the geometric mean of its images' doses),
+        ``dose_mean_e_per_A2`` (the arithmetic mean of its images' doses),
         ``images``; for K = 2 ``f1, jaccard, precision, recall`` of the
         foreground; for K ≥ 3 ``f1_<class>``, ``jaccard_<class>`` per
         foreground class and ``mean_f1`` over them.
@@ -371,7 +371,7 @@ def scores_by_dose(doses, matrices, classes, *, per_decade: int = 2) -> list[dic
         picked = [m for _, m in inside]
         report = class_report(np.sum(picked, axis=0), list(classes))
         row = {"dose_low_e_per_A2": low, "dose_high_e_per_A2": high,
-               "dose_mean_e_per_A2": float(np.exp(np.mean(np.log([d for d, _ in inside])))),
+               "dose_mean_e_per_A2": float(np.mean([d for d, _ in inside])),
                "images": len(picked)}
         if len(classes) == 2:
             fg = report["per_class"][1]
@@ -390,8 +390,8 @@ def plot_scores_by_dose(path: str | Path, doses, image_f1: dict[str, list], rows
 
     ``image_f1`` maps a name (the foreground, or each class) to the images'
     F1 in the order of ``doses``; ``rows`` are :func:`scores_by_dose`'s, whose
-    ``f1`` (K = 2) or ``f1_<name>`` are drawn at the geometric mean dose of
-    each band's images; ``dose_label`` names the dose axis.
+    ``f1`` (K = 2) or ``f1_<name>`` are drawn at the mean dose of each band's
+    images (``dose_mean_e_per_A2``, arithmetic); ``dose_label`` names the dose axis.
     """
     from matplotlib.figure import Figure
 

@@ -204,7 +204,8 @@ def _apply_all(baseline, images, out: Path, sampling, overlay: bool, written: li
                 _common.warn(f"{path.name}: {w.message}")
             write_mask(out / f"{stem}_mask.png", mask.astype("uint8"))
             if overlay:
-                write_overlay(out / f"{stem}_overlay.png", frame, mask)
+                write_overlay(out / f"{stem}_overlay.png", frame, mask,
+                              sampling=micrograph.sampling)
             written.append({"image": str(path), "frame": i, "mask": f"{stem}_mask.png",
                             "foreground_fraction": float(mask.mean())})
 

@@ -316,7 +316,7 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
         if overlays:
             for pair, prob in bar.track(list(zip(pairs, probs)), description="overlays"):
                 write_confusion_overlay(out / "confusion" / f"{pair.name}.png", prob >= thr,
-                                        pair.label > 0)
+                                        pair.label > 0, sampling=samplings[pair.name])
     if pooled.get("tp", 0) + pooled.get("fn", 0) == 0:
         _no_foreground_warning(len(pairs), pooled.get("fp", 0))
     means = image_means(rows)
@@ -385,7 +385,8 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
         doses.append(pair.dose)
         if overlays:
             written.append(write_confusion_overlay(out / "confusion" / f"{pair.name}.png", pred,
-                                                   pair.label, classes=True))
+                                                   pair.label, classes=True,
+                                                   sampling=pixel_size(pair)))
         if pixel_size(pair) is None:
             uncalibrated.append(pair.name)
             return

@@ -127,6 +127,45 @@ def _describe_runs(folder: Path) -> None:
     _common.show(table)
 
 
+#: what the ``Δf`` of a focal series' channel names mean (simulate.dataset.channel_name)
+DEFOCUS_CONVENTION = ("Δf of each channel: its offset from the image's defocus, in abTEM's "
+                      "sign convention (positive Δf = underfocus, negative = overfocus)")
+
+
+def _beam_energy_text(data, model: Path) -> str | None:
+    """``300 kV (of the simulated training data)``: the beam energy in the ``energy`` attr
+    (eV) of the zarr datasets a model's training record names, or None where none says.
+
+    A relative path is tried as given, then from the model's folder and up to four
+    folders above it (a run's folder inside a training output).
+    """
+    import math
+
+    from temseg.io.files import is_zarr_dataset
+
+    energies = []
+    for item in data if isinstance(data, (list, tuple)) else []:
+        given = Path(str(item)).expanduser()
+        tries = [given] if given.is_absolute() else [
+            given, *(folder / given for folder in Path(model).resolve().parents[:5])]
+        found = next((p for p in tries if is_zarr_dataset(p)), None)
+        if found is None:
+            continue
+        try:
+            import zarr
+
+            value = zarr.open_group(str(found), mode="r").attrs.get("energy")
+            value = float(value)
+        except Exception:  # not a readable dataset, or no number: say nothing of it
+            continue
+        if math.isfinite(value) and value > 0 and value not in energies:
+            energies.append(value)
+    if not energies:
+        return None
+    return (", ".join(f"{e / 1e3:g}" for e in sorted(energies))
+            + " kV (of the simulated training data)")
+
+
 def _describe_model(path: Path) -> None:
     """Print what a model takes and gives, its size and its training scores."""
     from temseg.infer import load_segmenter
@@ -148,12 +187,20 @@ def _describe_model(path: Path) -> None:
         if model is not None:
             from temseg.models.receptive import count_parameters, receptive_field
 
-            kind += (f", {count_parameters(model):,} parameters, receptive field "
-                     f"{receptive_field(model)} px")
+            field = receptive_field(model)
+            kind += f", {count_parameters(model):,} parameters, receptive field {field} px"
+            if segmenter.sampling is not None:
+                kind += f" ({field * segmenter.sampling / 10:.3g} nm)"
     summary.add_row("kind", escape(kind))
     summary.add_row("input", escape(segmenter.takes))
     if segmenter.channels:
         summary.add_row("channels", _channels_text(segmenter.channels))
+        if any(str(name).startswith("Δf") for name in segmenter.channels):
+            summary.add_row("defocus", DEFOCUS_CONVENTION)
+    training = config.get("training") or {}
+    energy = _beam_energy_text((training.get("recipe") or {}).get("data"), path)
+    if energy:
+        summary.add_row("beam energy", escape(energy))
     summary.add_row("classes", _classes_text(segmenter.classes))
     if len(segmenter.classes) >= 3:
         summary.add_row("mask", "the most probable class of every pixel (uint8 index)")
@@ -161,7 +208,6 @@ def _describe_model(path: Path) -> None:
         summary.add_row("threshold", f"{segmenter.threshold:g}")
     summary.add_row("sampling", _sampling_text(segmenter.sampling).replace(
         "none in file (give --sampling or --pixel-size-nm)", "none (any pixel size)"))
-    training = config.get("training") or {}
     scores = training.get("scores") or {}
     if training:
         data = (training.get("recipe") or {}).get("data")
@@ -268,19 +314,32 @@ def info(
         return
 
     micrograph = read_image(file, sampling=_common.sampling_from_options(sampling, pixel_size_nm),
-                            allow_nonfinite=True)
+                            allow_nonfinite=True, allow_hyperstack=True)
     meta = dict(micrograph.metadata)
     height, width = micrograph.frame_shape
+    shape = tuple(int(s) for s in micrograph.data.shape)
 
     summary = Table(show_header=False, box=None, pad_edge=False)
     summary.add_column(style="bold")
     summary.add_column()
     summary.add_row("path", escape(str(micrograph.path)))
     summary.add_row("format", str(meta.pop("format", "?")))
-    summary.add_row("shape", " × ".join(str(s) for s in micrograph.data.shape))
-    summary.add_row("dtype", f"{meta.pop('dtype', micrograph.data.dtype)} (read as float32)")
-    summary.add_row("kind", f"stack of {micrograph.n_frames} frames" if micrograph.is_stack
-                    else "single image")
+    summary.add_row("shape", " × ".join(map(str, shape)))
+    if len(shape) > 3:  # a hyperstack (segment's NAME_prob.tif of a stack of focal series)
+        axes = str(meta.pop("tiff.axes", ""))
+        axes = axes if len(axes) == len(shape) else ""
+        if axes:
+            summary.add_row("axes", escape(axes) + (" (in segment's NAME_prob.tif: series × "
+                                                    "class × Y × X)" if axes == "TCYX" else ""))
+        summary.add_row("dtype", f"{meta.pop('dtype', micrograph.data.dtype)} (read as float32)")
+        planes = " × ".join(map(str, shape[:-2])) + (f" ({' × '.join(axes[:-2])})" if axes
+                                                     else "")
+        summary.add_row("kind", f"hyperstack: {planes} planes of {height} × {width} px "
+                                "(segment takes 2-D images and 3-D stacks only)")
+    else:
+        summary.add_row("dtype", f"{meta.pop('dtype', micrograph.data.dtype)} (read as float32)")
+        summary.add_row("kind", f"stack of {micrograph.n_frames} frames" if micrograph.is_stack
+                        else "single image")
     summary.add_row("sampling", _sampling_text(micrograph.sampling))
     if micrograph.sampling is not None:
         source = meta.pop("sampling_source", None)
@@ -291,7 +350,7 @@ def info(
 
     if micrograph.is_stack:
         with _common.progress() as bar:
-            task = bar.add_task("value range", total=micrograph.n_frames)
+            task = bar.add_task("value range", total=micrograph.n_frames)  # planes, in 4-D
             stats = micrograph.statistics(callback=lambda done, total: bar.update(task,
                                                                                     completed=done))
     else:

@@ -92,8 +92,10 @@ def register(app: typer.Typer) -> None:
 
         The dataset holds images (counts per pixel; one channel per defocus with a
         focal_series), labels (projected convex hull; MoS2 species: 1 Mo, 2 S2,
-        3 S1; or 1 under contamination on graphene), columns (atomic-column discs), a
-        parameters table with every drawn
+        3 S1; or 1 under contamination on graphene), columns (atomic-column discs)
+        only where labels.columns is true (the default), as in simulate_002.yaml and
+        simulate_small.yaml; simulate_mos2.yaml, simulate_graphene.yaml and
+        default_model_simulate.yaml write none; a parameters table with every drawn
         value, the config and seed, and the detector ranges drawn from (with a noise
         model, also its SHA-256 and detector block); the same config, noise model and
         seed give the same bytes.

@@ -192,6 +192,28 @@ def iter_series(micrograph, in_channels: int, *, order: list[int] | None = None
         yield np.stack([micrograph.frame(start + position[i]) for i in range(in_channels)])
 
 
+def constant_frames(micrograph, series: list[int], in_channels: int) -> list[int]:
+    """The frames (0-based indices in the file) that are constant in the given series of a
+    stack, e.g. the blank series of a :class:`SegmentResult`, to name them in a message.
+
+    Frame ``i·C + k`` is frame ``k`` of series ``i`` as stored, whatever ``order`` the
+    series are read in; only these series' frames are read again.
+
+    >>> from temseg.io import Micrograph
+    >>> data = np.random.default_rng(0).random((6, 4, 4)); data[4] = 1.0
+    >>> constant_frames(Micrograph(data), [1], 3)
+    [4]
+    """
+    found = []
+    for i in series:
+        for f in range(i * in_channels, (i + 1) * in_channels):
+            frame = np.asarray(micrograph.frame(f), np.float64)
+            # as standardize finds a blank image: no range, or a std lost in the mean
+            if np.ptp(frame) == 0 or not frame.std() > 1e-12 * max(1.0, abs(frame.mean())):
+                found.append(f)
+    return found
+
+
 def display_image(series: np.ndarray) -> np.ndarray:
     """The image shown in overlays: a frame itself, or the middle image of a focal series."""
     return series if series.ndim == 2 else series[series.shape[0] // 2]
@@ -208,14 +230,16 @@ def _predict(segmenter, series, sampling, on_tile, threshold, classes: bool):
     return prob, mask.view(np.uint8) * np.uint8(255), mask
 
 
-def _write_overlay(path: Path, image, mask, segmenter, classes: bool, title: str) -> None:
+def _write_overlay(path: Path, image, mask, segmenter, classes: bool, title: str,
+                   sampling: float | None = None) -> None:
     from temseg.io import write_overlay
     from temseg.io.writers import write_class_overlay
 
     if classes:
-        write_class_overlay(path, image, mask, classes=segmenter.classes, title=title)
+        write_class_overlay(path, image, mask, classes=segmenter.classes, title=title,
+                            sampling=sampling)
     else:
-        write_overlay(path, image, mask)
+        write_overlay(path, image, mask, sampling=sampling)
 
 
 def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | None = None,
@@ -308,7 +332,7 @@ def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | No
                    axes="CYX" if classes else None)
         write_mask(paths["mask"], mask_out if classes else mask)
         _write_overlay(paths["overlay"], image, mask_out, segmenter, classes,
-                       f"{label}{middle}")
+                       f"{label}{middle}", sampling)
         if on_frame is not None:
             on_frame(1, 1)
         return SegmentResult(micrograph.path, paths, tuple(micrograph.data.shape), sampling,
@@ -359,7 +383,7 @@ def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | No
             del prob_map, mask_map
         unit = "series" if c > 1 else "frame"
         _write_overlay(paths["overlay"], first["image"], first["mask"], segmenter, classes,
-                       f"{label}: {unit} {first['index']}{middle}")
+                       f"{label}: {unit} {first['index']}{middle}", sampling)
     done = [f for f in fractions if f is not None]
     return SegmentResult(micrograph.path, paths, tuple(micrograph.data.shape), sampling,
                          float(np.mean(done)), fractions, blank, frames_per_series=c,

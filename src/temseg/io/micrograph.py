@@ -56,6 +56,8 @@ class Micrograph:
     data : (H, W) ndarray of float32, or (F, H, W) dask array
         Single images are in memory as float32. Stacks are lazy arrays in the
         file's dtype; use :meth:`frames` to get float32 frames one at a time.
+        A hyperstack (``read_image(..., allow_hyperstack=True)``, e.g. ``(T, C,
+        H, W)``) is lazy too; its frames are its ``(H, W)`` planes in C order.
     sampling : float or None
         Å per pixel, or ``None`` when neither the file nor the caller gave one.
     metadata : dict
@@ -81,13 +83,13 @@ class Micrograph:
 
     @property
     def is_stack(self) -> bool:
-        """True for a (F, H, W) stack."""
-        return self.data.ndim == 3
+        """True for a (F, H, W) stack (or a hyperstack of more dimensions)."""
+        return self.data.ndim >= 3
 
     @property
     def n_frames(self) -> int:
-        """Number of frames (1 for a single image)."""
-        return int(self.data.shape[0]) if self.is_stack else 1
+        """Number of frames, the (H, W) planes (1 for a single image)."""
+        return int(np.prod(self.data.shape[:-2])) if self.is_stack else 1
 
     @property
     def frame_shape(self) -> tuple[int, int]:
@@ -107,6 +109,11 @@ class Micrograph:
             return self.data
         from temseg.io._tiff import check_float32_range
 
+        if self.data.ndim > 3:  # a hyperstack: plane ``index`` in C order
+            if not -self.n_frames <= index < self.n_frames:
+                raise IndexError(f"frame {index} is out of range for {self.n_frames} frames")
+            index = tuple(int(i) for i in np.unravel_index(index % self.n_frames,
+                                                           self.data.shape[:-2]))
         data = self.data[index]
         frame = np.asarray(data.compute() if hasattr(data, "compute") else data)
         check_float32_range(frame, self.path, f"frame {index}")
@@ -236,7 +243,8 @@ def check_path(path: str | Path) -> Path:
 
 
 def read_image(path: str | Path, *, sampling: float | None = None,
-               allow_nonfinite: bool = False, warn: Warn | None = None) -> Micrograph:
+               allow_nonfinite: bool = False, allow_hyperstack: bool = False,
+               warn: Warn | None = None) -> Micrograph:
     """Read a micrograph or stack with its pixel size.
 
     Parameters
@@ -248,6 +256,10 @@ def read_image(path: str | Path, *, sampling: float | None = None,
     allow_nonfinite : bool
         Accept NaN/inf pixels (for describing files such as probability maps,
         not for segmenting them).
+    allow_hyperstack : bool
+        Accept data of more than 3 dimensions (a TIFF hyperstack such as
+        segment's ``NAME_prob.tif`` of a stack of focal series, ``(T, C, H,
+        W)``), kept lazy, for describing it; its frames are its planes.
     warn : callable, optional
         ``warn(message)`` receives warnings naming the file (colour samples
         folded into grey); default :func:`warnings.warn` (``UserWarning``).
@@ -262,7 +274,8 @@ def read_image(path: str | Path, *, sampling: float | None = None,
     ------
     InputError
         Missing/unreadable path, a directory, unknown extension, corrupt or
-        truncated file, data that is not 2-D or 3-D, complex data, NaN/inf
+        truncated file, data that is not 2-D or 3-D (or more, with
+        ``allow_hyperstack``), complex data, NaN/inf
         pixels, or values beyond the float32 range (checked on read for
         images, per frame for stacks).
 
@@ -276,14 +289,15 @@ def read_image(path: str | Path, *, sampling: float | None = None,
     path = check_path(path)
     data, file_sampling, meta, fmt = _load(path, warn=warn if warn is not None else default_warn)
     dtype = np.dtype(data.dtype)
-    if data.ndim not in (2, 3):
+    if data.ndim < 2 or (data.ndim > 3 and not allow_hyperstack):
         message = (f"{path}: expected a 2-D image or a 3-D stack (frames, H, W), "
                    f"got a {data.ndim}-D array of shape {tuple(data.shape)}")
         axes = str(meta.get("tiff.axes", ""))
         if data.ndim > 3 and len(axes) == data.ndim:  # a hyperstack: say what it is
             message += (f", axes {axes} (a hyperstack, e.g. the class probabilities of a "
                         "stack of focal series, NAME_prob.tif: read it with "
-                        "tifffile.imread or Fiji; images to segment go in one stack of frames)")
+                        "tifffile.imread or Fiji, or describe it with temseg info; images to "
+                        "segment go in one stack of frames)")
         raise InputError(message)
     if data.size == 0:
         raise InputError(f"{path}: empty image of shape {tuple(data.shape)}")

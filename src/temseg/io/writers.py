@@ -9,6 +9,10 @@
   its own colour (:func:`class_color`), with a legend naming the classes.
 - :func:`write_confusion_overlay`: TP white, TN black, FP red, FN blue
   (Sadre et al. 2021, fig. 4).
+
+Every overlay given its pixel size (``sampling``, Å/px) carries a scale bar
+(:func:`draw_scale_bar`): a round length (:func:`scale_bar_length`) in white
+with a dark outline, its length written beside it, bottom left; none without.
 """
 
 from __future__ import annotations
@@ -161,8 +165,163 @@ def _save_rgb(path: Path, rgb: np.ndarray) -> Path:
     return path
 
 
+#: share of the image width a scale bar aims at (the round length nearest to it, in log)
+SCALE_BAR_FRACTION = 0.225
+
+
+def scale_bar_length(width_px: int, sampling: float, *,
+                     fraction: float = SCALE_BAR_FRACTION) -> tuple[float, str]:
+    """The round length of a scale bar across an image and its label.
+
+    Parameters
+    ----------
+    width_px : int
+        Image width in pixels.
+    sampling : float
+        Å per pixel.
+    fraction : float
+        Share of the field of view aimed at; the length is the 1, 2 or 5 × 10^n Å
+        nearest to it in log (within 0.63–1.58× of it: 1/7 to 1/3 of the width
+        for the default, 0.225).
+
+    Returns
+    -------
+    length_A : float
+        The bar's length in Å; it spans ``round(length_A / sampling)`` pixels.
+    label : str
+        In nm from 1 nm up (``"2 nm"``, ``"50 nm"``), in µm from 1 µm, in Å below
+        1 nm (``"5 Å"``).
+
+    Examples
+    --------
+    >>> scale_bar_length(512, 0.125)  # a 64 Å field of view
+    (20.0, '2 nm')
+    """
+    import math
+
+    target = fraction * float(width_px) * float(sampling)
+    if not (math.isfinite(target) and target > 0):
+        raise InputError(f"scale bar: width {width_px} px × {sampling} Å/px gives no length")
+    decade = math.floor(math.log10(target))
+    candidates = [m * 10.0 ** e for e in (decade - 1, decade, decade + 1) for m in (1, 2, 5)]
+    length = min(candidates, key=lambda c: abs(math.log(c / target)))
+    length = float(f"{length:.12g}")  # 10.0 ** -1 * 5 → 0.5, not 0.5000000000000001
+    if length >= 1e4:
+        label = f"{length / 1e4:g} µm"
+    elif length >= 10:
+        label = f"{length / 10:g} nm"
+    else:
+        label = f"{length:g} Å"
+    return length, label
+
+
+def _text_alpha(text: str, height_px: int) -> np.ndarray:
+    """``(h, w) float32`` coverage in [0, 1] of ``text`` drawn ``height_px`` high (em size),
+    cropped to its ink."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    dpi = 100
+    width = (len(text) + 2) * height_px
+    fig = Figure(figsize=(width / dpi, 2 * height_px / dpi), dpi=dpi)
+    fig.patch.set_alpha(0.0)
+    canvas = FigureCanvasAgg(fig)
+    fig.text(0.5 / (len(text) + 2), 0.5, text, fontsize=height_px * 72 / dpi, color="white",
+             va="center", ha="left", weight="bold")
+    canvas.draw()
+    alpha = np.asarray(canvas.buffer_rgba())[..., 3].astype(np.float32) / 255
+    rows, cols = np.flatnonzero(alpha.any(1)), np.flatnonzero(alpha.any(0))
+    if not rows.size:
+        return np.zeros((0, 0), np.float32)
+    return alpha[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def _stamp(rgb: np.ndarray, alpha: np.ndarray, y: int, x: int, value: float) -> None:
+    """Blend ``value`` (grey level) into ``rgb`` with coverage ``alpha`` at row ``y``, column
+    ``x`` (in place; the part outside the image is dropped)."""
+    h, w = alpha.shape
+    y0, x0 = max(y, 0), max(x, 0)
+    y1, x1 = min(y + h, rgb.shape[0]), min(x + w, rgb.shape[1])
+    if y1 <= y0 or x1 <= x0:
+        return
+    a = alpha[y0 - y:y1 - y, x0 - x:x1 - x, None]
+    rgb[y0:y1, x0:x1] = (1 - a) * rgb[y0:y1, x0:x1] + a * value
+
+
+def scale_bar_geometry(shape: tuple[int, int], sampling: float) -> dict | None:
+    """Where :func:`draw_scale_bar` puts the bar on an ``(H, W)`` image, or None when none fits.
+
+    Returns
+    -------
+    dict or None
+        ``length_A``, ``label`` (:func:`scale_bar_length`), ``length_px``
+        (``round(length_A / sampling)``), ``x``, ``y`` (top-left pixel of the
+        white bar), ``thickness_px``, ``outline_px``, ``text_px`` (em size of the
+        label) and ``margin_px``. None for an image under 24 px a side (no room
+        for a bar that reads).
+    """
+    h, w = (int(s) for s in shape)
+    length, label = scale_bar_length(w, sampling)
+    length_px = int(round(length / sampling))
+    short = min(h, w)
+    thickness = max(2, round(short / 80))
+    outline = max(1, round(thickness / 3))
+    margin = max(3, round(short / 32))
+    if short < 24 or length_px < 2 or margin + length_px + outline > w:
+        return None
+    return {"length_A": length, "label": label, "length_px": length_px, "x": margin,
+            "y": h - margin - thickness, "thickness_px": thickness, "outline_px": outline,
+            "text_px": max(9, round(short / 22)), "margin_px": margin}
+
+
+def draw_scale_bar(rgb, sampling: float | None) -> np.ndarray:
+    """``rgb`` with a scale bar bottom left: white, outlined dark, its length written beside it.
+
+    Parameters
+    ----------
+    rgb : (H, W, 3) array_like of uint8
+        An overlay (not changed).
+    sampling : float or None
+        Å per pixel; None (unknown) leaves the image as it is: no bar.
+
+    Returns
+    -------
+    (H, W, 3) ndarray of uint8
+        The bar is exactly ``round(length_A / sampling)`` pixels long
+        (:func:`scale_bar_geometry`); the label goes to its right, or above it
+        where the image is too narrow, or is left out where neither fits.
+    """
+    from scipy.ndimage import grey_dilation
+
+    rgb = np.array(rgb, dtype=np.uint8)
+    sampling = check_sampling(sampling)
+    if sampling is None or rgb.ndim != 3 or rgb.shape[-1] != 3:
+        return rgb
+    geo = scale_bar_geometry(rgb.shape[:2], sampling)
+    if geo is None:
+        return rgb
+    out = rgb.astype(np.float32)
+    x, y, n, t, o = (geo[k] for k in ("x", "y", "length_px", "thickness_px", "outline_px"))
+    out[max(y - o, 0):y + t + o, max(x - o, 0):x + n + o] = 0.0  # the dark outline
+    out[y:y + t, x:x + n] = 255.0
+    ink = _text_alpha(geo["label"], geo["text_px"])
+    th, tw = ink.shape
+    gap = max(3, 2 * o + t // 2)
+    if th and tw:
+        h, w = rgb.shape[:2]
+        beside = (min(y + t // 2 - th // 2, h - o - th), x + n + gap)
+        above = (y - gap - th, x)
+        spot = next(((ty, tx) for ty, tx in (beside, above)
+                     if ty >= o and tx + tw + o <= w and ty + th + o <= h), None)
+        if spot is not None:
+            halo = grey_dilation(np.pad(ink, o), size=(2 * o + 1, 2 * o + 1))
+            _stamp(out, halo, spot[0] - o, spot[1] - o, 0.0)
+            _stamp(out, ink, spot[0], spot[1], 255.0)
+    return np.round(out).astype(np.uint8)
+
+
 def write_overlay(path: str | Path, image, mask, *, color: tuple[int, int, int] = (255, 0, 0),
-                  alpha: float = 0.4) -> Path:
+                  alpha: float = 0.4, sampling: float | None = None) -> Path:
     """Write the image in grey with the mask tinted on top, as an RGB PNG.
 
     Parameters
@@ -178,8 +337,12 @@ def write_overlay(path: str | Path, image, mask, *, color: tuple[int, int, int] 
         RGB, 0-255.
     alpha : float
         Opacity of the tint, in [0, 1].
+    sampling : float, optional
+        Å per pixel: a scale bar goes bottom left (:func:`draw_scale_bar`); none
+        when not given.
     """
     path = Path(path)
+    sampling = check_sampling(sampling)
     image = _as_2d(image, path, "image")
     mask = _as_2d(mask, path, "mask")
     if image.shape != mask.shape:
@@ -198,7 +361,7 @@ def write_overlay(path: str | Path, image, mask, *, color: tuple[int, int, int] 
                               np.array(palette((value - 1) % 10)[:3]) * 255, np.float32)
             where = mask == value
             rgb[where] = (1 - alpha) * rgb[where] + alpha * tint
-    return _save_rgb(path, np.round(rgb).astype(np.uint8))
+    return _save_rgb(path, draw_scale_bar(np.round(rgb).astype(np.uint8), sampling))
 
 
 def class_color(index: int) -> tuple[int, int, int]:
@@ -223,7 +386,8 @@ def class_overlay_rgb(image, mask, *, n_classes: int, alpha: float = 0.5) -> np.
 
 
 def write_class_overlay(path: str | Path, image, mask, *, classes, alpha: float = 0.5,
-                        min_side_px: int = 512, title: str | None = None) -> Path:
+                        min_side_px: int = 512, title: str | None = None,
+                        sampling: float | None = None) -> Path:
     """Write the image in grey with every foreground class in its own colour and a legend.
 
     Parameters
@@ -244,6 +408,9 @@ def write_class_overlay(path: str | Path, image, mask, *, classes, alpha: float 
         their longer side reaches this, so the legend fits and columns show.
     title : str, optional
         A line above the image.
+    sampling : float, optional
+        Å per pixel of ``image``: a scale bar goes bottom left on the enlarged
+        image (:func:`draw_scale_bar`); none when not given.
 
     Returns
     -------
@@ -255,6 +422,7 @@ def write_class_overlay(path: str | Path, image, mask, *, classes, alpha: float 
     from temseg.io.files import write_figure
 
     path = Path(path)
+    sampling = check_sampling(sampling)
     image = _as_2d(image, path, "image")
     mask = _as_2d(mask, path, "mask")
     classes = [str(c) for c in classes]
@@ -271,6 +439,9 @@ def write_class_overlay(path: str | Path, image, mask, *, classes, alpha: float 
     rgb = class_overlay_rgb(image, mask, n_classes=len(classes), alpha=alpha)
     h, w = mask.shape
     scale = max(1, -(-int(min_side_px) // max(h, w)))
+    if sampling is not None:  # drawn at the enlarged size, so that its label reads
+        rgb = draw_scale_bar(np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1),
+                             sampling / scale)
     handles = [Patch(color=np.asarray(class_color(c)) / 255, label=name)
                for c, name in enumerate(classes[1:], start=1)]
     legend_w = sum(40 + 8 * len(name) for name in classes[1:])
@@ -308,16 +479,20 @@ def confusion_image(pred, truth, *, classes: bool = False) -> np.ndarray:
     return rgb
 
 
-def write_confusion_overlay(path: str | Path, pred, truth, *, classes: bool = False) -> Path:
+def write_confusion_overlay(path: str | Path, pred, truth, *, classes: bool = False,
+                            sampling: float | None = None) -> Path:
     """Write the confusion map of a binary prediction against the truth as RGB PNG.
 
     Colours as in Sadre et al. 2021 fig. 4: true positive white, true negative
     black, false positive red, false negative blue; with ``classes`` (class-index
-    maps) a foreground pixel of the wrong class is yellow.
+    maps) a foreground pixel of the wrong class is yellow. With ``sampling`` (Å
+    per pixel) a scale bar goes bottom left (:func:`draw_scale_bar`); none
+    without.
     """
     path = Path(path)
+    sampling = check_sampling(sampling)
     try:
         rgb = confusion_image(pred, truth, classes=classes)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
-    return _save_rgb(path, rgb)
+    return _save_rgb(path, draw_scale_bar(rgb, sampling))
