@@ -98,3 +98,15 @@ def test_info_says_nothing_of_an_energy_it_cannot_find(tmp_path, save_focal_mode
     assert main(["info", str(tiny)]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "underfocus" not in out and re.search(r"receptive field \d+ px \([\d.]+ nm\)", out)
+
+
+def test_info_of_the_shipped_graphene_ensemble_lists_its_members_and_card(capsys):
+    """`train --init graphene --init-member N` needs the members: info names each one."""
+    from temseg.cli.main import main
+
+    assert main(["info", "graphene"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for i, (blocks, filters) in enumerate(((4, 4), (4, 8), (4, 4), (3, 8)), 1):
+        assert f"member {i} resunet blocks {blocks}, filters {filters}" in out
+    assert "padding reflect; trained on 105 images, 80 epochs" in out
+    assert "model card" in out and "graphene.md" in out

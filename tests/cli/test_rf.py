@@ -48,6 +48,9 @@ def test_errors_are_one_line_with_exit_2(capsys):
     assert main(["rf", "vgg"]) == 2
     err = capsys.readouterr().err
     assert "architecture" in err and len(err.strip().splitlines()) == 1
+    assert "ensemble" not in err  # listed as one, then refused for want of members
+    assert main(["rf", "ensemble"]) == 2
+    assert "temseg info MODEL gives it" in capsys.readouterr().err
     assert main(["rf", "resunet", "--pool", "two"]) == 2
     assert "--pool" in capsys.readouterr().err
     assert main(["rf", "resunet", "--sampling", "1", "--pixel-size-nm", "0.1"]) == 2

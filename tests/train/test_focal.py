@@ -282,6 +282,8 @@ def test_train_cli_makes_a_three_channel_species_network(tmp_path, capsys):
     assert rc == 0, printed.err
     # the report table names each species' F1, not only foreground against background
     assert all(k in printed.out for k in ("f1_Mo", "f1_S1", "macro_f1"))
+    # in the classes' order, as info and evaluate give them (not alphabetical: S1 before S2)
+    assert printed.out.index("f1_Mo") < printed.out.index("f1_S2") < printed.out.index("f1_S1")
     config = json.loads((out / "model.json").read_text())["config"]
     assert config["in_channels"] == 3 and config["classes"] == CLASSES
     assert config["channels"] == CHANNELS

@@ -40,11 +40,11 @@ def evaluate(
     tta: bool = typer.Option(False, "--tta", help="Average over the 8 rotations and mirror "
                                                   "images (networks; 8x the time)."),
     column_distance: float = typer.Option(
-        0.9, help="Models of >= 3 classes: a found column matches a labelled one of its class "
+        0.9, help="Models of ≥ 3 classes: a found column matches a labelled one of its class "
                   "when their centres lie at most this far apart (Å; 0.9 = half the Mo-S "
                   "spacing of MoS2)."),
     min_column_px: int | None = typer.Option(
-        None, help="Models of >= 3 classes: found regions smaller than this (pixels of the "
+        None, help="Models of ≥ 3 classes: found regions smaller than this (pixels of the "
                    "data) are specks, not columns. Default: 3 pixels of the model's pixel "
                    "size, scaled to the data's."),
 ) -> None:

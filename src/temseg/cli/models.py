@@ -95,6 +95,13 @@ def register(app: typer.Typer) -> None:
                    "dilations": dilations, "seed": seed,
                    "in_channels": in_channels, "classes": classes}
         options = {k: v for k, v in options.items() if v is not None}
+        if architecture not in ("resunet", "unet", "msdnet"):
+            from temseg.errors import ConfigError
+
+            also = (" (an ensemble's field is its widest member's: temseg info MODEL gives it)"
+                    if architecture == "ensemble" else "")
+            raise ConfigError(f"architecture: {architecture!r} is not one of resunet, unet, "
+                              f"msdnet{also}")
         _check_flags(architecture, options)
         rows = rf_table(architecture, sampling=angstrom, **options)
         if len(rows) == 1:

@@ -141,4 +141,5 @@ def register(app: typer.Typer) -> None:
                 cfg, out, scheduler=scheduler, workers=workers, address=address,
                 overwrite=overwrite,
                 callback=lambda done, total: bar.update(task, completed=done, total=total))
-        _common.out.print(f"wrote {path} ({cfg.n_images} images)", highlight=False)
+        _common.out.print(f"wrote {path} ({cfg.n_images} image{'s' if cfg.n_images != 1 else ''})",
+                          highlight=False)

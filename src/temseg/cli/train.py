@@ -38,7 +38,7 @@ def _d(name: str) -> str:
 def train(
     data: list[Path] = typer.Argument(None, help="Labelled folders or a zarr dataset "
                                                  "(else the config's `data`)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder of the run(s)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder of the run(s) (required, but for --show-config)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="Recipe YAML (TrainConfig)."),
     init: str | None = typer.Option(
         None, "--init", help="Fine-tune: start from this trained network (model file, run "

@@ -578,7 +578,7 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     rows = [{"fold": r.fold, "seed": r.seed, "epochs": r.epochs, "best_epoch": r.best_epoch,
              "seconds": round(r.seconds, 2), **r.scores} for r in runs + ensembles]
     write_table(out_dir / "runs.csv", rows)
-    keys = sorted({k for r in runs for k in r.scores})
+    keys = list(dict.fromkeys(k for r in runs for k in r.scores))  # the classes in order
     summary = mean_std([r.scores for r in runs], keys)
     ensemble_summary = mean_std([r.scores for r in ensembles], keys)
     scored_on = ("test folds" if config.folds >= 2 else
