@@ -1,23 +1,13 @@
 """Interrupted training outputs: info lists their runs and states; info, evaluate and segment
 of an unfinished run say once that its best checkpoint stands in for the model."""
 
-import json
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
 from temseg.cli.main import main
-
-
-def _fake_run(run, save_tiny_model, *, last, best=None, finished=False):
-    (run / "checkpoints" / "last").mkdir(parents=True)
-    (run / "checkpoints" / "last" / "trainer.json").write_text(json.dumps({"epoch": last}))
-    if best is not None:
-        save_tiny_model(run / "checkpoints" / "best", sampling=None, name="model")
-        (run / "checkpoints" / "best" / "trainer.json").write_text(json.dumps({"epoch": best}))
-    if finished:
-        save_tiny_model(run, sampling=None, name="model")
+from tests.models.test_locate import fake_run as _fake_run
 
 
 @pytest.fixture
