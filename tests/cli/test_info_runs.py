@@ -1,7 +1,6 @@
 """Interrupted training outputs: info lists their runs and states; info, evaluate and segment
 of an unfinished run say once that its best checkpoint stands in for the model."""
 
-
 import imageio.v3 as iio
 import numpy as np
 import pytest
