@@ -135,7 +135,7 @@ def _show_series_files(segmenter, groups: list[list[Path]], order: list[int] | N
     the defocus sign of the channel names; warn of a series whose files come from different
     folders, and once where a folder's files were ordered with signs read (``from_folders``:
     the files found in a folder; files given are in the user's order)."""
-    from temseg.io.files import natural_key
+    from temseg.io.files import signs_matter
 
     names = segmenter.channels or [f"channel {i}" for i in range(segmenter.in_channels)]
     names = names if order is None else [names[k] for k in order]
@@ -150,8 +150,9 @@ def _show_series_files(segmenter, groups: list[list[Path]], order: list[int] | N
         if len({path.parent for path in group}) > 1:
             _common.warn(f"series {group[0].stem}: its files come from different folders ("
                          f"{', '.join(str(path) for path in group)}); check the grouping")
-    signed = {path.parent for group in groups for path in group if path in from_folders
-              and natural_key(path, signed=True) != natural_key(path)}
+    folders = {path.parent for group in groups for path in group if path in from_folders}
+    signed = {folder for folder in folders
+              if signs_matter(p.name for p in from_folders if p.parent == folder)}
     if signed:
         _common.warn(f"{', '.join(sorted(map(str, signed)))}: files ordered with the signs of "
                      "their numbers read (a - or + between a letter or _ and digits: df-50, "

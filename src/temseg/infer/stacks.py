@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from temseg.io.files import natural_key
+from temseg.io.files import natural_key, signs_matter
 
 Callback = Callable[[int, int], None]
 
@@ -177,7 +177,9 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL",
     signed : bool
         Order a folder's files with the signs of their numbers read
         (``natural_key(..., signed=True)``: ``df-50``, ``df0``, ``df50``), as the
-        files of a defocus series are named; files given are kept as given.
+        files of a defocus series are named, where the names need it
+        (:func:`temseg.io.files.signs_matter`: ``frame-1``, ``frame-2`` keep the ``-`` as a
+        separator); files given are kept as given.
 
     Returns
     -------
@@ -195,11 +197,12 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL",
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            inside = sorted((p for p in path.iterdir()
-                             if p.is_file() and p.suffix.lower() in known
-                             and not p.name.startswith(".")
-                             and not (skip_suffix and p.stem.endswith(skip_suffix))),
-                            key=lambda p: natural_key(p, signed=signed))
+            inside = [p for p in path.iterdir()
+                      if p.is_file() and p.suffix.lower() in known
+                      and not p.name.startswith(".")
+                      and not (skip_suffix and p.stem.endswith(skip_suffix))]
+            read_signs = signed and signs_matter(p.name for p in inside)
+            inside.sort(key=lambda p: natural_key(p, signed=read_signs))
             stems = {p.stem for p in inside}
             inside = [p for p in inside if not _is_output(p, stems)]
             if not inside:

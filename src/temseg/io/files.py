@@ -89,6 +89,30 @@ def is_zarr_dataset(path: str | Path) -> bool:
                               or (path / ".zgroup").exists())
 
 
+#: a number with its sign: a - or + right before the digits and right after a letter or _
+_SIGNED = r"((?:(?<=[^\W\d])[-+])?\d+)"
+
+
+def signs_matter(names) -> bool:
+    """Whether the ``-``/``+`` before the numbers of these file names are signs, not separators:
+    some name has a ``+`` there, or one text before a number has it both with and without a
+    sign (``df-50`` beside ``df0``, ``df50``). ``frame-1``, ``frame-2``, ``frame-10`` alone
+    read as separators.
+
+    >>> signs_matter(["df-50.tif", "df0.tif", "df50.tif"]), signs_matter(["frame-1", "frame-2"])
+    (True, False)
+    """
+    import re
+
+    seen: dict[str, set[str]] = {}
+    for name in names:
+        for text, sign, _ in re.findall(r"([^\W\d]+)([-+]?)(\d+)", Path(name).name):
+            if sign == "+":
+                return True
+            seen.setdefault(text, set()).add(sign)
+    return any(len(signs) > 1 for signs in seen.values())
+
+
 def natural_key(path: str | Path, *, signed: bool = False) -> tuple:
     """Sort key of a file name with its numbers compared as numbers: ``frame2.tif`` before
     ``frame10.tif``, as acquisition software numbers its exports.
@@ -99,7 +123,7 @@ def natural_key(path: str | Path, *, signed: bool = False) -> tuple:
     By default signs are not read (``img-10`` is a separator as often as a sign):
     ``df-50`` sorts after ``df50``. With ``signed`` a ``-`` or ``+`` right before
     digits and right after a letter or ``_`` is the number's sign (for defocus
-    series, ``--series-files``):
+    series, ``--series-files``, where :func:`signs_matter` says the names need it):
 
     >>> sorted(["df50.tif", "df0.tif", "df-50.tif"], key=lambda p: natural_key(p, signed=True))
     ['df-50.tif', 'df0.tif', 'df50.tif']
@@ -107,7 +131,7 @@ def natural_key(path: str | Path, *, signed: bool = False) -> tuple:
     import re
 
     name = Path(path).name
-    number = r"((?:(?<=[^\W\d])[-+])?\d+)" if signed else r"(\d+)"
+    number = _SIGNED if signed else r"(\d+)"
     parts = re.split(number, name)  # text, number, text, number, ..., text
     # numbers sit at the odd places; the name itself breaks ties (frame1, frame01)
     return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), name
