@@ -304,7 +304,8 @@ def _take_lock(store: Path) -> tuple[int | None, str | None]:
     if fcntl is None:
         return None, None
     try:
-        fd = os.open(lock, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # (read-write: flock over NFS is emulated with a byte-range lock, which needs it)
+        fd = os.open(lock, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         return None, None
     except OSError as exc:
@@ -450,8 +451,8 @@ def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str
                                 dir=path.parent))
     lock = None
     try:
-        root = zarr.open_group(str(tmp), mode="w", zarr_format=3)  # (mode "w" empties tmp)
-        lock = _hold_lock(tmp)  # held while writing: no cleaner removes tmp meanwhile
+        lock = _hold_lock(tmp)  # held from the start: no cleaner removes tmp while it is written
+        root = zarr.open_group(str(tmp), mode="a", zarr_format=3)  # (new and empty but the lock)
         arrays = _create(root, config)
         done = 0
 
@@ -477,9 +478,9 @@ def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str
                      n_images=config.n_images, **_detector_attrs(config))
         if path.exists():
             shutil.rmtree(path)
-        _release_lock(tmp, lock)  # the lock file goes: the dataset's bytes are the same
+        os.replace(tmp, path)  # still locked: no moment without a lock before the move
+        _release_lock(path, lock)  # the lock file goes: the dataset's bytes are the same
         lock = None
-        os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if lock is not None:
