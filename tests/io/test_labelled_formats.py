@@ -95,3 +95,15 @@ def test_grey_mask_with_an_opaque_alpha_reads_the_grey(tmp_path):
     rgba[..., :3] = (mask * 255)[..., None]
     iio.imwrite(tmp_path / "a_LABEL.png", rgba)
     np.testing.assert_array_equal(read_labelled_folder(tmp_path)[0].label, mask)
+
+
+def test_grey_palette_of_class_ids_in_order_keeps_the_ids(tmp_path):
+    """Class ids 0/1/2 drawn as 0/128/255: the indices are the classes (the greys would be
+    0/128/255 with a '3 distinct values' warning)."""
+    _image(tmp_path)
+    classes = np.zeros((16, 16), np.uint8)
+    classes[2:7, 2:7], classes[9:14, 9:14] = 1, 2
+    _palette_png(tmp_path / "a_LABEL.png", classes, [(0, 0, 0), (128, 128, 128), (255, 255, 255)])
+    np.testing.assert_array_equal(read_labelled_folder(tmp_path, multiclass=True)[0].label,
+                                  classes)
+    np.testing.assert_array_equal(read_labelled_folder(tmp_path)[0].label, classes > 0)

@@ -115,11 +115,12 @@ def _label_warning(path: Path, values: np.ndarray, *, multiclass: bool) -> str |
 def _palette_label(path: Path) -> np.ndarray | None:
     """The label of a palette (PIL mode ``P``) PNG/GIF/BMP, else None.
 
-    Where every palette entry used is grey (R = G = B) the label is those
-    greys, as the same mask saved as a grey PNG: many tools number the
-    palette in order of first appearance, so a mask whose top-left pixel is
-    white has index 0 = white, and its indices would swap foreground and
-    background. Where an entry used is coloured, the palette is a labelling
+    Where every palette entry used is grey (R = G = B) and the greys rise with
+    the index, the indices are the class ids (0, 1, 2 drawn as 0, 128, 255);
+    where they do not, the label is the greys, as the same mask saved as a grey
+    PNG: many tools number the palette in order of first appearance, so a mask
+    whose top-left pixel is white has index 0 = white, and its indices would
+    swap foreground and background. Where an entry used is coloured, the palette is a labelling
     tool's class colours and the index is the class id. Which index means
     background is then the tool's choice (usually 0); nothing in the file
     says, so the indices are kept as they are. Anything else, or a file PIL
@@ -137,7 +138,10 @@ def _palette_label(path: Path) -> np.ndarray | None:
         return None
     used = _distinct(indices)
     if used[-1] < len(palette) and (palette[used] == palette[used, :1]).all():
-        return palette[indices, 0]  # a grey palette: its greys, read as a grey PNG
+        greys = palette[used, 0].astype(int)
+        if (np.diff(greys) > 0).all():  # greys in index order: the indices are the class ids
+            return indices               # (0, 1, 2 drawn as 0, 128, 255)
+        return palette[indices, 0]  # reordered (white first): its greys, as a grey PNG
     return indices
 
 
