@@ -146,3 +146,16 @@ def test_dose_bands_give_the_arithmetic_mean_dose_and_the_plot_draws_it(tmp_path
     assert len(pooled) == 1
     np.testing.assert_allclose(pooled[0].get_xdata(), [r["dose_mean_e_per_A2"] for r in rows])
     np.testing.assert_allclose(sorted(pooled[0].get_xdata()), [150.0, 2325.1])
+
+
+def test_frames_tied_at_the_top_dose_all_form_the_reference():
+    """Four frames at the highest dose, one of them low: the full area is their mean, not
+    that of whichever three were recorded last."""
+    from temseg.analyze.dose import dose_curve
+
+    doses = [1, 2, 3, 4, 5, 10, 10, 10, 10]
+    curves = [dose_curve(doses, [5, 20, 50, 80, 95, *top])
+              for top in ([60, 100, 100, 100], [100, 100, 100, 60])]
+    assert curves[0].full_area == curves[1].full_area == 90.0
+    assert curves[0].n_reference == 4 and curves[0].band == curves[1].band
+    assert curves[0].dose_half == curves[1].dose_half

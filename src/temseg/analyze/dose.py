@@ -211,6 +211,8 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
     n_ref = reference_count(doses.size, reference_fraction)
     order = np.argsort(doses, kind="stable")
     doses, areas = doses[order], areas[order]
+    # frames at the lowest reference dose all join it: the recording order decides nothing
+    n_ref = int(np.count_nonzero(doses >= doses[-n_ref]))
     ref = areas[-n_ref:]
     full = float(ref.mean())
     band = (full * (1 - tolerance), full * (1 + tolerance))
