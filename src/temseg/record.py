@@ -35,9 +35,10 @@ def source_commit() -> dict | None:
     if not (root / ".git").exists():
         return None
     try:
-        def git(*args: str) -> str:
-            return subprocess.run(["git", "-C", str(root), *args], capture_output=True,
-                                  text=True, timeout=10, check=True).stdout.strip()
+        def git(*args: str) -> str:  # (no optional locks: a user's own git must not fail)
+            return subprocess.run(["git", "--no-optional-locks", "-C", str(root), *args],
+                                  capture_output=True, text=True, timeout=10,
+                                  check=True).stdout.strip()
 
         commit = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))

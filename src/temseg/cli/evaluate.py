@@ -147,8 +147,10 @@ class _Previous:
             return
         try:
             with open(table, newline="") as fh:
-                self.names = [row["name"] for row in csv.DictReader(fh) if row.get("name")
-                              and row["name"] not in _SUMMARY_ROWS]
+                names = [row.get("name") or "" for row in csv.DictReader(fh)]
+            if tuple(names[-2:]) == _SUMMARY_ROWS:  # a binary table's last two rows
+                names = names[:-2]
+            self.names = [name for name in names if name]
         except (OSError, UnicodeDecodeError, KeyError, csv.Error):
             return
         self.files = {name: self._stamp(out / name) for name in _OUTPUTS

@@ -251,10 +251,17 @@ def _member_text(member: dict, training: dict | None) -> str:
     """``resunet blocks 4, filters 8, padding reflect; 105 images, 80 epochs, F1 0.93``: one
     member of an ensemble (``--init-member`` picks it), from its config and training record."""
     options = member.get("options") or {}
-    shown = [f"{k} {options[k]}" for k in ("blocks", "filters", "depth", "width", "pool",
-                                            "dilation") if k in options]
-    if options.get("padding_mode") not in (None, "zeros"):
-        shown.append(f"padding {options['padding_mode']}")
+    shown = []
+    for key, value in options.items():
+        if key in ("in_channels", "classes", "implementation", "seed") or value is None:
+            continue
+        if key == "padding_mode":
+            if value != "zeros":
+                shown.append(f"padding {value}")
+            continue
+        if isinstance(value, list) and len(value) > 4:  # an MSD-net's 50 dilations
+            value = f"{min(value)}–{max(value)} ({len(value)} values)"
+        shown.append(f"{key} {value}")
     text = f"{member.get('architecture', '?')} " + ", ".join(shown)
     training = training or {}
     facts = []
