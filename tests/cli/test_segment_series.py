@@ -583,3 +583,71 @@ def test_regions_too_large_for_a_column_are_warned_of_once_per_input(focal_file,
         big += areas[areas > 20 * np.median(areas)].tolist()
     assert big and f"nocal.tif: {len(big)} region(s) in 3 focal series too large for one " \
         f"atomic column (area > 20× the median column area; largest {max(big)} px)" in err
+
+
+def test_series_files_of_several_series_are_followed_as_one_stack(focal_file, tmp_path,
+                                                                   capsys):
+    rng = np.random.default_rng(12)
+    yy, xx = np.mgrid[:140, :112]
+    blobs = sum(np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 8.0)
+                for y, x in rng.uniform(4, 108, (75, 2)) * [1.25, 1])
+    field = np.stack([100 + 80 * blobs * s + rng.normal(0, 2, (140, 112)) for s in (1, -1, 1)])
+    # three series drifting by (2, -3) px each: one 9-frame stack, and 9 files of one image
+    data = np.concatenate([field[:, 8 - 2 * k:104 - 2 * k, 8 + 3 * k:104 + 3 * k]
+                           for k in range(3)]).astype(np.float32)
+    write_tiff(tmp_path / "walk.tif", data, sampling=1.0)
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for i, frame in enumerate(data):  # the usual export: s0_df-50, s0_df0, s0_df50, s1_...
+        write_tiff(folder / f"s{i // 3}_df{(-50, 0, 50)[i % 3]}.tif", frame, sampling=1.0)
+    common = ["--tile", "96", "--device", "cpu", "--column-distance", "1.5"]
+    assert main(["segment", str(focal_file), str(tmp_path / "walk.tif"), "-o",
+                 str(tmp_path / "a"), *common]) == 0, capsys.readouterr().err
+    out = tmp_path / "b"
+    assert main(["segment", str(focal_file), str(folder), "--series-files", "-o", str(out),
+                 *common]) == 0, capsys.readouterr().err
+    names = ["s0_df-50", "s1_df-50", "s2_df-50"]
+    for name in names:  # each series' own outputs stay
+        assert (out / f"{name}_counts.csv").exists()
+        assert not (out / f"{name}_events.csv").exists()
+    assert (out / "series_counts.png").exists() and (out / "series_columns.csv").exists()
+    # the counts of the 9 files are those of the 9-frame stack, a row per series, named
+    counts = _rows(out / "series_counts.csv")
+    stack_counts = _rows(tmp_path / "a" / "walk_counts.csv")
+    assert [r["name"] for r in counts] == names
+    assert [{k: v for k, v in r.items() if k != "name"} for r in counts] == stack_counts
+    # and so are the events: two transitions, the drift summed from the first series
+    events = _rows(out / "series_events.csv")
+    stack_events = _rows(tmp_path / "a" / "walk_events.csv")
+    assert [(r["from_series"], r["to_series"], r["from_name"], r["to_name"]) for r in events] == [
+        ("0", "1", names[0], names[1]), ("1", "2", names[1], names[2])]
+    assert [{k: v for k, v in r.items() if not k.endswith("_name")} for r in events] == \
+        stack_events
+    assert float(events[1]["cum_drift_x_px"]) == pytest.approx(-6.0, abs=0.3)
+    record = json.loads((out / "record.json").read_text())
+    stack_record = json.loads((tmp_path / "a" / "record.json").read_text())["inputs"][0]
+    assert record["series"]["names"] == names
+    assert record["series"]["events"]["totals"] == stack_record["events"]["totals"]
+    assert record["series"]["counts"]["per_class"] == stack_record["counts"]["per_class"]
+    assert record["series"]["counts"]["plot"].endswith("series_counts.png")
+    # a blank series is skipped and passed over, as in a stack; without a pixel size no events
+    for d in (-50, 0, 50):
+        write_tiff(folder / f"s1_df{d}.tif", np.full((96, 96), 5.0, np.float32), sampling=1.0)
+    assert main(["segment", str(focal_file), str(folder), "--series-files", "-o",
+                 str(tmp_path / "c"), *common]) == 0
+    capsys.readouterr()
+    assert [r["blank"] for r in _rows(tmp_path / "c" / "series_counts.csv")] == [
+        "False", "True", "False"]
+    (row,) = _rows(tmp_path / "c" / "series_events.csv")
+    assert (row["from_series"], row["to_series"]) == ("0", "2")
+    # without a pixel size there is no distance in Å: no events, and it says so
+    nocal = tmp_path / "nocal"
+    nocal.mkdir()
+    for i, frame in enumerate(data[:6]):
+        write_tiff(nocal / f"s{i // 3}_df{(-50, 0, 50)[i % 3]}.tif", frame)
+    assert main(["segment", str(focal_file), str(nocal), "--series-files", "-o",
+                 str(tmp_path / "d"), *common]) == 0
+    assert "series: no pixel size: columns not followed" in " ".join(
+        capsys.readouterr().err.split())
+    assert len(_rows(tmp_path / "d" / "series_counts.csv")) == 2
+    assert not (tmp_path / "d" / "series_events.csv").exists()

@@ -170,10 +170,13 @@ def count_row(series: int, mask, *, classes: Sequence[str], sampling: float | No
 
 
 def write_counts_csv(path: str | Path, rows: Sequence[dict], *, classes: Sequence[str],
-                     sampling: float | None = None) -> Path:
-    """Write :func:`count_row` rows as CSV, atomically (blank series: empty cells)."""
+                     sampling: float | None = None, extra: Sequence[str] = ()) -> Path:
+    """Write :func:`count_row` rows as CSV, atomically (blank series: empty cells).
+
+    ``extra`` names keys of the rows written after ``series`` (e.g. ``name``)."""
     path = Path(path)
     fields = count_fields(classes, sampling=sampling)
+    fields[1:1] = list(extra)
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()

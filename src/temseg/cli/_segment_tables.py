@@ -87,16 +87,17 @@ def _write_events(out: Path, name: str, events: list[dict]) -> dict:
 
     path = out / f"{name}_events.csv"
     write_table(path, events)
-    keys = [k for k in events[0] if k not in ("from_series", "to_series")
+    keys = [k for k in events[0] if k not in ("from_series", "to_series", "from_name", "to_name")
             and not k.startswith(("drift_", "cum_drift_"))]
     return {"csv": str(path), "totals": {k: int(sum(e[k] for e in events)) for k in keys}}
 
 
 def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmenter,
-                  blank: list, unit: str, *, warn=None) -> dict:
+                  blank: list, unit: str, *, warn=None, names: list[str] | None = None) -> dict:
     """NAME_counts.csv (a row per series, blank ones too), NAME_columns.csv (every column's
     class, centre, area and whether the image edge cuts it) and, for more than one series,
-    NAME_counts.png; the summary for the record.
+    NAME_counts.png; the summary for the record. ``names``, one per series, adds a ``name``
+    column to NAME_counts.csv (the series of ``--series-files``).
 
     Regions too large to be one column (:func:`~temseg.analyze.columns.oversized_columns`)
     are still counted; ``warn`` (by default a warning naming the input) hears of them once
@@ -125,8 +126,10 @@ def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmente
     rows = sorted(counts + [count_row(i, None, classes=segmenter.classes, sampling=sampling,
                                       frames_per_series=segmenter.in_channels) for i in blank],
                   key=lambda r: r["series"])
+    if names is not None:
+        rows = [{**row, "name": names[row["series"]]} for row in rows]
     csv_path = write_counts_csv(out / f"{name}_counts.csv", rows, classes=segmenter.classes,
-                                sampling=sampling)
+                                sampling=sampling, extra=("name",) if names is not None else ())
     entry = {"csv": str(csv_path), "columns_csv": str(columns_path),
              "per_class": counts_summary(rows, classes=segmenter.classes)}
     if oversized is not None:
@@ -173,3 +176,64 @@ def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: 
                                                                       unit=unit)]
     return {**particle_summary(rows, n_frames=segmented, unit=unit), **extra,
             "min_area_px": min_area_px, "csv": str(csv_path), "plot": str(png_path)}
+
+
+def _series_together(plans: list[dict], names: list[str], segmenter, *, min_column_px,
+                     column_distance: float | None, warn) -> dict | None:
+    """``--series-files`` with several series of a ≥ 3-class model: the series followed as
+    one stack of series (as a stack's NAME_counts.csv, NAME_events.csv, NAME_counts.png),
+    under a prefix no series' NAME takes (``series``). None, with a warning, when the
+    series differ in size or pixel size (their columns cannot be paired).
+
+    ``measure(series, then)`` wraps a series' ``on_mask`` callback to count it as series
+    ``series`` too; ``blank`` takes the series skipped as blank."""
+    from temseg.analyze.columns import speck_px
+
+    if len({(tuple(p["shape"]), p["sampling"]) for p in plans}) > 1:
+        warn("--series-files: the series differ in size or pixel size; their columns are "
+             "not followed from series to series")
+        return None
+    prefix = "series"
+    while prefix in names:
+        prefix += "_all"
+    sampling = plans[0]["sampling"]
+    speck = speck_px(min_column_px, sampling=sampling,
+                     model_sampling=getattr(segmenter, "sampling", None))
+    counts: list[dict] = []
+    events: list[dict] = []
+    counter = _column_counter(
+        counts, segmenter, sampling, speck, events=events, column_distance=column_distance,
+        warn=lambda m: warn(f"{prefix}: " + m.replace("NAME_events", f"{prefix}_events")))
+
+    def measure(series: int, then):
+        def both(index: int, mask, image) -> None:
+            then(index, mask, image)
+            counter(series, mask, image)
+        return both
+
+    return {"prefix": prefix, "names": names, "sampling": sampling, "speck": speck,
+            "counts": counts, "events": events, "blank": [], "measure": measure,
+            "path": plans[0]["path"]}
+
+
+def _write_series(out: Path, together: dict, segmenter, *, warn) -> dict:
+    """PREFIX_counts.csv (a row per series, with its NAME), PREFIX_columns.csv,
+    PREFIX_counts.png and PREFIX_events.csv of :func:`_series_together`; for the record."""
+    prefix, names = together["prefix"], together["names"]
+    together["events"][:] = [  # each series' NAME beside its index
+        {"from_series": e["from_series"], "to_series": e["to_series"],
+         "from_name": names[e["from_series"]], "to_name": names[e["to_series"]], **e}
+        for e in together["events"]]
+    plan = {"sampling": together["sampling"],
+            "path": Path(f"{names[0]} … {names[-1]}")}  # the plot's title
+    entry = {"names": names,
+             "counts": {**_write_counts(out, prefix, together["counts"], plan, segmenter,
+                                        together["blank"], "series", names=names,
+                                        warn=lambda m: None),  # warned of per series
+                        "min_column_px": together["speck"]}}
+    if together["events"]:
+        entry["events"] = _write_events(out, prefix, together["events"])
+    elif together["sampling"] is None:
+        warn(f"{prefix}: no pixel size: columns not followed from series to series "
+             f"({prefix}_events.csv needs --column-distance in Å; give --sampling)")
+    return entry

@@ -19,8 +19,9 @@ import typer
 from rich.markup import escape
 
 from temseg.cli import _common
-from temseg.cli._segment_tables import (_column_counter, _particle_measurer, _write_counts,
-                                      _write_events, _write_particles)
+from temseg.cli._segment_tables import (_column_counter, _particle_measurer, _series_together,
+                                      _write_counts, _write_events, _write_particles,
+                                      _write_series)
 
 
 def _is_model(path: Path) -> bool:
@@ -312,7 +313,11 @@ def register(app: typer.Typer) -> None:
         class, centre in px and nm, area); NAME_counts.png plots the counts of a
         stack of series, and NAME_events.csv follows its columns from each series
         to the next (drift removed; kept, appeared, vanished, changed class such as
-        S2_to_S1, a sulphur atom lost; needs a pixel size).
+        S2_to_S1, a sulphur atom lost; needs a pixel size). With --series-files and
+        several series (a time series saved one file per defocus) the series are
+        also followed as one stack: series_counts.csv (a row per series, with its
+        NAME), series_columns.csv, series_counts.png and series_events.csv
+        (series with a blank image passed over), beside each series' own outputs.
         """
         from temseg.errors import BlankImageError, ConfigError, InputError
         from temseg.infer import (class_outputs, collect_inputs, load_segmenter, output_names,
@@ -389,13 +394,17 @@ def register(app: typer.Typer) -> None:
             _common.err.print(f"model: {escape(_model_words(Path(segmenter.path)))}",
                               highlight=False)
 
+        # --series-files, several series, a species model: also followed as one stack of series
+        together = (_series_together(plans, names, segmenter, min_column_px=min_column_px,
+                                     column_distance=column_distance, warn=_common.warn)
+                    if classes and series_files and len(plans) > 1 else None)
         with _common.no_empty_folder_left(out):
             results, skipped, failed = [], [], []
             with _common.progress() as bar:
                 files = bar.add_task("files", total=len(plans))
                 frames = bar.add_task("frames", total=None, visible=False)
                 tiles = bar.add_task("tiles", total=None)
-                for plan, name in zip(plans, names):
+                for number, (plan, name) in enumerate(zip(plans, names)):
                     current["name"] = plan["path"].name
                     warned.clear()
                     bar.update(frames, total=plan["frames"], completed=0, visible=plan["stack"],
@@ -416,6 +425,8 @@ def register(app: typer.Typer) -> None:
                         measure = _column_counter(counts, segmenter, mg.sampling, speck,
                                                   measure, events=events,
                                                   column_distance=column_distance, warn=warn)
+                        if together is not None:
+                            measure = together["measure"](number, measure)
                     try:
                         result = segment_micrograph(
                             segmenter, mg, out, name=name, threshold=thr,
@@ -437,12 +448,16 @@ def register(app: typer.Typer) -> None:
                         _common.warn(f"{message}; skipped" if blank else
                                      f"{message}; this input left out, going on with the "
                                      "other inputs")
+                        if blank and together is not None:  # a blank series, as in a stack
+                            together["blank"].append(number)
                         (skipped if blank else failed).append(
                             {"input": str(plan["path"]), "reason": message,
                              **({"series_files": [str(p) for p in plan["files"]]}
                                 if "files" in plan else {})})
                         bar.advance(files)
                         continue
+                    if result.blank_frames and together is not None:
+                        together["blank"].append(number)
                     if result.blank_frames:
                         from temseg.errors import format_frames
 
@@ -498,9 +513,11 @@ def register(app: typer.Typer) -> None:
                                                    if len(failed) > 1 else "")
                        if failed else "every one is constant")
                 raise InputError(f"none of the {len(plans)} inputs could be segmented: {why}")
+            extra = ({"series": _write_series(out, together, segmenter, warn=_common.warn)}
+                     if together is not None else {})
             write_record(out, config=config, segmenter=segmenter.describe(), inputs=results,
                          skipped=skipped, failed=failed, classes=segmenter.classes,
-                         channels=segmenter.channels)
+                         channels=segmenter.channels, **extra)
         table = _summary(results)
         _common.show(table)
         _common.out.print(f"wrote {len(results)} result(s) and record.json to {out}"
