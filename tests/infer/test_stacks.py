@@ -230,3 +230,17 @@ def test_a_folder_of_hyphen_numbered_frames_keeps_the_hyphen_a_separator(tmp_pat
         "frame-1.tif", "frame-2.tif", "frame-10.tif"]
     assert not signs_matter(["frame-1", "frame-2", "frame-10"])
     assert signs_matter(["df+50", "df+0", "df-50"])  # a + is a sign wherever it stands
+
+
+def test_signs_are_read_text_by_text_and_the_series_plot_is_no_input(tmp_path):
+    """s-1_df-50 … s-10_df50: the '-' after s is a separator (every s has it), the one after
+    _df a sign (df0 has none); series_counts.png beside its CSV is segment's, not an input."""
+    from temseg.infer import collect_inputs
+
+    for s in (10, 1):
+        for d in (50, 0, -50):
+            write_tiff(tmp_path / f"s-{s}_df{d}.tif", np.ones((4, 4), np.float32))
+    (tmp_path / "series_counts.csv").write_text("series\n0\n")
+    write_tiff(tmp_path / "series_counts.png", np.ones((4, 4), np.float32))
+    assert [p.name for p in collect_inputs([tmp_path], signed=True)] == [
+        f"s-{s}_df{d}.tif" for s in (1, 10) for d in (-50, 0, 50)]

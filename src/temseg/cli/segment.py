@@ -136,7 +136,7 @@ def _show_series_files(segmenter, groups: list[list[Path]], order: list[int] | N
     the defocus sign of the channel names; warn of a series whose files come from different
     folders, and once where a folder's files were ordered with signs read (``from_folders``:
     the files found in a folder; files given are in the user's order)."""
-    from temseg.io.files import signs_matter
+    from temseg.io.files import sign_texts
 
     names = segmenter.channels or [f"channel {i}" for i in range(segmenter.in_channels)]
     names = names if order is None else [names[k] for k in order]
@@ -151,13 +151,17 @@ def _show_series_files(segmenter, groups: list[list[Path]], order: list[int] | N
         if len({path.parent for path in group}) > 1:
             _common.warn(f"series {group[0].stem}: its files come from different folders ("
                          f"{', '.join(str(path) for path in group)}); check the grouping")
-    folders = {path.parent for group in groups for path in group if path in from_folders}
-    signed = {folder for folder in folders
-              if signs_matter(p.name for p in from_folders if p.parent == folder)}
-    if signed:
-        _common.warn(f"{', '.join(sorted(map(str, signed)))}: files ordered with the signs of "
-                     "their numbers read (a - or + between a letter or _ and digits: df-50, "
-                     "df0, df50); check the file → channel lines")
+    folders = sorted({path.parent for group in groups for path in group if path in from_folders})
+    for folder in folders:
+        signed, separators = sign_texts(p.name for p in from_folders if p.parent == folder)
+        if signed:
+            _common.warn(f"{folder}: files ordered with the signs of their numbers read after "
+                         f"{', '.join(sorted(signed))} (df-50, df0, df50); check the file → "
+                         "channel lines")
+        if separators:
+            _common.warn(f"{folder}: a - before every number after {', '.join(sorted(separators))}"
+                         " is read as a separator (frame-1, frame-2, frame-10); if it is a "
+                         "sign (defoci all of one sign), give the files in their order")
 
 
 def _read(plan: dict, sampling: float | None):
@@ -273,9 +277,11 @@ def register(app: typer.Typer) -> None:
         series_files: bool = typer.Option(
             False, "--series-files", help="Focal-series models: every C consecutive inputs "
                                           "(single images, in the order given; a folder's "
-                                          "by name, numbers as numbers with their signs: "
-                                          "frame2 before frame10, df-50 before df0) are the "
-                                          "C images of one series, named after the first."),
+                                          "by name, numbers as numbers: frame2 before "
+                                          "frame10, df-50 before df0 where some name has no "
+                                          "sign, frame-1 before frame-10 where all have one) "
+                                          "are the C images of one series, named after the "
+                                          "first."),
         min_column_px: int | None = typer.Option(
             None, help="Models of ≥ 3 classes: connected regions of a class smaller than this "
                        "(input pixels) are specks, not counted as columns in NAME_counts.csv. "
@@ -448,7 +454,7 @@ def register(app: typer.Typer) -> None:
                         _common.warn(f"{message}; skipped" if blank else
                                      f"{message}; this input left out, going on with the "
                                      "other inputs")
-                        if blank and together is not None:  # a blank series, as in a stack
+                        if together is not None:  # an empty row, passed over as a blank one
                             together["blank"].append(number)
                         (skipped if blank else failed).append(
                             {"input": str(plan["path"]), "reason": message,

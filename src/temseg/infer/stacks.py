@@ -151,7 +151,13 @@ OUTPUT_ENDINGS = ("_prob", "_mask", "_overlay", "_particles", "_fourier", "_coun
 
 
 def _is_output(path: Path, stems: set[str]) -> bool:
-    """Whether ``path`` is a segment output of an image whose stem is in ``stems``."""
+    """Whether ``path`` is a segment output of an image whose stem is in ``stems``, or the
+    plot of ``--series-files``' series followed together (``series_counts.png`` beside its
+    ``series_counts.csv``)."""
+    import re
+
+    if re.fullmatch(r"series(_all)*_counts", path.stem) and path.with_suffix(".csv").is_file():
+        return True
     return any(path.stem.endswith(end) and path.stem[: -len(end)] in stems
                for end in OUTPUT_ENDINGS)
 

@@ -89,31 +89,44 @@ def is_zarr_dataset(path: str | Path) -> bool:
                               or (path / ".zgroup").exists())
 
 
-#: a number with its sign: a - or + right before the digits and right after a letter or _
-_SIGNED = r"((?:(?<=[^\W\d])[-+])?\d+)"
+#: a number and what stands before it: its text (letters or _ right before) and its sign
+_NUMBER = r"([^\W\d]*)([-+]?)(\d+)"
 
 
-def signs_matter(names) -> bool:
-    """Whether the ``-``/``+`` before the numbers of these file names are signs, not separators:
-    some name has a ``+`` there, or one text before a number has it both with and without a
-    sign (``df-50`` beside ``df0``, ``df50``). ``frame-1``, ``frame-2``, ``frame-10`` alone
-    read as separators.
+def sign_texts(names) -> tuple[frozenset, frozenset]:
+    """Which ``-``/``+`` before the numbers of these file names are signs, text by text.
 
-    >>> signs_matter(["df-50.tif", "df0.tif", "df50.tif"]), signs_matter(["frame-1", "frame-2"])
-    (True, False)
+    Returns ``(signed, separators)``: the texts (letters or ``_`` right before a
+    number) whose ``-``/``+`` is the number's sign — a ``+`` stands there, or the
+    text has numbers both with and without one (``df-50`` beside ``df0``,
+    ``df50``) — and those whose ``-`` stands before every one of their numbers,
+    read as a separator (``frame-1``, ``frame-2``, ``frame-10``) though it might
+    be a sign (``df-100``, ``df-50``, ``df-20``, all underfocus): say so.
+
+    >>> sign_texts(["s1_df-50.tif", "s1_df0.tif", "s1_df50.tif"])
+    (frozenset({'_df'}), frozenset())
+    >>> sign_texts(["frame-1", "frame-2"])
+    (frozenset(), frozenset({'frame'}))
     """
     import re
 
     seen: dict[str, set[str]] = {}
     for name in names:
-        for text, sign, _ in re.findall(r"([^\W\d]+)([-+]?)(\d+)", Path(name).name):
-            if sign == "+":
-                return True
-            seen.setdefault(text, set()).add(sign)
-    return any(len(signs) > 1 for signs in seen.values())
+        for text, sign, _ in re.findall(_NUMBER, Path(name).name):
+            if text:
+                seen.setdefault(text, set()).add(sign)
+    signed = frozenset(t for t, signs in seen.items() if "+" in signs or len(signs) > 1)
+    separators = frozenset(t for t, signs in seen.items() if signs == {"-"})
+    return signed, separators
 
 
-def natural_key(path: str | Path, *, signed: bool = False) -> tuple:
+def signs_matter(names) -> frozenset:
+    """The texts whose ``-``/``+`` are signs in these names (:func:`sign_texts`); empty
+    (false) when no sign needs reading."""
+    return sign_texts(names)[0]
+
+
+def natural_key(path: str | Path, *, signed: bool | frozenset | set = False) -> tuple:
     """Sort key of a file name with its numbers compared as numbers: ``frame2.tif`` before
     ``frame10.tif``, as acquisition software numbers its exports.
 
@@ -122,8 +135,9 @@ def natural_key(path: str | Path, *, signed: bool = False) -> tuple:
 
     By default signs are not read (``img-10`` is a separator as often as a sign):
     ``df-50`` sorts after ``df50``. With ``signed`` a ``-`` or ``+`` right before
-    digits and right after a letter or ``_`` is the number's sign (for defocus
-    series, ``--series-files``, where :func:`signs_matter` says the names need it):
+    digits and right after a letter or ``_`` is the number's sign — after any such
+    text (``True``), or after the texts given (a set, as :func:`signs_matter`
+    finds them for ``--series-files``):
 
     >>> sorted(["df50.tif", "df0.tif", "df-50.tif"], key=lambda p: natural_key(p, signed=True))
     ['df-50.tif', 'df0.tif', 'df50.tif']
@@ -131,7 +145,14 @@ def natural_key(path: str | Path, *, signed: bool = False) -> tuple:
     import re
 
     name = Path(path).name
-    number = _SIGNED if signed else r"(\d+)"
-    parts = re.split(number, name)  # text, number, text, number, ..., text
+    parts: list = []
+    pos = 0
+    for match in re.finditer(_NUMBER, name):
+        text, sign, digits = match.groups()
+        reads = bool(sign and text and signed and (signed is True or text in signed))
+        before = name[pos:match.start(2)] if reads else name[pos:match.start(3)]
+        parts += [before, int(sign + digits) if reads else int(digits)]
+        pos = match.end()
+    parts.append(name[pos:])  # text, number, text, number, ..., text
     # numbers sit at the odd places; the name itself breaks ties (frame1, frame01)
-    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), name
+    return tuple(parts), name
