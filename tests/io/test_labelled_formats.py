@@ -107,3 +107,10 @@ def test_grey_palette_of_class_ids_in_order_keeps_the_ids(tmp_path):
     np.testing.assert_array_equal(read_labelled_folder(tmp_path, multiclass=True)[0].label,
                                   classes)
     np.testing.assert_array_equal(read_labelled_folder(tmp_path)[0].label, classes > 0)
+
+
+def test_a_palette_of_one_white_entry_is_all_foreground(tmp_path):
+    """Index 0 = white and nothing else: the greys (all foreground), not the indices."""
+    _image(tmp_path)
+    _palette_png(tmp_path / "a_LABEL.png", np.zeros((16, 16), np.uint8), [(255, 255, 255)])
+    assert read_labelled_folder(tmp_path)[0].label.all()

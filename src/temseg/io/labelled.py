@@ -139,8 +139,9 @@ def _palette_label(path: Path) -> np.ndarray | None:
     used = _distinct(indices)
     if used[-1] < len(palette) and (palette[used] == palette[used, :1]).all():
         greys = palette[used, 0].astype(int)
-        if (np.diff(greys) > 0).all():  # greys in index order: the indices are the class ids
-            return indices               # (0, 1, 2 drawn as 0, 128, 255)
+        if len(used) > 1 and used[0] == 0 and greys[0] == 0 and (np.diff(greys) > 0).all():
+            return indices  # 0 black, greys rising with the index: the class ids (0, 1, 2 drawn
+            #                 as 0, 128, 255)
         return palette[indices, 0]  # reordered (white first): its greys, as a grey PNG
     return indices
 
