@@ -189,12 +189,17 @@ def _series_together(plans: list[dict], names: list[str], segmenter, *, min_colu
     ``series`` too; ``blank`` takes the series skipped as blank."""
     from temseg.analyze.columns import speck_px
 
-    if len({(tuple(p["shape"]), p["sampling"]) for p in plans}) > 1:
+    samplings = [p["sampling"] for p in plans]
+    differ = (len({tuple(p["shape"]) for p in plans}) > 1
+              or (None in samplings and any(samplings))
+              or (all(samplings) and max(samplings) > 1.01 * min(samplings)))
+    if differ:
         warn("--series-files: the series differ in size or pixel size; their columns are "
              "not followed from series to series")
         return None
     prefix = "series"
-    while prefix in names:
+    taken = {name.lower() for name in names}  # (case-blind file systems)
+    while prefix in taken:
         prefix += "_all"
     sampling = plans[0]["sampling"]
     speck = speck_px(min_column_px, sampling=sampling,

@@ -449,7 +449,7 @@ def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str
     clean_stale_stores(path)  # what a killed earlier run left
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{_host_tag()}-{os.getpid()}.",
                                 dir=path.parent))
-    lock = None
+    lock, moved = None, False
     try:
         lock = _hold_lock(tmp)  # held from the start: no cleaner removes tmp while it is written
         root = zarr.open_group(str(tmp), mode="a", zarr_format=3)  # (new and empty but the lock)
@@ -479,10 +479,14 @@ def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)  # still locked: no moment without a lock before the move
-        _release_lock(path, lock)  # the lock file goes: the dataset's bytes are the same
-        lock = None
+        moved = True
+        fd, lock = lock, None
+        _release_lock(path, fd)  # the lock file goes: the dataset's bytes are the same
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if moved:  # interrupted after the move: the dataset is whole, but for the lock file
+            (path / _LOCK_NAME).unlink(missing_ok=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
         if lock is not None:
             os.close(lock)
         raise
