@@ -13,7 +13,6 @@ and ``segment`` use nothing else.
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections.abc import Callable
@@ -105,11 +104,14 @@ class Segmenter:
         ``(C, H, W)``.
     channels : list of str or None
         Names of the input channels, in order (e.g. the defoci), when known.
+    weights_sha256 : str or None
+        The model file's SHA-256 of its weights (networks), for run records.
     """
 
     kind = "segmenter"
     in_channels = 1
     channels: list[str] | None = None
+    weights_sha256: str | None = None
 
     def __init__(self, *, threshold: float = 0.5, sampling: float | None = None,
                  classes=("background", "foreground"), path: str | Path | None = None,
@@ -184,13 +186,8 @@ class Segmenter:
         out = {"kind": self.kind, "path": None if self.path is None else str(self.path),
                "threshold": self.threshold, "sampling": self.sampling, "classes": self.classes,
                "in_channels": self.in_channels, "channels": self.channels}
-        if self.path is not None:
-            try:
-                sha = json.loads(Path(self.path).read_text()).get("weights_sha256")
-            except (OSError, ValueError, AttributeError):
-                sha = None
-            if sha:
-                out["weights_sha256"] = sha
+        if self.weights_sha256:
+            out["weights_sha256"] = self.weights_sha256
         return out
 
 
@@ -527,7 +524,7 @@ def load_segmenter(path: str | Path, *, tile: int = 512, overlap: float = 0.25,
     >>> mask = prob >= seg.threshold                                # doctest: +SKIP
     """
     json_path = model_json(path)
-    kind = _read_kind(json_path)
+    kind, data = _read_kind(json_path)
     if kind == "baseline":
         from temseg.baselines import load_baseline
 
@@ -538,7 +535,7 @@ def load_segmenter(path: str | Path, *, tile: int = 512, overlap: float = 0.25,
     model, config = load_model(json_path)
     in_channels = int(getattr(config, "in_channels", 1) or 1)
     threshold = getattr(config, "threshold", None)
-    return NetworkSegmenter(
+    segmenter = NetworkSegmenter(
         model, preprocessing=_preprocessing(config, json_path),
         sampling=getattr(config, "sampling", None),
         threshold=0.5 if threshold is None else float(threshold),
@@ -546,3 +543,5 @@ def load_segmenter(path: str | Path, *, tile: int = 512, overlap: float = 0.25,
         tile=tile, overlap=overlap, batch_size=batch_size, window=window, device=device,
         amp=amp, tta=tta, config=config, in_channels=in_channels,
         channels=getattr(config, "channels", None))
+    segmenter.weights_sha256 = data.get("weights_sha256")  # (load_model checked it)
+    return segmenter

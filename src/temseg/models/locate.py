@@ -225,7 +225,8 @@ def model_json(path: str | Path) -> Path:
     return candidate
 
 
-def _read_kind(json_path: Path) -> str:
+def _read_kind(json_path: Path) -> tuple[str, dict]:
+    """A model JSON's ``kind`` ("network" or "baseline") and the JSON itself."""
     try:
         data = json.loads(json_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -234,4 +235,4 @@ def _read_kind(json_path: Path) -> str:
     if kind not in ("network", "baseline"):
         raise ModelFileError(f"{json_path}: not a temseg model (\"kind\" is {kind!r}; "
                              "expected 'network' or 'baseline')")
-    return kind
+    return kind, data
