@@ -40,7 +40,7 @@ def _config(**changes) -> SimulateConfig:
 
 def _digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "record.json"}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.parent.name != "record"}
 
 
 # --- config -------------------------------------------------------------------------------

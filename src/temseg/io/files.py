@@ -54,23 +54,30 @@ def atomic_path(path: str | Path):
         raise
 
 
+def _json_default(obj):
+    """JSON for what ``json`` cannot write itself: NumPy scalars and arrays, paths."""
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def jsonable(data):
+    """``data`` with NumPy scalars/arrays and paths turned into plain JSON values (for zarr
+    attributes, which take only those)."""
+    return json.loads(json.dumps(data, default=_json_default, allow_nan=True))
+
+
 def write_json(path: str | Path, data) -> Path:
     """Write ``data`` as indented JSON, atomically. NumPy scalars/arrays are converted."""
-
-    def default(obj):
-        import numpy as np
-
-        if isinstance(obj, np.generic):
-            return obj.item()
-        if isinstance(obj, np.ndarray):
-            return obj.tolist()
-        if isinstance(obj, Path):
-            return str(obj)
-        raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
     path = Path(path)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, default=default, allow_nan=True) + "\n")
+        tmp.write_text(json.dumps(data, indent=2, default=_json_default, allow_nan=True) + "\n")
     return path
 
 

@@ -11,8 +11,9 @@ arrays (every drawn value, one entry per image, its unit in the group's
 ranges drawn from) and, with a noise model, ``noise_model`` (its path,
 SHA-256, fit pixel size and detector block); species labels
 add ``classes``, focal series ``channels`` and ``defocus_offsets`` (Å). One
-chunk per image. The folder also holds ``record.json`` (how it was made, with a time
-stamp); everything else is byte-identical for a config and seed, whatever
+chunk per image. The group ``record`` holds in its attrs how the dataset was made (the
+command, versions, a time stamp; a group, not a loose ``record.json``, so that zarr
+lists it without a warning); everything else is byte-identical for a config and seed, whatever
 the scheduler or number of workers: structure ``i`` draws from the ``i``-th
 child of ``SeedSequence(seed)`` and its images go to the fixed, chunk-aligned
 slots ``i·K … (i+1)·K - 1`` (local tasks write them themselves, in any order;
@@ -260,8 +261,8 @@ def _pid_alive(pid: int) -> bool:
 _LOCK_NAME = ".writer.lock"
 
 #: what a temporary store may hold (a store holding anything else is never deleted)
-_STORE_ENTRIES = {"zarr.json", "images", "labels", "columns", "parameters", "record.json",
-                  _LOCK_NAME}
+_STORE_ENTRIES = {"zarr.json", "images", "labels", "columns", "parameters", "record",
+                  "record.json", _LOCK_NAME}  # (record.json: in stores of older temseg)
 
 
 def _hold_lock(store: Path) -> int | None:
@@ -472,10 +473,12 @@ def simulate_dataset(config: SimulateConfig, path: str | Path, *, scheduler: str
         rows = [row for task_rows in per_task for row in task_rows]
         _write_parameters(root, rows)
         root.attrs.update(_attrs(config))
-        from temseg.record import write_record
+        from temseg.io.files import jsonable
+        from temseg.record import run_record
 
-        write_record(tmp, seed=config.seed, config=to_dict(config), kind="simulated dataset",
-                     n_images=config.n_images, **_detector_attrs(config))
+        root.create_group("record", attributes=jsonable(run_record(
+            seed=config.seed, config=to_dict(config), kind="simulated dataset",
+            n_images=config.n_images, **_detector_attrs(config))))
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)  # still locked: no moment without a lock before the move
