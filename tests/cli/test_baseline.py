@@ -39,9 +39,13 @@ def test_fit_then_apply(tmp_path, labelled, capsys):
 
     out = tmp_path / "masks"
     images = sorted(p for p in labelled.glob("*.png") if "_LABEL" not in p.name)[:2]
-    code = main(["baseline", "apply", str(model), *map(str, images), "--out", str(out)])
+    code = main(["baseline", "apply", str(model), *map(str, images), "--out", str(out),
+                 "--pixel-size-nm", "0.03"])
     assert code == 0, capsys.readouterr().err
     mask = iio.imread(out / f"{images[0].stem}_mask.png")
+    from temseg.io import read_image
+
+    assert read_image(out / f"{images[0].stem}_mask.png").sampling == pytest.approx(0.3)
     truth = iio.imread(labelled / f"{images[0].stem}_LABEL.png") > 0
     pred = mask > 0
     assert 2 * (pred & truth).sum() / (pred.sum() + truth.sum()) > 0.8

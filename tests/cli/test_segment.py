@@ -49,6 +49,9 @@ def test_segments_a_folder_and_a_stack(model_file, inputs, tmp_path, capsys):
     assert series.is_stack and series.data.shape == (3, 48, 56)
     mask = read_image(out / "series_mask.tif")
     np.testing.assert_array_equal(mask.frame(2) > 0, series.frame(2) >= 0.5)
+    for name, sampling in (("big", 1.0), ("small", 2.0), ("series", 1.0)):  # masks keep it
+        suffix = ".tif" if name == "series" else ".png"
+        assert read_image(out / f"{name}_mask{suffix}").sampling == pytest.approx(sampling)
     record = json.loads((out / "record.json").read_text())
     assert record["config"]["tile"] == 64 and record["segmenter"]["kind"] == "network"
     by_name = {r["name"]: r for r in record["inputs"]}

@@ -52,6 +52,34 @@ def test_write_mask_binary_and_classes(tmp_path, suffix):
     np.testing.assert_array_equal(stored, classes)
 
 
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_write_mask_keeps_the_pixel_size(tmp_path, suffix):
+    """A mask is read back with its pixel size (HRTEM sizes too fine for PNG's pHYs)."""
+    classes = np.arange(30).reshape(5, 6) % 3
+    write_mask(tmp_path / f"m{suffix}", classes, sampling=0.0731)
+    mg = read_image(tmp_path / f"m{suffix}")
+    assert mg.sampling == pytest.approx(0.0731, rel=1e-6)
+    assert "sampling" not in mg.metadata
+    np.testing.assert_array_equal(mg.data, classes)
+    write_mask(tmp_path / f"n{suffix}", classes)  # no pixel size given: none read
+    assert read_image(tmp_path / f"n{suffix}").sampling is None
+    with pytest.raises(Exception, match="pixel size"):
+        write_mask(tmp_path / f"z{suffix}", classes, sampling=0.0)
+    assert not (tmp_path / f"z{suffix}").exists()
+
+
+def test_png_pixel_size_text_is_trusted_only_when_valid(tmp_path):
+    from PIL import Image, PngImagePlugin
+
+    from temseg.io.micrograph import PNG_SAMPLING_KEY
+
+    for i, text in enumerate(["nan", "-1", "abc"]):
+        info = PngImagePlugin.PngInfo()
+        info.add_text(PNG_SAMPLING_KEY, text)
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / f"{i}.png", pnginfo=info)
+        assert read_image(tmp_path / f"{i}.png").sampling is None
+
+
 def test_write_mask_refuses_bad_masks(tmp_path):
     with pytest.raises(InputError, match=r"m\.jpg: masks are written as"):
         write_mask(tmp_path / "m.jpg", np.zeros((3, 3), np.uint8))
@@ -103,7 +131,9 @@ def test_failed_write_leaves_old_file(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(iio, "imwrite", boom)
+    from PIL import Image
+
+    monkeypatch.setattr(Image.Image, "save", boom)
     with pytest.raises(OSError, match="disk full"):
         write_mask(path, np.zeros((4, 4), bool))
     assert path.read_bytes() == before

@@ -168,8 +168,8 @@ def run_demo(out: str | Path, *, segmenter=None, config=None, seed: int = DEMO_S
     result.files = {
         "image": write_tiff(out / "image.tif", image, sampling=config.sampling),
         "probability": write_tiff(out / "probability.tif", prob, sampling=config.sampling),
-        "label": write_mask(out / "label.png", label > 0),
-        "mask": write_mask(out / "mask.png", mask),
+        "label": write_mask(out / "label.png", label > 0, sampling=config.sampling),
+        "mask": write_mask(out / "mask.png", mask, sampling=config.sampling),
         "overlay": write_overlay(out / "overlay.png", image, mask, sampling=config.sampling),
         "particles": write_particle_csv(out / "particles.csv", rows),
     }

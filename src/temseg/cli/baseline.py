@@ -202,7 +202,8 @@ def _apply_all(baseline, images, out: Path, sampling, overlay: bool, written: li
                 mask = baseline.segment(frame, sampling=micrograph.sampling)
             for w in caught:
                 _common.warn(f"{path.name}: {w.message}")
-            write_mask(out / f"{stem}_mask.png", mask.astype("uint8"))
+            write_mask(out / f"{stem}_mask.png", mask.astype("uint8"),
+                       sampling=micrograph.sampling)
             if overlay:
                 write_overlay(out / f"{stem}_overlay.png", frame, mask,
                               sampling=micrograph.sampling)

@@ -330,7 +330,7 @@ def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | No
         fraction = tally(mask_out)
         write_tiff(paths["probability"], prob, sampling=sampling,
                    axes="CYX" if classes else None)
-        write_mask(paths["mask"], mask_out if classes else mask)
+        write_mask(paths["mask"], mask_out if classes else mask, sampling=sampling)
         _write_overlay(paths["overlay"], image, mask_out, segmenter, classes,
                        f"{label}{middle}", sampling)
         if on_frame is not None:

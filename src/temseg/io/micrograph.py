@@ -187,15 +187,42 @@ def check_sampling(sampling: Any, *, name: str = "sampling") -> float | None:
     return value
 
 
+#: the PNG text chunk in which temseg's masks carry their pixel size (Å/px): PNG's own
+#: pHYs chunk counts whole pixels per metre, too coarse for HRTEM (0.1 Å/px is 1e10 /m)
+PNG_SAMPLING_KEY = "temseg:sampling_A_per_px"
+
+
+def _png_sampling(path: Path) -> float | None:
+    """The pixel size (Å/px) a PNG written by temseg carries in its text, else None."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            text = getattr(im, "text", {}).get(PNG_SAMPLING_KEY)
+        value = float(text) if text is not None else None
+    except Exception:  # noqa: BLE001 - a broken text chunk is no pixel size, not an error
+        return None
+    return value if value is not None and math.isfinite(value) and value > 0 else None
+
+
 def read_raster(path: Path) -> tuple[np.ndarray, dict]:
-    """PNG/JPEG/BMP pixels as stored (no dtype or colour conversion), and metadata."""
+    """PNG/JPEG/BMP pixels as stored (no dtype or colour conversion), and metadata.
+
+    A PNG written by temseg (a mask) carries its pixel size: the metadata then has
+    ``sampling`` (Å/px) and ``sampling_source``.
+    """
     import imageio.v3 as iio
 
     try:
         array = iio.imread(path, plugin="pillow")
     except Exception as exc:  # imageio/pillow raise OSError, ValueError, SyntaxError...
         raise InputError(f"{path}: corrupt or truncated {path.suffix} file ({exc})") from None
-    return np.asarray(array), {}
+    meta: dict = {}
+    if path.suffix.lower() == ".png":
+        sampling = _png_sampling(path)
+        if sampling is not None:
+            meta.update(sampling=sampling, sampling_source=f"PNG text '{PNG_SAMPLING_KEY}'")
+    return np.asarray(array), meta
 
 
 def _raster_to_grey(array: np.ndarray, path: Path, warn: Warn) -> np.ndarray:
@@ -214,7 +241,8 @@ def _load(path: Path, *, warn: Warn) -> tuple[Any, float | None, dict, str]:
     if suffix in RASTER:
         array, meta = read_raster(path)
         meta["dtype"] = str(array.dtype)
-        return _raster_to_grey(array, path, warn), None, meta, RASTER[suffix]
+        sampling = meta.pop("sampling", None)
+        return _raster_to_grey(array, path, warn), sampling, meta, RASTER[suffix]
     if suffix in TIFF:
         from temseg.io._tiff import read_tiff
 

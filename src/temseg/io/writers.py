@@ -112,7 +112,7 @@ def _mask_pixels(mask: np.ndarray, path: Path) -> np.ndarray:
     return mask.astype(np.uint8 if hi <= 255 else np.uint16)
 
 
-def write_mask(path: str | Path, mask) -> Path:
+def write_mask(path: str | Path, mask, *, sampling: float | None = None) -> Path:
     """Write a mask as PNG or TIFF (by suffix), atomically.
 
     Parameters
@@ -124,6 +124,11 @@ def write_mask(path: str | Path, mask) -> Path:
         are visible; masks with larger class ids are written as the ids.
         :func:`~temseg.io.read_labelled_folder` reads both back (label > 0
         is foreground; ``multiclass=True`` keeps ids).
+    sampling : float, optional
+        Å per pixel. A TIFF stores it as ImageJ resolution in nm (as
+        :func:`write_tiff`); a PNG in the text chunk
+        ``temseg:sampling_A_per_px`` (PNG's own pixel-size chunk cannot hold
+        HRTEM pixel sizes). :func:`~temseg.io.read_image` reads both back.
 
     Returns
     -------
@@ -133,16 +138,26 @@ def write_mask(path: str | Path, mask) -> Path:
     if path.suffix.lower() not in _MASK_SUFFIXES:
         raise InputError(f"{path}: masks are written as {', '.join(_MASK_SUFFIXES)}, "
                          f"not '{path.suffix or '(none)'}'")
+    sampling = check_sampling(sampling)
     pixels = _mask_pixels(_as_2d(mask, path, "mask"), path)
     with atomic_path(path) as tmp:
         if path.suffix.lower() == ".png":
-            import imageio.v3 as iio
+            from PIL import Image, PngImagePlugin
 
-            iio.imwrite(tmp, pixels, extension=".png")
+            from temseg.io.micrograph import PNG_SAMPLING_KEY
+
+            info = PngImagePlugin.PngInfo()
+            if sampling is not None:
+                info.add_text(PNG_SAMPLING_KEY, repr(sampling))
+            Image.fromarray(pixels).save(tmp, format="PNG", pnginfo=info)
         else:
             import tifffile
 
-            tifffile.imwrite(tmp, pixels)
+            options: dict = {}
+            if sampling is not None:
+                options = {"resolution": (10.0 / sampling, 10.0 / sampling),
+                           "metadata": {"axes": "YX", "unit": "nm"}, "imagej": True}
+            tifffile.imwrite(tmp, pixels, **options)
     return path
 
 
