@@ -141,6 +141,17 @@ def test_column_transitions_pair_across_drift_and_count_changes():
     row = transition_row(0, 1, (2.0, -3.0), found, classes=["background", "Mo", "S2", "S1"])
     assert row["S2_to_S1"] == 1 and row["Mo_kept"] == 1 and row["Mo_vanished"] == 1
     assert row["S2_appeared"] == 1 and row["paired"] == 2 and row["S1_to_S2"] == 0
+    # each event placed: the S2 that lost an atom and the new S2 where they are now, the
+    # vanished Mo where it was; the Mo that left the field and the one kept are no events
+    from temseg.analyze.columns import event_places
+
+    places = event_places(0, 1, before, after, found, classes=["background", "Mo", "S2", "S1"],
+                          sampling=0.5)
+    assert [(p["event"], p["from_class"], p["to_class"], p["from_column"], p["to_column"],
+             p["x_px"], p["y_px"]) for p in places] == [
+        ("changed", "S2", "S1", 1, 1, 27.0, 32.0), ("appeared", "", "S2", "", 2, 60.0, 60.0),
+        ("vanished", "Mo", "", 2, "", 50.0, 40.0)]
+    assert places[0]["x_nm"] == 1.35 and places[2]["y_nm"] == 2.0
     with pytest.raises(InputError, match="max_distance_px"):
         column_transitions(before, after, n_classes=4, max_distance_px=0)
 

@@ -40,8 +40,8 @@ def test_a_stack_of_two_series_gives_class_maps_and_counts(focal_file, tmp_path,
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert sorted(p.name for p in out.iterdir()) == [
-        "mos2_columns.csv", "mos2_counts.csv", "mos2_counts.png", "mos2_events.csv",
-        "mos2_mask.tif", "mos2_overlay.png", "mos2_prob.tif", "record.json"]
+        "mos2_column_events.csv", "mos2_columns.csv", "mos2_counts.csv", "mos2_counts.png",
+        "mos2_events.csv", "mos2_mask.tif", "mos2_overlay.png", "mos2_prob.tif", "record.json"]
     prob = tifffile.imread(out / "mos2_prob.tif")
     mask = tifffile.imread(out / "mos2_mask.tif")
     assert prob.shape == (2, 4, 64, 64) and prob.dtype == np.float32
@@ -71,6 +71,28 @@ def test_a_stack_of_two_series_gives_class_maps_and_counts(focal_file, tmp_path,
         y, x = round(float(r["y_px"])), round(float(r["x_px"]))
         near = mask[int(r["series"]), max(y - 1, 0):y + 2, max(x - 1, 0):x + 2]
         assert (near == SPECIES.index(r["class"])).any()
+    # each event names its columns by the ids of NAME_columns.csv and sits on one of them
+    by_id = {(r["series"], r["column"]): r for r in columns}
+    assert sorted(int(r["column"]) for r in columns if r["series"] == "1") == list(
+        range(sum(int(rows[1][f"{n}_count"]) for n in SPECIES[1:])))
+    places = _rows(out / "mos2_column_events.csv")
+    events = _rows(out / "mos2_events.csv")
+    for kind, key in (("appeared", "appeared"), ("vanished", "vanished")):
+        assert sum(p["event"] == kind for p in places) == sum(
+            int(e[f"{n}_{key}"]) for e in events for n in SPECIES[1:])
+    assert sum(p["event"] == "changed" for p in places) == sum(
+        int(e[f"{a}_to_{b}"]) for e in events for a in SPECIES[1:] for b in SPECIES[1:]
+        if a != b)
+    assert places, "an untrained model's columns come and go between the two series"
+    for p in places:
+        for side in ("from", "to"):
+            if p[f"{side}_column"]:
+                column = by_id[(p[f"{side}_series"], p[f"{side}_column"])]
+                assert column["class"] == p[f"{side}_class"]
+        at = by_id[(p["to_series"], p["to_column"])] if p["to_column"] else by_id[
+            (p["from_series"], p["from_column"])]
+        assert (at["x_px"], at["y_px"]) == (p["x_px"], p["y_px"])
+        assert float(p["x_nm"]) == pytest.approx(float(p["x_px"]) * 0.1, abs=1e-3)
     record = json.loads((out / "record.json").read_text())
     assert record["classes"] == SPECIES
     assert record["channels"] == ["Δf -50 Å", "Δf +0 Å", "Δf +50 Å"]
@@ -624,6 +646,10 @@ def test_series_files_of_several_series_are_followed_as_one_stack(focal_file, tm
     assert [{k: v for k, v in r.items() if not k.endswith("_name")} for r in events] == \
         stack_events
     assert float(events[1]["cum_drift_x_px"]) == pytest.approx(-6.0, abs=0.3)
+    places = _rows(out / "series_column_events.csv")  # each event placed, as in the stack
+    assert [{k: v for k, v in r.items() if not k.endswith("_name")} for r in places] == \
+        _rows(tmp_path / "a" / "walk_column_events.csv")
+    assert all(r["to_name"] == names[int(r["to_series"])] for r in places)
     record = json.loads((out / "record.json").read_text())
     stack_record = json.loads((tmp_path / "a" / "record.json").read_text())["inputs"][0]
     assert record["series"]["names"] == names

@@ -365,7 +365,9 @@ def column_transitions(before: np.ndarray, after: np.ndarray, *, n_classes: int,
         after (column); ``appeared`` (K,) int: columns of ``after`` with no
         partner, by class; ``vanished`` (K,) int: columns of ``before`` with
         none; ``pairs``: the row indices ``(i, j)`` of the paired columns in
-        ``before`` and ``after`` (to place the events).
+        ``before`` and ``after``; ``unpaired``: the row indices of the columns
+        counted as vanished (in ``before``) and as appeared (in ``after``)
+        (both to place the events: :func:`event_places`).
 
     Examples
     --------
@@ -402,8 +404,63 @@ def column_transitions(before: np.ndarray, after: np.ndarray, *, n_classes: int,
         lone_after &= inside(after[:, 1:3] - np.array([dx, dy]))
         lone_after &= inside(after[:, 1:3])
     return {"transitions": transitions, "pairs": (i, j),
+            "unpaired": (np.flatnonzero(lone_before), np.flatnonzero(lone_after)),
             "appeared": np.bincount(kind_after[lone_after], minlength=k).astype(np.int64),
             "vanished": np.bincount(kind_before[lone_before], minlength=k).astype(np.int64)}
+
+
+#: the columns of ``NAME_column_events.csv`` (:func:`event_places`)
+EVENT_PLACE_FIELDS = ("from_series", "to_series", "event", "from_class", "to_class",
+                      "from_column", "to_column", "x_px", "y_px", "x_nm", "y_nm")
+
+
+def event_places(from_series: int, to_series: int, before, after, found: dict, *,
+                 classes: Sequence[str], sampling: float | None = None) -> list[dict]:
+    """Where each event of :func:`column_transitions` happened: a row per column that
+    changed class, appeared or vanished (columns kept are left out), for
+    ``NAME_column_events.csv``.
+
+    A row holds ``from_series``, ``to_series``, ``event`` (``changed``, ``appeared`` or
+    ``vanished``), ``from_class``, ``to_class``, ``from_column``, ``to_column`` (the
+    ``column`` ids of ``NAME_columns.csv`` in each series; blank where there is none) and
+    the place, ``x_px``, ``y_px`` (and ``x_nm``, ``y_nm`` with ``sampling``, Å per pixel):
+    in ``to_series``'s image, or for a vanished column in ``from_series``'s.
+
+    Examples
+    --------
+    >>> a = np.array([[1, 10.0, 10.0, 9], [2, 20.0, 10.0, 9]])
+    >>> b = np.array([[1, 10.0, 10.0, 9], [3, 20.0, 10.0, 9]])
+    >>> found = column_transitions(a, b, n_classes=4, max_distance_px=2)
+    >>> [(r["event"], r["from_class"], r["to_class"], r["to_column"], r["x_px"])
+    ...  for r in event_places(0, 1, a, b, found, classes=["bg", "Mo", "S2", "S1"])]
+    [('changed', 'S2', 'S1', 1, 20.0)]
+    """
+    names = [str(c) for c in classes]
+    before, after = _first_four(before), _first_four(after)
+    nm = None if sampling is None else float(sampling) / 10.0
+    rows = []
+
+    def add(event: str, a: int | None, b: int | None) -> None:
+        x, y = after[b, 1:3] if b is not None else before[a, 1:3]
+        row = {"from_series": int(from_series), "to_series": int(to_series), "event": event,
+               "from_class": names[int(before[a, 0])] if a is not None else "",
+               "to_class": names[int(after[b, 0])] if b is not None else "",
+               "from_column": a if a is not None else "",
+               "to_column": b if b is not None else "",
+               "x_px": round(float(x), 2), "y_px": round(float(y), 2)}
+        if nm is not None:
+            row.update(x_nm=round(float(x) * nm, 4), y_nm=round(float(y) * nm, 4))
+        rows.append(row)
+
+    for a, b in zip(*found["pairs"]):
+        if before[a, 0] != after[b, 0]:
+            add("changed", int(a), int(b))
+    gone, new = found["unpaired"]
+    for b in new:
+        add("appeared", None, int(b))
+    for a in gone:
+        add("vanished", int(a), None)
+    return rows
 
 
 def _first_four(table) -> np.ndarray:
@@ -558,12 +615,14 @@ def oversized_summary(tables: Sequence[np.ndarray], *,
 
 def write_positions_csv(path: str | Path, positions: Sequence[tuple[int, np.ndarray]], *,
                         classes: Sequence[str], sampling: float | None = None) -> Path:
-    """``NAME_columns.csv``: one row per column, ``series, class, x_px, y_px, area_px`` (and
-    ``x_nm, y_nm, area_nm2`` with a pixel size), then ``touches_border`` (True for a column
-    cut by the image edge), from ``(series, column_positions)`` pairs. Written atomically."""
+    """``NAME_columns.csv``: one row per column, ``series, column, class, x_px, y_px,
+    area_px`` (and ``x_nm, y_nm, area_nm2`` with a pixel size), then ``touches_border`` (True
+    for a column cut by the image edge), from ``(series, column_positions)`` pairs.
+    ``column`` numbers the columns of a series from 0 (the rows of its table), the ids
+    ``NAME_column_events.csv`` names them by. Written atomically."""
     path = Path(path)
     classes = [str(c) for c in classes]
-    fields = ["series", "class", "x_px", "y_px", "area_px"]
+    fields = ["series", "column", "class", "x_px", "y_px", "area_px"]
     if sampling is not None:
         fields += ["x_nm", "y_nm", "area_nm2"]
         nm = float(sampling) / 10.0
@@ -572,8 +631,9 @@ def write_positions_csv(path: str | Path, positions: Sequence[tuple[int, np.ndar
         writer = csv.writer(fh)
         writer.writerow(fields)
         for series, table in positions:
-            for index, x, y, area, *edge in table:
-                row = [int(series), classes[int(index)], round(x, 2), round(y, 2), int(area)]
+            for column, (index, x, y, area, *edge) in enumerate(table):
+                row = [int(series), column, classes[int(index)], round(x, 2), round(y, 2),
+                       int(area)]
                 if sampling is not None:
                     row += [round(x * nm, 4), round(y * nm, 4), round(area * nm * nm, 6)]
                 row.append(bool(edge[0]) if edge else "")

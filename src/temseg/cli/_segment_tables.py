@@ -38,7 +38,7 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
     import numpy as np
 
     from temseg.analyze.columns import (column_positions, column_transitions, count_row,
-                                        series_drift, transition_row)
+                                        event_places, series_drift, transition_row)
 
     last: dict = {}
     since_first = [0.0, 0.0]  # (dy, dx) px from the first series followed
@@ -68,6 +68,9 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
                 events.append(transition_row(last["index"], index, drift, found,
                                              classes=segmenter.classes, sampling=sampling,
                                              since_first=tuple(since_first)))
+                events[-1]["places"] = event_places(  # (NAME_column_events.csv; popped)
+                    last["index"], index, last["positions"], positions, found,
+                    classes=segmenter.classes, sampling=sampling)
                 if warn is not None and np.hypot(*drift) > 0.25 * min(np.shape(mask)):
                     # a lattice repeats: a large drift may have paired columns with neighbours
                     unit = "series" if segmenter.in_channels > 1 else "frame"
@@ -81,15 +84,22 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
 
 
 def _write_events(out: Path, name: str, events: list[dict]) -> dict:
-    """NAME_events.csv (a row per pair of consecutive segmented series) and, for the record,
-    each change summed over the stack."""
+    """NAME_events.csv (a row per pair of consecutive segmented series), NAME_column_events.csv
+    (a row per column that changed class, appeared or vanished, placed in the image and named
+    by its ids in NAME_columns.csv) and, for the record, each change summed over the stack."""
+    from temseg.analyze.columns import EVENT_PLACE_FIELDS
     from temseg.train.scoring import write_table
 
+    places = [place for e in events for place in e.pop("places", [])]
     path = out / f"{name}_events.csv"
     write_table(path, events)
+    header = [f for f in EVENT_PLACE_FIELDS  # (a header alone where nothing happened)
+              if "drift_y_nm" in events[0] or f not in ("x_nm", "y_nm")]
+    places_path = write_table(out / f"{name}_column_events.csv", places,
+                              fields=None if places else header)
     keys = [k for k in events[0] if k not in ("from_series", "to_series", "from_name", "to_name")
             and not k.startswith(("drift_", "cum_drift_"))]
-    return {"csv": str(path), "totals": {k: int(sum(e[k] for e in events)) for k in keys}}
+    return {"csv": str(path), "columns_csv": str(places_path), "totals": {k: int(sum(e[k] for e in events)) for k in keys}}
 
 
 def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmenter,
@@ -225,10 +235,13 @@ def _write_series(out: Path, together: dict, segmenter, *, warn) -> dict:
     """PREFIX_counts.csv (a row per series, with its NAME), PREFIX_columns.csv,
     PREFIX_counts.png and PREFIX_events.csv of :func:`_series_together`; for the record."""
     prefix, names = together["prefix"], together["names"]
-    together["events"][:] = [  # each series' NAME beside its index
-        {"from_series": e["from_series"], "to_series": e["to_series"],
-         "from_name": names[e["from_series"]], "to_name": names[e["to_series"]], **e}
-        for e in together["events"]]
+    def named(row: dict) -> dict:  # each series' NAME beside its index
+        return {"from_series": row["from_series"], "to_series": row["to_series"],
+                "from_name": names[row["from_series"]], "to_name": names[row["to_series"]],
+                **row}
+
+    together["events"][:] = [{**named(e), "places": [named(p) for p in e.get("places", [])]}
+                             for e in together["events"]]
     plan = {"sampling": together["sampling"],
             "path": Path(f"{names[0]} … {names[-1]}")}  # the plot's title
     entry = {"names": names,

@@ -316,13 +316,15 @@ def register(app: typer.Typer) -> None:
         (classes in colour on the middle image, with a legend) and
         NAME_counts.csv: per series the number of connected regions (columns)
         of each class and their area; NAME_columns.csv lists every column (series,
-        class, centre in px and nm, area); NAME_counts.png plots the counts of a
-        stack of series, and NAME_events.csv follows its columns from each series
+        column id, class, centre in px and nm, area); NAME_counts.png plots the counts
+        of a stack of series, and NAME_events.csv follows its columns from each series
         to the next (drift removed; kept, appeared, vanished, changed class such as
-        S2_to_S1, a sulphur atom lost; needs a pixel size). With --series-files and
+        S2_to_S1, a sulphur atom lost; needs a pixel size), NAME_column_events.csv
+        placing each event (its column ids and centre). With --series-files and
         several series (a time series saved one file per defocus) the series are
         also followed as one stack: series_counts.csv (a row per series, with its
-        NAME), series_columns.csv, series_counts.png and series_events.csv
+        NAME), series_columns.csv, series_counts.png, series_events.csv and
+        series_column_events.csv
         (series with a blank image passed over), beside each series' own outputs.
         """
         from temseg.errors import BlankImageError, ConfigError, InputError

@@ -160,9 +160,11 @@ def image_means(rows: Sequence[dict]) -> dict[str, float]:
     return means
 
 
-def write_table(path: str | Path, rows: Sequence[dict]) -> Path:
-    """Rows of dicts as a CSV file (atomic); columns in order of first appearance."""
-    keys: list[str] = []
+def write_table(path: str | Path, rows: Sequence[dict], *,
+                fields: Sequence[str] | None = None) -> Path:
+    """Rows of dicts as a CSV file (atomic); columns in order of first appearance, or
+    ``fields`` when given (a header for no rows)."""
+    keys: list[str] = list(fields or [])
     for row in rows:
         keys += [k for k in row if k not in keys]
     path = Path(path)
