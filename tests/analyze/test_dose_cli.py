@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -186,6 +187,23 @@ def test_read_doses_from_lines_and_csv(tmp_path):
         DoseSeries(np.zeros((2, 4, 4)), [1, 2, 3])
     with pytest.raises(InputError, match="positive"):
         DoseSeries(np.zeros((2, 4, 4)), [1, -2])
+
+
+def test_a_dose_column_in_another_unit_is_converted_or_refused(tmp_path):
+    """100 e/nm² is 1 e/Å²: a column in e/nm² was read as e/Å², 100× too high."""
+    (tmp_path / "nm.csv").write_text("frame,dose_e_per_nm2\n0,100\n1,6400\n")
+    assert read_doses(tmp_path / "nm.csv") == pytest.approx([1.0, 64.0])
+    (tmp_path / "nm2.csv").write_text("frame,Dose (e/nm²)\n0,250\n")
+    assert read_doses(tmp_path / "nm2.csv") == pytest.approx([2.5])
+    (tmp_path / "a.csv").write_text("frame,dose [e/Å^2]\n0,250\n")
+    assert read_doses(tmp_path / "a.csv") == pytest.approx([250.0])
+    for header, message in (("dose_e_per_px", "a dose per pixel"),
+                            ("dose (e/Å²/s)", "a dose rate"), ("dose_rate", "a dose rate"),
+                            ("dose_e_per_pm2", "not one temseg knows")):
+        (tmp_path / "x.csv").write_text(f"frame,{header}\n0,5\n")
+        with pytest.raises(InputError, match=rf"x.csv: column '{re.escape(header)}' .*{message}"
+                           if "knows" not in message else message):
+            read_doses(tmp_path / "x.csv")
 
 
 def test_a_dose_file_without_a_dose_column_names_what_it_has(tmp_path):

@@ -100,7 +100,8 @@ def read_doses(source: str | Path | Sequence[float]) -> np.ndarray:
 
     A file holds one number per line, or a CSV whose header names a ``dose``
     column (``dose``, or else the one column whose name contains "dose",
-    e.g. ``dose_e_per_A2``); blank lines and lines starting with ``#`` are
+    e.g. ``dose_e_per_A2``; a column in e/nm², e.g. ``dose_e_per_nm2``, is
+    converted, one per pixel or a rate refused: :func:`dose_unit_factor`); blank lines and lines starting with ``#`` are
     skipped. The doses may come in any order (the curve is taken against
     dose, not frame number); see :meth:`DoseSeries.repeated_doses` for doses
     given to more than one frame.
@@ -158,6 +159,7 @@ def _csv_doses(path: Path, lines: list[str]) -> np.ndarray:
                          f"{', '.join(header[i] for i in candidates)}); name one 'dose'")
     else:
         raise InputError(f"{path.name}: no 'dose' column (columns: {', '.join(header)})")
+    factor = dose_unit_factor(header[key], path=path)
     values = []
     for number, row in enumerate(rows[1:], 1):
         value = row[key].strip() if key < len(row) else ""
@@ -165,7 +167,38 @@ def _csv_doses(path: Path, lines: list[str]) -> np.ndarray:
             raise InputError(f"{path}: not a list of doses (row {number}: {header[key]} = "
                              f"{value!r})")
         values.append(float(value))
-    return np.asarray(values, dtype=np.float64)
+    return np.asarray(values, dtype=np.float64) * factor
+
+
+def dose_unit_factor(name: str, *, path: str | Path = "doses") -> float:
+    """The factor that turns a dose column named ``name`` into e/Å².
+
+    A name without a unit (``dose``) is taken as e/Å²; e/Å² (``dose_e_per_A2``,
+    ``dose (e/Å²)``, ``e/A^2``) gives 1 and e/nm² (``dose_e_per_nm2``) 0.01. A dose per
+    pixel or a dose rate cannot be turned into e/Å² from the name: :class:`InputError`.
+
+    Examples
+    --------
+    >>> dose_unit_factor("dose"), dose_unit_factor("Dose (e/Å²)"), dose_unit_factor("e_per_nm2")
+    (1.0, 1.0, 0.01)
+    """
+    import re
+
+    key = (name.lower().replace(" ", "").replace("²", "2").replace("^", "")
+           .replace("å", "a").replace("angstrom", "a").replace("ang", "a"))
+    per = r"(?:/|per_?)"
+    if re.search(per + r"(?:s|sec|second)\b|rate|a2s|/\(", key):
+        raise InputError(f"{path}: column '{name}' looks like a dose rate; give the dose of "
+                         "each frame in e/Å² (rate × exposure)")
+    if re.search(per + r"(?:px|pix|pixel)", key):
+        raise InputError(f"{path}: column '{name}' is a dose per pixel; give the doses in "
+                         "e/Å² (per pixel / sampling², sampling in Å/px)")
+    if re.search(per + r"nm2", key):
+        return 0.01
+    if re.search(per + r"a2", key) or not re.search(per, key):
+        return 1.0
+    raise InputError(f"{path}: the unit in column '{name}' is not one temseg knows; name "
+                     "the column 'dose' (e/Å²) or 'dose_e_per_A2' / 'dose_e_per_nm2'")
 
 
 def read_series(path: str | Path, *, doses=None, sampling: float | None = None) -> DoseSeries:

@@ -92,7 +92,8 @@ def dose_curve_command(
                                          help="Model (default: the shipped default model)."),
     doses: Optional[Path] = typer.Option(
         None, "--doses", help="File of per-frame doses in e/Å² (one per line, or a CSV "
-                              "with a dose column)."),
+                              "with a dose column; a column named in e/nm², e.g. "
+                              "dose_e_per_nm2, is converted)."),
     dose: Optional[list[float]] = typer.Option(
         None, "--dose", help="Frame dose in e/Å², once per frame (instead of --doses)."),
     sampling: Optional[float] = typer.Option(None, "--sampling", help="Pixel size in Å/px."),
