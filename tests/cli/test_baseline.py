@@ -105,3 +105,30 @@ def test_an_image_too_small_is_named_before_work(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()[-1]
         assert err.startswith(f"error: {tiny / 'a.png'}: ") and "8×8" in err, err
     assert not (tmp_path / "o").exists() and not (tmp_path / "e").exists()
+
+
+def test_apply_says_what_it_does_with_the_pixel_size(tmp_path, capsys):
+    """As segment: an image without a pixel size, or one resampled ≥ 4×, is warned of; the
+    record keeps the pixel sizes (a filter's band and blur are in pixels)."""
+    from temseg.baselines.files import BaselineModel, save_baseline
+    from temseg.baselines.fourier import FourierParams
+    from temseg.io import write_tiff
+    from temseg.synthetic import particle_image
+
+    model = save_baseline(tmp_path / "f.json", BaselineModel("fourier", FourierParams(),
+                                                             sampling=0.5))
+    image = particle_image((64, 64), seed=1)[0]
+    plain = write_tiff(tmp_path / "plain.tif", image)
+    fine = write_tiff(tmp_path / "fine.tif", image, sampling=0.1)
+    same = write_tiff(tmp_path / "same.tif", image, sampling=0.5)
+    out = tmp_path / "o"
+    assert main(["baseline", "apply", str(model), str(plain), str(fine), str(same), "-o",
+                 str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "plain.tif: no pixel size" in err and "fitted at 0.5 Å/px" in err
+    assert "fine.tif: 0.1 Å/px is 5× finer than the filter's 0.5 Å/px; resampled to 13×13 px" \
+        in " ".join(err.split())
+    assert "same.tif" not in err
+    record = json.loads((out / "record.json").read_text())
+    assert record["config"]["model_sampling"] == 0.5
+    assert [o["sampling"] for o in record["outputs"]] == [None, 0.1, 0.5]

@@ -179,7 +179,9 @@ def apply(
         out.mkdir(parents=True, exist_ok=True)
         _apply_all(baseline, images, out, sampling, overlay, written)
     write_record(out, config={"model": str(model), "method": baseline.method,
-                              "params": baseline.to_dict()["params"]}, outputs=written)
+                              "params": baseline.to_dict()["params"],
+                              "model_sampling": baseline.sampling, "sampling_given": sampling},
+                 outputs=written)
     _common.out.print(f"{len(written)} masks written to {out}")
 
 
@@ -194,6 +196,7 @@ def _apply_all(baseline, images, out: Path, sampling, overlay: bool, written: li
     for path in _common.track(images, "segmenting"):
         micrograph = read_image(path, sampling=sampling)
         frames = list(micrograph.frames()) if micrograph.is_stack else [micrograph.data]
+        _warn_pixel_size(baseline, path, micrograph)
         for i, frame in enumerate(frames):
             stem = path.stem if len(frames) == 1 else f"{path.stem}_f{i:04d}"
             check_image(frame, name=str(path) if len(frames) == 1 else f"{path} frame {i}")
@@ -208,7 +211,32 @@ def _apply_all(baseline, images, out: Path, sampling, overlay: bool, written: li
                 write_overlay(out / f"{stem}_overlay.png", frame, mask,
                               sampling=micrograph.sampling)
             written.append({"image": str(path), "frame": i, "mask": f"{stem}_mask.png",
+                            "sampling": micrograph.sampling,
+                            "sampling_source": micrograph.metadata.get("sampling_source"),
                             "foreground_fraction": float(mask.mean())})
+
+
+def _warn_pixel_size(baseline, path: Path, micrograph) -> None:
+    """Warn, as segment does, where a filter fitted at one pixel size meets an image without
+    one (its band and blur are in pixels) or one it must resample ≥ 4× (a slip of nm for Å?)."""
+    from temseg.cli.segment import RESAMPLE_WARN
+    from temseg.preprocess.resample import resampled_shape
+
+    model, given = baseline.sampling, micrograph.sampling
+    if model is None:
+        return
+    if given is None:
+        _common.warn(f"{path.name}: no pixel size: filtered at its own pixels, although the "
+                     f"filter was fitted at {model:g} Å/px (give --sampling or "
+                     "--pixel-size-nm)")
+        return
+    ratio = given / model
+    if 1 / RESAMPLE_WARN < ratio < RESAMPLE_WARN:
+        return
+    h, w = resampled_shape(micrograph.frame_shape, sampling=given, target_sampling=model)
+    way = f"{ratio:.3g}× coarser" if ratio > 1 else f"{1 / ratio:.3g}× finer"
+    _common.warn(f"{path.name}: {given:g} Å/px is {way} than the filter's {model:g} Å/px; "
+                 f"resampled to {h}×{w} px (check the pixel size)")
 
 
 def register(app: typer.Typer) -> None:
