@@ -232,6 +232,19 @@ def test_a_folder_of_hyphen_numbered_frames_keeps_the_hyphen_a_separator(tmp_pat
     assert signs_matter(["df+50", "df+0", "df-50"])  # a + is a sign wherever it stands
 
 
+def test_an_all_underfocus_folder_is_ordered_by_defocus(tmp_path):
+    """df-100 … df-20 (every defocus of one sign): after a text naming the defocus the '-'
+    is a sign, so the series runs -100, -60, -20 (read as separators it ran reversed)."""
+    from temseg.infer import collect_inputs
+    from temseg.io.files import sign_texts
+
+    for d in (-20, -100, -60):
+        write_tiff(tmp_path / f"s1_df{d}.tif", np.ones((4, 4), np.float32))
+    assert [p.name for p in collect_inputs([tmp_path], signed=True)] == [
+        "s1_df-100.tif", "s1_df-60.tif", "s1_df-20.tif"]
+    assert sign_texts(["s1_dz-5", "s1_dz-1", "img-3"]) == ({"_dz"}, {"img"})
+
+
 def test_signs_are_read_text_by_text_and_the_series_plot_is_no_input(tmp_path):
     """s-1_df-50 … s-10_df50: the '-' after s is a separator (every s has it), the one after
     _df a sign (df0 has none); series_counts.png beside its CSV is segment's, not an input."""

@@ -100,20 +100,28 @@ def is_zarr_dataset(path: str | Path) -> bool:
 _NUMBER = r"([^\W\d]*)([-+]?)(\d+)"
 
 
+#: texts before a number that name a defocus: their ``-`` is a sign even where every file
+#: has one (an all-underfocus series, ``df-100`` ... ``df-20``)
+DEFOCUS_TEXTS = ("df", "defocus", "dz", "focus")
+
+
 def sign_texts(names) -> tuple[frozenset, frozenset]:
     """Which ``-``/``+`` before the numbers of these file names are signs, text by text.
 
     Returns ``(signed, separators)``: the texts (letters or ``_`` right before a
     number) whose ``-``/``+`` is the number's sign — a ``+`` stands there, or the
     text has numbers both with and without one (``df-50`` beside ``df0``,
-    ``df50``) — and those whose ``-`` stands before every one of their numbers,
-    read as a separator (``frame-1``, ``frame-2``, ``frame-10``) though it might
-    be a sign (``df-100``, ``df-50``, ``df-20``, all underfocus): say so.
+    ``df50``), or the text names a defocus (:data:`DEFOCUS_TEXTS`: ``df-100``,
+    ``df-50``, ``df-20``, all underfocus) — and those whose ``-`` stands before
+    every one of their numbers, read as a separator (``frame-1``, ``frame-2``,
+    ``frame-10``) though it might be a sign: say so.
 
     >>> sign_texts(["s1_df-50.tif", "s1_df0.tif", "s1_df50.tif"])
     (frozenset({'_df'}), frozenset())
     >>> sign_texts(["frame-1", "frame-2"])
     (frozenset(), frozenset({'frame'}))
+    >>> sign_texts(["Defocus-100.tif", "Defocus-20.tif"])
+    (frozenset({'Defocus'}), frozenset())
     """
     import re
 
@@ -122,8 +130,10 @@ def sign_texts(names) -> tuple[frozenset, frozenset]:
         for text, sign, _ in re.findall(_NUMBER, Path(name).name):
             if text:
                 seen.setdefault(text, set()).add(sign)
-    signed = frozenset(t for t, signs in seen.items() if "+" in signs or len(signs) > 1)
-    separators = frozenset(t for t, signs in seen.items() if signs == {"-"})
+    signed = frozenset(t for t, signs in seen.items()
+                       if "+" in signs or len(signs) > 1
+                       or ("-" in signs and t.strip("_").lower().endswith(DEFOCUS_TEXTS)))
+    separators = frozenset(t for t, signs in seen.items() if signs == {"-"} and t not in signed)
     return signed, separators
 
 
