@@ -77,6 +77,23 @@ def test_rows_csv_summary_and_plot(tmp_path):
     assert plot.stat().st_size > 1000
 
 
+def test_the_counts_plot_names_the_series_when_given_names(tmp_path, monkeypatch):
+    """--series-files: the x axis shows each series' file name, not only its index."""
+    import temseg.analyze.columns as columns
+
+    figures = []
+    monkeypatch.setattr(columns, "write_figure", lambda fig, path: figures.append(fig) or path)
+    rows = [count_row(i, discs([3, 2, 1]), classes=SPECIES) for i in range(3)]
+    names = ["s0_df-50", "s1_df-50", "s2_df-50"]
+    columns.plot_counts(tmp_path / "a.png", rows, classes=SPECIES, names=names)
+    columns.plot_counts(tmp_path / "b.png", rows, classes=SPECIES)
+    named, plain = (f.axes[0] for f in figures)
+    assert [t.get_text() for t in named.get_xticklabels()] == names
+    assert named.get_xlabel() == "focal series"
+    assert "index" in plain.get_xlabel()
+    assert not {t.get_text() for t in plain.get_xticklabels()} & set(names)
+
+
 def test_columns_match_by_centre_distance_and_class():
     from temseg.analyze.columns import column_scores, match_columns
 

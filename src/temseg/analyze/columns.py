@@ -195,11 +195,19 @@ def counts_summary(rows: Sequence[dict], *, classes: Sequence[str]) -> dict:
     return out
 
 
+#: at most this many series are named on :func:`plot_counts`'s x axis (more: numbers)
+MAX_NAMED_TICKS = 24
+
+
 def plot_counts(path: str | Path, rows: Sequence[dict], *, classes: Sequence[str],
-                title: str | None = None, unit: str = "focal series") -> Path:
+                title: str | None = None, unit: str = "focal series",
+                names: Sequence[str] | None = None) -> Path:
     """PNG of the column count of each foreground class against the series index.
 
     ``unit`` names what a row is on the x axis (``"frame"`` for a one-channel model).
+    ``names`` (one per series index, e.g. the first file of each series of
+    ``--series-files``) label the x axis instead of the indices, up to
+    :data:`MAX_NAMED_TICKS` series.
 
     Blank series are gaps, not zero counts. Class colours are those of the
     class overlay (:func:`temseg.io.writers.class_color`).
@@ -216,9 +224,14 @@ def plot_counts(path: str | Path, rows: Sequence[dict], *, classes: Sequence[str
         counts = np.array([math.nan if r[f"{name}_count"] is None else r[f"{name}_count"]
                            for r in rows], float)
         ax.plot(index, counts, ".-", ms=4, color=np.asarray(class_color(c)) / 255, label=name)
-    ax.set_xlabel(f"{unit} (index in the stack)")
     ax.set_ylabel("columns (connected regions)")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if names is not None and len(index) <= MAX_NAMED_TICKS:
+        ax.set_xticks(index, [str(names[int(i)]) for i in index], rotation=30, ha="right",
+                      fontsize=7)
+        ax.set_xlabel(unit)
+    else:
+        ax.set_xlabel(f"{unit} (index in the stack)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)
     if title:

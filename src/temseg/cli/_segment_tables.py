@@ -148,7 +148,8 @@ def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmente
         entry["plot"] = str(plot_counts(out / f"{name}_counts.png", rows,
                                         classes=segmenter.classes,
                                         title=f"{plan['path'].name}: columns per {unit}",
-                                        unit="frame" if unit == "frame" else "focal series"))
+                                        unit="frame" if unit == "frame" else "focal series",
+                                        names=names))
     return entry
 
 
