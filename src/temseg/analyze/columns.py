@@ -365,6 +365,11 @@ def column_transitions(before: np.ndarray, after: np.ndarray, *, n_classes: int,
     before, after : (M, 5) arrays of :func:`column_positions` (class, x, y, area,
         touches_border; the first four columns are used, an (M, 4) array will do)
     n_classes : K, the background included
+    max_distance_px : float
+        Largest centre distance (px) of a pair, after the drift.
+    drift : (dy, dx) float
+        How far (px) the sample moved from ``before`` to ``after``
+        (:func:`series_drift`); default none.
     shape : (H, W), optional
         The images' size: a column without a partner counts as appeared or
         vanished only where its partner would lie inside the other image, two

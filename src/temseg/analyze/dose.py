@@ -350,6 +350,8 @@ def scores_by_dose(doses, matrices, classes, *, per_decade: int = 2) -> list[dic
         Each image's :func:`temseg.metrics.class_confusion` matrix
         (``[[tn, fp], [fn, tp]]`` for a binary segmentation).
     classes : K class names (index 0 the background)
+    per_decade : int
+        Dose bands per decade of dose (2: half decades, 100–316–1000 ... e/Å²).
 
     Returns
     -------

@@ -385,6 +385,8 @@ def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
         Foreground probability threshold (default: the segmenter's).
     reference_fraction, tolerance, smooth
         As :func:`temseg.analyze.dose.dose_curve`.
+    title : str, optional
+        Title of ``dose_curve.png``.
     callback : callable(done, total), optional
         Progress over frames.
 

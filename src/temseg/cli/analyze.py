@@ -89,7 +89,8 @@ def dose_curve_command(
                                             "dose series (zarr from `temseg simulate`)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     model: Optional[Path] = typer.Option(None, "--model", "-m",
-                                         help="Model (default: the shipped default model)."),
+                                         help="Model file, run folder or shipped name (au_ceo2, "
+                                              "graphene); default: the shipped au_ceo2."),
     doses: Optional[Path] = typer.Option(
         None, "--doses", help="File of per-frame doses in e/Å² (one per line, or a CSV "
                               "with a dose column; a column named in e/nm², e.g. "

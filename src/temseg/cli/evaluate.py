@@ -20,8 +20,9 @@ _SCORES = ("accuracy", "balanced_accuracy", "jaccard", "f1", "precision", "recal
 
 
 def evaluate(
-    model: Path = typer.Argument(..., help="Model file (.json/.safetensors/stem), run folder "
-                                           "or baseline JSON."),
+    model: Path = typer.Argument(..., help="Model file (.json/.safetensors/stem), run folder, "
+                                           "shipped name (au_ceo2, graphene) or baseline "
+                                           "JSON."),
     data: list[Path] = typer.Argument(..., help="Labelled folders (NAME + NAME_LABEL) or zarr "
                                                 "datasets (images (N, H, W) or (N, C, H, W), "
                                                 "labels (N, H, W))."),

@@ -128,7 +128,8 @@ def register(app: typer.Typer) -> None:
     @app.command("ensemble")
     def ensemble(
         models: list[Path] = typer.Argument(..., help="Two or more model files (NAME or "
-                                            "NAME.json) trained on the same kind of images."),
+                                            "NAME.json), run folders or shipped names, "
+                                            "trained on the same kind of images."),
         output: Path = typer.Option(..., "--out", "-o", "--output",
                                     help="Stem of the ensemble model file to write "
                                          "(OUT.json + OUT.safetensors)."),

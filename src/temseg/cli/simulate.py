@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
         default_model_simulate.yaml write none; a parameters table with every drawn
         value, the config and seed, and the detector ranges drawn from (with a noise
         model, also its SHA-256 and detector block); the same config, noise model and
-        seed give the same bytes.
+        seed give the same bytes, apart from the run record (record/: command, host, time).
         """
         from temseg.simulate.config import detector_warnings
         from temseg.simulate.dataset import clean_stale_stores, simulate_dataset

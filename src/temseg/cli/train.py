@@ -60,7 +60,7 @@ def train(
                                                + _d("loss")),
     patch_size: int | None = typer.Option(None, help="Random crop side in pixels (default: the "
                                                      "recipe's, else whole images)."),
-    val_fraction: float | None = typer.Option(None, help="Held-out fraction of source groups"
+    val_fraction: float | None = typer.Option(None, help="Fraction of the images held out for validation, whole source groups at a time"
                                                          + _d("val_fraction")),
     patience: int | None = typer.Option(None, help="Early stopping patience in epochs (default: "
                                                    "the recipe's, else no early stopping)."),

@@ -416,6 +416,10 @@ class BaselineSegmenter(Segmenter):
         What :func:`temseg.baselines.load_baseline` returns: ``.predict(image,
         *, sampling=None) -> (H, W)`` score in [0, 1]; its ``threshold`` and
         ``sampling`` attributes are used when present.
+    path : path, optional
+        The model file, for messages and the record.
+    warn : callable(str), optional
+        Hears warnings (default: :func:`warnings.warn`).
     """
 
     kind = "baseline"

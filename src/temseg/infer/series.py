@@ -107,6 +107,8 @@ def read_series_files(paths: list[Path], *, sampling: float | None = None, warn=
         (or the order ``--series-order`` describes).
     sampling : float, optional
         Å per pixel of every image, replacing the files' own.
+    warn : callable(str), optional
+        Hears what the readers warn of (e.g. a colour image read as grey).
 
     Returns
     -------

@@ -127,9 +127,11 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
         Å per pixel; default the micrograph's.
     on_frame, on_tile : callable(done, total), optional
         Progress over frames and over the tiles of the current frame.
-    on_mask : callable(frame, mask, image), optional
-        Called with each frame's index (0 for a single image), its boolean mask
-        and the frame itself, e.g. to measure particles while a stack streams by.
+    on_mask : callable(index, mask, image), optional
+        Called with each frame's index (0 for a single image), its mask (boolean;
+        class indices, uint8, for a model of ≥ 3 classes) and the frame itself,
+        e.g. to measure particles while a stack streams by. For a focal-series
+        model the index counts series and the image is the middle channel.
     series_order : list of int, optional
         For a focal-series model: frame k of every series is the model's channel
         ``series_order[k]`` (:func:`temseg.infer.series.check_series_order`).
@@ -176,7 +178,8 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL",
         outputs of an earlier ``temseg segment`` into the same folder
         (``NAME_prob``, ``NAME_mask``, ``NAME_overlay``, ``NAME_particles``,
         ``NAME_fourier``, ``NAME_counts`` beside an image ``NAME``).
-
+    skip_suffix : str
+        Stem ending of the label images a folder's files leave out.
     unique : bool
         Drop a file met again (given twice, or inside a folder also given);
         False keeps every occurrence (to refuse repeats where they matter).

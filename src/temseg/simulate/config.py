@@ -334,7 +334,8 @@ class LabelConfig:
 
 @dataclass
 class SimulateConfig:
-    """Everything that determines a simulated dataset; same config and seed → same bytes.
+    """Everything that determines a simulated dataset; same config and seed → same bytes
+    (but for the time-stamped run record).
 
     ``size`` pixels square at ``sampling`` Å/px (the field of view is
     ``size * sampling`` Å). Exit waves are computed at the finest sampling

@@ -144,6 +144,8 @@ def exit_wave(atoms, *, gpts: int, energy: float = 300e3, slice_thickness: float
         Electron energy in eV (002: 300 keV).
     slice_thickness : float
         Multislice slice thickness in Å.
+    parametrization : str
+        abTEM's atomic potential parametrization, ``"lobato"`` or ``"kirkland"``.
 
     Returns
     -------

@@ -100,7 +100,8 @@ class TrainConfig:
         Largest std (pixels) of a Gaussian blur of a training image (drawn
         uniformly from 0): robustness to defocus and a softer detector; 0 = off.
     val_fraction : float
-        Fraction of source groups held out for validation when ``val_data`` is empty
+        Fraction of the images held out for validation (whole source groups at a time,
+        so the share may be a little off) when ``val_data`` is empty
         (0 = no validation: no early stopping, the last epoch is kept).
     monitor : str
         Validation score for early stopping and the best checkpoint (higher is better).

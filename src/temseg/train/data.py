@@ -260,6 +260,13 @@ def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LAB
     paths : sequence of path
         Labelled folders or zarr dataset folders (recognised by ``.zarr`` or a
         ``zarr.json``/``.zgroup`` inside).
+    label_suffix : str
+        A labelled folder pairs ``NAME`` with ``NAME<label_suffix>``.
+    multiclass : bool
+        Keep the labels' class ids (else label > 0 is foreground).
+    group_pattern : str
+        Regular expression cut from an image's stem to name its source group
+        (``_layer_0031``: frames of one series stay on one side of a split).
     preprocessing : callable, optional
         Applied to every image, (H, W) → (H, W) or (C, H, W) → (C, H, W) (a
         :class:`temseg.preprocess.Preprocessing`, which works channel by channel).

@@ -19,6 +19,10 @@ def plot_learning_curve(history: Sequence[dict], path: str | Path, *, monitor: s
         ``val_loss`` and ``val_<monitor>``).
     path : path
         PNG file to write.
+    monitor : str
+        The validation score plotted (``val_<monitor>``) on the right axis.
+    title : str, optional
+        The plot's title.
     best_epoch : int, optional
         Marked with a vertical line.
     """
