@@ -101,7 +101,9 @@ def test_resolution_tags_cm_and_print_dpi_ignored(tmp_path):
     assert read_image(tmp_path / "cm.tif").sampling == pytest.approx(5.0)  # 1/2e7 cm = 0.5 nm
     tifffile.imwrite(tmp_path / "dpi.tif", image, resolution=(72, 72), resolutionunit="INCH")
     mg = read_image(tmp_path / "dpi.tif")
-    assert mg.sampling is None and "tiff.resolution_ignored" in mg.metadata
+    assert mg.sampling is None and "sampling_source" not in mg.metadata
+    assert mg.metadata["sampling_ignored"] == ("TIFF resolution of 72 px/inch (a print "
+                                               "resolution) ignored")
 
 
 def test_rgb_tiff_becomes_grey(tmp_path):
@@ -183,7 +185,8 @@ def test_single_frame_stack_is_an_image(tmp_path):
 
 # ---------------------------------------------------------------- Hypothesis
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(dtype=st.sampled_from(["uint8", "uint16", "int32", "float32", "float64"]),
        height=st.integers(1, 24), width=st.integers(1, 24), seed=st.integers(0, 2**16),
        suffix=st.sampled_from([".tif", ".png"]))

@@ -19,6 +19,19 @@ def _sampling_text(sampling: float | None) -> str:
     return f"{sampling:.6g} Å/px ({sampling / 10:.6g} nm/px)"
 
 
+def _image_sampling_text(sampling: float | None, meta: dict) -> str:
+    """:func:`_sampling_text` of an image, with the Y size of non-square pixels, or (when the
+    file gives none) the calibration it holds that is no pixel size; takes those from ``meta``."""
+    text = _sampling_text(sampling)
+    if sampling is None and meta.get("sampling_ignored"):
+        return f"{text}; {meta.pop('sampling_ignored')}"
+    sampling_y = meta.get("sampling_y")
+    if sampling is not None and isinstance(sampling_y, (int, float)) \
+            and meta.get("sampling_source") != "given by caller":
+        return f"{text} in X, {sampling_y:.6g} Å/px in Y (pixels not square)"
+    return text
+
+
 def _channels_text(channels) -> str:
     """``0: Δf -50 Å, 1: ...``: input channels in order, for a model or a dataset."""
     return escape(", ".join(f"{i}: {name}" for i, name in enumerate(channels)))
@@ -384,12 +397,13 @@ def info(
         summary.add_row("dtype", f"{meta.pop('dtype', micrograph.data.dtype)} (read as float32)")
         summary.add_row("kind", f"stack of {micrograph.n_frames} frames" if micrograph.is_stack
                         else "single image")
-    summary.add_row("sampling", _sampling_text(micrograph.sampling))
+    summary.add_row("sampling", escape(_image_sampling_text(micrograph.sampling, meta)))
     if micrograph.sampling is not None:
         source = meta.pop("sampling_source", None)
         if source:
             summary.add_row("sampling from", escape(str(source)))
-        fov = (width * micrograph.sampling / 10, height * micrograph.sampling / 10)
+        sampling_y = meta.pop("sampling_y", None) if source != "given by caller" else None
+        fov = (width * micrograph.sampling / 10, height * (sampling_y or micrograph.sampling) / 10)
         summary.add_row("field of view", f"{fov[0]:.4g} × {fov[1]:.4g} nm (W × H)")
 
     if micrograph.is_stack:

@@ -56,6 +56,46 @@ def to_angstrom(scale: Any, unit: Any) -> float | None:
     return value * factor
 
 
+def _is_reciprocal_length(unit: Any) -> bool:
+    """Whether ``unit`` is an inverse length: '1/nm', 'nm^-1', 'nm-1', 'nm⁻¹', '1/Å'..."""
+    text = str(unit).strip().replace(" ", "")
+    if text.startswith("1/"):
+        return angstrom_per_unit(text[2:]) is not None
+    for suffix in ("^-1", "**-1", "⁻¹", "-1"):
+        if text.endswith(suffix):
+            return angstrom_per_unit(text[: -len(suffix)]) is not None
+    return False
+
+
+def unit_ignored_note(what: str, unit: Any) -> str:
+    """The metadata note (``sampling_ignored``) for a calibration in a unit that is not a length.
+
+    ``what`` names the calibration: ``unit_ignored_note("ImageJ calibration", "1/nm")`` →
+    ``"ImageJ calibration in 1/nm (reciprocal space) ignored"``; a unit such as 'pixel'
+    gives ``"ImageJ calibration in 'pixel' (not a length) ignored"``.
+    """
+    if _is_reciprocal_length(unit):
+        return f"{what} in {str(unit).strip()} (reciprocal space) ignored"
+    return f"{what} in '{str(unit).strip()}' (not a length) ignored"
+
+
+def not_square(sampling: float | None, sampling_y: float | None) -> bool:
+    """Whether X and Y pixel sizes (Å/px, both known) differ by over 1%."""
+    return bool(sampling and sampling_y and abs(sampling / sampling_y - 1) > 0.01)
+
+
+def not_square_warning(path: Any, sampling: float | None, sampling_y: float | None) -> str | None:
+    """The warning for pixels whose X and Y sizes (Å/px) differ by over 1%; None otherwise.
+
+    Every reader uses the X size as ``sampling`` (and keeps the Y size in the
+    metadata as ``sampling_y``) and says so in these words.
+    """
+    if not not_square(sampling, sampling_y):
+        return None
+    return (f"{path}: pixels are not square (X {sampling:.6g}, Y {sampling_y:.6g} Å/px); "
+            f"the X pixel size, {sampling:.6g} Å/px, is used")
+
+
 def _scalar(value: Any) -> Any:
     """A JSON-safe scalar, or ``_SKIP`` for values not worth keeping."""
     if isinstance(value, np.generic):

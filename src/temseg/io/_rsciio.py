@@ -12,12 +12,14 @@ from __future__ import annotations
 import importlib
 import logging
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from temseg.errors import InputError
-from temseg.io._meta import angstrom_per_unit, flatten_metadata, get_path, set_path, summarize, to_angstrom
+from temseg.io._meta import (angstrom_per_unit, flatten_metadata, get_path, not_square_warning,
+                             set_path, summarize, to_angstrom, unit_ignored_note)
 
 #: suffix → (RosettaSciIO module, format name)
 PLUGINS = {
@@ -44,7 +46,8 @@ def _is_image(signal: dict) -> bool:
 
     A stack has one navigation axis and two signal axes; formats without
     navigation flags (Berkeley EMD marks every axis as signal) count as a
-    stack when only the last two axes carry a length unit.
+    stack when the last two axes carry a length unit, whatever the first
+    (time, frame index, or a length: the defocus of a focal series, z).
     """
     axes = signal.get("axes") or []
     n_signal = sum(not ax.get("navigate", False) for ax in axes)
@@ -55,7 +58,7 @@ def _is_image(signal: dict) -> bool:
     if n_signal == 2:
         return True
     is_length = [angstrom_per_unit(ax.get("units")) is not None for ax in axes]
-    return n_signal == 3 and is_length == [False, True, True]
+    return n_signal == 3 and is_length[1:] == [True, True]
 
 
 def _apply_mapping(signal: dict) -> dict:
@@ -101,8 +104,25 @@ def _check_mrc(path: Path) -> None:
         raise InputError(f"{path}: truncated MRC file ({actual} bytes, header needs {expected})")
 
 
-def read_rsciio(path: Path):
-    """``(data, sampling, metadata)`` of a DM/EMD/SER/MRC file; data numpy (2-D) or dask (stack)."""
+def _units_note(axis: dict) -> str | None:
+    """The ``sampling_ignored`` note for an axis calibrated in a unit that is not a length
+    (1/nm of a diffractogram...); None for a length or no unit at all."""
+    units = axis.get("units")
+    text = str(units).strip() if units is not None else ""
+    if not text or text.lower() in ("<undefined>", "undefined") \
+            or angstrom_per_unit(text) is not None:
+        return None
+    return unit_ignored_note(f"{axis.get('name') or 'x'} axis calibration", text)
+
+
+def read_rsciio(path: Path, *, warn: Callable[[str], None] | None = None):
+    """``(data, sampling, metadata)`` of a DM/EMD/SER/MRC file; data numpy (2-D) or dask (stack).
+
+    ``warn(message)`` hears of non-square pixels (default
+    :func:`temseg.io.micrograph.default_warn`); their Y size goes in ``sampling_y``.
+    """
+    if warn is None:
+        from temseg.io.micrograph import default_warn as warn
     reader = _reader(path)
     logging.getLogger("rsciio").setLevel(logging.ERROR)
     if path.suffix.lower() == ".mrc":
@@ -124,8 +144,9 @@ def read_rsciio(path: Path):
                          f"(signals of shape {shapes})")
     signal = images[0]
     data = signal["data"]
-    x_axis = signal["axes"][-1]
+    y_axis, x_axis = signal["axes"][-2:]
     sampling = to_angstrom(x_axis.get("scale"), x_axis.get("units"))
+    sampling_y = to_angstrom(y_axis.get("scale"), y_axis.get("units"))
     if path.suffix.lower() == ".mrc" and _mrc_uncalibrated(signal):
         sampling = None
     flat = flatten_metadata(_apply_mapping(signal))
@@ -134,6 +155,12 @@ def read_rsciio(path: Path):
         meta["signals_in_file"] = len(signals)
     if sampling is not None:
         meta["sampling_source"] = f"{x_axis.get('name') or 'x'} axis ({x_axis.get('units')})"
+        message = not_square_warning(path, sampling, sampling_y)
+        if message:
+            meta["sampling_y"] = sampling_y
+            warn(message)
+    elif _units_note(x_axis) is not None:  # 1/nm of a diffractogram...: say why there is none
+        meta["sampling_ignored"] = _units_note(x_axis)
     if data.ndim == 2 or (data.ndim == 3 and data.shape[0] == 1):
         try:
             data = np.asarray(data.compute() if hasattr(data, "compute") else data)

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from temseg.errors import InputError
-from temseg.io._meta import flatten_metadata, to_angstrom
+from temseg.io._meta import (flatten_metadata, not_square, not_square_warning, to_angstrom,
+                             unit_ignored_note)
 
-#: plain-TIFF pixel sizes above this (Å) are print resolutions (72 dpi...), not calibrations
+#: TIFF and ImageJ pixel sizes from this (Å) up are print resolutions (72 dpi...), not calibrations
 _PRINT_RESOLUTION_A = 1e4
 
 _TAGS = ("Software", "DateTime", "Artist", "Make", "Model", "HostComputer")
@@ -137,7 +138,12 @@ def _ome_sampling(tif) -> float | None:
 
 
 def _calibration(tif) -> tuple[float | None, str | None, dict]:
-    """Å/px, where it came from, and flat metadata of an open TiffFile."""
+    """Å/px, where it came from, and flat metadata of an open TiffFile.
+
+    A calibration that gives no pixel size (a unit that is not a length, such as
+    '1/nm' of a diffractogram or 'pixel'; a print resolution such as 72 dpi)
+    leaves a note in ``sampling_ignored``; non-square pixels give ``sampling_y``.
+    """
     page = tif.pages.first
     meta: dict = {}
     for name in _TAGS:
@@ -145,7 +151,10 @@ def _calibration(tif) -> tuple[float | None, str | None, dict]:
         if tag is not None and isinstance(tag.value, str):
             meta[f"tiff.{name}"] = tag.value
     per_unit = _rational(page.tags.get("XResolution"))
-    sampling = source = None
+    per_unit_y = _rational(page.tags.get("YResolution"))
+    sampling = source = unit = None
+    resolution_read = False  # whether the ImageJ branch has judged X/YResolution
+    what = "ImageJ calibration" if tif.imagej_metadata is not None else "TIFF resolution"
 
     if tif.ome_metadata:
         sampling, source = _ome_sampling(tif), "OME PhysicalSizeX"
@@ -153,8 +162,10 @@ def _calibration(tif) -> tuple[float | None, str | None, dict]:
         ij = tif.imagej_metadata
         flatten_metadata({k: v for k, v in ij.items() if k not in ("Ranges", "LUTs", "Info")},
                          prefix="imagej", out=meta)
-        if per_unit:
-            sampling, source = to_angstrom(1.0 / per_unit, ij.get("unit")), "ImageJ unit"
+        unit = ij.get("unit")
+        if per_unit and str(unit or "").strip():  # no unit: ImageJ reads ResolutionUnit
+            resolution_read = True
+            sampling, source = _resolution(per_unit, unit, what, meta), "ImageJ unit"
     if sampling is None and tif.fei_metadata:
         fei = tif.fei_metadata
         flatten_metadata(fei, prefix="fei", out=meta)
@@ -166,16 +177,35 @@ def _calibration(tif) -> tuple[float | None, str | None, dict]:
         hv = fei.get("Beam", {}).get("HV")
         if isinstance(hv, (int, float)) and hv > 0:
             meta["voltage_kV"] = hv / 1e3
-    if sampling is None and per_unit:
-        unit = page.tags.get("ResolutionUnit")
-        unit = int(unit.value) if unit is not None else 2  # TIFF default: inch
-        name = {2: "inch", 3: "cm", 4: "mm", 5: "µm"}.get(unit)
-        value = to_angstrom(1.0 / per_unit, name) if name else None
-        if value is not None and value < _PRINT_RESOLUTION_A:
-            sampling, source = value, f"TIFF resolution ({name})"
-        elif value is not None:
-            meta["tiff.resolution_ignored"] = f"{per_unit:g} px/{name} (a print resolution)"
+    if sampling is None and per_unit and not resolution_read:
+        code = page.tags.get("ResolutionUnit")
+        code = int(code.value) if code is not None else 2  # TIFF default: inch
+        unit = {2: "inch", 3: "cm", 4: "mm", 5: "µm"}.get(code)
+        if unit is not None:
+            sampling = _resolution(per_unit, unit, what, meta)
+            source = f"TIFF resolution ({unit})"
+        elif per_unit != 1:  # ResolutionUnit NONE with a resolution other than 1 px/px
+            meta["sampling_ignored"] = f"{what} of {per_unit:g} px per unit (no unit) ignored"
+    if sampling is None:
+        return None, None, meta
+    if (source == "ImageJ unit" or source.startswith("TIFF resolution")) and per_unit_y:
+        sampling_y = to_angstrom(1.0 / per_unit_y, unit)
+        if not_square(sampling, sampling_y):
+            meta["sampling_y"] = sampling_y
     return sampling, source, meta
+
+
+def _resolution(per_unit: float, unit, what: str, meta: dict) -> float | None:
+    """Å/px of a resolution of ``per_unit`` px per ``unit``; None, with a note in
+    ``meta["sampling_ignored"]``, for a unit that is not a length or a print resolution."""
+    value = to_angstrom(1.0 / per_unit, unit)
+    if value is None:
+        meta["sampling_ignored"] = unit_ignored_note(what, unit)
+    elif value >= _PRINT_RESOLUTION_A:
+        meta["sampling_ignored"] = (f"{what} of {per_unit:g} px/{unit} (a print resolution) "
+                                    "ignored")
+        return None
+    return value
 
 
 def _grey(array, axis: int):
@@ -282,12 +312,9 @@ def _read_tiff(path: Path, warn: Callable[[str], None] | None):
         meta["dtype"] = str(series.dtype)
         if source:
             meta["sampling_source"] = source
-        if source == "ImageJ unit" or (source or "").startswith("TIFF resolution"):
-            x_per = _rational(tif.pages.first.tags.get("XResolution"))
-            y_per = _rational(tif.pages.first.tags.get("YResolution"))
-            if x_per and y_per and abs(x_per / y_per - 1) > 0.01 and warn is not None:
-                warn(f"{path}: pixels are not square (X {1 / x_per:g}, Y {1 / y_per:g} per "
-                     f"px in the file's unit); the X pixel size, {sampling:g} Å/px, is used")
+        message = not_square_warning(path, sampling, meta.get("sampling_y"))
+        if message and warn is not None:
+            warn(message)
         n_frames = int(np.prod([s for a, s in zip(axes, shape) if a not in "YXS"] or [1]))
         promised = (tif.imagej_metadata or {}).get("images") if tif.is_imagej else None
         if isinstance(promised, int) and promised > n_frames:  # a copy cut short: not 1 frame
@@ -299,7 +326,8 @@ def _read_tiff(path: Path, warn: Callable[[str], None] | None):
             except Exception as exc:
                 raise InputError(f"{path}: corrupt or truncated TIFF ({exc})") from None
     if n_frames > 1:
-        data = da.from_array(_TiffFrames(path, per_series=per_series), name=f"tiff-{path}-{path.stat().st_mtime_ns}",
+        data = da.from_array(_TiffFrames(path, per_series=per_series),
+                             name=f"tiff-{path}-{path.stat().st_mtime_ns}",
                              chunks=tuple(s if a in "YXS" else 1 for a, s in zip(axes, shape)),
                              asarray=False, fancy=False)
     # drop singleton axes, then fold RGB samples into grey

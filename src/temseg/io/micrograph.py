@@ -250,7 +250,7 @@ def _load(path: Path, *, warn: Warn) -> tuple[Any, float | None, dict, str]:
     from temseg.io._rsciio import PLUGINS, read_rsciio
 
     if suffix in PLUGINS:
-        return (*read_rsciio(path), PLUGINS[suffix][1])
+        return (*read_rsciio(path, warn=warn), PLUGINS[suffix][1])
     known = ", ".join(supported_suffixes())
     raise InputError(f"{path}: unknown file type '{path.suffix or '(none)'}' (known: {known})")
 
