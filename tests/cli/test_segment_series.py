@@ -677,3 +677,27 @@ def test_series_files_of_several_series_are_followed_as_one_stack(focal_file, tm
         capsys.readouterr().err.split())
     assert len(_rows(tmp_path / "d" / "series_counts.csv")) == 2
     assert not (tmp_path / "d" / "series_events.csv").exists()
+
+
+def test_a_tcyx_hyperstack_is_segmented_as_its_focal_series(focal_file, tmp_path, capsys):
+    """A time series of focal series saved as a (T, C, H, W) hyperstack (Fiji's TCYX) gives
+    what the same frames give as a stack of T·C frames; other hyperstacks are refused."""
+    stack = _frames(tmp_path / "flat.tif", 6)
+    frames = tifffile.imread(stack)
+    write_tiff(tmp_path / "hyper.tif", frames.reshape(2, 3, 64, 64), sampling=1.0, axes="TCYX")
+    for name in ("flat", "hyper"):
+        assert main(["segment", str(focal_file), str(tmp_path / f"{name}.tif"), "-o",
+                     str(tmp_path / name), "--tile", "64", "--device", "cpu"]) == 0, \
+            capsys.readouterr().err
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "hyper" / "hyper_mask.tif"),
+                                  tifffile.imread(tmp_path / "flat" / "flat_mask.tif"))
+    assert _rows(tmp_path / "hyper" / "hyper_counts.csv") == _rows(
+        tmp_path / "flat" / "flat_counts.csv")
+    capsys.readouterr()
+    write_tiff(tmp_path / "four.tif", np.concatenate([frames, frames[:2]]).reshape(2, 4, 64, 64),
+               sampling=1.0, axes="TCYX")
+    assert main(["segment", str(focal_file), str(tmp_path / "four.tif"), "-o",
+                 str(tmp_path / "four"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "a hyperstack of 4 channels" in err and "focal series of 3" in err
+    assert not (tmp_path / "four").exists()

@@ -114,7 +114,7 @@ def _check_inputs(segmenter, inputs: list[Path], sampling: float | None, *,
     plans = []
     for group in _common.track(groups, "checking inputs", transient=True):
         plan = {"path": group[0], "files": group} if series_files else {"path": group[0]}
-        mg = _read(plan, sampling)
+        mg = _read(plan, sampling, segmenter.in_channels)
         segmenter.check_image(mg.frame_shape, sampling=mg.sampling, name=str(plan["path"]))
         n = count_series(segmenter, mg, name=str(plan["path"]))
         stack = mg.is_stack if segmenter.in_channels == 1 else n > 1
@@ -164,15 +164,21 @@ def _show_series_files(segmenter, groups: list[list[Path]], order: list[int] | N
                          "sign (defoci all of one sign), give the files in their order")
 
 
-def _read(plan: dict, sampling: float | None):
-    """The micrograph of a plan: its file, or the focal series of its ``files``."""
+def _read(plan: dict, sampling: float | None, in_channels: int = 1):
+    """The micrograph of a plan: its file, or the focal series of its ``files``; for a model
+    of ``in_channels`` > 1 a ``(T, C, H, W)`` hyperstack is read as T focal series."""
     from temseg.io import read_image
 
     if "files" in plan:
         from temseg.infer.series import read_series_files
 
         return read_series_files(plan["files"], sampling=sampling)
-    return read_image(plan["path"], sampling=sampling)
+    mg = read_image(plan["path"], sampling=sampling, allow_hyperstack=in_channels > 1)
+    if mg.data.ndim > 3:
+        from temseg.infer.series import hyperstack_as_series
+
+        mg = hyperstack_as_series(mg, in_channels)
+    return mg
 
 
 #: resampling by this factor or more (either way) is worth a warning: a pixel size off by a
@@ -307,7 +313,8 @@ def register(app: typer.Typer) -> None:
 
         A model fed focal series (C input channels, e.g. three defoci) reads each
         input stack of n·C frames as n series of C consecutive frames in the
-        model's channel order (--series-order for another order); with
+        model's channel order (--series-order for another order), a (T, C, H, W)
+        TCYX hyperstack as T series; with
         --series-files every C consecutive single-image inputs are one series
         (e.g. three DM4 files, one per defocus). A model of ≥ 3
         classes (Mo, S2, S1 columns...) writes per input NAME_prob.tif (K class
@@ -417,7 +424,7 @@ def register(app: typer.Typer) -> None:
                     warned.clear()
                     bar.update(frames, total=plan["frames"], completed=0, visible=plan["stack"],
                                description="frames" if unit == "frame" else "focal series")
-                    mg = _read(plan, pixel)
+                    mg = _read(plan, pixel, segmenter.in_channels)
                     rows: list[dict] = []
                     counts: list[dict] = []  # column counts per series (≥ 3 classes)
                     events: list[dict] = []  # what became of the columns, series to series

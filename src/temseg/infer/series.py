@@ -146,6 +146,37 @@ def read_series_files(paths: list[Path], *, sampling: float | None = None, warn=
     return Micrograph(data, sampling=first.sampling, metadata=metadata, path=Path(paths[0]))
 
 
+def hyperstack_as_series(micrograph, in_channels: int):
+    """A ``(T, C, H, W)`` hyperstack (ImageJ axes ``TCYX`` or ``ZCYX``: a time series of
+    focal series, as Fiji saves one) as the ``(T·C, H, W)`` stack of T focal series a model
+    of ``C = in_channels`` channels takes, lazily; a micrograph of ≤ 3 dimensions as it is.
+
+    Raises
+    ------
+    InputError
+        Any other hyperstack: one whose second axis is not the channels (C), or holds
+        another number of them than the model takes, or of more than 4 dimensions.
+    """
+    data = micrograph.data
+    if data.ndim <= 3:
+        return micrograph
+    import dataclasses
+
+    axes = str(micrograph.metadata.get("tiff.axes", ""))
+    name = micrograph.path or "image"
+    shape = tuple(int(n) for n in data.shape)
+    if data.ndim != 4 or len(axes) != 4 or axes[1] != "C":
+        raise InputError(f"{name}: a {data.ndim}-D array of shape {shape}"
+                         + (f", axes {axes}" if axes else "") + "; a focal-series model takes "
+                         "a stack of n·C frames or a (T, C, H, W) hyperstack (axes TCYX)")
+    if shape[1] != in_channels:
+        raise InputError(f"{name}: a hyperstack of {shape[1]} channels (axes {axes}, shape "
+                         f"{shape}), but the model takes focal series of {in_channels}")
+    flat = data.reshape((shape[0] * shape[1], *shape[2:]))
+    metadata = {**micrograph.metadata, "hyperstack_axes": axes, "hyperstack_shape": list(shape)}
+    return dataclasses.replace(micrograph, data=flat, metadata=metadata)
+
+
 def _pixel_size(sampling: float | None) -> str:
     return "no pixel size" if sampling is None else f"{sampling:.4g} Å/px"
 
