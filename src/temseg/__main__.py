@@ -2,6 +2,6 @@
 
 import sys
 
-from temseg.cli.main import main
+from temseg.cli import run
 
-sys.exit(main())
+sys.exit(run())

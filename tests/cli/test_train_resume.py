@@ -109,6 +109,7 @@ def test_ctrl_c_before_the_first_epoch_leaves_nothing_to_resume(tmp_path, recipe
         err = " ".join(capsys.readouterr().err.split())
         assert "interrupted before the first epoch finished" in err
         assert "nothing to resume" in err and "--resume" not in err
+        assert not err.endswith("interrupted")  # said once, by train, not again by main
         assert json.loads((out / "checkpoints/last/trainer.json").read_text())["epoch"] == 0
         monkeypatch.undo()
     # the same command again starts afresh (the epoch-0 checkpoint is no earlier run)...

@@ -19,6 +19,10 @@ T = TypeVar("T")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
+#: set by a command that has said itself why it stops on Ctrl-C or SIGTERM (train: what is
+#: saved, how to resume), so that ``main`` does not add its plain "interrupted"
+STOP_SAID: list[bool] = []
+
 
 def show(table) -> None:
     """Print a rich table on stdout, whole: into a file or pipe at its natural width.

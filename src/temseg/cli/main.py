@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if debug:  # accepted anywhere, as users type it: `temseg info --debug f.tif`
         argv = ["--debug"] + [a for a in argv if a != "--debug"]
     _SHOWN.clear()
+    _common.STOP_SAID.clear()
     try:
         with warnings.catch_warnings(), _sigterm_as_interrupt():
             warnings.showwarning = _show_warning  # library warnings as one line
@@ -111,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         code = exc.code
         if _TERMINATED and code != 0:
-            if code != 143:  # (train says more itself, and exits 143)
+            if not _common.STOP_SAID:  # (train says more itself)
                 _common.err.print("terminated")
             return 143
+        if code == 130 and not _common.STOP_SAID:  # click's exit on a Ctrl-C: say so
+            _common.err.print("interrupted")
         return code if isinstance(code, int) else (0 if code is None else 1)
     except Terminated:
         _common.err.print("terminated")

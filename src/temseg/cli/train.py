@@ -162,6 +162,7 @@ def train(
                 _common.err.print(f"{stop} before the first epoch finished: nothing was "
                                   "trained, so there is nothing to resume; run the same "
                                   "command again to start afresh", highlight=False)
+            _common.STOP_SAID.append(True)
             raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
     _print_report(report)
 
