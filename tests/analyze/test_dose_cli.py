@@ -180,6 +180,13 @@ def test_read_doses_from_lines_and_csv(tmp_path):
     assert read_doses(tmp_path / "named.csv") == pytest.approx([5, 7])
     (tmp_path / "one.txt").write_text("Dose\n5\n50\n")
     assert read_doses(tmp_path / "one.txt") == pytest.approx([5, 50])
+    (tmp_path / "bom.csv").write_text("\ufeffdose\n5\n")  # as Excel saves a CSV
+    assert read_doses(tmp_path / "bom.csv") == pytest.approx([5])
+    (tmp_path / "evil.pkl").write_bytes(b"\x80\x04\x95\x00\x00")
+    with pytest.raises(InputError, match=r"evil.pkl: not a text file of doses"):
+        read_doses(tmp_path / "evil.pkl")
+    with pytest.raises(InputError, match=r": a folder, not a file of doses"):
+        read_doses(tmp_path)
     (tmp_path / "bad.txt").write_text("10\nten\n")
     with pytest.raises(InputError, match="bad.txt: not a list of doses"):
         read_doses(tmp_path / "bad.txt")

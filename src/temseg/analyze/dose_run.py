@@ -116,9 +116,15 @@ def read_doses(source: str | Path | Sequence[float]) -> np.ndarray:
         values = np.asarray(list(source), dtype=np.float64)
     else:
         path = Path(source)
+        if path.is_dir():
+            raise InputError(f"{path}: a folder, not a file of doses")
         if not path.is_file():
             raise InputError(f"{path}: no such dose file")
-        lines = [ln.strip() for ln in path.read_text().splitlines()]
+        try:
+            lines = [ln.strip() for ln in path.read_text(encoding="utf-8-sig").splitlines()]
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not a text file of doses (binary content); give one "
+                             "dose per line, or a CSV with a 'dose' column") from None
         lines = [ln for ln in lines if ln and not ln.startswith("#")]
         if lines and not _is_number(lines[0].split(",")[0]):  # a header line
             values = _csv_doses(path, lines)
