@@ -146,6 +146,12 @@ def check_output(path: Path, *, option: str = "--out", kind: str = "folder") -> 
             if not parent.is_dir():
                 raise ConfigError(f"{option}: {path} lies below {parent}, which is a file")
             break
+    import os
+
+    folder = path if path.is_dir() else next((p for p in path.parents if p.exists()), None)
+    if folder is not None and not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option}: cannot write in {folder} (a read-only disk, or no "
+                          "permission)")
     return path
 
 
