@@ -88,6 +88,13 @@ def test_tampered_weights_are_refused(saved):
         load_model(saved)
 
 
+def test_a_model_file_without_its_weights_hash_says_so(saved):
+    """Intact weights but no hash in the JSON: not "SHA-256 does not match" (misleading)."""
+    _edit_json(saved, lambda d: d.pop("weights_sha256"))
+    with pytest.raises(ModelFileError, match="no 'weights_sha256'"):
+        load_model(saved)
+
+
 def test_config_that_does_not_fit_the_weights_is_refused(saved):
     _edit_json(saved, lambda d: d["config"]["options"].update(filters=8))
     with pytest.raises(ModelFileError, match="do not fit"):

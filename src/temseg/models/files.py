@@ -205,7 +205,11 @@ def load_model(path: str | Path, *, device=None):
     weights = meta.with_name(name)
     if not weights.is_file():
         raise ModelFileError(f"{weights}: weights file not found")
-    if _sha256(weights) != data.get("weights_sha256"):
+    recorded = data.get("weights_sha256")
+    if not isinstance(recorded, str) or not recorded:
+        raise ModelFileError(f"{meta}: no 'weights_sha256' (the hash that ties {name} to it); "
+                             "a file written by temseg always has one")
+    if _sha256(weights) != recorded:
         raise ModelFileError(f"{weights}: SHA-256 does not match {meta.name} "
                              "(weights changed or swapped since saving)")
     try:
