@@ -47,11 +47,12 @@ def _model_path(file: Path) -> Path | None:
     """The model JSON ``file`` names (``.json``, ``.safetensors``, a stem, a run folder or a
     shipped model's name), or None when it names an image."""
     from temseg.errors import ModelFileError
-    from temseg.infer import model_json
     from temseg.io.micrograph import supported_suffixes
 
     if file.suffix.lower() in supported_suffixes():
-        return None
+        return None  # (an image: torch, which the models import, is not needed)
+    from temseg.infer import model_json
+
     try:
         return model_json(file)
     except ModelFileError:
@@ -351,7 +352,7 @@ def info(
     """
     from temseg.io import read_image
 
-    from temseg.infer.evaluation import is_zarr_dataset
+    from temseg.io.files import is_zarr_dataset  # (not infer's: that imports torch)
 
     if is_zarr_dataset(file):
         _describe_zarr(file, sampling=_common.sampling_from_options(sampling, pixel_size_nm))
