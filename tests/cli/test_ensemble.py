@@ -102,3 +102,39 @@ def test_an_ensemble_among_the_models_is_said_to_join_network_by_network(tmp_pat
                  str(tmp_path / "abb")]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert f"ab.json (member 2) and {paths[1]} are the same network" in err
+
+
+@pytest.mark.filterwarnings("always::UserWarning")  # (the same weights twice)
+def test_an_existing_output_is_refused_without_overwrite(tmp_path, save_tiny_model, capsys):
+    """-o m/ok silently replaced an unrelated model m/ok.json + m/ok.safetensors; now refused
+    before any member is loaded, and --overwrite replaces only a network model file."""
+    a = save_tiny_model(tmp_path, sampling=1.0, name="a")
+    b = save_tiny_model(tmp_path, sampling=1.0, name="b")
+    m = tmp_path / "m"
+    ok = save_tiny_model(m, sampling=2.0, name="ok")  # unrelated: another pixel size
+    before = {p.name: p.read_bytes() for p in m.iterdir()}
+    for out in (m / "ok", m / "ok.json", m / "ok.safetensors"):
+        assert main(["ensemble", str(a), str(b), "-o", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: ensemble: the output {ok} already exists (use --overwrite to "
+                       "replace it)"]
+    assert {p.name: p.read_bytes() for p in m.iterdir()} == before
+    # weights alone count too
+    (tmp_path / "w.safetensors").write_bytes(b"weights")
+    assert main(["ensemble", str(a), str(b), "-o", str(tmp_path / "w")]) == 2
+    assert "w.safetensors already exists" in capsys.readouterr().err
+    # with --overwrite an earlier model is replaced: the ensemble now, at a's pixel size
+    assert main(["ensemble", str(a), str(b), "-o", str(m / "ok"), "--overwrite"]) == 0
+    capsys.readouterr()
+    config = json.loads(ok.read_text())["config"]
+    assert config["architecture"] == "ensemble" and config["sampling"] == 1.0
+    # but never a file that is not a model (nor, as before, a member)
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"my": "notes"}')
+    assert main(["ensemble", str(a), str(b), "-o", str(notes), "--overwrite"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: ensemble: the output {notes} exists and is not a temseg network "
+                   "model file; refusing to replace it"]
+    assert notes.read_text() == '{"my": "notes"}'
+    assert main(["ensemble", str(a), str(b), "-o", str(a), "--overwrite"]) == 2
+    assert "would overwrite the member" in capsys.readouterr().err

@@ -134,3 +134,23 @@ def test_an_ensemble_takes_at_least_two_classes():
     with pytest.raises(ConfigError, match="classes: an ensemble averages class probabilities "
                                           "of at least two classes, got 1"):
         Ensemble(classes=1, members=[{"architecture": "resunet", "options": {"blocks": 1}}] * 2)
+
+
+def test_an_existing_output_is_refused_before_loading_the_members(tmp_path):
+    """overwrite=False (temseg ensemble without --overwrite) refuses an existing model file
+    before any work: a missing member is not even reached; the default replaces a network
+    model (a training's ensemble written again on resume), never another file."""
+    a, _ = _save(tmp_path, "a", 0)
+    b, _ = _save(tmp_path, "b", 1)
+    weights, meta = combine_models([a, b], tmp_path / "ens")
+    before = meta.read_bytes(), weights.read_bytes()
+    with pytest.raises(ConfigError, match=r"ens.json already exists \(use --overwrite"):
+        combine_models([a, tmp_path / "missing.json"], tmp_path / "ens", overwrite=False)
+    assert (meta.read_bytes(), weights.read_bytes()) == before
+    combine_models([b, a], tmp_path / "ens")  # the default: replaced
+    assert json.loads(meta.read_text())["config"]["training"]["members"][0]["file"] == str(b)
+    other = tmp_path / "other.json"
+    other.write_bytes(b"\x80\x04 not a model")
+    with pytest.raises(ConfigError, match="not a temseg network model file; refusing"):
+        combine_models([a, b], other, overwrite=True)
+    assert other.read_bytes() == b"\x80\x04 not a model"

@@ -29,6 +29,8 @@ FORMAT_VERSION = 1
 _PARAMS = {"bragg": BraggParams, "fourier": FourierParams}
 #: width of the soft score's sigmoid, relative to the threshold's magnitude
 SOFTNESS = 0.1
+#: a baseline model file is a few kB of JSON; a larger file is not read as one
+MAX_FILE_BYTES = 16 * 2**20
 
 
 @dataclass
@@ -56,7 +58,8 @@ class BaselineModel:
         if self.method not in _PARAMS:
             raise ConfigError(f"method: {self.method!r} is not 'bragg' or 'fourier'")
         if not isinstance(self.params, _PARAMS[self.method]):
-            raise ConfigError(f"params: a {self.method} model needs {_PARAMS[self.method].__name__}")
+            raise ConfigError(f"params: a {self.method} model needs "
+                              f"{_PARAMS[self.method].__name__}")
         if self.sampling is not None and not self.sampling > 0:
             raise ConfigError(f"sampling: must be positive (Å/px), got {self.sampling}")
 
@@ -163,11 +166,32 @@ def load_baseline(path: str | Path) -> BaselineModel:
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:  # a checkpoint or an image given as the model: never read
+            raise ModelFileError(f"{path}: not a baseline model file ({size / 2**20:.0f} MiB; "
+                                 "a baseline model is a small JSON file)")
+        raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read baseline model ({exc.strerror or exc})") from None
+    try:  # bytes, then text: a binary file (a pickle, weights) is named, not a codec error
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{path}: not a baseline model file (not JSON text)") from None
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except json.JSONDecodeError:
         raise ModelFileError(f"{path}: not a valid JSON baseline model file") from None
     return baseline_from_dict(data, source=str(path))
+
+
+def is_baseline_file(path: str | Path) -> bool:
+    """Whether ``path`` is a file holding a JSON object of ``"kind": "baseline"`` (any
+    version): what ``baseline fit --overwrite`` may replace."""
+    path = Path(path)
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+            return False
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and data.get("kind") == "baseline"

@@ -11,6 +11,8 @@ import typer
 from temseg.cli import _common
 
 _GROUP_DEFAULT = r"_layer_\d+$"
+#: --seed takes 0 … 2³² − 1 (a seed a record's JSON keeps exactly, as NumPy's legacy seeds)
+_SEED_MAX = 2**32 - 1
 
 
 class Method(str, Enum):
@@ -44,6 +46,29 @@ def _band(band, band_nm, sampling):
             raise ConfigError("--band-nm needs --sampling or --pixel-size-nm")
         return (band_nm[0] * sampling / 10.0, band_nm[1] * sampling / 10.0)
     return tuple(band) if band is not None else None
+
+
+def _check_seed(seed: int) -> int:
+    from temseg.errors import ConfigError
+
+    if not 0 <= seed <= _SEED_MAX:
+        raise ConfigError(f"--seed: must be an integer from 0 to {_SEED_MAX}, got {seed}")
+    return seed
+
+
+def _check_model_out(out: Path, overwrite: bool) -> None:
+    """Refuse an existing ``--out`` without ``--overwrite``, and anything but an earlier
+    baseline model file with it (a micrograph given as -o must not become JSON)."""
+    from temseg.baselines.files import is_baseline_file
+    from temseg.errors import ConfigError
+
+    if not out.exists():
+        return
+    if not overwrite:
+        raise ConfigError(f"--out: {out} already exists (use --overwrite to replace it)")
+    if not is_baseline_file(out):
+        raise ConfigError(f"--out: {out} exists and is not a baseline model file; refusing to "
+                          "replace it")
 
 
 def _fmt(mean: float, std: float) -> str:
@@ -86,7 +111,9 @@ def fit(
                                      help="Label file suffix (NAME + SUFFIX.png)."),
     sampling: float | None = typer.Option(None, "--sampling", help="Å per pixel."),
     pixel_size_nm: float | None = typer.Option(None, "--pixel-size-nm", help="nm per pixel."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment."),
+    seed: int = typer.Option(0, "--seed", help=f"Seed of the fold assignment (0 to {_SEED_MAX})."),
+    overwrite: bool = typer.Option(False, "--overwrite",
+                                   help="Replace the baseline model file OUT of an earlier fit."),
 ) -> None:
     """Fit a baseline's parameters with k-fold cross-validation, then on all data; save it."""
     from rich.table import Table
@@ -99,6 +126,8 @@ def fit(
     from temseg.record import run_record
 
     _common.check_output(out, kind="file")
+    _check_model_out(out, overwrite)  # before the fit, which can take minutes
+    _check_seed(seed)
     sampling = _common.sampling_from_options(sampling, pixel_size_nm)
     other = {"bragg": {"--band": band, "--band-nm": band_nm},
              "fourier": {"--sigma": sigma, "--g-thresh": g_thresh, "--m-thresh": m_thresh}}
@@ -174,10 +203,16 @@ def apply(
     _common.check_output(out)
     sampling = _common.sampling_from_options(sampling, pixel_size_nm)
     baseline = load_baseline(model)
+    _check_inputs(baseline, images, sampling)  # a bad input: nothing written
+    names = [path.stem for path in images]
+    if len(set(names)) < len(names):  # lab/ok/X.png, lab/l01/X.png: X and X_2, as segment
+        from temseg.infer.stacks import output_names  # (only then: temseg.infer loads torch)
+
+        names = output_names(images)
     written = []
     with _common.no_empty_folder_left(out):
         out.mkdir(parents=True, exist_ok=True)
-        _apply_all(baseline, images, out, sampling, overlay, written)
+        _apply_all(baseline, images, names, out, sampling, overlay, written)
     write_record(out, config={"model": str(model), "method": baseline.method,
                               "params": baseline.to_dict()["params"],
                               "model_sampling": baseline.sampling, "sampling_given": sampling},
@@ -185,21 +220,42 @@ def apply(
     _common.out.print(f"{len(written)} masks written to {out}")
 
 
-def _apply_all(baseline, images, out: Path, sampling, overlay: bool, written: list) -> None:
-    """Segment every frame of ``images`` with ``baseline`` into ``out``; rows to ``written``."""
+def _frame_name(path: Path, i: int, n: int) -> str:
+    return str(path) if n == 1 else f"{path} frame {i}"
+
+
+def _check_inputs(baseline, images: list[Path], sampling) -> None:
+    """Read every frame of every input and check it can be filtered (as segment checks its
+    inputs first): an unreadable, NaN or too small input fails before anything is written.
+    Frames are read one at a time and not kept; the pixel-size warnings are given here."""
+    from temseg.baselines.fourier import check_image
+    from temseg.io import read_image
+
+    for path in _common.track(images, "checking inputs", transient=True):
+        micrograph = read_image(path, sampling=sampling)
+        n = micrograph.n_frames
+        for i, frame in enumerate(micrograph.frames()):
+            check_image(frame, name=_frame_name(path, i, n))
+        _warn_pixel_size(baseline, path, micrograph)
+        del micrograph
+
+
+def _apply_all(baseline, images, names: list[str], out: Path, sampling, overlay: bool,
+               written: list) -> None:
+    """Segment every frame of ``images`` with ``baseline`` into ``out`` as ``names[k]_mask.png``
+    (``names[k]_fNNNN`` per frame of a stack); rows to ``written``."""
     import warnings
 
     from temseg.baselines import NoLatticeWarning
     from temseg.baselines.fourier import check_image
     from temseg.io import read_image, write_mask, write_overlay
 
-    for path in _common.track(images, "segmenting"):
+    for path, name in _common.track(list(zip(images, names)), "segmenting"):
         micrograph = read_image(path, sampling=sampling)
-        frames = list(micrograph.frames()) if micrograph.is_stack else [micrograph.data]
-        _warn_pixel_size(baseline, path, micrograph)
-        for i, frame in enumerate(frames):
-            stem = path.stem if len(frames) == 1 else f"{path.stem}_f{i:04d}"
-            check_image(frame, name=str(path) if len(frames) == 1 else f"{path} frame {i}")
+        n = micrograph.n_frames
+        for i, frame in enumerate(micrograph.frames()):
+            stem = name if n == 1 else f"{name}_f{i:04d}"
+            check_image(frame, name=_frame_name(path, i, n))
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", NoLatticeWarning)
                 mask = baseline.segment(frame, sampling=micrograph.sampling)

@@ -135,6 +135,9 @@ def register(app: typer.Typer) -> None:
                                          "(OUT.json + OUT.safetensors)."),
         threshold: float = typer.Option(None, help="Decision threshold of the ensemble "
                                         "(default: the first model's)."),
+        overwrite: bool = typer.Option(False, "--overwrite",
+                                       help="Replace an existing network model file OUT "
+                                            "(never one of the MODELS)."),
     ) -> None:
         """Average several trained networks into one model file.
 
@@ -154,7 +157,7 @@ def register(app: typer.Typer) -> None:
         _common.check_output(output, option="--out", kind="file")
         # members as segment takes them: files, stems, run folders or shipped names
         weights, meta = combine_models([model_json(m) for m in models], output,
-                                       threshold=threshold)
+                                       threshold=threshold, overwrite=overwrite)
         model, config = load_model(meta)
         if threshold is not None and len(config.classes) >= 3:
             _common.warn(f"--threshold {threshold:g} is not used: a {len(config.classes)}-class "

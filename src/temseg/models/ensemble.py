@@ -113,8 +113,35 @@ def _warn_duplicates(paths: Sequence[str | Path], models: Sequence[nn.Module]) -
                           UserWarning, stacklevel=3)
 
 
+def _check_output(output: str | Path, overwrite: bool) -> None:
+    """Refuse an existing ``OUT.json``/``OUT.safetensors`` without ``overwrite``; with it, an
+    ``OUT.json`` that is not a network model file (an unrelated file is never replaced)."""
+    import json
+
+    from temseg.models.files import _stem
+
+    stem = _stem(output)
+    meta = stem.with_name(stem.name + ".json")
+    weights = stem.with_name(stem.name + ".safetensors")
+    existing = [p for p in (meta, weights) if p.exists()]
+    if not existing:
+        return
+    if not overwrite:
+        raise ConfigError(f"ensemble: the output {existing[0]} already exists (use "
+                          "--overwrite to replace it)")
+    if meta.exists():
+        try:
+            data = json.loads(meta.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            data = None
+        if not isinstance(data, dict) or data.get("kind") != "network":
+            raise ConfigError(f"ensemble: the output {meta} exists and is not a temseg network "
+                              "model file; refusing to replace it")
+
+
 def combine_models(paths: Sequence[str | Path], output: str | Path, *,
-                   threshold: float | None = None) -> tuple[Path, Path]:
+                   threshold: float | None = None, overwrite: bool = True
+                   ) -> tuple[Path, Path]:
     """Write the ensemble of the model files ``paths`` as one model file ``output``.
 
     Parameters
@@ -127,6 +154,11 @@ def combine_models(paths: Sequence[str | Path], output: str | Path, *,
         Stem of the ``.safetensors`` + ``.json`` pair to write.
     threshold : float, optional
         Decision threshold of the ensemble (default: the first member's).
+    overwrite : bool
+        Replace an existing network model file ``output`` (a training's ensemble
+        written again on resume); False refuses an existing ``output`` (``temseg
+        ensemble`` without ``--overwrite``). A member, or a file that is not a
+        network model file, is never replaced.
 
     Returns
     -------
@@ -138,6 +170,9 @@ def combine_models(paths: Sequence[str | Path], output: str | Path, *,
     InputError
         Fewer than two files, an output that would overwrite a member, or
         members that disagree on what they take.
+    ConfigError
+        ``output`` exists (its ``.json`` or ``.safetensors``) and ``overwrite`` is
+        False, or its ``.json`` is not a network model file.
 
     Warns
     -----
@@ -153,6 +188,7 @@ def combine_models(paths: Sequence[str | Path], output: str | Path, *,
     for path in paths:
         if _stem(path).resolve() == _stem(output).resolve():
             raise InputError(f"ensemble: the output {output} would overwrite the member {path}")
+    _check_output(output, overwrite)  # before loading any member
     models, configs = [], []
     for path in paths:
         model, config = load_model(path)
