@@ -99,3 +99,44 @@ def test_a_zarr_reorders_its_named_channels_only_when_they_are_the_same_names(tm
     np.testing.assert_array_equal(data[1].image, images[1])
     assert data.reorder_channels(["a", "b", "c"]) and data.channels == ["a", "b", "c"]
     np.testing.assert_array_equal(data[1].image, images[1][[2, 0, 1]])
+
+
+def _dataset(path, labels, **attrs):
+    zarr = pytest.importorskip("zarr")
+    labels = np.asarray(labels)
+    root = zarr.open_group(str(path), mode="w")
+    root.create_array("images", data=np.random.default_rng(0).random(labels.shape,
+                                                                     dtype=np.float32))
+    root.create_array("labels", data=labels)
+    root.attrs.update(attrs)
+    return path
+
+
+@pytest.mark.parametrize("value", ["abc", -1, 0, float("inf"), False])
+def test_labelled_zarr_refuses_a_bad_sampling_attr_naming_it(tmp_path, value):
+    path = _dataset(tmp_path / "d.zarr", np.zeros((2, 8, 8), np.uint8), sampling=value)
+    with pytest.raises(InputError, match=r"d\.zarr: attr sampling must be a positive number "
+                                         rf"of Å/px, got {value!r}"):
+        open_labelled_zarr(path)
+    assert open_labelled_zarr(path, sampling=0.4).sampling == 0.4  # the attr is not used
+
+
+def test_labelled_zarr_refuses_fractional_labels_naming_the_image(tmp_path):
+    labels = np.zeros((3, 8, 8), np.float32)
+    labels[:, :4] = 1.0
+    labels[1, 0, 0] = 0.5
+    data = open_labelled_zarr(_dataset(tmp_path / "f.zarr", labels))
+    np.testing.assert_array_equal(data[0].label, labels[0])  # whole numbers: class ids
+    assert data[0].label.dtype.kind == "i"
+    for read in (lambda: data[1], lambda: list(data.label_maxima()), data.label_values):
+        with pytest.raises(InputError, match=r"f\.zarr: image f_00001: label is not "
+                                             "integer-valued"):
+            read()
+
+
+def test_label_values_are_the_distinct_values_of_all_labels(tmp_path):
+    labels = np.zeros((5, 8, 8), np.uint8)
+    labels[1, 0, 0], labels[4, 1, 1] = 2, 1
+    data = open_labelled_zarr(_dataset(tmp_path / "v.zarr", labels))
+    assert data.label_values(block=2) == [0, 1, 2]
+    assert len(data.label_values(block=1, limit=1)) == 2  # stops once past the limit

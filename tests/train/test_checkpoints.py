@@ -93,3 +93,52 @@ def test_checkpoint_of_another_model(tmp_path):
     with pytest.raises(ModelFileError, match="does not fit"):
         load_checkpoint(tmp_path, model=wrong,
                         optimizer=torch.optim.Adam(wrong.parameters()), device="cpu")
+
+
+def _spoil(file, how):
+    if how == "overwritten":  # `head -c 100 /dev/urandom > file`
+        file.write_bytes(bytes(range(100)))
+    else:  # the first 100 bytes garbled in place
+        data = bytearray(file.read_bytes())
+        data[:100] = b"\xff" * 100
+        file.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["overwritten", "garbled"])
+@pytest.mark.parametrize("name", ["model.safetensors", "optimizer.safetensors",
+                                  "rng.safetensors", "trainer.json"])
+def test_corrupt_checkpoint_file_is_named(tmp_path, name, how):
+    from temseg.errors import ModelFileError
+
+    model, opt = _model_and_optimizer(0)
+    save_checkpoint(tmp_path / "last", model=model, optimizer=opt, trainer={"epoch": 1})
+    _spoil(tmp_path / "last" / name, how)
+    other, other_opt = _model_and_optimizer(1)
+    before = [p.detach().clone() for p in other.parameters()]
+    with pytest.raises(ModelFileError, match=rf"last[/\\]{name}: corrupt .*cannot be resumed"):
+        load_checkpoint(tmp_path, model=other, optimizer=other_opt, device="cpu")
+    # nothing half-loaded: the model keeps its weights
+    assert all(torch.equal(a, b) for a, b in zip(before, other.parameters()))
+
+
+def test_trainer_state_that_is_no_object_is_corrupt(tmp_path):
+    from temseg.errors import ModelFileError
+
+    model, opt = _model_and_optimizer(0)
+    save_checkpoint(tmp_path / "last", model=model, optimizer=opt, trainer={"epoch": 1})
+    (tmp_path / "last" / "trainer.json").write_text("[1, 2]")
+    with pytest.raises(ModelFileError, match="trainer.json: corrupt"):
+        load_checkpoint(tmp_path, model=model, optimizer=opt, device="cpu")
+
+
+def test_corrupt_weight_average_is_named(tmp_path):
+    from temseg.errors import ModelFileError
+    from temseg.train.checkpoints import load_average
+
+    model, opt = _model_and_optimizer(0)
+    save_checkpoint(tmp_path / "last", model=model, optimizer=opt, trainer={"epoch": 1},
+                    average={"w": torch.ones(300)})
+    assert torch.equal(load_average(tmp_path)["w"], torch.ones(300))
+    _spoil(tmp_path / "last" / "average.safetensors", "overwritten")
+    with pytest.raises(ModelFileError, match="average.safetensors: corrupt .*cannot be resumed"):
+        load_average(tmp_path)

@@ -24,6 +24,11 @@ def test_yaml_one_to_one_and_overrides(tmp_path):
     ({"patience": 3, "val_fraction": 0.0}, "patience"), ({"group_pattern": "("}, "group_pattern"),
     ({"zoom": 1.0}, "zoom"), ({"noise": -0.1}, "noise"), ({"blur": 11}, "blur"),
     ({"ema": 1.0}, "ema"), ({"ema": -0.5}, "ema"),
+    # seeds torch and numpy would refuse mid-run, after config.yaml was written
+    ({"seeds": [-1]}, "seeds: .*0 … 2\\*\\*32-1, got -1"),
+    ({"seeds": [0, 10**23]}, "seeds: .*got 1000"), ({"seeds": [2**32]}, "seeds"),
+    ({"split_seed": -1}, "split_seed: .*got -1"), ({"split_seed": 2**64}, "split_seed"),
+    ({"sampling": 0}, "sampling"), ({"sampling": float("inf")}, "sampling"),
     # k-fold: scored on each test fold, validation only from val_fraction of the training folds
     ({"val_data": ["v"], "folds": 2}, "val_data: not used with folds ≥ 2"),
     ({"patience": 3, "val_fraction": 0.0, "folds": 2}, "patience: .*split off each fold's"),
@@ -47,6 +52,13 @@ def test_recipes_in_configs_are_valid():
         assert cfg.folds == 5 and cfg.split_seed == 0  # the same folds for every recipe
         assert cfg.preprocessing.get("standardize", True)
         build_model(cfg.architecture, **cfg.model)  # the model options are valid
+
+
+def test_seed_range_edges_are_accepted():
+    cfg = load_config(TrainConfig, {"seeds": [0, 2**32 - 1], "split_seed": 2**32 - 1})
+    assert cfg.seeds == [0, 2**32 - 1] and cfg.split_seed == 2**32 - 1
+    with pytest.raises(ConfigError, match="seeds"):
+        TrainConfig(seeds=[True])  # built in code, not through YAML's type check
 
 
 def test_validation_that_is_used_is_accepted():

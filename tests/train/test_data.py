@@ -236,3 +236,97 @@ def test_all_foreground_labels_warn(tmp_path):
     with pytest.warns(UserWarning, match="foreground"):
         load_training_data([tmp_path / "ids"])
     load_training_data([tmp_path / "ids"], multiclass=True)  # classes 1 and 2: no warning
+
+
+def _zarr(path, images, labels, **attrs):
+    import zarr
+
+    root = zarr.open_group(str(path), mode="w")
+    root.create_array("images", data=np.asarray(images, np.float32))
+    root.create_array("labels", data=np.asarray(labels))
+    root.attrs.update(attrs)
+    return path
+
+
+def _pixels(n=2, side=16):
+    images = np.random.default_rng(1).random((n, side, side)).astype(np.float32)
+    return images, (images > 0.5).astype(np.uint8)
+
+
+@pytest.mark.parametrize("value", ["abc", -1, 0, True, [0.1], float("nan")])
+def test_zarr_bad_sampling_attr_names_the_dataset(tmp_path, value):
+    images, labels = _pixels()
+    path = _zarr(tmp_path / "s.zarr", images, labels, sampling=value)
+    with pytest.raises(InputError, match=r"s\.zarr: attr sampling must be a positive number "
+                                         r"of Å/px, got " + repr(value).replace("[", r"\[")):
+        load_training_data([path])
+    # a pixel size given by the user replaces the attr, which is not used then
+    assert load_training_data([path], sampling=0.2).sampling == 0.2
+
+
+def test_zarr_numeric_text_sampling_attr_is_read(tmp_path):
+    images, labels = _pixels()
+    path = _zarr(tmp_path / "s.zarr", images, labels, sampling="0.25")
+    assert load_training_data([path]).sampling == 0.25
+
+
+def test_zarr_fractional_labels_are_refused_like_a_folders(tmp_path):
+    images, labels = _pixels(3)
+    soft = labels.astype(np.float32)
+    soft[2, 0, 0] = 0.5
+    path = _zarr(tmp_path / "f.zarr", images, soft)
+    with pytest.raises(InputError, match=r"f\.zarr: image f_00002: label is not integer-valued"):
+        load_training_data([path])
+    soft[2, 0, 0] = np.nan
+    _zarr(path, images, soft)
+    with pytest.raises(InputError, match="f_00002: label is not integer-valued"):
+        load_training_data([path])
+    # whole numbers stored as floats are class ids as any
+    _zarr(path, images, labels.astype(np.float32))
+    data = load_training_data([path])
+    assert all(np.array_equal(a, b) for a, b in zip(data.labels, labels))
+
+
+def test_zarr_negative_class_ids_are_refused_for_multiclass(tmp_path):
+    images, labels = _pixels()
+    path = _zarr(tmp_path / "n.zarr", images, labels.astype(np.int8) - 1)
+    with pytest.raises(InputError, match="n.zarr: label has negative class id -1"):
+        load_training_data([path], multiclass=True)
+
+
+def test_zarr_non_finite_image_names_dataset_and_image(tmp_path):
+    images, labels = _pixels(3)
+    images[1, :2, :3] = np.nan
+    path = _zarr(tmp_path / "nan.zarr", images, labels)
+    with pytest.raises(InputError, match=r"nan\.zarr: image nan_00001: 6 non-finite"):
+        load_training_data([path])
+
+
+def test_preprocessing_errors_name_dataset_and_image(tmp_path):
+    from temseg.errors import BlankImageError
+    from temseg.preprocess import Preprocessing
+
+    images, labels = _pixels(3)
+    images[2] = 1.0
+    path = _zarr(tmp_path / "c.zarr", images, labels)
+    with pytest.raises(BlankImageError, match=r"c\.zarr: image c_00002: .*constant"):
+        load_training_data([path], preprocessing=Preprocessing())
+
+
+def test_binary_training_on_class_ids_warns_once(tmp_path):
+    import warnings
+
+    images, labels = _pixels(3)
+    ids = labels.copy()
+    ids[0, :4] = 2  # three classes 0/1/2 read as binary
+    path = _zarr(tmp_path / "ids.zarr", images, ids)
+    with pytest.warns(UserWarning, match=r"ids\.zarr: labels hold 3 class ids \(0, 1, 2\); "
+                                         "binary training reads label > 0.*multiclass") as got:
+        data = load_training_data([path])
+    assert len([w for w in got if "class ids" in str(w.message)]) == 1
+    assert data.n_classes == 2 and data.labels[0][:4].max() == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_training_data([path], multiclass=True)  # kept as classes: nothing to say
+        _zarr(path, images, labels * 255)  # a 0/255 mask is binary
+        load_training_data([path])

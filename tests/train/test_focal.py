@@ -78,8 +78,10 @@ def test_focal_series_dataset_reads_as_channels_and_species(tmp_path):
     np.testing.assert_allclose(np.stack(data.images).std(axis=(2, 3)), 1.0, rtol=1e-4)
     assert data.subset([0, 1]).channels == 3 and data.subset([0]).class_names == CLASSES
     # a one-channel dataset is plain (H, W) images; two named classes stay binary names
-    one = load_training_data([write_zarr(tmp_path / "one.zarr", channels=1,
-                                         attrs={"classes": ["vacuum", "particle"]})])
+    # (its species labels merged into one foreground, which is said)
+    with pytest.warns(UserWarning, match=r"one\.zarr: labels hold 4 class ids \(0, 1, 2, 3\)"):
+        one = load_training_data([write_zarr(tmp_path / "one.zarr", channels=1,
+                                             attrs={"classes": ["vacuum", "particle"]})])
     assert one.channels == 1 and one.images[0].shape == (32, 32) and one.channel_names is None
     assert one.class_names == ["vacuum", "particle"] and one.n_classes == 2
     assert set(np.unique(np.stack(one.labels))) == {0, 1}

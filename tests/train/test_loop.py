@@ -59,6 +59,16 @@ def test_resume_is_bit_identical(tmp_path):
         (tmp_path / "b/checkpoints/last/optimizer.safetensors").read_bytes()
 
 
+def test_resume_with_a_corrupt_best_checkpoint_names_it(tmp_path):
+    from temseg.errors import ModelFileError
+
+    _run(1, tmp_path / "b")
+    best = tmp_path / "b/checkpoints/best/model.safetensors"
+    best.write_bytes(b"\x00" * 100)
+    with pytest.raises(ModelFileError, match=r"best[/\\]model.safetensors: corrupt"):
+        _run(2, tmp_path / "b", resume=tmp_path / "b")
+
+
 def test_weight_average_resumes_bit_identically_and_is_the_trained_model(tmp_path):
     from safetensors.torch import load_file
 

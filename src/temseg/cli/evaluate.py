@@ -237,6 +237,8 @@ def _labelled_sources(segmenter, data: list[Path], *, label_suffix: str,
                              f"({', '.join(source.classes)}) for a model of 2 "
                              f"({', '.join(segmenter.classes)}): scored as foreground (any "
                              "class > 0) against background")
+            elif not multiclass:  # class ids 0/1/2 without names: merged just the same
+                _class_ids_warning(path, source.label_values(), segmenter)
             segmenter.check_image(source.shape, sampling=source.sampling, name=str(path))
         else:
             if segmenter.in_channels > 1:
@@ -255,6 +257,17 @@ def _labelled_sources(segmenter, data: list[Path], *, label_suffix: str,
         raise InputError(f"{', '.join(map(str, data))}: no labelled images found")
     _distinct_names(data, sources)
     return sources
+
+
+def _class_ids_warning(path: Path, values: list[int], segmenter) -> None:
+    """Warn that labels holding three or more class ids are scored as one foreground."""
+    from temseg.train.data import class_ids
+
+    ids = class_ids(values)
+    if ids:
+        _common.warn(f"{path}: labels hold {len(ids)} class ids ({', '.join(map(str, ids))}) "
+                     f"for a model of 2 classes ({', '.join(segmenter.classes)}): scored as "
+                     "foreground (any class > 0) against background")
 
 
 def _distinct_names(data: list[Path], sources: list) -> None:

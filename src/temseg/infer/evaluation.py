@@ -50,6 +50,14 @@ class LabelledZarr(Sequence):
         Each image's dose in e/Å² (``parameters/dose`` of a simulated set),
         None where the set has none (no detector) or the value is not a
         finite positive number.
+
+    Raises
+    ------
+    InputError
+        Not a dataset of images and labels; attr ``sampling`` that is no positive
+        number (when no ``sampling`` is given); on reading, a label that is not
+        integer-valued (as a labelled folder's label would be refused). Each message
+        names the dataset (and the image).
     """
 
     def __init__(self, path: str | Path, *, sampling: float | None = None):
@@ -69,10 +77,11 @@ class LabelledZarr(Sequence):
                              "(N, H, W) or (N, C, H, W) and (N, H, W) of one N, H, W")
         if labels[0] == 0:
             raise InputError(f"{self.path}: the dataset holds no images")
+        from temseg.train.data import attr_sampling
+
         attrs = dict(root.attrs)
-        given = attrs.get("sampling")
-        self.sampling = sampling if sampling is not None else (
-            None if given is None else float(given))
+        self.sampling = sampling if sampling is not None else attr_sampling(
+            self.path, attrs.get("sampling"))
         self.classes = None if attrs.get("classes") is None else [str(c) for c in
                                                                    attrs["classes"]]
         self.channels = None if attrs.get("channels") is None else [str(c) for c in
@@ -97,10 +106,17 @@ class LabelledZarr(Sequence):
         image = np.asarray(self._images[index], dtype=np.float32)
         if self._order is not None:
             image = image[self._order]
-        label = np.asarray(self._labels[index])
+        label = self._checked(index, self._labels[index:index + 1])[0]
         return LabelledPair(self.names[index], image, label, self.sampling, self.path,
                             dose=self.doses[index])
 
+    def _checked(self, start: int, labels) -> np.ndarray:
+        """Labels ``start...`` as integers; fractional ones refused naming the image (as a
+        labelled folder's are), see :func:`temseg.train.data.check_labels`."""
+        from temseg.train.data import check_labels
+
+        labels = np.asarray(labels)
+        return check_labels(self.path, self.names[start:start + len(labels)], labels)
 
     def reorder_channels(self, names: Sequence[str]) -> bool:
         """Give the channels in the order of ``names`` (a model's) when the dataset's named
@@ -121,10 +137,21 @@ class LabelledZarr(Sequence):
         """``(name, largest label)`` of every image, reading only the labels, ``block`` at a
         time."""
         for start in range(0, len(self), block):
-            labels = np.asarray(self._labels[start:start + block])
+            labels = self._checked(start, self._labels[start:start + block])
             for name, top in zip(self.names[start:start + block],
                                  labels.reshape(len(labels), -1).max(axis=1)):
                 yield name, int(top)
+
+    def label_values(self, *, block: int = 64, limit: int = 256) -> list[int]:
+        """The distinct values of the labels, sorted, reading only the labels, ``block`` images
+        at a time; once more than ``limit`` are found the rest are not looked for."""
+        found: set[int] = set()
+        for start in range(0, len(self), block):
+            labels = self._checked(start, self._labels[start:start + block])
+            found.update(np.unique(labels).tolist())
+            if len(found) > limit:
+                break
+        return sorted(found)
 
 
 def _doses(root, n: int) -> list[float | None]:

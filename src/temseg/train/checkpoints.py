@@ -177,26 +177,88 @@ def find_checkpoint(path: str | Path) -> Path:
     raise InputError(f"{path}: no checkpoint here (expected {', '.join(_FILES)})")
 
 
-def load_checkpoint(path: str | Path, *, model: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer, device) -> dict:
-    """Load weights, optimizer and RNG states of a checkpoint; return the trainer state."""
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _corrupt(file: Path, why: str) -> ModelFileError:
+    return ModelFileError(f"{file}: corrupt checkpoint file ({why}); the checkpoint cannot be "
+                          "resumed: restore the file, or start afresh in a new output folder")
+
+
+def read_tensors(file: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of one checkpoint file (on the CPU).
+
+    Raises
+    ------
+    ModelFileError
+        The file cannot be read or is no safetensors file (truncated, overwritten...);
+        the message names it and says the checkpoint cannot be resumed.
+    """
+    from safetensors import SafetensorError
+
+    file = Path(file)
+    try:
+        return load_file(str(file), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise _corrupt(file, _why(exc)) from None
+
+
+def read_trainer(folder: str | Path) -> dict:
+    """The loop state ``trainer.json`` of a checkpoint folder (a JSON object).
+
+    Raises
+    ------
+    ModelFileError
+        Unreadable, not JSON or not an object (named, as by :func:`read_tensors`).
+    """
     import json
 
-    folder = find_checkpoint(path)
+    file = Path(folder) / "trainer.json"
     try:
-        weights = load_file(str(folder / "model.safetensors"), device="cpu")
+        trainer = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise _corrupt(file, _why(exc)) from None
+    if not isinstance(trainer, dict) or not isinstance(trainer.get("optimizer"), dict):
+        raise _corrupt(file, "not a trainer state")
+    return trainer
+
+
+def load_checkpoint(path: str | Path, *, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer, device) -> dict:
+    """Load weights, optimizer and RNG states of a checkpoint; return the trainer state.
+
+    Raises
+    ------
+    InputError
+        No checkpoint at ``path``.
+    ModelFileError
+        A file of it is corrupt (named), or it does not fit ``model``/``optimizer``.
+    """
+    folder = find_checkpoint(path)
+    # every file read (and checked) before anything is loaded into the model or optimizer
+    weights = read_tensors(folder / "model.safetensors")
+    trainer = read_trainer(folder)
+    moments = read_tensors(folder / "optimizer.safetensors")
+    rng = read_tensors(folder / "rng.safetensors")
+    try:
         model.load_state_dict(weights, strict=True)
-        trainer = json.loads((folder / "trainer.json").read_text())
-        optimizer_from_tensors(optimizer, load_file(str(folder / "optimizer.safetensors")),
-                               trainer.pop("optimizer"), device=device)
-        restore_rng(load_file(str(folder / "rng.safetensors")))
-    except (RuntimeError, KeyError, ValueError, OSError) as exc:
+        optimizer_from_tensors(optimizer, moments, trainer.pop("optimizer"), device=device)
+        restore_rng(rng)
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise ModelFileError(f"{folder}: checkpoint does not fit this model/optimizer "
-                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+                             f"({type(exc).__name__}: {_why(exc)})") from None
     return trainer
 
 
 def load_average(path: str | Path) -> dict[str, torch.Tensor] | None:
-    """Running sums of the weight average saved in a checkpoint, or ``None`` if it has none."""
+    """Running sums of the weight average saved in a checkpoint, or ``None`` if it has none.
+
+    Raises
+    ------
+    ModelFileError
+        ``average.safetensors`` is there but corrupt (see :func:`read_tensors`).
+    """
     file = find_checkpoint(path) / "average.safetensors"
-    return load_file(str(file), device="cpu") if file.is_file() else None
+    return read_tensors(file) if file.is_file() else None

@@ -19,6 +19,9 @@ from temseg.errors import ConfigError
 LOSSES = ("ce", "dice", "ce+dice", "lovasz", "ce+lovasz")
 #: validation scores the loop can monitor for early stopping and the best checkpoint
 #: (with ≥ 3 classes "f1" is "macro_f1"; see :func:`temseg.train.loop.monitored`)
+#: largest seed (numpy takes any non-negative integer, torch up to 2**64-1; 32 bits as
+#: most tools do, with room for the per-fold ``split_seed + fold``)
+MAX_SEED = 2**32 - 1
 MONITORS = ("f1", "dice", "soft_dice", "jaccard", "accuracy", "balanced_accuracy", "macro_f1")
 
 
@@ -114,7 +117,7 @@ class TrainConfig:
     threshold : float
         Probability threshold of the foreground, stored in the model file.
     seeds : list of int
-        One run per seed; results reported as mean ± std.
+        One run per seed (each in 0 … 2**32-1); results reported as mean ± std.
     ensemble : bool
         With two or more seeds, also average each fold's (or the single
         split's) seed models into one ``ensemble`` model file and score it on
@@ -122,7 +125,7 @@ class TrainConfig:
     folds : int
         ``k`` ≥ 2 runs grouped k-fold cross-validation; 1 = a single split.
     split_seed : int
-        Seed of the validation split and the folds (kept apart from ``seeds`` so
+        Seed (0 … 2**32-1) of the validation split and the folds (kept apart from ``seeds`` so
         that every seed and every recipe sees the same folds).
     device : str
         ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
@@ -218,7 +221,7 @@ class TrainConfig:
             raise ConfigError(f"blur: must be in [0, 10] pixels, got {self.blur}")
         if not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"threshold: must be in (0, 1), got {self.threshold}")
-        if self.sampling is not None and not self.sampling > 0:
+        if self.sampling is not None and not (math.isfinite(self.sampling) and self.sampling > 0):
             raise ConfigError(f"sampling: must be a positive Å/px, got {self.sampling}")
         if self.monitor not in MONITORS:
             raise ConfigError(f"monitor: {self.monitor!r} is not one of {', '.join(MONITORS)}")
@@ -227,6 +230,12 @@ class TrainConfig:
             raise ConfigError("class_weights: give one non-negative weight per class (≥ 2)")
         if not self.seeds:
             raise ConfigError("seeds: give at least one seed")
+        for name, values in (("seeds", self.seeds), ("split_seed", [self.split_seed])):
+            for value in values:
+                if isinstance(value, bool) or not isinstance(value, int) \
+                        or not 0 <= value <= MAX_SEED:
+                    raise ConfigError(f"{name}: a seed must be an integer in 0 … 2**32-1, "
+                                      f"got {value!r}")
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds: repeated seed in {self.seeds}")
         if self.ensemble and len(self.seeds) < 2:

@@ -7,6 +7,7 @@ resumed or not, which is what makes a resumed run bit-identical.
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -128,13 +129,74 @@ def _names_attr(root, key: str, path: Path) -> list[str] | None:
     return [str(v) for v in value]
 
 
-def _read_zarr(path: Path, *, multiclass: bool) -> TrainingSet:
+def attr_sampling(path: str | Path, value) -> float | None:
+    """A dataset's attr ``sampling`` (Å/px) as a float, ``None`` when it has none.
+
+    Raises
+    ------
+    InputError
+        Not a positive finite number (``"abc"``, -1, ``true``...); the message names the dataset.
+    """
+    if value is None:
+        return None
+    try:
+        number = None if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not (math.isfinite(number) and number > 0):
+        raise InputError(f"{path}: attr sampling must be a positive number of Å/px, "
+                         f"got {value!r}")
+    return number
+
+
+def check_labels(path: str | Path, names: Sequence[str], labels: np.ndarray) -> np.ndarray:
+    """A dataset's ``labels`` (N, H, W) as integers, refused as a labelled folder's would be.
+
+    Float labels must hold whole numbers (0.5 is no class; a labelled folder refuses
+    it too) and are returned as int32; other non-integer types are refused.
+
+    Raises
+    ------
+    InputError
+        Naming the dataset ``path`` and the first image (of ``names``) at fault.
+    """
+    labels = np.asarray(labels)
+    if labels.dtype.kind == "f":
+        whole = np.isfinite(labels) & (labels == np.round(labels))
+        bad = np.flatnonzero(~whole.reshape(len(labels), -1).all(axis=1))
+        if bad.size:
+            raise InputError(f"{path}: image {names[bad[0]]}: label is not integer-valued "
+                             "(found fractional or NaN values)")
+        return labels.astype(np.int32)
+    if labels.dtype.kind not in "biu":
+        raise InputError(f"{path}: labels have unsupported pixel type {labels.dtype}")
+    return labels
+
+
+def class_ids(values: Sequence[int]) -> list[int] | None:
+    """The labels' distinct ``values`` when they are three or more class ids (0/1/2...), which
+    binary training and scoring merge into one foreground; else ``None``.
+
+    Two values (0/1, 0/255) are a binary mask; three or more that all lie in 0..15
+    (as for a labelled folder's labels) are classes; more or larger values, a soft mask.
+    """
+    from temseg.io.labelled import MAX_QUIET_CLASS_ID
+
+    values = sorted(int(v) for v in values)
+    if len(values) < 3 or values[0] < 0 or values[-1] > MAX_QUIET_CLASS_ID:
+        return None
+    return values
+
+
+def _read_zarr(path: Path, *, multiclass: bool, sampling: float | None = None) -> TrainingSet:
     """A zarr dataset: ``images`` (N, H, W) or (N, C, H, W), ``labels`` (N, H, W).
 
     Labels are kept as classes with ``multiclass`` or when the attrs name
     three or more ``classes`` (a species dataset, 003); else label > 0 is
-    foreground. Attrs ``channels`` and ``classes`` become the set's
-    ``channel_names`` and ``class_names``.
+    foreground (warned when they hold three or more class ids). Attrs
+    ``channels`` and ``classes`` become the set's ``channel_names`` and
+    ``class_names``; attr ``sampling`` its pixel size, unless ``sampling`` is given.
+    Errors name the dataset (and the image: fractional labels, non-finite pixels).
     """
     import zarr
 
@@ -155,19 +217,34 @@ def _read_zarr(path: Path, *, multiclass: bool) -> TrainingSet:
     if channel_names is not None and len(channel_names) != n_channels:
         raise InputError(f"{path}: attribute 'channels' names {len(channel_names)} channels, "
                          f"the images have {n_channels}")
-    imgs = np.asarray(images[:], dtype=np.float32)
-    if imgs.ndim == 4 and n_channels == 1:
-        imgs = imgs[:, 0]  # one channel: plain (H, W) images, as a labelled folder gives
-    labs = np.asarray(labels[:])
+    if sampling is None:  # checked before any pixel is read
+        sampling = attr_sampling(path, root.attrs.get("sampling"))
+    names = [f"{path.stem}_{i:05d}" for i in range(ishape[0])]
+    labs = check_labels(path, names, labels[:])
     keep = multiclass or (classes is not None and len(classes) >= 3)
+    if keep and labs.size and int(labs.min()) < 0:
+        raise InputError(f"{path}: label has negative class id {int(labs.min())}")
     if keep and classes is not None and labs.size and int(labs.max()) >= len(classes):
         raise InputError(f"{path}: label value {int(labs.max())} has no name in attribute "
                          f"'classes' ({len(classes)} names: {', '.join(classes)})")
+    if not keep and labs.size and 0 <= labs.min() and labs.max() < 256:
+        ids = class_ids(np.flatnonzero(np.bincount(labs.ravel().astype(np.intp))))
+        if ids:
+            warnings.warn(f"{path}: labels hold {len(ids)} class ids ({', '.join(map(str, ids))})"
+                          "; binary training reads label > 0 as foreground, one class for all; "
+                          "to keep the classes set `multiclass: true` in the recipe (--config)",
+                          UserWarning, stacklevel=3)
     labs = (labs if keep else labs > 0).astype(np.uint8)
     if not keep and classes is not None and len(classes) != 2:
         classes = None  # binary training of a dataset named otherwise: the default names
-    sampling = root.attrs.get("sampling")
-    names = [f"{path.stem}_{i:05d}" for i in range(len(imgs))]
+    imgs = np.asarray(images[:], dtype=np.float32)
+    if imgs.ndim == 4 and n_channels == 1:
+        imgs = imgs[:, 0]  # one channel: plain (H, W) images, as a labelled folder gives
+    bad = (~np.isfinite(imgs)).reshape(len(imgs), -1).sum(axis=1)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{path}: image {names[first]}: {int(bad[first])} non-finite "
+                         "(NaN/inf) pixel(s)")
     # images of one simulated structure (its imaging conditions, "image epochs") are one group,
     # so they never straddle a train/validation split
     try:
@@ -178,8 +255,7 @@ def _read_zarr(path: Path, *, multiclass: bool) -> TrainingSet:
     if len(groups) != len(names):
         raise InputError(f"{path}: parameters/structure has {len(groups)} rows for "
                          f"{len(names)} images")
-    return TrainingSet(list(imgs), list(labs), names, groups,
-                       float(sampling) if sampling is not None else None,
+    return TrainingSet(list(imgs), list(labs), names, groups, sampling,
                        channel_names=channel_names, class_names=classes, channels=n_channels)
 
 
@@ -305,7 +381,7 @@ def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LAB
             if sampling is not None:  # the user's pixel size replaces the files': no doubt left
                 warnings.filterwarnings("ignore", message=r".*(no pixel size; taken|training "
                                         r"data at \d+ pixel sizes)", category=UserWarning)
-            parts.append(_read_zarr(path, multiclass=multiclass) if is_zarr else
+            parts.append(_read_zarr(path, multiclass=multiclass, sampling=sampling) if is_zarr else
                          _read_folder(path, label_suffix=label_suffix, multiclass=multiclass,
                                       pattern=group_pattern))
         if not len(parts[-1]):
@@ -327,8 +403,21 @@ def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LAB
                       "labels saved as class ids 1/2 instead of 0/1, or an inverted mask?",
                       UserWarning, stacklevel=2)
     if preprocessing is not None:
-        merged.images = [np.asarray(preprocessing(img), dtype=np.float32) for img in merged.images]
+        origins = [path for path, part in zip(paths, parts) for _ in part.names]
+        merged.images = [_preprocessed(preprocessing, img, origin, name)
+                         for img, origin, name in zip(merged.images, origins, merged.names)]
     return merged
+
+
+def _preprocessed(preprocessing, image: np.ndarray, origin, name: str) -> np.ndarray:
+    """``preprocessing(image)`` as float32; an error (a constant image...) names the image and
+    the folder or dataset it came from."""
+    from temseg.errors import TemsegError
+
+    try:
+        return np.asarray(preprocessing(image), dtype=np.float32)
+    except TemsegError as exc:
+        raise type(exc)(f"{origin}: image {name}: {exc}") from None
 
 
 def _agreeing(paths: Sequence[str | Path], parts: Sequence[TrainingSet]

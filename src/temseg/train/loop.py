@@ -33,7 +33,7 @@ from temseg.io.files import atomic_path, write_json
 from temseg.rng import seed_torch
 from temseg.train.average import WeightAverage
 from temseg.train.checkpoints import (find_checkpoint, load_average, load_checkpoint,
-                                      save_checkpoint)
+                                      read_tensors, save_checkpoint)
 from temseg.train.config import TrainConfig
 from temseg.train.data import TrainingSet, check_shapes, default_class_names, epoch_batches
 from temseg.train.losses import foreground_probability, make_loss
@@ -322,9 +322,7 @@ def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | N
             scaler.load_state_dict(trainer["scaler"])
         best_dir = find_checkpoint(resume).parent / "best"
         if best_epoch is not None and (best_dir / "model.safetensors").is_file():
-            from safetensors.torch import load_file
-
-            best_state = load_file(str(best_dir / "model.safetensors"))
+            best_state = read_tensors(best_dir / "model.safetensors")
 
     def trainer_state(epoch: int) -> dict:
         return {"epoch": epoch, "seed": seed, "history": history, "best_epoch": best_epoch,
