@@ -50,8 +50,12 @@ def test_multiclass_labels(tmp_path):
     dataset = read_labelled_folder(tmp_path, multiclass=True)
     np.testing.assert_array_equal(dataset[0].label, label)
     assert dataset.n_classes == 4
-    binary = read_labelled_folder(tmp_path)
+    messages: list[str] = []  # read as binary: said once for the folder, ids named
+    binary = read_labelled_folder(tmp_path, warn=messages.append)
     np.testing.assert_array_equal(binary[0].label, label > 0)
+    assert messages == [f"{tmp_path}: the labels hold 3 class ids (0, 1, 3), read as binary: "
+                        "label > 0 is foreground, one class for all (to keep the classes read "
+                        "with multiclass, `multiclass: true` in a training recipe)"]
 
 
 def test_written_masks_read_back(tmp_path):
@@ -138,9 +142,10 @@ def test_clean_labels_do_not_warn(tmp_path, values):
     label = np.resize(np.array(values, np.uint8), (16, 16))
     _pair(tmp_path, "a", label=label)
     messages: list[str] = []
-    read_labelled_folder(tmp_path, warn=messages.append)
     read_labelled_folder(tmp_path, multiclass=True, warn=messages.append)
     assert messages == []
+    read_labelled_folder(tmp_path, warn=messages.append)  # binary: class ids are said
+    assert len(messages) == (len(values) >= 3)
 
 
 def test_constant_image_is_refused_naming_the_file(tmp_path):

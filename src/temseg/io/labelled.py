@@ -146,7 +146,8 @@ def _palette_label(path: Path) -> np.ndarray | None:
     return indices
 
 
-def _read_label(path: Path, *, multiclass: bool, warn: Warn = default_warn) -> np.ndarray:
+def _read_label(path: Path, *, multiclass: bool, warn: Warn = default_warn,
+                seen: set | None = None) -> np.ndarray:
     """Label pixels: integer-valued, one channel; binary → 0/1, class ids kept otherwise.
 
     A palette image of greys gives its greys; one with colours gives its
@@ -187,6 +188,8 @@ def _read_label(path: Path, *, multiclass: bool, warn: Warn = default_warn) -> n
     elif array.dtype.kind not in "biu":
         raise InputError(f"{path}: label has unsupported pixel type {array.dtype}")
     values = _distinct(array)
+    if seen is not None:  # (the folder's values, for a warning of class ids read as binary)
+        seen.update(int(v) for v in values[:MAX_QUIET_CLASS_ID + 2])
     message = _label_warning(path, values, multiclass=multiclass)
     if message:
         warn(message)
@@ -289,6 +292,7 @@ def read_labelled_folder(folder: str | Path, *, label_suffix: str = "_LABEL",
     warn = warn if warn is not None else default_warn
     paths = find_pairs(folder, label_suffix=label_suffix)
     pairs = []
+    seen: set[int] = set()
     for i, (image_path, label_path) in enumerate(paths):
         micrograph = read_image(image_path, sampling=sampling, warn=warn)
         if micrograph.is_stack:
@@ -298,7 +302,7 @@ def read_labelled_folder(folder: str | Path, *, label_suffix: str = "_LABEL",
         if image.min() == image.max():
             raise BlankImageError(f"{image_path}: constant image (value {image.flat[0]:g}); "
                                   "a labelled image needs contrast")
-        label = _read_label(label_path, multiclass=multiclass, warn=warn)
+        label = _read_label(label_path, multiclass=multiclass, warn=warn, seen=seen)
         if label.shape != image.shape:
             raise InputError(f"{label_path}: label shape {label.shape} differs from image "
                              f"shape {image.shape}")
@@ -306,4 +310,9 @@ def read_labelled_folder(folder: str | Path, *, label_suffix: str = "_LABEL",
                                   image_path, label_path))
         if callback is not None:
             callback(i + 1, len(paths))
+    if not multiclass and len(seen) >= 3 and min(seen) >= 0 and max(seen) <= MAX_QUIET_CLASS_ID:
+        ids = ", ".join(map(str, sorted(seen)))
+        warn(f"{folder}: the labels hold {len(seen)} class ids ({ids}), read as binary: label "
+             "> 0 is foreground, one class for all (to keep the classes read with multiclass, "
+             "`multiclass: true` in a training recipe)")
     return LabelledSet(pairs, Path(folder), label_suffix, multiclass)
