@@ -35,7 +35,10 @@ def test_palette_label_gives_its_indices_not_its_colours(tmp_path):
         assert saved.mode == "P"
     np.testing.assert_array_equal(read_labelled_folder(tmp_path, multiclass=True)[0].label,
                                   classes)
-    np.testing.assert_array_equal(read_labelled_folder(tmp_path)[0].label, classes > 0)
+    said: list[str] = []  # binary: foreground, and the three class ids said
+    np.testing.assert_array_equal(read_labelled_folder(tmp_path, warn=said.append)[0].label,
+                                  classes > 0)
+    assert len(said) == 1 and "3 class ids (0, 1, 2)" in said[0]
 
 
 def test_grey_palette_label_reads_as_the_grey_png_of_the_mask(tmp_path):
@@ -106,7 +109,10 @@ def test_grey_palette_of_class_ids_in_order_keeps_the_ids(tmp_path):
     _palette_png(tmp_path / "a_LABEL.png", classes, [(0, 0, 0), (128, 128, 128), (255, 255, 255)])
     np.testing.assert_array_equal(read_labelled_folder(tmp_path, multiclass=True)[0].label,
                                   classes)
-    np.testing.assert_array_equal(read_labelled_folder(tmp_path)[0].label, classes > 0)
+    said: list[str] = []  # binary: foreground, and the three class ids said
+    np.testing.assert_array_equal(read_labelled_folder(tmp_path, warn=said.append)[0].label,
+                                  classes > 0)
+    assert len(said) == 1 and "3 class ids (0, 1, 2)" in said[0]
 
 
 def test_a_palette_of_one_white_entry_is_all_foreground(tmp_path):
