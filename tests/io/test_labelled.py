@@ -54,8 +54,9 @@ def test_multiclass_labels(tmp_path):
     binary = read_labelled_folder(tmp_path, warn=messages.append)
     np.testing.assert_array_equal(binary[0].label, label > 0)
     assert messages == [f"{tmp_path}: the labels hold 3 class ids (0, 1, 3), read as binary: "
-                        "label > 0 is foreground, one class for all (to keep the classes read "
-                        "with multiclass, `multiclass: true` in a training recipe)"]
+                        "label > 0 is foreground, one class for all (`multiclass: true` in a "
+                        "training recipe keeps them; a model of as many classes is scored per "
+                        "class)"]
 
 
 def test_written_masks_read_back(tmp_path):

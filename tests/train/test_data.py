@@ -330,3 +330,19 @@ def test_binary_training_on_class_ids_warns_once(tmp_path):
         load_training_data([path], multiclass=True)  # kept as classes: nothing to say
         _zarr(path, images, labels * 255)  # a 0/255 mask is binary
         load_training_data([path])
+
+
+def test_an_empty_zarr_dataset_says_so(tmp_path):
+    """No images (float or integer labels): the plain 'no labelled images', not a reshape
+    error from the per-image checks."""
+    import zarr
+
+    from temseg.train.data import load_training_data
+
+    for dtype in ("f4", "u1"):
+        path = tmp_path / f"empty_{dtype}.zarr"
+        root = zarr.open_group(str(path), mode="w")
+        root.create_array("images", shape=(0, 8, 8), dtype="f4")
+        root.create_array("labels", shape=(0, 8, 8), dtype=dtype)
+        with pytest.raises(InputError, match="no labelled images found"):
+            load_training_data([path])

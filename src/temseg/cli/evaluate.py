@@ -261,7 +261,7 @@ def _labelled_sources(segmenter, data: list[Path], *, label_suffix: str,
 
 def _class_ids_warning(path: Path, values: list[int], segmenter) -> None:
     """Warn that labels holding three or more class ids are scored as one foreground."""
-    from temseg.train.data import class_ids
+    from temseg.io.labelled import class_ids
 
     ids = class_ids(values)
     if ids:

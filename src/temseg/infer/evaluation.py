@@ -77,7 +77,7 @@ class LabelledZarr(Sequence):
                              "(N, H, W) or (N, C, H, W) and (N, H, W) of one N, H, W")
         if labels[0] == 0:
             raise InputError(f"{self.path}: the dataset holds no images")
-        from temseg.train.data import attr_sampling
+        from temseg.io.labelled import attr_sampling
 
         attrs = dict(root.attrs)
         self.sampling = sampling if sampling is not None else attr_sampling(
@@ -112,8 +112,8 @@ class LabelledZarr(Sequence):
 
     def _checked(self, start: int, labels) -> np.ndarray:
         """Labels ``start...`` as integers; fractional ones refused naming the image (as a
-        labelled folder's are), see :func:`temseg.train.data.check_labels`."""
-        from temseg.train.data import check_labels
+        labelled folder's are), see :func:`temseg.io.labelled.check_labels`."""
+        from temseg.io.labelled import check_labels
 
         labels = np.asarray(labels)
         return check_labels(self.path, self.names[start:start + len(labels)], labels)

@@ -10,6 +10,7 @@ image is refused (nothing to learn from or score).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -310,9 +311,68 @@ def read_labelled_folder(folder: str | Path, *, label_suffix: str = "_LABEL",
                                   image_path, label_path))
         if callback is not None:
             callback(i + 1, len(paths))
-    if not multiclass and len(seen) >= 3 and min(seen) >= 0 and max(seen) <= MAX_QUIET_CLASS_ID:
-        ids = ", ".join(map(str, sorted(seen)))
-        warn(f"{folder}: the labels hold {len(seen)} class ids ({ids}), read as binary: label "
-             "> 0 is foreground, one class for all (to keep the classes read with multiclass, "
-             "`multiclass: true` in a training recipe)")
+    ids = None if multiclass else class_ids(seen)
+    if ids:
+        warn(f"{folder}: the labels hold {len(ids)} class ids ({', '.join(map(str, ids))}), "
+             "read as binary: label > 0 is foreground, one class for all (`multiclass: "
+             "true` in a training recipe keeps them; a model of as many classes is scored "
+             "per class)")
     return LabelledSet(pairs, Path(folder), label_suffix, multiclass)
+
+
+def attr_sampling(path: str | Path, value) -> float | None:
+    """A dataset's attr ``sampling`` (Å/px) as a float, ``None`` when it has none.
+
+    Raises
+    ------
+    InputError
+        Not a positive finite number (``"abc"``, -1, ``true``...); the message names the dataset.
+    """
+    if value is None:
+        return None
+    try:
+        number = None if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not (math.isfinite(number) and number > 0):
+        raise InputError(f"{path}: attr sampling must be a positive number of Å/px, "
+                         f"got {value!r}")
+    return number
+
+
+def check_labels(path: str | Path, names: Sequence[str], labels: np.ndarray) -> np.ndarray:
+    """A dataset's ``labels`` (N, H, W) as integers, refused as a labelled folder's would be.
+
+    Float labels must hold whole numbers (0.5 is no class; a labelled folder refuses
+    it too) and are returned as int32; other non-integer types are refused.
+
+    Raises
+    ------
+    InputError
+        Naming the dataset ``path`` and the first image (of ``names``) at fault.
+    """
+    labels = np.asarray(labels)
+    if labels.dtype.kind == "f":
+        whole = np.isfinite(labels) & (labels == np.round(labels))
+        bad = np.flatnonzero(~whole.reshape(len(labels), int(np.prod(labels.shape[1:])))
+                             .all(axis=1))
+        if bad.size:
+            raise InputError(f"{path}: image {names[bad[0]]}: label is not integer-valued "
+                             "(found fractional or NaN values)")
+        return labels.astype(np.int32)
+    if labels.dtype.kind not in "biu":
+        raise InputError(f"{path}: labels have unsupported pixel type {labels.dtype}")
+    return labels
+
+
+def class_ids(values) -> list[int] | None:
+    """The labels' distinct ``values`` when they are three or more class ids (0/1/2...), which
+    binary training and scoring merge into one foreground; else ``None``.
+
+    Two values (0/1, 0/255) are a binary mask; three or more that all lie in 0..15
+    (as for a labelled folder's labels) are classes; more or larger values, a soft mask.
+    """
+    values = sorted(int(v) for v in values)
+    if len(values) < 3 or values[0] < 0 or values[-1] > MAX_QUIET_CLASS_ID:
+        return None
+    return values

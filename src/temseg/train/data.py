@@ -7,7 +7,6 @@ resumed or not, which is what makes a resumed run bit-identical.
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from temseg.errors import InputError
+from temseg.io.labelled import attr_sampling, check_labels, class_ids
 
 
 @dataclass
@@ -129,65 +129,6 @@ def _names_attr(root, key: str, path: Path) -> list[str] | None:
     return [str(v) for v in value]
 
 
-def attr_sampling(path: str | Path, value) -> float | None:
-    """A dataset's attr ``sampling`` (Å/px) as a float, ``None`` when it has none.
-
-    Raises
-    ------
-    InputError
-        Not a positive finite number (``"abc"``, -1, ``true``...); the message names the dataset.
-    """
-    if value is None:
-        return None
-    try:
-        number = None if isinstance(value, bool) else float(value)
-    except (TypeError, ValueError):
-        number = None
-    if number is None or not (math.isfinite(number) and number > 0):
-        raise InputError(f"{path}: attr sampling must be a positive number of Å/px, "
-                         f"got {value!r}")
-    return number
-
-
-def check_labels(path: str | Path, names: Sequence[str], labels: np.ndarray) -> np.ndarray:
-    """A dataset's ``labels`` (N, H, W) as integers, refused as a labelled folder's would be.
-
-    Float labels must hold whole numbers (0.5 is no class; a labelled folder refuses
-    it too) and are returned as int32; other non-integer types are refused.
-
-    Raises
-    ------
-    InputError
-        Naming the dataset ``path`` and the first image (of ``names``) at fault.
-    """
-    labels = np.asarray(labels)
-    if labels.dtype.kind == "f":
-        whole = np.isfinite(labels) & (labels == np.round(labels))
-        bad = np.flatnonzero(~whole.reshape(len(labels), -1).all(axis=1))
-        if bad.size:
-            raise InputError(f"{path}: image {names[bad[0]]}: label is not integer-valued "
-                             "(found fractional or NaN values)")
-        return labels.astype(np.int32)
-    if labels.dtype.kind not in "biu":
-        raise InputError(f"{path}: labels have unsupported pixel type {labels.dtype}")
-    return labels
-
-
-def class_ids(values: Sequence[int]) -> list[int] | None:
-    """The labels' distinct ``values`` when they are three or more class ids (0/1/2...), which
-    binary training and scoring merge into one foreground; else ``None``.
-
-    Two values (0/1, 0/255) are a binary mask; three or more that all lie in 0..15
-    (as for a labelled folder's labels) are classes; more or larger values, a soft mask.
-    """
-    from temseg.io.labelled import MAX_QUIET_CLASS_ID
-
-    values = sorted(int(v) for v in values)
-    if len(values) < 3 or values[0] < 0 or values[-1] > MAX_QUIET_CLASS_ID:
-        return None
-    return values
-
-
 def _read_zarr(path: Path, *, multiclass: bool, sampling: float | None = None) -> TrainingSet:
     """A zarr dataset: ``images`` (N, H, W) or (N, C, H, W), ``labels`` (N, H, W).
 
@@ -240,7 +181,7 @@ def _read_zarr(path: Path, *, multiclass: bool, sampling: float | None = None) -
     imgs = np.asarray(images[:], dtype=np.float32)
     if imgs.ndim == 4 and n_channels == 1:
         imgs = imgs[:, 0]  # one channel: plain (H, W) images, as a labelled folder gives
-    bad = (~np.isfinite(imgs)).reshape(len(imgs), -1).sum(axis=1)
+    bad = (~np.isfinite(imgs)).reshape(len(imgs), int(np.prod(imgs.shape[1:]))).sum(axis=1)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise InputError(f"{path}: image {names[first]}: {int(bad[first])} non-finite "
