@@ -204,6 +204,9 @@ def test_a_dose_column_in_another_unit_is_converted_or_refused(tmp_path):
     assert read_doses(tmp_path / "nm2.csv") == pytest.approx([2.5])
     (tmp_path / "a.csv").write_text("frame,dose [e/Å^2]\n0,250\n")
     assert read_doses(tmp_path / "a.csv") == pytest.approx([250.0])
+    for header in ("dose_e_nm-2", "dose (e nm^-2)", "dose e·nm⁻²"):  # no '/' or 'per'
+        (tmp_path / "n.csv").write_text(f"frame,{header}\n0,100\n")
+        assert read_doses(tmp_path / "n.csv") == pytest.approx([1.0]), header
     for header, message in (("dose_e_per_px", "a dose per pixel"),
                             ("dose (e/Å²/s)", "a dose rate"), ("dose_rate", "a dose rate"),
                             ("dose_e_per_pm2", "not one temseg knows")):

@@ -190,7 +190,7 @@ def dose_unit_factor(name: str, *, path: str | Path = "doses") -> float:
     """
     import re
 
-    key = (name.lower().replace(" ", "").replace("²", "2").replace("^", "")
+    key = (name.lower().replace(" ", "").replace("²", "2").replace("^", "").replace("**", "")
            .replace("å", "a").replace("angstrom", "a").replace("ang", "a"))
     per = r"(?:/|per_?)"
     if re.search(per + r"(?:s|sec|second)\b|rate|a2s|/\(", key):
@@ -199,9 +199,10 @@ def dose_unit_factor(name: str, *, path: str | Path = "doses") -> float:
     if re.search(per + r"(?:px|pix|pixel)", key):
         raise InputError(f"{path}: column '{name}' is a dose per pixel; give the doses in "
                          "e/Å² (per pixel / sampling², sampling in Å/px)")
-    if re.search(per + r"nm2", key):
+    if re.search(r"nm(?:2|-2|⁻2)", key):  # e/nm², e nm^-2, e·nm⁻²
         return 0.01
-    if re.search(per + r"a2", key) or not re.search(per, key):
+    if not re.search(r"(?:pm|um|µm|mm|cm)(?:2|-2|⁻2)", key) and (
+            re.search(per + r"a2|a-2|a⁻2", key) or not re.search(per, key)):
         return 1.0
     raise InputError(f"{path}: the unit in column '{name}' is not one temseg knows; name "
                      "the column 'dose' (e/Å²) or 'dose_e_per_A2' / 'dose_e_per_nm2'")
