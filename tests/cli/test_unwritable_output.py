@@ -37,3 +37,16 @@ def test_a_write_that_fails_names_the_file_meant(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"b\.tif: cannot write \(Read-only file system\)$"):
         with atomic_path(tmp_path / "b.tif"):
             pass
+
+
+def test_a_full_disk_while_writing_names_the_file_meant_and_leaves_no_temporary(tmp_path):
+    from temseg.io.files import atomic_path
+
+    with pytest.raises(InputError, match=r"c\.tif: cannot write \(No space left on device\)$"):
+        with atomic_path(tmp_path / "c.tif") as tmp:
+            tmp.write_bytes(b"half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(ValueError):  # other errors pass unchanged
+        with atomic_path(tmp_path / "d.tif"):
+            raise ValueError("not a disk problem")

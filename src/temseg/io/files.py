@@ -5,6 +5,7 @@ them."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -23,6 +24,10 @@ def _umask() -> int:
     mask = os.umask(0o022)  # elsewhere: set and restore at once
     os.umask(mask)
     return mask
+
+
+#: errors of the disk, not of the data: a write that fails so names the file meant
+_DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
 @contextlib.contextmanager
@@ -53,9 +58,13 @@ def atomic_path(path: str | Path):
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno in _DISK_ERRORS:  # full, read-only, quota
+            from temseg.errors import InputError
+
+            raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
         raise
 
 
