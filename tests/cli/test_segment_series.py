@@ -650,6 +650,9 @@ def test_series_files_of_several_series_are_followed_as_one_stack(focal_file, tm
     assert [{k: v for k, v in r.items() if not k.endswith("_name")} for r in places] == \
         _rows(tmp_path / "a" / "walk_column_events.csv")
     assert all(r["to_name"] == names[int(r["to_series"])] for r in places)
+    header = (out / "series_column_events.csv").read_text().splitlines()[0].split(",")
+    assert header[:6] == ["from_series", "to_series", "from_name", "to_name", "event",
+                          "from_class"]  # the same columns whether or not anything happened
     record = json.loads((out / "record.json").read_text())
     stack_record = json.loads((tmp_path / "a" / "record.json").read_text())["inputs"][0]
     assert record["series"]["names"] == names

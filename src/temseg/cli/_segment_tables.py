@@ -93,10 +93,10 @@ def _write_events(out: Path, name: str, events: list[dict]) -> dict:
     places = [place for e in events for place in e.pop("places", [])]
     path = out / f"{name}_events.csv"
     write_table(path, events)
-    header = [f for f in EVENT_PLACE_FIELDS  # (a header alone where nothing happened)
-              if "drift_y_nm" in events[0] or f not in ("x_nm", "y_nm")]
-    places_path = write_table(out / f"{name}_column_events.csv", places,
-                              fields=None if places else header)
+    header = list(EVENT_PLACE_FIELDS)  # (events need a pixel size: x_nm, y_nm are there)
+    if "from_name" in events[0]:  # --series-files: each series' NAME beside its index
+        header[2:2] = ["from_name", "to_name"]
+    places_path = write_table(out / f"{name}_column_events.csv", places, fields=header)
     keys = [k for k in events[0] if k not in ("from_series", "to_series", "from_name", "to_name")
             and not k.startswith(("drift_", "cum_drift_"))]
     return {"csv": str(path), "columns_csv": str(places_path), "totals": {k: int(sum(e[k] for e in events)) for k in keys}}
