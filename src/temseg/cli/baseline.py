@@ -9,10 +9,10 @@ from pathlib import Path
 import typer
 
 from temseg.cli import _common
+from temseg.train.config import MAX_SEED
 
 _GROUP_DEFAULT = r"_layer_\d+$"
 #: --seed takes 0 … 2³² − 1 (a seed a record's JSON keeps exactly, as NumPy's legacy seeds)
-_SEED_MAX = 2**32 - 1
 
 
 class Method(str, Enum):
@@ -51,8 +51,8 @@ def _band(band, band_nm, sampling):
 def _check_seed(seed: int) -> int:
     from temseg.errors import ConfigError
 
-    if not 0 <= seed <= _SEED_MAX:
-        raise ConfigError(f"--seed: must be an integer from 0 to {_SEED_MAX}, got {seed}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"--seed: must be an integer from 0 to {MAX_SEED}, got {seed}")
     return seed
 
 
@@ -111,7 +111,7 @@ def fit(
                                      help="Label file suffix (NAME + SUFFIX.png)."),
     sampling: float | None = typer.Option(None, "--sampling", help="Å per pixel."),
     pixel_size_nm: float | None = typer.Option(None, "--pixel-size-nm", help="nm per pixel."),
-    seed: int = typer.Option(0, "--seed", help=f"Seed of the fold assignment (0 to {_SEED_MAX})."),
+    seed: int = typer.Option(0, "--seed", help=f"Seed of the fold assignment (0 to {MAX_SEED})."),
     overwrite: bool = typer.Option(False, "--overwrite",
                                    help="Replace the baseline model file OUT of an earlier fit."),
 ) -> None:

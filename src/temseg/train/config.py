@@ -17,11 +17,11 @@ from temseg.errors import ConfigError
 
 #: loss names of :func:`temseg.train.losses.make_loss`
 LOSSES = ("ce", "dice", "ce+dice", "lovasz", "ce+lovasz")
+#: largest seed (numpy takes any non-negative integer, torch up to 2**64-1; 32 bits, as
+#: most tools take)
+MAX_SEED = 2**32 - 1
 #: validation scores the loop can monitor for early stopping and the best checkpoint
 #: (with ≥ 3 classes "f1" is "macro_f1"; see :func:`temseg.train.loop.monitored`)
-#: largest seed (numpy takes any non-negative integer, torch up to 2**64-1; 32 bits as
-#: most tools do, with room for the per-fold ``split_seed + fold``)
-MAX_SEED = 2**32 - 1
 MONITORS = ("f1", "dice", "soft_dice", "jaccard", "accuracy", "balanced_accuracy", "macro_f1")
 
 
