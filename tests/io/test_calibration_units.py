@@ -46,7 +46,7 @@ def test_imagej_length_calibrations_below_the_print_limit_are_kept(tmp_path):
     ("1/nm", 100.0, "ImageJ calibration in 1/nm (reciprocal space) ignored"),
     ("nm^-1", 100.0, "ImageJ calibration in nm^-1 (reciprocal space) ignored"),
     ("pixel", 1.0, "ImageJ calibration in 'pixel' (not a length) ignored"),
-    (None, 20.0, "ImageJ calibration of 20 px per unit (no unit) ignored"),
+    (None, 20.0, "TIFF resolution of 20 px per unit (no unit) ignored"),
 ])
 def test_imagej_calibration_not_a_length_is_noted_not_claimed(tmp_path, unit, resolution,
                                                               note):

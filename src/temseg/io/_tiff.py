@@ -154,7 +154,6 @@ def _calibration(tif) -> tuple[float | None, str | None, dict]:
     per_unit_y = _rational(page.tags.get("YResolution"))
     sampling = source = unit = None
     resolution_read = False  # whether the ImageJ branch has judged X/YResolution
-    what = "ImageJ calibration" if tif.imagej_metadata is not None else "TIFF resolution"
 
     if tif.ome_metadata:
         sampling, source = _ome_sampling(tif), "OME PhysicalSizeX"
@@ -165,7 +164,8 @@ def _calibration(tif) -> tuple[float | None, str | None, dict]:
         unit = ij.get("unit")
         if per_unit and str(unit or "").strip():  # no unit: ImageJ reads ResolutionUnit
             resolution_read = True
-            sampling, source = _resolution(per_unit, unit, what, meta), "ImageJ unit"
+            sampling = _resolution(per_unit, unit, "ImageJ calibration", meta)
+            source = "ImageJ unit"
     if sampling is None and tif.fei_metadata:
         fei = tif.fei_metadata
         flatten_metadata(fei, prefix="fei", out=meta)
@@ -182,10 +182,11 @@ def _calibration(tif) -> tuple[float | None, str | None, dict]:
         code = int(code.value) if code is not None else 2  # TIFF default: inch
         unit = {2: "inch", 3: "cm", 4: "mm", 5: "µm"}.get(code)
         if unit is not None:
-            sampling = _resolution(per_unit, unit, what, meta)
+            sampling = _resolution(per_unit, unit, "TIFF resolution", meta)
             source = f"TIFF resolution ({unit})"
         elif per_unit != 1:  # ResolutionUnit NONE with a resolution other than 1 px/px
-            meta["sampling_ignored"] = f"{what} of {per_unit:g} px per unit (no unit) ignored"
+            meta["sampling_ignored"] = (f"TIFF resolution of {per_unit:g} px per unit (no unit) "
+                                        "ignored")
     if sampling is None:
         return None, None, meta
     if (source == "ImageJ unit" or source.startswith("TIFF resolution")) and per_unit_y:
