@@ -393,3 +393,18 @@ def test_an_overlap_that_multiplies_the_work_is_warned_about(model_file, capsys)
         _warn_tile_count(seg, plans, overlap)
         err = capsys.readouterr().err
         assert ("--overlap 0.99 makes" in err and "big.tif" in err) if warned else not err
+
+
+def test_segment_with_a_filter_warns_of_a_far_resampling_as_baseline_apply_does(tmp_path,
+                                                                                  capsys):
+    """A fitted filter is resampled to its pixel size (its band and blur are in pixels):
+    segment said nothing of a 5× resampling with a baseline model, only with a network."""
+    from temseg.baselines import BaselineModel, FourierParams, save_baseline
+
+    model = save_baseline(tmp_path / "f.json", BaselineModel("fourier", FourierParams(),
+                                                             sampling=0.5))
+    path = write_tiff(tmp_path / "fine.tif", np.random.default_rng(0).random((96, 96)) + 1,
+                      sampling=0.1)
+    main(["segment", str(model), str(path), "--out", str(tmp_path / "out")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert "0.1 Å/px is 5× finer than the filter's 0.5 Å/px; resampled to 19×19 px" in err

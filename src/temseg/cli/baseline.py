@@ -275,9 +275,6 @@ def _apply_all(baseline, images, names: list[str], out: Path, sampling, overlay:
 def _warn_pixel_size(baseline, path: Path, micrograph) -> None:
     """Warn, as segment does, where a filter fitted at one pixel size meets an image without
     one (its band and blur are in pixels) or one it must resample ≥ 4× (a slip of nm for Å?)."""
-    from temseg.cli.segment import RESAMPLE_WARN
-    from temseg.preprocess.resample import resampled_shape
-
     model, given = baseline.sampling, micrograph.sampling
     if model is None:
         return
@@ -286,13 +283,10 @@ def _warn_pixel_size(baseline, path: Path, micrograph) -> None:
                      f"filter was fitted at {model:g} Å/px (give --sampling or "
                      "--pixel-size-nm)")
         return
-    ratio = given / model
-    if 1 / RESAMPLE_WARN < ratio < RESAMPLE_WARN:
-        return
-    h, w = resampled_shape(micrograph.frame_shape, sampling=given, target_sampling=model)
-    way = f"{ratio:.3g}× coarser" if ratio > 1 else f"{1 / ratio:.3g}× finer"
-    _common.warn(f"{path.name}: {given:g} Å/px is {way} than the filter's {model:g} Å/px; "
-                 f"resampled to {h}×{w} px (check the pixel size)")
+    message = _common.resampling_warning(path.name, given, model, micrograph.frame_shape,
+                                         what="filter")
+    if message:
+        _common.warn(message)
 
 
 def register(app: typer.Typer) -> None:

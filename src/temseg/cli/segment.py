@@ -181,26 +181,20 @@ def _read(plan: dict, sampling: float | None, in_channels: int = 1):
     return mg
 
 
-#: resampling by this factor or more (either way) is worth a warning: a pixel size off by a
-#: unit prefix or a binning step, or images the model cannot resolve (S columns at 1 Å/px)
-RESAMPLE_WARN = 4.0
-
 
 def _warn_resampling(segmenter, plans: list[dict]) -> None:
-    """Say so when an input's pixel size is far from the model's (it is resampled that much)."""
+    """Say so when an input's pixel size is far from the model's (it is resampled that much;
+    a fitted filter's too, whose band and blur are in pixels)."""
     model = getattr(segmenter, "sampling", None)
-    if model is None or not hasattr(segmenter, "_working_shape"):  # baselines: no resampling
+    if model is None:
         return
+    what = "filter" if getattr(segmenter, "kind", None) == "baseline" else "model"
     for plan in plans:
-        if plan["sampling"] is None:
-            continue
-        ratio = plan["sampling"] / model
-        if 1 / RESAMPLE_WARN < ratio < RESAMPLE_WARN:
-            continue
-        h, w = segmenter._working_shape(tuple(plan["shape"]), plan["sampling"])
-        way = f"{ratio:.3g}× coarser" if ratio > 1 else f"{1 / ratio:.3g}× finer"
-        _common.warn(f"{plan['path']}: {plan['sampling']:g} Å/px is {way} than the model's "
-                     f"{model:g} Å/px; resampled to {h}×{w} px (check the pixel size)")
+        if plan["sampling"] is not None:
+            message = _common.resampling_warning(str(plan["path"]), plan["sampling"], model,
+                                                 tuple(plan["shape"]), what=what)
+            if message:
+                _common.warn(message)
 
 
 def _warn_tile_count(segmenter, plans: list[dict], overlap: float) -> None:
