@@ -74,6 +74,12 @@ def test_bar_is_outlined_dark_on_a_white_image():
     for yy, xx in ((y - 1, x + n // 2), (y + t, x + n // 2), (y + 1, x - 1), (y + 1, x + n)):
         assert (out[yy, xx] == 0).all()  # the outline on every side
     assert (out.sum(-1) < 100).sum() > 2 * (n + t)  # and around the label's glyphs
+    # on a dimmed backing (a white TP region hid the white bar and label)
+    column = out[:, x + n // 2, 0]
+    dimmed = np.flatnonzero(column == 89)
+    assert dimmed.size and (column[:dimmed.min()] == 255).all()  # nothing dimmed above it
+    assert 0 < y - dimmed.min() < 3 * geo["text_px"]  # a backing just around bar and label
+    assert (out[y + t + 2 * geo["outline_px"], x:x + n] == 89).all()
 
 
 def test_no_bar_without_a_pixel_size(tmp_path):

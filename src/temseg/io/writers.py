@@ -290,7 +290,8 @@ def scale_bar_geometry(shape: tuple[int, int], sampling: float) -> dict | None:
 
 
 def draw_scale_bar(rgb, sampling: float | None) -> np.ndarray:
-    """``rgb`` with a scale bar bottom left: white, outlined dark, its length written beside it.
+    """``rgb`` with a scale bar bottom left: white, outlined dark on a dimmed backing (readable
+    on white too), its length written beside it.
 
     Parameters
     ----------
@@ -317,21 +318,29 @@ def draw_scale_bar(rgb, sampling: float | None) -> np.ndarray:
         return rgb
     out = rgb.astype(np.float32)
     x, y, n, t, o = (geo[k] for k in ("x", "y", "length_px", "thickness_px", "outline_px"))
-    out[max(y - o, 0):y + t + o, max(x - o, 0):x + n + o] = 0.0  # the dark outline
-    out[y:y + t, x:x + n] = 255.0
+    h, w = rgb.shape[:2]
     ink = _text_alpha(geo["label"], geo["text_px"])
     th, tw = ink.shape
     gap = max(3, 2 * o + t // 2)
+    spot = None
     if th and tw:
-        h, w = rgb.shape[:2]
         beside = (min(y + t // 2 - th // 2, h - o - th), x + n + gap)
         above = (y - gap - th, x)
         spot = next(((ty, tx) for ty, tx in (beside, above)
                      if ty >= o and tx + tw + o <= w and ty + th + o <= h), None)
-        if spot is not None:
-            halo = grey_dilation(np.pad(ink, o), size=(2 * o + 1, 2 * o + 1))
-            _stamp(out, halo, spot[0] - o, spot[1] - o, 0.0)
-            _stamp(out, ink, spot[0], spot[1], 255.0)
+    # a dimmed backing behind bar and label: readable on white too (a confusion map's TP)
+    pad = 2 * o + 1
+    top, bottom, right = y, y + t, x + n
+    if spot is not None:
+        top, bottom, right = min(top, spot[0]), max(bottom, spot[0] + th), max(right,
+                                                                              spot[1] + tw)
+    out[max(top - pad, 0):bottom + pad, max(x - pad, 0):right + pad] *= 0.35
+    out[max(y - o, 0):y + t + o, max(x - o, 0):x + n + o] = 0.0  # the dark outline
+    out[y:y + t, x:x + n] = 255.0
+    if spot is not None:
+        halo = grey_dilation(np.pad(ink, o), size=(2 * o + 1, 2 * o + 1))
+        _stamp(out, halo, spot[0] - o, spot[1] - o, 0.0)
+        _stamp(out, ink, spot[0], spot[1], 255.0)
     return np.round(out).astype(np.uint8)
 
 
