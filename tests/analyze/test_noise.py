@@ -260,8 +260,12 @@ def test_a_thin_film_in_the_region_is_refused_at_the_optimiser_bound(seed):
     with pytest.raises(InputError, match=r"^vacuum: no frame left: .* at a bound of the "
                                          r"optimiser \(e\.g\. c0 = .*likely holds specimen"):
         fit_noise(frames, vacuum_roi=(0, 128, 0, 128), sampling=SAMPLING)
-    with pytest.warns(UserWarning, match="likely holds specimen"):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:  # (a poor readout fit is said too)
+        warnings.simplefilter("always")
         forced = fit_noise(frames, vacuum_roi=(0, 128, 0, 128), sampling=SAMPLING, force=True)
+    assert any("likely holds specimen" in str(w.message) for w in caught)
     assert forced.c0 < 0.05  # what the audit saw accepted: c0 far from the true 0.4
     assert any(r.startswith("bound: c0 = ") for f in forced.frames for r in f.reasons)
     assert "kept by force fit at an optimiser bound" in forced.rejection_summary()
@@ -357,3 +361,20 @@ def test_a_dose_message_without_measurable_shot_noise_does_not_claim_it_agrees()
     assert check["gain_ratio"] is None and check["counts_ratio"] == 0.01
     assert "no frame showed enough shot noise" in check["message"]
     assert "agrees" not in check["message"] and "e/nm²" in check["message"]
+
+
+def test_a_poor_readout_fit_is_warned_of(monkeypatch):
+    """C that does not fall with dose as eq. 2 says (R² < 0.5): N0 was kept without a word."""
+    import warnings
+
+    import temseg.analyze.noise as noise
+
+    frames = _vacuum_frames(0.4, 3.0, 0.02, size=64, doses=DOSES[2:])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the true model: no warning
+        good = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING)
+    assert good.N0_r2 >= noise.READOUT_R2_MIN
+    monkeypatch.setattr(noise, "fit_readout", lambda C, nd: (1.1e-24, -0.5))
+    with pytest.warns(UserWarning, match=r"readout fit \(eq. 2\) is poor: R² = -0.50, "
+                                         r"N0 = 1.1e-24 e/px"):
+        fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING)

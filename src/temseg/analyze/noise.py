@@ -267,6 +267,10 @@ def _finite_or_none(value):
     return value
 
 
+#: a readout fit (eq. 2) of lower R² is warned of: its N0 says little
+READOUT_R2_MIN = 0.5
+
+
 def fit_readout(C: np.ndarray, dose_per_pixel: np.ndarray) -> tuple[float, float]:
     """``N0`` (e/px) from eq. 2, ``C² = N0/(N0 + N_D)``, by least squares in ``C``; and R².
 
@@ -473,6 +477,11 @@ def fit_noise(
                               region_px=min(ys.stop - ys.start, xs.stop - xs.start))
     if check["message"]:
         warnings.warn(check["message"], UserWarning, stacklevel=2)
+    if math.isfinite(N0_r2) and N0_r2 < READOUT_R2_MIN:
+        warnings.warn(f"the readout fit (eq. 2) is poor: R² = {N0_r2:.2f}, N0 = {N0:.3g} e/px; "
+                      "the frames' C does not fall with dose as readout noise makes it, so N0 "
+                      "(and the simulated readout noise) is unreliable: more frames over a "
+                      "wider dose range, or check the doses", UserWarning, stacklevel=2)
     return NoiseFit(frames=fits, N0=N0, N0_r2=N0_r2, c0=float(np.median(c0s)),
                     c3=float(np.median(c3s)), shape_frames=[f.index for f in shape],
                     detector=detector, sampling=float(sampling), vacuum_roi=(ys, xs),
@@ -496,8 +505,10 @@ def plot_noise_fit(fit: NoiseFit, path: str | Path) -> Path:
     ends = [fit.frames[0]] + ([fit.frames[-1]] if len(fit.frames) > 1 else [])
     for f, colour in zip(ends, ("tab:blue", "tab:red")):
         qq = np.linspace(0, max(1.0, float(f.q_norm.max())), 200)
-        label = f"frame {f.index}, {f.dose:.3g} e/Å², R²={f.r2:.3f}"
-        axes[0, 0].plot(f.q_norm, f.amplitude, ".", color=colour, ms=3, label=label)
+        label = (f"frame {f.index}, {f.dose:,.4g} e/Å², R²={f.r2:.3f}"
+                 + ("" if f.accepted else " (rejected)"))
+        axes[0, 0].plot(f.q_norm, f.amplitude, "." if f.accepted else "o", color=colour,
+                        ms=3, label=label, **({} if f.accepted else {"mfc": "none"}))
         axes[0, 0].plot(qq, model(qq, f.c0, f.c1, f.C, f.c3), "-", color=colour, lw=1)
         axes[0, 1].plot(f.q_norm, f.amplitude / f.c1, ".", color=colour, ms=3)
         axes[0, 1].plot(qq, model(qq, f.c0, 1.0, f.C, f.c3), "-", color=colour,
