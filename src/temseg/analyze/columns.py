@@ -226,8 +226,11 @@ def plot_counts(path: str | Path, rows: Sequence[dict], *, classes: Sequence[str
         ax.plot(index, counts, ".-", ms=4, color=np.asarray(class_color(c)) / 255, label=name)
     ax.set_ylabel("columns (connected regions)")
     if names is not None and len(index) <= MAX_NAMED_TICKS:
-        ax.set_xticks(index, [str(names[int(i)]) for i in index], rotation=30, ha="right",
-                      fontsize=7)
+        def short(name: str, keep: int = 9) -> str:  # long exports: their start and end
+            return name if len(name) <= 2 * keep + 1 else f"{name[:keep]}…{name[-keep:]}"
+
+        ax.set_xticks(index, [short(str(names[int(i)])) for i in index], rotation=30,
+                      ha="right", fontsize=7 if len(index) <= 12 else 6)
         ax.set_xlabel(unit)
     else:
         ax.set_xlabel(f"{unit} (index in the stack)")
