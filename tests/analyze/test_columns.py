@@ -95,7 +95,7 @@ def test_the_counts_plot_names_the_series_when_given_names(tmp_path, monkeypatch
     long = [f"2026-11-22_insitu_MoS2_series{i:02d}_df-50.dm4" for i in range(3)]
     columns.plot_counts(tmp_path / "c.png", rows, classes=SPECIES, names=long)
     shown = [t.get_text() for t in figures[-1].axes[0].get_xticklabels()]
-    assert shown == [f"2026-11-2…df-50.dm4"] * 3 and all(len(t) <= 19 for t in shown)
+    assert shown == ["2026-11-2…df-50.dm4"] * 3 and all(len(t) <= 19 for t in shown)
 
 
 def test_columns_match_by_centre_distance_and_class():

@@ -124,21 +124,38 @@ def write_particle_csv(path: str | Path, rows: list[dict], *, frames: bool = Fal
     return path
 
 
-def _diameters(rows: list[dict]) -> tuple[np.ndarray, str]:
-    """Equivalent diameters of the particles clear of the border, in nm (else px), and the unit."""
+def _row_sampling(rows: list[dict]) -> float | None:
+    """The Å per pixel a particle table was measured at (from its nm² areas), or None."""
+    for r in rows:
+        if r.get("area_nm2") and r.get("area_px"):
+            return 10.0 * float(np.sqrt(r["area_nm2"] / r["area_px"]))
+    return None
+
+
+def _diameters(rows: list[dict], sampling: float | None = None) -> tuple[np.ndarray, str]:
+    """Equivalent diameters of the particles clear of the border, in nm (else px), and the unit.
+
+    nm where every row has its nm diameter, and for no rows at all where ``sampling``
+    (Å/px) is known: an empty table keeps the unit of its image."""
     whole = [r for r in rows if not r["touches_border"]]
-    if rows and all(r["equivalent_diameter_nm"] is not None for r in rows):
+    if (all(r["equivalent_diameter_nm"] is not None for r in rows)
+            and (rows or sampling is not None)):
         return np.array([r["equivalent_diameter_nm"] for r in whole], float), "nm"
     return np.array([r["equivalent_diameter_px"] for r in whole], float), "px"
 
 
+def _counted(n: int, noun: str) -> str:
+    """``"1 particle"``, ``"3 particles"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def particle_summary(rows: list[dict], *, n_frames: int | None = None,
-                     unit: str = "frame") -> dict:
+                     unit: str = "frame", sampling: float | None = None) -> dict:
     """Count and size statistics of a particle table (one image, or a stack's frames).
 
     Sizes are the equivalent diameters of the particles that do not touch the
     image border (their true size is unknown), in nm when the table has a pixel
-    size and in px otherwise.
+    size and in px otherwise (an empty table: nm where ``sampling``, Å/px, is given).
 
     Returns
     -------
@@ -149,7 +166,7 @@ def particle_summary(rows: list[dict], *, n_frames: int | None = None,
         ``particles_per_series`` for ``unit="series"``).
     """
     _unit(unit)
-    sizes, size_unit = _diameters(rows)
+    sizes, size_unit = _diameters(rows, sampling)
     stats = {"particles": len(rows),
              "touching_border": sum(bool(r["touches_border"]) for r in rows),
              "diameter_unit": size_unit,
@@ -172,25 +189,64 @@ def frame_peak_ratios(rows: list[dict], n_frames: int, *, unit: str = "frame") -
     return np.array([np.median(v) if v else np.nan for v in values], float)
 
 
+def _plain(value: float, _pos=None) -> str:
+    """A tick label as a plain number: ``0.64``, ``2``, ``20`` (never ``6.4×10⁻¹``)."""
+    return f"{value:g}"
+
+
+def _ratio_log(values: np.ndarray) -> bool:
+    """Whether positive peak ratios span a decade or more (a log scale), NaN ignored."""
+    finite = values[np.isfinite(values)]
+    return bool(finite.size and finite.min() > 0 and finite.max() >= 10 * finite.min())
+
+
+def _ratio_ticks(axis, *, log: bool) -> None:
+    """Label the ticks of ``axis`` (a y axis, or a colour bar's) as plain numbers; on a log
+    scale at 1, 2 and 5 × 10ⁿ, so that a span under a few decades has several labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    if log:
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_minor_formatter(NullFormatter())
+    else:
+        axis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    axis.set_major_formatter(FuncFormatter(_plain))
+
+
+def _band_shows(low: np.ndarray, high: np.ndarray) -> bool:
+    """Whether ``fill_between(x, low, high)`` paints anything: two neighbouring points with
+    values, of which at least one has ``high > low``."""
+    width = high - low
+    pair = np.isfinite(width[:-1]) & np.isfinite(width[1:])
+    return bool(np.any(pair & (width[:-1] + width[1:] > 0)))
+
+
 def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None = None,
-                   title: str | None = None, blank_frames=(), unit: str = "frame") -> Path:
+                   title: str | None = None, blank_frames=(), unit: str = "frame",
+                   sampling: float | None = None) -> Path:
     """PNG of a particle table: the size histogram, or for a stack size and count per frame.
 
     For one image (``n_frames`` None) a histogram of the equivalent diameters of
     the particles clear of the border. For a stack of ``n_frames`` frames (rows
     with a ``frame`` key): the particle count per frame, and the median
-    equivalent diameter per frame with its interquartile band; ``blank_frames``
+    equivalent diameter per frame with its interquartile band (listed in the
+    legend only where it shows: frames with one particle have none); ``blank_frames``
     (not segmented) are gaps, not zero counts. With ``unit="series"`` the items
-    are focal series (rows keyed ``series``), and the axes say so.
+    are focal series (rows keyed ``series``), and the axes say so. With Fourier
+    columns a third panel gives the median peak ratio per frame, on a linear axis
+    where the medians span less than a decade. ``sampling`` (Å/px) keeps the
+    sizes in nm for a table without particles.
     """
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, LogFormatter, MaxNLocator
+    from matplotlib.ticker import MaxNLocator
 
     (key, *_), word = _unit(unit)
-    sizes, size_unit = _diameters(rows)
+    sizes, size_unit = _diameters(rows, sampling)
     n_border = sum(bool(r["touches_border"]) for r in rows)
-    heading = (f"{title}\n" if title else "") + \
-        f"{len(rows)} particles; {n_border} touching the border are not sized"
+    heading = (f"{title}\n" if title else "") + _counted(len(rows), "particle")
+    if n_border:
+        heading += (f"; {n_border} touching the border "
+                    f"{'is' if n_border == 1 else 'are'} not sized")
     if n_frames is None:
         fig = Figure(figsize=(6.4, 4.0), dpi=120)
         ax = fig.subplots()
@@ -200,8 +256,8 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
                        label=f"median {np.median(sizes):.3g} {size_unit}")
             ax.legend(fontsize=8)
         else:
-            ax.text(0.5, 0.5, "no particle clear of the border", ha="center",
-                    transform=ax.transAxes)
+            ax.text(0.5, 0.5, "no particle clear of the border" if rows else "no particles",
+                    ha="center", transform=ax.transAxes)
         ax.set_xlabel(f"equivalent diameter ({size_unit})")
         ax.set_ylabel("particles")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -226,17 +282,19 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
         top.plot(frames, counts, ".-", ms=3, color="0.3")
         top.set_ylabel(f"particles per {word}")
         top.yaxis.set_major_locator(MaxNLocator(integer=True))
-        bottom.fill_between(frames, quart[:, 0], quart[:, 2], color="tab:blue", alpha=0.25,
-                            label="interquartile range")
+        if _band_shows(quart[:, 0], quart[:, 2]):
+            bottom.fill_between(frames, quart[:, 0], quart[:, 2], color="tab:blue", alpha=0.25,
+                                label="interquartile range")
         bottom.plot(frames, quart[:, 1], ".-", ms=3, color="tab:blue", label="median")
         bottom.set_ylabel(f"equivalent diameter ({size_unit})")
         bottom.legend(fontsize=8)
         if fourier:  # 003: the frames whose particles show resolved columns have low ratios
-            axes[2].semilogy(frames, frame_peak_ratios(rows, n_frames, unit=unit), ".-", ms=3,
-                             color="tab:purple")
+            medians = frame_peak_ratios(rows, n_frames, unit=unit)
+            axes[2].plot(frames, medians, ".-", ms=3, color="tab:purple")
+            log = _ratio_log(medians)  # linear within a decade: 0.6 and 0.8 both labelled
+            axes[2].set_yscale("log" if log else "linear")
+            _ratio_ticks(axes[2].yaxis, log=log)
             axes[2].set_ylabel(f"Fourier peak ratio\n(median per {word})")
-            axes[2].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            axes[2].yaxis.set_minor_formatter(LogFormatter())  # plain numbers, not 1.05×10⁰
         for ax in axes:  # every frame on the axis, the blank ones shaded
             for i, b in enumerate(sorted(blank_frames)):
                 ax.axvspan(b - 0.5, b + 0.5, color="0.85", lw=0,
@@ -252,40 +310,122 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
     return write_figure(fig, path)
 
 
+def _wrap(text: str, width: int) -> str:
+    """``text`` broken into lines of at most ``width`` characters (at ``": "`` and spaces
+    first)."""
+    import textwrap
+
+    lines = []
+    for line in text.split("\n"):
+        if len(line) > width and ": " in line:
+            head, tail = line.split(": ", 1)
+            line = f"{head}:\n{tail}"
+        for part in line.split("\n"):
+            lines += textwrap.wrap(part, width) or [""]
+    return "\n".join(lines)
+
+
+def _draw_scale_bar(ax, shape: tuple[int, int], sampling: float | None) -> None:
+    """A scale bar bottom left of an image drawn by ``ax.imshow``: where and how long
+    :func:`temseg.io.writers.scale_bar_geometry` puts it on the overlays; none without
+    ``sampling`` or room."""
+    from matplotlib import patheffects
+    from matplotlib.patches import Rectangle
+
+    from temseg.io.writers import scale_bar_geometry
+
+    geo = scale_bar_geometry(shape, sampling) if sampling else None
+    if geo is None:
+        return
+    x, y, n, t = (geo[k] for k in ("x", "y", "length_px", "thickness_px"))
+    ax.add_patch(Rectangle((x - 0.5, y - 0.5), n, t, facecolor="white", edgecolor="black",
+                           lw=0.8, gid="scale bar"))
+    ax.text(x - 0.5 + n + max(3, t), y - 0.5 + t / 2, geo["label"], color="white",
+            fontsize=9, va="center", ha="left",
+            path_effects=[patheffects.withStroke(linewidth=2, foreground="black")])
+
+
 def plot_fourier_map(path: str | Path, image: np.ndarray, labels: np.ndarray, rows: list[dict],
-                     *, title: str | None = None) -> Path:
+                     *, title: str | None = None, sampling: float | None = None) -> Path:
     """The micrograph with each particle coloured by its Fourier peak ratio (003, fig. 2).
 
     ``labels`` from :func:`label_particles`, ``rows`` from :func:`particle_table`
     with ``image`` (their ``peak_ratio``). Low ratios (several reflections of
     similar strength: a zone axis, columns resolved) are dark blue, high ones
-    (one set of fringes) yellow; particles without a peak are left grey.
+    (one set of fringes) yellow, on a colour bar spanning the ratios shown
+    (logarithmic where they span a decade or more); a single ratio is one colour
+    with its value in the legend. Particles without a peak (no lattice found) are
+    outlined in grey. ``sampling`` (Å/px; else read from the rows' nm² areas) adds
+    a scale bar.
     """
-    from matplotlib.colors import LogNorm
+    from matplotlib import colormaps, patheffects
+    from matplotlib.colors import ListedColormap, LogNorm, Normalize
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
+    labels = np.asarray(labels)
+    sampling = sampling if sampling is not None else _row_sampling(rows)
     ratio = np.full(labels.shape, np.nan)
-    values = {int(r["label"]): r.get("peak_ratio") for r in rows}
-    for label, value in values.items():
-        if value is not None:
-            ratio[labels == label] = value
-    finite = ratio[np.isfinite(ratio)]
+    unmeasured = np.zeros(labels.shape, bool)
+    for r in rows:
+        if r.get("peak_ratio") is None:
+            unmeasured |= labels == int(r["label"])
+        else:
+            ratio[labels == int(r["label"])] = r["peak_ratio"]
+    values = np.array([r["peak_ratio"] for r in rows if r.get("peak_ratio") is not None], float)
+    scaled = values.size > 1 and values.max() - values.min() > 1e-6 * abs(values.max())
+    # the layout in inches: title, image (with the colour bar right of it), legend
     h, w = labels.shape
-    fig = Figure(figsize=(6.4, 6.4 * h / w + 0.6), dpi=120)
-    ax = fig.subplots()
+    img_w = 5.0 if scaled else 5.8
+    img_h = img_w * h / w
+    if img_h > 6.4:
+        img_w, img_h = 6.4 * w / h, 6.4
+    bar_w = 1.2 if scaled else 0.0
+    fig_w = max(img_w + bar_w + 0.2, 4.8)
+    heading = _wrap(title or _counted(len(rows), "particle"), int(fig_w * 12))
+    title_h = 0.15 + 0.2 * (heading.count("\n") + 1)
+    handles = []
+    if unmeasured.any():
+        handles.append(Line2D([], [], color="0.75", lw=1.5, label="no lattice peak",
+                              path_effects=[patheffects.withStroke(linewidth=3,
+                                                                   foreground="black")]))
+    if values.size and not scaled:
+        handles.append(Patch(facecolor=colormaps["viridis"](0.5), alpha=0.6,
+                             label=f"Fourier peak ratio {values[0]:.3g}"))
+    legend_h = 0.35 if handles else 0.1
+    fig_h = title_h + img_h + legend_h
+    x0 = (fig_w - img_w - bar_w) / 2
+    fig = Figure(figsize=(fig_w, fig_h), dpi=120)
+    ax = fig.add_axes((x0 / fig_w, legend_h / fig_h, img_w / fig_w, img_h / fig_h))
     lo, hi = np.percentile(image, [1, 99])
     ax.imshow(image, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1)
-    if finite.size:
-        norm = LogNorm(vmin=max(1.0, finite.min()), vmax=max(finite.max(), 1.01 * max(
-            1.0, finite.min())))
+    if values.size and scaled:
+        log = _ratio_log(values)
+        norm = (LogNorm if log else Normalize)(vmin=values.min(), vmax=values.max())
         shown = ax.imshow(np.ma.masked_invalid(ratio), cmap="viridis", norm=norm, alpha=0.6)
-        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04,
-                     label="Fourier peak ratio (strongest pair / strongest elsewhere)")
+        cax = fig.add_axes(((x0 + img_w + 0.15) / fig_w, legend_h / fig_h, 0.18 / fig_w,
+                            img_h / fig_h))
+        bar = fig.colorbar(shown, cax=cax)
+        _ratio_ticks(bar.ax.yaxis, log=log)
+        bar.set_label("Fourier peak ratio" + ("\n(strongest pair / strongest elsewhere)"
+                                              if img_h >= 2.6 else ""), fontsize=8)
+        bar.ax.tick_params(labelsize=8)
+    elif values.size:  # one ratio: one colour, its value in the legend
+        ax.imshow(np.ma.masked_invalid(ratio), alpha=0.6,
+                  cmap=ListedColormap([colormaps["viridis"](0.5)]))
+    if unmeasured.any():
+        ax.contour(unmeasured, levels=[0.5], colors="0.75", linewidths=1.5,
+                   path_effects=[patheffects.withStroke(linewidth=3, foreground="black")])
     for r in rows:
         if r.get("spacing_A") is not None:
             ax.annotate(f"{r['spacing_A']:.2f} Å", (r["centroid_x_px"], r["centroid_y_px"]),
-                        color="white", fontsize=7, ha="center")
+                        color="white", fontsize=7, ha="center",
+                        path_effects=[patheffects.withStroke(linewidth=1.5, foreground="black")])
+    _draw_scale_bar(ax, labels.shape, sampling)
     ax.set_axis_off()
-    ax.set_title(title or f"{len(rows)} particles", fontsize=10)
-    fig.tight_layout()
+    fig.text(0.5, 1 - 0.08 / fig_h, heading, ha="center", va="top", fontsize=10)
+    if handles:
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
+                   frameon=False, bbox_to_anchor=((x0 + img_w / 2) / fig_w, 0.0))
     return write_figure(fig, path)

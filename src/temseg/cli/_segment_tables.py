@@ -169,7 +169,8 @@ def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: 
     csv_path = write_particle_csv(out / f"{name}_particles.csv", rows, frames=plan["stack"],
                                   unit=unit)
     png_path = plot_particles(out / f"{name}_particles.png", rows, n_frames=n_frames,
-                              title=plan["path"].name, blank_frames=blank, unit=unit)
+                              title=plan["path"].name, blank_frames=blank, unit=unit,
+                              sampling=plan["sampling"])
     segmented = None if n_frames is None else n_frames - len(blank)
     extra = {}
     if first:
@@ -178,14 +179,16 @@ def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: 
         extra["fourier_map"] = str(plot_fourier_map(
             out / f"{name}_fourier.png", first["image"],
             label_particles(first["mask"], min_area_px=min_area_px), shown,
-            title=f"{plan['path'].name}{where}: Fourier peak ratio per particle"))
+            title=f"{plan['path'].name}{where}: Fourier peak ratio per particle",
+            sampling=plan["sampling"]))
         ratios = [r["peak_ratio"] for r in rows if r.get("peak_ratio") is not None]
         extra["peak_ratio_median"] = float(np.median(ratios)) if ratios else None
         if plan["stack"]:  # 003 keeps the frames whose particles sit on a zone axis (low ratio)
             extra[f"{unit}_peak_ratio"] = [None if np.isnan(v) else float(v)
                                            for v in frame_peak_ratios(rows, n_frames,
                                                                       unit=unit)]
-    return {**particle_summary(rows, n_frames=segmented, unit=unit), **extra,
+    return {**particle_summary(rows, n_frames=segmented, unit=unit, sampling=plan["sampling"]),
+            **extra,
             "min_area_px": min_area_px, "csv": str(csv_path), "plot": str(png_path)}
 
 
