@@ -182,3 +182,20 @@ def test_class_confusion_marks_the_wrong_class_yellow(tmp_path):
                                           (255, 0, 0)]
     binary = iio.imread(write_confusion_overlay(tmp_path / "d.png", pred, truth))
     assert tuple(binary[0, 1]) == (255, 255, 255)  # without classes any foreground is a hit
+
+
+def test_a_small_confusion_map_is_enlarged_with_its_scale_bar(tmp_path):
+    """A 64² simulated image's map was a thumbnail whose bar label read "5 A" in 9 px."""
+    from temseg.io.writers import scale_bar_geometry
+
+    truth = np.zeros((64, 48), bool)
+    truth[10:30, 10:30] = True
+    pred = np.roll(truth, 3, axis=1)
+    write_confusion_overlay(tmp_path / "s.png", pred, truth, sampling=0.3, min_side_px=256)
+    big = iio.imread(tmp_path / "s.png")
+    assert big.shape == (256, 192, 3)  # 4× (whole multiples)
+    np.testing.assert_array_equal(big[40:44, 52:56], 255)  # a TP pixel, 4 × 4 now
+    geo = scale_bar_geometry((256, 192), 0.3 / 4)
+    assert (big[geo["y"], geo["x"]:geo["x"] + geo["length_px"]] == 255).all()
+    write_confusion_overlay(tmp_path / "n.png", pred, truth)  # by default as it is
+    assert iio.imread(tmp_path / "n.png").shape == (64, 48, 3)

@@ -18,6 +18,10 @@ from temseg.cli import _common
 #: the six scores of 004 table 1 (soft dice is in the CSV files)
 _SCORES = ("accuracy", "balanced_accuracy", "jaccard", "f1", "precision", "recall")
 
+#: confusion overlays of smaller images are enlarged to this side (a 64² simulated image's
+#: scale-bar label read "5 A" in 9 px)
+OVERLAY_MIN_SIDE_PX = 256
+
 
 def evaluate(
     model: Path = typer.Argument(..., help="Model file (.json/.safetensors/stem), run folder, "
@@ -332,7 +336,8 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
         if overlays:
             for pair, prob in bar.track(list(zip(pairs, probs)), description="overlays"):
                 write_confusion_overlay(out / "confusion" / f"{pair.name}.png", prob >= thr,
-                                        pair.label > 0, sampling=samplings[pair.name])
+                                        pair.label > 0, sampling=samplings[pair.name],
+                                        min_side_px=OVERLAY_MIN_SIDE_PX)
     if pooled.get("tp", 0) + pooled.get("fn", 0) == 0:
         _no_foreground_warning(len(pairs), pooled.get("fp", 0))
     means = image_means(rows)
@@ -402,7 +407,8 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
         if overlays:
             written.append(write_confusion_overlay(out / "confusion" / f"{pair.name}.png", pred,
                                                    pair.label, classes=True,
-                                                   sampling=pixel_size(pair)))
+                                                   sampling=pixel_size(pair),
+                                                   min_side_px=OVERLAY_MIN_SIDE_PX))
         if pixel_size(pair) is None:
             uncalibrated.append(pair.name)
             return

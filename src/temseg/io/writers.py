@@ -504,14 +504,16 @@ def confusion_image(pred, truth, *, classes: bool = False) -> np.ndarray:
 
 
 def write_confusion_overlay(path: str | Path, pred, truth, *, classes: bool = False,
-                            sampling: float | None = None) -> Path:
+                            sampling: float | None = None, min_side_px: int = 0) -> Path:
     """Write the confusion map of a binary prediction against the truth as RGB PNG.
 
     Colours as in Sadre et al. 2021 fig. 4: true positive white, true negative
     black, false positive red, false negative blue; with ``classes`` (class-index
     maps) a foreground pixel of the wrong class is yellow. With ``sampling`` (Å
     per pixel) a scale bar goes bottom left (:func:`draw_scale_bar`); none
-    without.
+    without. An image whose longer side is under ``min_side_px`` is enlarged
+    (nearest neighbour, a whole multiple) to reach it, so that a thumbnail's
+    errors and scale-bar label read (the bar drawn at the enlarged size).
     """
     path = Path(path)
     sampling = check_sampling(sampling)
@@ -519,4 +521,7 @@ def write_confusion_overlay(path: str | Path, pred, truth, *, classes: bool = Fa
         rgb = confusion_image(pred, truth, classes=classes)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
-    return _save_rgb(path, draw_scale_bar(rgb, sampling))
+    scale = max(1, -(-int(min_side_px) // max(rgb.shape[:2])))
+    if scale > 1:
+        rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
+    return _save_rgb(path, draw_scale_bar(rgb, None if sampling is None else sampling / scale))
