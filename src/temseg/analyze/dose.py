@@ -262,52 +262,102 @@ def _running_median(values: np.ndarray, window: int) -> np.ndarray:
     return median_filter(values, size=window, mode="nearest")
 
 
+def plain_dose(dose: float) -> str:
+    """A dose to 3 significant digits as a plain number: ``"1,000"``, ``"30.2"``, ``"0.5"``.
+
+    >>> [plain_dose(d) for d in (1000.0, 12345.0, 30.24, 100.0, 5.0, 0.5)]
+    ['1,000', '12,300', '30.2', '100', '5', '0.5']
+    """
+    value = float(f"{dose:.3g}")
+    if value == 0 or not np.isfinite(value):
+        return f"{value:g}"
+    decimals = max(0, 2 - int(np.floor(np.log10(abs(value)))))
+    text = f"{value:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _dose_label(curve: DoseCurve, which: str) -> str:
+    """:meth:`DoseCurve.describe` with the dose as a plain number (``"≤ 1,000 e/Å² ..."``)."""
+    dose, bound = ((curve.dose_half, curve.half_is_bound) if which == "half"
+                   else (curve.dose_converged, curve.converged_is_bound))
+    text = f"{plain_dose(dose)} e/Å²"
+    return f"≤ {text} (from the first frame)" if bound else text
+
+
 def plot_dose_curve(path: str | Path, curve: DoseCurve, *, area_unit: str = "px",
                     title: str | None = None, reference: dict | None = None,
-                    blank_doses=(), nm2_per_unit: float | None = None) -> Path:
+                    blank_doses=(), nm2_per_unit: float | None = None,
+                    labelled=None) -> Path:
     """Plot area against dose (log axis) with the convergence band and the two doses, as PNG.
 
     ``reference`` maps a label to a dose (e.g. the paper's figures), drawn as a dotted line,
     or to a ``(low, high)`` range of doses, drawn shaded;
     ``blank_doses`` (e/Å²) of frames left out as blank are marked on the dose axis;
-    ``nm2_per_unit`` (nm² per ``area_unit``, known from the pixel size) adds an nm² axis.
-    The legend sits below the axes, so it covers no data.
+    ``nm2_per_unit`` (nm² per ``area_unit``, known from the pixel size) adds an nm² axis;
+    ``labelled``, ``(doses, areas)`` of the frames' labelled (true) areas in
+    ``area_unit`` (a simulated series), is drawn as a second series.
+
+    The area axis starts at 0 and shows the 50 %-of-full-area level. The frames are
+    drawn over the lines derived from them (thin, behind); a dose that is only an
+    upper bound (the series starts past it) is marked ≤ with an arrow to lower
+    doses. The legend sits below the axes, so it covers no data.
     """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 5.2), dpi=120)
+    fig = Figure(figsize=(6.4, 5.6), dpi=120)
     ax = fig.subplots()
     n_ref = curve.n_reference
-    ax.semilogx(curve.doses[:-n_ref], curve.areas[:-n_ref], ".", ms=4, color="0.3",
-                label="segmented area")
+    points = {"zorder": 4, "clip_on": False}  # over the lines; a 0 area sits on the axis
+    ax.semilogx(curve.doses[:-n_ref], curve.areas[:-n_ref], ".", ms=5, color="0.2",
+                label="segmented area", **points)
     ax.semilogx(curve.doses[-n_ref:], curve.areas[-n_ref:], "s", ms=4, mfc="none",
-                color="tab:green", label=f"reference frames ({n_ref} highest doses)")
+                color="tab:green", label=f"reference frames ({n_ref} highest doses)", **points)
+    if labelled is not None:
+        true_doses, true_areas = (np.asarray(v, dtype=np.float64) for v in labelled)
+        order = np.argsort(true_doses)
+        ax.plot(true_doses[order], true_areas[order], "D-", ms=3, lw=0.8, mfc="none",
+                color="tab:purple", label="labelled area", zorder=3)
     if len(blank_doses):
         ax.plot(blank_doses, np.zeros(len(blank_doses)), "x", ms=6, color="tab:red", clip_on=False,
-                transform=ax.get_xaxis_transform(), label="blank frame (left out)")
-    ax.axhspan(*curve.band, color="tab:green", alpha=0.2,
+                transform=ax.get_xaxis_transform(), label="blank frame (left out)", zorder=4)
+    ax.axhspan(*curve.band, color="tab:green", alpha=0.2, lw=0, zorder=0,
                label=f"full area ±{100 * curve.tolerance:g} % (mean of the reference frames)")
-    ax.axhline(curve.full_area, color="tab:green", lw=1)
+    ax.axhline(curve.full_area, color="tab:green", lw=0.8, zorder=1)
+    ax.axhline(0.5 * curve.full_area, color="tab:orange", ls=":", lw=1, zorder=1,
+               label="50 % of the full area")
+    lines = {"lw": 1, "ls": "--", "zorder": 2}
     if curve.dose_half:
-        ax.axvline(curve.dose_half, color="tab:orange", ls="--",
-                   label=f"50 % area at {curve.describe('half')}")
+        ax.axvline(curve.dose_half, color="tab:orange", label=f"50 % area at "
+                   f"{_dose_label(curve, 'half')}", **lines)
     if curve.dose_converged:
-        ax.axvline(curve.dose_converged, color="k", ls="--",
-                   label=f"converged at {curve.describe('converged')}")
+        ax.axvline(curve.dose_converged, color="k", label=f"converged at "
+                   f"{_dose_label(curve, 'converged')}", **lines)
+    bounds = [(dose, colour, height) for dose, bound, colour, height in (
+        (curve.dose_half, curve.half_is_bound, "tab:orange", 0.97),
+        (curve.dose_converged, curve.converged_is_bound, "k", 0.92)) if dose and bound]
+    for dose, colour, height in bounds:  # an upper bound: the true dose lies to the left;
+        # the arrow starts just off the line, clear of the first frame's point on it
+        ax.annotate("", xy=(dose / 3.5, height), xytext=(dose / 1.15, height),
+                    xycoords=ax.get_xaxis_transform(),
+                    arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.2})
     for name, dose in (reference or {}).items():
         if isinstance(dose, tuple):  # a range of doses
-            ax.axvspan(*dose, color="tab:blue", alpha=0.12, lw=0, label=name)
+            ax.axvspan(*dose, color="tab:blue", alpha=0.12, lw=0, zorder=0, label=name)
         else:
-            ax.axvline(dose, color="tab:blue", ls=":", label=name)
+            ax.axvline(dose, color="tab:blue", ls=":", lw=1, zorder=2, label=name)
     ax.set_xlabel("frame dose (e/Å²)")
     ax.set_ylabel(f"segmented area ({area_unit})")
+    ax.set_ylim(bottom=0)
+    if bounds:  # room left of the first frame for the arrows
+        left, right = ax.get_xlim()
+        ax.set_xlim(min(left, min(d for d, _, _ in bounds) / 4), right)
     if nm2_per_unit:
         k = float(nm2_per_unit)
         nm2 = ax.secondary_yaxis("right", functions=(lambda a: a * k, lambda a: a / k))
         nm2.set_ylabel("segmented area (nm²)")
     if title:
         ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
               frameon=False)
     fig.tight_layout()  # makes room below the axes for the legend
     return write_figure(fig, path)

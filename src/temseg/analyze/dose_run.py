@@ -449,5 +449,8 @@ def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
                                        blank_doses=[r["dose_e_per_A2"] for r in rows
                                                     if r["blank"]],
                                        nm2_per_unit=(series.sampling / 10.0) ** 2
-                                       if series.sampling else None)
+                                       if series.sampling else None,
+                                       labelled=([r["dose_e_per_A2"] for r in rows],
+                                                 [r["true_area_px"] for r in rows])
+                                       if "true_area_px" in rows[0] else None)
     return run

@@ -5,12 +5,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from temseg.io.files import write_figure
+
+
+def plain_number(value: float) -> str:
+    """``value`` without an exponent, in its shortest form (at most 6 significant digits).
+
+    >>> [plain_number(v) for v in (0.9000000000000001, 1.0, 0.035, 20.0, 0.0001, 0.2875)]
+    ['0.9', '1', '0.035', '20', '0.0001', '0.2875']
+    """
+    return np.format_float_positional(float(value), precision=6, unique=True,
+                                      fractional=False, trim="-")
+
+
+def _plain_log_formatter(*, minor: bool):
+    """A log-axis tick formatter that labels the ticks matplotlib would, as plain decimals."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class PlainLogFormatter(LogFormatterSciNotation):
+        def __call__(self, x, pos=None):
+            return plain_number(x) if super().__call__(x, pos) else ""
+
+    return PlainLogFormatter(labelOnlyBase=False) if minor else PlainLogFormatter()
 
 
 def plot_learning_curve(history: Sequence[dict], path: str | Path, *, monitor: str = "f1",
                         title: str | None = None, best_epoch: int | None = None) -> Path:
     """Plot training/validation loss and the validation ``monitor`` score against epoch.
+
+    The loss axis is logarithmic with plain decimal tick labels (0.5, 0.9, 1), the
+    epoch axis has whole-number ticks, and the legend sits above the axes, so it
+    covers no curve.
 
     Parameters
     ----------
@@ -18,18 +45,19 @@ def plot_learning_curve(history: Sequence[dict], path: str | Path, *, monitor: s
         Rows of ``log.json`` (keys ``epoch``, ``train_loss``, optionally
         ``val_loss`` and ``val_<monitor>``).
     path : path
-        PNG file to write.
+        PNG file to write (640 × 400 px).
     monitor : str
         The validation score plotted (``val_<monitor>``) on the right axis.
     title : str, optional
         The plot's title.
     best_epoch : int, optional
-        Marked with a vertical line.
+        Marked with a dashed vertical line, named in the legend ("best epoch N").
     """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
     fig = Figure(figsize=(6.4, 4.0), dpi=100, layout="constrained")
@@ -41,6 +69,9 @@ def plot_learning_curve(history: Sequence[dict], path: str | Path, *, monitor: s
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(_plain_log_formatter(minor=False))
+    ax.yaxis.set_minor_formatter(_plain_log_formatter(minor=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     handles, labels = ax.get_legend_handles_labels()
     key = f"val_{monitor}"
     if any(key in row for row in history):
@@ -52,8 +83,11 @@ def plot_learning_curve(history: Sequence[dict], path: str | Path, *, monitor: s
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
     if best_epoch is not None:
-        ax.axvline(best_epoch, color="0.5", ls="--", lw=1)
-    ax.legend(handles, labels, loc="center right", fontsize="small")
+        handles.append(ax.axvline(best_epoch, color="0.5", ls="--", lw=1, zorder=1))
+        labels.append(f"best epoch {best_epoch}")
     if title:
-        ax.set_title(title)
+        fig.suptitle(title)
+    # above the axes (under the title), in one row: it cannot cover a curve
+    ax.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+              ncol=len(handles), fontsize="small", frameon=False)
     return write_figure(fig, path)
