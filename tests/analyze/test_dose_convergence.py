@@ -146,6 +146,9 @@ def test_dose_bands_give_the_arithmetic_mean_dose_and_the_plot_draws_it(tmp_path
     assert len(pooled) == 1
     np.testing.assert_allclose(pooled[0].get_xdata(), [r["dose_mean_e_per_A2"] for r in rows])
     np.testing.assert_allclose(sorted(pooled[0].get_xdata()), [150.0, 2325.1])
+    # the single images are in the legend too, and each band says how many it pools
+    assert "particle: single images" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(t.get_text() for t in ax.texts) == ["n=1", "n=2"]
 
 
 def test_frames_tied_at_the_top_dose_all_form_the_reference():

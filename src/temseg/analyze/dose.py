@@ -456,18 +456,23 @@ def plot_scores_by_dose(path: str | Path, doses, image_f1: dict[str, list], rows
     for i, (name, values) in enumerate(image_f1.items()):
         colour = f"C{i}"
         f1 = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-        ax.semilogx(d, f1, ".", ms=3, alpha=0.4, color=colour)
+        ax.semilogx(d, f1, "o", ms=4, alpha=0.55, mfc="none", color=colour, clip_on=False,
+                    label=f"{name}: single images")
         key = "f1" if len(image_f1) == 1 and "f1" in (rows[0] if rows else {}) else f"f1_{name}"
         ax.semilogx(centres, [r.get(key, np.nan) for r in rows], "o-", color=colour,
                     label=f"{name}: pooled per band")
     for r in rows:
         ax.axvline(r["dose_low_e_per_A2"], color="0.85", lw=0.8, zorder=0)
     ax.set_xlabel(dose_label)
-    ax.set_ylabel("F1 (points: single images)")
+    ax.set_ylabel("F1")
     values = [v for series in image_f1.values() for v in series if v is not None]
     values += [r[k] for r in rows for k in r if k.startswith("f1")]
     low = np.nanmin(values) if values else 0.0
-    ax.set_ylim(max(0.0, np.floor((low - 0.02) * 10) / 10) - 0.01, 1.01)  # the range in use
+    bottom = max(0.0, np.floor((low - 0.02) * 10) / 10) - 0.01
+    ax.set_ylim(bottom - 0.04, 1.01)  # the range in use, room for the image counts
+    for r in rows:  # how many images each pooled point stands for
+        ax.annotate(f"n={r['images']}", (r["dose_mean_e_per_A2"], bottom - 0.035), ha="center",
+                    va="bottom", fontsize=6, color="0.35")
     if title:
         ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8, loc="lower right")
