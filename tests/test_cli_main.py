@@ -80,6 +80,27 @@ def test_usage_error_exits_2(capsys):
     assert isinstance(cli_main.app, typer.Typer)
 
 
+@pytest.mark.parametrize("argv, said", [
+    (["no-such-command"], "error: No such command 'no-such-command'. (see `temseg --help`)"),
+    (["segment", "--tile", "abc", "x.tif", "-o", "o"],
+     "error: Invalid value for '--tile': Input should be a valid integer, unable to parse "
+     "string as an integer (see `temseg segment --help`)"),
+    (["info", "x.tif", "--bogus"], "error: No such option: --bogus (see `temseg info --help`)"),
+])
+def test_a_usage_error_is_one_line(argv, said, capsys):
+    """A mistyped option or command: one line and 2, as any other bad input (it was a boxed
+    panel of five lines)."""
+    assert cli_main.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == said and captured.out == ""
+
+
+def test_no_arguments_show_the_help(capsys):
+    assert cli_main.main([]) == 2
+    captured = capsys.readouterr()
+    assert "Usage: temseg" in captured.out + captured.err and "error" not in captured.err
+
+
 def test_tables_reach_a_file_whole(capsys):
     """Piped into a log, a wide table keeps every name and digit (rich would cut at 80)."""
     from rich.table import Table

@@ -96,6 +96,18 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _exit_code(code: int) -> int:
+    """The status of a command that ended with ``code``: 143 once SIGTERM was met, and a
+    Ctrl-C (130) said in a word unless the command said more itself (train)."""
+    if _TERMINATED and code != 0:
+        if not _common.STOP_SAID:
+            _common.err.print("terminated")
+        return 143
+    if code == 130 and not _common.STOP_SAID:
+        _common.err.print("interrupted")
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 1 internal error, 2 bad input/usage,
     130 interrupted by Ctrl-C, 143 terminated by SIGTERM)."""
@@ -108,16 +120,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings(), _sigterm_as_interrupt():
             warnings.showwarning = _show_warning  # library warnings as one line
-            app(args=argv, prog_name="temseg")
+            # (not standalone: usage errors come here, to be said in one line)
+            code = app(args=argv, prog_name="temseg", standalone_mode=False)
+        return _exit_code(code if isinstance(code, int) and not isinstance(code, bool) else 0)
     except SystemExit as exc:
         code = exc.code
-        if _TERMINATED and code != 0:
-            if not _common.STOP_SAID:  # (train says more itself)
-                _common.err.print("terminated")
-            return 143
-        if code == 130 and not _common.STOP_SAID:  # click's exit on a Ctrl-C: say so
-            _common.err.print("interrupted")
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        return _exit_code(code if isinstance(code, int) else (0 if code is None else 1))
+    except typer.Abort:  # click's form of a Ctrl-C (or of SIGTERM, see above)
+        return _exit_code(130)
+    except typer.TyperException as exc:  # usage: a mistyped option or command, in one line
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if message:  # (no arguments at all: the help was shown, nothing to add)
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "temseg"
+            _common.err.print(f"[bold red]error:[/] {escape(message)} (see "
+                              f"`{escape(where)} --help`)", highlight=False)
+        return int(getattr(exc, "exit_code", 2))
     except Terminated:
         _common.err.print("terminated")
         return 143
