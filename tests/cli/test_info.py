@@ -120,3 +120,10 @@ def test_info_describes_a_focal_series_zarr_dataset(tmp_path, capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert ("dose 1,200–96,000 e/Å² (median 26,500; each image of a series, 3× in all); "
             "1 image(s) without a dose") in out
+    assert "made" not in out  # no record group: nothing said
+    root.create_group("record", attributes={  # how simulate made it
+        "created": "2026-11-22T11:51:43+00:00", "versions": {"temseg": "0.1.0"}, "seed": 7,
+        "command": "temseg simulate configs/simulate_mos2.yaml -o mos2.zarr"})
+    assert main(["info", str(tmp_path / "mos2.zarr")]) == 0
+    assert ("made 2026-11-22T11:51:43+00:00, temseg 0.1.0, seed 7, `temseg simulate "
+            "configs/simulate_mos2.yaml -o mos2.zarr`") in " ".join(capsys.readouterr().out.split())

@@ -331,7 +331,31 @@ def _describe_zarr(path: Path, *, sampling: float | None = None) -> None:
         summary.add_row("dose", f"{_common.dose_text(doses[0])}–{_common.dose_text(doses[-1])} "
                                 f"e/Å² (median {_common.dose_text(median(doses))}{each})"
                         + (f"; {unknown} image(s) without a dose" if unknown else ""))
+    made = _zarr_record(path)
+    if made:
+        summary.add_row("made", escape(made))
     _common.show(summary)
+
+
+def _zarr_record(path: Path) -> str | None:
+    """When and how a simulated dataset was made, from its ``record`` group (temseg's run
+    record: time, temseg version, seed, command), or None where it has none."""
+    import zarr
+
+    try:
+        record = dict(zarr.open_group(str(path), mode="r")["record"].attrs)
+    except Exception:  # noqa: BLE001 - no record group (or not ours): nothing to say
+        return None
+    parts = [str(record.get("created") or "")]
+    version = (record.get("versions") or {}).get("temseg")
+    if version:
+        parts.append(f"temseg {version}")
+    if record.get("seed") is not None:
+        parts.append(f"seed {record['seed']}")
+    if record.get("command"):
+        parts.append(f"`{record['command']}`")
+    text = ", ".join(p for p in parts if p)
+    return text or None
 
 
 def info(
