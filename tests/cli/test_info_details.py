@@ -23,7 +23,8 @@ def test_info_describes_a_tcyx_probability_hyperstack(tmp_path, capsys):
     out = " ".join(captured.out.split())
     assert "shape 2 × 4 × 6 × 5" in out
     assert "axes TCYX" in out and "dtype float32" in out
-    assert "hyperstack: 2 × 4 (T × C) planes of 6 × 5 px" in out
+    assert "hyperstack: 2 × 4 (T × C) planes of 6 × 5 px (a focal-series model of 4 " \
+        "channels segments it as 2 series)" in out  # (segment reads TCYX now)
     assert "0.5 Å/px (0.05 nm/px)" in out and "0.25 × 0.3 nm (W × H)" in out
     assert "min 0.25 max 0.75 mean 0.375" in out  # the blank series left out
     assert "NaN/inf pixels 120" in out

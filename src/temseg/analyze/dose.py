@@ -475,6 +475,9 @@ def plot_scores_by_dose(path: str | Path, doses, image_f1: dict[str, list], rows
                     va="bottom", fontsize=6, color="0.35")
     if title:
         ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8, loc="lower right")
+    # below the axes: inside, it hid the low-F1 images it is there to show
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+              frameon=False)
+    fig.set_size_inches(6.4, 4.6)
     fig.tight_layout()
     return write_figure(fig, path)

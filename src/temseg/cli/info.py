@@ -411,13 +411,16 @@ def info(
         axes = str(meta.pop("tiff.axes", ""))
         axes = axes if len(axes) == len(shape) else ""
         if axes:
-            summary.add_row("axes", escape(axes) + (" (in segment's NAME_prob.tif: series × "
-                                                    "class × Y × X)" if axes == "TCYX" else ""))
+            summary.add_row("axes", escape(axes) + (" (segment's NAME_prob.tif of focal series "
+                                                    "is series × class × Y × X)"
+                                                    if axes == "TCYX" else ""))
         summary.add_row("dtype", f"{meta.pop('dtype', micrograph.data.dtype)} (read as float32)")
         planes = " × ".join(map(str, shape[:-2])) + (f" ({' × '.join(axes[:-2])})" if axes
                                                      else "")
-        summary.add_row("kind", f"hyperstack: {planes} planes of {height} × {width} px "
-                                "(segment takes 2-D images and 3-D stacks only)")
+        takes = (f"a focal-series model of {shape[1]} channels segments it as {shape[0]} series"
+                 if len(shape) == 4 and axes[1:2] == "C" else
+                 "segment takes 2-D images, 3-D stacks and T × C × Y × X focal series")
+        summary.add_row("kind", f"hyperstack: {planes} planes of {height} × {width} px ({takes})")
     else:
         summary.add_row("dtype", f"{meta.pop('dtype', micrograph.data.dtype)} (read as float32)")
         summary.add_row("kind", f"stack of {micrograph.n_frames} frames" if micrograph.is_stack
