@@ -103,6 +103,9 @@ def test_a_stack_of_two_series_gives_class_maps_and_counts(focal_file, tmp_path,
     assert set(entry["counts"]["per_class"]) == set(SPECIES[1:])
     assert iio.imread(out / "mos2_overlay.png").shape[1] >= 512
     assert "Mo columns" in captured.out and "per series" in captured.out
+    # which frame feeds which defocus, with abTEM's sign (the order cannot be seen in images)
+    assert ("each focal series: frame 1 → Δf -50 Å, frame 2 → Δf +0 Å, frame 3 → Δf +50 Å "
+            "(Δf as abTEM: positive = underfocus)") in " ".join(captured.out.split())
 
 
 def test_one_series_writes_a_png_mask_and_no_plot(focal_file, tmp_path, capsys):

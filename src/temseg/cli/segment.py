@@ -111,6 +111,10 @@ def _check_inputs(segmenter, inputs: list[Path], sampling: float | None, *,
               else [[path] for path in inputs])
     if series_files:
         _show_series_files(segmenter, groups, order, from_folders=from_folders)
+    elif segmenter.in_channels > 1:  # stacks: which frame of a series feeds which channel
+        names, sign = _channel_names(segmenter, order)
+        _common.out.print("each focal series: " + ", ".join(
+            f"frame {k + 1} → {name}" for k, name in enumerate(names)) + sign, highlight=False)
     plans = []
     for group in _common.track(groups, "checking inputs", transient=True):
         plan = {"path": group[0], "files": group} if series_files else {"path": group[0]}
@@ -130,6 +134,18 @@ def _check_inputs(segmenter, inputs: list[Path], sampling: float | None, *,
     return plans
 
 
+def _channel_names(segmenter, order: list[int] | None) -> tuple[list[str], str]:
+    """The model's channel names in the order a series' frames (or files) feed them, and the
+    note on the defocus sign where they are defoci."""
+    names = segmenter.channels or [f"channel {i}" for i in range(segmenter.in_channels)]
+    names = names if order is None else [names[k] for k in order]
+    # channel names carry the simulation's (abTEM's) defocus sign; many microscopes show
+    # the opposite, so say which it is where the names are defoci
+    sign = (" (Δf as abTEM: positive = underfocus)"
+            if any(str(name).startswith("Δf") for name in names) else "")
+    return list(names), sign
+
+
 def _show_series_files(segmenter, groups: list[list[Path]], order: list[int] | None, *,
                        from_folders: frozenset = frozenset()) -> None:
     """Print which file feeds which channel (a wrong order is not seen in the output), with
@@ -138,12 +154,7 @@ def _show_series_files(segmenter, groups: list[list[Path]], order: list[int] | N
     the files found in a folder; files given are in the user's order)."""
     from temseg.io.files import sign_texts
 
-    names = segmenter.channels or [f"channel {i}" for i in range(segmenter.in_channels)]
-    names = names if order is None else [names[k] for k in order]
-    # channel names carry the simulation's (abTEM's) defocus sign; many microscopes show
-    # the opposite, so say which it is where the names are defoci
-    sign = (" (Δf as abTEM: positive = underfocus)"
-            if any(str(name).startswith("Δf") for name in names) else "")
+    names, sign = _channel_names(segmenter, order)
     for group in groups:
         _common.out.print(f"series {group[0].stem}: " + ", ".join(
             f"{path.name} → {name}" for path, name in zip(group, names)) + sign,
