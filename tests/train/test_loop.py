@@ -173,3 +173,31 @@ def test_sigmoid_head_trains():
     result = fit(tiny(out=1), data, None, cfg, seed=0)
     assert math.isnan(result.best_score) and result.history[-1]["train_loss"] < \
         result.history[0]["train_loss"]
+
+
+def test_training_leaves_torch_and_matplotlib_as_it_found_them(tmp_path):
+    """A notebook that trained once computed on one thread, deterministically, with figures
+    on a non-displaying backend ever after."""
+    import matplotlib
+    import torch
+
+    from temseg.rng import keeps_torch_settings
+
+    torch.use_deterministic_algorithms(False)  # (earlier tests' seeding may have set it)
+    threads = torch.get_num_threads()
+    backend = matplotlib.get_backend()
+
+    @keeps_torch_settings
+    def trains():
+        torch.set_num_threads(max(1, threads - 1) if threads > 1 else 2)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        raise ValueError("stopped")  # the settings come back on an error too
+
+    with pytest.raises(ValueError):
+        trains()
+    assert torch.get_num_threads() == threads
+    assert not torch.are_deterministic_algorithms_enabled()
+    from temseg.train.plots import plot_learning_curve
+
+    plot_learning_curve([{"epoch": 1, "train_loss": 0.5}], tmp_path / "lc.png")
+    assert matplotlib.get_backend() == backend and (tmp_path / "lc.png").stat().st_size > 1000

@@ -18,6 +18,7 @@ from temseg.config import from_dict, to_dict
 from temseg.errors import ConfigError, InputError
 from temseg.io.files import atomic_path, write_json
 from temseg.record import write_record
+from temseg.rng import keeps_torch_settings
 from temseg.train.config import TrainConfig
 from temseg.train.data import TrainingSet, load_training_data
 from temseg.train.scoring import evaluate_pairs, mean_std, write_table
@@ -442,6 +443,7 @@ def _load(config: TrainConfig, paths, preprocessing) -> TrainingSet:
                               preprocessing=preprocessing, sampling=config.sampling)
 
 
+@keeps_torch_settings
 def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = False,
                  data: TrainingSet | None = None,
                  callback: Callable[[str, dict], None] | None = None,

@@ -30,7 +30,7 @@ import torch
 from temseg.device import from_device, pick_device, to_device
 from temseg.errors import InputError
 from temseg.io.files import atomic_path, write_json
-from temseg.rng import seed_torch
+from temseg.rng import keeps_torch_settings, seed_torch
 from temseg.train.average import WeightAverage
 from temseg.train.checkpoints import (find_checkpoint, load_average, load_checkpoint,
                                       read_tensors, save_checkpoint)
@@ -231,6 +231,7 @@ def write_log(out_dir: Path, history: list[dict]) -> None:
         writer.writerows(history)
 
 
+@keeps_torch_settings
 def fit(model: torch.nn.Module, train_set: TrainingSet, val_set: TrainingSet | None,
         config: TrainConfig, *, seed: int, out_dir: str | Path | None = None,
         resume: str | Path | None = None, model_config=None,

@@ -53,10 +53,7 @@ def plot_learning_curve(history: Sequence[dict], path: str | Path, *, monitor: s
     best_epoch : int, optional
         Marked with a dashed vertical line, named in the legend ("best epoch N").
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # (drawn off-screen: no backend is chosen)
     from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
