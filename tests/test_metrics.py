@@ -148,3 +148,14 @@ def test_multiclass_macro_matches_sklearn(rng):
     assert len(out["per_class"]) == 3
     with pytest.raises(InputError, match="0..2"):
         multiclass_scores(pred + 1, truth, n_classes=3)
+
+
+def test_a_probability_map_given_as_a_mask_is_refused():
+    """> 0 of a probability map is nearly every pixel: recall 1.0, precision = the
+    foreground share, silently wrong; a 0/1 float mask is still a mask."""
+    truth = np.zeros((8, 8), bool)
+    truth[2:5, 2:5] = True
+    prob = np.where(truth, 0.9, 0.05)
+    with pytest.raises(InputError, match=r"^prediction: holds values between 0 and 1 .*threshold"):
+        scores(prob, truth)
+    assert scores((prob >= 0.5).astype(np.float32), truth)["f1"] == 1.0

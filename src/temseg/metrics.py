@@ -66,8 +66,12 @@ def _mask(array, name: str) -> np.ndarray:
     array = np.asarray(array)
     if array.size == 0:
         raise InputError(f"{name}: empty array")
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise InputError(f"{name}: contains NaN/inf")
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise InputError(f"{name}: contains NaN/inf")
+        if ((array > 0) & (array < 1)).any():  # a probability map: > 0 is nearly everything
+            raise InputError(f"{name}: holds values between 0 and 1 (a probability map?); "
+                             "threshold it first, e.g. prob >= 0.5 (scores take masks)")
     return array > 0
 
 

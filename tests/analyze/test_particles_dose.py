@@ -176,3 +176,14 @@ def test_scores_by_dose_pool_the_counts_of_each_band():
     assert row["f1_Mo"] == pytest.approx(2 * 4 / (8 + 4)) and row["f1_S1"] == pytest.approx(
         2 * 8 / (16 + 4))
     assert row["mean_f1"] == pytest.approx((row["f1_Mo"] + row["f1_S1"]) / 2)
+
+
+def test_a_probability_map_is_not_measured_as_a_mask():
+    """> 0 of probabilities made one particle of the whole image."""
+    from temseg.analyze.particles import particle_table
+
+    prob = np.full((16, 16), 0.05)
+    prob[4:8, 4:8] = 0.9
+    with pytest.raises(InputError, match="probability map.*threshold it first"):
+        particle_table(prob, sampling=0.3)
+    assert len(particle_table((prob >= 0.5).astype(float), sampling=0.3)) == 1

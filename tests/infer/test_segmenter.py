@@ -299,3 +299,11 @@ def test_baseline_file_is_a_segmenter(tmp_path):
     # the filter finds the lattice discs: far better than chance against the exact mask
     pred = prob >= seg.threshold
     assert (pred == mask.astype(bool)).mean() > 0.8
+
+
+def test_a_segmenter_says_what_it_is():
+    from temseg.infer import load_segmenter
+
+    text = repr(load_segmenter("au_ceo2"))
+    assert text == ("NetworkSegmenter('au_ceo2.json', single images, classes ['background', "
+                    "'foreground'], 0.3 Å/px, threshold 0.5)")

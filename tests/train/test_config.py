@@ -64,3 +64,14 @@ def test_seed_range_edges_are_accepted():
 def test_validation_that_is_used_is_accepted():
     assert load_config(TrainConfig, {"patience": 3, "folds": 2}).val_fraction == 0.2
     assert load_config(TrainConfig, {"patience": 3, "val_fraction": 0.0, "val_data": ["v"]})
+
+
+def test_one_data_folder_may_be_given_as_a_string():
+    """From Python, data="folder" was split into one folder per letter."""
+    from pathlib import Path
+
+    from temseg.train.config import TrainConfig
+
+    config = TrainConfig(data="runs/graphene", val_data=Path("val"))
+    assert config.data == [Path("runs/graphene")] and config.val_data == [Path("val")]
+    assert TrainConfig(data=["a", "b"]).data == [Path("a"), Path("b")]

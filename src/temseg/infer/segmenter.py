@@ -126,6 +126,12 @@ class Segmenter:
         self.path = None if path is None else Path(path)
         self.warn = warn or _default_warn
 
+    def __repr__(self) -> str:
+        where = f"{self.path.name!r}, " if self.path is not None else ""
+        sampling = f"{self.sampling:g} Å/px" if self.sampling is not None else "any pixel size"
+        return (f"{type(self).__name__}({where}{self.takes}, classes {list(self.classes)}, "
+                f"{sampling}, threshold {self.threshold:g})")
+
     @property
     def takes(self) -> str:
         """What one input is, in words (``"single images"``, ``"focal series of 3 images

@@ -25,6 +25,12 @@ MAX_SEED = 2**32 - 1
 MONITORS = ("f1", "dice", "soft_dice", "jaccard", "accuracy", "balanced_accuracy", "macro_f1")
 
 
+def _paths(value) -> list[Path]:
+    """One path (``data="folder"``) or several as a list of Paths (a lone string was split
+    into its letters, each taken for a folder)."""
+    return [Path(value)] if isinstance(value, (str, Path)) else [Path(p) for p in value]
+
+
 @dataclass
 class TrainConfig:
     """How to train a segmentation network.
@@ -175,7 +181,7 @@ class TrainConfig:
     num_threads: int | None = None
 
     def __post_init__(self) -> None:
-        self.data = [Path(p) for p in self.data]
+        self.data = _paths(self.data)
         if self.init is not None:
             self.init = str(self.init)
             if not self.init.strip():
@@ -189,7 +195,7 @@ class TrainConfig:
                     or self.init_member < 1:
                 raise ConfigError(f"init_member: must be a member number >= 1, got "
                                   f"{self.init_member!r}")
-        self.val_data = [Path(p) for p in self.val_data]
+        self.val_data = _paths(self.val_data)
         if self.loss not in LOSSES:
             raise ConfigError(f"loss: {self.loss!r} is not one of {', '.join(map(repr, LOSSES))}")
         if self.lr_schedule not in ("constant", "cosine"):
