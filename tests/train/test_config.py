@@ -75,3 +75,15 @@ def test_one_data_folder_may_be_given_as_a_string():
     config = TrainConfig(data="runs/graphene", val_data=Path("val"))
     assert config.data == [Path("runs/graphene")] and config.val_data == [Path("val")]
     assert TrainConfig(data=["a", "b"]).data == [Path("a"), Path("b")]
+
+
+def test_counts_must_be_whole_numbers():
+    """epochs=1.5 was taken, and training then failed with a TypeError of range()."""
+    import numpy as np
+
+    from temseg.train.config import TrainConfig
+
+    for field, value in (("epochs", 1.5), ("batch_size", True), ("patch_size", 128.0)):
+        with pytest.raises(ConfigError, match=rf"^{field}: must be a whole number"):
+            TrainConfig(**{field: value})
+    assert TrainConfig(epochs=np.int64(3)).epochs == 3

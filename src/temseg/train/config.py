@@ -8,6 +8,7 @@ raises :class:`~temseg.errors.ConfigError` naming the field. Build one with
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,6 +209,12 @@ class TrainConfig:
             raise ConfigError(f"ema: must be in [0, 1) (decay per step), got {self.ema}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ConfigError(f"weight_decay: must be ≥ 0, got {self.weight_decay}")
+        for name in ("batch_size", "epochs", "patches_per_image", "folds", "patch_size",
+                     "patience", "num_threads"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, numbers.Integral)):
+                raise ConfigError(f"{name}: must be a whole number, got {value!r}")
         for name in ("batch_size", "epochs", "patches_per_image", "folds"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: must be ≥ 1, got {getattr(self, name)}")
