@@ -150,3 +150,13 @@ def test_config_validation_names_the_field():
         ModelConfig(options={"classes": 3})
     with pytest.raises(ConfigError, match="in_channels"):
         save_model("unused", build_model("resunet", in_channels=3), ModelConfig())
+
+
+def test_a_shipped_model_loads_by_its_name():
+    """load_segmenter took 'graphene', load_model said 'graphene.json: model file not found'."""
+    from temseg.models.receptive import receptive_field
+
+    model, config = load_model("graphene")
+    assert receptive_field(model) == 200
+    with pytest.raises(ModelFileError, match="nor a shipped model"):
+        load_model("no_such_model_here")

@@ -175,7 +175,9 @@ def load_model(path: str | Path, *, device=None):
     Parameters
     ----------
     path : str or Path
-        ``NAME``, ``NAME.json`` or ``NAME.safetensors``.
+        ``NAME``, ``NAME.json`` or ``NAME.safetensors``; where no such file exists, a
+        training run folder or the name of a shipped model (``graphene``), as
+        :func:`temseg.models.locate.model_json` finds them.
     device : torch.device, optional
         Where to put the model (default CPU).
 
@@ -193,6 +195,10 @@ def load_model(path: str | Path, *, device=None):
     from safetensors.torch import load_file
 
     stem = _stem(path)
+    if not stem.with_name(stem.name + ".json").is_file():
+        from temseg.models.locate import model_json  # (a run folder, a shipped name)
+
+        stem = _stem(model_json(path))
     meta = stem.with_name(stem.name + ".json")
     data = read_model_json(stem)
     try:
