@@ -136,8 +136,8 @@ def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmente
     rows = sorted(counts + [count_row(i, None, classes=segmenter.classes, sampling=sampling,
                                       frames_per_series=segmenter.in_channels) for i in blank],
                   key=lambda r: r["series"])
-    if names is not None:
-        rows = [{**row, "name": names[row["series"]]} for row in rows]
+    if names is not None:  # series of separate files: no frame of one stack to point to
+        rows = [{**row, "first_frame": None, "name": names[row["series"]]} for row in rows]
     csv_path = write_counts_csv(out / f"{name}_counts.csv", rows, classes=segmenter.classes,
                                 sampling=sampling, extra=("name",) if names is not None else ())
     entry = {"csv": str(csv_path), "columns_csv": str(columns_path),
