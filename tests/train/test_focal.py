@@ -360,3 +360,21 @@ def test_one_channel_batches_and_training_are_those_from_before_focal_series():
     result = fit(model, data.subset([0, 1, 2]), data.subset([3, 4]), cfg, seed=3)
     got = [(r["train_loss"], r["val_loss"], r["val_f1"]) for r in result.history]
     np.testing.assert_allclose(got, BEFORE_FOCAL_FIT, rtol=1e-6)
+
+
+def test_scores_of_three_or_more_classes_include_the_pixel_accuracy():
+    """'accuracy' is foreground against background; a model calling every column S1 showed
+    accuracy 0.36 beside f1_S1 0.05. pixel_accuracy counts pixels given their own class."""
+    from temseg.cli.train import _report_keys
+    from temseg.train.scoring import evaluate_pairs
+
+    label = np.zeros((4, 4), np.uint8)
+    label[:2, :2], label[2:, 2:] = 1, 2  # 4 Mo, 4 S2, 8 background
+    every_s1 = np.zeros((4, 4, 4), np.float32)
+    every_s1[0] = (label == 0)
+    every_s1[3] = (label > 0)  # every column called S1
+    pooled, rows, _ = evaluate_pairs(lambda image: every_s1, [np.zeros((4, 4))], [label],
+                                     class_names=["background", "Mo", "S2", "S1"])
+    assert pooled["accuracy"] == 1.0 and pooled["pixel_accuracy"] == 0.5
+    assert rows[0]["pixel_accuracy"] == 0.5
+    assert _report_keys({**pooled})[0] == "pixel_accuracy"

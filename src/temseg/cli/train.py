@@ -168,12 +168,13 @@ def train(
 
 
 def _report_keys(summary: dict) -> list[str]:
-    """The scores of the report table: the binary six, or with >= 3 classes each foreground
-    class's F1 and the classes' mean F1 and Jaccard (foreground-vs-background stays in
-    runs.csv)."""
+    """The scores of the report table: the binary six, or with >= 3 classes the pixel
+    accuracy over all classes, each foreground class's F1 and the classes' mean F1 and
+    Jaccard (foreground-vs-background, ``accuracy`` among them, stays in runs.csv)."""
     per_class = [k for k in summary if k.startswith("f1_")]
     if per_class and "macro_f1" in summary:
-        return [k for k in ("accuracy", *per_class, "macro_f1", "macro_jaccard") if k in summary]
+        first = "pixel_accuracy" if "pixel_accuracy" in summary else "accuracy"
+        return [k for k in (first, *per_class, "macro_f1", "macro_jaccard") if k in summary]
     return [k for k in _SCORES if k in summary]
 
 

@@ -89,11 +89,12 @@ def evaluate_pairs(predict: Callable[[np.ndarray], np.ndarray], images: Sequence
     Returns
     -------
     pooled : dict — :func:`temseg.metrics.score_set` over all pixels, with the
-        pixel counts ``tp, fp, fn, tn``; for K ≥ 3 classes also
-        ``<score>_<class>`` of each foreground class and ``macro_<score>``
-        (:func:`temseg.train.scoring.class_scores`, counts pooled over images)
+        pixel counts ``tp, fp, fn, tn`` (``accuracy``, ``f1``... of foreground against
+        background); for K ≥ 3 classes also ``<score>_<class>`` of each foreground
+        class, ``macro_<score>`` (:func:`temseg.train.scoring.class_scores`, counts
+        pooled over images) and ``pixel_accuracy`` (pixels given their own class)
     per_image : list of dict — one row per image (``name`` + scores; for K ≥ 3
-        also ``f1_<class>`` and ``macro_f1`` of the image)
+        also ``f1_<class>``, ``macro_f1`` and ``pixel_accuracy`` of the image)
     probs : list of (H, W) or (K, H, W) float32 — the predictions as returned
     """
     from temseg.metrics import SCORE_KEYS, score_set
@@ -138,8 +139,17 @@ def evaluate_pairs(predict: Callable[[np.ndarray], np.ndarray], images: Sequence
         labels_k = default_class_names(class_names, k)
         for row, matrix in zip(rows, matrices):
             row.update(class_scores(matrix, labels_k, keys=("f1",)))
+            row["pixel_accuracy"] = _pixel_accuracy(matrix)
         pooled.update(class_scores(sum(matrices), labels_k))
+        pooled["pixel_accuracy"] = _pixel_accuracy(sum(matrices))
     return pooled, rows, probs
+
+
+def _pixel_accuracy(matrix: np.ndarray) -> float:
+    """The share of pixels given their own class (K classes); ``accuracy`` beside it is the
+    foreground-vs-background one."""
+    total = float(np.sum(matrix))
+    return float(np.trace(matrix)) / total if total else 1.0
 
 
 def image_means(rows: Sequence[dict]) -> dict[str, float]:
