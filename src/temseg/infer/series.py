@@ -89,7 +89,8 @@ def group_series_files(paths: list[Path], in_channels: int) -> list[list[Path]]:
     if not paths or len(paths) % in_channels:
         raise InputError(f"--series-files: the model takes focal series of {in_channels} "
                          f"images; {len(paths)} file(s) given, not a multiple of "
-                         f"{in_channels}")
+                         f"{in_channels} (a stack holding whole series goes without "
+                         "--series-files)")
     return [list(paths[i:i + in_channels]) for i in range(0, len(paths), in_channels)]
 
 
