@@ -199,3 +199,12 @@ def test_a_small_confusion_map_is_enlarged_with_its_scale_bar(tmp_path):
     assert (big[geo["y"], geo["x"]:geo["x"] + geo["length_px"]] == 255).all()
     write_confusion_overlay(tmp_path / "n.png", pred, truth)  # by default as it is
     assert iio.imread(tmp_path / "n.png").shape == (64, 48, 3)
+
+
+def test_an_rgb_array_is_not_written_as_a_stack_of_slivers(tmp_path):
+    """(256, 256, 3) became 256 frames of 256 × 3 px."""
+    with pytest.raises(InputError, match=r"looks like an RGB\(A\) image \(H, W, 3\)"):
+        write_tiff(tmp_path / "rgb.tif", np.zeros((256, 256, 3)), sampling=0.3)
+    assert not (tmp_path / "rgb.tif").exists()
+    write_tiff(tmp_path / "frames.tif", np.zeros((3, 16, 16)))  # three frames: a stack
+    assert read_image(tmp_path / "frames.tif").n_frames == 3

@@ -78,6 +78,9 @@ def write_tiff(path: str | Path, array, *, sampling: float | None = None,
     if not allowed or array.size == 0:
         raise InputError(f"{path}: can write 2-D images or 3-D stacks (or 4-D (F, C, H, W) "
                          f"hyperstacks), got shape {array.shape}")
+    if array.ndim == 3 and array.shape[-1] in (3, 4) and min(array.shape[:2]) >= 16:
+        raise InputError(f"{path}: shape {array.shape} looks like an RGB(A) image (H, W, "
+                         f"{array.shape[-1]}); give a grey (H, W) image or (F, H, W) frames")
     if axes is not None and axes not in allowed:
         raise InputError(f"{path}: axes {axes!r} do not fit a {array.ndim}-D array "
                          f"(use {' or '.join(allowed)})")
