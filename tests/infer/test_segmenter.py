@@ -307,3 +307,20 @@ def test_a_segmenter_says_what_it_is():
     text = repr(load_segmenter("au_ceo2"))
     assert text == ("NetworkSegmenter('au_ceo2.json', single images, classes ['background', "
                     "'foreground'], 0.3 Å/px, threshold 0.5)")
+
+
+def test_a_far_resampling_is_said_from_python_too_once_per_pixel_size():
+    """predict(image, sampling=0.03) (nm given as Å) shrank a 128² image to 13² silently."""
+    import warnings
+
+    from temseg.infer import load_segmenter
+
+    seg = load_segmenter("au_ceo2")  # 0.3 Å/px
+    image = np.random.default_rng(0).random((128, 128)).astype(np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for sampling in (0.03, 0.03, 0.3, 0.5):
+            seg.predict(image, sampling=sampling)
+    assert [str(w.message) for w in caught] == [
+        "image: 0.03 Å/px is 10× finer than the model's 0.3 Å/px; resampled to 13×13 px "
+        "(check the pixel size: sampling is in Å/px)"]

@@ -19,16 +19,12 @@ T = TypeVar("T")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-#: resampling by this factor or more (either way) is worth a warning: a pixel size off by a
-#: unit prefix or a binning step, or images the model cannot resolve (S columns at 1 Å/px)
-RESAMPLE_WARN = 4.0
-
-
 def resampling_warning(name: str, sampling: float, model_sampling: float,
                        shape: tuple[int, int], *, what: str = "model") -> str | None:
     """The warning for an image of ``sampling`` Å/px that a ``what`` (a network, a fitted
-    filter) of ``model_sampling`` Å/px resamples :data:`RESAMPLE_WARN`× or more; else None."""
-    from temseg.preprocess.resample import resampled_shape
+    filter) of ``model_sampling`` Å/px resamples
+    :data:`temseg.preprocess.resample.RESAMPLE_WARN`× or more; else None."""
+    from temseg.preprocess.resample import RESAMPLE_WARN, resampled_shape
 
     ratio = sampling / model_sampling
     if 1 / RESAMPLE_WARN < ratio < RESAMPLE_WARN:

@@ -206,6 +206,9 @@ def _warn_resampling(segmenter, plans: list[dict]) -> None:
                                                  tuple(plan["shape"]), what=what)
             if message:
                 _common.warn(message)
+                said = getattr(segmenter, "resampling_said", None)
+                if said is not None:  # (the network need not say it again, unnamed)
+                    said.add(float(plan["sampling"]))
 
 
 def _warn_tile_count(segmenter, plans: list[dict], overlap: float) -> None:

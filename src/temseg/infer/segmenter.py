@@ -125,6 +125,8 @@ class Segmenter:
         self.classes = _class_names(classes)
         self.path = None if path is None else Path(path)
         self.warn = warn or _default_warn
+        #: pixel sizes (Å/px) whose far resampling has been warned of (once each)
+        self.resampling_said: set[float] = set()
 
     def __repr__(self) -> str:
         where = f"{self.path.name!r}, " if self.path is not None else ""
@@ -292,6 +294,20 @@ class NetworkSegmenter(Segmenter):
             self.tta = bool(tta)
         return self
 
+    def _say_resampling(self, sampling: float, shape) -> None:
+        """Warn, once per pixel size, of an image resampled ≥ RESAMPLE_WARN× to the model's
+        (a pixel size in nm given as Å shrinks an image tenfold)."""
+        from temseg.preprocess.resample import RESAMPLE_WARN
+
+        ratio = sampling / self.sampling
+        if 1 / RESAMPLE_WARN < ratio < RESAMPLE_WARN or sampling in self.resampling_said:
+            return
+        self.resampling_said.add(sampling)
+        h, w = self._working_shape(tuple(shape), sampling)
+        way = f"{ratio:.3g}× coarser" if ratio > 1 else f"{1 / ratio:.3g}× finer"
+        self.warn(f"image: {sampling:g} Å/px is {way} than the model's {self.sampling:g} Å/px; "
+                  f"resampled to {h}×{w} px (check the pixel size: sampling is in Å/px)")
+
     def _working_shape(self, shape: tuple[int, int], sampling: float | None) -> tuple[int, int]:
         shape = tuple(shape)[-2:]
         if self.sampling is None or sampling is None:
@@ -332,9 +348,10 @@ class NetworkSegmenter(Segmenter):
         input_shape, resampled = image.shape[-2:], False
         if self.sampling is not None and sampling is None:
             self.warn(f"image has no pixel size: predicting at its own sampling, although the "
-                      f"model was trained at {self.sampling:g} Å/px (give --sampling or "
-                      f"--pixel-size-nm)")
+                      f"model was trained at {self.sampling:g} Å/px (give sampling=, in Å/px; "
+                      f"--sampling or --pixel-size-nm at the command line)")
         elif self.sampling is not None and sampling is not None:
+            self._say_resampling(float(sampling), image.shape[-2:])
             work_shape = self._working_shape(image.shape, sampling)
             if work_shape != input_shape:  # every channel alike: resample_to takes (C, H, W)
                 image, _ = resample_to(image, sampling=float(sampling),

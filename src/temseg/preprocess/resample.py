@@ -12,6 +12,10 @@ from temseg.preprocess._checks import as_image
 #: a resampled frame above this many pixels (8 GiB as float64) is a pixel-size slip, not data
 MAX_RESAMPLED_PIXELS = 2**30
 
+#: resampling by this factor or more (either way) is worth a warning: a pixel size off by a
+#: unit prefix or a binning step, or images the model cannot resolve (S columns at 1 Å/px)
+RESAMPLE_WARN = 4.0
+
 
 def resampled_shape(shape: tuple[int, int], *, sampling: float,
                     target_sampling: float) -> tuple[int, int]:
