@@ -19,22 +19,6 @@ T = TypeVar("T")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-def resampling_warning(name: str, sampling: float, model_sampling: float,
-                       shape: tuple[int, int], *, what: str = "model") -> str | None:
-    """The warning for an image of ``sampling`` Å/px that a ``what`` (a network, a fitted
-    filter) of ``model_sampling`` Å/px resamples
-    :data:`temseg.preprocess.resample.RESAMPLE_WARN`× or more; else None."""
-    from temseg.preprocess.resample import RESAMPLE_WARN, resampled_shape
-
-    ratio = sampling / model_sampling
-    if 1 / RESAMPLE_WARN < ratio < RESAMPLE_WARN:
-        return None
-    h, w = resampled_shape(tuple(shape)[-2:], sampling=sampling, target_sampling=model_sampling)
-    way = f"{ratio:.3g}× coarser" if ratio > 1 else f"{1 / ratio:.3g}× finer"
-    return (f"{name}: {sampling:g} Å/px is {way} than the {what}'s {model_sampling:g} Å/px; "
-            f"resampled to {h}×{w} px (check the pixel size)")
-
-
 #: set by a command that has said itself why it stops on Ctrl-C or SIGTERM (train: what is
 #: saved, how to resume), so that ``main`` does not add its plain "interrupted"
 STOP_SAID: list[bool] = []

@@ -275,6 +275,8 @@ def _apply_all(baseline, images, names: list[str], out: Path, sampling, overlay:
 def _warn_pixel_size(baseline, path: Path, micrograph) -> None:
     """Warn, as segment does, where a filter fitted at one pixel size meets an image without
     one (its band and blur are in pixels) or one it must resample ≥ 4× (a slip of nm for Å?)."""
+    from temseg.preprocess.resample import resampling_note
+
     model, given = baseline.sampling, micrograph.sampling
     if model is None:
         return
@@ -283,7 +285,7 @@ def _warn_pixel_size(baseline, path: Path, micrograph) -> None:
                      f"filter was fitted at {model:g} Å/px (give --sampling or "
                      "--pixel-size-nm)")
         return
-    message = _common.resampling_warning(path.name, given, model, micrograph.frame_shape,
+    message = resampling_note(path.name, given, model, micrograph.frame_shape,
                                          what="filter")
     if message:
         _common.warn(message)

@@ -96,6 +96,22 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _usage_errors() -> tuple[type, ...]:
+    """The exception types of a usage error: typer's own (it carries click inside since
+    0.2x) and, where click is installed beside it, click's."""
+    types = [t for t in (getattr(typer, "TyperException", None),) if t is not None]
+    try:
+        import click
+
+        types.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+_USAGE_ERRORS = _usage_errors()
+
+
 def _exit_code(code: int) -> int:
     """The status of a command that ended with ``code``: 143 once SIGTERM was met, and a
     Ctrl-C (130) said in a word unless the command said more itself (train)."""
@@ -126,9 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         code = exc.code
         return _exit_code(code if isinstance(code, int) else (0 if code is None else 1))
-    except typer.Abort:  # click's form of a Ctrl-C (or of SIGTERM, see above)
+    except typer.Abort as exc:  # click's form of a Ctrl-C (or of SIGTERM, see above)
+        if not isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            _common.err.print("[bold red]error:[/] the input ended early (EOF)", highlight=False)
+            return 1
         return _exit_code(130)
-    except typer.TyperException as exc:  # usage: a mistyped option or command, in one line
+    except _USAGE_ERRORS as exc:  # usage: a mistyped option or command, in one line
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         if message:  # (no arguments at all: the help was shown, nothing to add)
             ctx = getattr(exc, "ctx", None)

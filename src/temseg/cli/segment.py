@@ -199,10 +199,12 @@ def _warn_resampling(segmenter, plans: list[dict]) -> None:
     model = getattr(segmenter, "sampling", None)
     if model is None:
         return
+    from temseg.preprocess.resample import resampling_note
+
     what = "filter" if getattr(segmenter, "kind", None) == "baseline" else "model"
     for plan in plans:
         if plan["sampling"] is not None:
-            message = _common.resampling_warning(str(plan["path"]), plan["sampling"], model,
+            message = resampling_note(str(plan["path"]), plan["sampling"], model,
                                                  tuple(plan["shape"]), what=what)
             if message:
                 _common.warn(message)

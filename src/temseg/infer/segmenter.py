@@ -297,16 +297,15 @@ class NetworkSegmenter(Segmenter):
     def _say_resampling(self, sampling: float, shape) -> None:
         """Warn, once per pixel size, of an image resampled ≥ RESAMPLE_WARN× to the model's
         (a pixel size in nm given as Å shrinks an image tenfold)."""
-        from temseg.preprocess.resample import RESAMPLE_WARN
+        from temseg.preprocess.resample import resampling_note
 
-        ratio = sampling / self.sampling
-        if 1 / RESAMPLE_WARN < ratio < RESAMPLE_WARN or sampling in self.resampling_said:
+        if sampling in self.resampling_said:
             return
-        self.resampling_said.add(sampling)
-        h, w = self._working_shape(tuple(shape), sampling)
-        way = f"{ratio:.3g}× coarser" if ratio > 1 else f"{1 / ratio:.3g}× finer"
-        self.warn(f"image: {sampling:g} Å/px is {way} than the model's {self.sampling:g} Å/px; "
-                  f"resampled to {h}×{w} px (check the pixel size: sampling is in Å/px)")
+        note = resampling_note("image", sampling, self.sampling, tuple(shape),
+                               hint="check the pixel size: sampling is in Å/px")
+        if note:
+            self.resampling_said.add(sampling)
+            self.warn(note)
 
     def _working_shape(self, shape: tuple[int, int], sampling: float | None) -> tuple[int, int]:
         shape = tuple(shape)[-2:]

@@ -17,6 +17,27 @@ MAX_RESAMPLED_PIXELS = 2**30
 RESAMPLE_WARN = 4.0
 
 
+def resampling_note(name: str, sampling: float, target_sampling: float,
+                    shape: tuple[int, int], *, what: str = "model",
+                    hint: str = "check the pixel size") -> str | None:
+    """The warning for an ``(H, W)`` image of ``sampling`` Å/px that a ``what`` (a network,
+    a fitted filter) of ``target_sampling`` Å/px resamples :data:`RESAMPLE_WARN`× or more
+    either way; None for less.
+
+    Examples
+    --------
+    >>> resampling_note("a.tif", 0.03, 0.3, (128, 128))
+    "a.tif: 0.03 Å/px is 10× finer than the model's 0.3 Å/px; resampled to 13×13 px (check the pixel size)"
+    """
+    ratio = float(sampling) / float(target_sampling)
+    if 1 / RESAMPLE_WARN < ratio < RESAMPLE_WARN:
+        return None
+    h, w = resampled_shape(tuple(shape)[-2:], sampling=sampling, target_sampling=target_sampling)
+    way = f"{ratio:.3g}× coarser" if ratio > 1 else f"{1 / ratio:.3g}× finer"
+    return (f"{name}: {sampling:g} Å/px is {way} than the {what}'s {target_sampling:g} Å/px; "
+            f"resampled to {h}×{w} px ({hint})")
+
+
 def resampled_shape(shape: tuple[int, int], *, sampling: float,
                     target_sampling: float) -> tuple[int, int]:
     """The ``(H', W')`` :func:`resample_to` gives an ``(H, W)`` image.

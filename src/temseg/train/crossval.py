@@ -507,6 +507,10 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
 
     out_dir = Path(out_dir)
     config, init = resolve_init(config)
+    if config.num_threads:  # the whole run, scoring after each fit too (fit gives them back)
+        import torch
+
+        torch.set_num_threads(config.num_threads)
     _check_out_apart(out_dir, config)
     if resume and not (out_dir / "config.yaml").is_file():
         raise InputError(f"{out_dir}: nothing to resume (no config.yaml from an earlier run)")

@@ -185,7 +185,7 @@ def validate(model: torch.nn.Module, data: TrainingSet, *, loss_fn, threshold: f
     ``class_names`` (K names) name them (default ``class_1``...).
     """
     from temseg.metrics import SCORE_KEYS, score_set
-    from temseg.train.scoring import class_confusion, class_scores
+    from temseg.train.scoring import class_confusion, class_scores, pixel_accuracy
 
     model.eval()
     preds, truths, probs, losses = [], [], [], []
@@ -209,6 +209,7 @@ def validate(model: torch.nn.Module, data: TrainingSet, *, loss_fn, threshold: f
     if matrix is not None:
         names = default_class_names(class_names, len(matrix))
         row.update({f"val_{k}": v for k, v in class_scores(matrix, names, keys=("f1",)).items()})
+        row["val_pixel_accuracy"] = pixel_accuracy(matrix)
     return row
 
 

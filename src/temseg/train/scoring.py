@@ -139,17 +139,18 @@ def evaluate_pairs(predict: Callable[[np.ndarray], np.ndarray], images: Sequence
         labels_k = default_class_names(class_names, k)
         for row, matrix in zip(rows, matrices):
             row.update(class_scores(matrix, labels_k, keys=("f1",)))
-            row["pixel_accuracy"] = _pixel_accuracy(matrix)
+            row["pixel_accuracy"] = pixel_accuracy(matrix)
         pooled.update(class_scores(sum(matrices), labels_k))
-        pooled["pixel_accuracy"] = _pixel_accuracy(sum(matrices))
+        pooled["pixel_accuracy"] = pixel_accuracy(sum(matrices))
     return pooled, rows, probs
 
 
-def _pixel_accuracy(matrix: np.ndarray) -> float:
-    """The share of pixels given their own class (K classes); ``accuracy`` beside it is the
-    foreground-vs-background one."""
-    total = float(np.sum(matrix))
-    return float(np.trace(matrix)) / total if total else 1.0
+def pixel_accuracy(matrix: np.ndarray) -> float:
+    """The share of pixels given their own class, of a (K, K) :func:`class_confusion` matrix
+    (``accuracy`` beside it in the tables is the foreground-vs-background one)."""
+    from temseg.metrics import class_report
+
+    return class_report(matrix, [str(i) for i in range(len(matrix))])["accuracy"]
 
 
 def image_means(rows: Sequence[dict]) -> dict[str, float]:
