@@ -188,7 +188,8 @@ def test_three_channel_fit_logs_per_class_f1_and_resumes_bit_identically(tmp_pat
     assert row["val_macro_f1"] == pytest.approx(np.mean([row[k] for k in names]))
     assert straight.best_epoch == max(straight.history, key=lambda r: r["val_macro_f1"])["epoch"]
     header = (tmp_path / "a/log.csv").read_text().splitlines()[0].split(",")
-    assert {"val_f1", "val_macro_f1", *names} <= set(header)
+    assert {"val_f1", "val_macro_f1", "val_pixel_accuracy", *names} <= set(header)
+    assert 0.0 <= row["val_pixel_accuracy"] <= 1.0
     _fit(2, tmp_path / "b")
     resumed = _fit(3, tmp_path / "b", resume=tmp_path / "b")
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
