@@ -98,7 +98,10 @@ def test_both_bounds_get_an_arrow_and_doses_read_as_plain_numbers(figures, tmp_p
 
 def test_plain_dose():
     assert [plain_dose(d) for d in (1000.0, 12345.0, 30.24, 100.0, 5.0, 0.5, 0.0123)] == [
-        "1,000", "12,300", "30.2", "100", "5", "0.5", "0.0123"]
+        "1,000", "12,345", "30.2", "100", "5", "0.5", "0.0123"]  # as the printed lines
+    from temseg.cli._common import dose_text
+
+    assert dose_text(12345.0) == plain_dose(12345.0)  # one way to write a dose
 
 
 def test_the_legend_with_every_entry_stays_below_the_axes_and_inside(figures, tmp_path):

@@ -263,17 +263,14 @@ def _running_median(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def plain_dose(dose: float) -> str:
-    """A dose to 3 significant digits as a plain number: ``"1,000"``, ``"30.2"``, ``"0.5"``.
+    """A dose in e/Å² as people write it, the same in plots and printed lines: whole
+    e/Å² with thousands separators from 100 up, else 3 significant digits.
 
     >>> [plain_dose(d) for d in (1000.0, 12345.0, 30.24, 100.0, 5.0, 0.5)]
-    ['1,000', '12,300', '30.2', '100', '5', '0.5']
+    ['1,000', '12,345', '30.2', '100', '5', '0.5']
     """
-    value = float(f"{dose:.3g}")
-    if value == 0 or not np.isfinite(value):
-        return f"{value:g}"
-    decimals = max(0, 2 - int(np.floor(np.log10(abs(value)))))
-    text = f"{value:,.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    dose = float(dose)
+    return f"{dose:,.0f}" if abs(dose) >= 100 else f"{dose:.3g}"
 
 
 def _dose_label(curve: DoseCurve, which: str) -> str:

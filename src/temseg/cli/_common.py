@@ -87,8 +87,10 @@ def check_column_options(column_distance: float, min_column_px: int | None) -> N
 
 
 def dose_text(dose: float) -> str:
-    """A dose in e/Å² as people write it: ``1,200``, ``3,162`` or ``0.5``."""
-    return f"{dose:,.0f}" if dose >= 100 else f"{dose:.3g}"
+    """A dose in e/Å² as people write it: ``1,200``, ``3,162`` or ``0.5`` (the plots' too)."""
+    from temseg.analyze.dose import plain_dose
+
+    return plain_dose(dose)
 
 
 def series_dose_note(channels: int) -> str:
