@@ -62,6 +62,14 @@ class Confusion(NamedTuple):
         return self.tp + self.fp + self.fn + self.tn
 
 
+def refuse_probabilities(array: np.ndarray, name: str) -> None:
+    """:class:`InputError` for a float ``array`` with values strictly between 0 and 1 where a
+    mask is wanted: of a probability map, > 0 is nearly every pixel."""
+    if array.dtype.kind == "f" and ((array > 0) & (array < 1)).any():
+        raise InputError(f"{name}: holds values between 0 and 1 (a probability map?); "
+                         "threshold it first, e.g. prob >= 0.5")
+
+
 def _mask(array, name: str) -> np.ndarray:
     array = np.asarray(array)
     if array.size == 0:
@@ -69,9 +77,7 @@ def _mask(array, name: str) -> np.ndarray:
     if array.dtype.kind == "f":
         if not np.isfinite(array).all():
             raise InputError(f"{name}: contains NaN/inf")
-        if ((array > 0) & (array < 1)).any():  # a probability map: > 0 is nearly everything
-            raise InputError(f"{name}: holds values between 0 and 1 (a probability map?); "
-                             "threshold it first, e.g. prob >= 0.5 (scores take masks)")
+        refuse_probabilities(array, name)
     return array > 0
 
 

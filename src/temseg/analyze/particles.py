@@ -69,9 +69,9 @@ def particle_table(mask: np.ndarray, *, sampling: float | None = None,
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise InputError(f"particle_table: expected a 2-D mask, got shape {mask.shape}")
-    if mask.dtype.kind == "f" and ((mask > 0) & (mask < 1)).any():
-        raise InputError("particle_table: the mask holds values between 0 and 1 (a "
-                         "probability map?); threshold it first, e.g. prob >= 0.5")
+    from temseg.metrics import refuse_probabilities
+
+    refuse_probabilities(mask, "particle_table: mask")
     if image is not None:
         image = np.asarray(image)
         if image.shape != mask.shape:

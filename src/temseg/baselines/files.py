@@ -187,11 +187,6 @@ def load_baseline(path: str | Path) -> BaselineModel:
 def is_baseline_file(path: str | Path) -> bool:
     """Whether ``path`` is a file holding a JSON object of ``"kind": "baseline"`` (any
     version): what ``baseline fit --overwrite`` may replace."""
-    path = Path(path)
-    try:
-        if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
-            return False
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(data, dict) and data.get("kind") == "baseline"
+    from temseg.io.files import json_kind
+
+    return json_kind(path, max_bytes=MAX_FILE_BYTES) == "baseline"

@@ -87,6 +87,21 @@ def jsonable(data):
     return json.loads(json.dumps(data, default=_json_default, allow_nan=True))
 
 
+def json_kind(path: str | Path, *, max_bytes: int = 16 * 2**20) -> str | None:
+    """The ``"kind"`` of a JSON object file of at most ``max_bytes`` (a temseg model file:
+    ``"network"``, ``"baseline"``), or None for anything else: what an ``--overwrite`` may
+    replace. Nothing larger is read (a checkpoint or an image given by mistake)."""
+    path = Path(path)
+    try:
+        if not path.is_file() or path.stat().st_size > max_bytes:
+            return None
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
 def write_json(path: str | Path, data) -> Path:
     """Write ``data`` as indented JSON, atomically. NumPy scalars/arrays are converted."""
     path = Path(path)

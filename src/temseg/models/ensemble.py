@@ -116,8 +116,7 @@ def _warn_duplicates(paths: Sequence[str | Path], models: Sequence[nn.Module]) -
 def _check_output(output: str | Path, overwrite: bool) -> None:
     """Refuse an existing ``OUT.json``/``OUT.safetensors`` without ``overwrite``; with it, an
     ``OUT.json`` that is not a network model file (an unrelated file is never replaced)."""
-    import json
-
+    from temseg.io.files import json_kind
     from temseg.models.files import _stem
 
     stem = _stem(output)
@@ -129,14 +128,9 @@ def _check_output(output: str | Path, overwrite: bool) -> None:
     if not overwrite:
         raise ConfigError(f"ensemble: the output {existing[0]} already exists (use "
                           "--overwrite to replace it)")
-    if meta.exists():
-        try:
-            data = json.loads(meta.read_bytes().decode("utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            data = None
-        if not isinstance(data, dict) or data.get("kind") != "network":
-            raise ConfigError(f"ensemble: the output {meta} exists and is not a temseg network "
-                              "model file; refusing to replace it")
+    if meta.exists() and json_kind(meta) != "network":
+        raise ConfigError(f"ensemble: the output {meta} exists and is not a temseg network "
+                          "model file; refusing to replace it")
 
 
 def combine_models(paths: Sequence[str | Path], output: str | Path, *,
