@@ -16,6 +16,19 @@ def test_help_and_version(capsys):
     assert cli_main.main(["--help"]) == 0
 
 
+def test_help_reflows_paragraphs_and_shows_no_value_for_flags(capsys, monkeypatch):
+    # typer 0.2x kept the docstring's own line breaks (ragged lines) and printed <bool>
+    # beside flags, as if they took a value
+    monkeypatch.setenv("COLUMNS", "400")
+    assert cli_main.main(["segment", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "<bool>" not in out
+    # these words stand on two lines of segment's docstring
+    assert "NAME_overlay.png (first frame of a stack that is not blank" in out
+    assert cli_main.main(["train", "--help"]) == 0
+    assert "<bool>" not in capsys.readouterr().out
+
+
 def test_python_dash_m_runs():
     proc = subprocess.run([sys.executable, "-m", "temseg", "--version"],
                           capture_output=True, text=True, timeout=120)

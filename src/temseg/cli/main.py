@@ -9,6 +9,7 @@ baselines, analyze, demo. Errors become one line and a non-zero exit;
 from __future__ import annotations
 
 import contextlib
+import inspect
 import signal
 import sys
 import threading
@@ -56,6 +57,30 @@ def _register() -> None:
 
 
 _register()
+
+
+def _tidy_help(command) -> None:
+    """Help as people read it, for ``command`` and its subcommands: each paragraph of a
+    docstring reflowed to the terminal (typer 0.2x keeps the source's line breaks, which
+    left ragged lines), and no ``<bool>`` beside a plain flag (it takes no value)."""
+    if command.help:
+        paragraphs = inspect.cleandoc(command.help).split("\n\n")
+        command.help = "\n\n".join(" ".join(line.strip() for line in p.splitlines())
+                                     for p in paragraphs)
+    for param in command.params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    help_option = command.get_help_option  # --help is made on demand, outside .params
+
+    def get_help_option(ctx):
+        option = help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
+    for sub in getattr(command, "commands", {}).values():
+        _tidy_help(sub)
 
 
 _SHOWN: set[str] = set()  # warnings printed in this run of main(): each text once
@@ -137,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings(), _sigterm_as_interrupt():
             warnings.showwarning = _show_warning  # library warnings as one line
             # (not standalone: usage errors come here, to be said in one line)
-            code = app(args=argv, prog_name="temseg", standalone_mode=False)
+            command = typer.main.get_command(app)
+            _tidy_help(command)
+            code = command(args=argv, prog_name="temseg", standalone_mode=False)
         return _exit_code(code if isinstance(code, int) and not isinstance(code, bool) else 0)
     except SystemExit as exc:
         code = exc.code
