@@ -127,3 +127,13 @@ def test_info_describes_a_focal_series_zarr_dataset(tmp_path, capsys):
     assert main(["info", str(tmp_path / "mos2.zarr")]) == 0
     assert ("made 2026-11-22T11:51:43+00:00, temseg 0.1.0, seed 7, `temseg simulate "
             "configs/simulate_mos2.yaml -o mos2.zarr`") in " ".join(capsys.readouterr().out.split())
+
+
+def test_info_gives_a_stack_its_frame_interval(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    tifffile.imwrite(tmp_path / "movie.tif", np.ones((5, 8, 8), np.uint16), imagej=True,
+                     metadata={"axes": "TYX", "finterval": 200, "tunit": "ms"})
+    assert main(["info", str(tmp_path / "movie.tif")]) == 0
+    out = capsys.readouterr().out
+    assert "frame interval  0.2 s (ImageJ finterval; 0.8 s from first to last frame)" in out
+    assert "frame_interval_s" not in out  # said once, not again in the metadata table

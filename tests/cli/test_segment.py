@@ -128,6 +128,51 @@ def test_a_replaced_pixel_size_is_said_and_the_record_names_weights_and_folder(
     assert "replaced" not in capsys.readouterr().err
 
 
+def test_a_movie_keeps_its_frame_time_and_gains_time_and_dose(model_file, tmp_path, capsys,
+                                                             rng):
+    import csv
+
+    import tifffile
+
+    movie = tmp_path / "movie.tif"  # an ImageJ stack of 4 frames, 0.25 s apart
+    tifffile.imwrite(movie, rng.gamma(4, 25, (4, 48, 56)).astype(np.float32), imagej=True,
+                     resolution=(10.0, 10.0),
+                     metadata={"axes": "TYX", "unit": "nm", "finterval": 0.25, "tunit": "s"})
+    out = tmp_path / "out"
+    code = main(["segment", str(model_file), str(movie), "-o", str(out), "--device", "cpu",
+                 "--particles", "--min-area-px", "1", "--threshold", "0.45",
+                 "--dose-rate", "10"])
+    assert code == 0, capsys.readouterr().err
+    with open(out / "movie_particles.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows, "the tiny model should find some regions at threshold 0.45"
+    assert list(rows[0])[:3] == ["frame", "time_s", "dose_e_per_A2"]
+    for row in rows:  # the frame's start; the dose by its end at 10 e/Å²/s
+        assert float(row["time_s"]) == pytest.approx(0.25 * int(row["frame"]))
+        assert float(row["dose_e_per_A2"]) == pytest.approx(2.5 * (int(row["frame"]) + 1))
+    for name in ("movie_mask.tif", "movie_prob.tif"):  # Fiji keeps the time calibration
+        with tifffile.TiffFile(out / name) as tif:
+            meta = tif.imagej_metadata
+        assert meta["finterval"] == pytest.approx(0.25) and meta["tunit"] == "s"
+    entry = json.loads((out / "record.json").read_text())["inputs"][0]
+    assert entry["frame_interval_s"] == 0.25 and entry["dose_rate_e_per_A2_s"] == 10
+    assert entry["frame_interval_source"] == "ImageJ finterval"
+    # --frame-time replaces the file's
+    again = tmp_path / "again"
+    assert main(["segment", str(model_file), str(movie), "-o", str(again), "--device", "cpu",
+                 "--particles", "--min-area-px", "1", "--threshold", "0.45",
+                 "--frame-time", "2"]) == 0
+    with open(again / "movie_particles.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert "dose_e_per_A2" not in rows[0]
+    assert all(float(r["time_s"]) == pytest.approx(2 * int(r["frame"])) for r in rows)
+    capsys.readouterr()
+    assert main(["segment", str(model_file), str(movie), "-o", str(tmp_path / "bad"),
+                 "--frame-time", "-1"]) == 2
+    assert "--frame-time: must be a positive number, got -1" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_particles_are_measured_on_the_written_masks(model_file, inputs, tmp_path, capsys):
     import csv
 
@@ -214,7 +259,8 @@ def test_fourier_columns_and_map_come_from_the_input_image(model_file, tmp_path,
         want = particle_reflections(image, labels == int(row["label"]), sampling=1.0)
         assert row["reflections"] == str(want.reflections)
         if want.spacing_A is not None:
-            assert float(row["spacing_A"]) == pytest.approx(want.spacing_A)
+            # (the CSV keeps 6 significant digits)
+            assert float(row["spacing_A"]) == pytest.approx(want.spacing_A, rel=5e-6)
     record = json.loads((out / "record.json").read_text())
     assert record["config"]["particles"] == {"min_area_px": 4, "min_area_nm2": None,
                                              "fourier": True}

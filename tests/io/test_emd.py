@@ -8,12 +8,12 @@ from temseg.io import read_image
 pytest.importorskip("h5py")
 
 
-def _write_emd(path, data, *, pixel_nm):
+def _write_emd(path, data, *, pixel_nm, frame=(1.0, "")):
     from rsciio.emd import file_writer
 
     names = ["frame", "y", "x"][-data.ndim:]
-    axes = [{"name": n, "size": s, "scale": pixel_nm if n in "xy" else 1.0, "offset": 0.0,
-             "units": "nm" if n in "xy" else "", "navigate": n == "frame"}
+    axes = [{"name": n, "size": s, "scale": pixel_nm if n in "xy" else frame[0], "offset": 0.0,
+             "units": "nm" if n in "xy" else frame[1], "navigate": n == "frame"}
             for n, s in zip(names, data.shape)]
     file_writer(str(path), {"data": data, "axes": axes,
                             "metadata": {"General": {"title": "micrograph"}, "Signal": {}},
@@ -39,3 +39,13 @@ def test_emd_stack_is_lazy(tmp_path):
     frames = list(micrograph.frames())
     np.testing.assert_allclose(frames[2], data[2])
     assert micrograph.sampling == pytest.approx(1.0)
+
+
+def test_emd_time_axis_gives_the_frame_interval(tmp_path):
+    data = np.random.default_rng(2).random((3, 16, 16)).astype(np.float32)
+    _write_emd(tmp_path / "movie.emd", data, pixel_nm=0.1, frame=(250.0, "ms"))
+    movie = read_image(tmp_path / "movie.emd")
+    assert movie.frame_interval_s == pytest.approx(0.25)
+    assert movie.metadata["frame_interval_source"] == "frame axis (ms)"
+    _write_emd(tmp_path / "numbered.emd", data, pixel_nm=0.1)  # frames counted, not timed
+    assert read_image(tmp_path / "numbered.emd").frame_interval_s is None

@@ -366,3 +366,22 @@ def test_complex_rejected(tmp_path):
 def test_repr_is_short():
     mg = Micrograph(np.zeros((300, 300), np.float32), 0.5)
     assert len(repr(mg)) < 120 and "300, 300" in repr(mg)
+
+
+def test_tiff_frame_interval_from_imagej_and_ome(tmp_path):
+    import tifffile
+
+    stack = np.zeros((3, 8, 8), np.uint16)
+    tifffile.imwrite(tmp_path / "ij.tif", stack, imagej=True,
+                     metadata={"axes": "TYX", "finterval": 40, "tunit": "ms"})
+    movie = read_image(tmp_path / "ij.tif")
+    assert movie.frame_interval_s == pytest.approx(0.04)
+    assert movie.metadata["frame_interval_source"] == "ImageJ finterval"
+    tifffile.imwrite(tmp_path / "sec.tif", stack, imagej=True,  # ImageJ's unit: seconds
+                     metadata={"axes": "TYX", "finterval": 2.5})
+    assert read_image(tmp_path / "sec.tif").frame_interval_s == pytest.approx(2.5)
+    tifffile.imwrite(tmp_path / "m.ome.tif", stack, ome=True,
+                     metadata={"axes": "TYX", "TimeIncrement": 0.5, "TimeIncrementUnit": "s"})
+    assert read_image(tmp_path / "m.ome.tif").frame_interval_s == pytest.approx(0.5)
+    tifffile.imwrite(tmp_path / "plain.tif", stack, photometric="minisblack")
+    assert read_image(tmp_path / "plain.tif").frame_interval_s is None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 from skimage import measure, morphology
 
 from temseg.errors import InputError
-from temseg.io.files import atomic_path, write_figure
+from temseg.io.files import write_figure
 
 COLUMNS = ("label", "area_px", "equivalent_diameter_px", "area_nm2", "equivalent_diameter_nm",
            "centroid_y_px", "centroid_x_px", "touches_border")
@@ -104,27 +103,33 @@ def particle_table(mask: np.ndarray, *, sampling: float | None = None,
     return rows
 
 
+#: columns a stack's rows may carry after their index: when the item began, from the first
+#: frame's start (s), and the dose received by its end (e/Å², from a dose rate)
+TIMING = ("time_s", "dose_e_per_A2")
+
+
 def write_particle_csv(path: str | Path, rows: list[dict], *, frames: bool = False,
                        unit: str = "frame") -> Path:
     """Write a particle table as CSV (atomically); empty nm columns when no sampling.
 
     With ``frames`` the rows carry the index of their item in a stack, written
     first: ``frame`` (0-based) for ``unit="frame"``; ``series`` and
-    ``first_frame`` for ``unit="series"`` (focal series of consecutive frames).
+    ``first_frame`` for ``unit="series"`` (focal series of consecutive frames);
+    then the :data:`TIMING` columns the rows have. A ``track`` (the particle
+    followed through the stack, :mod:`temseg.analyze.tracking`) follows ``label``.
+    Floats are written to 6 significant digits.
     """
     from temseg.analyze.fourier import FOURIER_COLUMNS
+    from temseg.io.files import write_csv
 
-    path = Path(path)
     index, _ = _unit(unit)
-    columns = (*index, *COLUMNS) if frames else COLUMNS
-    if rows and "peak_ratio" in rows[0]:
+    first = rows[0] if rows else {}
+    timing = tuple(k for k in TIMING if k in first) if frames else ()
+    body = (("label", "track", *COLUMNS[1:]) if "track" in first else COLUMNS)
+    columns = (*index, *timing, *body) if frames else body
+    if "peak_ratio" in first:
         columns = (*columns, *FOURIER_COLUMNS)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if row[k] is None else row[k]) for k in columns})
-    return path
+    return write_csv(path, rows, columns)
 
 
 def _row_sampling(rows: list[dict]) -> float | None:
@@ -224,9 +229,22 @@ def _band_shows(low: np.ndarray, high: np.ndarray) -> bool:
     return bool(np.any(pair & (width[:-1] + width[1:] > 0)))
 
 
+def time_axis(ax, interval_s: float):
+    """Above ``ax``, whose x axis counts frames, the time in seconds from the first frame
+    (``interval_s`` seconds per frame); in minutes where the stack runs over 10 min."""
+    lo, hi = ax.get_xlim()
+    minutes = max(abs(lo), abs(hi)) * interval_s > 600
+    scale = interval_s / 60.0 if minutes else interval_s
+    axis = ax.secondary_xaxis("top", functions=(lambda f: f * scale, lambda t: t / scale))
+    axis.set_xlabel("time (min)" if minutes else "time (s)", fontsize=9)
+    axis.tick_params(labelsize=8)
+    return axis
+
+
 def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None = None,
                    title: str | None = None, blank_frames=(), unit: str = "frame",
-                   sampling: float | None = None) -> Path:
+                   sampling: float | None = None,
+                   interval_s: float | None = None) -> Path:
     """PNG of a particle table: the size histogram, or for a stack size and count per frame.
 
     For one image (``n_frames`` None) a histogram of the equivalent diameters of
@@ -238,7 +256,8 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
     are focal series (rows keyed ``series``), and the axes say so. With Fourier
     columns a third panel gives the median peak ratio per frame, on a linear axis
     where the medians span less than a decade. ``sampling`` (Å/px) keeps the
-    sizes in nm for a table without particles.
+    sizes in nm for a table without particles. ``interval_s``, the seconds from one
+    frame (or series) to the next, adds a time axis above the plots.
     """
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -308,6 +327,8 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
         axes[-1].set_xlim(-0.5, n_frames - 0.5)
         axes[-1].set_xlabel(word)
         axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+        if interval_s:
+            time_axis(top, interval_s)
         top.set_title(heading, fontsize=10)
     fig.tight_layout()
     return write_figure(fig, path)

@@ -6,16 +6,26 @@ from __future__ import annotations
 from pathlib import Path
 
 def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: int,
-                       fourier: bool, first: dict, *, frames_per_series: int = 1):
+                       fourier: bool, first: dict, *, frames_per_series: int = 1,
+                       frame_interval_s: float | None = None,
+                       dose_rate: float | None = None):
     """An ``on_mask`` callback that appends each frame's particles to ``rows`` (for a
-    focal-series model each series', keyed ``series`` and ``first_frame``)."""
+    focal-series model each series', keyed ``series`` and ``first_frame``); with the seconds
+    between frames each row gets ``time_s`` (the frame's start, from the first frame's), and
+    with a dose rate (e/Å²/s) ``dose_e_per_A2``, the dose received by the frame's end."""
     from temseg.analyze.particles import particle_table
 
     def measure(index: int, mask, image) -> None:
         if fourier and not first:
             first.update(image=image, mask=mask, frame=index)
+        start = index * frames_per_series  # the item's first frame
         where = ({"frame": index} if frames_per_series == 1 else
-                 {"series": index, "first_frame": index * frames_per_series})
+                 {"series": index, "first_frame": start})
+        if frame_interval_s:
+            where["time_s"] = start * frame_interval_s
+            if dose_rate:
+                where["dose_e_per_A2"] = dose_rate * frame_interval_s * (start
+                                                                         + frames_per_series)
         rows.extend({**where, **row}
                     for row in particle_table(mask, sampling=sampling, min_area_px=min_area_px,
                                               image=image if fourier else None))
@@ -154,11 +164,13 @@ def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmente
 
 
 def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: list,
-                     first: dict, min_area_px: int, unit: str = "frame") -> dict:
+                     first: dict, min_area_px: int, unit: str = "frame", *,
+                     interval_s: float | None = None) -> dict:
     """NAME_particles.csv and .png (and NAME_fourier.png); the summary for the record.
 
     ``unit`` is "series" for a focal-series model: rows, CSV, plot and record then
     count focal series (``series``, ``first_frame``; ``particles_per_series``...).
+    ``interval_s``: seconds from one frame (or series) to the next, for the plot's time axis.
     """
     import numpy as np
 
@@ -170,7 +182,7 @@ def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: 
                                   unit=unit)
     png_path = plot_particles(out / f"{name}_particles.png", rows, n_frames=n_frames,
                               title=plan["path"].name, blank_frames=blank, unit=unit,
-                              sampling=plan["sampling"])
+                              sampling=plan["sampling"], interval_s=interval_s)
     segmented = None if n_frames is None else n_frames - len(blank)
     extra = {}
     if first:

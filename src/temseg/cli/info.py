@@ -434,6 +434,12 @@ def info(
         fov = (width * micrograph.sampling / 10, height * (sampling_y or micrograph.sampling) / 10)
         summary.add_row("field of view", f"{fov[0]:.4g} × {fov[1]:.4g} nm (W × H)")
 
+    interval = meta.pop("frame_interval_s", None)
+    interval_source = meta.pop("frame_interval_source", None)
+    if micrograph.is_stack and interval:
+        n = micrograph.n_frames
+        summary.add_row("frame interval", f"{interval:.6g} s ({escape(str(interval_source))}; "
+                                          f"{(n - 1) * interval:.6g} s from first to last frame)")
     if micrograph.is_stack:
         with _common.progress() as bar:
             task = bar.add_task("value range", total=micrograph.n_frames)  # planes, in 4-D

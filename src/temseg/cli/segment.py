@@ -192,6 +192,16 @@ def _read(plan: dict, sampling: float | None, in_channels: int = 1):
     return mg
 
 
+def _frame_step(mg, frame_time: float | None, dose_rate: float | None, warn) -> float | None:
+    """Seconds between the frames of stack ``mg`` (``--frame-time``, else the file's, kept in
+    its metadata for the outputs), None for a single image or a stack without one."""
+    if frame_time is not None and mg.is_stack:
+        mg.metadata.update(frame_interval_s=frame_time, frame_interval_source="--frame-time")
+    step = mg.frame_interval_s if mg.is_stack else None
+    if dose_rate is not None and step is None and mg.is_stack:
+        warn("no frame time in the file: --dose-rate unused (give --frame-time)")
+    return step
+
 
 def _warn_resampling(segmenter, plans: list[dict]) -> None:
     """Say so when an input's pixel size is far from the model's (it is resampled that much;
@@ -267,6 +277,16 @@ def register(app: typer.Typer) -> None:
                                        "NAME_particles.csv (area, equivalent diameter in nm, "
                                        "per frame of a stack, or per focal series) and "
                                        "NAME_particles.png."),
+        frame_time: float | None = typer.Option(
+            None, help="Seconds from one frame of a stack to the next, replacing the file's "
+                       "own (ImageJ finterval, a DM/EMD time axis): with --particles the "
+                       "table gains time_s and the plot a time axis; kept in the output "
+                       "TIFFs."),
+        dose_rate: float | None = typer.Option(
+            None, help="With --particles: the dose rate on the sample in e/Å²/s; with a frame "
+                       "time (the file's or --frame-time) the table gains dose_e_per_A2, the "
+                       "dose received by each frame's end (beam on from the first frame's "
+                       "start)."),
         min_area_px: int = typer.Option(16, help="With --particles: smaller regions are noise "
                                                  "and not counted (pixels)."),
         min_area_nm2: float | None = typer.Option(
@@ -357,6 +377,11 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"--min-area-px: must be ≥ 1, got {min_area_px}")
         if min_area_nm2 is not None and not 0 < min_area_nm2 < float("inf"):
             raise ConfigError(f"--min-area-nm2: must be a positive area, got {min_area_nm2:g}")
+        for flag, value in (("--frame-time", frame_time), ("--dose-rate", dose_rate)):
+            if value is not None and not 0 < value < float("inf"):
+                raise ConfigError(f"{flag}: must be a positive number, got {value:g}")
+        if dose_rate is not None and not particles:
+            _common.warn("--dose-rate is not used without --particles (or --fourier)")
         if min_area_nm2 is not None and not particles:
             _common.warn("--min-area-nm2 is not used without --particles (or --fourier)")
         _common.check_column_options(column_distance, min_column_px)
@@ -435,6 +460,7 @@ def register(app: typer.Typer) -> None:
                     bar.update(frames, total=plan["frames"], completed=0, visible=plan["stack"],
                                description="frames" if unit == "frame" else "focal series")
                     mg = _read(plan, pixel, segmenter.in_channels)
+                    step = _frame_step(mg, frame_time, dose_rate if particles else None, warn)
                     rows: list[dict] = []
                     counts: list[dict] = []  # column counts per series (≥ 3 classes)
                     events: list[dict] = []  # what became of the columns, series to series
@@ -442,7 +468,8 @@ def register(app: typer.Typer) -> None:
                     smallest = (area_px(min_area_nm2, sampling=mg.sampling)
                                 if particles and min_area_nm2 is not None else min_area_px)
                     measure = (_particle_measurer(rows, mg.sampling, smallest, fourier, first,
-                                                  frames_per_series=segmenter.in_channels)
+                                                  frames_per_series=segmenter.in_channels,
+                                                  frame_interval_s=step, dose_rate=dose_rate)
                                if particles else None)
                     if classes:
                         speck = speck_px(min_column_px, sampling=mg.sampling,
@@ -500,6 +527,11 @@ def register(app: typer.Typer) -> None:
                              f"({unit} {format_frames(result.blank_frames)}{where}; "
                              "0-based): probability NaN, mask empty")
                     entry = {"name": name, **result.to_dict()}
+                    if step:
+                        entry["frame_interval_s"] = step
+                        entry["frame_interval_source"] = mg.metadata.get("frame_interval_source")
+                        if dose_rate and particles:
+                            entry["dose_rate_e_per_A2_s"] = dose_rate
                     if "sampling_in_file" in plan:  # replaced by --sampling/--pixel-size-nm
                         entry["sampling_in_file"] = plan["sampling_in_file"]
                     if "files" in plan:
@@ -515,9 +547,9 @@ def register(app: typer.Typer) -> None:
                                  "(NAME_events.csv needs --column-distance in Å; give "
                                  "--sampling)")
                     if particles:
-                        entry["particles"] = _write_particles(out, name, rows, plan,
-                                                              result.blank_frames, first,
-                                                              smallest, unit)
+                        entry["particles"] = _write_particles(
+                            out, name, rows, plan, result.blank_frames, first, smallest, unit,
+                            interval_s=step * segmenter.in_channels if step else None)
                     results.append(entry)
                     bar.advance(files)
 

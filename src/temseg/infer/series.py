@@ -377,7 +377,8 @@ def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | No
     fractions: list[float | None] = []
     blank: list[int] = []
     first: dict = {}
-    options = _imagej_options(sampling)
+    step = micrograph.frame_interval_s  # seconds per frame; a series takes C of them
+    options = _imagej_options(sampling, step * c if step else None)
     prob_shape: tuple = (n, k, h, w) if classes else (n, h, w)
     if classes:
         options["metadata"] = {**options["metadata"], "axes": "TCYX"}
@@ -385,7 +386,7 @@ def segment_series(segmenter, micrograph, out_dir: str | Path, *, name: str | No
         prob_map = tifffile.memmap(prob_tmp, shape=prob_shape, dtype=np.float32, imagej=True,
                                    **options)
         mask_map = tifffile.memmap(mask_tmp, shape=(n, h, w), dtype=np.uint8, imagej=True,
-                                   **_imagej_options(sampling))
+                                   **_imagej_options(sampling, step * c if step else None))
         try:
             for i, series in enumerate(iter_series(micrograph, c, order=order)):
                 try:

@@ -90,12 +90,14 @@ def output_paths(out_dir: str | Path, name: str, *, stack: bool) -> dict[str, Pa
             "overlay": out_dir / f"{name}_overlay.png"}
 
 
-def _imagej_options(sampling: float | None) -> dict:
-    """The ImageJ pixel size in nm, as :func:`temseg.io.write_tiff` stores it."""
+def _imagej_options(sampling: float | None, frame_interval_s: float | None = None) -> dict:
+    """The ImageJ pixel size in nm, as :func:`temseg.io.write_tiff` stores it, and the
+    seconds between frames (``finterval``) where known: Fiji keeps both calibrations."""
+    timing = {"finterval": frame_interval_s, "tunit": "s"} if frame_interval_s else {}
     if sampling is None:
-        return {"metadata": {"axes": "TYX"}}
+        return {"metadata": {"axes": "TYX", **timing}}
     per_nm = 10.0 / sampling
-    return {"metadata": {"axes": "TYX", "unit": "nm"}, "resolution": (per_nm, per_nm)}
+    return {"metadata": {"axes": "TYX", "unit": "nm", **timing}, "resolution": (per_nm, per_nm)}
 
 
 def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str | None = None,

@@ -56,6 +56,35 @@ def to_angstrom(scale: Any, unit: Any) -> float | None:
     return value * factor
 
 
+#: seconds per unit of time, keys lower-case and stripped
+_TIME_UNITS = {
+    "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
+    "ms": 1e-3, "msec": 1e-3, "millisecond": 1e-3, "milliseconds": 1e-3,
+    "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "microsecond": 1e-6, "microseconds": 1e-6,
+    "ns": 1e-9, "nanosecond": 1e-9, "nanoseconds": 1e-9,
+    "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
+    "h": 3600.0, "hr": 3600.0, "hour": 3600.0, "hours": 3600.0,
+}
+
+
+def to_seconds(value: Any, unit: Any) -> float | None:
+    """A time step ``value`` in ``unit`` ('s', 'sec', 'ms', 'µs', 'min'...) in seconds;
+    ``None`` when the unit is no time unit or the value no positive finite number.
+
+    >>> to_seconds(40, "ms")
+    0.04
+    """
+    text = str(unit).strip().replace("\\u00B5", "µ").replace("\\u00b5", "µ").lower()
+    factor = _TIME_UNITS.get(text)
+    try:
+        step = float(value)
+    except (TypeError, ValueError):
+        return None
+    if factor is None or not math.isfinite(step) or step <= 0:
+        return None
+    return step * factor
+
+
 def _is_reciprocal_length(unit: Any) -> bool:
     """Whether ``unit`` is an inverse length: '1/nm', 'nm^-1', 'nm-1', 'nm⁻¹', '1/Å'..."""
     text = str(unit).strip().replace(" ", "")

@@ -19,7 +19,7 @@ import numpy as np
 
 from temseg.errors import InputError
 from temseg.io._meta import (angstrom_per_unit, flatten_metadata, get_path, not_square_warning,
-                             set_path, summarize, to_angstrom, unit_ignored_note)
+                             set_path, summarize, to_angstrom, to_seconds, unit_ignored_note)
 
 #: suffix → (RosettaSciIO module, format name)
 PLUGINS = {
@@ -161,6 +161,13 @@ def read_rsciio(path: Path, *, warn: Callable[[str], None] | None = None):
             warn(message)
     elif _units_note(x_axis) is not None:  # 1/nm of a diffractogram...: say why there is none
         meta["sampling_ignored"] = _units_note(x_axis)
+    if data.ndim == 3 and data.shape[0] > 1:  # a time series: its step, where in seconds
+        t_axis = signal["axes"][0]
+        seconds = to_seconds(t_axis.get("scale"), t_axis.get("units"))
+        if seconds is not None:
+            meta["frame_interval_s"] = seconds
+            meta["frame_interval_source"] = (f"{t_axis.get('name') or 'frame'} axis "
+                                             f"({t_axis.get('units')})")
     if data.ndim == 2 or (data.ndim == 3 and data.shape[0] == 1):
         try:
             data = np.asarray(data.compute() if hasattr(data, "compute") else data)

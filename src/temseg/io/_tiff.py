@@ -18,7 +18,7 @@ import numpy as np
 
 from temseg.errors import InputError
 from temseg.io._meta import (flatten_metadata, not_square, not_square_warning, to_angstrom,
-                             unit_ignored_note)
+                             to_seconds, unit_ignored_note)
 
 #: TIFF and ImageJ pixel sizes from this (Å) up are print resolutions (72 dpi...), not calibrations
 _PRINT_RESOLUTION_A = 1e4
@@ -137,6 +137,29 @@ def _ome_sampling(tif) -> float | None:
     return to_angstrom(pixels.get("PhysicalSizeX"), pixels.get("PhysicalSizeXUnit", "µm"))
 
 
+def _frame_interval(tif) -> tuple[float, str] | None:
+    """Seconds between the frames of a stack and where the file says so: ImageJ's
+    ``finterval`` (in its ``tunit``, seconds unless named) or OME's ``TimeIncrement``."""
+    ij = tif.imagej_metadata
+    if ij is not None and ij.get("finterval") is not None:
+        seconds = to_seconds(ij["finterval"], ij.get("tunit") or "sec")
+        if seconds is not None:
+            return seconds, "ImageJ finterval"
+    if tif.ome_metadata:
+        import tifffile
+
+        try:
+            image = tifffile.xml2dict(tif.ome_metadata).get("OME", {}).get("Image", {})
+        except Exception:  # malformed OME-XML: no time step
+            return None
+        image = (image[0] if image else {}) if isinstance(image, list) else image
+        pixels = image.get("Pixels", {})
+        seconds = to_seconds(pixels.get("TimeIncrement"), pixels.get("TimeIncrementUnit", "s"))
+        if seconds is not None:
+            return seconds, "OME TimeIncrement"
+    return None
+
+
 def _calibration(tif) -> tuple[float | None, str | None, dict]:
     """Å/px, where it came from, and flat metadata of an open TiffFile.
 
@@ -146,6 +169,9 @@ def _calibration(tif) -> tuple[float | None, str | None, dict]:
     """
     page = tif.pages.first
     meta: dict = {}
+    interval = _frame_interval(tif)
+    if interval is not None:
+        meta["frame_interval_s"], meta["frame_interval_source"] = interval
     for name in _TAGS:
         tag = page.tags.get(name)
         if tag is not None and isinstance(tag.value, str):

@@ -92,6 +92,14 @@ class Micrograph:
         return int(np.prod(self.data.shape[:-2])) if self.is_stack else 1
 
     @property
+    def frame_interval_s(self) -> float | None:
+        """Seconds from one frame of a stack to the next, where the file (ImageJ
+        ``finterval``, OME ``TimeIncrement``, a DM/EMD time axis) or the caller
+        (``metadata["frame_interval_s"]``) gives it; else ``None``."""
+        value = self.metadata.get("frame_interval_s")
+        return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+    @property
     def frame_shape(self) -> tuple[int, int]:
         """(H, W) in pixels."""
         return tuple(int(s) for s in self.data.shape[-2:])  # type: ignore[return-value]
