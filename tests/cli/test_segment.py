@@ -131,6 +131,7 @@ def test_a_replaced_pixel_size_is_said_and_the_record_names_weights_and_folder(
 def test_a_movie_keeps_its_frame_time_and_gains_time_and_dose(model_file, tmp_path, capsys,
                                                              rng):
     import csv
+    from collections import Counter
 
     import tifffile
 
@@ -154,7 +155,19 @@ def test_a_movie_keeps_its_frame_time_and_gains_time_and_dose(model_file, tmp_pa
         with tifffile.TiffFile(out / name) as tif:
             meta = tif.imagej_metadata
         assert meta["finterval"] == pytest.approx(0.25) and meta["tunit"] == "s"
+    # each particle followed through the movie: its track in the table, the tracks summed up
+    with open(out / "movie_tracks.csv") as fh:
+        tracks = {int(t["track"]): t for t in csv.DictReader(fh)}
+    per_track = Counter(int(r["track"]) for r in rows)
+    assert set(per_track) == set(tracks)
+    for number, track in tracks.items():
+        assert int(track["n_frames"]) == per_track[number]
+        assert float(track["last_time_s"]) == pytest.approx(0.25 * int(track["last_frame"]))
+    with open(out / "movie_particle_events.csv") as fh:
+        assert next(csv.reader(fh))[:4] == ["frame", "time_s", "dose_e_per_A2", "event"]
+    assert (out / "movie_tracks.png").stat().st_size > 10_000
     entry = json.loads((out / "record.json").read_text())["inputs"][0]
+    assert entry["particles"]["tracks"]["n_tracks"] == len(tracks)
     assert entry["frame_interval_s"] == 0.25 and entry["dose_rate_e_per_A2_s"] == 10
     assert entry["frame_interval_source"] == "ImageJ finterval"
     # --frame-time replaces the file's

@@ -8,12 +8,15 @@ from pathlib import Path
 def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: int,
                        fourier: bool, first: dict, *, frames_per_series: int = 1,
                        frame_interval_s: float | None = None,
-                       dose_rate: float | None = None):
+                       dose_rate: float | None = None, tracker=None,
+                       events: list[dict] | None = None):
     """An ``on_mask`` callback that appends each frame's particles to ``rows`` (for a
     focal-series model each series', keyed ``series`` and ``first_frame``); with the seconds
     between frames each row gets ``time_s`` (the frame's start, from the first frame's), and
-    with a dose rate (e/Å²/s) ``dose_e_per_A2``, the dose received by the frame's end."""
-    from temseg.analyze.particles import particle_table
+    with a dose rate (e/Å²/s) ``dose_e_per_A2``, the dose received by the frame's end. With
+    a :class:`~temseg.analyze.tracking.ParticleTracker` each row gets its ``track`` and the
+    frame's events go to ``events`` (timed as the rows)."""
+    from temseg.analyze.particles import label_particles, particle_table
 
     def measure(index: int, mask, image) -> None:
         if fourier and not first:
@@ -26,9 +29,14 @@ def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: in
             if dose_rate:
                 where["dose_e_per_A2"] = dose_rate * frame_interval_s * (start
                                                                          + frames_per_series)
-        rows.extend({**where, **row}
-                    for row in particle_table(mask, sampling=sampling, min_area_px=min_area_px,
-                                              image=image if fourier else None))
+        found = [{**where, **row}
+                 for row in particle_table(mask, sampling=sampling, min_area_px=min_area_px,
+                                           image=image if fourier else None)]
+        if tracker is not None:
+            timing = {k: v for k, v in where.items() if k != "frame"}
+            events.extend({"frame": index, **timing, **event} for event in tracker.update(
+                index, label_particles(mask, min_area_px=min_area_px), found))
+        rows.extend(found)
     return measure
 
 
@@ -165,12 +173,15 @@ def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmente
 
 def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: list,
                      first: dict, min_area_px: int, unit: str = "frame", *,
-                     interval_s: float | None = None) -> dict:
+                     interval_s: float | None = None, tracker=None,
+                     events: list[dict] | None = None) -> dict:
     """NAME_particles.csv and .png (and NAME_fourier.png); the summary for the record.
 
     ``unit`` is "series" for a focal-series model: rows, CSV, plot and record then
     count focal series (``series``, ``first_frame``; ``particles_per_series``...).
     ``interval_s``: seconds from one frame (or series) to the next, for the plot's time axis.
+    With the ``tracker`` that followed a stack's particles (and its ``events``) also
+    NAME_tracks.csv, NAME_particle_events.csv and NAME_tracks.png.
     """
     import numpy as np
 
@@ -199,9 +210,38 @@ def _write_particles(out: Path, name: str, rows: list[dict], plan: dict, blank: 
             extra[f"{unit}_peak_ratio"] = [None if np.isnan(v) else float(v)
                                            for v in frame_peak_ratios(rows, n_frames,
                                                                       unit=unit)]
+    if tracker is not None:
+        extra["tracks"] = _write_tracks(out, name, rows, plan, blank, tracker, events,
+                                        interval_s)
     return {**particle_summary(rows, n_frames=segmented, unit=unit, sampling=plan["sampling"]),
             **extra,
             "min_area_px": min_area_px, "csv": str(csv_path), "plot": str(png_path)}
+
+
+def _write_tracks(out: Path, name: str, rows: list[dict], plan: dict, blank: list, tracker,
+                  events: list[dict], interval_s: float | None) -> dict:
+    """NAME_tracks.csv, NAME_particle_events.csv and NAME_tracks.png of a stack's particles
+    followed from frame to frame; the summary for the record."""
+    from collections import Counter
+
+    from temseg.analyze.tracking import plot_tracks, write_events_csv, write_tracks_csv
+
+    tracks = tracker.tracks_table()
+    if interval_s:
+        for track in tracks:
+            track["first_time_s"] = track["first_frame"] * interval_s
+            track["last_time_s"] = track["last_frame"] * interval_s
+    timing = tuple(k for k in ("time_s", "dose_e_per_A2") if rows and k in rows[0])
+    tracks_csv = write_tracks_csv(out / f"{name}_tracks.csv", tracks,
+                                  timing=("first_time_s", "last_time_s") if interval_s else ())
+    events_csv = write_events_csv(out / f"{name}_particle_events.csv", events,
+                                  timing=timing if rows else None)
+    png = plot_tracks(out / f"{name}_tracks.png", rows, tracks, n_frames=plan["frames"],
+                      title=f"{plan['path'].name}: particles followed", sampling=plan["sampling"],
+                      blank_frames=blank, interval_s=interval_s)
+    return {"n_tracks": len(tracks), "events": dict(Counter(e["event"] for e in events)),
+            "drift_px": [list(d) for d in tracker.drifts], "csv": str(tracks_csv),
+            "events_csv": str(events_csv), "plot": str(png)}
 
 
 def _series_together(plans: list[dict], names: list[str], segmenter, *, min_column_px,

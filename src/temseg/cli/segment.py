@@ -339,7 +339,13 @@ def register(app: typer.Typer) -> None:
         are counted, and listed in the CSV with their cut size and touches_border,
         but left out of the sizes plotted and their medians). With --fourier the CSV gains each particle's
         lattice spacing and peak ratio, NAME_fourier.png maps the ratio, and a
-        stack's plot adds the median peak ratio per frame.
+        stack's plot adds the median peak ratio per frame. The particles of a stack
+        are followed from frame to frame (drift undone): each row's track, and
+        NAME_tracks.csv (a row per track: first and last frame, size then, origin,
+        fate), NAME_particle_events.csv (appeared, vanished, merged, split: where and
+        when) and NAME_tracks.png (size against frame per track). A stack's frame
+        time (from the file, or --frame-time) adds time_s to the tables and a time
+        axis to the plots, and with --dose-rate the dose received by each frame.
 
         A model fed focal series (C input channels, e.g. three defoci) reads each
         input stack of n·C frames as n series of C consecutive frames in the
@@ -400,6 +406,7 @@ def register(app: typer.Typer) -> None:
                                    amp=amp, tta=tta, warn=warn)
         from temseg.analyze.columns import speck_px
         from temseg.analyze.particles import area_px
+        from temseg.analyze.tracking import ParticleTracker
         from temseg.infer.series import check_series_order
 
         order = check_series_order(series_order, segmenter.in_channels)
@@ -467,9 +474,13 @@ def register(app: typer.Typer) -> None:
                     first: dict = {}  # the first frame and its mask, for the Fourier map
                     smallest = (area_px(min_area_nm2, sampling=mg.sampling)
                                 if particles and min_area_nm2 is not None else min_area_px)
+                    tracker = (ParticleTracker(sampling=mg.sampling)
+                               if particles and mg.is_stack and unit == "frame" else None)
+                    followed: list[dict] = []  # the tracker's events
                     measure = (_particle_measurer(rows, mg.sampling, smallest, fourier, first,
                                                   frames_per_series=segmenter.in_channels,
-                                                  frame_interval_s=step, dose_rate=dose_rate)
+                                                  frame_interval_s=step, dose_rate=dose_rate,
+                                                  tracker=tracker, events=followed)
                                if particles else None)
                     if classes:
                         speck = speck_px(min_column_px, sampling=mg.sampling,
@@ -549,7 +560,8 @@ def register(app: typer.Typer) -> None:
                     if particles:
                         entry["particles"] = _write_particles(
                             out, name, rows, plan, result.blank_frames, first, smallest, unit,
-                            interval_s=step * segmenter.in_channels if step else None)
+                            interval_s=step * segmenter.in_channels if step else None,
+                            tracker=tracker, events=followed)
                     results.append(entry)
                     bar.advance(files)
 

@@ -151,7 +151,8 @@ def segment_micrograph(segmenter, micrograph, out_dir: str | Path, *, name: str 
 
 #: stem endings of the files :func:`output_paths` writes (and the column counts of
 #: :mod:`temseg.infer.series` inputs)
-OUTPUT_ENDINGS = ("_prob", "_mask", "_overlay", "_particles", "_fourier", "_counts")
+OUTPUT_ENDINGS = ("_prob", "_mask", "_overlay", "_particles", "_fourier", "_counts", "_tracks",
+                  "_particle_events")
 
 
 def _is_output(path: Path, stems: set[str]) -> bool:
