@@ -65,7 +65,8 @@ def track(items: Iterable[T], description: str, total: int | None = None, *,
 
 
 def sampling_from_options(sampling: float | None, pixel_size_nm: float | None) -> float | None:
-    """Å/pixel from ``--sampling`` (Å/px) or ``--pixel-size-nm`` (nm/px); at most one may be given."""
+    """Å/pixel from ``--sampling`` (Å/px) or ``--pixel-size-nm`` (nm/px); at most one may be
+    given."""
     if sampling is not None and pixel_size_nm is not None:
         raise ConfigError("give either --sampling (Å/px) or --pixel-size-nm, not both")
     value = sampling if sampling is not None else (

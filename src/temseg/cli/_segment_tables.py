@@ -117,7 +117,8 @@ def _write_events(out: Path, name: str, events: list[dict]) -> dict:
     places_path = write_table(out / f"{name}_column_events.csv", places, fields=header)
     keys = [k for k in events[0] if k not in ("from_series", "to_series", "from_name", "to_name")
             and not k.startswith(("drift_", "cum_drift_"))]
-    return {"csv": str(path), "columns_csv": str(places_path), "totals": {k: int(sum(e[k] for e in events)) for k in keys}}
+    return {"csv": str(path), "columns_csv": str(places_path),
+            "totals": {k: int(sum(e[k] for e in events)) for k in keys}}
 
 
 def _write_counts(out: Path, name: str, counts: list[dict], plan: dict, segmenter,

@@ -330,14 +330,16 @@ def register(app: typer.Typer) -> None:
 
         Per input NAME: NAME_prob.tif (float32, with the pixel size), NAME_mask.png
         (NAME_mask.tif for a stack), NAME_overlay.png (first frame of a stack that is not
-        blank: overlay_frame in the record); and record.json for the run. Stacks are streamed frame by frame; a blank (constant)
+        blank: overlay_frame in the record); and record.json for the run. Stacks are
+        streamed frame by frame; a blank (constant)
         frame is reported and left unsegmented (NaN, empty mask). In a batch, an
         input found bad half-way (a NaN frame) is left out, the others are finished
         and recorded, and the run ends in an error naming it. With --particles
         also NAME_particles.csv and NAME_particles.png: a size histogram, or for a
         stack the count and median size per frame (particles touching the border
         are counted, and listed in the CSV with their cut size and touches_border,
-        but left out of the sizes plotted and their medians). With --fourier the CSV gains each particle's
+        but left out of the sizes plotted and their medians). With --fourier the CSV
+        gains each particle's
         lattice spacing and peak ratio, NAME_fourier.png maps the ratio, and a
         stack's plot adds the median peak ratio per frame. The particles of a stack
         are followed from frame to frame (drift undone): each row's track, and
