@@ -467,3 +467,30 @@ def test_segment_with_a_filter_warns_of_a_far_resampling_as_baseline_apply_does(
     main(["segment", str(model), str(path), "--out", str(tmp_path / "out")])
     err = " ".join(capsys.readouterr().err.split())
     assert "0.1 Å/px is 5× finer than the filter's 0.5 Å/px; resampled to 19×19 px" in err
+
+
+def test_a_folder_of_labels_segmented_into_itself_keeps_its_labels(model_file, tmp_path, rng,
+                                                                    capsys):
+    import imageio.v3 as iio
+
+    for i in range(2):
+        iio.imwrite(tmp_path / f"img{i}.png", rng.integers(0, 255, (48, 48), dtype=np.uint8))
+        iio.imwrite(tmp_path / f"img{i}_mask.png", (rng.random((48, 48)) > 0.5).astype(np.uint8))
+    label = (tmp_path / "img0_mask.png").read_bytes()
+    code = main(["segment", str(model_file), str(tmp_path), "-o", str(tmp_path), "--device",
+                 "cpu"])
+    assert code == 2  # the hand-drawn img0_mask.png would have been replaced
+    assert "img0_mask.png: exists and is no output of an earlier `temseg segment`" in \
+        capsys.readouterr().err
+    assert (tmp_path / "img0_mask.png").read_bytes() == label
+    assert not (tmp_path / "img0_prob.tif").exists()
+    # a run into a folder of its own may be repeated: those files are its own
+    out = tmp_path / "out"
+    for _ in range(2):
+        assert main(["segment", str(model_file), str(tmp_path), "-o", str(out), "--device",
+                     "cpu"]) == 0
+    record = json.loads((out / "record.json").read_text())
+    assert [e["name"] for e in record["inputs"]] == ["img0", "img1"]  # the labels left out
+    assert main(["segment", str(model_file), str(tmp_path), "-o", str(tmp_path), "--device",
+                 "cpu", "--overwrite"]) == 0
+    assert (tmp_path / "img0_mask.png").read_bytes() != label

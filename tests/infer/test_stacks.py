@@ -257,3 +257,14 @@ def test_signs_are_read_text_by_text_and_the_series_plot_is_no_input(tmp_path):
     write_tiff(tmp_path / "series_counts.png", np.ones((4, 4), np.float32))
     assert [p.name for p in collect_inputs([tmp_path], signed=True)] == [
         f"s-{s}_df{d}.tif" for s in (1, 10) for d in (-50, 0, 50)]
+
+
+def test_collect_inputs_leaves_out_labels_beside_their_images(tmp_path):
+    from temseg.infer.stacks import collect_inputs
+
+    for name in ("img001.tif", "img001_mask.png", "img002.png", "img002_GT.png",
+                 "img003-mask.tif", "lonely_mask.png"):
+        (tmp_path / name).write_bytes(b"")
+    found = [p.name for p in collect_inputs([tmp_path])]
+    # img003-mask and lonely_mask label nothing here: they are images
+    assert found == ["img001.tif", "img002.png", "img003-mask.tif", "lonely_mask.png"]

@@ -192,6 +192,33 @@ def _read(plan: dict, sampling: float | None, in_channels: int = 1):
     return mg
 
 
+def _check_foreign_outputs(out: Path, names: list[str]) -> None:
+    """Refuse, before the work, to replace a file in ``out`` that segment would write (the
+    probability, mask or overlay of an input) but that no earlier segment into ``out`` wrote,
+    by its record.json: ``img001_mask.png`` beside ``img001.png`` in a folder of hand-drawn
+    labels segmented into itself."""
+    import json
+
+    from temseg.errors import InputError
+    from temseg.infer.stacks import output_paths
+
+    ours: set[Path] = set()
+    try:
+        record = json.loads((out / "record.json").read_text())
+        cwd = Path(record.get("cwd") or ".")
+        for entry in record.get("inputs") or []:
+            ours.update((cwd / p).resolve() for p in (entry.get("outputs") or {}).values())
+    except (OSError, ValueError, TypeError, AttributeError):  # none, or not ours
+        pass
+    for name in names:
+        for stack in (False, True):
+            for path in output_paths(out, name, stack=stack).values():
+                if path.exists() and path.resolve() not in ours:
+                    raise InputError(f"{path}: exists and is no output of an earlier "
+                                     f"`temseg segment` into {out} (a hand-drawn label?); "
+                                     "give another --out, or --overwrite to replace it")
+
+
 def _frame_step(mg, frame_time: float | None, dose_rate: float | None, warn) -> float | None:
     """Seconds between the frames of stack ``mg`` (``--frame-time``, else the file's, kept in
     its metadata for the outputs), None for a single image or a stack without one."""
@@ -277,6 +304,10 @@ def register(app: typer.Typer) -> None:
                                        "NAME_particles.csv (area, equivalent diameter in nm, "
                                        "per frame of a stack, or per focal series) and "
                                        "NAME_particles.png."),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Replace files in --out that an earlier segment into "
+                                       "it did not write (e.g. NAME_mask.png; by default "
+                                       "refused: a hand-drawn label may have that name)."),
         frame_time: float | None = typer.Option(
             None, help="Seconds from one frame of a stack to the next, replacing the file's "
                        "own (ImageJ finterval, a DM/EMD time axis): with --particles the "
@@ -438,6 +469,8 @@ def register(app: typer.Typer) -> None:
         _warn_resampling(segmenter, plans)
         _warn_tile_count(segmenter, plans, overlap)
         names = output_names([plan["path"] for plan in plans])
+        if not overwrite:
+            _check_foreign_outputs(out, names)
         thr = segmenter.threshold if threshold is None else threshold
         classes = class_outputs(segmenter)
         if classes and threshold is not None:

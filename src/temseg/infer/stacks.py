@@ -155,6 +155,18 @@ OUTPUT_ENDINGS = ("_prob", "_mask", "_overlay", "_particles", "_fourier", "_coun
                   "_particle_events")
 
 
+#: stem endings (any case) of the label images people keep beside their micrographs
+LABEL_ENDINGS = ("_label", "_labels", "_mask", "-mask", "_gt", "_seg")
+
+
+def _is_label(path: Path, stems: set[str]) -> bool:
+    """Whether ``path`` is the label image of a micrograph beside it: its stem is another
+    file's stem plus one of :data:`LABEL_ENDINGS` (``img001_mask.png`` beside
+    ``img001.tif``), compared without case."""
+    stem = path.stem.lower()
+    return any(stem.endswith(end) and stem[: -len(end)] in stems for end in LABEL_ENDINGS)
+
+
 def _is_output(path: Path, stems: set[str]) -> bool:
     """Whether ``path`` is a segment output of an image whose stem is in ``stems``, or the
     plot of ``--series-files``' series followed together (``series_counts.png`` beside its
@@ -177,7 +189,9 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL",
         Files are taken as given; a folder contributes its files with a suffix
         :func:`temseg.io.supported_suffixes` knows, in :func:`natural_key` order
         (``frame2`` before ``frame10``; signs read with ``signed``), leaving out
-        hidden files, label images (stem ending in ``skip_suffix``) and the
+        hidden files, label images (stem ending in ``skip_suffix``, or in one of
+        :data:`LABEL_ENDINGS` beside the image it labels: ``img001_mask.png`` beside
+        ``img001.tif``) and the
         outputs of an earlier ``temseg segment`` into the same folder
         (``NAME_prob``, ``NAME_mask``, ``NAME_overlay``, ``NAME_particles``,
         ``NAME_fourier``, ``NAME_counts`` beside an image ``NAME``).
@@ -216,7 +230,8 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL",
             read_signs = signed and signs_matter(p.name for p in inside)
             inside.sort(key=lambda p: natural_key(p, signed=read_signs))
             stems = {p.stem for p in inside}
-            inside = [p for p in inside if not _is_output(p, stems)]
+            lower = {stem.lower() for stem in stems}
+            inside = [p for p in inside if not _is_output(p, stems) and not _is_label(p, lower)]
             if not inside:
                 from temseg.infer.evaluation import is_zarr_dataset
 
