@@ -443,7 +443,7 @@ def test_a_constant_file_in_a_batch_is_skipped_not_fatal(model_file, tmp_path, r
 
 
 def test_an_overlap_that_multiplies_the_work_is_warned_about(model_file, capsys):
-    from temseg.cli.segment import _warn_tile_count
+    from temseg.cli._segment_inputs import _warn_tile_count
     from temseg.infer import load_segmenter
 
     plans = [{"path": Path("big.tif"), "shape": (256, 256), "sampling": None}]
