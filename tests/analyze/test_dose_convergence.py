@@ -14,7 +14,7 @@ AUDIT_AREAS = [0, 10, 50, 300, 900, 2000, 3300, 4314, 5500, 5994]
 
 def test_a_third_highest_frame_at_72_percent_of_the_top_is_not_converged():
     curve = dose_curve(AUDIT_DOSES, AUDIT_AREAS)
-    assert curve.n_reference == 3 and curve.reference_doses == (320.0, 1000.0)
+    assert curve.n_reference == 3 and curve.reference_dose_range == (320.0, 1000.0)
     assert 4314 / 5994 == pytest.approx(0.72, abs=0.005)
     assert curve.dose_converged is None and not curve.converged_is_bound
     assert curve.describe("converged") == "not converged within the series"
@@ -61,7 +61,8 @@ def test_the_reference_count_is_stated_and_a_large_share_warned_about():
     curve = dose_curve(doses, np.linspace(1, 10, 10), reference_fraction=0.1)
     summary = curve.as_dict()
     assert summary["n_reference_frames"] == 3 and summary["tolerance"] == 0.1
-    assert summary["reference_doses_e_per_A2"] == pytest.approx([doses[7], 1000.0])
+    assert summary["reference_dose_range_e_per_A2"] == pytest.approx([doses[7], 1000.0])
+    assert summary["reference_frames"] == [7, 8, 9] and "reference_doses_e_per_A2" not in summary
     assert "±10 % of the full area" in summary["convergence_rule"]
     assert "the 3 highest-dose frames" in summary["convergence_rule"]
     assert curve.reference_warning() is None  # 3 of 10
@@ -162,3 +163,41 @@ def test_frames_tied_at_the_top_dose_all_form_the_reference():
     assert curves[0].full_area == curves[1].full_area == 90.0
     assert curves[0].n_reference == 4 and curves[0].band == curves[1].band
     assert curves[0].dose_half == curves[1].dose_half
+
+
+def test_a_dose_curve_needs_three_distinct_doses():
+    """Six frames at one dose (a movie at a constant dose rate) were a "curve" whose
+    reference, by ties, held every frame."""
+    from temseg.analyze.dose import check_distinct_doses
+    from temseg.errors import InputError
+
+    with pytest.raises(InputError, match=r"^dose curve: .*3 distinct doses, got 1 \(400 e/Å² "
+                                         r"for all 6 frames\); a movie at a constant dose rate"):
+        dose_curve([400] * 6, np.arange(6.0))
+    with pytest.raises(InputError, match=r"^s.tif: .* got 2 \(10 and 12,800 e/Å²\)"):
+        check_distinct_doses([10, 12800] * 3, name="s.tif")
+    check_distinct_doses([1, 2, 3, 3, 3, 3])
+
+
+def test_ties_join_the_reference_but_cannot_take_in_every_frame():
+    from temseg.analyze.dose import reference_frames
+    from temseg.errors import InputError
+
+    # 3 reference frames of 8, and the third frame at 5 e/Å² tied with them
+    assert reference_frames([1, 2, 3, 5, 5, 4, 5, 9]).tolist() == [3, 4, 6, 7]
+    curve = dose_curve([1, 2, 3, 5, 5, 4, 5, 9], [0, 10, 50, 100, 98, 80, 102, 100])
+    assert curve.n_reference == 4 and curve.reference_index == (3, 4, 6, 7)
+    assert curve.reference_dose_range == (5.0, 9.0) and curve.full_area == 100.0
+    assert curve.as_dict()["reference_frames"] == [3, 4, 6, 7]
+    with pytest.raises(InputError, match=r"the reference \(the 3 highest-dose frames and the "
+                                         r"6 more tied with them at 1 e/Å²\) holds all 9 frames"):
+        dose_curve([1] * 7 + [2, 3], np.arange(9.0))
+
+
+def test_printed_doses_are_plain_numbers():
+    doses = 200.0 * 2.0 ** np.arange(7)
+    curve = dose_curve(doses, [0, 10, 50, 100, 100, 100, 100], smooth=1)
+    assert curve.describe("converged") == "1,600 e/Å²"  # was 1.6e+03 e/Å²
+    bound = dose_curve(doses * 64, np.full(7, 100.0))
+    assert bound.describe("half") == "≤ 12,800 e/Å² (from the first frame)"
+    assert "below 204,800 e/Å²" in bound.reference_warning()

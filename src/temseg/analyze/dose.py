@@ -20,6 +20,8 @@ from temseg.io.files import write_figure
 
 #: fewest highest-dose frames that form the reference level
 MIN_REFERENCE = 3
+#: fewest distinct doses a dose curve is taken from
+MIN_DISTINCT_DOSES = 3
 
 
 def convergence_rule(tolerance: float = 0.1, n_reference: int | None = None) -> str:
@@ -65,6 +67,78 @@ def reference_count(n_frames: int, reference_fraction: float) -> int:
     return max(MIN_REFERENCE, round(reference_fraction * n_frames))
 
 
+def check_distinct_doses(doses, *, name: str = "dose curve") -> None:
+    """Refuse doses (e/Å²) with fewer than :data:`MIN_DISTINCT_DOSES` distinct values.
+
+    Frames at one dose, such as a movie at a constant dose rate, have no dose
+    axis to take a curve along (their frames differ in cumulative dose, which
+    is another question). ``name`` starts the message (the series).
+
+    Raises
+    ------
+    InputError
+        Fewer than :data:`MIN_DISTINCT_DOSES` distinct doses, saying how many.
+    """
+    doses = np.asarray(doses, dtype=np.float64).ravel()
+    values = np.unique(doses)
+    if values.size >= MIN_DISTINCT_DOSES:
+        return
+    given = (f"{plain_dose(values[0])} e/Å² for all {doses.size} frames" if values.size == 1
+             else f"{' and '.join(plain_dose(v) for v in values)} e/Å²" if values.size
+             else "no doses")
+    raise InputError(f"{name}: a dose curve needs at least {MIN_DISTINCT_DOSES} distinct doses, "
+                     f"got {values.size} ({given}); a movie at a constant dose rate is not a "
+                     "dose series: its frames differ only in cumulative dose (`temseg segment "
+                     "--particles --dose-rate` follows the particles against it)")
+
+
+def reference_frames(doses, reference_fraction: float = 0.1, *,
+                     name: str = "dose curve") -> np.ndarray:
+    """Indices (into ``doses`` as given, ascending) of the reference frames, whose mean area
+    is the full area.
+
+    These are the :func:`reference_count` highest-dose frames and, with them,
+    every frame tied at the lowest of their doses: which of the tied frames
+    was recorded last decides nothing, so the reference can hold more frames
+    than that count.
+
+    Parameters
+    ----------
+    doses : (N,) array_like
+        Dose of each frame in e/Å², any order.
+    reference_fraction : float
+        As :func:`reference_count`.
+    name : str
+        Starts the error message (the series).
+
+    Raises
+    ------
+    InputError
+        The tied frames take in every frame, so none lies below the reference.
+    ConfigError
+        ``reference_fraction`` outside (0, 0.5].
+
+    Examples
+    --------
+    Of 8 frames the 3 highest-dose ones (5, 5, 9 e/Å²) and the third at 5 e/Å²:
+
+    >>> reference_frames([1, 2, 3, 5, 5, 4, 5, 9]).tolist()
+    [3, 4, 6, 7]
+    """
+    doses = np.asarray(doses, dtype=np.float64).ravel()
+    n_ref = reference_count(doses.size, reference_fraction)
+    lowest = np.sort(doses)[-min(n_ref, doses.size)] if doses.size else 0.0
+    index = np.flatnonzero(doses >= lowest)
+    if index.size >= doses.size:
+        tied = index.size - n_ref
+        raise InputError(f"{name}: the reference (the {n_ref} highest-dose frames"
+                         + (f" and the {tied} more tied with them at {plain_dose(lowest)} e/Å²"
+                            if tied > 0 else "")
+                         + f") holds all {doses.size} frames, leaving none below it: give "
+                         "more frames at lower, distinct doses")
+    return index
+
+
 @dataclass(frozen=True)
 class DoseCurve:
     """Summary of a dose series.
@@ -87,6 +161,8 @@ class DoseCurve:
     n_reference : int — frames of highest dose forming the reference
     tolerance : float — relative half-width of ``band``
     reference_range : (float, float) — min and max area of the reference frames
+    reference_index : tuple of int — the reference frames, as indices into the doses
+        as given to :func:`dose_curve` (before sorting; :func:`reference_frames`)
     """
 
     doses: np.ndarray
@@ -100,10 +176,11 @@ class DoseCurve:
     n_reference: int = MIN_REFERENCE
     tolerance: float = 0.1
     reference_range: tuple[float, float] = (0.0, 0.0)
+    reference_index: tuple[int, ...] = ()
 
     @property
-    def reference_doses(self) -> tuple[float, float]:
-        """Lowest and highest dose (e/Å²) of the reference frames."""
+    def reference_dose_range(self) -> tuple[float, float]:
+        """Lowest and highest dose (e/Å²) of the reference frames (a range, not their doses)."""
         return float(self.doses[-self.n_reference]), float(self.doses[-1])
 
     def as_dict(self) -> dict:
@@ -114,7 +191,8 @@ class DoseCurve:
                 "dose_converged_is_upper_bound": self.converged_is_bound,
                 "n_frames": int(self.doses.size),
                 "n_reference_frames": self.n_reference,
-                "reference_doses_e_per_A2": list(self.reference_doses),
+                "reference_dose_range_e_per_A2": list(self.reference_dose_range),
+                "reference_frames": list(self.reference_index),
                 "reference_area_range": list(self.reference_range),
                 "tolerance": self.tolerance,
                 "convergence_rule": convergence_rule(self.tolerance, self.n_reference)}
@@ -129,17 +207,18 @@ class DoseCurve:
                        else (self.dose_converged, self.converged_is_bound))
         if dose is None:
             return "not reached" if which == "half" else "not converged within the series"
-        return f"≤ {dose:.3g} e/Å² (from the first frame)" if bound else f"{dose:.3g} e/Å²"
+        text = f"{plain_dose(dose)} e/Å²"
+        return f"≤ {text} (from the first frame)" if bound else text
 
     def reference_warning(self) -> str | None:
         """One line when the reference frames are more than a third of the curve, else None."""
         n = int(self.doses.size)
         if 3 * self.n_reference <= n:
             return None
-        lo, _ = self.reference_doses
+        lo, _ = self.reference_dose_range
         return (f"the full area is the mean of the {self.n_reference} highest-dose frames, "
                 f"{self.n_reference} of the {n} in the curve (more than a third): convergence "
-                f"can only be found below {lo:.3g} e/Å²; a longer series gives a better "
+                f"can only be found below {plain_dose(lo)} e/Å²; a longer series gives a better "
                 "reference")
 
 
@@ -157,7 +236,8 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
     reference_fraction : float
         Fraction of frames, by highest dose, whose mean area is the full area:
         ``round(reference_fraction · N)`` frames, raised to at least 3 (so
-        0.1 of 10 frames is 3). In (0, 0.5].
+        0.1 of 10 frames is 3), and every frame tied at the lowest of their
+        doses (:func:`reference_frames`). In (0, 0.5].
     tolerance : float
         Relative half-width of the band around the full area that the area of
         every frame from the convergence dose on must lie in (0.1: ±10 %).
@@ -178,7 +258,9 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
     Raises
     ------
     InputError
-        Fewer than 6 frames, doses not positive, areas not finite.
+        Fewer than 6 frames, doses not positive, fewer than 3 distinct doses
+        (:func:`check_distinct_doses`), tied doses pulling every frame into the
+        reference, areas not finite.
     ConfigError
         ``smooth`` outside 1 to N, ``reference_fraction`` outside (0, 0.5],
         ``tolerance`` outside (0, 1).
@@ -208,16 +290,18 @@ def dose_curve(doses, areas, *, reference_fraction: float = 0.1,
         raise ConfigError(f"smooth: the running-median window must be 1 to {doses.size} "
                           f"frames, got {smooth}")
     check_tolerance(tolerance)
-    n_ref = reference_count(doses.size, reference_fraction)
+    reference_count(doses.size, reference_fraction)  # a bad fraction is a ConfigError first
+    check_distinct_doses(doses)
+    ref_index = reference_frames(doses, reference_fraction)
+    n_ref = int(ref_index.size)  # ties at the lowest reference dose included
     order = np.argsort(doses, kind="stable")
     doses, areas = doses[order], areas[order]
-    # frames at the lowest reference dose all join it: the recording order decides nothing
-    n_ref = int(np.count_nonzero(doses >= doses[-n_ref]))
     ref = areas[-n_ref:]
     full = float(ref.mean())
     band = (full * (1 - tolerance), full * (1 + tolerance))
     extra = {"n_reference": n_ref, "tolerance": float(tolerance),
-             "reference_range": (float(ref.min()), float(ref.max()))}
+             "reference_range": (float(ref.min()), float(ref.max())),
+             "reference_index": tuple(int(i) for i in ref_index)}
     if full <= 0:
         return DoseCurve(doses, areas, full, band, None, None, **extra)
 
@@ -273,14 +357,6 @@ def plain_dose(dose: float) -> str:
     return f"{dose:,.0f}" if abs(dose) >= 100 else f"{dose:.3g}"
 
 
-def _dose_label(curve: DoseCurve, which: str) -> str:
-    """:meth:`DoseCurve.describe` with the dose as a plain number (``"≤ 1,000 e/Å² ..."``)."""
-    dose, bound = ((curve.dose_half, curve.half_is_bound) if which == "half"
-                   else (curve.dose_converged, curve.converged_is_bound))
-    text = f"{plain_dose(dose)} e/Å²"
-    return f"≤ {text} (from the first frame)" if bound else text
-
-
 def plot_dose_curve(path: str | Path, curve: DoseCurve, *, area_unit: str = "px",
                     title: str | None = None, reference: dict | None = None,
                     blank_doses=(), nm2_per_unit: float | None = None,
@@ -325,10 +401,10 @@ def plot_dose_curve(path: str | Path, curve: DoseCurve, *, area_unit: str = "px"
     lines = {"lw": 1, "ls": "--", "zorder": 2}
     if curve.dose_half:
         ax.axvline(curve.dose_half, color="tab:orange", label=f"50 % area at "
-                   f"{_dose_label(curve, 'half')}", **lines)
+                   f"{curve.describe('half')}", **lines)
     if curve.dose_converged:
         ax.axvline(curve.dose_converged, color="k", label=f"converged at "
-                   f"{_dose_label(curve, 'converged')}", **lines)
+                   f"{curve.describe('converged')}", **lines)
     bounds = [(dose, colour, height) for dose, bound, colour, height in (
         (curve.dose_half, curve.half_is_bound, "tab:orange", 0.97),
         (curve.dose_converged, curve.converged_is_bound, "k", 0.92)) if dose and bound]

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from temseg.analyze.dose import check_distinct_doses, plain_dose, reference_frames
 from temseg.errors import BlankImageError, ConfigError, InputError, format_frames
-from temseg.io.files import atomic_path, is_zarr_dataset, write_json
+from temseg.io.files import is_zarr_dataset, write_csv, write_json
 
 #: what Leth Larsen et al. (002) report for their MSD-net on simulated Au/CeO2 series, e/Å²
 PAPER_002 = {"dose_half_e_per_A2": (20.0, 30.0), "dose_converged_e_per_A2": 200.0}
@@ -87,7 +88,7 @@ class DoseSeries:
         if not finite.all():
             raise InputError(f"{self.source or 'series'}: frame {i} has "
                              f"{frame.size - int(np.count_nonzero(finite))} NaN/inf pixel(s) "
-                             f"(dose {self.doses[i]:g} e/Å²)")
+                             f"(dose {plain_dose(self.doses[i])} e/Å²)")
         return frame
 
     def label(self, i: int) -> np.ndarray | None:
@@ -95,10 +96,38 @@ class DoseSeries:
         return None if self.labels is None else np.asarray(self.labels[i]) > 0
 
 
-def read_doses(source: str | Path | Sequence[float]) -> np.ndarray:
+def parse_doses(values: Sequence[str | float], *, name: str = "--dose") -> np.ndarray:
+    """Per-frame doses (e/Å²) from a list as typed: numbers, or text holding one number or
+    several separated by commas (``--dose 20 --dose 50`` and ``--dose 20,50`` alike).
+
+    Raises
+    ------
+    InputError
+        An entry that is not a number, naming ``name`` (the option).
+
+    Examples
+    --------
+    >>> parse_doses(["20", "50, 100", 1e3]).tolist()
+    [20.0, 50.0, 100.0, 1000.0]
+    """
+    doses: list[float] = []
+    for value in values:
+        if not isinstance(value, str):
+            doses.append(float(value))
+            continue
+        for text in value.split(","):
+            if not _is_number(text.strip()):
+                raise InputError(f"{name}: {value!r} is not a dose; give numbers in e/Å², "
+                                 f"one per {name} or separated by commas ({name} 20,50,100)")
+            doses.append(float(text))
+    return np.asarray(doses, dtype=np.float64)
+
+
+def read_doses(source: str | Path | Sequence[str | float]) -> np.ndarray:
     """Per-frame doses (e/Å²) from a list or a text/CSV file, in frame order.
 
-    A file holds one number per line, or a CSV whose header names a ``dose``
+    A list is read by :func:`parse_doses` (text may hold comma-separated
+    numbers). A file holds one number per line, or a CSV whose header names a ``dose``
     column (``dose``, or else the one column whose name contains "dose",
     e.g. ``dose_e_per_A2``; a column in e/nm², e.g. ``dose_e_per_nm2``, is
     converted, one per pixel or a rate refused: :func:`dose_unit_factor`); blank lines and lines starting with ``#`` are
@@ -113,7 +142,7 @@ def read_doses(source: str | Path | Sequence[float]) -> np.ndarray:
         number, or no doses.
     """
     if not isinstance(source, (str, Path)):
-        values = np.asarray(list(source), dtype=np.float64)
+        values = parse_doses(list(source), name="doses")
     else:
         path = Path(source)
         if path.is_dir():
@@ -264,7 +293,8 @@ class DoseRun:
     ----------
     curve : temseg.analyze.dose.DoseCurve — areas in px, blank frames left out
     rows : list of dict — per frame, by dose: frame, dose_e_per_A2, area_px,
-        area_nm2, blank, (true_area_px, f1); area and F1 None for a blank frame
+        area_nm2, blank, (true_area_px, f1,) reference (one of the reference
+        frames); area and F1 None for a blank frame
     sampling : float or None
     blank_frames : list of int — frames (0-based) left out as blank (constant)
     files : dict of str to Path
@@ -279,11 +309,14 @@ class DoseRun:
     def summary(self) -> dict:
         """JSON-safe numbers: the curve's, nm² areas where known, and 002's next to them.
 
-        ``n_frames`` counts the frames in the curve; ``blank_frames`` lists those left out.
+        ``n_frames`` counts the frames in the curve; ``blank_frames`` lists those left out;
+        ``reference_frames`` the reference frames, both as frame numbers of the series
+        (0-based).
         """
         out = self.curve.as_dict()
         out["area_unit"] = "px"
         out["blank_frames"] = list(self.blank_frames)
+        out["reference_frames"] = self.reference_frames()
         if self.sampling:
             nm2 = (self.sampling / 10.0) ** 2
             out["full_area_nm2"] = out["full_area"] * nm2
@@ -294,6 +327,11 @@ class DoseRun:
             out["true_area_px"] = self.rows[-1]["true_area_px"]
         return out
 
+    def reference_frames(self) -> list[int]:
+        """The reference frames as frame numbers of the series (0-based, ascending)."""
+        used = [r["frame"] for r in self.rows if not r["blank"]]  # as given to the curve
+        return sorted(used[i] for i in self.curve.reference_index)
+
     def describe_full_area(self) -> str:
         """The full area, ``"5326 px = 4.79 nm² (mean of the 3 highest-dose frames, ...)"``.
 
@@ -303,9 +341,9 @@ class DoseRun:
         text = f"{curve.full_area:.0f} px"
         if self.sampling:
             text += f" = {curve.full_area * (self.sampling / 10.0) ** 2:.3g} nm²"
-        lo, hi = curve.reference_doses
+        lo, hi = curve.reference_dose_range
         return (f"{text} (mean of the {curve.n_reference} highest-dose frames, "
-                f"{lo:.3g}–{hi:.3g} e/Å²)")
+                f"{plain_dose(lo)}–{plain_dose(hi)} e/Å²)")
 
 
 def _is_blank(frame: np.ndarray) -> bool:
@@ -355,20 +393,110 @@ def check_smooth(smooth: int, n_frames: int, *, name: str = "smooth") -> None:
                           f"(the frames in the curve), got {smooth}")
 
 
-def check_series(series: DoseSeries, *, smooth: int, smooth_name: str = "smooth") -> None:
-    """Refuse, before any segmenting, a series too short for a curve or a window too long.
+def check_series(series: DoseSeries, *, smooth: int, smooth_name: str = "smooth",
+                 reference_fraction: float = 0.1) -> None:
+    """Refuse, before any segmenting, a series that cannot give a curve or a window too long.
+
+    Parameters
+    ----------
+    series : DoseSeries
+    smooth : int
+        Running-median window in frames.
+    smooth_name : str
+        How the error names ``smooth`` (the option as the user gave it).
+    reference_fraction : float
+        As :func:`temseg.analyze.dose.dose_curve` (for the reference frames' ties).
 
     Raises
     ------
     InputError
-        Fewer than :data:`MIN_FRAMES` frames.
+        Fewer than :data:`MIN_FRAMES` frames; fewer than 3 distinct doses
+        (:func:`temseg.analyze.dose.check_distinct_doses`: one dose throughout is a
+        movie, not a dose series); doses so tied that every frame joins the
+        reference (:func:`temseg.analyze.dose.reference_frames`).
     ConfigError
         ``smooth`` outside 1 to the number of frames (the error names ``smooth_name``).
     """
+    name = series.source or "series"
     if len(series) < MIN_FRAMES:
-        raise InputError(f"{series.source or 'series'}: a dose curve needs at least "
-                         f"{MIN_FRAMES} frames, got {len(series)}")
+        raise InputError(f"{name}: a dose curve needs at least {MIN_FRAMES} frames, "
+                         f"got {len(series)}")
+    check_distinct_doses(series.doses, name=name)
+    reference_frames(series.doses, reference_fraction, name=name)
     check_smooth(smooth, len(series), name=smooth_name)
+
+
+#: factor by which the doses given and the counts may disagree before :func:`series_warnings`
+#: says so (the gain is unknown: 1 count per electron is assumed)
+COUNTS_FACTOR = 10.0
+
+
+def _counts_like(frame: np.ndarray) -> bool:
+    """Raw counts: an integer dtype, or floats that are all whole and not negative."""
+    if np.issubdtype(frame.dtype, np.integer):
+        return True
+    return (np.issubdtype(frame.dtype, np.floating) and bool(np.all(frame >= 0))
+            and bool(np.all(frame == np.round(frame))))
+
+
+def series_warnings(series: DoseSeries) -> list[str]:
+    """Lines to warn about before segmenting: frames that look like a mask, or doses that
+    disagree with the counts. Never an error: reading every frame once.
+
+    * Every frame holds only 0 and one other value (e.g. 0/255, as ``temseg
+      segment`` writes a mask): a mask, not micrographs.
+    * Where the pixel size is known and the frames are raw counts (an integer
+      dtype, or whole non-negative floats), each frame's mean counts per pixel /
+      pixel area is its dose in e/Å² at 1 count per electron: the ratio
+      ``mean counts / (dose × sampling²)`` that ``fit-noise`` checks over its
+      vacuum region (:func:`temseg.analyze.noise_checks.noise_consistency`'s
+      ``counts_ratio``). When more than half of the frames (blank ones aside) are
+      off by more than :data:`COUNTS_FACTOR` the same way, one line says so. The
+      gain is not known here, so a detector with many counts per electron
+      gives this line too; gain-normalised (fractional) counts are not checked.
+    """
+    name = series.source or "series"
+    mask_values: set[float] = set()
+    is_mask = len(series) > 0
+    ratios = []
+    n_frames = 0
+    for i in range(len(series)):
+        frame = np.asarray(series.frames[i])
+        if frame.size == 0 or not np.all(np.isfinite(frame)):
+            is_mask = False
+            continue
+        low, high = frame.min(), frame.max()
+        if is_mask and (low != 0 or not np.all((frame == 0) | (frame == high))):
+            is_mask = False
+        if high > 0:
+            mask_values.add(float(high))
+        if low == high:  # blank: no dose to compare
+            continue
+        n_frames += 1
+        if series.sampling and _counts_like(frame):
+            ratios.append(float(frame.mean()) / (series.doses[i] * series.sampling**2))
+    if is_mask and mask_values:
+        values = ", ".join(f"{v:g}" for v in sorted(mask_values))
+        return [f"{name}: every frame holds only 0 and {values}: this looks like a mask "
+                "(as `temseg segment` writes), not micrographs"]
+    ratios = np.asarray(ratios)
+    for off, word in ((ratios * COUNTS_FACTOR < 1, "high"), (ratios > COUNTS_FACTOR, "low")):
+        if 2 * np.count_nonzero(off) > n_frames:
+            times = np.median(ratios[off])
+            times = 1 / times if word == "high" else times
+            about = plain_dose(float(f"{times:.2g}"))
+            if word == "high":
+                cause = ("e/nm² given as e/Å² (divide by 100)? or a gain below 1 count per "
+                         "electron, or a wrong pixel size")
+                what = f"the doses look {about}× the counts'"
+            else:
+                cause = (f"a gain of about {about} counts per electron? or doses in another "
+                         "unit, or a wrong pixel size")
+                what = f"the counts look {about}× the doses'"
+            return [f"{name}: {what} (mean counts per pixel / pixel area, e/Å² at 1 count "
+                    f"per electron) in {np.count_nonzero(off)} of {n_frames} frames — "
+                    f"{cause}"]
+    return []
 
 
 def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
@@ -379,8 +507,10 @@ def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
 
     Blank (constant) frames are left out of the curve and listed in
     ``DoseRun.blank_frames`` and ``dose_curve.json``; ``areas.csv`` keeps
-    them, with an empty area and ``blank`` True. Nothing is written, and
-    ``out`` is not created, when the series cannot give a curve.
+    them, with an empty area and ``blank`` True. Its ``reference`` column marks
+    the reference frames (``reference_frames`` in ``dose_curve.json``); floats
+    are written to 6 significant digits. Nothing is written, and ``out`` is not
+    created, when the series cannot give a curve.
 
     Parameters
     ----------
@@ -404,8 +534,9 @@ def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
     Raises
     ------
     InputError
-        Fewer than :data:`MIN_FRAMES` frames, or non-blank frames; a frame with
-        NaN/inf pixels (naming the series and the frame).
+        Fewer than :data:`MIN_FRAMES` frames, or non-blank frames; fewer than 3
+        distinct doses among them (:func:`check_series`); a frame with NaN/inf
+        pixels (naming the series and the frame).
     ConfigError
         ``smooth`` outside 1 to the number of frames; ``reference_fraction`` or
         ``tolerance`` out of range (checked before any segmenting).
@@ -413,8 +544,8 @@ def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
     from temseg.analyze.dose import (check_tolerance, dose_curve, plot_dose_curve,
                                      reference_count)
 
-    check_series(series, smooth=smooth)
     reference_count(len(series), reference_fraction)  # a bad fraction fails before segmenting
+    check_series(series, smooth=smooth, reference_fraction=reference_fraction)
     check_tolerance(tolerance)
     rows = list(iter_areas(segmenter, series, threshold=threshold, callback=callback))
     blank = [r["frame"] for r in rows if r["blank"]]
@@ -428,24 +559,26 @@ def run_dose_curve(segmenter, series: DoseSeries, out: str | Path, *,
     if smooth > len(used):
         raise ConfigError(f"smooth: the running-median window must be 1 to {len(used)} frames "
                           f"(the frames in the curve; {len(blank)} blank left out), got {smooth}")
+    used_doses = [r["dose_e_per_A2"] for r in used]
+    check_distinct_doses(used_doses, name=f"{series.source or 'series'} (blank frames aside)")
+    reference_frames(used_doses, reference_fraction,
+                     name=f"{series.source or 'series'} (blank frames aside)")
     curve = dose_curve([r["dose_e_per_A2"] for r in used], [r["area_px"] for r in used],
                        reference_fraction=reference_fraction, tolerance=tolerance, smooth=smooth)
     run = DoseRun(curve, rows, series.sampling, blank_frames=blank)
+    reference = set(run.reference_frames())
+    for r in rows:
+        r["reference"] = r["frame"] in reference
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    keys = list(rows[0])
-    with atomic_path(out / "areas.csv") as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows({k: ("" if r[k] is None else r[k]) for k in keys} for r in rows)
-    run.files["csv"] = out / "areas.csv"
+    run.files["csv"] = write_csv(out / "areas.csv", rows, list(rows[0]))
     run.files["json"] = write_json(out / "dose_curve.json", {**run.summary(), "frames": rows})
     lo, hi = PAPER_002["dose_half_e_per_A2"]
     conv = PAPER_002["dose_converged_e_per_A2"]
-    reference = {f"{PAPER_002_NAME}: 50 % at {lo:g}–{hi:g} e/Å²": (lo, hi),
-                 f"{PAPER_002_NAME}: converged at {conv:g} e/Å²": conv}
+    paper = {f"{PAPER_002_NAME}: 50 % at {plain_dose(lo)}–{plain_dose(hi)} e/Å²": (lo, hi),
+             f"{PAPER_002_NAME}: converged at {plain_dose(conv)} e/Å²": conv}
     run.files["png"] = plot_dose_curve(out / "dose_curve.png", curve, area_unit="px",
-                                       title=title, reference=reference,
+                                       title=title, reference=paper,
                                        blank_doses=[r["dose_e_per_A2"] for r in rows
                                                     if r["blank"]],
                                        nm2_per_unit=(series.sampling / 10.0) ** 2

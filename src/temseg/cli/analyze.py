@@ -15,8 +15,35 @@ from temseg.cli import _common
 analyze_app = typer.Typer(name="analyze", help="Analyse images and results.",
                           no_args_is_help=True)
 
+#: commands taking ``--dose`` collect stray arguments, to say how to give several doses
+_EXTRA_ARGS = {"allow_extra_args": True}
+_DOSE_HELP = ("Frame dose in e/Å²: repeat per frame (--dose 20 --dose 50) or give a "
+              "comma-separated list (--dose 20,50,100)")
+
+
+def _doses(dose: list[str] | None, extra: list[str], *, argument: str, files: bool = False):
+    """The doses of ``--dose`` (repeated or comma-separated), or None; a stray argument
+    (``--dose 20 50 100``) is a usage error saying how to give several doses (or, not a
+    number, that ``argument`` takes one input)."""
+    from temseg.analyze.dose_run import parse_doses
+    from temseg.errors import InputError
+
+    if extra:
+        try:
+            parse_doses(extra)
+            where = "--dose"
+        except InputError:
+            where = "--dose" if dose else argument
+        how = ("repeat --dose per frame (--dose 20 --dose 50), give a comma-separated list "
+               "(--dose 20,50,100)" + (" or --doses FILE" if files else "")
+               if where == "--dose" else "give one input")
+        raise typer.BadParameter(f"unexpected extra argument(s) {' '.join(extra)}: {how}",
+                                 param_hint=where)
+    return parse_doses(dose, name="--dose").tolist() if dose else None
+
 
 def fit_noise_command(
+    ctx: typer.Context,
     stack: Path = typer.Argument(..., help="Image or stack (TIFF, DM3/4, EMD, SER, MRC...)."),
     vacuum: str = typer.Option(..., "--vacuum", help="Vacuum region Y0:Y1,X0:X1 in pixels."),
     out: Path = typer.Option(..., "--out", "-o",
@@ -24,8 +51,9 @@ def fit_noise_command(
     sampling: Optional[float] = typer.Option(None, "--sampling", help="Pixel size in Å/px."),
     pixel_size_nm: Optional[float] = typer.Option(None, "--pixel-size-nm",
                                                   help="Pixel size in nm/px."),
-    dose: Optional[list[float]] = typer.Option(
-        None, "--dose", help="Frame dose in e/Å², once per frame (default: from the counts)."),
+    dose: Optional[list[str]] = typer.Option(
+        None, "--dose", help=f"{_DOSE_HELP}; default: from the counts.",
+        metavar="<float[,float...]>"),
     counts_per_electron: float = typer.Option(1.0, "--counts-per-electron",
                                               help="Detector gain in counts per electron, to turn "
                                                    "counts into doses (e/Å²)."),
@@ -45,6 +73,7 @@ def fit_noise_command(
     """
     from temseg.errors import ConfigError
 
+    dose = _doses(dose, ctx.args, argument="STACK")
     _common.check_output(out)
     if (out / "detector.json").exists() and not overwrite:  # as `simulate` refuses a dataset
         raise ConfigError(f"{out / 'detector.json'}: already exists (use --overwrite to "
@@ -85,6 +114,7 @@ def fit_noise_command(
 
 
 def dose_curve_command(
+    ctx: typer.Context,
     series: Path = typer.Argument(..., help="A stack (TIFF, DM3/4, EMD, MRC...) or a simulated "
                                             "dose series (zarr from `temseg simulate`)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
@@ -95,8 +125,9 @@ def dose_curve_command(
         None, "--doses", help="File of per-frame doses in e/Å² (one per line, or a CSV "
                               "with a dose column; a column named in e/nm², e.g. "
                               "dose_e_per_nm2, is converted)."),
-    dose: Optional[list[float]] = typer.Option(
-        None, "--dose", help="Frame dose in e/Å², once per frame (instead of --doses)."),
+    dose: Optional[list[str]] = typer.Option(
+        None, "--dose", help=f"{_DOSE_HELP}; instead of --doses.",
+        metavar="<float[,float...]>"),
     sampling: Optional[float] = typer.Option(None, "--sampling", help="Pixel size in Å/px."),
     pixel_size_nm: Optional[float] = typer.Option(None, "--pixel-size-nm",
                                                   help="Pixel size in nm/px."),
@@ -121,32 +152,39 @@ def dose_curve_command(
     """Segment every frame of a dose series and find the dose where the area holds.
 
     The full area is the mean area of the highest-dose frames (--reference-fraction,
-    at least 3). The area has converged from the lowest dose from which every
-    frame up to the highest dose lies within ±--tolerance (default 10 %) of the full area; the
-    reference frames must lie inside too but cannot by themselves count: at least
-    the frame next below them must, otherwise "not converged within the series".
+    at least 3; frames tied at the lowest of their doses join them). The area has
+    converged from the lowest dose from which every frame up to the highest dose
+    lies within ±--tolerance (default 10 %) of the full area; the reference frames
+    must lie inside too but cannot by themselves count: at least the frame next
+    below them must, otherwise "not converged within the series".
 
     Doses: --dose or --doses for a stack (doses in its metadata are not read);
-    a simulated zarr series brings its own (parameters/dose).
+    a simulated zarr series brings its own (parameters/dose). At least 3 distinct
+    doses: a movie at a constant dose rate is not a dose series. Frames that look
+    like a mask (0 and one other value), or raw counts whose mean per pixel area
+    is over 10× off the doses given (at 1 count per electron), are warned about.
 
-    Writes OUT/areas.csv (dose in e/Å² and segmented area per frame; F1 against the
-    labels of a simulated series), OUT/dose_curve.json (dose at 50 % of the
-    full area, dose of convergence, reference frames, band and this rule),
+    Writes OUT/areas.csv (dose in e/Å² and segmented area per frame, the reference
+    frames marked; F1 against the labels of a simulated series),
+    OUT/dose_curve.json (dose at 50 % of the full area, dose of convergence,
+    reference frames, band and this rule),
     OUT/dose_curve.png and OUT/record.json; prints the two doses beside Leth
     Larsen et al.'s. Doses may come in any order. Blank (constant) frames, e.g.
     with the beam blanked, are left out of the curve (empty area in areas.csv)
     with a warning.
     """
+    dose = _doses(dose, ctx.args, argument="SERIES", files=True)
     _common.check_output(out)
-    from temseg.analyze.dose import check_tolerance
-    from temseg.analyze.dose_run import PAPER_002, check_series, read_series, run_dose_curve
+    from temseg.analyze.dose import check_tolerance, plain_dose
+    from temseg.analyze.dose_run import (PAPER_002, check_series, read_series, run_dose_curve,
+                                         series_warnings)
     from temseg.errors import ConfigError, format_frames
     from temseg.infer import load_segmenter
     from temseg.models.default import default_model_path
     from temseg.record import write_record
 
     if doses is not None and dose:
-        raise ConfigError("give per-frame doses with --doses FILE or --dose (repeated), not both")
+        raise ConfigError("give per-frame doses with --doses FILE or --dose, not both")
     _common.check_threshold(threshold)
     _common.set_threads(threads)
     if not 0.0 < reference_fraction <= 0.5:
@@ -158,10 +196,13 @@ def dose_curve_command(
     pixel = _common.sampling_from_options(sampling, pixel_size_nm)
     data = read_series(series, doses=doses if doses is not None else (dose or None),
                        sampling=pixel)
-    check_series(data, smooth=smooth, smooth_name="--smooth")
+    check_series(data, smooth=smooth, smooth_name="--smooth",
+                 reference_fraction=reference_fraction)
     for value, frames in data.repeated_doses().items():
-        _common.warn(f"dose {value:g} e/Å² given for {len(frames)} frames "
+        _common.warn(f"dose {plain_dose(value)} e/Å² given for {len(frames)} frames "
                      f"({format_frames(frames)}; 0-based); each is kept as a point of the curve")
+    for message in series_warnings(data):
+        _common.warn(message)
     model_path = model if model is not None else default_model_path()
     segmenter = load_segmenter(model_path, tile=tile, device=device, tta=tta, warn=_common.warn)
     with _common.progress() as bar:
@@ -185,27 +226,29 @@ def dose_curve_command(
                  input=str(series), segmenter=segmenter.describe(), result=summary)
     lo, hi = PAPER_002["dose_half_e_per_A2"]
     blank = f" ({len(run.blank_frames)} blank left out)" if run.blank_frames else ""
-    _common.out.print(f"{len(data)} frames{blank}, {run.curve.doses.min():.3g}–"
-                      f"{run.curve.doses.max():.3g} e/Å²; full area {run.describe_full_area()}",
-                      highlight=False)
+    _common.out.print(f"{len(data)} frames{blank}, {plain_dose(run.curve.doses.min())}–"
+                      f"{plain_dose(run.curve.doses.max())} e/Å²; full area "
+                      f"{run.describe_full_area()}", highlight=False)
     _common.out.print(f"50 % of the full area at {run.curve.describe('half')} "
-                      f"(Leth Larsen et al.: {lo:g}–{hi:g} e/Å²)", highlight=False)
+                      f"(Leth Larsen et al.: {plain_dose(lo)}–{plain_dose(hi)} e/Å²)",
+                      highlight=False)
     band = f"±{100 * tolerance:g} % of the full area"
     converged = (f"area converged from {run.curve.describe('converged')}, every frame above "
                  f"within {band}" if run.curve.dose_converged is not None else
                  "area not converged within the series: no dose below the reference frames "
                  f"from which every frame stays within {band}")
     _common.out.print(f"{converged} (Leth Larsen et al.: "
-                      f"{PAPER_002['dose_converged_e_per_A2']:g} e/Å²)", highlight=False)
+                      f"{plain_dose(PAPER_002['dose_converged_e_per_A2'])} e/Å²)",
+                      highlight=False)
     _common.out.print(f"wrote areas.csv, dose_curve.json, dose_curve.png and record.json to "
                       f"{out}", highlight=False)
 
 
-analyze_app.command("dose-curve")(dose_curve_command)
+analyze_app.command("dose-curve", context_settings=_EXTRA_ARGS)(dose_curve_command)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
-    app.command("fit-noise")(fit_noise_command)
+    app.command("fit-noise", context_settings=_EXTRA_ARGS)(fit_noise_command)
     if analyze_app.registered_commands or analyze_app.registered_groups:
         app.add_typer(analyze_app)
