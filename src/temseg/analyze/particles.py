@@ -265,7 +265,11 @@ def plot_particles(path: str | Path, rows: list[dict], *, n_frames: int | None =
     (key, *_), word = _unit(unit)
     sizes, size_unit = _diameters(rows, sampling)
     n_border = sum(bool(r["touches_border"]) for r in rows)
-    heading = (f"{title}\n" if title else "") + _counted(len(rows), "particle")
+    counted = _counted(len(rows), "particle")
+    if n_frames is not None:  # a particle seen in 12 frames is 12 rows
+        per = len(rows) / max(n_frames, 1)
+        counted += f" in {_counted(n_frames, word)} ({per:.3g} per {word})"
+    heading = (f"{title}\n" if title else "") + counted
     if n_border:
         heading += (f"; {n_border} touching the border "
                     f"{'is' if n_border == 1 else 'are'} not sized")
