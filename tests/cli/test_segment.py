@@ -494,3 +494,32 @@ def test_a_folder_of_labels_segmented_into_itself_keeps_its_labels(model_file, t
     assert main(["segment", str(model_file), str(tmp_path), "-o", str(tmp_path), "--device",
                  "cpu", "--overwrite"]) == 0
     assert (tmp_path / "img0_mask.png").read_bytes() != label
+
+
+def test_a_movie_saved_a_file_per_frame_is_segmented_as_one_stack(model_file, tmp_path, rng,
+                                                                   capsys):
+    frames = rng.gamma(4, 25, (3, 48, 56)).astype(np.float32)
+    folder = tmp_path / "insitu"
+    for i, frame in enumerate(frames):  # frame10 would come after frame2: numbers as numbers
+        write_tiff(folder / f"frame{i}.tif", frame, sampling=1.0)
+    stack = write_tiff(tmp_path / "stack.tif", frames, sampling=1.0)
+    out = tmp_path / "out"
+    for given in ([folder, "--as-stack"], [stack]):
+        assert main(["segment", str(model_file), *map(str, given), "-o", str(out), "--device",
+                     "cpu", "--particles"]) == 0, capsys.readouterr().err
+        if given[0] == folder:  # the movie is named after its folder, its files recorded
+            entry = json.loads((out / "record.json").read_text())["inputs"][0]
+            assert entry["input"] == str(folder) and entry["name"] == "insitu"
+            assert entry["frame_files"] == [str(folder / f"frame{i}.tif") for i in range(3)]
+    movie, whole = read_image(out / "insitu_prob.tif"), read_image(out / "stack_prob.tif")
+    assert movie.data.shape == (3, 48, 56) and movie.sampling == pytest.approx(1.0)
+    np.testing.assert_array_equal(np.asarray(movie.data), np.asarray(whole.data))
+    assert (out / "insitu_tracks.csv").is_file()
+    # a frame of another size is refused, naming it, before any work
+    write_tiff(folder / "frame3.tif", frames[0][:40], sampling=1.0)
+    capsys.readouterr()
+    assert main(["segment", str(model_file), str(folder), "--as-stack", "-o",
+                 str(tmp_path / "bad"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "frame3.tif: 40×56 px (H × W), but frame0.tif is 48×56 px" in err
+    assert not (tmp_path / "bad").exists()

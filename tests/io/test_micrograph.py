@@ -385,3 +385,19 @@ def test_tiff_frame_interval_from_imagej_and_ome(tmp_path):
     assert read_image(tmp_path / "m.ome.tif").frame_interval_s == pytest.approx(0.5)
     tifffile.imwrite(tmp_path / "plain.tif", stack, photometric="minisblack")
     assert read_image(tmp_path / "plain.tif").frame_interval_s is None
+
+
+def test_read_frames_refuses_a_stack_and_another_pixel_size(tmp_path):
+    from temseg.io import read_frames
+
+    frame = np.ones((8, 8), np.float32)
+    a = write_tiff(tmp_path / "a.tif", frame, sampling=1.0)
+    b = write_tiff(tmp_path / "b.tif", frame, sampling=1.5)
+    c = write_tiff(tmp_path / "c.tif", np.stack([frame, frame]), sampling=1.0)
+    with pytest.raises(InputError, match="b.tif: 1.5 Å/px, but a.tif has 1 Å/px"):
+        read_frames([a, b])
+    with pytest.raises(InputError, match="c.tif: a stack of 2 frames"):
+        read_frames([a, c])
+    movie = read_frames([a, b], sampling=2.0)  # one pixel size given for all
+    assert movie.sampling == 2.0 and movie.n_frames == 2
+    assert movie.metadata["frame_files"] == [str(a), str(b)]

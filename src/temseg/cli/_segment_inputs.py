@@ -81,20 +81,23 @@ def _model_words(json_path: Path) -> str:
 
 def _check_inputs(segmenter, inputs: list[Path], sampling: float | None, *,
                   series_files: bool = False, order: list[int] | None = None,
-                  from_folders: frozenset = frozenset()) -> list[dict]:
+                  from_folders: frozenset = frozenset(),
+                  movie: Path | None = None) -> list[dict]:
     """Open every input (stacks stay lazy) and check it can be segmented; nothing kept in memory.
 
     For a model of C > 1 channels every file must be a stack of n·C frames
     (n focal series); ``frames`` of a plan counts series then, ``stack`` says
     whether there is more than one. With ``series_files`` every C consecutive
     files are the images of one series (``files`` of a plan; file k holds the
-    model's channel ``order[k]``; ``from_folders`` those of them found in a folder).
+    model's channel ``order[k]``; ``from_folders`` those of them found in a folder). With
+    ``movie`` (a path to name it by) all inputs are the frames of one stack
+    (``frame_files`` of its one plan).
     """
     from temseg.infer import count_series
     from temseg.infer.series import group_series_files
 
     groups = (group_series_files(inputs, segmenter.in_channels) if series_files
-              else [[path] for path in inputs])
+              else [inputs] if movie is not None else [[path] for path in inputs])
     if series_files:
         _show_series_files(segmenter, groups, order, from_folders=from_folders)
     elif segmenter.in_channels > 1:  # stacks: which frame of a series feeds which channel
@@ -103,7 +106,9 @@ def _check_inputs(segmenter, inputs: list[Path], sampling: float | None, *,
             f"frame {k + 1} → {name}" for k, name in enumerate(names)) + sign, highlight=False)
     plans = []
     for group in _common.track(groups, "checking inputs", transient=True):
-        plan = {"path": group[0], "files": group} if series_files else {"path": group[0]}
+        plan = ({"path": group[0], "files": group} if series_files else
+                {"path": movie, "frame_files": group} if movie is not None else
+                {"path": group[0]})
         mg = _read(plan, sampling, segmenter.in_channels)
         segmenter.check_image(mg.frame_shape, sampling=mg.sampling, name=str(plan["path"]))
         n = count_series(segmenter, mg, name=str(plan["path"]))
@@ -170,6 +175,10 @@ def _read(plan: dict, sampling: float | None, in_channels: int = 1):
         from temseg.infer.series import read_series_files
 
         return read_series_files(plan["files"], sampling=sampling)
+    if "frame_files" in plan:
+        from temseg.io import read_frames
+
+        return read_frames(plan["frame_files"], sampling=sampling)
     mg = read_image(plan["path"], sampling=sampling, allow_hyperstack=in_channels > 1)
     if mg.data.ndim > 3:
         from temseg.infer.series import hyperstack_as_series

@@ -109,6 +109,11 @@ def register(app: typer.Typer) -> None:
                                           "sign, frame-1 before frame-10 where all have one) "
                                           "are the C images of one series, named after the "
                                           "first."),
+        as_stack: bool = typer.Option(
+            False, "--as-stack", help="The inputs are the frames of one movie saved a file "
+                                      "per frame (files in the order given, a folder's by "
+                                      "name, numbers as numbers): segmented as one stack, "
+                                      "named after the folder (or the first file)."),
         min_column_px: int | None = typer.Option(
             None, help="Models of ≥ 3 classes: connected regions of a class smaller than this "
                        "(input pixels) are specks, not counted as columns in NAME_counts.csv. "
@@ -219,8 +224,15 @@ def register(app: typer.Typer) -> None:
             if times > 1:
                 raise InputError(f"--series-files: {path.name} is given {times} times; every "
                                  "image of a series is a file of its own")
+        if as_stack and series_files:
+            raise ConfigError("--as-stack and --series-files: give one (a movie a file per "
+                              "frame, or focal series a file per defocus)")
+        movie = None
+        if as_stack:  # named after the one folder given, else the first file
+            given = [Path(p) for p in input_paths]
+            movie = given[0] if len(given) == 1 and given[0].is_dir() else inputs[0]
         plans = _check_inputs(segmenter, inputs, pixel, series_files=series_files, order=order,
-                              from_folders=frozenset(from_folders))
+                              from_folders=frozenset(from_folders), movie=movie)
         if min_area_nm2 is not None and particles:
             unknown = [plan["path"].name for plan in plans if plan["sampling"] is None]
             if unknown:
@@ -342,6 +354,9 @@ def register(app: typer.Typer) -> None:
                         entry["sampling_in_file"] = plan["sampling_in_file"]
                     if "files" in plan:
                         entry["series_files"] = [str(p) for p in plan["files"]]
+                    if "frame_files" in plan:  # a movie: the folder (or first file) names it
+                        entry["input"] = str(plan["path"])
+                        entry["frame_files"] = [str(p) for p in plan["frame_files"]]
                     if classes:
                         entry["counts"] = {**_write_counts(out, name, counts, plan, segmenter,
                                                            result.blank_frames, unit),
@@ -365,7 +380,7 @@ def register(app: typer.Typer) -> None:
                       "batch_size": batch_size, "window": window, "threshold": thr,
                       "device": str(getattr(segmenter, "device", "cpu")), "amp": amp,
                       "tta": tta, "sampling": pixel, "series_order": order,
-                      "series_files": series_files,
+                      "series_files": series_files, "as_stack": as_stack,
                       "particles": {"min_area_px": min_area_px if min_area_nm2 is None
                                     else None, "min_area_nm2": min_area_nm2, "fourier": fourier}
                       if particles else None}

@@ -358,3 +358,92 @@ def read_image(path: str | Path, *, sampling: float | None = None,
             meta["sampling_in_file"] = file_sampling
     return Micrograph(data, override if override is not None else file_sampling, meta, path,
                       allow_nonfinite)
+
+
+#: pixel sizes of the frames of one movie may differ by this fraction (rounding in headers)
+FRAME_SAMPLING_TOLERANCE = 0.01
+
+
+def read_frames(paths, *, sampling: float | None = None, warn: Warn | None = None,
+                callback: Callable[[int, int], None] | None = None) -> Micrograph:
+    """A movie saved one file per frame (GMS's "save each frame", a folder of TIFFs) as one
+    lazy ``(F, H, W)`` stack.
+
+    Every file is read once here to check it (one image, the first's size and pixel size)
+    and again, frame by frame, when the stack's frames are used: only one frame is in
+    memory at a time.
+
+    Parameters
+    ----------
+    paths : sequence of path
+        The frames in order (at least one).
+    sampling : float, optional
+        Å per pixel of every frame, replacing the files' own.
+    warn : callable, optional
+        Hears what the readers warn of (as :func:`read_image`'s ``warn``).
+    callback : callable, optional
+        ``callback(done, total)`` after each file checked.
+
+    Returns
+    -------
+    Micrograph
+        ``path`` the first file; ``metadata`` the first file's, with ``frame_files``
+        (the paths in order).
+
+    Raises
+    ------
+    InputError
+        No file; a file that is a stack, or of another size or pixel size (over 1 %)
+        than the first; any file :func:`read_image` refuses.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from temseg.io import write_tiff
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> files = [write_tiff(folder / f"f{i}.tif", np.full((4, 6), i, np.float32), sampling=0.5)
+    ...          for i in range(3)]
+    >>> movie = read_frames(files)
+    >>> movie.data.shape, movie.sampling, float(movie.frame(2)[0, 0])
+    ((3, 4, 6), 0.5, 2.0)
+    """
+    import dask
+    import dask.array as da
+
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise InputError("read_frames: no files")
+    first = None
+    for i, path in enumerate(paths):
+        image = read_image(path, sampling=sampling, warn=warn)
+        if image.is_stack:
+            raise InputError(f"{path}: a stack of {image.n_frames} frames; a movie saved a "
+                             "file per frame takes one image per file")
+        if first is None:
+            first = image
+        elif image.frame_shape != first.frame_shape:
+            raise InputError(f"{path}: {image.frame_shape[0]}×{image.frame_shape[1]} px "
+                             f"(H × W), but {paths[0].name} is {first.frame_shape[0]}×"
+                             f"{first.frame_shape[1]} px: the frames of one movie must be the "
+                             "same size")
+        elif (image.sampling is None) != (first.sampling is None) or (
+                image.sampling is not None
+                and abs(image.sampling / first.sampling - 1) > FRAME_SAMPLING_TOLERANCE):
+            def size(s):
+                return f"{s:g} Å/px" if s is not None else "no pixel size"
+
+            raise InputError(f"{path}: {size(image.sampling)}, but {paths[0].name} has "
+                             f"{size(first.sampling)}: the frames of one movie share the pixel "
+                             "size (--sampling sets it for all)")
+        del image
+        if callback is not None:
+            callback(i + 1, len(paths))
+
+    def load(path: Path) -> np.ndarray:
+        return read_image(path, sampling=sampling, warn=warn).data
+
+    h, w = first.frame_shape
+    data = da.stack([da.from_delayed(dask.delayed(load)(path), (h, w), np.float32)
+                     for path in paths])
+    metadata = {**first.metadata, "frame_files": [str(p) for p in paths]}
+    return Micrograph(data, first.sampling, metadata, paths[0])
