@@ -41,6 +41,9 @@ def test_evaluate_network_writes_table_csv_and_overlays(trained, capsys):
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "pooled" in captured.out and "jaccard" in captured.out
+    # trained on these very images (--val-fraction 0): its training record says so
+    assert "4 of 4 scored images are named as images the model was trained on: their scores " \
+           "are not held-out" in " ".join(captured.err.split())
     rows = _rows(out / "per_image.csv")
     assert [r["name"] for r in rows][-2:] == ["pooled", "mean of images"] and len(rows) == 6
     pooled = json.loads((out / "pooled.json").read_text())
@@ -68,7 +71,8 @@ def test_evaluate_network_writes_table_csv_and_overlays(trained, capsys):
         fn += int(np.all(rgb == (0, 0, 255), axis=-1).sum())
     assert len(list((out / "confusion").glob("*.png"))) == 4
     assert (tp, fp, fn) == (pooled["tp"], pooled["fp"], pooled["fn"])
-    assert json.loads((out / "record.json").read_text())["config"]["threshold"] == 0.4
+    record = json.loads((out / "record.json").read_text())
+    assert record["config"]["threshold"] == 0.4 and record["held_out"]["held_out"] is False
 
 
 def test_evaluate_with_tta_scores_the_averaged_prediction(trained, capsys):

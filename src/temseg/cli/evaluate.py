@@ -72,8 +72,13 @@ def evaluate(
     for ≥ 3 classes) and per_image.csv each image's dose: the dose a model needs.
     An earlier evaluation into the same folder leaves nothing stale: its confusion PNGs of
     images not scored now, and its files this run does not write, are removed (other
-    files are kept). Labels without any foreground pixel are scored with a warning: only
-    the accuracy means anything then.
+    files are kept). Images whose label has no foreground pixel are scored with a warning
+    (per_image.csv: label_foreground_px 0): F1, Jaccard, precision and recall are 1 there
+    where nothing is predicted, 0 with any false positive, and count so in the mean of
+    images. A 2-class model refuses data whose labels hold no background (0) pixel at all
+    (class ids 1/2). Images the model file's training record names as trained on (or as
+    validation images, which chose its best epoch) are warned of and noted in pooled.json
+    and record.json ("held_out"; per_image.csv: in_training): their scores are not held-out.
     """
 
     _common.check_output(out)
@@ -110,6 +115,9 @@ def _evaluate(model: Path, data: list[Path], out: Path, *, warn, current: dict,
     classes = len(segmenter.classes) >= 3
     sources = _labelled_sources(segmenter, data, label_suffix=label_suffix,
                                 sampling=data_sampling, multiclass=classes)
+    original = [list(s.names) for s in sources]  # as the model's training record names them
+    _distinct_names(data, sources)
+    held_out = _held_out(segmenter, original, [list(s.names) for s in sources])
     previous = _Previous(out)  # an earlier evaluate's outputs here: its stale ones go at the end
     config = {"model": str(model), "data": [str(d) for d in data], "label_suffix": label_suffix,
               "sampling": data_sampling, "tta": tta, "tile": tile,
@@ -123,10 +131,11 @@ def _evaluate(model: Path, data: list[Path], out: Path, *, warn, current: dict,
                          "class prediction is the most probable class of every pixel")
         config.update(column_distance_A=column_distance, min_column_px=min_column_px)
         names = _evaluate_classes(segmenter, sources, out, model=model, config=config,
-                                  overlays=overlays, sampling=data_sampling)
+                                  overlays=overlays, sampling=data_sampling, held_out=held_out)
     else:
         names = _evaluate_binary(segmenter, sources, out, model=model, config=config,
-                                 overlays=overlays, threshold=threshold, sampling=data_sampling)
+                                 overlays=overlays, threshold=threshold, sampling=data_sampling,
+                                 held_out=held_out)
     previous.remove_stale(names if overlays else [])
 
 
@@ -214,7 +223,8 @@ def _labelled_sources(segmenter, data: list[Path], *, label_suffix: str,
     """Each DATA path as a sequence of labelled pairs (folders read, zarr datasets lazy),
     checked against the model before any work: channels, classes, image size."""
     from temseg.errors import InputError
-    from temseg.infer.evaluation import check_class_labels, is_zarr_dataset, open_labelled_zarr
+    from temseg.infer.evaluation import (check_class_labels, is_zarr_dataset,
+                                         labels_have_background, open_labelled_zarr)
     from temseg.io import read_labelled_folder
 
     sources = []
@@ -259,8 +269,50 @@ def _labelled_sources(segmenter, data: list[Path], *, label_suffix: str,
         sources.append(source)
     if not any(len(s) for s in sources):
         raise InputError(f"{', '.join(map(str, data))}: no labelled images found")
-    _distinct_names(data, sources)
+    if not multiclass and not labels_have_background(sources):  # as train refuses them
+        raise InputError(f"{', '.join(map(str, data))}: every labelled pixel is foreground (no "
+                         "label holds a 0); 0 must be background: class ids 1/2 instead of "
+                         "0/1, or an inverted mask?")
     return sources
+
+
+def _held_out(segmenter, original: list[list[str]], names: list[list[str]]) -> dict:
+    """Which scored images the model's training record names as trained on or as validation
+    images (matched by their names as read, ``original``; listed as scored, ``names``), for
+    pooled.json and record.json; warned in one line."""
+    from temseg.infer.evaluation import training_overlap
+
+    training = getattr(getattr(segmenter, "config", None), "training", None)
+    pairs = list(zip([n for s in original for n in s], [n for s in names for n in s]))
+    found = training_overlap(training, [n for n, _ in pairs])
+    trained = [name for n, name in pairs if n in found["train_images"]]
+    validation = [name for n, name in pairs if n in found["val_images"]]
+    total = len(pairs)
+    record = {"held_out": (not trained and not validation) if found["known"] else None,
+              "n_images": total, "train_images": trained, "val_images": validation}
+    parts = []
+    if trained:
+        parts.append(f"{len(trained)} of {total} scored images are named as images the model "
+                     "was trained on: their scores are not held-out")
+    if validation:
+        parts.append(f"{len(validation)} {'more' if trained else f'of {total} scored images'} "
+                     "are named as its validation images, which chose its best epoch: "
+                     "optimistic too")
+    if parts:
+        record["note"] = "; ".join(parts)
+        _common.warn(record["note"])
+    return record
+
+
+def _in_training(rows: list[dict], held_out: dict) -> None:
+    """Each image row's ``in_training`` (train, validation or no) where some scored image is
+    among the model's training or validation images (nothing added otherwise)."""
+    if not held_out["train_images"] and not held_out["val_images"]:
+        return
+    trained, validation = set(held_out["train_images"]), set(held_out["val_images"])
+    for row in rows:
+        row["in_training"] = ("train" if row["name"] in trained else
+                              "validation" if row["name"] in validation else "no")
 
 
 def _class_ids_warning(path: Path, values: list[int], segmenter) -> None:
@@ -298,8 +350,8 @@ def _distinct_names(data: list[Path], sources: list) -> None:
 
 
 def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config: dict,
-                     overlays: bool, threshold: float | None, sampling: float | None
-                     ) -> list[str]:
+                     overlays: bool, threshold: float | None, sampling: float | None,
+                     held_out: dict) -> list[str]:
     """Foreground scores of a 2-class model or a baseline (unchanged for labelled folders);
     returns the images' names."""
     from rich.table import Table
@@ -338,8 +390,14 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
                 write_confusion_overlay(out / "confusion" / f"{pair.name}.png", prob >= thr,
                                         pair.label > 0, sampling=samplings[pair.name],
                                         min_side_px=OVERLAY_MIN_SIDE_PX)
+    for row in rows:
+        row["label_foreground_px"] = row["tp"] + row["fn"]
+    _in_training(rows, held_out)
     if pooled.get("tp", 0) + pooled.get("fn", 0) == 0:
         _no_foreground_warning(len(pairs), pooled.get("fp", 0))
+    else:
+        _empty_labels_warning(rows, scores='they count in "mean of images" with F1, Jaccard, '
+                                           'precision and recall')
     means = image_means(rows)
     doses = [p.dose for p in pairs]
     by_dose = _by_dose(out, doses, [[[r["tn"], r["fp"]], [r["fn"], r["tp"]]] for r in rows],
@@ -350,8 +408,10 @@ def _evaluate_binary(segmenter, sources: list, out: Path, *, model: Path, config
                 rows + [{"name": name, **scores}
                         for name, scores in zip(_SUMMARY_ROWS, (pooled, means))])
     write_json(out / "pooled.json", {"threshold": thr, "n_images": len(pairs), **pooled,
-                                     "image_mean": means, "by_dose": by_dose})
-    write_record(out, config={**config, "threshold": thr}, pooled=pooled, by_dose=by_dose)
+                                     "image_mean": means, "by_dose": by_dose,
+                                     "held_out": held_out})
+    write_record(out, config={**config, "threshold": thr}, pooled=pooled, by_dose=by_dose,
+                 held_out=held_out)
     table = Table(title=f"{model} at threshold {thr:g}")
     keys = [k for k in _SCORES if k in pooled]
     table.add_column("image")
@@ -374,8 +434,21 @@ def _no_foreground_warning(n_images: int, found: int) -> None:
                  "only accuracy is meaningful")
 
 
+def _empty_labels_warning(rows: list[dict], *, scores: str) -> None:
+    """Say, once, which images' labels hold no foreground pixel (``label_foreground_px`` 0 in
+    their rows) and how their ``scores`` count (:func:`temseg.metrics.scores_from_confusion`:
+    1 where nothing is predicted, else 0)."""
+    empty = [row["name"] for row in rows if row["label_foreground_px"] == 0]
+    if not empty:
+        return
+    shown = ", ".join(empty[:3]) + (", ..." if len(empty) > 3 else "")
+    _common.warn(f"{len(empty)} of {len(rows)} images have no foreground pixel in their label "
+                 f"({shown}): {scores} 1 where nothing is predicted, 0 with any false "
+                 "positive (recall is 0/0 either way); per_image.csv: label_foreground_px 0")
+
+
 def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, config: dict,
-                      overlays: bool, sampling: float | None) -> list[str]:
+                      overlays: bool, sampling: float | None, held_out: dict) -> list[str]:
     """Per-class scores of a model of ≥ 3 classes, streamed one image at a time; returns the
     images' names."""
     from rich.table import Table
@@ -435,9 +508,14 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
             if written and not any((out / "confusion").iterdir()):
                 (out / "confusion").rmdir()
             raise
+    for row, matrix in zip(rows, matrices):  # pixels of a foreground class in the label
+        row["label_foreground_px"] = int(matrix[1:].sum())
+    _in_training(rows, held_out)
     if not any(row["tp"] + row["fn"] for row in pooled["per_class"][1:]):
         _no_foreground_warning(total, sum(row["tp"] + row["fp"]
                                           for row in pooled["per_class"][1:]))
+    else:
+        _empty_labels_warning(rows, scores="their F1 of each class (per_image.csv) is")
     mean = {"class": "mean (foreground)", "index": None, **pooled["mean_foreground"]}
     write_table(out / "per_class.csv", pooled["per_class"] + [mean])
     by_dose = _by_dose(out, doses, matrices, names,
@@ -452,12 +530,12 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
     if columns is not None:
         write_table(out / "columns.csv", [{"class": n, **c} for n, c in columns.items()])
     write_json(out / "pooled.json", {"pooling": "pixels", **pooled, "columns": columns,
-                                     "by_dose": by_dose})
+                                     "by_dose": by_dose, "held_out": held_out})
     write_record(out, config={**config, "prediction": "most probable class",
                               "min_column_px_used": sorted(specks)},
                  pooled={k: pooled[k] for k in ("accuracy", "mean_foreground", "classes")},
                  columns=columns, classes=segmenter.classes, channels=segmenter.channels,
-                 by_dose=by_dose)
+                 by_dose=by_dose, held_out=held_out)
     table = Table(title=f"{model}: {pooled['n_images']} images, per class (pooled over pixels)")
     table.add_column("class")
     for k in CLASS_KEYS:

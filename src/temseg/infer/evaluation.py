@@ -23,7 +23,8 @@ from temseg.io.files import is_zarr_dataset
 from temseg.metrics import CLASS_SCORE_KEYS, class_confusion, class_report
 
 __all__ = ["CLASS_KEYS", "LabelledZarr", "check_class_labels", "class_scores",
-           "evaluate_classes", "is_zarr_dataset", "open_labelled_zarr"]
+           "evaluate_classes", "is_zarr_dataset", "labels_have_background",
+           "open_labelled_zarr", "training_overlap"]
 
 #: per-class scores reported by :func:`class_scores`
 CLASS_KEYS = CLASS_SCORE_KEYS
@@ -142,6 +143,14 @@ class LabelledZarr(Sequence):
                                  labels.reshape(len(labels), -1).max(axis=1)):
                 yield name, int(top)
 
+    def has_background(self, *, block: int = 64) -> bool:
+        """Whether any label holds a background (0) pixel, reading only the labels, ``block``
+        images at a time, up to the first that does."""
+        for start in range(0, len(self), block):
+            if (self._checked(start, self._labels[start:start + block]) == 0).any():
+                return True
+        return False
+
     def label_values(self, *, block: int = 64, limit: int = 256) -> list[int]:
         """The distinct values of the labels, sorted, reading only the labels, ``block`` images
         at a time; once more than ``limit`` are found the rest are not looked for."""
@@ -183,6 +192,83 @@ def check_class_labels(source, classes: Sequence[str], *, name: str | None = Non
             where = f"{name}: image {image}" if name else f"image {image}"
             raise InputError(f"{where}: labels hold class index {top}, beyond the model's {k} "
                              f"classes 0..{k - 1} ({', '.join(map(str, classes))})")
+
+
+def labels_have_background(sources: Iterable) -> bool:
+    """Whether any label of ``sources`` holds a background (0) pixel.
+
+    Labels of class ids 1/2 (or an inverted mask) have none: scored against a
+    2-class model, every labelled pixel would count as foreground.
+
+    Parameters
+    ----------
+    sources : iterable of LabelledZarr or of sequences of LabelledPair
+        A :class:`LabelledZarr` reads only its labels, up to the first 0.
+
+    Examples
+    --------
+    >>> from temseg.io.labelled import LabelledPair
+    >>> ids = LabelledPair("a", np.zeros((2, 2), np.float32), np.array([[1, 2], [2, 1]]))
+    >>> labels_have_background([[ids]])
+    False
+    """
+    for source in sources:
+        if isinstance(source, LabelledZarr):
+            if source.has_background():
+                return True
+        elif any((np.asarray(p.label) == 0).any() for p in source):
+            return True
+    return False
+
+
+def _record_names(training, key: str) -> set[str]:
+    """The names under ``key`` of a training record and of its ensemble members' records."""
+    if not isinstance(training, dict):
+        return set()
+    names = training.get(key)
+    found = {str(n) for n in names} if isinstance(names, list) else set()
+    members = training.get("members")
+    for member in members if isinstance(members, list) else []:
+        if isinstance(member, dict):
+            found |= _record_names(member.get("training"), key)
+    return found
+
+
+def training_overlap(training: dict | None, names: Iterable[str]) -> dict:
+    """Which of the images scored a model's training record names: trained on, or validation.
+
+    Images are matched by name only (file stems, ``STEM_00000`` of a zarr
+    dataset), as the record keeps no pixels: another image of the same name
+    matches too.
+
+    Parameters
+    ----------
+    training : dict or None
+        A model file's ``training`` record: ``train_images`` and ``val_images``
+        (lists of names); an ensemble's ``members``, each with its own
+        ``training``, count as one (an image any member trained on was trained on).
+    names : iterable of str
+        The names of the images scored.
+
+    Returns
+    -------
+    dict
+        ``train_images``: the names trained on; ``val_images``: the others among the
+        validation images (which chose the best epoch: optimistic too), both in the order
+        of ``names``; ``known``: whether the record lists any training image at all
+        (a baseline's or a checkpoint's has none: nothing can be said).
+
+    Examples
+    --------
+    >>> training_overlap({"train_images": ["a", "b"], "val_images": ["c"]}, ["a", "c", "d"])
+    {'train_images': ['a'], 'val_images': ['c'], 'known': True}
+    """
+    trained, validation = _record_names(training, "train_images"), _record_names(
+        training, "val_images")
+    names = [str(n) for n in names]
+    return {"train_images": [n for n in names if n in trained],
+            "val_images": [n for n in names if n in validation and n not in trained],
+            "known": bool(trained)}
 
 
 def open_labelled_zarr(path: str | Path, *, sampling: float | None = None) -> LabelledZarr:
