@@ -3,11 +3,13 @@ ignored, an output folder apart from the data, Ctrl-C before the first epoch."""
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from safetensors.numpy import load_file
 
 from temseg.cli.main import main
+from temseg.train.crossval import DATA_RECORD
 from tests.cli.test_train import RECIPE, write_folder
 
 
@@ -123,3 +125,131 @@ def test_ctrl_c_before_the_first_epoch_leaves_nothing_to_resume(tmp_path, recipe
     a, b = (load_file(str(tmp_path / name / "model.safetensors")) for name in ("again",
                                                                                "resumed"))
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+def _lines(err):
+    return [line.strip() for line in err.splitlines()]
+
+
+def _raise_interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def _raise_while_interrupted(*args, **kwargs):
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:  # what torch's own code did, interrupted halfway through its import
+        raise AttributeError("partially initialized module 'torch' has no attribute 'fx'") \
+            from None
+
+
+class _HalfImportedTorch:
+    """A meta path finder: importing torch again fails, as after an interrupted import."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            raise AttributeError("partially initialized module 'torch' has no attribute 'fx'")
+        return None
+
+
+@pytest.mark.parametrize("stop", [_raise_interrupt, _raise_while_interrupted])
+def test_train_ctrl_c_while_torch_is_imported_says_interrupted(tmp_path, recipe, monkeypatch,
+                                                               capsys, stop):
+    """Ctrl-C in the first seconds, while torch was imported: the handler imported torch
+    again (AttributeError, RuntimeError, a segfault) instead of saying "interrupted"."""
+    import sys
+
+    import temseg.train.crossval as crossval
+
+    data = write_folder(tmp_path / "d", n=4)
+    monkeypatch.setattr(crossval, "run_training", stop)
+    import temseg.train
+
+    monkeypatch.setattr(temseg.train, "checkpoints", temseg.train.checkpoints)  # (put back)
+    for name in ("torch", "temseg.train.checkpoints"):  # imported again: torch's import fails
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [_HalfImportedTorch(), *sys.meta_path])
+    rc = main(["train", str(data), "-c", str(recipe), "-o", str(tmp_path / "o")])
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert rc == 130 and "interrupted" in _lines(err), err
+    assert "error" not in err and not (tmp_path / "o").exists()
+
+
+def test_train_stopped_before_its_first_checkpoint_leaves_no_folder(tmp_path, recipe,
+                                                                    monkeypatch, capsys):
+    """Ctrl-C after config.yaml and data.json were written, before the epoch-0 checkpoint:
+    they were left in a folder that held nothing to resume."""
+    import temseg.train.loop as loop
+
+    data = write_folder(tmp_path / "d", n=4)
+    monkeypatch.setattr(loop, "fit", _raise_interrupt)
+    new = tmp_path / "new" / "run"
+    assert main(["train", str(data), "-c", str(recipe), "-o", str(new)]) == 130
+    assert not (tmp_path / "new").exists()  # the folders it made, parents too
+    assert "interrupted" in _lines(capsys.readouterr().err)
+    mine = tmp_path / "mine"
+    (mine / "notes").mkdir(parents=True)  # a folder made beforehand keeps what it held
+    assert main(["train", str(data), "-c", str(recipe), "-o", str(mine)]) == 130
+    assert _listing(mine) == ["notes"]
+
+
+def test_resume_refuses_an_edited_label_and_resumes_an_older_run(tmp_path, recipe,
+                                                                  monkeypatch, capsys):
+    """Only the image names were compared: a label redrawn between the interruption and
+    --resume was trained on silently. (Relative data paths of the command line, recorded in
+    config.yaml, are the working folder's on --resume.)"""
+    import imageio.v3 as iio
+
+    monkeypatch.chdir(tmp_path)
+    write_folder(tmp_path / "d", n=4)
+    args = ["train", "d", "-c", str(recipe), "-o", "o", "--val-fraction", "0"]
+    assert main([*args, "--epochs", "1"]) == 0
+    record = json.loads((tmp_path / "o" / DATA_RECORD).read_text())
+    assert len(record["data"]["label_sha256"]) == len(record["data"]["images"]) == 4
+    label = tmp_path / "d" / "stack1_layer_0003_LABEL.png"
+    drawn = iio.imread(label)
+    iio.imwrite(label, 255 - drawn)
+    capsys.readouterr()
+    assert main(["train", "--resume", "-o", "o", "--epochs", "2"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"--resume: {Path('d') / label.name} changed since o was trained on it" in err
+    assert not (tmp_path / "o" / "log.json").read_text().count('"epoch": 2')
+    iio.imwrite(label, drawn)
+    for part in record.values():  # a run from before the SHA-256s: resumed, with a warning
+        part.pop("image_sha256", None), part.pop("label_sha256", None)
+    (tmp_path / "o" / DATA_RECORD).write_text(json.dumps(record))
+    assert main(["train", "--resume", "-o", "o", "--epochs", "2"]) == 0
+    assert "has no SHA-256 of the files (an older run)" in " ".join(
+        capsys.readouterr().err.split())
+
+
+def test_train_recipe_typo_and_data_relative_to_the_recipe(tmp_path, monkeypatch, capsys):
+    write_folder(tmp_path / "d", n=4)
+    (tmp_path / "recipes").mkdir()
+    recipe = tmp_path / "recipes" / "r.yaml"
+    recipe.write_text("data: [../d]\npatch_szie: 16\n")
+    monkeypatch.chdir(tmp_path / "d")  # elsewhere: ../d from here is no data folder
+    assert main(["train", "-c", str(recipe), "-o", "o"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{recipe}: patch_szie: unknown field (did you mean 'patch_size'?)" in err
+    recipe.write_text("data: [../d]\nepochs: 1\n")
+    assert main(["train", "-c", str(recipe), "-o", "o", "--show-config"]) == 0
+    assert f"data:\n- {tmp_path / 'd'}\n" in capsys.readouterr().out
+
+
+def test_kfold_warns_of_frames_of_a_series_in_different_folds(tmp_path, recipe, monkeypatch,
+                                                              capsys):
+    import temseg.train.loop as loop
+
+    data = write_folder(tmp_path / "d", n=6)
+    for i, png in enumerate(sorted(data.glob("*_layer_????.png"))):
+        series = f"series{i // 3 + 1}_frame{i % 3 + 1:03d}"
+        png.rename(data / f"{series}.png")
+        (data / f"{png.stem}_LABEL.png").rename(data / f"{series}_LABEL.png")
+    monkeypatch.setattr(loop, "fit", _raise_interrupt)  # the warning comes before training
+    assert main(["train", str(data), "-c", str(recipe), "-o", str(tmp_path / "o"),
+                 "--folds", "2", "--val-fraction", "0"]) == 130
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("6 images look like frames of 2 series (series1_frame…): give a "
+                     "group_pattern so frames of a series stay in one fold") == 1

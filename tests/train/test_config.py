@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from temseg.config import load_config, to_dict
@@ -19,7 +21,8 @@ def test_yaml_one_to_one_and_overrides(tmp_path):
 @pytest.mark.parametrize("data, field", [
     ({"lr": 0}, "lr"), ({"epochs": 0}, "epochs"), ({"loss": "focal"}, "loss"),
     ({"val_fraction": 1.0}, "val_fraction"), ({"monitor": "loss"}, "monitor"),
-    ({"seeds": []}, "seeds"), ({"seeds": [1, 1]}, "seeds"), ({"class_weights": [1]}, "class_weights"),
+    ({"seeds": []}, "seeds"), ({"seeds": [1, 1]}, "seeds"),
+    ({"class_weights": [1]}, "class_weights"),
     ({"threshold": 1.0}, "threshold"), ({"device": "tpu"}, "device"), ({"epoch": 3}, "epoch"),
     ({"patience": 3, "val_fraction": 0.0}, "patience"), ({"group_pattern": "("}, "group_pattern"),
     ({"zoom": 1.0}, "zoom"), ({"noise": -0.1}, "noise"), ({"blur": 11}, "blur"),
@@ -87,3 +90,39 @@ def test_counts_must_be_whole_numbers():
         with pytest.raises(ConfigError, match=rf"^{field}: must be a whole number"):
             TrainConfig(**{field: value})
     assert TrainConfig(epochs=np.int64(3)).epochs == 3
+
+
+def test_recipe_errors_name_the_file_and_the_closest_field(tmp_path):
+    from temseg.train.config import load_recipe
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("epochs: 'two'\n")
+    with pytest.raises(ConfigError, match=r"^\S*recipe\.yaml: epochs: 'two' is not a valid int$"):
+        load_recipe(recipe)
+    recipe.write_text("epochs: 1\nval_fraction: 0.5\n")
+    with pytest.raises(ConfigError, match=r"^val_fraction: must be in"):  # the flag's value
+        load_recipe(recipe, val_fraction=1.5)
+    for text, message in (
+            ("patch_szie: 64\n", "patch_szie: unknown field (did you mean 'patch_size'?)"),
+            ("preprocessing: {standardise: true}\n",
+             "preprocessing.standardise: unknown field (did you mean 'standardize'?)"),
+            ("colour: red\n", "colour: unknown field (`temseg train --show-config` lists")):
+        recipe.write_text(text)
+        with pytest.raises(ConfigError) as caught:
+            load_recipe(recipe)
+        assert str(caught.value).startswith(f"{recipe}: {message}")
+        assert "known:" not in str(caught.value)  # not the ~40 fields
+
+
+def test_recipe_data_paths_are_taken_from_the_recipe_folder(tmp_path, monkeypatch):
+    from temseg.train.config import load_recipe
+
+    (tmp_path / "recipes").mkdir()
+    recipe = tmp_path / "recipes" / "r.yaml"
+    recipe.write_text(f"data: [../d, {tmp_path / 'abs'}]\nval_data: [../v]\n")
+    monkeypatch.chdir(tmp_path / "recipes")
+    cfg = load_recipe("r.yaml")
+    assert cfg.data == [tmp_path / "d", tmp_path / "abs"] and cfg.val_data == [tmp_path / "v"]
+    # the command line's paths stay the working folder's; a run's own config.yaml too
+    assert load_recipe("r.yaml", data=["here"]).data == [Path("here")]
+    assert load_recipe("r.yaml", paths_from_recipe=False).data[0] == Path("../d")

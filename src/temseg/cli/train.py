@@ -38,8 +38,11 @@ def _d(name: str) -> str:
 def train(
     data: list[Path] = typer.Argument(None, help="Labelled folders or a zarr dataset "
                                                  "(else the config's `data`)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder of the run(s) (required, but for --show-config)."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="Recipe YAML (TrainConfig)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder of the run(s) "
+                                                             "(required, but for --show-config)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Recipe YAML (TrainConfig); "
+                                                                    "its relative data paths "
+                                                                    "are its folder's."),
     init: str | None = typer.Option(
         None, "--init", help="Fine-tune: start from this trained network (model file, run "
                              "folder or shipped name); its architecture and options are kept, "
@@ -60,8 +63,9 @@ def train(
                                                + _d("loss")),
     patch_size: int | None = typer.Option(None, help="Random crop side in pixels (default: the "
                                                      "recipe's, else whole images)."),
-    val_fraction: float | None = typer.Option(None, help="Fraction of the images held out for validation, whole source groups at a time"
-                                                         + _d("val_fraction")),
+    val_fraction: float | None = typer.Option(None, help="Fraction of the images held out for "
+                                                         "validation, whole source groups at a "
+                                                         "time" + _d("val_fraction")),
     patience: int | None = typer.Option(None, help="Early stopping patience in epochs (default: "
                                                    "the recipe's, else no early stopping)."),
     seeds: str | None = typer.Option(None, help="Comma-separated seeds, e.g. 0,1,2,3,4"
@@ -80,8 +84,8 @@ def train(
     pixel_size_nm: float | None = typer.Option(None, help="Pixel size in nm/px."),
     resume: bool = typer.Option(False, "--resume", help="Continue the runs in --out from "
                                                         "their last checkpoints (the same "
-                                                        "images; their folder may have "
-                                                        "moved)."),
+                                                        "images and labels, by SHA-256; "
+                                                        "their folder may have moved)."),
     show_config: bool = typer.Option(False, "--show-config",
                                      help="Print the resolved recipe (every option, defaults "
                                           "included) as YAML and exit without training."),
@@ -90,12 +94,11 @@ def train(
 
     Writes per run: model.safetensors + model.json, log.csv/log.json,
     learning_curve.png, checkpoints/{last,best}; and runs.csv, summary.json,
-    config.yaml, data.json (the images trained on) and record.json in --out,
-    which must lie apart from the data folders.
+    config.yaml, data.json (the images trained on, with the SHA-256 of each image and
+    label) and record.json in --out, which must lie apart from the data folders.
     """
-    from temseg.config import load_config
     from temseg.errors import ConfigError
-    from temseg.train.config import TrainConfig
+    from temseg.train.config import load_recipe
     from temseg.train.crossval import run_training
 
     overrides = dict(init=init, init_member=init_member, architecture=architecture,
@@ -111,9 +114,10 @@ def train(
         raise ConfigError("--out: required (the folder the run(s) are written to)")
     if out is not None:
         _common.check_output(out)
-    if resume and config is None and out is not None and (out / "config.yaml").is_file():
+    own = resume and config is None and out is not None and (out / "config.yaml").is_file()
+    if own:  # the run's own recipe: its relative paths are the working folder's
         config = out / "config.yaml"
-    cfg = load_config(TrainConfig, config, **overrides)
+    cfg = load_recipe(config, paths_from_recipe=not own, **overrides)
     if cfg.init is not None:  # the init model's network, before anything is printed
         from temseg.train.init import resolve_init
 
@@ -152,19 +156,47 @@ def train(
             report = run_training(cfg, out_dir=out, resume=resume, callback=on_epoch,
                                   batch_callback=on_batch, warn=_common.warn)
         except KeyboardInterrupt as exc:
-            from temseg.train.crossval import trained_epochs
-
-            stop = "terminated" if isinstance(exc, Terminated) else "interrupted"
-            if trained_epochs(out):
-                _common.err.print(f"{stop}: the last whole epoch is saved; continue with "
-                                  f"`temseg train --resume --out {out}`", highlight=False)
-            else:
-                _common.err.print(f"{stop} before the first epoch finished: nothing was "
-                                  "trained, so there is nothing to resume; run the same "
-                                  "command again to start afresh", highlight=False)
-            _common.STOP_SAID.append(True)
-            raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+            _stopped(out, exc)
+        except Exception as exc:  # raised while an interrupt unwound (a half-imported library)
+            interrupt = _interrupt_behind(exc)
+            if interrupt is None:
+                raise
+            _stopped(out, interrupt)
     _print_report(report)
+
+
+def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C (or SIGTERM) during whose unwinding ``exc`` was raised, if any: torch
+    interrupted halfway through its import fails in odd ways when touched again."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _stopped(out: Path, exc: KeyboardInterrupt) -> None:
+    """Say what a Ctrl-C (or SIGTERM) left in ``out`` and exit 130 (143).
+
+    Imports nothing heavy: the interrupt may have cut torch's import short, and touching a
+    half-imported torch gives errors that are not the user's (or a crash).
+    """
+    from temseg.train.checkpoints import checkpoint_folders, trained_epochs
+
+    stop = "terminated" if isinstance(exc, Terminated) else "interrupted"
+    if trained_epochs(out):
+        _common.err.print(f"{stop}: the last whole epoch is saved; continue with "
+                          f"`temseg train --resume --out {out}`", highlight=False)
+    elif checkpoint_folders(out):
+        _common.err.print(f"{stop} before the first epoch finished: nothing was "
+                          "trained, so there is nothing to resume; run the same "
+                          "command again to start afresh", highlight=False)
+    else:  # stopped while starting (reading the data, importing torch): nothing written
+        _common.err.print(stop, highlight=False)
+    _common.STOP_SAID.append(True)
+    raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
 
 
 def _report_keys(summary: dict) -> list[str]:

@@ -11,6 +11,9 @@ A checkpoint is a folder::
 
 It is written into a temporary folder and swapped into place, with Ctrl-C
 held back while the swap happens, so a checkpoint on disk is always whole.
+
+Importing this module imports no torch (each function that needs it does): finding a
+checkpoint and holding Ctrl-C back stay safe while torch's own import is interrupted.
 """
 
 from __future__ import annotations
@@ -22,13 +25,13 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from temseg.errors import InputError, ModelFileError, Terminated
 from temseg.io.files import write_json
+
+if TYPE_CHECKING:
+    import torch
 
 _FILES = ("optimizer.safetensors", "rng.safetensors", "trainer.json")
 
@@ -59,6 +62,8 @@ def hold_interrupts():
 
 def optimizer_to_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
     """Split an optimizer state dict into safetensors tensors and JSON-safe rest."""
+    import torch
+
     state = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
@@ -90,6 +95,8 @@ def optimizer_from_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, 
 
 def rng_tensors() -> dict[str, torch.Tensor]:
     """Current torch RNG states as tensors (CPU, plus every CUDA device in use)."""
+    import torch
+
     out = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
@@ -99,6 +106,8 @@ def rng_tensors() -> dict[str, torch.Tensor]:
 
 def restore_rng(tensors: dict[str, torch.Tensor]) -> None:
     """Set the torch RNG states saved by :func:`rng_tensors`."""
+    import torch
+
     torch.set_rng_state(tensors["cpu"])
     cuda = [tensors[k] for k in sorted(tensors) if k.startswith("cuda")]
     if cuda and torch.cuda.is_available():
@@ -107,6 +116,8 @@ def restore_rng(tensors: dict[str, torch.Tensor]) -> None:
 
 def _write_model(folder: Path, model: torch.nn.Module, model_config) -> None:
     if model_config is None:
+        from safetensors.torch import save_file
+
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(folder / "model.safetensors"))
     else:
@@ -134,6 +145,8 @@ def save_checkpoint(folder: str | Path, *, model: torch.nn.Module,
     average : dict of tensors, optional
         Running sums of a weight average (:class:`temseg.train.average.WeightAverage`).
     """
+    from safetensors.torch import save_file
+
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with hold_interrupts():
@@ -177,6 +190,33 @@ def find_checkpoint(path: str | Path) -> Path:
     raise InputError(f"{path}: no checkpoint here (expected {', '.join(_FILES)})")
 
 
+def checkpoint_folders(out_dir: str | Path) -> list[Path]:
+    """The ``checkpoints`` folders of the runs under ``out_dir`` (itself, folds, seeds)."""
+    out_dir = Path(out_dir)
+    return [p for p in (out_dir / "checkpoints", *out_dir.glob("*/checkpoints"),
+                        *out_dir.glob("*/*/checkpoints")) if p.exists()]
+
+
+def trained_epochs(out_dir: str | Path) -> int:
+    """Whole epochs saved in the checkpoints under ``out_dir``, summed over its runs.
+
+    0: nothing trained yet (at most the epoch-0 checkpoints of a run stopped
+    before its first epoch), so nothing to resume; a fresh run there replaces
+    them. A checkpoint that cannot be read counts as one epoch (kept, never
+    overwritten).
+    """
+    import json
+
+    total = 0
+    for folder in checkpoint_folders(out_dir):
+        try:
+            total += int(json.loads((find_checkpoint(folder) / "trainer.json")
+                                    .read_text())["epoch"])
+        except (InputError, OSError, ValueError, KeyError, TypeError):
+            total += 1
+    return total
+
+
 def _why(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:200] if text else type(exc).__name__
@@ -197,6 +237,7 @@ def read_tensors(file: str | Path) -> dict[str, torch.Tensor]:
         the message names it and says the checkpoint cannot be resumed.
     """
     from safetensors import SafetensorError
+    from safetensors.torch import load_file
 
     file = Path(file)
     try:

@@ -1,14 +1,19 @@
 """The typed training configuration: one dataclass, YAML one to one, CLI flags on top.
 
 Every field is validated in :meth:`TrainConfig.__post_init__`; a bad value
-raises :class:`~temseg.errors.ConfigError` naming the field. Build one with
-``temseg.config.load_config(TrainConfig, "recipe.yaml", epochs=10)``.
+raises :class:`~temseg.errors.ConfigError` naming the field. Build one from a recipe file
+with :func:`load_recipe` (``load_recipe("recipe.yaml", epochs=10)``): its errors name the
+file, a mistyped key gets the closest field, and the recipe's relative data paths are taken
+from the recipe's folder.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
 import numbers
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,3 +282,85 @@ class TrainConfig:
     def n_classes(self) -> int | None:
         """Number of classes given by the class weights, if any."""
         return len(self.class_weights) if self.class_weights is not None else None
+
+
+def _closest(key: str, known) -> str:
+    """`` (did you mean 'epochs'?)`` for a mistyped ``key``, else where the fields are listed."""
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.7)
+    return (f" (did you mean {close[0]!r}?)" if close
+            else " (`temseg train --show-config` lists every field)")
+
+
+def _from_folder(value, folder: Path):
+    """Relative paths of ``value`` (one path or a list) taken from ``folder``, made absolute;
+    anything else as it is (the field's check reports it)."""
+    def one(path):
+        if not isinstance(path, (str, Path)):
+            return path
+        full = Path(path).expanduser()
+        full = full if full.is_absolute() else Path(os.path.abspath(folder / full))
+        return str(full) if isinstance(path, str) else full
+
+    return [one(v) for v in value] if isinstance(value, list) else one(value)
+
+
+def load_recipe(recipe: str | Path | dict | None = None, *, paths_from_recipe: bool = True,
+                **overrides: Any) -> TrainConfig:
+    """The :class:`TrainConfig` of a recipe YAML file (or mapping), with ``overrides`` on top.
+
+    Like :func:`temseg.config.load_config`, with a recipe file's errors named for people:
+    an error in a value the file gives starts with the file (``recipe.yaml: epochs: 'two'
+    is not a valid int``), and an unknown key (also one of ``preprocessing``) is answered
+    with the closest field (``patch_szie: unknown field (did you mean 'patch_size'?)``).
+    The file's relative ``data`` and ``val_data`` paths are taken from the file's folder,
+    and kept absolute (paths given as ``overrides``, as on the command line, stay as they
+    are: relative to the working folder).
+
+    Parameters
+    ----------
+    recipe : path, dict or None
+        The recipe YAML file, or its fields as a mapping (``None``: the defaults).
+    paths_from_recipe : bool
+        Take relative data paths of the file from its folder; ``False`` for the
+        ``config.yaml`` of a run, whose relative paths (given on the command line) are
+        relative to the working folder.
+    **overrides
+        Fields that replace the recipe's (``None``: not given).
+
+    Raises
+    ------
+    ConfigError
+        Not a YAML mapping, an unknown key, or a bad value (naming the field).
+    """
+    from temseg.config import from_dict, read_yaml
+
+    path = Path(recipe) if isinstance(recipe, (str, Path)) else None
+    data = read_yaml(path) if path is not None else dict(recipe or {})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    where = f"{path}: " if path is not None else ""
+    known = {f.name for f in dataclasses.fields(TrainConfig) if f.init}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{where}{key}: unknown field{_closest(str(key), known)}")
+    steps = data.get("preprocessing")
+    if isinstance(steps, dict) and "preprocessing" not in given:
+        from temseg.preprocess import Preprocessing
+
+        fields = {f.name for f in dataclasses.fields(Preprocessing) if f.init}
+        for key in steps:
+            if key not in fields:
+                raise ConfigError(f"{where}preprocessing.{key}: unknown field"
+                                  f"{_closest(str(key), fields)}")
+    if path is not None and paths_from_recipe:
+        for key in ("data", "val_data"):
+            if data.get(key) is not None:
+                data[key] = _from_folder(data[key], path.parent)
+    from_file = set(data) - set(given)
+    data.update(given)
+    try:
+        return from_dict(TrainConfig, data)
+    except ConfigError as exc:
+        named = re.match(r"[A-Za-z_]\w*", str(exc))
+        if path is not None and named is not None and named.group() in from_file:
+            raise ConfigError(f"{path}: {exc}") from None
+        raise

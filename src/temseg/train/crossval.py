@@ -8,6 +8,7 @@ mean ± std.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from temseg.errors import ConfigError, InputError
 from temseg.io.files import atomic_path, write_json
 from temseg.record import write_record
 from temseg.rng import keeps_torch_settings
+from temseg.train.checkpoints import checkpoint_folders, trained_epochs
 from temseg.train.config import TrainConfig
 from temseg.train.data import TrainingSet, load_training_data
 from temseg.train.scoring import evaluate_pairs, mean_std, write_table
@@ -88,6 +90,30 @@ def plan_splits(data: TrainingSet, config: TrainConfig) -> list[tuple[int | None
                               fractions=(1 - config.val_fraction, config.val_fraction))
         return [(None, tr, va, None)]
     return [(None, all_idx, None, None)]
+
+
+def series_warning(names: Sequence[str], groups: Sequence[str]) -> str | None:
+    """A warning when every image is its own source group yet most names differ only in a
+    trailing number, in two or more series (``series1_frame001``, ``series2_frame003``): the
+    frames of a series would be spread over the folds, each test fold scored on near copies
+    of images trained on. ``None`` when nothing looks so (``img001``, ``img002``... are one
+    numbering, not series).
+    """
+    import re
+    from collections import Counter
+
+    if len(set(groups)) < len(groups):  # grouped already (the group_pattern matched)
+        return None
+    stems = Counter(re.sub(r"\d+$", "", name) for name in names if name[-1:].isdigit())
+    series = sorted(stem for stem, count in stems.items() if count >= 2)
+    framed = sum(stems[stem] for stem in series)
+    if len(series) < 2 or 2 * framed < len(names):
+        return None
+    tails = {re.search(r"[_\-. ]?[A-Za-z]*$", stem).group() for stem in series}
+    hint = (f", e.g. `group_pattern: '{re.escape(tails.pop())}\\d+$'` in the recipe"
+            if len(tails) == 1 and "" not in tails else "")
+    return (f"{framed} images look like frames of {len(series)} series ({series[0]}…): "
+            f"give a group_pattern so frames of a series stay in one fold{hint}")
 
 
 def model_options(config: TrainConfig, n_classes: int, in_channels: int = 1) -> dict:
@@ -309,9 +335,9 @@ def _check_resumable(config: TrainConfig, out_dir: Path) -> None:
     as they are, so resuming a finished job is a no-op and a resubmitted batch
     job is harmless.
     """
-    from temseg.config import load_config
+    from temseg.train.config import load_recipe
 
-    saved = resolved_recipe(load_config(TrainConfig, out_dir / "config.yaml"))
+    saved = resolved_recipe(load_recipe(out_dir / "config.yaml", paths_from_recipe=False))
     now = resolved_recipe(config)
     changed = [k for k in now if k not in RESUME_MAY_CHANGE and now[k] != saved.get(k)]
     if changed:
@@ -321,25 +347,138 @@ def _check_resumable(config: TrainConfig, out_dir: Path) -> None:
                           "new run in another folder instead")
 
 
+def _sha256_file(path: Path) -> str:
+    import hashlib
+
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _sha256_array(array: np.ndarray) -> str:
+    import hashlib
+
+    array = np.ascontiguousarray(array)
+    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _sources(paths: Sequence[str | Path], *, label_suffix: str):
+    """``(name, image, label)`` per image of ``paths`` in the order they are read: the files
+    of a labelled folder, ``(dataset, index)`` of a zarr dataset (a path that cannot be read
+    gives nothing: reading it reports the error)."""
+    from temseg.io.files import is_zarr_dataset
+    from temseg.io.labelled import find_pairs
+
+    for path in map(Path, paths):
+        if is_zarr_dataset(path):
+            import zarr
+
+            try:
+                n = zarr.open_group(str(path), mode="r")["images"].shape[0]
+            except Exception:  # noqa: BLE001 - a bad store is reported when it is read
+                continue
+            for i in range(n):
+                yield f"{path.stem}_{i:05d}", (path, i), (path, i)
+        elif path.is_dir():
+            try:
+                pairs = find_pairs(path, label_suffix=label_suffix)
+            except InputError:
+                continue
+            for image, label in pairs:
+                yield image.stem, image, label
+
+
+def fingerprints(paths: Sequence[str | Path], *, label_suffix: str = "_LABEL"
+                 ) -> list[tuple[str, str, str]]:
+    """``(name, image SHA-256, label SHA-256)`` per image of labelled folders and zarr datasets.
+
+    Of a folder the bytes of its files, of a dataset each image's and label's stored array
+    (dtype, shape and values, read a chunk at a time), so that ``--resume`` notices a label
+    edited since training. In the order :func:`temseg.train.data.load_training_data` reads
+    them; a path that cannot be read gives nothing (reading it reports the error).
+    """
+    from temseg.io.files import is_zarr_dataset
+
+    found = []
+    for path in map(Path, paths):
+        if not is_zarr_dataset(path):
+            found += [(name, _sha256_file(image), _sha256_file(label))
+                      for name, image, label in _sources([path], label_suffix=label_suffix)]
+            continue
+        import zarr
+
+        try:
+            root = zarr.open_group(str(path), mode="r")
+            images, labels = root["images"], root["labels"]
+        except Exception:  # noqa: BLE001 - a bad store is reported when it is read
+            continue
+        step = max(1, int(getattr(images, "chunks", (1,))[0]))
+        for start in range(0, images.shape[0], step):
+            pairs = zip(np.asarray(images[start:start + step]),
+                        np.asarray(labels[start:start + step]))
+            found += [(f"{path.stem}_{start + k:05d}", _sha256_array(image),
+                       _sha256_array(label)) for k, (image, label) in enumerate(pairs)]
+    return found
+
+
+def _source_text(paths: Sequence[str | Path], name: str, which: str, *,
+                 label_suffix: str) -> str:
+    """The file (or dataset array) of image ``name``'s ``which`` ("image" or "label")."""
+    for found, image, label in _sources(paths, label_suffix=label_suffix):
+        if found == name:
+            source = image if which == "image" else label
+            return str(source) if isinstance(source, Path) else \
+                f"{source[0]}: {which}s[{source[1]}]"
+    return f"the {which} of {name}"
+
+
+def _listing(names: Sequence[str], groups: Sequence[str] | None, prints) -> dict:
+    """Sorted ``names`` (with their ``groups``, and the SHA-256s of ``prints``, the
+    :func:`fingerprints` of the same images, unless ``None``)."""
+    from collections import defaultdict, deque
+
+    sums: list | None = None
+    if prints is not None:
+        found = defaultdict(deque)
+        for name, image, label in prints:
+            found[name].append((image, label))
+        try:
+            sums = [found[name].popleft() for name in names]
+        except IndexError:  # (data given in code, not read from the paths)
+            sums = None
+    columns = list(zip(*sums)) if sums else []
+    rows = sorted(zip(names, groups if groups is not None else names, *columns))
+    part = {"images": [r[0] for r in rows]}
+    if groups is not None:
+        part["groups"] = [r[1] for r in rows]
+    if sums:
+        part["image_sha256"], part["label_sha256"] = [r[2] for r in rows], [r[3] for r in rows]
+    return part
+
+
 def data_record(config: TrainConfig, data: TrainingSet) -> dict:
     """What a run trains on: the sorted image names (with source groups) of ``data`` and the
-    image names of ``config.val_data`` — written to ``OUT/data.json`` by a fresh run."""
+    image names of ``config.val_data``, each with the SHA-256 of its image and label
+    (:func:`fingerprints`) — written to ``OUT/data.json`` by a fresh run."""
     from temseg.train.data import dataset_names
 
-    pairs = sorted(zip(data.names, data.groups))
-    val = sorted(dataset_names(config.val_data, label_suffix=config.label_suffix)
-                 if config.val_data else [])
-    return {"data": {"images": [n for n, _ in pairs], "groups": [g for _, g in pairs]},
-            "val_data": {"images": val}}
+    suffix = config.label_suffix
+    val = dataset_names(config.val_data, label_suffix=suffix) if config.val_data else []
+    return {"data": _listing(data.names, data.groups,
+                             fingerprints(config.data, label_suffix=suffix)),
+            "val_data": _listing(val, None, fingerprints(config.val_data, label_suffix=suffix))}
 
 
-def _check_same_data(record: dict, out_dir: Path, warn: Callable[[str], None]) -> None:
+def _check_same_data(record: dict, out_dir: Path, warn: Callable[[str], None],
+                     config: TrainConfig) -> None:
     """Refuse to resume with other images than the run was trained on (``OUT/data.json``).
 
     Another image set would leak a fold's test images into its training (the
     folds are planned from the data) or claim data the models never saw; the
-    same images from a moved folder are fine. An older run without the file
-    is resumed with a warning.
+    same images from a moved folder are fine, an edited image or label (another
+    SHA-256) is not. An older run without the file, or without the SHA-256s, is
+    resumed with a warning.
     """
     import json
     from collections import Counter
@@ -370,6 +509,27 @@ def _check_same_data(record: dict, out_dir: Path, warn: Callable[[str], None]) -
             raise InputError(f"--resume: image {name!r} is now in source group {group!r}, not "
                              f"{groups[name]!r} as when {out_dir} was trained (the folds would "
                              "differ); start a new run in another folder")
+    for key, paths in (("data", config.data), ("val_data", config.val_data)):
+        before, now = saved.get(key, {}), record[key]
+        if not now["images"] or "label_sha256" not in now:
+            continue
+        if "label_sha256" not in before or "image_sha256" not in before:
+            warn(f"--resume: {path} has no SHA-256 of the files (an older run): an image or "
+                 "label edited since training could not be noticed")
+            return
+        kept = Counter(zip(before["images"], before["image_sha256"], before["label_sha256"]))
+        for row in zip(now["images"], now["image_sha256"], now["label_sha256"]):
+            if kept[row] > 0:
+                kept[row] -= 1
+                continue
+            name = row[0]
+            which = "image" if row[1] not in {i for n, i in zip(before["images"],
+                                                                before["image_sha256"])
+                                              if n == name} else "label"
+            changed = _source_text(paths, name, which, label_suffix=config.label_suffix)
+            raise InputError(f"--resume: {changed} changed since {out_dir} was trained on it "
+                             f"(its SHA-256 is not the one in {path}); a resumed run must see "
+                             "the same images and labels — start a new run in another folder")
 
 
 def _check_out_apart(out_dir: Path, config: TrainConfig) -> None:
@@ -383,33 +543,6 @@ def _check_out_apart(out_dir: Path, config: TrainConfig) -> None:
         if how is not None:
             raise InputError(f"{out_dir}: the output folder {how} the data {path}; write the "
                              "run to a folder apart from the data")
-
-
-def _checkpoint_folders(out_dir: Path) -> list[Path]:
-    return [p for p in (out_dir / "checkpoints", *out_dir.glob("*/checkpoints"),
-                        *out_dir.glob("*/*/checkpoints")) if p.exists()]
-
-
-def trained_epochs(out_dir: str | Path) -> int:
-    """Whole epochs saved in the checkpoints under ``out_dir``, summed over its runs.
-
-    0: nothing trained yet (at most the epoch-0 checkpoints of a run stopped
-    before its first epoch), so nothing to resume; a fresh run there replaces
-    them. A checkpoint that cannot be read counts as one epoch (kept, never
-    overwritten).
-    """
-    import json
-
-    from temseg.train.checkpoints import find_checkpoint
-
-    total = 0
-    for folder in _checkpoint_folders(Path(out_dir)):
-        try:
-            total += int(json.loads((find_checkpoint(folder) / "trainer.json")
-                                    .read_text())["epoch"])
-        except (InputError, OSError, ValueError, KeyError, TypeError):
-            total += 1
-    return total
 
 
 def _check_same_init(init, out_dir: Path) -> None:
@@ -468,11 +601,14 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     resume : bool
         Continue the runs in ``out_dir`` from their last checkpoints (finished
         runs are kept as they are). The recipe may differ only in ``epochs`` and
-        where it runs; the data only in where they lie (the same image names and
-        groups as ``out_dir/data.json``; a run without it is resumed with a warning).
+        where it runs; the data only in where they lie (the same image names,
+        groups and file contents, by SHA-256, as ``out_dir/data.json``; a run
+        without it, or without the SHA-256s, is resumed with a warning).
         Without ``resume`` a folder of trained epochs is refused; one holding only
         the epoch-0 checkpoints of a run stopped before its first epoch
         (:func:`trained_epochs` 0) is started afresh.
+        A fresh run stopped (Ctrl-C, an error) before its first checkpoint takes
+        back what it wrote: the folder if it made it, else its files in it.
     data : TrainingSet, optional
         Already loaded and preprocessed data (else read from ``config.data``),
         preprocessed as ``resolve_init(config)[0].preprocessing`` says when the
@@ -548,22 +684,61 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
     record = data_record(config, data)
     if resume:
         _check_resumable(config, out_dir)
-        _check_same_data(record, out_dir, warn)
+        _check_same_data(record, out_dir, warn, config)
     if resume and init is not None:
         _check_same_init(init, out_dir)
+    if config.folds >= 2:
+        message = series_warning(data.names, data.groups)
+        if message is not None:
+            warn(message)
+    made = _first_missing(out_dir)  # removed again if stopped before any checkpoint
     out_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:  # a fresh run: what it starts from (none: no stale file of an earlier try)
-        import shutil
+    try:
+        if not resume:  # a fresh run: what it starts from (none: no stale file of an earlier try)
+            for folder in checkpoint_folders(out_dir):  # epoch 0 of a run stopped before 1
+                shutil.rmtree(folder)
+            write_json(out_dir / DATA_RECORD, record)
+            if init is not None:
+                write_json(out_dir / "init.json", init.record())
+            else:
+                (out_dir / "init.json").unlink(missing_ok=True)
+        with atomic_path(out_dir / "config.yaml") as tmp:
+            tmp.write_text(yaml.safe_dump(resolved_recipe(config), sort_keys=False))
+        return _train_plans(config, data, plans, out_dir=out_dir, resume=resume, init=init,
+                            preprocessing=preprocessing, callback=callback,
+                            batch_callback=batch_callback)
+    except BaseException:
+        if not resume and not checkpoint_folders(out_dir):
+            _unmake(out_dir, made)
+        raise
 
-        for folder in _checkpoint_folders(out_dir):  # epoch 0 of a run stopped before epoch 1
-            shutil.rmtree(folder)
-        write_json(out_dir / DATA_RECORD, record)
-        if init is not None:
-            write_json(out_dir / "init.json", init.record())
-        else:
-            (out_dir / "init.json").unlink(missing_ok=True)
-    with atomic_path(out_dir / "config.yaml") as tmp:
-        tmp.write_text(yaml.safe_dump(resolved_recipe(config), sort_keys=False))
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost of ``folder`` and its parents that does not exist yet (None: it exists)."""
+    missing = None
+    for path in (folder, *folder.parents):
+        if path.exists():
+            return missing
+        missing = path
+    return missing
+
+
+def _unmake(out_dir: Path, made: Path | None) -> None:
+    """Undo a fresh run stopped before its first checkpoint (Ctrl-C, an error): the folders it
+    made go; in a folder that was there before, the files it wrote. A folder is left behind
+    only once it holds a checkpoint, from which ``--resume`` continues. (Imports nothing: it
+    runs while an interrupted import of torch unwinds.)"""
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
+        return
+    for name in (DATA_RECORD, "init.json", "config.yaml"):
+        (out_dir / name).unlink(missing_ok=True)
+
+
+def _train_plans(config: TrainConfig, data: TrainingSet, plans, *, out_dir: Path, resume: bool,
+                 init, preprocessing, callback, batch_callback) -> TrainingReport:
+    """Train every (fold, seed) of ``plans`` in ``out_dir``; write runs.csv, summary.json and
+    record.json (:func:`run_training`, after its checks)."""
     runs, ensembles = [], []
     for plan in plans:
         plan_dir = out_dir / f"fold_{plan[0]}" if plan[0] is not None else out_dir
@@ -573,7 +748,8 @@ def run_training(config: TrainConfig, *, out_dir: str | Path, resume: bool = Fal
             name = folder.relative_to(out_dir).as_posix() if folder != out_dir else "run"
             run = _train_one(
                 config, data, plan, seed=seed, folder=folder, preprocessing=preprocessing,
-                resume=resume, callback=(lambda row, n=name: callback(n, row)) if callback else None,
+                resume=resume,
+                callback=(lambda row, n=name: callback(n, row)) if callback else None,
                 batch_callback=((lambda d, t, n=name: batch_callback(n, d, t))
                                 if batch_callback else None), init=init)
             plan_runs.append(run)
