@@ -118,3 +118,23 @@ def test_a_network_too_large_for_memory_is_refused_before_it_is_built(architectu
         build_model(architecture, **options)
     # the largest sensible ones still build
     assert count_parameters(build_model("resunet", blocks=8)) == 33_226_042
+
+
+def test_channels_last_speeds_layout_not_results():
+    import torch
+
+    from temseg.models import MSDNet, ResUNet, UNet
+    from temseg.models.blocks import channels_last
+
+    torch.manual_seed(0)
+    nets = [ResUNet(blocks=2, filters=4), UNet(depth=1, features=4)]
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        before = [net.eval()(x) for net in nets]
+        channels_last(torch.nn.ModuleList(nets))  # nested, as the members of an ensemble
+        for net, want in zip(nets, before):
+            conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+            assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+            torch.testing.assert_close(net(x), want, rtol=1e-5, atol=1e-6)
+    msd = channels_last(MSDNet(depth=3, width=1))  # its FFT path keeps its own layout
+    assert all(p.is_contiguous() for p in msd.parameters())

@@ -173,6 +173,7 @@ def predict_tiled(
     import torch
 
     from temseg.device import pick_device
+    from temseg.models.blocks import channels_last
 
     _validate(overlap, batch_size)
     image = _as_channels(image)
@@ -207,7 +208,7 @@ def predict_tiled(
         device = pick_device(device or "auto")
     was_training = model.training
     model.eval()
-    model.to(device)
+    channels_last(model.to(device))
     weight = torch.from_numpy(np.outer(wy, wx).astype(np.float32)).to(device)
     autocast = (torch.autocast(device_type="cuda", dtype=torch.float16)
                 if amp and device.type == "cuda" else contextlib.nullcontext())

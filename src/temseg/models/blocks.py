@@ -182,3 +182,15 @@ class EncoderDecoder(nn.Module):
         for up, block in zip(self.ups, self.decoder):
             path += [up] + block.rf_path()
         return path + [self.head]
+
+
+def channels_last(model: nn.Module) -> nn.Module:
+    """``model`` with its encoder-decoders (residual U-Net, U-Net; also inside an ensemble)
+    in channels-last memory layout, in place: their convolutions run about 20 % faster on a
+    CPU, training and inference alike (``benchmarks``, BENCHMARKS.md). The numbers differ
+    from the default layout's only by float rounding; the same layout every run keeps
+    training reproducible. Other networks (MSD-net's FFT path) are left as they are."""
+    for module in model.modules():
+        if isinstance(module, EncoderDecoder):
+            module.to(memory_format=torch.channels_last)
+    return model
