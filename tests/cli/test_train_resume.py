@@ -9,7 +9,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from temseg.cli.main import main
-from temseg.train.crossval import DATA_RECORD
+from temseg.train.resume import DATA_RECORD
 from tests.cli.test_train import RECIPE, write_folder
 
 

@@ -5,7 +5,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from temseg.train.crossval import fingerprints, series_warning
+from temseg.train.crossval import series_warning
+from temseg.train.resume import fingerprints
 
 
 def _folder(path, names):
