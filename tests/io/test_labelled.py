@@ -124,13 +124,15 @@ def test_lossy_and_anti_aliased_labels_warn_once_per_file(tmp_path):
     _pair(tmp_path, "b", shape=(32, 32), seed=2, label=ramp)
     messages: list[str] = []
     dataset = read_labelled_folder(tmp_path, warn=messages.append)
-    n_jpeg = len(np.unique(iio.imread(tmp_path / "a_LABEL.jpg")))
-    assert messages == [
-        f"{tmp_path / 'a_LABEL.jpg'}: {n_jpeg} distinct values; expected 0/1 or 0/255 "
-        "(a lossy or anti-aliased mask?)",
-        f"{tmp_path / 'b_LABEL.png'}: 32 distinct values; expected 0/1 or 0/255 "
-        "(a lossy or anti-aliased mask?)"]
-    np.testing.assert_array_equal(dataset[1].label, ramp > 0)  # read as before: > 0
+    jpeg = iio.imread(tmp_path / "a_LABEL.jpg")
+    n_jpeg, top = len(np.unique(jpeg)), int(jpeg.max())
+    assert messages == [  # binary: read at half the maximum, said with the level
+        f"{tmp_path / 'a_LABEL.jpg'}: {n_jpeg} distinct values (a lossy or anti-aliased "
+        f"mask?); read as foreground above {top / 2:g}, half its maximum {top}",
+        f"{tmp_path / 'b_LABEL.png'}: 32 distinct values (a lossy or anti-aliased mask?); "
+        "read as foreground above 127.5, half its maximum 255"]
+    np.testing.assert_array_equal(dataset[0].label, jpeg > top / 2)
+    np.testing.assert_array_equal(dataset[1].label, ramp > 127.5)
     with pytest.warns(UserWarning) as caught:  # the default: warnings.warn
         read_labelled_folder(tmp_path, multiclass=True)
     assert [str(w.message).split(": ")[0] for w in caught] == [

@@ -105,7 +105,8 @@ def test_load_folder_preprocesses_and_groups(tmp_path):
 def test_load_errors(tmp_path):
     with pytest.raises(InputError, match="no such"):
         load_training_data([tmp_path / "missing"])
-    pairs = [(img, np.zeros_like(m)) for img, m in particle_set(2, (32, 32), seed=0, radius_px=(4, 6))]
+    pairs = [(img, np.zeros_like(m))
+             for img, m in particle_set(2, (32, 32), seed=0, radius_px=(4, 6))]
     _write_folder(tmp_path / "bg", pairs)
     with pytest.raises(InputError, match="background"):
         load_training_data([tmp_path / "bg"])
@@ -220,22 +221,53 @@ def test_non_square_images_train_a_step():
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
-def test_all_foreground_labels_warn(tmp_path):
-    pairs = particle_set(2, (32, 32), seed=0, radius_px=(4, 6))
-    _write_folder(tmp_path / "fg", [(img, np.ones_like(m)) for img, m in pairs])
-    with pytest.warns(UserWarning, match="every pixel of every label is foreground.*1/2"):
-        data = load_training_data([tmp_path / "fg"])
-    assert data.foreground_fraction() == 1.0
-    _write_folder(tmp_path / "some", [(pairs[0][0], np.ones_like(pairs[0][1])), pairs[1]])
-    load_training_data([tmp_path / "some"])  # one full label among others: no warning
+def test_labels_without_background_are_refused_before_training(tmp_path):
+    """Binary labels with no 0 anywhere (ilastik's 1/2 class ids, an all-255 mask): refused,
+    naming the values; one full label among others is a warning naming the image."""
     import imageio.v3 as iio
 
+    pairs = particle_set(2, (32, 32), seed=0, radius_px=(4, 6))
+    _write_folder(tmp_path / "fg", [(img, np.ones_like(m)) for img, m in pairs])
+    with pytest.raises(InputError, match=r"fg: no label has a background pixel: every label is "
+                                         r"255 everywhere; 0 must be background"):
+        load_training_data([tmp_path / "fg"])
     _write_folder(tmp_path / "ids", pairs)
     for i, (_, m) in enumerate(pairs):  # labels saved as class ids 1/2
         iio.imwrite(tmp_path / "ids" / f"s{i}_layer_{i:04d}_LABEL.png", (m + 1).astype(np.uint8))
-    with pytest.warns(UserWarning, match="foreground"):
+    with pytest.raises(InputError, match=r"ids: no label has a background pixel: the labels "
+                                         r"hold only 1, 2; 0 must be background: save labels "
+                                         r"as 0 = background, 1 = foreground \(class ids 1/2"):
         load_training_data([tmp_path / "ids"])
-    load_training_data([tmp_path / "ids"], multiclass=True)  # classes 1 and 2: no warning
+    load_training_data([tmp_path / "ids"], multiclass=True)  # classes 1 and 2: no refusal
+    _write_folder(tmp_path / "some", [(pairs[0][0], np.ones_like(pairs[0][1])), pairs[1]])
+    with pytest.warns(UserWarning, match=r"^s0_layer_0000: every pixel of the label is "
+                                         r"foreground \(0 is background"):
+        data = load_training_data([tmp_path / "some"])  # one full label among others
+    assert data.labels[0].all()
+    images, _ = _pixels()
+    path = _zarr(tmp_path / "ones.zarr", images, np.full((2, 16, 16), 1, np.uint8))
+    with pytest.raises(InputError, match=r"ones\.zarr: no label has a background pixel: every "
+                                         r"label is 1 everywhere"):
+        load_training_data([path])
+
+
+def test_side_by_side_folders_load_with_names_and_groups(tmp_path):
+    import imageio.v3 as iio
+
+    pairs = particle_set(3, (32, 32), seed=3, radius_px=(5, 7))
+    for sub in ("images", "masks"):
+        (tmp_path / "d" / sub).mkdir(parents=True)
+    names = ["g_layer_0001", "g_layer_0002", "h"]
+    for name, (img, mask) in zip(names, pairs):
+        u8 = ((img - img.min()) / np.ptp(img) * 255).astype(np.uint8)
+        iio.imwrite(tmp_path / "d" / "images" / f"{name}.png", u8)
+        iio.imwrite(tmp_path / "d" / "masks" / f"{name}.png", mask * 255)
+    data = load_training_data([tmp_path / "d"])
+    assert data.names == names and data.groups == ["g", "g", "h"]
+    assert all(np.array_equal(lab, m) for lab, (_, m) in zip(data.labels, pairs))
+    from temseg.train.data import dataset_names
+
+    assert dataset_names([tmp_path / "d"]) == names
 
 
 def _zarr(path, images, labels, **attrs):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from temseg.errors import InputError
-from temseg.io.labelled import attr_sampling, check_labels, class_ids
+from temseg.io.labelled import MAX_QUIET_CLASS_ID, attr_sampling, check_labels, class_ids
 
 
 @dataclass
@@ -129,7 +129,8 @@ def _names_attr(root, key: str, path: Path) -> list[str] | None:
     return [str(v) for v in value]
 
 
-def _read_zarr(path: Path, *, multiclass: bool, sampling: float | None = None) -> TrainingSet:
+def _read_zarr(path: Path, *, multiclass: bool, sampling: float | None = None,
+               raw: dict | None = None) -> TrainingSet:
     """A zarr dataset: ``images`` (N, H, W) or (N, C, H, W), ``labels`` (N, H, W).
 
     Labels are kept as classes with ``multiclass`` or when the attrs name
@@ -138,9 +139,11 @@ def _read_zarr(path: Path, *, multiclass: bool, sampling: float | None = None) -
     ``channels`` and ``classes`` become the set's ``channel_names`` and
     ``class_names``; attr ``sampling`` its pixel size, unless ``sampling`` is given.
     Errors name the dataset (and the image: fractional labels, non-finite pixels).
+    Binary labels without a 0 put their values in ``raw[path]`` (for the error that follows).
     """
     import zarr
 
+    raw = {} if raw is None else raw
     try:
         root = zarr.open_group(str(path), mode="r")
         images, labels = root["images"], root["labels"]
@@ -168,6 +171,8 @@ def _read_zarr(path: Path, *, multiclass: bool, sampling: float | None = None) -
     if keep and classes is not None and labs.size and int(labs.max()) >= len(classes):
         raise InputError(f"{path}: label value {int(labs.max())} has no name in attribute "
                          f"'classes' ({len(classes)} names: {', '.join(classes)})")
+    if not keep and labs.size and labs.min() > 0:  # no background: kept to say which values
+        raw[path] = [int(v) for v in np.unique(labs)[:MAX_QUIET_CLASS_ID + 2]]
     if not keep and labs.size and 0 <= labs.min() and labs.max() < 256:
         ids = class_ids(np.flatnonzero(np.bincount(labs.ravel().astype(np.intp))))
         if ids:
@@ -225,10 +230,14 @@ def common_sampling(samplings: dict[str, float | None]) -> float | None:
     return values[0] if values else None
 
 
-def _read_folder(path: Path, *, label_suffix: str, multiclass: bool, pattern: str) -> TrainingSet:
+def _read_folder(path: Path, *, label_suffix: str, multiclass: bool, pattern: str,
+                 raw: dict | None = None) -> TrainingSet:
+    """A labelled folder; the label files' values as stored go to ``raw[path]``."""
     from temseg.io import read_labelled_folder
 
     pairs = read_labelled_folder(path, label_suffix=label_suffix, multiclass=multiclass)
+    if raw is not None:
+        raw[path] = list(pairs.label_values)
     images, labels, names, samplings = [], [], [], {}
     for pair in pairs:
         images.append(np.asarray(pair.image, dtype=np.float32))
@@ -300,19 +309,21 @@ def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LAB
     Raises
     ------
     InputError
-        A path is missing, the set is empty, no pixel is foreground, or the
-        parts differ in channels (count or names) or class names.
+        A path is missing, the set is empty, no pixel is foreground, no pixel
+        is background in binary training (labels saved as class ids 1/2, or an
+        inverted mask: the message says which values they hold), or the parts
+        differ in channels (count or names) or class names.
 
     Warns
     -----
     UserWarning
-        Every pixel of every label is foreground in binary training (labels
-        saved as class ids 1/2, or an inverted mask); parts at different or
-        unknown pixel sizes (:func:`common_sampling`).
+        In binary training, images whose label is foreground everywhere among
+        others that are not; parts at different or unknown pixel sizes
+        (:func:`common_sampling`).
     """
     if not paths:
         raise InputError("data: give at least one labelled folder or zarr dataset")
-    parts = []
+    parts, raw = [], {}
     for path in map(Path, paths):
         if not path.exists():
             raise InputError(f"{path}: no such folder or dataset")
@@ -322,9 +333,10 @@ def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LAB
             if sampling is not None:  # the user's pixel size replaces the files': no doubt left
                 warnings.filterwarnings("ignore", message=r".*(no pixel size; taken|training "
                                         r"data at \d+ pixel sizes)", category=UserWarning)
-            parts.append(_read_zarr(path, multiclass=multiclass, sampling=sampling) if is_zarr else
+            parts.append(_read_zarr(path, multiclass=multiclass, sampling=sampling, raw=raw)
+                         if is_zarr else
                          _read_folder(path, label_suffix=label_suffix, multiclass=multiclass,
-                                      pattern=group_pattern))
+                                      pattern=group_pattern, raw=raw))
         if not len(parts[-1]):
             raise InputError(f"{path}: no labelled images found")
     channel_names, class_names = _agreeing(paths, parts)
@@ -340,14 +352,30 @@ def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LAB
         raise InputError(f"{', '.join(map(str, paths))}: every label is background; "
                          "nothing to learn")
     if fraction == 1.0 and merged.n_classes == 2:
-        warnings.warn(f"{', '.join(map(str, paths))}: every pixel of every label is foreground; "
-                      "labels saved as class ids 1/2 instead of 0/1, or an inverted mask?",
-                      UserWarning, stacklevel=2)
+        raise InputError(_no_background(paths, raw))
+    if merged.n_classes == 2:
+        full = [name for name, lab in zip(merged.names, merged.labels) if lab.all()]
+        if full:
+            more = f" and {len(full) - 3} more" if len(full) > 3 else ""
+            warnings.warn(f"{', '.join(full[:3])}{more}: every pixel of the label is foreground "
+                          "(0 is background: a label saved as class ids 1/2, or inverted?)",
+                          UserWarning, stacklevel=2)
     if preprocessing is not None:
         origins = [path for path, part in zip(paths, parts) for _ in part.names]
         merged.images = [_preprocessed(preprocessing, img, origin, name)
                          for img, origin, name in zip(merged.images, origins, merged.names)]
     return merged
+
+
+def _no_background(paths: Sequence[str | Path], raw: dict) -> str:
+    """The one line refusing binary labels without a background pixel: which values they hold."""
+    values = sorted({v for found in raw.values() for v in found})
+    held = (f"every label is {values[0]} everywhere" if len(values) == 1 else
+            f"the labels hold only {', '.join(map(str, values))}" if values else
+            "every pixel of every label is foreground")
+    return (f"{', '.join(map(str, paths))}: no label has a background pixel: {held}; 0 must be "
+            "background: save labels as 0 = background, 1 = foreground (class ids 1/2, as "
+            "ilastik writes them: subtract 1; an inverted mask: invert it)")
 
 
 def _preprocessed(preprocessing, image: np.ndarray, origin, name: str) -> np.ndarray:
