@@ -324,3 +324,18 @@ def test_a_far_resampling_is_said_from_python_too_once_per_pixel_size():
     assert [str(w.message) for w in caught] == [
         "image: 0.03 Å/px is 10× finer than the model's 0.3 Å/px; resampled to 13×13 px "
         "(check the pixel size: sampling is in Å/px)"]
+
+
+def test_an_msd_net_segments_nine_tiles_per_pass_unless_told():
+    import torch
+
+    from temseg.infer.segmenter import default_batch_size
+    from temseg.models import MSDNet, ResUNet
+
+    msd, unet = MSDNet(depth=3, width=1), ResUNet(blocks=2, filters=4)
+    assert default_batch_size(msd) == 9 and default_batch_size(unet) == 4
+    assert default_batch_size(torch.nn.ModuleList([unet, msd])) == 9  # an ensemble with one
+    assert NetworkSegmenter(msd).batch_size == 9
+    assert NetworkSegmenter(unet).batch_size == 4
+    chosen = NetworkSegmenter(msd, batch_size=2)
+    assert chosen.batch_size == 2 and chosen.configure(tile=256).batch_size == 2

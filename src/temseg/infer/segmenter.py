@@ -199,6 +199,21 @@ class Segmenter:
         return out
 
 
+#: tiles per forward pass: 4, and for an MSD-net 9, a 1024² frame at tile 512 in one pass
+#: (its per-pass set-up, the kernels' spectra, costs about as much as a tile;
+#: BENCHMARKS.md "Tiles per forward pass of MSD-net")
+BATCH_SIZE, MSD_BATCH_SIZE = 4, 9
+
+
+def default_batch_size(model) -> int:
+    """Tiles per forward pass for ``model`` when none is given: :data:`MSD_BATCH_SIZE` for a
+    network holding an MSD-net (also in an ensemble), else :data:`BATCH_SIZE`."""
+    from temseg.models.msdnet import MSDNet
+
+    modules = model.modules() if hasattr(model, "modules") else ()
+    return MSD_BATCH_SIZE if any(isinstance(m, MSDNet) for m in modules) else BATCH_SIZE
+
+
 class NetworkSegmenter(Segmenter):
     """A trained network with its preprocessing, pixel size and tiling settings.
 
@@ -223,7 +238,7 @@ class NetworkSegmenter(Segmenter):
         :func:`warnings.warn`).
     tile, overlap, batch_size, window, device, amp
         As :func:`~temseg.infer.tiling.predict_tiled`; attributes that may be
-        changed after loading.
+        changed after loading. ``batch_size`` None: :func:`default_batch_size`.
     tta : bool
         Test-time augmentation: average the probabilities over the 8 rotations
         and mirror images of the input (8× the time; micrographs have no
@@ -238,7 +253,7 @@ class NetworkSegmenter(Segmenter):
                  sampling: float | None = None, threshold: float = 0.5,
                  classes=("background", "foreground"),
                  path: str | Path | None = None, warn: Callable[[str], None] | None = None,
-                 tile: int = 512, overlap: float = 0.25, batch_size: int = 4,
+                 tile: int = 512, overlap: float = 0.25, batch_size: int | None = None,
                  window: str = "hamming", device=None, amp: bool = False, tta: bool = False,
                  config: Any = None, in_channels: int = 1, channels=None):
         super().__init__(threshold=threshold, sampling=sampling, classes=classes, path=path,
@@ -277,7 +292,9 @@ class NetworkSegmenter(Segmenter):
 
         tile = getattr(self, "tile", 512) if tile is None else int(tile)
         overlap = getattr(self, "overlap", 0.25) if overlap is None else float(overlap)
-        batch_size = getattr(self, "batch_size", 4) if batch_size is None else int(batch_size)
+        if batch_size is None:
+            batch_size = getattr(self, "batch_size", None) or default_batch_size(self.model)
+        batch_size = int(batch_size)
         window = getattr(self, "window", "hamming") if window is None else window
         _validate(overlap, batch_size)
         if window not in WINDOWS:
@@ -511,7 +528,7 @@ def _class_names(classes) -> list[str]:
 
 
 def load_segmenter(path: str | Path, *, tile: int = 512, overlap: float = 0.25,
-                   batch_size: int = 4, window: str = "hamming", device=None,
+                   batch_size: int | None = None, window: str = "hamming", device=None,
                    amp: bool = False, tta: bool = False,
                    warn: Callable[[str], None] | None = None) -> Segmenter:
     """Load a trained network or a fitted baseline as a :class:`Segmenter`.

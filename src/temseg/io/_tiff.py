@@ -317,8 +317,6 @@ def read_tiff(path: Path, *, warn: Callable[[str], None] | None = None):
 
 
 def _read_tiff(path: Path, warn: Callable[[str], None] | None):
-    import dask.array as da
-
     with _open(path) as tif:
         try:
             series = tif.series[0]
@@ -352,7 +350,9 @@ def _read_tiff(path: Path, warn: Callable[[str], None] | None):
                 data = series.asarray()
             except Exception as exc:
                 raise InputError(f"{path}: corrupt or truncated TIFF ({exc})") from None
-    if n_frames > 1:
+    if n_frames > 1:  # (dask only here: 0.6 s of importing for a single image)
+        import dask.array as da
+
         data = da.from_array(_TiffFrames(path, per_series=per_series),
                              name=f"tiff-{path}-{path.stat().st_mtime_ns}",
                              chunks=tuple(s if a in "YXS" else 1 for a, s in zip(axes, shape)),
