@@ -523,3 +523,31 @@ def test_a_movie_saved_a_file_per_frame_is_segmented_as_one_stack(model_file, tm
     err = capsys.readouterr().err
     assert "frame3.tif: 40×56 px (H × W), but frame0.tif is 48×56 px" in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_runs_into_one_folder_may_replace_each_others_outputs(model_file, inputs, tmp_path,
+                                                              capsys):
+    folder, stack = inputs
+    out = tmp_path / "out"
+    for given in (folder / "big.tif", folder / "small.tif", folder / "big.tif"):
+        # (the third replaced big's outputs although the second run's record lists only
+        # small's: every run's outputs are carried from record to record)
+        assert main(["segment", str(model_file), str(given), "-o", str(out), "--device",
+                     "cpu"]) == 0, capsys.readouterr().err
+    record = json.loads((out / "record.json").read_text())
+    assert {"big_prob.tif", "small_mask.png"} <= set(record["outputs_in_folder"])
+
+
+def test_a_movie_segmented_into_its_own_folder_again_skips_its_outputs(model_file, tmp_path,
+                                                                       rng, capsys):
+    folder = tmp_path / "movie"
+    for i in range(3):
+        write_tiff(folder / f"f{i}.tif", rng.gamma(4, 25, (32, 40)).astype(np.float32))
+    for _ in range(2):  # movie_mask.tif, a stack, was read as a fourth frame the second time
+        assert main(["segment", str(model_file), str(folder), "--as-stack", "-o", str(folder),
+                     "--device", "cpu", "--frame-time", "0.1"]) == 0, capsys.readouterr().err
+    assert read_image(folder / "movie_prob.tif").n_frames == 3
+    # a pixel-less single image: --frame-time has nothing to time, and says so
+    assert main(["segment", str(model_file), str(folder / "f0.tif"), "-o", str(tmp_path / "one"),
+                 "--device", "cpu", "--frame-time", "0.1"]) == 0
+    assert "--frame-time/--dose-rate are for stacks; no input is one" in capsys.readouterr().err

@@ -156,3 +156,18 @@ def test_constant_frames_names_the_blank_frames_of_blank_series_in_the_file(tmp_
     assert constant_frames(stack, [1, 2], 3) == [4, 6, 8]
     assert constant_frames(stack, [1], 3) == [4]
     assert constant_frames(stack, [0], 3) == []  # not blank: nothing named
+
+
+def test_a_hyperstack_keeps_its_time_per_frame_of_the_flattened_stack(tmp_path):
+    import tifffile
+
+    from temseg.infer.series import hyperstack_as_series
+    from temseg.io import read_image
+
+    path = tmp_path / "tcyx.tif"  # 4 time points of 3 defoci, 2 s apart (ImageJ's finterval)
+    tifffile.imwrite(path, np.ones((4, 3, 8, 8), np.float32), imagej=True,
+                     metadata={"axes": "TCYX", "finterval": 2.0, "tunit": "s"})
+    flat = hyperstack_as_series(read_image(path, allow_hyperstack=True), 3)
+    assert flat.n_frames == 12
+    # a series (3 frames) every 2 s: what segment multiplies by C again
+    assert flat.frame_interval_s * 3 == pytest.approx(2.0)

@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from temseg.analyze.particles import TIMING
 from temseg.errors import InputError
 from temseg.io.files import write_csv, write_figure
 
@@ -379,7 +380,7 @@ def write_events_csv(path: str | Path, events: list[dict], *,
     ``dose_e_per_A2`` where the events have them; an empty table of a timed movie keeps
     them by naming them); floats to 6 significant digits, empty nm columns without
     sampling."""
-    return write_csv(path, events, _with(EVENT_COLUMNS, "frame", ("time_s", "dose_e_per_A2"),
+    return write_csv(path, events, _with(EVENT_COLUMNS, "frame", TIMING,
                                          events, timing))
 
 

@@ -167,18 +167,19 @@ def _show_series_files(segmenter, groups: list[list[Path]], order: list[int] | N
 
 
 def _read(plan: dict, sampling: float | None, in_channels: int = 1):
-    """The micrograph of a plan: its file, or the focal series of its ``files``; for a model
-    of ``in_channels`` > 1 a ``(T, C, H, W)`` hyperstack is read as T focal series."""
+    """The micrograph of a plan: its file, the focal series of its ``files``, or the movie of
+    its ``frame_files``; for a model of ``in_channels`` > 1 a ``(T, C, H, W)`` hyperstack is
+    read as T focal series."""
     from temseg.io import read_image
 
     if "files" in plan:
         from temseg.infer.series import read_series_files
 
         return read_series_files(plan["files"], sampling=sampling)
-    if "frame_files" in plan:
+    if "frame_files" in plan:  # every file checked once, by _check_inputs
         from temseg.io import read_frames
 
-        return read_frames(plan["frame_files"], sampling=sampling)
+        return read_frames(plan["frame_files"], sampling=sampling, check="frames" not in plan)
     mg = read_image(plan["path"], sampling=sampling, allow_hyperstack=in_channels > 1)
     if mg.data.ndim > 3:
         from temseg.infer.series import hyperstack_as_series
@@ -187,28 +188,36 @@ def _read(plan: dict, sampling: float | None, in_channels: int = 1):
     return mg
 
 
-def _check_foreign_outputs(out: Path, names: list[str]) -> None:
-    """Refuse, before the work, to replace a file in ``out`` that segment would write (the
-    probability, mask or overlay of an input) but that no earlier segment into ``out`` wrote,
-    by its record.json: ``img001_mask.png`` beside ``img001.png`` in a folder of hand-drawn
-    labels segmented into itself."""
+def earlier_outputs(out: Path) -> set[str]:
+    """The names of the files that earlier runs of segment wrote into ``out``, by its
+    record.json: its ``outputs_in_folder`` (every run's, carried from record to record) and
+    the outputs of its inputs (a record written before that list was kept)."""
     import json
 
+    names: set[str] = set()
+    try:
+        record = json.loads((out / "record.json").read_text())
+        names.update(str(n) for n in record.get("outputs_in_folder") or [])
+        for entry in record.get("inputs") or []:
+            names.update(Path(p).name for p in (entry.get("outputs") or {}).values())
+    except (OSError, ValueError, TypeError, AttributeError):  # none, or not ours
+        pass
+    return names
+
+
+def _check_foreign_outputs(out: Path, names: list[str]) -> None:
+    """Refuse, before the work, to replace a file in ``out`` that segment would write (the
+    probability, mask or overlay of an input) but that no earlier segment into ``out`` wrote
+    (:func:`earlier_outputs`): ``img001_mask.png`` beside ``img001.png`` in a folder of
+    hand-drawn labels segmented into itself."""
     from temseg.errors import InputError
     from temseg.infer.stacks import output_paths
 
-    ours: set[Path] = set()
-    try:
-        record = json.loads((out / "record.json").read_text())
-        cwd = Path(record.get("cwd") or ".")
-        for entry in record.get("inputs") or []:
-            ours.update((cwd / p).resolve() for p in (entry.get("outputs") or {}).values())
-    except (OSError, ValueError, TypeError, AttributeError):  # none, or not ours
-        pass
+    ours = earlier_outputs(out)
     for name in names:
         for stack in (False, True):
             for path in output_paths(out, name, stack=stack).values():
-                if path.exists() and path.resolve() not in ours:
+                if path.exists() and path.name not in ours:
                     raise InputError(f"{path}: exists and is no output of an earlier "
                                      f"`temseg segment` into {out} (a hand-drawn label?); "
                                      "give another --out, or --overwrite to replace it")

@@ -232,7 +232,9 @@ def _write_tracks(out: Path, name: str, rows: list[dict], plan: dict, blank: lis
         for track in tracks:
             track["first_time_s"] = track["first_frame"] * interval_s
             track["last_time_s"] = track["last_frame"] * interval_s
-    timing = tuple(k for k in ("time_s", "dose_e_per_A2") if rows and k in rows[0])
+    from temseg.analyze.particles import TIMING
+
+    timing = tuple(k for k in TIMING if rows and k in rows[0])
     tracks_csv = write_tracks_csv(out / f"{name}_tracks.csv", tracks,
                                   timing=("first_time_s", "last_time_s") if interval_s else ())
     events_csv = write_events_csv(out / f"{name}_particle_events.csv", events,

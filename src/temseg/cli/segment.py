@@ -21,7 +21,7 @@ from rich.markup import escape
 from temseg.cli import _common
 from temseg.cli._segment_inputs import (_check_foreign_outputs, _check_inputs, _frame_step,
                                       _model_words, _read, _split_model, _warn_resampling,
-                                      _warn_tile_count)
+                                      _warn_tile_count, earlier_outputs)
 from temseg.cli._segment_tables import (_column_counter, _particle_measurer, _series_together,
                                       _write_counts, _write_events, _write_particles,
                                       _write_series)
@@ -141,7 +141,7 @@ def register(app: typer.Typer) -> None:
         gains each particle's
         lattice spacing and peak ratio, NAME_fourier.png maps the ratio, and a
         stack's plot adds the median peak ratio per frame. The particles of a stack
-        are followed from frame to frame (drift undone): each row's track, and
+        of frames (not of focal series) are followed from frame to frame (drift undone): each row's track, and
         NAME_tracks.csv (a row per track: first and last frame, size then, origin,
         fate), NAME_particle_events.csv (appeared, vanished, merged, split: where and
         when) and NAME_tracks.png (size against frame per track). A stack's frame
@@ -232,8 +232,12 @@ def register(app: typer.Typer) -> None:
                               "frame, or focal series a file per defocus)")
         movie = None
         if as_stack:  # named after the one folder given, else the first file
+            from temseg.infer.stacks import is_output
+
             given = [Path(p) for p in input_paths]
             movie = given[0] if len(given) == 1 and given[0].is_dir() else inputs[0]
+            # (the outputs of an earlier run into the folder itself are no frames)
+            inputs = [p for p in inputs if not is_output(p, {movie.stem})] or inputs
         plans = _check_inputs(segmenter, inputs, pixel, series_files=series_files, order=order,
                               from_folders=frozenset(from_folders), movie=movie)
         if min_area_nm2 is not None and particles:
@@ -243,6 +247,9 @@ def register(app: typer.Typer) -> None:
                                  "--pixel-size-nm, or --min-area-px)")
         _warn_resampling(segmenter, plans)
         _warn_tile_count(segmenter, plans, overlap)
+        if (frame_time is not None or dose_rate is not None) and not any(
+                plan["stack"] for plan in plans):
+            _common.warn("--frame-time/--dose-rate are for stacks; no input is one: unused")
         names = output_names([plan["path"] for plan in plans])
         if not overwrite:
             _check_foreign_outputs(out, names)
@@ -398,6 +405,9 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"none of the {len(plans)} inputs could be segmented: {why}")
             extra = ({"series": _write_series(out, together, segmenter, warn=_common.warn)}
                      if together is not None else {})
+            # what every run so far wrote here, that a later run may replace (not a label)
+            extra["outputs_in_folder"] = sorted(earlier_outputs(out) | {
+                Path(p).name for entry in results for p in entry["outputs"].values()})
             write_record(out, config=config, segmenter=segmenter.describe(), inputs=results,
                          skipped=skipped, failed=failed, classes=segmenter.classes,
                          channels=segmenter.channels, **extra)

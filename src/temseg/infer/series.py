@@ -175,6 +175,9 @@ def hyperstack_as_series(micrograph, in_channels: int):
                          f"{shape}), but the model takes focal series of {in_channels}")
     flat = data.reshape((shape[0] * shape[1], *shape[2:]))
     metadata = {**micrograph.metadata, "hyperstack_axes": axes, "hyperstack_shape": list(shape)}
+    step = micrograph.frame_interval_s  # ImageJ's finterval is per time point, C frames
+    if step:
+        metadata["frame_interval_s"] = step / in_channels
     return dataclasses.replace(micrograph, data=flat, metadata=metadata)
 
 

@@ -167,7 +167,7 @@ def _is_label(path: Path, stems: set[str]) -> bool:
     return any(stem.endswith(end) and stem[: -len(end)] in stems for end in LABEL_ENDINGS)
 
 
-def _is_output(path: Path, stems: set[str]) -> bool:
+def is_output(path: Path, stems: set[str]) -> bool:
     """Whether ``path`` is a segment output of an image whose stem is in ``stems``, or the
     plot of ``--series-files``' series followed together (``series_counts.png`` beside its
     ``series_counts.csv``)."""
@@ -231,7 +231,7 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL",
             inside.sort(key=lambda p: natural_key(p, signed=read_signs))
             stems = {p.stem for p in inside}
             lower = {stem.lower() for stem in stems}
-            inside = [p for p in inside if not _is_output(p, stems) and not _is_label(p, lower)]
+            inside = [p for p in inside if not is_output(p, stems) and not _is_label(p, lower)]
             if not inside:
                 from temseg.infer.evaluation import is_zarr_dataset
 

@@ -135,7 +135,9 @@ def predict_tiled(
     model : torch.nn.Module
         Maps ``(B, C_in, h, w)`` float32 to ``(B, C, h, w)`` logits of the
         same ``h, w``. It is put in eval mode for the call and moved to
-        ``device``. A ``pooling_factor`` (or ``divisor``) attribute, if
+        ``device``, and a U-Net stays in channels-last layout after it
+        (:func:`temseg.models.blocks.channels_last`; the same numbers, faster). A
+        ``pooling_factor`` (or ``divisor``) attribute, if
         present, makes every tile side a multiple of it: the tile is rounded
         down to a multiple, and an image side shorter than the tile is
         reflect-padded up to the next multiple (and cropped back after).

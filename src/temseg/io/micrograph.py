@@ -365,7 +365,8 @@ FRAME_SAMPLING_TOLERANCE = 0.01
 
 
 def read_frames(paths, *, sampling: float | None = None, warn: Warn | None = None,
-                callback: Callable[[int, int], None] | None = None) -> Micrograph:
+                callback: Callable[[int, int], None] | None = None,
+                check: bool = True) -> Micrograph:
     """A movie saved one file per frame (GMS's "save each frame", a folder of TIFFs) as one
     lazy ``(F, H, W)`` stack.
 
@@ -383,6 +384,9 @@ def read_frames(paths, *, sampling: float | None = None, warn: Warn | None = Non
         Hears what the readers warn of (as :func:`read_image`'s ``warn``).
     callback : callable, optional
         ``callback(done, total)`` after each file checked.
+    check : bool
+        Read every file now to check it; False reads only the first (for files checked
+        before, by an earlier call), and a file that differs fails when its frame is read.
 
     Returns
     -------
@@ -414,7 +418,7 @@ def read_frames(paths, *, sampling: float | None = None, warn: Warn | None = Non
     if not paths:
         raise InputError("read_frames: no files")
     first = None
-    for i, path in enumerate(paths):
+    for i, path in enumerate(paths if check else paths[:1]):
         image = read_image(path, sampling=sampling, warn=warn)
         if image.is_stack:
             raise InputError(f"{path}: a stack of {image.n_frames} frames; a movie saved a "
@@ -439,10 +443,16 @@ def read_frames(paths, *, sampling: float | None = None, warn: Warn | None = Non
         if callback is not None:
             callback(i + 1, len(paths))
 
-    def load(path: Path) -> np.ndarray:
-        return read_image(path, sampling=sampling, warn=warn).data
-
     h, w = first.frame_shape
+
+    def load(path: Path) -> np.ndarray:
+        data = read_image(path, sampling=sampling, warn=warn).data
+        if data.shape != (h, w):  # (unchecked) one frame of another size
+            raise InputError(f"{path}: {data.shape[0]}×{data.shape[1]} px (H × W), but "
+                             f"{paths[0].name} is {h}×{w} px: the frames of one movie must be "
+                             "the same size")
+        return data
+
     data = da.stack([da.from_delayed(dask.delayed(load)(path), (h, w), np.float32)
                      for path in paths])
     metadata = {**first.metadata, "frame_files": [str(p) for p in paths]}
