@@ -62,7 +62,7 @@ def test_info_describes_a_probability_map_with_blank_frames(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["missing.png"], "no such file"),
-    (["."], "is a directory"),
+    (["empty"], "is a directory"),  # (a folder of images is described: test_info_folder)
     (["a.xyz"], "unknown file type"),
     (["a.tif", "--sampling", "1", "--pixel-size-nm", "0.1"], "not both"),
     (["a.tif", "--sampling", "-1"], "must be positive"),
@@ -70,6 +70,7 @@ def test_info_describes_a_probability_map_with_blank_frames(tmp_path, capsys):
 def test_info_errors_are_one_line(tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a.xyz").write_bytes(b"x")
+    (tmp_path / "empty").mkdir()
     write_tiff(tmp_path / "a.tif", np.ones((4, 4)))
     assert main(["info", *args]) == 2
     err = capsys.readouterr().err.strip()

@@ -368,11 +368,17 @@ def info(
                                                             "the file)."),
     pixel_size_nm: float = typer.Option(None, "--pixel-size-nm", help="Pixel size in nm/px "
                                                                       "(overrides the file)."),
+    label_suffix: str = typer.Option(None, "--label-suffix",
+                                     help="Label file suffix of a labelled folder (default "
+                                          "_LABEL, or the common one its names use)."),
 ) -> None:
     """Print shape, dtype, pixel size, field of view, value range and metadata of FILE.
 
     For a model: what one input is (a single image, or a focal series and its
-    defoci in order), its classes, pixel size, size and training scores.
+    defoci in order), its classes, pixel size, size and training scores. For a
+    labelled folder: its image/label pairs, unpaired files, image sizes, pixel
+    sizes, label values and how training reads them, foreground and series; for
+    a folder of images: their number, sizes, pixel sizes and formats.
     """
     from temseg.io import read_image
 
@@ -383,11 +389,21 @@ def info(
         return
     if file.is_dir() and not (file / "model.json").is_file() \
             and not (file / "checkpoints").is_dir():  # not one run: a training output?
-        from temseg.models.locate import training_runs
+        from temseg.cli._info_folder import describe_folder, holds_images
 
-        if (file / "summary.json").is_file() or training_runs(file):
-            _describe_runs(file)
+        images = holds_images(file)
+        if not images or (file / "summary.json").is_file() or (file / "config.yaml").is_file():
+            from temseg.models.locate import training_runs  # (imports torch)
+
+            if (file / "summary.json").is_file() or training_runs(file):
+                _describe_runs(file)
+                return
+        if images:  # labelled micrographs, or images to segment
+            describe_folder(file, label_suffix=label_suffix,
+                            sampling=_common.sampling_from_options(sampling, pixel_size_nm))
             return
+    if label_suffix is not None:
+        _common.warn("--label-suffix is for labelled folders")
     model = _model_path(file)
     if model is not None:
         if sampling is not None or pixel_size_nm is not None:

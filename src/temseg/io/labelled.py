@@ -204,7 +204,8 @@ def _palette_label(path: Path) -> np.ndarray | None:
 
 
 def _read_label(path: Path, *, multiclass: bool, warn: Warn = default_warn,
-                seen: set | None = None, coloured: list | None = None) -> np.ndarray:
+                seen: set | None = None, coloured: list | None = None,
+                stored: list | None = None) -> np.ndarray:
     """Label pixels: integer-valued, one channel; binary → 0/1, class ids kept otherwise.
 
     A palette image of greys gives its greys; one with colours gives its
@@ -213,7 +214,8 @@ def _read_label(path: Path, *, multiclass: bool, warn: Warn = default_warn,
     image and the alpha channel varies: then the alpha is the mask. A binary
     label of two colours, one black, is its non-black pixels (``(path,
     colour)`` appended to ``coloured``, to be warned about); other colour labels
-    are refused. A binary 8-bit drawing is read above :func:`drawn_threshold`.
+    are refused. A binary 8-bit drawing is read above :func:`drawn_threshold`. The
+    distinct values as stored (but of a colour label) are appended to ``stored``.
     """
     if path.suffix.lower() in TIFF:
         import tifffile
@@ -259,6 +261,8 @@ def _read_label(path: Path, *, multiclass: bool, warn: Warn = default_warn,
     elif array.dtype.kind not in "biu":
         raise InputError(f"{path}: label has unsupported pixel type {array.dtype}")
     values = _distinct(array)
+    if stored is not None:
+        stored.append(values)
     if seen is not None:  # (the folder's values, for a warning of class ids read as binary)
         seen.update(int(v) for v in values[:MAX_QUIET_CLASS_ID + 2])
     message = _label_warning(path, values, multiclass=multiclass)
@@ -272,6 +276,28 @@ def _read_label(path: Path, *, multiclass: bool, warn: Warn = default_warn,
     if set(values.tolist()) <= {0, 255}:  # a binary mask saved as 0/255
         return (array > 0).astype(np.uint8)
     return array.astype(np.uint8 if values[-1] <= 255 else np.int32)
+
+
+def read_label(path: str | Path, *, multiclass: bool = False, warn: Warn | None = None
+               ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...] | None]:
+    """One label file read as :func:`read_labelled_folder` reads it (see there), with the
+    values it stores.
+
+    Returns
+    -------
+    label : (H, W) ndarray of uint8 (int32 for class ids above 255)
+    values : (K,) ndarray of int
+        The file's distinct values as stored, sorted; 0, 1 for a colour mask on black.
+    colour : tuple of int or None
+        The foreground colour of a two-colour label read as binary, else None.
+    """
+    stored: list = []
+    coloured: list = []
+    label = _read_label(Path(path), multiclass=multiclass, warn=warn or default_warn,
+                        coloured=coloured, stored=stored)
+    if coloured:
+        return label, np.array([0, 1]), coloured[0][1]
+    return label, stored[0], None
 
 
 def _colour_warning(coloured: list) -> str:
@@ -347,9 +373,57 @@ def _sibling_hint(folder: Path) -> str:
             "by name") if pair else ""
 
 
-def _pairs_side_by_side(folder: Path, image_dir: Path, label_dir: Path, *,
-                        label_suffix: str, image_suffixes) -> list[tuple[Path, Path]]:
-    """Pairs of ``DATA/images`` and ``DATA/masks``: a label's stem is its image's, or that
+@dataclasses.dataclass(eq=False)
+class FolderFiles:
+    """A labelled folder's files as :func:`folder_files` finds them, unpaired ones kept.
+
+    ``images`` maps stems to image files, ``labels`` an image's stem to its
+    label file, in name order; ``label_folder`` is the ``masks/`` (``gt/``...)
+    beside ``image_folder`` (``images/``), None where labels lie beside their
+    images (``image_folder`` is then ``folder``).
+    """
+
+    folder: Path
+    images: dict[str, Path]
+    labels: dict[str, Path]
+    label_suffix: str
+    image_folder: Path
+    label_folder: Path | None = None
+
+    @property
+    def pairs(self) -> list[tuple[Path, Path]]:
+        """``(image, label)`` of the images that have a label, sorted by name."""
+        return [(self.images[s], self.labels[s]) for s in sorted(self.images) if s in self.labels]
+
+    def unpaired(self) -> tuple[dict[str, Path], dict[str, Path]]:
+        """``(images without a label, labels without an image)``, by stem as in ``images``
+        and ``labels``."""
+        return ({s: p for s, p in self.images.items() if s not in self.labels},
+                {s: p for s, p in self.labels.items() if s not in self.images})
+
+    def suffix_hint(self) -> tuple[Path, str, str] | None:
+        """``(file, image stem, suffix)``: a file named as the label of an image that lacks
+        one with a common suffix other than ``label_suffix`` (``a.png`` + ``a_mask.png``)."""
+        images, labels = self.unpaired()
+        if self.label_folder is None:
+            return _suffix_hint(self.images, list(images), self.label_suffix)
+        return next(filter(None, (_other_suffix(s, p, self.images) for s, p in labels.items())),
+                    None)
+
+
+def _other_suffix(stem: str, label: Path, images: dict) -> tuple[Path, str, str] | None:
+    """``(label, image stem, suffix)`` where the ``stem`` of a label without an image (in
+    ``masks/``) is an image's followed by one of :data:`COMMON_LABEL_SUFFIXES`, else None."""
+    for suffix in COMMON_LABEL_SUFFIXES:
+        base = stem[: -len(suffix)]
+        if _ends_with(stem, suffix) and base in images:
+            return label, base, stem[len(base):]
+    return None
+
+
+def _side_by_side_files(folder: Path, image_dir: Path, label_dir: Path, *,
+                        label_suffix: str, image_suffixes) -> FolderFiles:
+    """The files of ``DATA/images`` and ``DATA/masks``: a label's stem is its image's, or that
     followed by ``label_suffix``."""
     images: dict[str, Path] = {}
     for path in _files(image_dir, image_suffixes):
@@ -371,17 +445,46 @@ def _pairs_side_by_side(folder: Path, image_dir: Path, label_dir: Path, *,
     if not images and not labels:
         raise InputError(f"{folder}: no images ({', '.join(image_suffixes)}) in "
                          f"{image_dir.name}/ or {label_dir.name}/")
-    for stem, path in labels.items():
-        if stem not in images:
-            for suffix in COMMON_LABEL_SUFFIXES:
-                base = stem[: -len(suffix)]
-                if _ends_with(stem, suffix) and base in images:
-                    raise _suffix_error((path, base, stem[len(base):]), label_suffix, label_dir)
-            raise InputError(f"{path}: label without an image (no {stem}.* in {image_dir})")
-    for stem, path in images.items():
-        if stem not in labels:
-            raise InputError(f"{path}: image without a label (no {stem}.* in {label_dir})")
-    return [(images[s], labels[s]) for s in sorted(images)]
+    return FolderFiles(folder, images, labels, label_suffix, image_dir, label_dir)
+
+
+def folder_files(folder: str | Path, *, label_suffix: str = "_LABEL") -> FolderFiles:
+    """The images and labels of ``folder`` as :func:`find_pairs` matches them (see there),
+    without refusing an image without a label or a label without an image.
+
+    Raises
+    ------
+    InputError
+        As :func:`find_pairs`, but for the files without a partner.
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise InputError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
+    if not label_suffix:
+        raise InputError(f"{folder}: label_suffix must not be empty")
+    image_suffixes = supported_suffixes()
+    files = _files(folder, image_suffixes)
+    if not files:
+        pair = _side_by_side(folder)
+        if pair is not None:
+            return _side_by_side_files(folder, *pair, label_suffix=label_suffix,
+                                       image_suffixes=image_suffixes)
+    images: dict[str, Path] = {}
+    labels: dict[str, Path] = {}
+    for path in files:
+        stem = path.stem
+        is_label = _ends_with(stem, label_suffix)
+        if is_label and path.suffix.lower() not in LABEL_SUFFIXES:
+            raise InputError(f"{path}: labels are read from PNG, JPEG, BMP or TIFF files")
+        target, key = ((labels, stem[: -len(label_suffix)]) if is_label else (images, stem))
+        if key in target:
+            raise InputError(f"{path}: two files with the stem '{path.stem}' "
+                             f"({target[key].name} and {path.name})")
+        target[key] = path
+    if not images and not labels:
+        raise InputError(f"{folder}: no images ({', '.join(image_suffixes)}) in the folder, "
+                         f"nor an images/ and a masks/ folder")
+    return FolderFiles(folder, images, labels, label_suffix, folder)
 
 
 def find_pairs(folder: str | Path, *, label_suffix: str = "_LABEL") -> list[tuple[Path, Path]]:
@@ -404,45 +507,22 @@ def find_pairs(folder: str | Path, *, label_suffix: str = "_LABEL") -> list[tupl
         Labels named with another common suffix (``a.tif`` + ``a_mask.tif``
         for the default ``_LABEL``) are named, with the ``--label-suffix`` to give.
     """
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise InputError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
-    if not label_suffix:
-        raise InputError(f"{folder}: label_suffix must not be empty")
-    image_suffixes = supported_suffixes()
-    files = _files(folder, image_suffixes)
-    if not files:
-        pair = _side_by_side(folder)
-        if pair is not None:
-            return _pairs_side_by_side(folder, *pair, label_suffix=label_suffix,
-                                       image_suffixes=image_suffixes)
-    images: dict[str, Path] = {}
-    labels: dict[str, Path] = {}
-    for path in files:
-        stem = path.stem
-        is_label = _ends_with(stem, label_suffix)
-        if is_label and path.suffix.lower() not in LABEL_SUFFIXES:
-            raise InputError(f"{path}: labels are read from PNG, JPEG, BMP or TIFF files")
-        target, key = ((labels, stem[: -len(label_suffix)]) if is_label else (images, stem))
-        if key in target:
-            raise InputError(f"{path}: two files with the stem '{path.stem}' "
-                             f"({target[key].name} and {path.name})")
-        target[key] = path
-    if not images and not labels:
-        raise InputError(f"{folder}: no images ({', '.join(image_suffixes)}) in the folder, "
-                         f"nor an images/ and a masks/ folder")
-    missing = [stem for stem in images if stem not in labels]
-    hint = _suffix_hint(images, missing, label_suffix)
+    found = folder_files(folder, label_suffix=label_suffix)
+    folder, side = found.folder, found.label_folder
+    images, labels = found.unpaired()
+    hint = found.suffix_hint() if side is None else None
     if hint is not None:
         raise _suffix_error(hint, label_suffix, folder)
-    for stem, path in labels.items():
-        if stem not in images:
-            raise InputError(f"{path}: label without an image (no {stem}.* in {folder})")
-    if missing:
-        stem = missing[0]
-        raise InputError(f"{images[stem]}: image without a label (no {stem}{label_suffix}.* "
-                         f"in {folder}){_sibling_hint(folder)}")
-    return [(images[s], labels[s]) for s in sorted(images)]
+    for stem, path in list(labels.items())[:1]:
+        hint = None if side is None else _other_suffix(stem, path, found.images)
+        if hint is not None:
+            raise _suffix_error(hint, label_suffix, side)
+        raise InputError(f"{path}: label without an image (no {stem}.* in {found.image_folder})")
+    for stem, path in list(images.items())[:1]:
+        raise InputError(f"{path}: image without a label " + (
+            f"(no {stem}.* in {side})" if side is not None else
+            f"(no {stem}{label_suffix}.* in {folder}){_sibling_hint(folder)}"))
+    return found.pairs
 
 
 def read_labelled_folder(folder: str | Path, *, label_suffix: str = "_LABEL",
