@@ -63,7 +63,7 @@ def test_info_of_a_labelled_folder_counts_pairs_unpaired_files_and_foreground(la
 
 
 def test_info_folder_reads_each_label_once(labelled, capsys, monkeypatch):
-    import temseg.io.labelled as labelled_io
+    import temseg.io.labels as labelled_io
 
     read = []
     original = labelled_io.read_label

@@ -184,3 +184,18 @@ def test_a_palette_of_one_white_entry_is_all_foreground(tmp_path):
     _image(tmp_path)
     _palette_png(tmp_path / "a_LABEL.png", np.zeros((16, 16), np.uint8), [(255, 255, 255)])
     assert read_labelled_folder(tmp_path)[0].label.all()
+
+
+def test_numbered_regions_are_all_foreground_not_cut_at_half_their_maximum(tmp_path):
+    from skimage.measure import label as number_regions
+
+    dots = np.zeros((64, 64), bool)
+    dots[1::4, 1::4] = True  # 256 one-pixel regions, numbered 1..256: stored as uint16
+    regions = number_regions(dots, connectivity=1).astype(np.uint16)
+    assert regions.max() == 256
+    _image(tmp_path, "a", shape=(64, 64))
+    tifffile.imwrite(tmp_path / "a_LABEL.tif", regions)
+    with pytest.warns(UserWarning, match="numbered regions"):
+        pair = read_labelled_folder(tmp_path)[0]
+    # every numbered pixel is foreground (cut at 128 it kept half of them)
+    assert np.count_nonzero(pair.label) == 256

@@ -137,7 +137,7 @@ def _in_training(rows: list[dict], held_out: dict) -> None:
 
 def _class_ids_warning(path: Path, values: list[int], segmenter) -> None:
     """Warn that labels holding three or more class ids are scored as one foreground."""
-    from temseg.io.labelled import class_ids
+    from temseg.io.labels import class_ids
 
     ids = class_ids(values)
     if ids:

@@ -2,7 +2,7 @@
 unpaired files, sizes, pixel sizes, label values and how they are read, foreground, series),
 or what a folder of plain images holds for segment.
 
-Labels are read once, by :func:`temseg.io.labelled.read_label` (as training reads them);
+Labels are read once, by :func:`temseg.io.labels.read_label` (as training reads them);
 nothing here imports torch.
 """
 
@@ -120,14 +120,14 @@ def _find(folder: Path, label_suffix: str | None):
     return found, [f"{path.name} looks like the label of {stem}: give --label-suffix {suffix}?"]
 
 
-def _label_kind(values: np.ndarray, colour) -> str:
-    """``binary``, ``drawn`` (thresholded at half its maximum), ``colour`` (non-black is
-    foreground) or ``other`` (many values, read as > 0)."""
-    from temseg.io.labelled import MAX_QUIET_CLASS_ID, drawn_threshold
+def _label_kind(values: np.ndarray, colour, threshold: float | None) -> str:
+    """``binary``, ``drawn`` (read above ``threshold``, half its maximum), ``colour``
+    (non-black is foreground) or ``other`` (many values, read as > 0)."""
+    from temseg.io.labels import MAX_QUIET_CLASS_ID
 
     if colour is not None:
         return "colour"
-    if drawn_threshold(values) is not None:
+    if threshold is not None:
         return "drawn"
     if len(values) <= 2 or (values[0] >= 0 and values[-1] <= MAX_QUIET_CLASS_ID):
         return "binary"
@@ -149,7 +149,7 @@ def survey_folder(folder: Path, *, label_suffix: str | None = None,
     """
     from temseg.errors import InputError
     from temseg.io import read_image
-    from temseg.io.labelled import read_label
+    from temseg.io.labels import read_label
 
     found, notes = _find(folder, label_suffix)
     images = not found.labels
@@ -180,7 +180,8 @@ def survey_folder(folder: Path, *, label_suffix: str | None = None,
             survey.problems.append(f"{image_path}: constant image (a labelled image needs "
                                    "contrast)")
         try:
-            label, stored, colour = read_label(label_path, warn=survey.warnings.append)
+            label, stored, colour, threshold = read_label(label_path,
+                                                          warn=survey.warnings.append)
         except InputError as exc:
             survey.problems.append(str(exc))
             continue
@@ -188,7 +189,7 @@ def survey_folder(folder: Path, *, label_suffix: str | None = None,
             survey.problems.append(f"{label_path}: label shape {label.shape} differs from "
                                    f"image shape {micrograph.frame_shape}")
         values.update(int(v) for v in stored)
-        getattr(survey.kinds, _label_kind(stored, colour)).append(label_path.name)
+        getattr(survey.kinds, _label_kind(stored, colour, threshold)).append(label_path.name)
         survey.foreground[image_path.stem] = np.count_nonzero(label) / label.size
     survey.values = np.array(sorted(values), int)
     return survey
@@ -202,7 +203,7 @@ def _values_text(values: np.ndarray) -> str:
 
 def _read_as_text(survey: FolderSurvey) -> str:
     """How training will read the labels (binary unless ``multiclass: true``)."""
-    from temseg.io.labelled import class_ids
+    from temseg.io.labels import class_ids
 
     kinds = survey.kinds
     ids = class_ids(survey.values)

@@ -113,8 +113,8 @@ class LabelledZarr(Sequence):
 
     def _checked(self, start: int, labels) -> np.ndarray:
         """Labels ``start...`` as integers; fractional ones refused naming the image (as a
-        labelled folder's are), see :func:`temseg.io.labelled.check_labels`."""
-        from temseg.io.labelled import check_labels
+        labelled folder's are), see :func:`temseg.io.labels.check_labels`."""
+        from temseg.io.labels import check_labels
 
         labels = np.asarray(labels)
         return check_labels(self.path, self.names[start:start + len(labels)], labels)

@@ -155,16 +155,16 @@ OUTPUT_ENDINGS = ("_prob", "_mask", "_overlay", "_particles", "_fourier", "_coun
                   "_particle_events")
 
 
-#: stem endings (any case) of the label images people keep beside their micrographs
-LABEL_ENDINGS = ("_label", "_labels", "_mask", "-mask", "_gt", "_seg")
-
-
 def _is_label(path: Path, stems: set[str]) -> bool:
     """Whether ``path`` is the label image of a micrograph beside it: its stem is another
-    file's stem plus one of :data:`LABEL_ENDINGS` (``img001_mask.png`` beside
+    file's stem (``stems``, lower case) plus a label suffix in common use
+    (:data:`temseg.io.labelled.COMMON_LABEL_SUFFIXES`: ``img001_mask.png`` beside
     ``img001.tif``), compared without case."""
+    from temseg.io.labelled import COMMON_LABEL_SUFFIXES
+
     stem = path.stem.lower()
-    return any(stem.endswith(end) and stem[: -len(end)] in stems for end in LABEL_ENDINGS)
+    return any(stem.endswith(end.lower()) and stem[: -len(end)] in stems
+               for end in COMMON_LABEL_SUFFIXES)
 
 
 def is_output(path: Path, stems: set[str]) -> bool:
@@ -189,8 +189,8 @@ def collect_inputs(paths: Iterable[str | Path], *, skip_suffix: str = "_LABEL",
         Files are taken as given; a folder contributes its files with a suffix
         :func:`temseg.io.supported_suffixes` knows, in :func:`natural_key` order
         (``frame2`` before ``frame10``; signs read with ``signed``), leaving out
-        hidden files, label images (stem ending in ``skip_suffix``, or in one of
-        :data:`LABEL_ENDINGS` beside the image it labels: ``img001_mask.png`` beside
+        hidden files, label images (stem ending in ``skip_suffix``, or in a label suffix in
+        common use beside the image it labels: ``img001_mask.png`` beside
         ``img001.tif``) and the
         outputs of an earlier ``temseg segment`` into the same folder
         (``NAME_prob``, ``NAME_mask``, ``NAME_overlay``, ``NAME_particles``,

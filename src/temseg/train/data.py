@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from temseg.errors import InputError
-from temseg.io.labelled import MAX_QUIET_CLASS_ID, attr_sampling, check_labels, class_ids
+from temseg.io.labelled import attr_sampling
+from temseg.io.labels import MAX_QUIET_CLASS_ID, check_labels, class_ids
 
 
 @dataclass
