@@ -250,16 +250,14 @@ def _read_folder(path: Path, *, label_suffix: str, multiclass: bool, pattern: st
                        common_sampling(samplings))
 
 
-def dataset_names(paths: Sequence[str | Path], *, label_suffix: str = "_LABEL") -> list[str]:
-    """The image names :func:`load_training_data` would give ``paths``, without reading pixels.
-
-    Labelled folders give their images' stems, zarr datasets ``STEM_00000``…; a
-    path that is neither (or missing) gives nothing: reading it reports the error.
-    """
+def dataset_sources(paths: Sequence[str | Path], *, label_suffix: str = "_LABEL"):
+    """``(name, image, label)`` per image of ``paths`` in the order :func:`load_training_data`
+    reads them, without reading pixels: the files of a labelled folder, ``(dataset, index)``
+    of a zarr dataset (``STEM_00000``…). A path that is neither, or cannot be read, gives
+    nothing: reading it reports the error."""
     from temseg.io.files import is_zarr_dataset
     from temseg.io.labelled import find_pairs
 
-    names = []
     for path in map(Path, paths):
         if is_zarr_dataset(path):
             import zarr
@@ -268,13 +266,21 @@ def dataset_names(paths: Sequence[str | Path], *, label_suffix: str = "_LABEL") 
                 n = zarr.open_group(str(path), mode="r")["images"].shape[0]
             except Exception:  # noqa: BLE001 - a bad store is reported when it is read
                 continue
-            names += [f"{path.stem}_{i:05d}" for i in range(n)]
+            for i in range(n):
+                yield f"{path.stem}_{i:05d}", (path, i), (path, i)
         elif path.is_dir():
             try:
-                names += [image.stem for image, _ in find_pairs(path, label_suffix=label_suffix)]
+                pairs = find_pairs(path, label_suffix=label_suffix)
             except InputError:
                 continue
-    return names
+            for image, label in pairs:
+                yield image.stem, image, label
+
+
+def dataset_names(paths: Sequence[str | Path], *, label_suffix: str = "_LABEL") -> list[str]:
+    """The image names :func:`load_training_data` would give ``paths``, without reading pixels
+    (:func:`dataset_sources`)."""
+    return [name for name, _, _ in dataset_sources(paths, label_suffix=label_suffix)]
 
 
 def load_training_data(paths: Sequence[str | Path], *, label_suffix: str = "_LABEL",

@@ -12,7 +12,7 @@ import numpy as np
 from temseg.config import from_dict, to_dict
 from temseg.errors import ConfigError, InputError
 from temseg.train.config import TrainConfig
-from temseg.train.data import TrainingSet
+from temseg.train.data import TrainingSet, dataset_sources
 
 
 def _preprocessing(config: TrainConfig):
@@ -96,32 +96,6 @@ def _sha256_array(array: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _sources(paths: Sequence[str | Path], *, label_suffix: str):
-    """``(name, image, label)`` per image of ``paths`` in the order they are read: the files
-    of a labelled folder, ``(dataset, index)`` of a zarr dataset (a path that cannot be read
-    gives nothing: reading it reports the error)."""
-    from temseg.io.files import is_zarr_dataset
-    from temseg.io.labelled import find_pairs
-
-    for path in map(Path, paths):
-        if is_zarr_dataset(path):
-            import zarr
-
-            try:
-                n = zarr.open_group(str(path), mode="r")["images"].shape[0]
-            except Exception:  # noqa: BLE001 - a bad store is reported when it is read
-                continue
-            for i in range(n):
-                yield f"{path.stem}_{i:05d}", (path, i), (path, i)
-        elif path.is_dir():
-            try:
-                pairs = find_pairs(path, label_suffix=label_suffix)
-            except InputError:
-                continue
-            for image, label in pairs:
-                yield image.stem, image, label
-
-
 def fingerprints(paths: Sequence[str | Path], *, label_suffix: str = "_LABEL"
                  ) -> list[tuple[str, str, str]]:
     """``(name, image SHA-256, label SHA-256)`` per image of labelled folders and zarr datasets.
@@ -137,7 +111,7 @@ def fingerprints(paths: Sequence[str | Path], *, label_suffix: str = "_LABEL"
     for path in map(Path, paths):
         if not is_zarr_dataset(path):
             found += [(name, _sha256_file(image), _sha256_file(label))
-                      for name, image, label in _sources([path], label_suffix=label_suffix)]
+                      for name, image, label in dataset_sources([path], label_suffix=label_suffix)]
             continue
         import zarr
 
@@ -158,7 +132,7 @@ def fingerprints(paths: Sequence[str | Path], *, label_suffix: str = "_LABEL"
 def _source_text(paths: Sequence[str | Path], name: str, which: str, *,
                  label_suffix: str) -> str:
     """The file (or dataset array) of image ``name``'s ``which`` ("image" or "label")."""
-    for found, image, label in _sources(paths, label_suffix=label_suffix):
+    for found, image, label in dataset_sources(paths, label_suffix=label_suffix):
         if found == name:
             source = image if which == "image" else label
             return str(source) if isinstance(source, Path) else \
