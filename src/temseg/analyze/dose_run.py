@@ -130,7 +130,8 @@ def read_doses(source: str | Path | Sequence[str | float]) -> np.ndarray:
     numbers). A file holds one number per line, or a CSV whose header names a ``dose``
     column (``dose``, or else the one column whose name contains "dose",
     e.g. ``dose_e_per_A2``; a column in e/nm², e.g. ``dose_e_per_nm2``, is
-    converted, one per pixel or a rate refused: :func:`dose_unit_factor`); blank lines and lines starting with ``#`` are
+    converted, one per pixel or a rate refused: :func:`dose_unit_factor`); blank lines and
+    lines starting with ``#`` are
     skipped. The doses may come in any order (the curve is taken against
     dose, not frame number); see :meth:`DoseSeries.repeated_doses` for doses
     given to more than one frame.

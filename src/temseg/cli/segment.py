@@ -141,7 +141,8 @@ def register(app: typer.Typer) -> None:
         gains each particle's
         lattice spacing and peak ratio, NAME_fourier.png maps the ratio, and a
         stack's plot adds the median peak ratio per frame. The particles of a stack
-        of frames (not of focal series) are followed from frame to frame (drift undone): each row's track, and
+        of frames (not of focal series) are followed from frame to frame (drift
+        undone): each row's track, and
         NAME_tracks.csv (a row per track: first and last frame, size then, origin,
         fate), NAME_particle_events.csv (appeared, vanished, merged, split: where and
         when) and NAME_tracks.png (size against frame per track). A stack's frame
