@@ -39,5 +39,7 @@ def test_a_ctrl_c_while_starting_up_is_no_traceback(tmp_path):
     out, err = proc.communicate(timeout=60)
     if proc.returncode == 0:  # (a machine fast enough to finish first: nothing to check)
         return
+    if proc.returncode == -signal.SIGINT and not err:  # (a loaded machine: the interrupt
+        return  # came while Python itself started, before any of temseg ran: said nothing)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.strip() == "interrupted"
