@@ -551,3 +551,18 @@ def test_a_movie_segmented_into_its_own_folder_again_skips_its_outputs(model_fil
     assert main(["segment", str(model_file), str(folder / "f0.tif"), "-o", str(tmp_path / "one"),
                  "--device", "cpu", "--frame-time", "0.1"]) == 0
     assert "--frame-time/--dose-rate are for stacks; no input is one" in capsys.readouterr().err
+
+
+def test_the_smallest_particle_is_a_physical_size_by_default(model_file, tmp_path, rng):
+    image = write_tiff(tmp_path / "fine.tif", rng.gamma(4, 25, (64, 64)).astype(np.float32),
+                       sampling=0.3)  # 16 px would be 0.0144 nm²: a speck, not a particle
+    out = tmp_path / "out"
+    assert main(["segment", str(model_file), str(image), "-o", str(out), "--device", "cpu",
+                 "--particles"]) == 0
+    record = json.loads((out / "record.json").read_text())
+    assert record["inputs"][0]["particles"]["min_area_px"] == 112  # 0.1 nm² at 0.3 Å/px
+    assert record["config"]["particles"]["default"] == "16 px or 0.1 nm²"
+    assert main(["segment", str(model_file), str(image), "-o", str(out), "--device", "cpu",
+                 "--particles", "--min-area-px", "16"]) == 0
+    record = json.loads((out / "record.json").read_text())
+    assert record["inputs"][0]["particles"]["min_area_px"] == 16

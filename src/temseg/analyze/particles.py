@@ -35,6 +35,32 @@ def area_px(area_nm2: float, *, sampling: float) -> int:
     return max(1, math.ceil(area_nm2 * 100.0 / sampling**2 - 1e-9))
 
 
+#: the smallest particle counted by default: 16 px, or this area where the pixel size makes
+#: it larger (0.1 nm², a disc 0.36 nm across, about two atomic columns: a speck of 16 px at
+#: 0.3 Å/px is 0.014 nm², smaller than one column)
+MIN_AREA_PX, MIN_AREA_NM2 = 16, 0.1
+
+
+def smallest_particle_px(sampling: float | None, *, min_area_px: int | None = None,
+                         min_area_nm2: float | None = None) -> int:
+    """Pixels of the smallest particle to count at ``sampling`` Å/px: ``min_area_nm2`` where
+    given (needs the pixel size), else ``min_area_px``, else :data:`MIN_AREA_PX` or
+    :data:`MIN_AREA_NM2`, whichever is more pixels.
+
+    >>> smallest_particle_px(0.3), smallest_particle_px(1.0), smallest_particle_px(None)
+    (112, 16, 16)
+    >>> smallest_particle_px(0.3, min_area_px=4), smallest_particle_px(0.5, min_area_nm2=1.0)
+    (4, 400)
+    """
+    if min_area_nm2 is not None:
+        if sampling is None:
+            raise InputError("min_area_nm2: needs a pixel size")
+        return area_px(min_area_nm2, sampling=sampling)
+    if min_area_px is not None:
+        return int(min_area_px)
+    return max(MIN_AREA_PX, area_px(MIN_AREA_NM2, sampling=sampling) if sampling else 0)
+
+
 def label_particles(mask: np.ndarray, *, min_area_px: int = 16) -> np.ndarray:
     """The connected particles of a mask (8-connected) as labels 1..N; smaller regions dropped."""
     binary = morphology.remove_small_objects(np.asarray(mask) > 0,

@@ -81,8 +81,10 @@ def register(app: typer.Typer) -> None:
                        "time (the file's or --frame-time) the table gains dose_e_per_A2, the "
                        "dose received by each frame's end (beam on from the first frame's "
                        "start)."),
-        min_area_px: int = typer.Option(16, help="With --particles: smaller regions are noise "
-                                                 "and not counted (pixels)."),
+        min_area_px: int | None = typer.Option(
+            None, help="With --particles: smaller regions are noise and not counted (pixels; "
+                       "default 16 px, or 0.1 nm² where the input's pixel size makes that "
+                       "more pixels: about two atomic columns)."),
         min_area_nm2: float | None = typer.Option(
             None, help="With --particles: the smallest particle in nm² instead of "
                        "--min-area-px (the same size at every pixel size; an input without a "
@@ -181,7 +183,7 @@ def register(app: typer.Typer) -> None:
         _common.check_threshold(threshold)
         _common.set_threads(threads)
         particles = particles or fourier
-        if min_area_px < 1:
+        if min_area_px is not None and min_area_px < 1:
             raise ConfigError(f"--min-area-px: must be ≥ 1, got {min_area_px}")
         if min_area_nm2 is not None and not 0 < min_area_nm2 < float("inf"):
             raise ConfigError(f"--min-area-nm2: must be a positive area, got {min_area_nm2:g}")
@@ -207,7 +209,7 @@ def register(app: typer.Typer) -> None:
                                    batch_size=batch_size, window=window, device=device,
                                    amp=amp, tta=tta, warn=warn)
         from temseg.analyze.columns import speck_px
-        from temseg.analyze.particles import area_px
+        from temseg.analyze.particles import MIN_AREA_NM2, MIN_AREA_PX, smallest_particle_px
         from temseg.analyze.tracking import ParticleTracker
         from temseg.infer.series import check_series_order
 
@@ -290,8 +292,9 @@ def register(app: typer.Typer) -> None:
                     counts: list[dict] = []  # column counts per series (≥ 3 classes)
                     events: list[dict] = []  # what became of the columns, series to series
                     first: dict = {}  # the first frame and its mask, for the Fourier map
-                    smallest = (area_px(min_area_nm2, sampling=mg.sampling)
-                                if particles and min_area_nm2 is not None else min_area_px)
+                    smallest = smallest_particle_px(
+                        mg.sampling, min_area_px=min_area_px,
+                        min_area_nm2=min_area_nm2 if particles else None)
                     tracker = (ParticleTracker(sampling=mg.sampling)
                                if particles and mg.is_stack and unit == "frame" else None)
                     followed: list[dict] = []  # the tracker's events
@@ -394,7 +397,9 @@ def register(app: typer.Typer) -> None:
                       "tta": tta, "sampling": pixel, "series_order": order,
                       "series_files": series_files, "as_stack": as_stack,
                       "particles": {"min_area_px": min_area_px if min_area_nm2 is None
-                                    else None, "min_area_nm2": min_area_nm2, "fourier": fourier}
+                                    else None, "min_area_nm2": min_area_nm2, "fourier": fourier,
+                                    **({"default": f"{MIN_AREA_PX} px or {MIN_AREA_NM2} nm²"}
+                                       if min_area_px is None and min_area_nm2 is None else {})}
                       if particles else None}
             if classes:
                 config.update(threshold=None, mask="most probable class",
