@@ -433,7 +433,7 @@ def _summary(results: list[dict]):
 
     with_particles = any("particles" in r for r in results)
     counted = [name for r in results[:1] if "counts" in r for name in r["counts"]["per_class"]]
-    columns = ["input", "shape", "Å/px", "foreground"] + (["particles", "median size"]
+    columns = ["input", "shape", "Å/px", "foreground"] + (["particles", "median eq. diameter"]
                                                          if with_particles else [])
     columns += [f"{name} columns" for name in counted]
     table = Table(*columns, box=None)
