@@ -119,6 +119,24 @@ def test_a_skipped_frame_still_links_to_the_last_frame_seen():
         tracker.update(3, label_particles(masks[0]), particle_table(masks[0]))
 
 
+def test_particles_the_drift_carries_across_the_border_are_marked_touching_it():
+    # the field jumps 10 px right: a disc 3 px from the right edge leaves it whole, one
+    # wholly outside on the left comes in whole; neither touches the border in a frame
+    anchors, radii = [(30, 30), (62, 50), (75, 20)], [8, 6, 7]
+    masks = [discs([(y, x + 10 * f) for y, x in anchors] + [(48, 88 + 10 * f),
+                                                            (20, -5 + 10 * f)], radii + [4, 4])
+             for f in range(2)]
+    tracker, rows, events = follow(masks)
+    assert tracker.drifts == [(1, 0.0, 10.0)]
+    assert not any(r["touches_border"] for r in rows)
+    assert [(e["event"], round(e["centroid_x_px"]), e["touches_border"]) for e in events] == [
+        ("vanished", 88, True), ("appeared", 5, True)]
+    inside = [discs(anchors + [(48, 60)], radii + [4]),  # one vanishing inside the field
+              discs([(y, x + 10) for y, x in anchors], radii)]
+    _, _, events = follow(inside)
+    assert [(e["event"], e["touches_border"]) for e in events] == [("vanished", False)]
+
+
 def test_a_drift_beyond_half_the_spacing_is_undone_and_tracks_do_not_swap():
     sites = [(y, x) for y in range(24, 73, 16) for x in range(20, 69, 16)]  # 4 x 4, 16 px
     masks = [discs([(y, x + 10 * f) for y, x in sites], 5) for f in range(2)]

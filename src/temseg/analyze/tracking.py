@@ -168,12 +168,15 @@ class ParticleTracker:
         Returns
         -------
         list of dict
-            The events with the keys of :data:`EVENT_COLUMNS`, sorted by track: at
-            ``frame``; the place (centroid, px and nm) and size (area, px and nm²) are
-            those of the particle in ``frame`` (for ``merged``: the merged particle; for
-            ``split``: the fragment that kept the track; ``appeared``: the new one) or for
-            ``vanished`` in the previous frame seen. ``other_tracks``: the tracks that
-            merged in or split off, as ``"3;7"``. None for the first frame given.
+            The events with the keys of :data:`EVENT_COLUMNS`, sorted by track (none for
+            the first frame given): at ``frame``; the place (centroid, px and nm) and size
+            (area, px and nm²) are those of the particle in ``frame`` (for ``merged``: the
+            merged particle; for ``split``: the fragment that kept the track;
+            ``appeared``: the new one) or for ``vanished`` in the previous frame seen.
+            ``other_tracks``: the tracks that merged in or split off, as ``"3;7"``.
+            ``touches_border``: the particle touches the image border, or the drift between
+            the two frames carries part of it across the border (a particle that appears or
+            vanishes there may have drifted in or out rather than nucleated or dissolved).
         """
         labels = np.asarray(labels)
         if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
@@ -254,6 +257,20 @@ class ParticleTracker:
         for a, b in zip(i.tolist(), j.tolist()):
             if went_on[a] < 0 and came_from[b] < 0:
                 went_on[a], came_from[b] = b, a
+        cut: dict[str, np.ndarray] = {}
+
+        def carried(way: str) -> np.ndarray:
+            """Per previous (``"out"``) or current (``"in"``) particle: whether the drift
+            carries part of it across the image border (counted when first asked)."""
+            if way not in cut:
+                image, y, x, n = ((self._index, dy, dx, n_prev) if way == "out" else
+                                  (index, -dy, -dx, n_cur))
+                whole = np.bincount(image.ravel(), minlength=n + 1)[1:]
+                cut[way] = (np.zeros(n, bool) if (y, x) == (0, 0) else
+                            np.bincount(_shifted(image, y, x).ravel(), minlength=n + 1)[1:]
+                            < whole)
+            return cut[way]
+
         tracks = np.zeros(n_cur, np.int64)
         tracks[came_from >= 0] = self._tracks[came_from[came_from >= 0]]
         events, merged, split = [], {}, {}
@@ -269,7 +286,8 @@ class ParticleTracker:
                 self._start(int(tracks[b]), frame, rows[b], f"split from {parent}")
             else:
                 self._start(int(tracks[b]), frame, rows[b], "appeared")
-                events.append(self._event(frame, "appeared", int(tracks[b]), [], rows[b]))
+                events.append(self._event(frame, "appeared", int(tracks[b]), [], rows[b],
+                                          across=bool(carried("in")[b])))
         for a in range(n_prev):
             if went_on[a] >= 0:
                 continue
@@ -281,7 +299,8 @@ class ParticleTracker:
                 merged.setdefault(survivor, []).append(track)
             else:
                 self._summary[track]["fate"] = "vanished"
-                events.append(self._event(frame, "vanished", track, [], self._rows[a]))
+                events.append(self._event(frame, "vanished", track, [], self._rows[a],
+                                          across=bool(carried("out")[a])))
         where = {int(t): b for b, t in enumerate(tracks)}
         for survivor, others in merged.items():
             events.append(self._event(frame, "merged", survivor, others, rows[where[survivor]]))
@@ -290,8 +309,9 @@ class ParticleTracker:
         return tracks, events
 
     def _event(self, frame: int, event: str, track: int, others: list[int],
-               row: dict) -> dict:
-        """One event dict at ``row``'s particle."""
+               row: dict, *, across: bool = False) -> dict:
+        """One event dict at ``row``'s particle; ``across``: the drift carried it (partly)
+        across the image border."""
         nm = None if self.sampling is None else self.sampling / 10.0
         y, x, area = row["centroid_y_px"], row["centroid_x_px"], int(row["area_px"])
         return {"frame": frame, "event": event, "track": track,
@@ -300,7 +320,7 @@ class ParticleTracker:
                 "centroid_y_nm": None if nm is None else float(y) * nm,
                 "centroid_x_nm": None if nm is None else float(x) * nm,
                 "area_px": area, "area_nm2": None if nm is None else area * nm * nm,
-                "touches_border": bool(row["touches_border"])}
+                "touches_border": bool(row["touches_border"]) or across}
 
     # -- the tracks --------------------------------------------------------------------------
 
