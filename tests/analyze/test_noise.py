@@ -309,11 +309,16 @@ def test_a_gain_not_given_is_found_in_the_shot_noise():
 def test_doses_in_e_per_nm2_are_found_in_the_counts():
     doses = np.geomspace(300, 30000, 5)
     frames = _counts(np.ones((64, 64)), doses)
+    with pytest.raises(InputError, match=r"^doses: the mean counts are 0\.01× .*look like "
+                                         r"e/nm², not e/Å²"):
+        fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, doses=doses * 100)
     with pytest.warns(UserWarning, match=r"^doses: the mean counts are 0\.01× .*look like "
                                          r"e/nm², not e/Å²"):
-        fit = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, doses=doses * 100)
+        fit = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, doses=doses * 100,
+                        force=True)
     assert fit.check["counts_ratio"] == pytest.approx(0.01, rel=0.02)
-    right = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, doses=doses)
+    right = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING, doses=doses,
+                      force=True)  # (force keeps every frame: the same frames as above)
     assert right.check["counts_ratio"] == pytest.approx(1.0, rel=0.02)
     assert fit.N0 == pytest.approx(100 * right.N0, rel=0.01)
 
@@ -368,12 +373,13 @@ def test_a_poor_readout_fit_is_warned_of(monkeypatch):
     import warnings
 
     import temseg.analyze.noise as noise
+    from temseg.analyze.noise_checks import READOUT_R2_MIN
 
     frames = _vacuum_frames(0.4, 3.0, 0.02, size=64, doses=DOSES[2:])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the true model: no warning
         good = fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING)
-    assert good.N0_r2 >= noise.READOUT_R2_MIN
+    assert good.N0_r2 >= READOUT_R2_MIN
     monkeypatch.setattr(noise, "fit_readout", lambda C, nd: (1.1e-24, -0.5))
     with pytest.warns(UserWarning, match=r"readout fit \(eq. 2\) is poor: R² = -0.50, "
                                          r"N0 = 1.1e-24 e/px"):

@@ -114,16 +114,88 @@ def test_a_gain_not_given_is_warned_in_one_line(tmp_path, capsys):
     assert code == 0 and "counts per electron" not in err, err
 
 
-def test_doses_in_e_per_nm2_are_warned(tmp_path, capsys):
+def test_doses_in_e_per_nm2_are_an_error_unless_forced(tmp_path, capsys):
+    """N0 100× too high was warned of, written, and used by `simulate` without a word."""
     doses = [300.0, 3000.0, 30000.0]
     path = _write_stack(tmp_path / "vac.tif", np.ones((64, 64)), doses)
     given = [arg for d in doses for arg in ("--dose", str(100 * d))]
-    code, err = _run(["fit-noise", str(path), "--vacuum", "0:64,0:64", *given, "--out",
-                      str(tmp_path / "o")], capsys)
+    argv = ["fit-noise", str(path), "--vacuum", "0:64,0:64", *given, "--out", str(tmp_path / "o")]
+    code, err = _run(argv, capsys)
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if "e/nm²" in line]
+    assert len(lines) == 1 and lines[0].startswith("error: doses: "), err
+    assert "look like e/nm², not e/Å²" in lines[0] and "N0 is 100× too high" in lines[0]
+    assert "warning:" not in err and not (tmp_path / "o" / "detector.json").exists()
+    code, err = _run([*argv, "--force"], capsys)
     assert code == 0, err
     lines = [line for line in err.splitlines() if "e/nm²" in line]
     assert len(lines) == 1 and lines[0].startswith("warning: doses: "), err
-    assert "look like e/nm², not e/Å²" in lines[0] and "N0 is 100× too high" in lines[0]
+    data = json.loads((tmp_path / "o" / "detector.json").read_text())
+    assert data["warnings"][0] == lines[0].removeprefix("warning: ")
+    assert data["fit"]["noise_check"]["dose_unit_error"] is True
+
+
+def test_warnings_of_the_command_are_kept_in_detector_json(tmp_path, capsys):
+    frames = np.stack([apply_detector(np.ones((64, 64)), dose=d, sampling=0.1, c0=0.4, c3=3.0,
+                                      N0=1.0, rng=np.random.default_rng(5))
+                       for d in (300.0, 3000.0, 30000.0)])
+    frames[1] = 0.0  # a blank frame
+    write_tiff(tmp_path / "vac.tif", frames.astype(np.float32), sampling=0.1)
+    code, err = _run(["fit-noise", str(tmp_path / "vac.tif"), "--vacuum", "0:64,0:64",
+                      "--out", str(tmp_path / "o")], capsys)
+    assert code == 0, err
+    data = json.loads((tmp_path / "o" / "detector.json").read_text())
+    assert data["warnings"] == [line.removeprefix("warning: ") for line in err.splitlines()
+                                if line.startswith("warning: ")]
+    assert any("1 blank (constant) frame(s) left out" in line for line in data["warnings"])
+
+
+def _microscope_stack(path, dose=500.0, *, gain=2.0, n=6, seed=1):
+    """Poisson electrons at ``dose`` e/Å² over 64² px at 0.3 Å/px, a Gaussian MTF (0.8 px),
+    1.5 e rms readout, ``gain`` counts per electron: as a camera records vacuum."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for d in np.broadcast_to(dose, (n,)):
+        electrons = gaussian_filter(rng.poisson(d * 0.09, (64, 64)).astype(float), 0.8,
+                                    mode="wrap")
+        frames.append(gain * (electrons + rng.normal(0, 1.5, (64, 64))))
+    write_tiff(path, np.stack(frames).astype(np.float32), sampling=0.3)
+    return path
+
+
+def test_a_gain_of_2_left_out_is_warned_and_the_measured_gain_printed(tmp_path, capsys):
+    path = _microscope_stack(tmp_path / "g2.tif")
+    code, err = _run(["fit-noise", str(path), "--vacuum", "0:64,0:64", "--out",
+                      str(tmp_path / "a")], capsys)
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("warning: gain: ")]
+    assert len(lines) == 1 and "(not given?)" in lines[0], err
+    assert "give counts_per_electron ≈ " in lines[0] and "--counts-per-electron" in lines[0]
+    check = json.loads((tmp_path / "a" / "detector.json").read_text())["fit"]["noise_check"]
+    assert 1.5 < check["noise_gain"] < 2.3
+
+
+def test_the_summary_gives_the_measured_gain_and_one_dose_for_every_frame(tmp_path, capsys):
+    path = _microscope_stack(tmp_path / "g2.tif")
+    code = main(["fit-noise", str(path), "--vacuum", "0:64,0:64", "--out", str(tmp_path / "a"),
+                 "--counts-per-electron", "2", "--dose", "500"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "warning" not in captured.err  # one dose: no "poor readout fit (R² = 0.0x)"
+    data = json.loads((tmp_path / "a" / "detector.json").read_text())
+    gain = data["fit"]["noise_check"]["noise_gain"]
+    assert f"gain {gain:.3g} counts/e from the shot noise (given 2)" in captured.out
+    assert "dose 500 e/Å² given for every frame, 6/6 frames" in captured.out
+    assert [f["dose"] for f in data["frames"]] == [500.0] * 6
+    assert data["fit"]["readout_one_dose"] is True and data["warnings"] == []
+    code = main(["fit-noise", str(path), "--vacuum", "0:64,0:64", "--out", str(tmp_path / "b"),
+                 "--dose", "500,500"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--dose: 2 doses for 6 frames (give one per frame, or one for every " \
+                         "frame)" in err
+    assert not (tmp_path / "b").exists()
 
 
 def test_a_region_holding_specimen_is_refused(tmp_path, capsys):

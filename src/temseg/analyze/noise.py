@@ -34,8 +34,12 @@ noise power at ``q̃ → 0`` (shot noise, whose MTF is 1 there, plus readout),
 * :func:`noise_consistency`: ``(c1² − c2²)/mean`` against ``counts_per_electron``
   (the gain), the mean counts against ``dose × sampling² × counts_per_electron``
   (the doses), and how the shot-noise variance grows with the counts
-  (∝ counts¹ in vacuum, towards counts² with specimen contrast). A
-  disagreement beyond a factor of 2 (exponent above 1.3) is warned.
+  (∝ counts¹ in vacuum, towards counts² with specimen contrast). A gain
+  that disagrees by more than 1.4× (from 6 frames of 64² px; more over fewer
+  pixels), doses by more than 2×, or an exponent above 1.3 is warned; doses 100×
+  above the counts (e/nm² typed for e/Å²) are an error unless forced.
+Frames of one dose (spanning under 10 %) give ``N0`` from their mean ``C``; the
+R² of eq. 2 across them says nothing and is not warned (``readout_one_dose``).
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from temseg.analyze.noise_checks import (BOUNDS, _at_bound, _bound_of, _specimen_like,
-                                         noise_consistency)
+                                         noise_consistency, readout_check)
 from temseg.analyze.psd import radial_power_spectrum
 from temseg.errors import ConfigError, InputError
 from temseg.simulate.detector import DetectorConfig
@@ -186,9 +190,11 @@ class FrameFit:
 class NoiseFit:
     """Per-frame fits and the detector model derived from them.
 
-    ``N0`` in e/px (eq. 2) with the R² of that fit; ``c0``/``c3`` the medians
-    of the frames used for the shape; ``detector`` the ranges for simulation
-    (``c0``/``c3`` over those frames, ``N0 ± n0_spread``, the dose range seen).
+    ``N0`` in e/px (eq. 2) with the R² of that fit (meaningless where
+    ``readout_one_dose``: the frames' doses span under 10 %); ``c0``/``c3`` the
+    medians of the frames used for the shape; ``detector`` the ranges for
+    simulation (``c0``/``c3`` over those frames, ``N0 ± n0_spread``, the dose range
+    seen); ``warnings`` the lines warned of while fitting (the caller may add its own).
     """
 
     frames: list[FrameFit]
@@ -204,6 +210,8 @@ class NoiseFit:
     r2_min: float
     blank_frames: list[int] = field(default_factory=list)
     check: dict = field(default_factory=dict)  # noise_consistency(): gain and dose numbers
+    readout_one_dose: bool = False  # frame doses span under 10 %: N0_r2 means nothing
+    warnings: list[str] = field(default_factory=list)  # the lines warned of, kept in the JSON
 
     def rejection_summary(self) -> str | None:
         """One line on the rejected frames by reason (and those kept by ``force`` at a bound).
@@ -241,8 +249,12 @@ class NoiseFit:
             "kind": "detector",
             "format_version": 1,
             "detector": self.detector.to_dict(),
+            "warnings": list(self.warnings),
             "fit": {
                 "N0": self.N0, "N0_r2": self.N0_r2, "c0": self.c0, "c3": self.c3,
+                "readout_one_dose": self.readout_one_dose, "readout": (
+                    "eq. 2 fitted at one dose: N0 from the mean C, N0_r2 means nothing"
+                    if self.readout_one_dose else "eq. 2 fitted across the frame doses"),
                 "shape_frames": self.shape_frames, "form": self.form, "r2_min": self.r2_min,
                 "sampling": self.sampling, "vacuum_roi": [ys.start, ys.stop, xs.start, xs.stop],
                 "n_frames": len(self.frames),
@@ -265,10 +277,6 @@ def _finite_or_none(value):
     if isinstance(value, (float, np.floating)) and not math.isfinite(value):
         return None
     return value
-
-
-#: a readout fit (eq. 2) of lower R² is warned of: its N0 says little
-READOUT_R2_MIN = 0.5
 
 
 def fit_readout(C: np.ndarray, dose_per_pixel: np.ndarray) -> tuple[float, float]:
@@ -327,7 +335,8 @@ def fit_noise(
     sampling : float
         Pixel size in Å/px, to convert between e/Å² and e/px.
     doses : sequence of float, optional
-        Frame doses in e/Å². By default from the mean counts of the region:
+        Frame doses in e/Å², one per frame, or a single value for every frame (a
+        movie at constant dose). By default from the mean counts of the region:
         ``dose = mean / counts_per_electron / sampling²``.
     counts_per_electron : float
         Detector gain in counts per electron, for the default doses (1 for
@@ -360,7 +369,8 @@ def fit_noise(
         Largest q/q_Nyquist fitted; √2 keeps the corners, where the readout
         floor shows best.
     force : bool
-        Keep frames whatever their R², spectral peaks and bounds. A frame that is
+        Keep frames whatever their R², spectral peaks and bounds, and return the
+        fit where the doses look 100× off (warned, not raised). A frame that is
         constant in the region (a blank frame: no noise) is left out even so
         (listed in ``NoiseFit.blank_frames``); all of them blank is an error.
     callback : callable(int), optional
@@ -369,13 +379,23 @@ def fit_noise(
     Returns
     -------
     NoiseFit
-        ``check`` holds :func:`noise_consistency`'s numbers.
+        ``check`` holds :func:`noise_consistency`'s numbers, ``warnings`` the lines
+        warned of.
+
+    Raises
+    ------
+    InputError
+        Unless ``force``: the doses given are 100× above the counts at a gain
+        the shot noise agrees with (e/nm² typed for e/Å², or the pixel size 10×
+        off), which would make ``N0`` 100× too high.
 
     Warns
     -----
     UserWarning
-        One line when gain, doses and shot noise disagree by more than a factor
-        of 2, or the noise grows faster with the counts than shot noise does.
+        One line when gain, doses and shot noise disagree (the gain by more than
+        1.4× from 6 frames of 64² px, :func:`~temseg.analyze.noise_checks.gain_limits`;
+        the doses by more than 2×), the noise grows faster with the counts than
+        shot noise does, or the readout fit across doses spanning 10 % or more is poor.
     """
     if not (math.isfinite(sampling) and sampling > 0):
         raise ConfigError(f"sampling: must be > 0 Å/px, got {sampling}")
@@ -394,9 +414,9 @@ def fit_noise(
         doses = [float(d) for d in doses]
         if any(not (math.isfinite(d) and d > 0) for d in doses):
             raise ConfigError("doses: every frame dose must be > 0 e/Å²")
-        if hasattr(frames, "__len__") and len(doses) != len(frames):  # before any fitting
+        if len(doses) > 1 and hasattr(frames, "__len__") and len(doses) != len(frames):
             raise ConfigError(f"doses: {len(doses)} doses for {len(frames)} frames "
-                              "(give one per frame)")
+                              "(give one per frame, or one for every frame)")
 
     fits: list[FrameFit] = []
     blank: list[int] = []
@@ -413,10 +433,10 @@ def fit_noise(
             continue
         mean = float(region.mean())
         if doses is not None:
-            if index >= len(doses):
+            if index >= len(doses) > 1:
                 raise ConfigError(f"doses: {len(doses)} doses for more frames than that "
-                                  "(give one per frame)")
-            dose = doses[index]
+                                  "(give one per frame, or one for every frame)")
+            dose = doses[min(index, len(doses) - 1)]
         else:
             if not mean > 0:
                 raise InputError(f"vacuum: frame {index} has mean {mean:.3g} counts; doses cannot "
@@ -435,9 +455,9 @@ def fit_noise(
                              **params))
         if callback is not None:
             callback(index)
-    if doses is not None and len(doses) != len(fits) + len(blank):
+    if doses is not None and len(doses) not in (1, len(fits) + len(blank)):
         raise ConfigError(f"doses: {len(doses)} doses for {len(fits) + len(blank)} frames "
-                          "(give one per frame)")
+                          "(give one per frame, or one for every frame)")
     if not fits:
         raise InputError(f"vacuum: every frame is constant in the region ({len(blank)} blank "
                          "frame(s)): no noise to fit" if blank else "frames: no frames to fit")
@@ -474,26 +494,41 @@ def fit_noise(
         dose=(min(all_doses), max(all_doses)))
     check = noise_consistency(fits, counts_per_electron=counts_per_electron,
                               doses_given=doses is not None,
-                              region_px=min(ys.stop - ys.start, xs.stop - xs.start))
-    if check["message"]:
-        warnings.warn(check["message"], UserWarning, stacklevel=2)
-    if math.isfinite(N0_r2) and N0_r2 < READOUT_R2_MIN:
-        warnings.warn(f"the readout fit (eq. 2) is poor: R² = {N0_r2:.2f}, N0 = {N0:.3g} e/px; "
-                      "the frames' C does not fall with dose as readout noise makes it, so N0 "
-                      "(and the simulated readout noise) is unreliable: more frames over a "
-                      "wider dose range, or check the doses", UserWarning, stacklevel=2)
+                              region_px=min(ys.stop - ys.start, xs.stop - xs.start),
+                              region_pixels=(ys.stop - ys.start) * (xs.stop - xs.start))
+    if check["dose_unit_error"] and not force:  # N0 100× off: refuse rather than warn
+        raise InputError(f"{check['message']} — give the doses in e/Å², or force the fit")
+    one_dose, readout = readout_check(N0, N0_r2, [f.dose_per_pixel for f in accepted])
+    said = [line for line in (check["message"], readout) if line]
+    for line in said:  # (kept in NoiseFit.warnings, for detector.json)
+        warnings.warn(line, UserWarning, stacklevel=2)
     return NoiseFit(frames=fits, N0=N0, N0_r2=N0_r2, c0=float(np.median(c0s)),
                     c3=float(np.median(c3s)), shape_frames=[f.index for f in shape],
                     detector=detector, sampling=float(sampling), vacuum_roi=(ys, xs),
-                    form=form, r2_min=r2_min, blank_frames=blank, check=check)
+                    form=form, r2_min=r2_min, blank_frames=blank, check=check,
+                    readout_one_dose=one_dose, warnings=said)
+
+
+def _dose_axis(ax, values: np.ndarray, label: str) -> None:
+    """Log x axis over doses spanning 3× or more; else linear with plain ticks (no offset)."""
+    lo, hi = float(values.min()), float(values.max())
+    if hi >= 3 * lo:
+        ax.set(xscale="log", xlabel=label)
+        return
+    pad = max(0.1 * (hi - lo), 0.02 * hi)  # one dose: ±2 %, not matplotlib's ±1e-x sliver
+    ax.set(xlim=(lo - pad, hi + pad), xlabel=label)
+    ax.ticklabel_format(axis="x", style="plain", useOffset=False)
 
 
 def plot_noise_fit(fit: NoiseFit, path: str | Path) -> Path:
     """A PNG of the fits, as 002 fig. 5–6 and SOI fig. 6–7 (atomic write).
 
-    Panels: spectrum and fit of the first and last frame; their normalised MTF
-    (eq. 1); ``c0``, ``c3`` and ``C`` against dose; ``C`` against N_D with eq. 2.
-    Accepted frames are filled, rejected ones hollow.
+    Panels: spectrum and fit of the first and last frame; their noise amplitude
+    normalised by ``c1`` with the fit, the fitted MTF ``1/(1 + (q̃/c0)^c3)`` and the
+    readout floor ``C``; ``c0``, ``c3`` and ``C`` against dose; ``C`` against N_D
+    with eq. 2. Dose axes are logarithmic where the doses span 3× or more. The
+    title gives the gain, given and measured from the shot noise. Accepted frames
+    are filled, rejected ones hollow.
     """
     from matplotlib.figure import Figure
 
@@ -511,12 +546,14 @@ def plot_noise_fit(fit: NoiseFit, path: str | Path) -> Path:
                         ms=3, label=label, **({} if f.accepted else {"mfc": "none"}))
         axes[0, 0].plot(qq, model(qq, f.c0, f.c1, f.C, f.c3), "-", color=colour, lw=1)
         axes[0, 1].plot(f.q_norm, f.amplitude / f.c1, ".", color=colour, ms=3)
-        axes[0, 1].plot(qq, model(qq, f.c0, 1.0, f.C, f.c3), "-", color=colour,
-                        label=f"c0={f.c0:.3f}, c3={f.c3:.2f}, C={f.C:.3f}")
+        axes[0, 1].plot(qq, model(qq, f.c0, 1.0, f.C, f.c3), "-", color=colour, lw=1,
+                        label=f"fit: C={f.C:.3f} (readout floor)")
+        axes[0, 1].plot(qq, 1.0 / (1.0 + (qq / f.c0) ** f.c3), "--", color=colour, lw=1.5,
+                        label=f"MTF: c0={f.c0:.3f}, c3={f.c3:.2f}")
     axes[0, 0].set(xlabel="q / q_Nyquist", ylabel="√PSD (counts)", yscale="log",
                    title=f"noise spectrum, eq. A.1 ({fit.form})")
-    axes[0, 1].set(xlabel="q / q_Nyquist", ylabel="MTF",
-                   title="normalised by c1 (eq. 1 for the linear form)")
+    axes[0, 1].set(xlabel="q / q_Nyquist", ylabel="√PSD / c1", ylim=(0, None),
+                   title="noise amplitude / c1; fitted MTF (dashed)")
     for ax in axes[0]:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
@@ -530,7 +567,8 @@ def plot_noise_fit(fit: NoiseFit, path: str | Path) -> Path:
                        label="rejected")
         if key in ("c0", "c3"):
             ax.axhline(getattr(fit, key), color="tab:orange", label="median of shape frames")
-        ax.set(xscale="log", xlabel="frame dose (e/Å²)", ylabel=key, title=f"{key} vs dose")
+        _dose_axis(ax, doses, "frame dose (e/Å²)")
+        ax.set(ylabel=key, title=f"{key} vs dose")
         ax.legend(fontsize=7)
     nd = np.array([f.dose_per_pixel for f in fit.frames])
     cs = np.array([f.C for f in fit.frames])
@@ -538,12 +576,19 @@ def plot_noise_fit(fit: NoiseFit, path: str | Path) -> Path:
     ax.scatter(nd[ok], cs[ok], s=14, color="tab:blue")
     if (~ok).any():
         ax.scatter(nd[~ok], cs[~ok], s=14, facecolors="none", edgecolors="tab:gray")
-    grid = np.geomspace(nd.min() / 2, nd.max() * 2, 200)
-    r2 = "" if math.isnan(fit.N0_r2) else f", R²={fit.N0_r2:.2f}"
+    _dose_axis(ax, nd, "N_D (e/px)")
+    grid = np.linspace(*ax.get_xlim(), 200) if ax.get_xscale() == "linear" else np.geomspace(
+        nd.min() / 2, nd.max() * 2, 200)
+    r2 = (", one dose" if fit.readout_one_dose else
+          "" if math.isnan(fit.N0_r2) else f", R²={fit.N0_r2:.2f}")
     ax.plot(grid, np.sqrt(fit.N0 / (fit.N0 + grid)), color="tab:orange",
             label=f"eq. 2, N0={fit.N0:.3g} e/px{r2}")
-    ax.set(xscale="log", xlabel="N_D (e/px)", ylabel="C", title="readout fraction (eq. 2)")
+    ax.set(ylabel="C", title="readout fraction (eq. 2)")
     ax.legend(fontsize=7)
+    gain = fit.check.get("noise_gain")
+    fig.suptitle(f"gain (counts per electron): {fit.check.get('counts_per_electron', 1):g} given, "
+                 + (f"{gain:.3g} measured from the shot noise" if gain else "none measured")
+                 + " (unreliable: specimen in the region?)" * bool(fit.check.get("specimen")))
     return write_figure(fig, path, dpi=110)
 
 

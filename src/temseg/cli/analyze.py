@@ -52,15 +52,18 @@ def fit_noise_command(
     pixel_size_nm: Optional[float] = typer.Option(None, "--pixel-size-nm",
                                                   help="Pixel size in nm/px."),
     dose: Optional[list[str]] = typer.Option(
-        None, "--dose", help=f"{_DOSE_HELP}; default: from the counts.",
-        metavar="<float[,float...]>"),
+        None, "--dose", help=f"{_DOSE_HELP}; one value is the dose of every frame; default: "
+                             "from the counts.", metavar="<float[,float...]>"),
     counts_per_electron: float = typer.Option(1.0, "--counts-per-electron",
                                               help="Detector gain in counts per electron, to turn "
                                                    "counts into doses (e/Å²)."),
     form: str = typer.Option("quadrature", "--form",
                              help="Noise model form (eq. A.1): quadrature or linear."),
     r2_min: float = typer.Option(0.9, "--r2-min", help="Reject frame fits with a lower R²."),
-    force: bool = typer.Option(False, "--force", help="Keep every frame, whatever its fit."),
+    force: bool = typer.Option(False, "--force",
+                               help="Keep every frame, whatever its fit, and write the fit even "
+                                    "with doses 100× off the counts (e/nm² for e/Å²); "
+                                    "detector.json lists the warnings it was written with."),
     overwrite: bool = typer.Option(False, "--overwrite",
                                    help="Replace the detector.json of an earlier fit in OUT."),
 ) -> None:
@@ -68,8 +71,12 @@ def fit_noise_command(
 
     Writes OUT/detector.json (give it to `simulate` as the detector model),
     OUT/detector.png (the fits) and OUT/record.json. Frames whose fit sits at a
-    bound of the optimiser are rejected (specimen in the region?); a gain or
-    doses that disagree with the shot noise by more than 2× are warned.
+    bound of the optimiser are rejected (specimen in the region?). The gain
+    measured from the shot noise is printed; one that disagrees with
+    --counts-per-electron by more than 1.4× (from 6 frames of 64² px; more over
+    fewer pixels), or doses that disagree with the counts by more than 2×, are
+    warned; doses 100× above the counts (e/nm² typed for e/Å²) are an error,
+    nothing written, unless --force. detector.json lists the warnings.
     """
     from temseg.errors import ConfigError
 
@@ -78,6 +85,7 @@ def fit_noise_command(
     if (out / "detector.json").exists() and not overwrite:  # as `simulate` refuses a dataset
         raise ConfigError(f"{out / 'detector.json'}: already exists (use --overwrite to "
                           "replace it)")
+    from temseg.analyze.dose import plain_dose
     from temseg.analyze.noise import fit_noise, parse_roi, write_noise_fit
     from temseg.io import read_image
     from temseg.record import write_record
@@ -87,29 +95,38 @@ def fit_noise_command(
     micrograph = read_image(stack, sampling=given)
     if micrograph.sampling is None:
         raise ConfigError(f"{stack}: no pixel size in the file; give --sampling or --pixel-size-nm")
-    if dose and len(dose) != micrograph.n_frames:
+    if dose and len(dose) not in (1, micrograph.n_frames):
         raise ConfigError(f"--dose: {len(dose)} doses for {micrograph.n_frames} frames "
-                          "(give one per frame)")
+                          "(give one per frame, or one for every frame)")
     frames = _common.track(micrograph.frames(), "fitting noise", total=micrograph.n_frames)
     fit = fit_noise(frames, vacuum_roi=roi, sampling=micrograph.sampling, doses=dose or None,
                     counts_per_electron=counts_per_electron, form=form,  # type: ignore[arg-type]
                     r2_min=r2_min, force=force)
-    json_path, png_path = write_noise_fit(out, fit)
-    write_record(out, config=fit.to_dict()["fit"], input=str(stack))
+    said = []  # (the library's lines were warned as they came)
     if fit.blank_frames:
         from temseg.errors import format_frames
 
-        _common.warn(f"{len(fit.blank_frames)} blank (constant) frame(s) left out "
-                     f"(frame {format_frames(fit.blank_frames)}; 0-based)")
+        said.append(f"{len(fit.blank_frames)} blank (constant) frame(s) left out "
+                    f"(frame {format_frames(fit.blank_frames)}; 0-based)")
+    said += [fit.rejection_summary()] if fit.rejection_summary() else []
+    for line in said:
+        _common.warn(line)
+    fit.warnings += said  # detector.json lists every line it was written with
+    json_path, png_path = write_noise_fit(out, fit)
+    write_record(out, config=fit.to_dict()["fit"], input=str(stack))
     n_ok = sum(f.accepted for f in fit.frames)
-    rejected = fit.rejection_summary()
-    if rejected:
-        _common.warn(rejected)
-    det = fit.detector
+    det, check = fit.detector, fit.check
+    gain = (f"gain {check['noise_gain']:.3g} counts/e from the shot noise "
+            f"(given {check['counts_per_electron']:g})" if check["noise_gain"] is not None
+            else f"gain not measurable (given {check['counts_per_electron']:g})")
+    low, high = (plain_dose(d) for d in det.dose)
+    doses = (f"dose {low} e/Å² given for every frame" if dose and len(dose) == 1 else
+             f"dose {low} e/Å²" if low == high else f"dose {low}–{high} e/Å²")
     _common.out.print(
         f"N0 = {fit.N0:.4g} e/px, c0 = {fit.c0:.3f} [{det.c0[0]:.3f}, {det.c0[1]:.3f}], "
-        f"c3 = {fit.c3:.2f} [{det.c3[0]:.2f}, {det.c3[1]:.2f}], "
-        f"dose {det.dose[0]:.3g}–{det.dose[1]:.3g} e/Å², {n_ok}/{len(fit.frames)} frames")
+        f"c3 = {fit.c3:.2f} [{det.c3[0]:.2f}, {det.c3[1]:.2f}], {gain}"
+        + (" (unreliable: specimen?)" if check["specimen"] else "")
+        + f", {doses}, {n_ok}/{len(fit.frames)} frames", highlight=False)
     _common.out.print(f"wrote {json_path} and {png_path}", highlight=False)
 
 
