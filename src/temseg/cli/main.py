@@ -49,10 +49,11 @@ def _root(
 
 
 def _register() -> None:
-    from temseg.cli import (analyze, baseline, demo, evaluate, info, models, segment, simulate,
-                            train)
+    from temseg.cli import (analyze, baseline, compare, demo, evaluate, info, models, segment,
+                            simulate, train)
 
-    for module in (demo, info, models, simulate, train, evaluate, segment, baseline, analyze):
+    for module in (demo, info, models, simulate, train, evaluate, segment, baseline, analyze,
+                   compare):
         module.register(app)
 
 
