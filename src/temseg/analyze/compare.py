@@ -253,9 +253,9 @@ class Comparison:
                 "simulated": row(self.simulated), "stack": row(self.stack),
                 "ratio_simulated_over_stack": self.ratios(),
                 "notes": self.notes, "warnings": self.warnings()}
-        from temseg.analyze.noise import _finite_or_none
+        from temseg.analyze.noise import finite_or_none
 
-        return _finite_or_none(data)
+        return finite_or_none(data)
 
 
 def _num(value: float) -> str:
@@ -334,7 +334,7 @@ def compare_images(simulated: Sequence[np.ndarray], frames: Sequence[np.ndarray]
         by under :data:`SAMPLING_TOLERANCE`; the field shown is the centre of
         each, as large as both allow.
     """
-    from temseg.analyze.noise import _as_roi
+    from temseg.analyze.noise import as_roi
     from temseg.io.micrograph import check_sampling
 
     sims = _as_images(simulated, "simulated")
@@ -373,7 +373,7 @@ def compare_images(simulated: Sequence[np.ndarray], frames: Sequence[np.ndarray]
         sim_where = st_where = f"whole field shown ({n[0]}×{n[1]} px)"
         sim_boxes, st_boxes = [None] * len(sims), [None] * len(stack)
     else:
-        ys, xs = _as_roi(vacuum)
+        ys, xs = as_roi(vacuum)
         H, W = stack[0].shape
         if ys.stop > H or xs.stop > W:
             raise InputError(f"vacuum: region {ys.start}:{ys.stop},{xs.start}:{xs.stop} lies "

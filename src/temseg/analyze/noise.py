@@ -79,7 +79,9 @@ def parse_roi(text: str) -> tuple[slice, slice]:
     return slice(y0, y1), slice(x0, x1)
 
 
-def _as_roi(roi) -> tuple[slice, slice]:
+def as_roi(roi) -> tuple[slice, slice]:
+    """A region as ``(rows, cols)`` slices from ``"Y0:Y1,X0:X1"``, ``(y0, y1, x0, x1)`` or two
+    slices (:func:`parse_roi` checks the text)."""
     if isinstance(roi, str):
         return parse_roi(roi)
     if len(roi) == 2 and all(isinstance(s, slice) for s in roi):
@@ -245,7 +247,7 @@ class NoiseFit:
         Non-finite numbers (e.g. ``N0_r2`` from a single frame) become None.
         """
         (ys, xs) = self.vacuum_roi
-        return _finite_or_none({
+        return finite_or_none({
             "kind": "detector",
             "format_version": 1,
             "detector": self.detector.to_dict(),
@@ -268,12 +270,12 @@ class NoiseFit:
         })
 
 
-def _finite_or_none(value):
+def finite_or_none(value):
     """``value`` with every NaN or infinite float (in dicts and lists) replaced by None."""
     if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
+        return {k: finite_or_none(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite_or_none(v) for v in value]
+        return [finite_or_none(v) for v in value]
     if isinstance(value, (float, np.floating)) and not math.isfinite(value):
         return None
     return value
@@ -404,7 +406,7 @@ def fit_noise(
     if not 0 <= r2_min <= 1:
         raise ConfigError(f"r2_min: must lie in [0, 1], got {r2_min}")
     _spectrum_model(form)
-    ys, xs = _as_roi(vacuum_roi)
+    ys, xs = as_roi(vacuum_roi)
     if min(ys.stop - ys.start, xs.stop - xs.start) < min_size:
         raise InputError(f"vacuum: region {ys.stop - ys.start}×{xs.stop - xs.start} px is too "
                          f"small to fit a noise spectrum (at least {min_size}×{min_size})")
