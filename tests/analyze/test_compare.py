@@ -222,3 +222,11 @@ def test_register_is_idempotent():
     cli_compare.register(app)
     cli_compare.register(app)
     assert [c.name for c in analyze_app.registered_commands].count("compare") == 1
+
+
+def test_a_measured_region_outside_the_field_shown_is_clipped_or_left_out():
+    from temseg.analyze.compare import _within
+
+    assert _within((-36.0, -36.0, 76.0, 76.0), (128, 128)) == (0.0, 0.0, 40.0, 40.0)
+    assert _within((10.0, 20.0, 5.0, 5.0), (128, 128)) == (10.0, 20.0, 5.0, 5.0)
+    assert _within((200.0, 200.0, 10.0, 10.0), (128, 128)) is None

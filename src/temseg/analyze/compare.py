@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from temseg.analyze.dose import plain_dose as short_number  # (any number, as doses are)
 from temseg.analyze.psd import radial_power_spectrum
 from temseg.errors import ConfigError, InputError
 
@@ -133,8 +134,8 @@ class Row:
     """One side of a comparison (simulated images or stack frames), measured.
 
     ``images`` are the crops shown (e/px at the common pixel size), ``boxes`` the
-    region each was measured in, ``(y0, x0, h, w)`` in the crop's pixels (None
-    where it lies outside), ``region`` says which region that is; ``q_per_nm``
+    region each was measured in, ``(y0, x0, h, w)`` in the crop's pixels (clipped
+    to the crop; None where it lies wholly outside), ``region`` says which region that is; ``q_per_nm``
     and ``psd`` the mean power spectrum over the images (``psd`` in per-pixel
     variance units, (e/px)²); ``means``, ``stds`` and ``noises`` per image in
     e/px (``noise``: the square root of the mean power at q/q_Nyquist in
@@ -211,13 +212,13 @@ class Comparison:
             if r < 1:
                 hints.append("counts not divided by the gain (--counts-per-electron)?")
             out.append(f"intensity scales differ {_apart(r)}: simulated "
-                       f"{_num(sim['mean_e_per_px'])} e/px, stack {_num(stack['mean_e_per_px'])} "
+                       f"{short_number(sim['mean_e_per_px'])} e/px, stack {short_number(stack['mean_e_per_px'])} "
                        f"e/px" + (f" ({'; '.join(hints)})" if hints else ""))
         r = ratio["noise2_over_mean"]
         if _apart(r):
             out.append(f"noise relative to the level differs {_apart(r)}: noise²/mean "
-                       f"{_num(sim['noise2_over_mean'])} simulated, "
-                       f"{_num(stack['noise2_over_mean'])} stack: the gain "
+                       f"{short_number(sim['noise2_over_mean'])} simulated, "
+                       f"{short_number(stack['noise2_over_mean'])} stack: the gain "
                        f"({self.counts_per_electron:g} counts/e) or the detector model (MTF, "
                        "readout noise) off?")
         return out
@@ -225,11 +226,11 @@ class Comparison:
     def summary(self) -> str:
         """One line: mean and noise of each side and their ratios."""
         sim, stack, ratio = self.simulated.numbers(), self.stack.numbers(), self.ratios()
-        return (f"simulated {_num(sim['mean_e_per_px'])} e/px (noise "
-                f"{_num(sim['noise_e_per_px'])}), stack {_num(stack['mean_e_per_px'])} e/px "
-                f"(noise {_num(stack['noise_e_per_px'])}) at {self.sampling:.4g} Å/px: "
-                f"simulated/stack {_num(ratio['mean_e_per_px'])} (mean), "
-                f"{_num(ratio['noise_e_per_px'])} (noise)")
+        return (f"simulated {short_number(sim['mean_e_per_px'])} e/px (noise "
+                f"{short_number(sim['noise_e_per_px'])}), stack {short_number(stack['mean_e_per_px'])} e/px "
+                f"(noise {short_number(stack['noise_e_per_px'])}) at {self.sampling:.4g} Å/px: "
+                f"simulated/stack {short_number(ratio['mean_e_per_px'])} (mean), "
+                f"{short_number(ratio['noise_e_per_px'])} (noise)")
 
     def to_dict(self) -> dict:
         """Plain, JSON-ready numbers (no images); non-finite numbers become None."""
@@ -258,17 +259,12 @@ class Comparison:
         return finite_or_none(data)
 
 
-def _num(value: float) -> str:
-    """A number for people: ``4,052``, ``136``, ``0.0736``."""
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-
-
 def _apart(ratio: float) -> str:
     """``"30×"`` where ``ratio`` lies beyond :data:`SCALE_FACTOR` either way, else ``""``
     (also for NaN: a side without a level)."""
     if not ratio == ratio or 1 / SCALE_FACTOR <= ratio <= SCALE_FACTOR:
         return ""
-    return "∞×" if ratio <= 0 or math.isinf(ratio) else f"{_num(max(ratio, 1 / ratio))}×"
+    return "∞×" if ratio <= 0 or math.isinf(ratio) else f"{short_number(max(ratio, 1 / ratio))}×"
 
 
 def _as_images(images, what: str) -> list[np.ndarray]:
@@ -289,6 +285,15 @@ def _to_pixel(image: np.ndarray, own: float, common: float) -> np.ndarray:
         return image
     shape = tuple(max(1, round(s * own / common)) for s in image.shape)
     return fourier_resample(image, shape=shape)
+
+
+def _within(box: tuple[float, float, float, float], shape: tuple[int, int]):
+    """``box`` (y, x, height, width) clipped to a field of ``shape``; None when nothing of it
+    lies inside (a vacuum region away from the centre shown)."""
+    y, x, h, w = box
+    y0, x0 = max(y, 0.0), max(x, 0.0)
+    y1, x1 = min(y + h, float(shape[0])), min(x + w, float(shape[1]))
+    return (y0, x0, y1 - y0, x1 - x0) if y1 > y0 and x1 > x0 else None
 
 
 def _measure(regions: list[np.ndarray], sampling: float):
@@ -385,15 +390,16 @@ def compare_images(simulated: Sequence[np.ndarray], frames: Sequence[np.ndarray]
                              f"{vh}×{vw} px at {common:.4g} Å/px, too small for a spectrum "
                              f"(at least {MIN_REGION_PX}×{MIN_REGION_PX})")
         st_regions, scale = vac, s_st / common
-        box = ((ys.start - st_off[0]) * scale, (xs.start - st_off[1]) * scale,
-               (ys.stop - ys.start) * scale, (xs.stop - xs.start) * scale)
+        box = _within(((ys.start - st_off[0]) * scale, (xs.start - st_off[1]) * scale,
+                       (ys.stop - ys.start) * scale, (xs.stop - xs.start) * scale), n)
         st_boxes = [box] * len(stack)
-        st_where = f"vacuum {ys.start}:{ys.stop},{xs.start}:{xs.stop}"
+        st_where = f"vacuum {ys.start}:{ys.stop},{xs.start}:{xs.stop}" + (
+            "" if box is not None else ", outside the field shown")
         wh, ww = min(vh, sims[0].shape[0]), min(vw, sims[0].shape[1])
         windows = [least_structured_window(a, (wh, ww)) for a in sims]
         sim_regions = [a[wy, wx] for a, (wy, wx) in zip(sims, windows)]
-        sim_boxes = [(float(wy.start - sim_off[0]), float(wx.start - sim_off[1]),
-                      float(wh), float(ww)) for wy, wx in windows]
+        sim_boxes = [_within((float(wy.start - sim_off[0]), float(wx.start - sim_off[1]),
+                              float(wh), float(ww)), n) for wy, wx in windows]
         sim_where = (f"least-structured {wh}×{ww} px" if (wh, ww) != sims[0].shape
                      else f"whole image ({wh}×{ww} px)")
         if (wh, ww) != (vh, vw):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from temseg.analyze.compare import NOISE_BAND, Comparison, _num
+from temseg.analyze.compare import NOISE_BAND, Comparison
+from temseg.analyze.dose import plain_dose as short_number
 
 
 def plot_comparison(comparison: Comparison, path: str | Path) -> Path:
@@ -20,7 +21,7 @@ def plot_comparison(comparison: Comparison, path: str | Path) -> Path:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Rectangle
 
-    from temseg.analyze.particles import _draw_scale_bar
+    from temseg.analyze.particles import plot_scale_bar
     from temseg.io.files import write_figure
 
     c = comparison
@@ -42,7 +43,7 @@ def plot_comparison(comparison: Comparison, path: str | Path) -> Path:
             image = row.images[j]
             shown = ax.imshow(image, cmap="gray", vmin=vmin, vmax=vmax)
             ax.set_title(row.titles[j] if j < len(row.titles) else "", fontsize=8)
-            _draw_scale_bar(ax, image.shape, c.sampling)
+            plot_scale_bar(ax, image.shape, c.sampling)
             if row.boxes[j] is not None:
                 y0, x0, h, w = row.boxes[j]
                 ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), w, h, fill=False, ec=colour,
@@ -74,7 +75,7 @@ def plot_comparison(comparison: Comparison, path: str | Path) -> Path:
     ax.axis("off")
     numbers = [c.simulated.numbers(), c.stack.numbers(), c.ratios()]
     keys = ("mean_e_per_px", "std_e_per_px", "noise_e_per_px", "noise2_over_mean")
-    table = ax.table(cellText=[[_num(row[key]) for key in keys] for row in numbers],
+    table = ax.table(cellText=[[short_number(row[key]) for key in keys] for row in numbers],
                      rowLabels=["simulated", "stack", "sim / stack"],
                      colLabels=["mean (e/px)", "std (e/px)", "noise (e/px)", "noise²/mean"],
                      bbox=[0.22, 0.64, 0.78, 0.36])

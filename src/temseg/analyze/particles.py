@@ -158,7 +158,7 @@ def write_particle_csv(path: str | Path, rows: list[dict], *, frames: bool = Fal
     return write_csv(path, rows, columns)
 
 
-def _row_sampling(rows: list[dict]) -> float | None:
+def row_sampling(rows: list[dict]) -> float | None:
     """The Å per pixel a particle table was measured at (from its nm² areas), or None."""
     for r in rows:
         if r.get("area_nm2") and r.get("area_px"):
@@ -379,7 +379,7 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(lines)
 
 
-def _draw_scale_bar(ax, shape: tuple[int, int], sampling: float | None) -> None:
+def plot_scale_bar(ax, shape: tuple[int, int], sampling: float | None) -> None:
     """A scale bar bottom left of an image drawn by ``ax.imshow``: where and how long
     :func:`temseg.io.writers.scale_bar_geometry` puts it on the overlays; none without
     ``sampling`` or room."""
@@ -419,7 +419,7 @@ def plot_fourier_map(path: str | Path, image: np.ndarray, labels: np.ndarray, ro
     from matplotlib.patches import Patch
 
     labels = np.asarray(labels)
-    sampling = sampling if sampling is not None else _row_sampling(rows)
+    sampling = sampling if sampling is not None else row_sampling(rows)
     ratio = np.full(labels.shape, np.nan)
     unmeasured = np.zeros(labels.shape, bool)
     for r in rows:
@@ -476,7 +476,7 @@ def plot_fourier_map(path: str | Path, image: np.ndarray, labels: np.ndarray, ro
             ax.annotate(f"{r['spacing_A']:.2f} Å", (r["centroid_x_px"], r["centroid_y_px"]),
                         color="white", fontsize=7, ha="center",
                         path_effects=[patheffects.withStroke(linewidth=1.5, foreground="black")])
-    _draw_scale_bar(ax, labels.shape, sampling)
+    plot_scale_bar(ax, labels.shape, sampling)
     ax.set_axis_off()
     fig.text(0.5, 1 - 0.08 / fig_h, heading, ha="center", va="top", fontsize=10)
     if handles:

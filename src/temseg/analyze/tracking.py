@@ -455,9 +455,9 @@ def plot_tracks(path: str | Path, particle_rows: list[dict], tracks: list[dict],
     from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
 
-    from temseg.analyze.particles import _row_sampling, time_axis
+    from temseg.analyze.particles import row_sampling, time_axis
 
-    sampling = sampling if sampling is not None else _row_sampling(particle_rows)
+    sampling = sampling if sampling is not None else row_sampling(particle_rows)
     scale, unit = (sampling / 10.0, "nm") if sampling else (1.0, "px")
     points: dict[int, list[tuple[int, float, bool]]] = {}
     for r in particle_rows:
