@@ -39,6 +39,7 @@ def test_demo_writes_everything_consistently(tiny_default, small_yaml, tmp_path,
     assert main(["demo", "--out", str(out), "--config", str(small_yaml), "--seed", "5",
                  "--dose", "500"]) == 0
     printed = capsys.readouterr().out
+    assert "dose 500 e/Å²" in printed  # (plain, as every dose temseg prints)
     image = read_image(out / "image.tif")
     assert image.data.shape == (64, 64)
     assert image.sampling == pytest.approx(0.3)

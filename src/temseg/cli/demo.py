@@ -69,11 +69,13 @@ def demo_command(
     write_record(out, seed=seed, config=to_dict(result.config), model=str(model_path),
                  segmenter=segmenter.describe(), scores=result.scores,
                  n_particles=len(result.particles), seconds=seconds)
+    from temseg.analyze.dose import plain_dose
+
     s = result.scores
     p = result.parameters
     _common.out.print(
         f"simulated {result.image.shape[0]}×{result.image.shape[1]} px at "
-        f"{result.sampling:g} Å/px, dose {p['dose']:.3g} e/Å², Au particle of radius "
+        f"{result.sampling:g} Å/px, dose {plain_dose(p['dose'])} e/Å², Au particle of radius "
         f"{p['radius'] / 10:.2f} nm (seed {seed})", highlight=False)
     from temseg.simulate.structures import lattice_constant
 
