@@ -37,14 +37,14 @@ def test_demo_writes_everything_consistently(tiny_default, small_yaml, tmp_path,
     monkeypatch.setenv(default_mod.ENV_VAR, str(tiny_default))
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--config", str(small_yaml), "--seed", "5",
-                 "--dose", "500"]) == 0
+                 "--dose", "2500"]) == 0
     printed = capsys.readouterr().out
-    assert "dose 500 e/Å²" in printed  # (plain, as every dose temseg prints)
+    assert "dose 2,500 e/Å²" in printed  # (plain, as every dose temseg prints)
     image = read_image(out / "image.tif")
     assert image.data.shape == (64, 64)
     assert image.sampling == pytest.approx(0.3)
     # counts: mean ≈ dose × sampling² electrons per pixel (MTF and noise conserve the mean)
-    assert image.data.mean() == pytest.approx(500 * 0.3**2, rel=0.1)
+    assert image.data.mean() == pytest.approx(2500 * 0.3**2, rel=0.1)
     label = read_image(out / "label.png").data > 0
     mask = read_image(out / "mask.png").data > 0
     # a particle of radius 5–7 Å covers π r² / s² ≈ 870–1710 px (hull of a truncated sphere: less)
@@ -69,7 +69,7 @@ def test_demo_writes_everything_consistently(tiny_default, small_yaml, tmp_path,
     record = json.loads((out / "record.json").read_text())
     assert record["seed"] == 5
     assert record["model"] == str(tiny_default)
-    assert record["config"]["size"] == 64 and record["config"]["detector"]["dose"] == [500, 500]
+    assert record["config"]["size"] == 64 and record["config"]["detector"]["dose"] == [2500, 2500]
     for name in ("overlay.png", "probability.tif"):
         assert (out / name).is_file()
     # the closing line names every file written, and only those
