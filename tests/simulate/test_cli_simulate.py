@@ -301,3 +301,23 @@ def test_help_names_the_shipped_configs_that_write_columns(capsys, monkeypatch):
     assert {"simulate_mos2.yaml", "simulate_small.yaml"} <= set(shipped)
     assert writes == {name for name, columns in shipped.items() if columns}
     assert none == {name for name, columns in shipped.items() if not columns}
+
+
+def test_dose_flag_sets_the_dose_range_fitted_included(tmp_path, capsys):
+    model = _noise_model(tmp_path)
+    out = tmp_path / "fitted.zarr"  # the YAML says "high"; --dose fitted takes the vacuum's
+    assert main(["simulate", str(SMALL), "--out", str(out), "--n-structures", "1",
+                 "--images-per-structure", "1", "--size", "56", "--noise-model", str(model),
+                 "--dose", "fitted", "--scheduler", "synchronous"]) == 0, \
+        capsys.readouterr().err
+    np.testing.assert_allclose(read_parameters(out)["dose"], 500.0)
+    ranged = tmp_path / "ranged.zarr"
+    assert main(["simulate", str(SMALL), "--out", str(ranged), "--n-structures", "1",
+                 "--images-per-structure", "2", "--size", "56", "--dose", "200,300",
+                 "--scheduler", "synchronous"]) == 0
+    doses = read_parameters(ranged)["dose"]
+    assert np.all((doses >= 200) & (doses <= 300))
+    capsys.readouterr()
+    assert main(["simulate", str(SMALL), "--out", str(tmp_path / "bad.zarr"), "--dose",
+                 "1,2,3"]) == 2
+    assert "--dose: '1,2,3' holds 3 numbers" in capsys.readouterr().err

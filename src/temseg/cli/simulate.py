@@ -29,8 +29,35 @@ def load_simulate_config(config: Path, **overrides):
     noise_model = overrides.pop("noise_model", None)
     if noise_model is not None:
         data["detector"] = {**(data.get("detector") or {}), "noise_model": str(noise_model)}
+    dose = overrides.pop("dose", None)
+    if dose is not None:
+        data["detector"] = {**(data.get("detector") or {}), "dose": parse_dose_range(dose)}
     data.update({k: v for k, v in overrides.items() if v is not None})
     return from_dict(SimulateConfig, data)
+
+
+def parse_dose_range(text: str):
+    """``--dose`` as ``detector.dose`` takes it: a preset name (``high``, ``low``, ``fitted``),
+    one dose (``1000``: every image at it) or a range ``100,5000`` in e/Å².
+
+    >>> parse_dose_range("fitted"), parse_dose_range("1000"), parse_dose_range("100, 5e3")
+    ('fitted', [1000.0, 1000.0], [100.0, 5000.0])
+    """
+    from temseg.errors import ConfigError
+
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        if len(parts) == 1:
+            return parts[0]
+        raise ConfigError(f"--dose: {text!r} is no dose range (give LOW,HIGH in e/Å², one "
+                          "dose, or a preset: high, low, fitted)") from None
+    if len(values) == 1:
+        return values * 2
+    if len(values) != 2:
+        raise ConfigError(f"--dose: {text!r} holds {len(values)} numbers; give LOW,HIGH in e/Å²")
+    return values
 
 
 def lattice_warning(cfg) -> str | None:
@@ -73,6 +100,10 @@ def register(app: typer.Typer) -> None:
         sampling: float | None = typer.Option(None, help="Output pixel size in Å/px."),
         pixel_size_nm: float | None = typer.Option(
             None, help="Output pixel size in nm/px (instead of --sampling)."),
+        dose: str | None = typer.Option(
+            None, help="Dose range of the images in e/Å², replacing the config's "
+                       "detector.dose: LOW,HIGH, one dose, or a preset (high, low; fitted: the "
+                       "doses of the vacuum stack a --noise-model was fitted on)."),
         noise_model: Path | None = typer.Option(
             None, help="Detector model JSON from `temseg fit-noise`: its MTF (c0, c3) and "
                        "readout noise (N0) replace the config's mtf, c0, c3 and N0; the "
@@ -109,7 +140,7 @@ def register(app: typer.Typer) -> None:
         cfg = load_simulate_config(
             config, seed=seed, mode=mode, n_structures=n_structures,
             images_per_structure=images_per_structure, frames=frames, size=size,
-            sampling=sampling_a, noise_model=noise_model)
+            sampling=sampling_a, noise_model=noise_model, dose=dose)
         geo = geometry(cfg)
         if frames is not None and cfg.mode != "dose_series":
             _common.warn(f"--frames {frames} is not used: frames belong to a dose series "
