@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from temseg.analyze.noise import fit_noise, fit_readout, fit_spectrum, parse_roi, write_noise_fit
+from temseg.analyze.noise import fit_noise, fit_readout, fit_spectrum, parse_roi
+from temseg.analyze.noise_plot import write_noise_fit
 from temseg.errors import ConfigError, InputError
 from temseg.simulate.detector import DetectorConfig, apply_detector, mtf, readout_fraction
 from temseg.synthetic import lattice

@@ -12,7 +12,8 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 from temseg.analyze import noise
-from temseg.analyze.noise import fit_noise, plot_noise_fit, write_noise_fit
+from temseg.analyze.noise import fit_noise
+from temseg.analyze.noise_plot import plot_noise_fit, write_noise_fit
 from temseg.analyze.noise_checks import noise_consistency
 from temseg.errors import ConfigError, InputError
 from temseg.synthetic import lattice

@@ -86,7 +86,8 @@ def fit_noise_command(
         raise ConfigError(f"{out / 'detector.json'}: already exists (use --overwrite to "
                           "replace it)")
     from temseg.analyze.dose import plain_dose
-    from temseg.analyze.noise import fit_noise, parse_roi, write_noise_fit
+    from temseg.analyze.noise import fit_noise, parse_roi
+    from temseg.analyze.noise_plot import write_noise_fit
     from temseg.io import read_image
     from temseg.record import write_record
 
