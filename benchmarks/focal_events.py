@@ -43,8 +43,8 @@ def main() -> None:
     import torch
     import zarr
 
-    from temseg.analyze.columns import (column_positions, column_transitions, series_drift,
-                                        speck_px)
+    from temseg.analyze.columns import column_positions, series_drift, speck_px
+    from temseg.analyze.column_events import column_transitions
     from temseg.infer import load_segmenter
 
     torch.set_num_threads(args.threads)

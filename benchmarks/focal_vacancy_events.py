@@ -57,8 +57,8 @@ def main() -> None:
 
     import torch
 
-    from temseg.analyze.columns import (column_positions, column_transitions, series_drift,
-                                        speck_px)
+    from temseg.analyze.columns import column_positions, series_drift, speck_px
+    from temseg.analyze.column_events import column_transitions
     from temseg.config import load_config
     from temseg.infer import load_segmenter
     from temseg.simulate.config import SimulateConfig

@@ -99,7 +99,7 @@ def test_the_counts_plot_names_the_series_when_given_names(tmp_path, monkeypatch
 
 
 def test_columns_match_by_centre_distance_and_class():
-    from temseg.analyze.columns import column_scores, match_columns
+    from temseg.analyze.column_events import column_scores, match_columns
 
     classes = ["background", "Mo", "S2", "S1"]
     truth = np.zeros((40, 40), np.uint8)
@@ -141,7 +141,7 @@ def test_a_speck_is_three_pixels_of_the_models_size(given, model, data, expected
 
 
 def test_column_transitions_pair_across_drift_and_count_changes():
-    from temseg.analyze.columns import column_transitions, transition_row
+    from temseg.analyze.column_events import column_transitions, transition_row
 
     # three columns; the sample drifts by (dy, dx) = (2, -3); the S2 at (30, 30) loses an atom,
     # the Mo at (50, 40) vanishes, a new S2 appears at (60, 60), one Mo leaves the field
@@ -164,7 +164,7 @@ def test_column_transitions_pair_across_drift_and_count_changes():
     assert row["S2_appeared"] == 1 and row["paired"] == 2 and row["S1_to_S2"] == 0
     # each event placed: the S2 that lost an atom and the new S2 where they are now, the
     # vanished Mo where it was; the Mo that left the field and the one kept are no events
-    from temseg.analyze.columns import event_places
+    from temseg.analyze.column_events import event_places
 
     places = event_places(0, 1, before, after, found, classes=["background", "Mo", "S2", "S1"],
                           sampling=0.5)
@@ -191,7 +191,7 @@ def test_pairing_in_groups_finds_the_dense_optimum():
     from scipy.optimize import linear_sum_assignment
     from scipy.spatial.distance import cdist
 
-    from temseg.analyze.columns import _pair_up
+    from temseg.analyze.column_events import _pair_up
 
     rng = np.random.default_rng(5)
     for _ in range(50):
@@ -240,7 +240,7 @@ def test_columns_cut_by_the_edge_are_flagged_and_left_out_of_the_whole_count(tmp
 
 
 def test_events_give_the_drift_in_nm_and_summed_from_the_first_series():
-    from temseg.analyze.columns import transition_row
+    from temseg.analyze.column_events import transition_row
 
     found = {"transitions": np.zeros((4, 4), int), "appeared": np.zeros(4, int),
              "vanished": np.zeros(4, int)}

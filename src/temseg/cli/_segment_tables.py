@@ -49,14 +49,14 @@ def _column_counter(counts: list[dict], segmenter, sampling: float | None, min_c
 
     With ``events`` and a pixel size, each series' columns are also paired with the last
     segmented series' (drift by phase correlation of the two class maps, centres at
-    most ``column_distance`` Å apart): one :func:`~temseg.analyze.columns.transition_row`
+    most ``column_distance`` Å apart): one :func:`~temseg.analyze.column_events.transition_row`
     per pair of series, with the drift in nm and summed from the first series followed; a
     series without columns is passed over; ``warn`` hears of a drift of a quarter of the
     field or more (a lattice repeats: it may be a wrong one)."""
     import numpy as np
 
-    from temseg.analyze.columns import (column_positions, column_transitions, count_row,
-                                        event_places, series_drift, transition_row)
+    from temseg.analyze.columns import column_positions, count_row, series_drift
+    from temseg.analyze.column_events import column_transitions, event_places, transition_row
 
     last: dict = {}
     since_first = [0.0, 0.0]  # (dy, dx) px from the first series followed
@@ -105,7 +105,7 @@ def _write_events(out: Path, name: str, events: list[dict]) -> dict:
     """NAME_events.csv (a row per pair of consecutive segmented series), NAME_column_events.csv
     (a row per column that changed class, appeared or vanished, placed in the image and named
     by its ids in NAME_columns.csv) and, for the record, each change summed over the stack."""
-    from temseg.analyze.columns import EVENT_PLACE_FIELDS
+    from temseg.analyze.column_events import EVENT_PLACE_FIELDS
     from temseg.train.scoring import write_table
 
     places = [place for e in events for place in e.pop("places", [])]

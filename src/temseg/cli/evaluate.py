@@ -276,7 +276,8 @@ def _evaluate_classes(segmenter, sources: list, out: Path, *, model: Path, confi
     images' names."""
     from rich.table import Table
 
-    from temseg.analyze.columns import column_scores, match_columns, speck_px
+    from temseg.analyze.columns import speck_px
+    from temseg.analyze.column_events import column_scores, match_columns
     from temseg.infer.evaluation import CLASS_KEYS, evaluate_classes
     from temseg.io import write_confusion_overlay, write_json
     from temseg.record import write_record
