@@ -291,6 +291,7 @@ def follow(masks: dict, frames: list[int], **options):
         rows = particle_table(masks[f])
         events += tracker.update(f, labels, rows)
         found[f] = (labels, rows)
+    events += tracker.finish()  # those missing from the last frames (gap closing)
     return tracker, found, events
 
 
@@ -497,6 +498,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--big-frames", type=int, default=12,
                         help="frames timed at 4x the size (0: none)")
+    parser.add_argument("--max-gap", type=int, default=None,
+                        help="ParticleTracker's max_gap in (a)-(c) (default: its default)")
     parser.add_argument("--verbose", action="store_true",
                         help="list the true events and the false ones on true particles")
     args = parser.parse_args()
@@ -522,6 +525,8 @@ def main() -> None:
              degraded_masks(movie, rng), [f for f in all_frames if f not in skipped], {}),
             ("(c) thresholded noisy images", thresholded_masks(movie, rng), all_frames, {})]
     for name, masks, frames, options in runs:
+        if args.max_gap is not None:
+            options = {**options, "max_gap": args.max_gap}
         print(f"\n{name}")
         tracker, found, events = follow(masks, frames, **options)
         report(score(movie, frames, found, events, tracker, verbose=args.verbose))

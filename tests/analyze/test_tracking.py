@@ -246,3 +246,69 @@ def test_the_plot_names_the_longest_tracks_and_marks_events(tmp_path, monkeypatc
                            "blank frame"]
     assert ax.get_ylabel() == "equivalent diameter (nm)"
     assert ax.get_title() == "movie.tif\n26 tracks, 1 merge, 1 split, 4 vanished"
+
+
+def test_a_disc_missing_in_one_frame_keeps_its_track_with_gap_closing():
+    centres = [(25, 25), (70, 70), (85, 25)]
+    masks = [discs(centres, 7), discs(centres[:2], 7), discs(centres, 7), discs(centres, 7)]
+    tracker, rows, events = follow(masks, max_gap=1)
+    assert events == [] and tracker.finish() == []
+    assert {track_at(rows, f, 85, 25) for f in (0, 2, 3)} == {3}
+    table = tracker.tracks_table()
+    assert [(t["track"], t["n_frames"], t["gaps"], t["fate"]) for t in table] == [
+        (1, 4, 0, "in last frame"), (2, 4, 0, "in last frame"), (3, 3, 1, "in last frame")]
+    tracker, rows, events = follow(masks, max_gap=0)  # as before gap closing: a new track
+    assert track_at(rows, 2, 85, 25) == 4
+    assert [(e["frame"], e["event"], e["track"]) for e in events] == [
+        (1, "vanished", 3), (2, "appeared", 4)]
+    assert [t["gaps"] for t in tracker.tracks_table()] == [0] * 4
+
+
+def test_gap_closing_follows_the_drift_summed_over_the_gap():
+    # the field moves 5 px right per frame: over the gap the lost disc is 10 px (> its
+    # radius) from where it was last seen
+    anchors = [(25, 20), (48, 30), (70, 40)]
+    masks = [discs([(y, x + 5 * f) for y, x in anchors[:2 if f == 2 else 3]], 6)
+             for f in range(4)]
+    tracker, rows, events = follow(masks, max_gap=1)
+    assert events == [] and [d[1:] for d in tracker.drifts] == [(0.0, 5.0)] * 3
+    assert track_at(rows, 3, 70, 55) == track_at(rows, 1, 70, 45) == 3
+    assert tracker.tracks_table()[2]["gaps"] == 1
+
+
+def test_a_disc_gone_for_good_vanishes_at_the_first_frame_it_is_missing():
+    centres = [(20, 20), (20, 70), (70, 45)]
+    masks = [discs(centres, 6)] * 2 + [discs(centres[::2], 6)] * 3
+    tracker, rows, events = follow(masks, max_gap=2)
+    gone = track_at(rows, 1, 20, 70)
+    assert [(e["frame"], e["event"], e["track"]) for e in events] == [(2, "vanished", gone)]
+    assert events[0]["centroid_x_px"] == pytest.approx(70) and events[0]["area_px"] > 100
+    row = next(t for t in tracker.tracks_table() if t["track"] == gone)
+    assert (row["last_frame"], row["n_frames"], row["gaps"], row["fate"]) == (
+        1, 2, 0, "vanished")
+    # given late: in the events of frame 4, when it was missing from more than 2 frames
+    tracker = ParticleTracker(max_gap=2)
+    late = [tracker.update(f, label_particles(m), particle_table(m))
+            for f, m in enumerate(masks)]
+    assert [len(e) for e in late] == [0, 0, 0, 0, 1] and late[4][0]["frame"] == 2
+    # missing in the last frames: vanished in the tracks table, the event from finish()
+    tracker, _, events = follow(masks[:3], max_gap=1)
+    assert events == [] and tracker.tracks_table()[1]["fate"] == "vanished"
+    assert [(e["frame"], e["event"], e["track"]) for e in tracker.finish()] == [
+        (2, "vanished", gone)]
+    assert tracker.finish() == []
+
+
+def test_a_gap_longer_than_max_gap_gives_a_new_track():
+    centres = [(25, 25), (70, 70), (85, 25)]
+    masks = [discs(centres, 7)] + [discs(centres[:2], 7)] * 2 + [discs(centres, 7)]
+    tracker, rows, events = follow(masks, max_gap=1)
+    assert track_at(rows, 3, 85, 25) == 4
+    assert [(e["frame"], e["event"], e["track"]) for e in events] == [
+        (1, "vanished", 3), (3, "appeared", 4)]
+    _, rows, events = follow(masks, max_gap=2)
+    assert track_at(rows, 3, 85, 25) == 3 and events == []
+    with pytest.raises(InputError, match="max_gap"):
+        ParticleTracker(max_gap=-1)
+    with pytest.raises(InputError, match="max_gap"):
+        ParticleTracker(max_gap=1.5)

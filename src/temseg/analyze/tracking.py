@@ -35,6 +35,21 @@ How two frames are linked
    and a split at once) resolve by the same rules, deterministically; a link between two
    particles that both went on in their own tracks is no event.
 
+Gap closing
+-----------
+With ``max_gap`` > 0 a previous particle linked to nothing is not ended at once but kept
+*pending* (its pixels in the frame it was last seen, the drift summed since) for up to
+``max_gap`` frames given. A current particle that would otherwise have ``appeared`` (linked
+to no previous particle at all) and overlaps a pending one, laid on it by the summed drift,
+by the same ``min_overlap`` rule, continues the pending track: no ``vanished`` and no
+``appeared`` event, and the track's ``gaps`` (in the tracks table) counts one more. Links to
+pending particles are taken greedily as in 3., after those of step 3. A pending particle not
+found within ``max_gap`` frames is reported ``vanished`` with the frame it was first missing
+from (and its place and size where it was last seen), but in the events of the frame where
+that was decided: up to ``max_gap`` frames late. :meth:`ParticleTracker.finish` gives the
+events of those still pending at the end of the movie; the tracks table counts them as
+``vanished`` already. Gaps are counted in frames given: a skipped (blank) frame is no gap.
+
 A particle that moves more than about its radius between two frames *against* the drift of
 the whole field (or drifts in or out across the image border) is seen as one vanishing and
 another appearing; events carry ``touches_border`` to tell the latter apart.
@@ -58,11 +73,14 @@ TRACK_COLUMNS = ("track", "first_frame", "last_frame", "n_frames",
                  "first_area_px", "last_area_px", "first_area_nm2", "last_area_nm2",
                  "first_diameter_px", "last_diameter_px", "max_diameter_px",
                  "first_diameter_nm", "last_diameter_nm", "max_diameter_nm",
-                 "origin", "fate", "touches_border")
+                 "origin", "fate", "gaps", "touches_border")
 
 #: the columns of an event (:meth:`ParticleTracker.update`)
 EVENT_COLUMNS = ("frame", "event", "track", "other_tracks", "centroid_y_px", "centroid_x_px",
                  "centroid_y_nm", "centroid_x_nm", "area_px", "area_nm2", "touches_border")
+
+#: the default number of frames a particle may be missing from and keep its track
+MAX_GAP = 0
 
 #: the events in the order a frame's events are listed for one track
 EVENTS = ("merged", "split", "appeared", "vanished")
@@ -102,6 +120,9 @@ class ParticleTracker:
         Largest believable drift (px) from one frame seen to the next; default a quarter
         of the frame's smaller side. A larger estimate (a lattice of particles repeats)
         is ignored.
+    max_gap : int
+        Most frames given in a row that a particle may be missing from and keep its track
+        (gap closing, see the module's notes); 0: a particle missed once ends its track.
 
     Attributes
     ----------
@@ -126,14 +147,18 @@ class ParticleTracker:
     """
 
     def __init__(self, *, sampling: float | None = None, min_overlap: float = MIN_OVERLAP,
-                 drift: bool = True, max_drift_px: float | None = None):
+                 drift: bool = True, max_drift_px: float | None = None,
+                 max_gap: int = MAX_GAP):
         if not 0 < min_overlap <= 1:
             raise InputError(f"min_overlap: expected a fraction in (0, 1], got {min_overlap!r}")
         if sampling is not None and not sampling > 0:
             raise InputError(f"sampling: must be positive, got {sampling!r}")
         if max_drift_px is not None and not max_drift_px >= 0:
             raise InputError(f"max_drift_px: must be zero or more, got {max_drift_px!r}")
+        if isinstance(max_gap, bool) or int(max_gap) != max_gap or max_gap < 0:
+            raise InputError(f"max_gap: expected a whole number of frames >= 0, got {max_gap!r}")
         self.sampling = sampling
+        self.max_gap = int(max_gap)
         self.min_overlap = float(min_overlap)
         self.drift = bool(drift)
         self.max_drift_px = max_drift_px
@@ -144,6 +169,11 @@ class ParticleTracker:
         self._rows: list[dict] = []           # their areas, centroids, touches_border
         self._summary: dict[int, dict] = {}  # track -> first/last frame, areas, origin, fate
         self._next = 1
+        # the pending particles (gap closing), k = 0..: their pixels (y, x, k) in the frame
+        # they were last seen, and per k: track, (dy, dx) summed since, frames missed, the
+        # vanished event to give if not found
+        self._gone_px = np.zeros((3, 0), np.int32)
+        self._gone: list[dict] = []
 
     # -- one frame ---------------------------------------------------------------------------
 
@@ -169,7 +199,9 @@ class ParticleTracker:
         -------
         list of dict
             The events with the keys of :data:`EVENT_COLUMNS`, sorted by track (none for
-            the first frame given): at ``frame``; the place (centroid, px and nm) and size
+            the first frame given): at ``frame`` (with gap closing, ``vanished`` ones
+            at an earlier frame are given late, see the notes), sorted by frame, then
+            track; the place (centroid, px and nm) and size
             (area, px and nm²) are those of the particle in ``frame`` (for ``merged``: the
             merged particle; for ``split``: the fragment that kept the track;
             ``appeared``: the new one) or for ``vanished`` in the previous frame seen.
@@ -204,7 +236,23 @@ class ParticleTracker:
         self._frame, self._index, self._tracks = frame, index, tracks
         self._rows = [{k: row[k] for k in ("area_px", "centroid_y_px", "centroid_x_px",
                                            "touches_border")} for row in rows]
-        return sorted(events, key=lambda e: (e["track"], EVENTS.index(e["event"])))
+        return sorted(events, key=lambda e: (e["frame"], e["track"],
+                                             EVENTS.index(e["event"])))
+
+    def finish(self) -> list[dict]:
+        """The ``vanished`` events of the particles still pending (gap closing) after the
+        last frame: each at the frame it was first missing from. Call it once the movie is
+        done (with ``max_gap=0``: always none); the tracks table counts them as vanished
+        before. The pending particles are dropped.
+
+        Returns
+        -------
+        list of dict
+            Events as :meth:`update` gives them, sorted by frame, then track.
+        """
+        events = [g["event"] for g in self._gone]
+        self._gone, self._gone_px = [], np.zeros((3, 0), np.int32)
+        return sorted(events, key=lambda e: (e["frame"], e["track"]))
 
     @staticmethod
     def _index_image(labels: np.ndarray, rows: list[dict]) -> np.ndarray:
@@ -271,11 +319,16 @@ class ParticleTracker:
                             < whole)
             return cut[way]
 
+        pending: list[int] = []  # previous particles linked to nothing, kept (max_gap)
         tracks = np.zeros(n_cur, np.int64)
         tracks[came_from >= 0] = self._tracks[came_from[came_from >= 0]]
-        events, merged, split = [], {}, {}
+        free = came_from < 0
+        free[j] = False  # linked to a previous particle that went on elsewhere: a split
+        resumed, events = self._resume(index, dy, dx, free, cur_area)
+        tracks[resumed > 0] = resumed[resumed > 0]
+        merged, split = {}, {}
         for b in range(n_cur):  # rows order: new tracks numbered in raster order
-            if came_from[b] >= 0:
+            if came_from[b] >= 0 or resumed[b] > 0:
                 continue
             tracks[b] = self._next
             self._next += 1
@@ -299,14 +352,81 @@ class ParticleTracker:
                 merged.setdefault(survivor, []).append(track)
             else:
                 self._summary[track]["fate"] = "vanished"
-                events.append(self._event(frame, "vanished", track, [], self._rows[a],
-                                          across=bool(carried("out")[a])))
+                event = self._event(frame, "vanished", track, [], self._rows[a],
+                                    across=bool(carried("out")[a]))
+                if self.max_gap:
+                    pending.append(a)
+                    self._gone.append({"track": track, "dy": dy, "dx": dx, "missed": 1,
+                                       "event": event})
+                else:
+                    events.append(event)
+        if pending:  # their pixels, numbered on from those pending before
+            first = len(self._gone) - len(pending)
+            lut = np.zeros(n_prev + 1, np.int32)
+            lut[np.array(pending) + 1] = np.arange(first + 1, len(self._gone) + 1)
+            mark = lut[self._index]
+            ys, xs = np.nonzero(mark)
+            new_px = np.stack([ys, xs, mark[ys, xs] - 1]).astype(np.int32)
+            self._gone_px = np.concatenate([self._gone_px, new_px], axis=1)
         where = {int(t): b for b, t in enumerate(tracks)}
         for survivor, others in merged.items():
             events.append(self._event(frame, "merged", survivor, others, rows[where[survivor]]))
         for parent, others in split.items():
             events.append(self._event(frame, "split", parent, others, rows[where[parent]]))
         return tracks, events
+
+    def _resume(self, index: np.ndarray, dy: int, dx: int, free: np.ndarray,
+                cur_area: np.ndarray) -> tuple[np.ndarray, list[dict]]:
+        """Gap closing: the pending particles, moved by this frame's drift ``(dy, dx)``,
+        laid on this frame's particles that are ``free`` (linked to no previous one). Per
+        current particle the pending track it continues (0: none), and the ``vanished``
+        events of those now missing from more than ``max_gap`` frames; the rest wait."""
+        n_cur, n_gone = len(free), len(self._gone)
+        resumed = np.zeros(n_cur, np.int64)
+        if not n_gone:
+            return resumed, []
+        for g in self._gone:
+            g["dy"] += dy
+            g["dx"] += dx
+        y, x, k = self._gone_px
+        off = np.array([(g["dy"], g["dx"]) for g in self._gone], np.int64)
+        y, x = y + off[k, 0], x + off[k, 1]
+        h, w = index.shape
+        inside = (y >= 0) & (y < h) & (x >= 0) & (x < w)
+        k, cur = k[inside], index[y[inside], x[inside]]
+        gone_area = np.bincount(k, minlength=n_gone)  # inside the frame after the shift
+        keep = cur > 0
+        keep[keep] = free[cur[keep] - 1]
+        codes = k[keep].astype(np.int64) * (n_cur + 1) + cur[keep]
+        pairs, shared = np.unique(codes, return_counts=True)
+        a, b = np.divmod(pairs, n_cur + 1)
+        b = b - 1
+        linked = shared >= self.min_overlap * np.minimum(gone_area[a], cur_area[b])
+        a, b, shared = a[linked], b[linked], shared[linked]
+        gone_tracks = np.array([g["track"] for g in self._gone], np.int64)
+        order = np.lexsort((b, gone_tracks[a], -cur_area[b], -gone_area[a], -shared))
+        found = np.zeros(n_gone, bool)
+        for s, t in zip(a[order].tolist(), b[order].tolist()):
+            if not found[s] and not resumed[t]:
+                found[s], resumed[t] = True, gone_tracks[s]
+        late, stay = [], np.zeros(n_gone, bool)
+        for s, g in enumerate(self._gone):
+            summary = self._summary[g["track"]]
+            if found[s]:
+                summary["fate"] = None
+                summary["gaps"] += 1
+                continue
+            g["missed"] += 1
+            if g["missed"] > self.max_gap:
+                late.append(g["event"])
+            else:
+                stay[s] = True
+        self._gone = [g for g, kept in zip(self._gone, stay) if kept]
+        renumber = np.cumsum(stay, dtype=np.int32) - 1
+        px = self._gone_px[:, stay[self._gone_px[2]]]
+        px[2] = renumber[px[2]]
+        self._gone_px = px
+        return resumed, late
 
     def _event(self, frame: int, event: str, track: int, others: list[int],
                row: dict, *, across: bool = False) -> dict:
@@ -327,7 +447,8 @@ class ParticleTracker:
     def _start(self, track: int, frame: int, row: dict, origin: str) -> None:
         self._summary[track] = {"first_frame": frame, "n_frames": 0,
                                 "first_area_px": int(row["area_px"]), "max_area_px": 0,
-                                "origin": origin, "fate": None, "touches_border": False}
+                                "origin": origin, "fate": None, "gaps": 0,
+                                "touches_border": False}
 
     def _extend(self, track: int, frame: int, row: dict) -> None:
         s = self._summary[track]
@@ -348,7 +469,10 @@ class ParticleTracker:
             area) first, last and at most (the nm and nm² values ``None`` without
             sampling); ``origin`` (``present at start``: in the first frame given;
             ``appeared``; ``split from T``); ``fate`` (``vanished``, ``merged into T``, or
-            ``in last frame``: seen in the last frame given); ``touches_border``: in any
+            ``in last frame``: seen in the last frame given; a particle missing from the
+            last frames, pending under gap closing, is ``vanished``); ``gaps``: how many
+            times it was missing from up to ``max_gap`` frames and found again (its
+            ``n_frames`` counts only those it was seen in); ``touches_border``: in any
             frame (its size there is cut).
         """
         nm = None if self.sampling is None else self.sampling / 10.0
@@ -367,7 +491,7 @@ class ParticleTracker:
             for key, d in diameters.items():
                 row[f"{key}_diameter_nm"] = None if nm is None else d * nm
             row.update(origin=s["origin"], fate=s["fate"] or "in last frame",
-                       touches_border=s["touches_border"])
+                       gaps=s["gaps"], touches_border=s["touches_border"])
             out.append({k: row[k] for k in TRACK_COLUMNS})
         return out
 

@@ -15,28 +15,43 @@ def _particle_measurer(rows: list[dict], sampling: float | None, min_area_px: in
     between frames each row gets ``time_s`` (the frame's start, from the first frame's), and
     with a dose rate (e/Å²/s) ``dose_e_per_A2``, the dose received by the frame's end. With
     a :class:`~temseg.analyze.tracking.ParticleTracker` each row gets its ``track`` and the
-    frame's events go to ``events`` (timed as the rows)."""
+    events go to ``events``, timed by their own frame (a vanishing is decided up to the
+    tracker's ``max_gap`` frames late); the callback's ``finish()`` adds those of particles
+    still missing at the end."""
     from temseg.analyze.particles import label_particles, particle_table
+
+    def timing(index: int) -> dict:
+        start = index * frames_per_series  # the item's first frame
+        if not frame_interval_s:
+            return {}
+        if not dose_rate:
+            return {"time_s": start * frame_interval_s}
+        return {"time_s": start * frame_interval_s,
+                "dose_e_per_A2": dose_rate * frame_interval_s * (start + frames_per_series)}
+
+    def timed(event: dict) -> dict:
+        return {"frame": event["frame"], **timing(int(event["frame"])), **event}
 
     def measure(index: int, mask, image) -> None:
         if fourier and not first:
             first.update(image=image, mask=mask, frame=index)
-        start = index * frames_per_series  # the item's first frame
         where = ({"frame": index} if frames_per_series == 1 else
-                 {"series": index, "first_frame": start})
-        if frame_interval_s:
-            where["time_s"] = start * frame_interval_s
-            if dose_rate:
-                where["dose_e_per_A2"] = dose_rate * frame_interval_s * (start
-                                                                         + frames_per_series)
+                 {"series": index, "first_frame": index * frames_per_series})
+        where.update(timing(index))
         found = [{**where, **row}
                  for row in particle_table(mask, sampling=sampling, min_area_px=min_area_px,
                                            image=image if fourier else None)]
         if tracker is not None:
-            timing = {k: v for k, v in where.items() if k != "frame"}
-            events.extend({"frame": index, **timing, **event} for event in tracker.update(
+            events.extend(timed(event) for event in tracker.update(
                 index, label_particles(mask, min_area_px=min_area_px), found))
         rows.extend(found)
+
+    def finish() -> None:
+        if tracker is not None:
+            events.extend(timed(event) for event in tracker.finish())
+            events.sort(key=lambda e: (int(e["frame"]), int(e["track"])))
+
+    measure.finish = finish
     return measure
 
 

@@ -295,14 +295,15 @@ def register(app: typer.Typer) -> None:
                     smallest = smallest_particle_px(
                         mg.sampling, min_area_px=min_area_px,
                         min_area_nm2=min_area_nm2 if particles else None)
-                    tracker = (ParticleTracker(sampling=mg.sampling)
+                    tracker = (ParticleTracker(sampling=mg.sampling, max_gap=1)
                                if particles and mg.is_stack and unit == "frame" else None)
                     followed: list[dict] = []  # the tracker's events
-                    measure = (_particle_measurer(rows, mg.sampling, smallest, fourier, first,
-                                                  frames_per_series=segmenter.in_channels,
-                                                  frame_interval_s=step, dose_rate=dose_rate,
-                                                  tracker=tracker, events=followed)
-                               if particles else None)
+                    measured = (_particle_measurer(rows, mg.sampling, smallest, fourier, first,
+                                                   frames_per_series=segmenter.in_channels,
+                                                   frame_interval_s=step, dose_rate=dose_rate,
+                                                   tracker=tracker, events=followed)
+                                if particles else None)
+                    measure = measured
                     if classes:
                         speck = speck_px(min_column_px, sampling=mg.sampling,
                                          model_sampling=getattr(segmenter, "sampling", None))
@@ -382,6 +383,7 @@ def register(app: typer.Typer) -> None:
                                  "(NAME_events.csv needs --column-distance in Å; give "
                                  "--sampling)")
                     if particles:
+                        measured.finish()  # (particles still missing at the end: vanished)
                         entry["particles"] = _write_particles(
                             out, name, rows, plan, result.blank_frames, first, smallest, unit,
                             interval_s=step * segmenter.in_channels if step else None,
