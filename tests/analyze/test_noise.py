@@ -385,3 +385,11 @@ def test_a_poor_readout_fit_is_warned_of(monkeypatch):
     with pytest.warns(UserWarning, match=r"readout fit \(eq. 2\) is poor: R² = -0.50, "
                                          r"N0 = 1.1e-24 e/px"):
         fit_noise(frames, vacuum_roi=(0, 64, 0, 64), sampling=SAMPLING)
+
+
+def test_a_vacuum_region_beyond_the_frame_is_refused_before_any_fit():
+    from temseg.analyze.noise import check_roi_inside
+
+    check_roi_inside("0:64,0:64", (64, 64))
+    with pytest.raises(InputError, match="vacuum: region 0:64,600:700 lies outside the 256×512"):
+        check_roi_inside("0:64,600:700", (12, 256, 512))

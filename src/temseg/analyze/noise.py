@@ -90,6 +90,15 @@ def as_roi(roi) -> tuple[slice, slice]:
     raise ConfigError(f"vacuum: {roi!r} is not (y0, y1, x0, x1) or two slices")
 
 
+def check_roi_inside(roi, shape: tuple[int, ...]) -> None:
+    """Refuse a vacuum region (:func:`as_roi`'s forms) that reaches beyond a frame of
+    ``shape`` (H, W)."""
+    ys, xs = as_roi(roi)
+    if ys.stop > shape[-2] or xs.stop > shape[-1]:
+        raise InputError(f"vacuum: region {ys.start}:{ys.stop},{xs.start}:{xs.stop} lies "
+                         f"outside the {shape[-2]}×{shape[-1]} frame")
+
+
 def spectrum_model(form: Form):
     """The noise-amplitude model of a vacuum spectrum against q/q_Nyquist, ``f(q, c0, c1, C,
     c3)``: ``"linear"`` (002 eq. A.1 as written) or ``"quadrature"`` (readout added in power)."""
@@ -428,9 +437,7 @@ def fit_noise(
         frame = np.asarray(frame)
         if frame.ndim != 2:
             raise InputError(f"frames: frame {index} has shape {frame.shape}, expected (H, W)")
-        if ys.stop > frame.shape[0] or xs.stop > frame.shape[1]:
-            raise InputError(f"vacuum: region {ys.start}:{ys.stop},{xs.start}:{xs.stop} lies "
-                             f"outside the {frame.shape[0]}×{frame.shape[1]} frame")
+        check_roi_inside((ys, xs), frame.shape)
         region = frame[ys, xs].astype(np.float64)
         if region.min() == region.max():  # beam blanked, a dropped frame: no noise to fit
             blank.append(index)

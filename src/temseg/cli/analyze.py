@@ -86,7 +86,7 @@ def fit_noise_command(
         raise ConfigError(f"{out / 'detector.json'}: already exists (use --overwrite to "
                           "replace it)")
     from temseg.analyze.dose import plain_dose
-    from temseg.analyze.noise import fit_noise, parse_roi
+    from temseg.analyze.noise import check_roi_inside, fit_noise, parse_roi
     from temseg.analyze.noise_plot import write_noise_fit
     from temseg.io import read_image
     from temseg.record import write_record
@@ -99,6 +99,7 @@ def fit_noise_command(
     if dose and len(dose) not in (1, micrograph.n_frames):
         raise ConfigError(f"--dose: {len(dose)} doses for {micrograph.n_frames} frames "
                           "(give one per frame, or one for every frame)")
+    check_roi_inside(roi, micrograph.frame_shape)  # (before the progress bar starts)
     frames = _common.track(micrograph.frames(), "fitting noise", total=micrograph.n_frames)
     fit = fit_noise(frames, vacuum_roi=roi, sampling=micrograph.sampling, doses=dose or None,
                     counts_per_electron=counts_per_electron, form=form,  # type: ignore[arg-type]
