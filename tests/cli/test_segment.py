@@ -56,6 +56,9 @@ def test_segments_a_folder_and_a_stack(model_file, inputs, tmp_path, capsys):
     assert record["config"]["tile"] == 64 and record["segmenter"]["kind"] == "network"
     by_name = {r["name"]: r for r in record["inputs"]}
     assert set(by_name) == {"big", "small", "series"}
+    # small (2 Å/px) went through the model at its 1 Å/px; big was at it already
+    assert by_name["small"]["resampled_to_A_per_px"] == 1.0
+    assert "resampled_to_A_per_px" not in by_name["big"]
     assert by_name["big"]["foreground_fraction"] == pytest.approx(
         float((big.data >= 0.5).mean()))
     assert len(by_name["series"]["frame_fractions"]) == 3

@@ -365,6 +365,9 @@ def register(app: typer.Typer) -> None:
                         entry["frame_interval_source"] = mg.metadata.get("frame_interval_source")
                         if dose_rate and particles:
                             entry["dose_rate_e_per_A2_s"] = dose_rate
+                    model_px = getattr(segmenter, "sampling", None)
+                    if model_px and mg.sampling and abs(mg.sampling / model_px - 1) > 0.01:
+                        entry["resampled_to_A_per_px"] = model_px  # (and back, for the outputs)
                     if "sampling_in_file" in plan:  # replaced by --sampling/--pixel-size-nm
                         entry["sampling_in_file"] = plan["sampling_in_file"]
                     if "files" in plan:
