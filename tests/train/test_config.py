@@ -126,3 +126,15 @@ def test_recipe_data_paths_are_taken_from_the_recipe_folder(tmp_path, monkeypatc
     # the command line's paths stay the working folder's; a run's own config.yaml too
     assert load_recipe("r.yaml", data=["here"]).data == [Path("here")]
     assert load_recipe("r.yaml", paths_from_recipe=False).data[0] == Path("../d")
+
+
+def test_a_recipe_may_give_its_pixel_size_in_nm(tmp_path):
+    from temseg.errors import ConfigError
+    from temseg.train.config import load_recipe
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("pixel_size_nm: 0.03\nepochs: 2\n")
+    assert load_recipe(recipe).sampling == pytest.approx(0.3)
+    recipe.write_text("pixel_size_nm: 0.03\nsampling: 0.3\n")
+    with pytest.raises(ConfigError, match="either sampling .* or pixel_size_nm, not both"):
+        load_recipe(recipe)

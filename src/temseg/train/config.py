@@ -312,6 +312,7 @@ def load_recipe(recipe: str | Path | dict | None = None, *, paths_from_recipe: b
     an error in a value the file gives starts with the file (``recipe.yaml: epochs: 'two'
     is not a valid int``), and an unknown key (also one of ``preprocessing``) is answered
     with the closest field (``patch_szie: unknown field (did you mean 'patch_size'?)``).
+    ``pixel_size_nm`` (nm/px) may stand for ``sampling`` (Å/px), as on the command line.
     The file's relative ``data`` and ``val_data`` paths are taken from the file's folder,
     and kept absolute (paths given as ``overrides``, as on the command line, stay as they
     are: relative to the working folder).
@@ -339,6 +340,13 @@ def load_recipe(recipe: str | Path | dict | None = None, *, paths_from_recipe: b
     given = {k: v for k, v in overrides.items() if v is not None}
     where = f"{path}: " if path is not None else ""
     known = {f.name for f in dataclasses.fields(TrainConfig) if f.init}
+    if "pixel_size_nm" in data:  # as --pixel-size-nm: the same pixel size in nm/px
+        if data.get("sampling") is not None:
+            raise ConfigError(f"{where}give either sampling (Å/px) or pixel_size_nm, not both")
+        nm = data.pop("pixel_size_nm")
+        if isinstance(nm, bool) or not isinstance(nm, (int, float)):
+            raise ConfigError(f"{where}pixel_size_nm: {nm!r} is no pixel size in nm/px")
+        data["sampling"] = 10.0 * nm
     for key in data:
         if key not in known:
             raise ConfigError(f"{where}{key}: unknown field{_closest(str(key), known)}")
