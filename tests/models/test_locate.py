@@ -70,3 +70,12 @@ def test_the_runs_of_an_interrupted_output_and_their_state(tmp_path, save_tiny_m
     with pytest.raises(ModelFileError, match="an unfinished training run .*epoch 0 of 6, no best "
                                              "checkpoint.*: no model yet .*--resume -o"):
         model_json(out / "fold_2" / "seed_1")
+
+
+def test_a_detector_model_given_as_a_model_says_what_it_is(tmp_path):
+    from temseg.infer import load_segmenter
+
+    path = tmp_path / "detector.json"
+    path.write_text(json.dumps({"kind": "detector", "format_version": 1}))
+    with pytest.raises(ModelFileError, match="a detector model from `temseg fit-noise`"):
+        load_segmenter(path)

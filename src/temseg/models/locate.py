@@ -232,6 +232,10 @@ def _read_kind(json_path: Path) -> tuple[str, dict]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{json_path}: not a readable model JSON ({exc})") from None
     kind = data.get("kind") if isinstance(data, dict) else None
+    if kind == "detector":  # fit-noise's detector model, given where a model belongs
+        raise ModelFileError(f"{json_path}: a detector model from `temseg fit-noise`, not a "
+                             "segmentation model: its fit is drawn in detector.png beside it; "
+                             "use it with `temseg simulate --noise-model`")
     if kind not in ("network", "baseline"):
         raise ModelFileError(f"{json_path}: not a temseg model (\"kind\" is {kind!r}; "
                              "expected 'network' or 'baseline')")
