@@ -46,14 +46,19 @@ def angstrom_per_unit(unit: Any) -> float | None:
 
 def to_angstrom(scale: Any, unit: Any) -> float | None:
     """A pixel size ``scale`` in ``unit`` as Å/px; ``None`` when uncalibrated or not a length."""
-    factor = angstrom_per_unit(unit)
+    return _scaled(scale, angstrom_per_unit(unit))
+
+
+def _scaled(value: Any, factor: float | None) -> float | None:
+    """``value × factor`` for a positive finite number ``value`` and a known ``factor`` (a
+    unit's size); ``None`` otherwise."""
     try:
-        value = float(scale)
+        number = float(value)
     except (TypeError, ValueError):
         return None
-    if factor is None or not math.isfinite(value) or value <= 0:
+    if factor is None or not math.isfinite(number) or number <= 0:
         return None
-    return value * factor
+    return number * factor
 
 
 #: seconds per unit of time, keys lower-case and stripped
@@ -75,14 +80,7 @@ def to_seconds(value: Any, unit: Any) -> float | None:
     0.04
     """
     text = str(unit).strip().replace("\\u00B5", "µ").replace("\\u00b5", "µ").lower()
-    factor = _TIME_UNITS.get(text)
-    try:
-        step = float(value)
-    except (TypeError, ValueError):
-        return None
-    if factor is None or not math.isfinite(step) or step <= 0:
-        return None
-    return step * factor
+    return _scaled(value, _TIME_UNITS.get(text))
 
 
 def _is_reciprocal_length(unit: Any) -> bool:
